@@ -10,6 +10,8 @@ require (
 
 require (
 	filippo.io/hpke v0.4.0 // indirect
+	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/tools v0.39.0 // indirect
 )
