@@ -234,12 +234,8 @@ func openInput(e *env, pos []string) (io.Reader, func(), error) {
 // succeeds: a failed decryption leaves no partial file behind.
 func writeOutput(e *env, path string, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
-		bw := bufio.NewWriterSize(e.stdout, 64<<10)
-		if err := write(bw); err != nil {
-			// What was flushed already is authenticated; the rest is dropped.
-			return err
-		}
-		return bw.Flush()
+		// What reaches stdout before an error is authenticated plaintext.
+		return write(e.stdout)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -252,14 +248,7 @@ func writeOutput(e *env, path string, write func(io.Writer) error) error {
 			os.Remove(tmp.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
+	if err := write(tmp); err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
