@@ -1,16 +1,50 @@
 #!/usr/bin/env bash
-# test.sh installs what the tests need (idempotently) and runs every test.
-# It is the README's test command and what CI runs.
+# test.sh: the one command that sets up what the tests need and runs them all.
+# It is idempotent: what is already installed is not installed again. CI runs
+# it through .ci/run on a fresh clone.
+#
+#   ./test.sh            everything: install, lint, all tests
+#   ./test.sh -short     skip the slow end-to-end scenarios (not for CI)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 export PATH="$(go env GOPATH)/bin:$PATH"
+log() { printf 'test.sh: %s\n' "$*" >&2; }
+
+# Debian packages the end-to-end tests drive for real.
+apt_packages=(curl time)
+missing=()
+for p in "${apt_packages[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing Debian packages: ${missing[*]}"
+	sudo_=""
+	[ "$(id -u)" -eq 0 ] || sudo_=sudo
+	$sudo_ apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 # The real age CLI, for interop tests.
 if ! age --version 2>/dev/null | grep -qx 'v1.3.1'; then
-	echo "test.sh: installing age v1.3.1" >&2
+	log "installing age v1.3.1"
 	go install filippo.io/age/cmd/...@v1.3.1
 fi
 
+# staticcheck, pinned so a new release cannot break CI.
+if ! staticcheck -version 2>/dev/null | grep -q '(0.8.2)'; then
+	log "installing staticcheck"
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+
+log "checking formatting, vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^deploy/vault-dev/'))
+if [ -n "$unformatted" ]; then
+	log "gofmt needed on: $unformatted"
+	exit 1
+fi
 go vet ./...
-go test -count=1 ./...
+staticcheck ./...
+
+log "running tests"
+go test -count=1 "$@" ./...
