@@ -74,6 +74,24 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		b[off] ^= 1
 		ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
 	},
+	// tweakb64 NAME OFFSET replaces the base64 character at OFFSET with
+	// another valid one ('A', or 'B' if it was 'A'): the text stays
+	// well-formed, the value changes.
+	"tweakb64": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: tweakb64 NAME OFFSET")
+		}
+		b, err := os.ReadFile(ts.MkAbs(args[0]))
+		ts.Check(err)
+		off, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		if b[off] == 'A' {
+			b[off] = 'B'
+		} else {
+			b[off] = 'A'
+		}
+		ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+	},
 	// truncate NAME SIZE cuts a file to SIZE bytes; a negative size removes
 	// that many bytes from the end.
 	"truncate": func(ts *testscript.TestScript, neg bool, args []string) {
