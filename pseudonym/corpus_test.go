@@ -1,0 +1,358 @@
+package pseudonym
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+type corpusLabel struct {
+	kind       Kind
+	start, end int
+}
+
+type corpusDoc struct {
+	name   string
+	format Format
+	text   string
+	labels []corpusLabel
+}
+
+var labelRE = regexp.MustCompile(`\[\[([PN]):(.*?)\]\]`)
+
+// loadCorpus reads testdata/corpus and strips the inline labels.
+func loadCorpus(t testing.TB) []corpusDoc {
+	files, err := filepath.Glob("testdata/corpus/*.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []corpusDoc
+	for _, f := range files {
+		var format Format
+		switch filepath.Ext(f) {
+		case ".txt":
+			format = FormatText
+		case ".json":
+			format = FormatJSON
+		case ".csv":
+			format = FormatCSV
+		case ".form":
+			format = FormatForm
+		default:
+			continue
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := corpusDoc{name: filepath.Base(f), format: format}
+		var b strings.Builder
+		last := 0
+		for _, m := range labelRE.FindAllStringSubmatchIndex(string(raw), -1) {
+			b.WriteString(string(raw[last:m[0]]))
+			start := b.Len()
+			b.WriteString(string(raw[m[4]:m[5]]))
+			kind := KindName
+			if raw[m[2]] == 'P' {
+				kind = KindPersonnummer
+			}
+			d.labels = append(d.labels, corpusLabel{kind, start, b.Len()})
+			last = m[1]
+		}
+		b.WriteString(string(raw[last:]))
+		d.text = b.String()
+		docs = append(docs, d)
+	}
+	if len(docs) < 60 {
+		t.Fatalf("corpus has %d documents, want at least 60", len(docs))
+	}
+	return docs
+}
+
+var corpusNow = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func newTestPseudonymizer(t testing.TB, cfg Config) (*Pseudonymizer, *MemoryStore) {
+	t.Helper()
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return corpusNow }
+	}
+	st := NewMemoryStore()
+	p, err := New(cfg, NewStaticKeys(bytes.Repeat([]byte{7}, 32)), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, st
+}
+
+// detectedSpans aligns the pseudonymized output with the input: every token
+// in out stands for the text its re-identification gives back.
+func detectedSpans(t *testing.T, p *Pseudonymizer, d corpusDoc, out string) []corpusLabel {
+	var spans []corpusLabel
+	o, i := 0, 0
+	b := []byte(out)
+	for o < len(b) {
+		k := strings.Index(out[o:], tokenPrefix)
+		if k < 0 {
+			break
+		}
+		at := o + k
+		id, _, end, ok := parseToken(b, at)
+		if !ok {
+			o = at + 1
+			continue
+		}
+		i += at - o
+		orig, _, err := p.ReidentifyString(context.Background(), d.format, out[at:end])
+		if err != nil {
+			t.Fatalf("%s: %v", d.name, err)
+		}
+		if !strings.HasPrefix(d.text[i:], orig) {
+			t.Fatalf("%s: output does not align with input at %d: %q vs %q", d.name, i, d.text[i:min(len(d.text), i+30)], orig)
+		}
+		spans = append(spans, corpusLabel{id.kind, i, i + len(orig)})
+		i += len(orig)
+		o = end
+	}
+	return spans
+}
+
+type score struct{ tp, fn, fp, detTP int }
+
+func (s score) recall() float64 {
+	if s.tp+s.fn == 0 {
+		return 1
+	}
+	return float64(s.tp) / float64(s.tp+s.fn)
+}
+
+func (s score) precision() float64 {
+	if s.detTP+s.fp == 0 {
+		return 1
+	}
+	return float64(s.detTP) / float64(s.detTP+s.fp)
+}
+
+func overlaps(a, b corpusLabel) bool { return a.start < b.end && b.start < a.end }
+
+// labelWords splits a name label into the words that must be replaced.
+func labelWords(text string, l corpusLabel) []corpusLabel {
+	var out []corpusLabel
+	s := l.start
+	flush := func(e int) {
+		w := text[s:e]
+		if strings.ToLower(w) != w {
+			out = append(out, corpusLabel{l.kind, s, e})
+		}
+	}
+	for k := l.start; k < l.end; k++ {
+		if c := text[k]; c == ' ' || c == '+' || c == ',' {
+			if k > s {
+				flush(k)
+			}
+			s = k + 1
+		}
+	}
+	if l.end > s {
+		flush(l.end)
+	}
+	return out
+}
+
+func TestCorpus(t *testing.T) {
+	docs := loadCorpus(t)
+	var logBuf bytes.Buffer
+	logger := zerolog.New(&logBuf).Level(zerolog.DebugLevel)
+	p, st := newTestPseudonymizer(t, Config{Logger: &logger})
+	ctx := context.Background()
+	scores := map[Kind]*score{KindPersonnummer: {}, KindName: {}}
+	for _, d := range docs {
+		out, _, err := p.PseudonymizeString(ctx, d.format, d.text)
+		if err != nil {
+			t.Errorf("%s: pseudonymize: %v", d.name, err)
+			continue
+		}
+		spans := detectedSpans(t, p, d, out)
+		for _, kind := range []Kind{KindPersonnummer, KindName} {
+			sc := scores[kind]
+			var want []corpusLabel
+			for _, l := range d.labels {
+				if l.kind != kind {
+					continue
+				}
+				if kind == KindName {
+					want = append(want, labelWords(d.text, l)...)
+				} else {
+					want = append(want, l)
+				}
+			}
+			for _, w := range want {
+				found := false
+				for _, s := range spans {
+					if s.kind == kind && overlaps(s, w) {
+						found = true
+					}
+				}
+				if found {
+					sc.tp++
+				} else {
+					sc.fn++
+					t.Logf("%s: missed %s %q", d.name, kind, d.text[w.start:w.end])
+				}
+			}
+			for _, s := range spans {
+				if s.kind != kind {
+					continue
+				}
+				hit := false
+				for _, w := range d.labels {
+					if w.kind == kind && overlaps(s, w) {
+						hit = true
+					}
+				}
+				if hit {
+					sc.detTP++
+				} else {
+					sc.fp++
+					t.Logf("%s: false %s %q", d.name, kind, d.text[s.start:s.end])
+				}
+			}
+		}
+		// Round trip, byte for byte.
+		back, _, err := p.ReidentifyString(ctx, d.format, out)
+		if err != nil {
+			t.Errorf("%s: reidentify: %v", d.name, err)
+		} else if back != d.text {
+			t.Errorf("%s: round trip differs:\n got %q\nwant %q", d.name, back, d.text)
+		}
+		// Idempotence.
+		again, _, err := p.PseudonymizeString(ctx, d.format, out)
+		if err != nil || again != out {
+			t.Errorf("%s: pseudonymizing twice changed the output (err %v):\n%q\n%q", d.name, err, out, again)
+		}
+		checkStructure(t, d, out)
+	}
+	var report strings.Builder
+	fmt.Fprintf(&report, "corpus: %d documents, %d stored tokens\n", len(docs), st.Len())
+	for _, kind := range []Kind{KindPersonnummer, KindName} {
+		sc := scores[kind]
+		fmt.Fprintf(&report, "%-5s recall %.3f (%d/%d)  precision %.3f (%d/%d)\n", kind,
+			sc.recall(), sc.tp, sc.tp+sc.fn, sc.precision(), sc.detTP, sc.detTP+sc.fp)
+	}
+	t.Log("\n" + report.String())
+	fmt.Print(report.String())
+	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < 0.99 {
+		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ 0.99)", sc.recall(), sc.precision())
+	}
+	if sc := scores[KindName]; sc.recall() < 0.95 || sc.precision() < 0.90 {
+		t.Errorf("names: recall %.3f (want ≥ 0.95), precision %.3f (want ≥ 0.90)", sc.recall(), sc.precision())
+	}
+
+	// No personal data in the debug log.
+	logs := logBuf.String()
+	if logs == "" {
+		t.Fatal("no debug log written")
+	}
+	for _, d := range docs {
+		for _, l := range d.labels {
+			for _, w := range labelWords(d.text, corpusLabel{KindName, l.start, l.end}) {
+				v := d.text[w.start:w.end]
+				if len(v) >= 3 && strings.Contains(logs, v) {
+					t.Errorf("%s: log contains labelled value %q", d.name, v)
+				}
+			}
+			if v := d.text[l.start:l.end]; strings.Contains(logs, v) {
+				t.Errorf("%s: log contains labelled value %q", d.name, v)
+			}
+		}
+	}
+}
+
+// checkStructure checks that JSON stays valid with the same keys and that
+// CSV keeps its rows and columns.
+func checkStructure(t *testing.T, d corpusDoc, out string) {
+	switch d.format {
+	case FormatJSON:
+		var a, b any
+		if err := json.Unmarshal([]byte(d.text), &a); err != nil {
+			t.Fatalf("%s: corpus JSON invalid: %v", d.name, err)
+		}
+		if err := json.Unmarshal([]byte(out), &b); err != nil {
+			t.Errorf("%s: output JSON invalid: %v", d.name, err)
+			return
+		}
+		if ka, kb := jsonShape(a), jsonShape(b); ka != kb {
+			t.Errorf("%s: JSON structure changed:\n%s\n%s", d.name, ka, kb)
+		}
+	case FormatCSV:
+		comma := ','
+		if strings.Count(strings.SplitN(d.text, "\n", 2)[0], ";") > 0 {
+			comma = ';'
+		}
+		ra := csv.NewReader(strings.NewReader(d.text))
+		ra.Comma = comma
+		rb := csv.NewReader(strings.NewReader(out))
+		rb.Comma = comma
+		a, err := ra.ReadAll()
+		if err != nil {
+			t.Fatalf("%s: corpus CSV invalid: %v", d.name, err)
+		}
+		b, err := rb.ReadAll()
+		if err != nil {
+			t.Errorf("%s: output CSV invalid: %v", d.name, err)
+			return
+		}
+		if len(a) != len(b) {
+			t.Errorf("%s: %d rows became %d", d.name, len(a), len(b))
+		}
+		for i := range a {
+			if i < len(b) && len(a[i]) != len(b[i]) {
+				t.Errorf("%s: row %d: %d columns became %d", d.name, i, len(a[i]), len(b[i]))
+			}
+		}
+	}
+}
+
+// jsonShape describes keys, array lengths and value types, not values.
+func jsonShape(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		b.WriteString("{")
+		for _, k := range keys {
+			b.WriteString(k + ":" + jsonShape(x[k]) + ",")
+		}
+		return b.String() + "}"
+	case []any:
+		var b strings.Builder
+		b.WriteString("[")
+		for _, e := range x {
+			b.WriteString(jsonShape(e) + ",")
+		}
+		return b.String() + "]"
+	case string:
+		return "s"
+	case float64:
+		return fmt.Sprint(x)
+	case bool:
+		return fmt.Sprint(x)
+	case nil:
+		return "null"
+	}
+	return "?"
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# gen.sh regenerates pseudonym/data/*.txt(.gz) from public word lists.
+# Run from anywhere; needs root for apt-get, plus node/npm. Nothing is
+# installed into the repository: npm packages are unpacked in a temp dir.
+#
+#   bash pseudonym/data/gen/gen.sh
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+data="$(dirname "$here")"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+export LC_ALL=C.UTF-8
+
+apt-get install -y hunspell-sv hunspell-tools apertium-swe-nor >/dev/null
+dic=/usr/share/hunspell/sv_SE.dic
+aff=/usr/share/hunspell/sv_SE.aff
+morf=/usr/share/apertium/apertium-swe-nor/swe-nob.automorf.bin
+
+(cd "$tmp" && npm pack --silent @faker-js/faker@10.6.0 @cspell/dict-people-names@1.1.16 >/dev/null)
+mkdir -p "$tmp/faker" "$tmp/cspell"
+tar xzf "$tmp"/faker-js-faker-*.tgz -C "$tmp/faker"
+tar xzf "$tmp"/cspell-dict-people-names-*.tgz -C "$tmp/cspell"
+
+# 1. Ordinary words: every lower-case inflected form hunspell-sv generates.
+unmunch "$dic" "$aff" 2>/dev/null | grep -v '^[[:upper:]]' | grep -v '[0-9./:]' |
+	awk 'length($0) >= 2 && length($0) <= 24' | sort -u | gzip -9n >"$data/common.txt.gz"
+
+# 2. Name candidates: capitalised hunspell stems, faker names, cspell names.
+grep '^[[:upper:]]' "$dic" | cut -d/ -f1 >"$tmp/cand"
+node "$here/faker_names.mjs" "$tmp/faker/package" >"$tmp/faker.tsv"
+cut -f2 "$tmp/faker.tsv" >>"$tmp/cand"
+grep '^[[:upper:]]' "$tmp/cspell/package/dict/people-names.txt" >>"$tmp/cand"
+sort -u "$tmp/cand" | grep -v '[0-9 ]' >"$tmp/cand.u"
+
+# 3. Classify with Apertium's Swedish analyser (proper-noun tags).
+lt-proc "$morf" <"$tmp/cand.u" | awk -f "$here/classify.awk" >"$tmp/classes.tsv"
+
+# Swedish given names and surnames: Apertium's tags plus faker's sv lists.
+{
+	grep '^given' "$tmp/classes.tsv" | cut -f2
+	node -e 'import(process.argv[1]+"/dist/index.js").then(({allLocales:a})=>{const f=a.sv.person.first_name;for(const k in f)for(const n of f[k])console.log(n)})' "$tmp/faker/package"
+} | sort -u >"$data/given.txt"
+{
+	grep '^surname' "$tmp/classes.tsv" | cut -f2
+	node -e 'import(process.argv[1]+"/dist/index.js").then(({allLocales:a})=>{for(const n of a.sv.person.last_name.generic)console.log(n)})' "$tmp/faker/package"
+} | sort -u >"$data/surnames.txt"
+# Names from other languages (faker locales, cspell): weaker evidence.
+{
+	cut -f2 "$tmp/faker.tsv"
+	grep '^[[:upper:]]' "$tmp/cspell/package/dict/people-names.txt"
+} | grep -v '[0-9 ]' | sort -u | comm -23 - "$data/given.txt" | comm -23 - "$data/surnames.txt" >"$data/foreign.txt"
+# Places and organisations: Apertium's np.top/np.org/np.al. (Capitalised
+# hunspell-sv stems that Apertium does not tag are left out: many of them are
+# surnames such as Rydén or Åström.)
+grep '^place' "$tmp/classes.tsv" | cut -f2 | sort -u >"$data/places.txt"
+
+wc -l "$data"/*.txt

@@ -1,0 +1,393 @@
+package pseudonym
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+const (
+	maxJSONDepth  = 512
+	maxStringSize = 8 << 20 // one JSON string, CSV field or form value
+)
+
+// SyntaxError reports invalid input for a format, with its position. It
+// never quotes the input.
+type SyntaxError struct {
+	Format Format
+	Line   int   // 1-based
+	Offset int64 // byte offset from the start of the input
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("invalid %s at line %d, offset %d: %s", e.Format, e.Line, e.Offset, e.Msg)
+}
+
+// jsonRewriter copies a JSON text byte for byte, except the contents of
+// strings: keys get personnummer replaced, values of configured name fields
+// are replaced whole, other string values go through the detectors. It
+// checks the grammar as it goes; numbers, literals, white space and key
+// order are copied untouched. Several top-level values (JSON Lines) are
+// accepted.
+type jsonRewriter struct {
+	s    *session
+	r    *bufio.Reader
+	w    *bufio.Writer
+	line int
+	off  int64
+	raw  []byte
+	dec  []byte
+	offs []int
+	out  []byte
+	ctx  context.Context
+}
+
+func (s *session) transformJSON(ctx context.Context, r io.Reader, w io.Writer) error {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, chunkSize)
+	}
+	bw, ok := w.(*bufio.Writer)
+	if !ok {
+		bw = bufio.NewWriterSize(w, chunkSize)
+		defer bw.Flush()
+	}
+	j := &jsonRewriter{s: s, r: br, w: bw, line: 1, ctx: ctx}
+	values := 0
+	for {
+		c, err := j.skipWS()
+		if err == io.EOF {
+			if values == 0 {
+				return j.errf("no JSON value")
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := j.value(c, false, 0); err != nil {
+			return err
+		}
+		values++
+	}
+}
+
+func (j *jsonRewriter) errf(format string, args ...any) error {
+	return &SyntaxError{Format: FormatJSON, Line: j.line, Offset: j.off, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (j *jsonRewriter) read() (byte, error) {
+	c, err := j.r.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	j.off++
+	if c == '\n' {
+		j.line++
+	}
+	return c, nil
+}
+
+// skipWS copies white space and returns the next byte, consumed.
+func (j *jsonRewriter) skipWS() (byte, error) {
+	for {
+		c, err := j.read()
+		if err != nil {
+			return 0, err
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			j.w.WriteByte(c)
+			continue
+		}
+		return c, nil
+	}
+}
+
+func (j *jsonRewriter) next(what string) (byte, error) {
+	c, err := j.skipWS()
+	if err == io.EOF {
+		return 0, j.errf("unexpected end of input, want %s", what)
+	}
+	return c, err
+}
+
+func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
+	if depth > maxJSONDepth {
+		return j.errf("nesting deeper than %d", maxJSONDepth)
+	}
+	switch {
+	case c == '{':
+		j.w.WriteByte(c)
+		c, err := j.next("object key or }")
+		if err != nil {
+			return err
+		}
+		if c == '}' {
+			return j.w.WriteByte(c)
+		}
+		for {
+			if c != '"' {
+				return j.errf("want object key")
+			}
+			isName, err := j.str(true, false)
+			if err != nil {
+				return err
+			}
+			if c, err = j.next(":"); err != nil {
+				return err
+			}
+			if c != ':' {
+				return j.errf("want : after object key")
+			}
+			j.w.WriteByte(c)
+			if c, err = j.next("value"); err != nil {
+				return err
+			}
+			if err := j.value(c, isName, depth+1); err != nil {
+				return err
+			}
+			if c, err = j.next(", or }"); err != nil {
+				return err
+			}
+			if c == '}' {
+				return j.w.WriteByte(c)
+			}
+			if c != ',' {
+				return j.errf("want , or } in object")
+			}
+			j.w.WriteByte(c)
+			if c, err = j.next("object key"); err != nil {
+				return err
+			}
+		}
+	case c == '[':
+		j.w.WriteByte(c)
+		c, err := j.next("value or ]")
+		if err != nil {
+			return err
+		}
+		if c == ']' {
+			return j.w.WriteByte(c)
+		}
+		for {
+			if err := j.value(c, nameField, depth+1); err != nil {
+				return err
+			}
+			if c, err = j.next(", or ]"); err != nil {
+				return err
+			}
+			if c == ']' {
+				return j.w.WriteByte(c)
+			}
+			if c != ',' {
+				return j.errf("want , or ] in array")
+			}
+			j.w.WriteByte(c)
+			if c, err = j.next("value"); err != nil {
+				return err
+			}
+		}
+	case c == '"':
+		_, err := j.str(false, nameField)
+		return err
+	case c == 't':
+		return j.literal("true")
+	case c == 'f':
+		return j.literal("false")
+	case c == 'n':
+		return j.literal("null")
+	case c == '-' || isDigit(c):
+		return j.number(c)
+	}
+	return j.errf("unexpected character 0x%02x", c)
+}
+
+func (j *jsonRewriter) literal(want string) error {
+	j.w.WriteByte(want[0])
+	for k := 1; k < len(want); k++ {
+		c, err := j.read()
+		if err != nil || c != want[k] {
+			return j.errf("invalid literal, want %s", want)
+		}
+		j.w.WriteByte(c)
+	}
+	return nil
+}
+
+// number validates and copies a JSON number.
+func (j *jsonRewriter) number(c byte) error {
+	j.w.WriteByte(c)
+	state := 0 // 0 after '-', 1 int digits, 2 after '.', 3 frac digits, 4 after e, 5 after e sign, 6 exp digits
+	zeroLead := c == '0'
+	if isDigit(c) {
+		state = 1
+	}
+	for {
+		b, err := j.r.Peek(1)
+		if err != nil {
+			if err == io.EOF {
+				break
+			}
+			return err
+		}
+		c := b[0]
+		ok := false
+		switch {
+		case isDigit(c) && (state == 0 || state == 1):
+			if state == 1 && zeroLead {
+				return j.errf("invalid number: leading zero")
+			}
+			if state == 0 {
+				zeroLead = c == '0'
+			}
+			state, ok = 1, true
+		case isDigit(c) && (state == 2 || state == 3):
+			state, ok = 3, true
+		case isDigit(c) && state >= 4:
+			state, ok = 6, true
+		case c == '.' && state == 1:
+			state, ok = 2, true
+		case (c == 'e' || c == 'E') && (state == 1 || state == 3):
+			state, ok = 4, true
+		case (c == '+' || c == '-') && state == 4:
+			state, ok = 5, true
+		}
+		if !ok {
+			break
+		}
+		j.read()
+		j.w.WriteByte(c)
+	}
+	if state != 1 && state != 3 && state != 6 {
+		return j.errf("invalid number")
+	}
+	return nil
+}
+
+// str reads a string after its opening quote, decodes it with an offset
+// map, rewrites it and writes it with its quotes. For a key it reports
+// whether the key names a configured name field.
+func (j *jsonRewriter) str(key, nameField bool) (bool, error) {
+	j.raw, j.dec, j.offs = j.raw[:0], j.dec[:0], j.offs[:0]
+	escaped := false
+	for {
+		c, err := j.read()
+		if err != nil {
+			if err == io.EOF {
+				return false, j.errf("unterminated string")
+			}
+			return false, err
+		}
+		if len(j.raw) > maxStringSize {
+			return false, j.errf("string longer than %d bytes", maxStringSize)
+		}
+		if c == '"' {
+			break
+		}
+		if c < 0x20 {
+			return false, j.errf("control character in string")
+		}
+		if c != '\\' {
+			j.offs = append(j.offs, len(j.raw))
+			j.raw = append(j.raw, c)
+			j.dec = append(j.dec, c)
+			continue
+		}
+		escaped = true
+		start := len(j.raw)
+		j.raw = append(j.raw, c)
+		e, err := j.read()
+		if err != nil {
+			return false, j.errf("unterminated escape")
+		}
+		j.raw = append(j.raw, e)
+		var r rune
+		switch e {
+		case '"', '\\', '/':
+			r = rune(e)
+		case 'b':
+			r = '\b'
+		case 'f':
+			r = '\f'
+		case 'n':
+			r = '\n'
+		case 'r':
+			r = '\r'
+		case 't':
+			r = '\t'
+		case 'u':
+			v, err := j.hex4()
+			if err != nil {
+				return false, err
+			}
+			r = rune(v)
+			if utf16.IsSurrogate(r) {
+				// A pair: \uD83D\uDE00.
+				if b, _ := j.r.Peek(2); len(b) == 2 && b[0] == '\\' && b[1] == 'u' {
+					j.read()
+					j.read()
+					j.raw = append(j.raw, '\\', 'u')
+					v2, err := j.hex4()
+					if err != nil {
+						return false, err
+					}
+					r = utf16.DecodeRune(r, rune(v2))
+				} else {
+					r = utf8.RuneError
+				}
+			}
+		default:
+			return false, j.errf("invalid escape")
+		}
+		n := len(j.dec)
+		j.dec = utf8.AppendRune(j.dec, r)
+		for k := n; k < len(j.dec); k++ {
+			j.offs = append(j.offs, start)
+		}
+	}
+	j.offs = append(j.offs, len(j.raw))
+	var offs []int
+	if escaped {
+		offs = j.offs
+	}
+	isName := false
+	j.w.WriteByte('"')
+	if key {
+		isName = j.s.p.isNameField(j.dec)
+		j.s.pnrOnly = true
+		j.out = j.s.rewriteMapped(j.out[:0], j.raw, j.dec, offs, false)
+		j.s.pnrOnly = false
+	} else {
+		j.out = j.s.rewriteMapped(j.out[:0], j.raw, j.dec, offs, nameField)
+	}
+	j.w.Write(j.out)
+	j.w.WriteByte('"')
+	return isName, nil
+}
+
+func (j *jsonRewriter) hex4() (int, error) {
+	v := 0
+	for k := 0; k < 4; k++ {
+		c, err := j.read()
+		if err != nil {
+			return 0, j.errf("unterminated \\u escape")
+		}
+		j.raw = append(j.raw, c)
+		switch {
+		case isDigit(c):
+			v = v*16 + int(c-'0')
+		case 'a' <= c && c <= 'f':
+			v = v*16 + int(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			v = v*16 + int(c-'A'+10)
+		default:
+			return 0, j.errf("invalid \\u escape")
+		}
+	}
+	return v, nil
+}

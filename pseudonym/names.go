@@ -1,0 +1,640 @@
+package pseudonym
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// nameMatch is one name part found in a text: [start, end) is what the token
+// replaces (a possessive s stays outside).
+type nameMatch struct {
+	start, end int
+}
+
+// Word shapes.
+const (
+	shapeLower   uint8 = iota // starts with a lower-case letter
+	shapeCap                  // Anna, Lars-Erik, McDonald
+	shapeUpper                // ANNA (two letters or more, all upper case)
+	shapeInitial              // A in "A. Andersson"
+)
+
+type word struct {
+	start, end int
+	shape      uint8
+	// What separates this word from the previous one.
+	gapJoin     bool // one or two spaces only: the words may form one name
+	gapSentence bool // sentence or line starts here (., !, ?, :, newline)
+	gapCueOK    bool // a cue word before may refer to this word (no sentence end between)
+	gapSlash    bool // "/Anna": a signature
+}
+
+// nameDetector finds names in free text by combining the lexicons with
+// capitalisation and context. It is not safe for concurrent use; each stream
+// makes its own.
+type nameDetector struct {
+	lx    *lexicon
+	words []word
+	buf   []byte
+}
+
+func newNameDetector(lx *lexicon) *nameDetector {
+	return &nameDetector{lx: lx}
+}
+
+// Person cues: a capitalised word right after one of these is taken as a
+// name even when the lexicons are unsure (Mamma Björn, Hej Zeynep, handläggare
+// Lund). Lower-case keys.
+var personCues = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range []string{
+		"hej", "hejsan", "hallå", "tjena", "kära", "käre", "bästa",
+		"hälsning", "hälsningar", "hälsn", "mvh", "vänligen", "tack",
+		"mamma", "pappa", "mammas", "pappas", "mor", "far", "modern", "fadern",
+		"mormor", "morfar", "farmor", "farfar", "bror", "brodern", "brorsan", "syster", "systern",
+		"son", "sonen", "dotter", "dottern", "make", "maken", "maka", "makan", "sambo", "sambon",
+		"fru", "frun", "herr", "fröken", "dr", "doktor", "läkare", "läkaren", "överläkare",
+		"sjuksköterska", "sjuksköterskan", "ssk", "usk", "kurator", "kuratorn", "handläggare",
+		"handläggaren", "socialsekreterare", "socialsekreteraren", "rektor", "rektorn",
+		"lärare", "läraren", "mentor", "mentorn", "klasslärare", "förskollärare",
+		"elev", "eleven", "patient", "patienten", "klient", "klienten", "brukare", "brukaren",
+		"vårdnadshavare", "vårdnadshavaren", "kontaktperson", "kontaktpersonen", "chef", "chefen",
+		"medarbetare", "medarbetaren", "kollega", "kollegan", "namn", "förnamn", "efternamn",
+		"underskrift", "signerat", "sign", "ansvarig", "assistent", "assistenten",
+		"psykolog", "psykologen", "barnet", "flickan", "pojken", "kvinnan", "mannen",
+		"grannen", "vännen", "kompis", "kompisen", "farbror", "morbror", "faster", "moster",
+		"kusin", "kusinen", "barnmorska", "fysioterapeut", "arbetsterapeut", "tolk", "tolken",
+		"förvaltare", "ombud", "ombudet", "anhörig", "närstående", "sökande", "avsändare",
+		"mottagare", "remittent", "remitterande", "intygsskrivare", "undertecknad", "enhetschef",
+		"specialpedagog", "skolsköterska", "skolsköterskan",
+		"vikarie", "vikarien", "praktikant", "medsökande", "sökanden", "arbetstagare",
+		"arbetstagaren", "anställd", "anställde", "hr", "hr-partner", "biträdande",
+		"ledamot", "ordförande", "sekreterare", "justerare", "närvarande", "deltagare",
+		"med", "hos", "enligt", "kontakta", "ringde", "träffade", "pratade", "meddelade", "pat", "pat.",
+	} {
+		m[w] = true
+	}
+	return m
+}()
+
+// Prepositions after which an ambiguous place-or-surname (Lund, Falun) is a
+// place.
+var placePrepositions = map[string]bool{
+	"i": true, "från": true, "till": true, "på": true, "vid": true, "mot": true,
+	"över": true, "utanför": true, "nära": true, "genom": true, "via": true,
+	"mellan": true, "runt": true, "norr": true, "söder": true, "öster": true, "väster": true,
+	"inom": true, "bor": true,
+}
+
+// Nouns after which a capitalised word names a place, room or thing.
+var placeNouns = map[string]bool{
+	"avdelning": true, "avdelningen": true, "kv": true, "kvarteret": true, "lokal": true,
+	"lokalen": true, "rum": true, "rummet": true, "sal": true, "salen": true, "hus": true,
+	"huset": true, "projekt": true, "projektet": true, "grupp": true, "gruppen": true,
+	"team": true, "teamet": true, "enhet": true, "enheten": true, "boende": true,
+	"boendet": true, "gatan": true, "vägen": true, "företaget": true, "firma": true,
+	"hvb-hemmet": true, "förskolan": true, "skolan": true, "mottagning": true,
+	"mottagningen": true, "vårdcentralen": true, "hälsocentralen": true, "fastighet": true,
+	"fastigheten": true, "kommun": true, "region": true, "län": true, "stad": true,
+}
+
+var nameParticles = map[string]bool{
+	"af": true, "av": true, "von": true, "van": true, "de": true, "der": true, "den": true,
+	"la": true, "le": true, "da": true, "di": true, "del": true, "dos": true, "du": true,
+	"bin": true, "ibn": true, "al": true, "el": true, "ben": true, "zu": true, "ter": true,
+}
+
+// Conjunctions that carry a name context forward: "Anna och Björn".
+var nameConjunctions = map[string]bool{"och": true, "samt": true, "eller": true, "&": true}
+
+var surnameSuffixes = []string{
+	"sson", "ssons", "qvist", "kvist", "quist", "ström", "gren", "blad", "dahl",
+	"stedt", "ius", "én",
+	"hammar", "skog", "dotter", "vić", "vic", "ović", "ovic", "idis", "poulos", "escu", "ian",
+	"yan", "zadeh", "oglu", "oğlu", "sen", "stein", "mann", "ini", "elli",
+}
+
+var placeSuffixes = []string{
+	"gatan", "vägen", "torget", "gränd", "plan", "skolan", "sjukhuset", "kliniken",
+	"centralen", "kommun", "staden", "gården", "parken", "backen", "viken", "köping",
+	"hamn", "stad", "förskolan", "huset", "kyrkan", "bolaget", "verket", "enheten",
+	"mottagningen", "centrum", "området", "avdelningen", "stationen", "vägen", "allén",
+	"leden", "gymnasiet", "institutet", "regionen", "län", "landet", "näs", "fors", "sjö",
+	"ås", "by", "ryd", "träsk", "älv", "udden", "holmen", "hamnen", "bruk", "hall",
+}
+
+func hasSuffix(lower []byte, suffixes []string) bool {
+	for _, s := range suffixes {
+		if len(lower) > len(s)+2 && string(lower[len(lower)-len(s):]) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isLetterAt(b []byte, i int) (bool, int) {
+	c := b[i]
+	if c < utf8.RuneSelf {
+		return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z'), 1
+	}
+	r, n := utf8.DecodeRune(b[i:])
+	return unicode.IsLetter(r), n
+}
+
+func isUpperAt(b []byte, i int) bool {
+	c := b[i]
+	if c < utf8.RuneSelf {
+		return 'A' <= c && c <= 'Z'
+	}
+	r, _ := utf8.DecodeRune(b[i:])
+	return unicode.IsUpper(r)
+}
+
+// splitWords fills d.words with the words of b: runs of letters with
+// internal hyphens and apostrophes (Lars-Erik, O'Brien).
+func (d *nameDetector) splitWords(b []byte) {
+	d.words = d.words[:0]
+	gapStart := 0
+	i := 0
+	for i < len(b) {
+		c := b[i]
+		// Fast skip over ASCII non-letters.
+		if c < utf8.RuneSelf && !(('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+			i++
+			continue
+		}
+		ok, n := isLetterAt(b, i)
+		if !ok {
+			i += n
+			continue
+		}
+		// Letters adjacent to digits or '_' belong to codes and tokens.
+		if i > 0 && (isDigit(b[i-1]) || b[i-1] == '_') {
+			for i < len(b) {
+				ok, n := isLetterAt(b, i)
+				if !ok && !isDigit(b[i]) && b[i] != '_' {
+					break
+				}
+				i += n
+			}
+			continue
+		}
+		start := i
+		upper, lower, letters := 0, 0, 0
+		for i < len(b) {
+			ok, n := isLetterAt(b, i)
+			if ok {
+				if isUpperAt(b, i) {
+					upper++
+				} else {
+					lower++
+				}
+				letters++
+				i += n
+				continue
+			}
+			// Internal hyphen or apostrophe followed by a letter.
+			if (b[i] == '-' || b[i] == '\'') && i+1 < len(b) {
+				if ok2, _ := isLetterAt(b, i+1); ok2 && (b[i] == '-' || isUpperAt(b, i+1)) {
+					i++
+					continue
+				}
+			}
+			break
+		}
+		if i < len(b) && (isDigit(b[i]) || b[i] == '_' ||
+			(b[i] == '-' && i+1 < len(b) && isDigit(b[i+1]))) {
+			// Part of a code or token: skip the rest of it.
+			for i < len(b) {
+				ok, n := isLetterAt(b, i)
+				if !ok && !isDigit(b[i]) && b[i] != '_' {
+					break
+				}
+				i += n
+			}
+			gapStart = i
+			continue
+		}
+		w := word{start: start, end: i}
+		switch {
+		case !isUpperAt(b, start):
+			w.shape = shapeLower
+		case letters == 1 && i < len(b) && b[i] == '.':
+			w.shape = shapeInitial
+		case letters == 1:
+			w.shape = shapeLower // a lone capital letter (I, A) is no name
+		case lower == 0:
+			w.shape = shapeUpper
+		default:
+			w.shape = shapeCap
+		}
+		d.classifyGap(&w, b[gapStart:start], len(d.words) == 0)
+		d.words = append(d.words, w)
+		gapStart = i
+	}
+}
+
+func (d *nameDetector) classifyGap(w *word, gap []byte, first bool) {
+	if first {
+		w.gapSentence = true
+		w.gapCueOK = false
+		return
+	}
+	spaces, newlines := 0, 0
+	sentence, other := false, false
+	afterInitial := len(d.words) > 0 && d.words[len(d.words)-1].shape == shapeInitial
+	for _, c := range gap {
+		switch c {
+		case ' ':
+			spaces++
+		case '\n':
+			newlines++
+		case '\r', '\t':
+		case '.':
+			if !afterInitial {
+				sentence = true
+			}
+		case '!', '?', ':', ';':
+			sentence = true
+		case '/':
+			w.gapSlash = true
+			other = true
+		default:
+			other = true
+		}
+	}
+	w.gapJoin = !sentence && !other && newlines == 0 && spaces >= 1 && spaces <= 2
+	if afterInitial && len(gap) >= 2 && gap[0] == '.' && spaces >= 1 && spaces <= 2 && newlines == 0 && !other {
+		w.gapJoin = true
+	}
+	w.gapSentence = sentence || newlines > 0
+	// A cue reaches over a comma, a colon or a line break ("Hej,\nAnna",
+	// "Handläggare: Anna"), but not over a sentence end. A colon counts as
+	// sentence-initial for capitalisation but not as a break for cues.
+	w.gapCueOK = newlines <= 2
+	for _, c := range gap {
+		if c == '.' && !afterInitial || c == '!' || c == '?' {
+			w.gapCueOK = false
+		}
+	}
+}
+
+// Lexical categories of one capitalised word, with the evidence (score) it
+// brings to a name: a run of words is a name when the scores add up to 3.
+type wordInfo struct {
+	capable bool // may be part of a name
+	score   int8
+	stemEnd int
+}
+
+func (d *nameDetector) lookup(w []byte) uint8 {
+	d.buf = appendTitle(d.buf[:0], w)
+	return d.lx.proper[string(d.buf)]
+}
+
+func (d *nameDetector) common(w []byte) bool {
+	d.buf = appendLower(d.buf[:0], w)
+	return d.lx.isCommon(d.buf)
+}
+
+const nameFlags = lexGiven | lexSurname
+
+// info classifies one word. prevLower is the lower-cased word before a run
+// (nil at a sentence start); institution is set when the run follows a
+// capitalised ordinary word ("Vårdcentralen Tåbelund", "avdelning Rosen").
+func (d *nameDetector) info(b []byte, w *word, prevLower []byte, institution bool) wordInfo {
+	text := b[w.start:w.end]
+	inf := wordInfo{stemEnd: w.end}
+	possPlace := false // Lunds kommun
+	if w.shape == shapeInitial {
+		inf.capable = true
+		return inf
+	}
+	if personCues[string(appendLower(d.buf[:0], text))] {
+		return inf // Mamma, Hej, Mentor, Tack
+	}
+	f := d.lookup(text)
+	if f == 0 {
+		if h := indexByte(text, '-'); h > 0 {
+			f = d.hyphenFlags(text)
+		}
+	}
+	// Possessive: Annas, Svenssons, ANNAS.
+	if f&nameFlags == 0 && len(text) > 3 && (text[len(text)-1] == 's' || text[len(text)-1] == 'S') {
+		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 {
+			if f2&lexPlace == 0 || f == 0 {
+				f = f2
+				inf.stemEnd = w.end - 1
+				possPlace = f2&lexPlace != 0
+			}
+		} else if f2&lexPlace != 0 && f == 0 {
+			f = lexPlace // Stockholms
+		}
+	}
+	isCommon := d.common(text)
+	mid := !w.gapSentence && w.shape == shapeCap
+	locative := prevLower != nil && placePrepositions[string(prevLower)]
+	switch {
+	case f&nameFlags != 0 && !isCommon && f&lexPlace == 0:
+		inf.score = 3
+	case f&nameFlags != 0 && !isCommon: // also a place: Lund, Karlstad
+		inf.score = 2
+	case f&nameFlags != 0 && f&lexPlace == 0: // also an ordinary word
+		inf.score = 1
+		if mid {
+			inf.score += 2
+		}
+		if definite(d.buf) {
+			// "avdelning Rosen", "lokal Björken": a noun in definite form
+			// used as the name of a room or ward.
+			inf.score = 0
+		}
+	case f&nameFlags != 0:
+		inf.score = 1
+		if mid && !locative {
+			inf.score++
+		}
+	case f == lexForeign && !isCommon:
+		// Not Swedish, but a name somewhere: Zeynep, Dragan.
+		inf.score = 3
+		if locative {
+			inf.score = 1
+		}
+		if w.shape == shapeUpper {
+			inf.score = 1
+		}
+	case f&lexForeign != 0 && f&lexPlace == 0 && !isCommon:
+		inf.score = 0
+		if mid && !locative {
+			inf.score++
+		}
+	case f&lexForeign != 0 && !isCommon:
+		inf.score = 0
+	case isCommon && mid && !definite(d.buf) && f&lexPlace == 0:
+		// An ordinary word capitalised mid-sentence: Swedish does that only
+		// for names, so it may be a surname next to a given name (Hans Gren,
+		// Anna Lilja). On its own it scores nothing.
+		inf.score = 0
+	case f == 0 && !isCommon:
+		lower := appendLower(nil, text)
+		switch {
+		case hasSuffix(lower, placeSuffixes):
+			return inf // not capable
+		case hasSuffix(lower, surnameSuffixes):
+			inf.score = 2
+			if mid && !locative {
+				inf.score++
+			}
+		default:
+			if w.shape == shapeUpper {
+				return inf // an acronym: BUP, LSS
+			}
+			inf.score = 0
+			if mid && !locative {
+				inf.score = 1
+			}
+		}
+	default:
+		return inf // an ordinary word or a known place
+	}
+	if possPlace {
+		inf.score = 0 // Lunds kommun, Halmstads kommun
+	}
+	if institution && inf.score > 1 && !(f&lexGiven != 0 && !isCommon && f&lexPlace == 0) {
+		inf.score = 1 // Vårdcentralen Tåbelund, HVB-hemmet Solvik
+	}
+	inf.capable = true
+	return inf
+}
+
+// institutional reports whether w names a place or body in definite form
+// (Vårdcentralen, HVB-hemmet, Kansliet) or is a place noun.
+func (d *nameDetector) institutional(b []byte, w word) bool {
+	lower := appendLower(d.buf[:0], b[w.start:w.end])
+	return placeNouns[string(lower)] || definite(lower) || hasSuffix(lower, placeSuffixes)
+}
+
+// definite reports whether a lower-case common word looks like a noun in
+// definite form (björken, rosen, stenen, huset).
+func definite(lower []byte) bool {
+	for _, s := range []string{"en", "et", "an", "na", "orna", "arna", "erna"} {
+		if len(lower) > len(s)+2 && string(lower[len(lower)-len(s):]) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// hyphenFlags classifies Lars-Erik, Svensson-Lind, Anna-Karin: a name when
+// every part is a name (or unknown next to a name).
+func (d *nameDetector) hyphenFlags(text []byte) uint8 {
+	var all uint8
+	named, unknown, parts := 0, 0, 0
+	s := 0
+	for k := 0; k <= len(text); k++ {
+		if k < len(text) && text[k] != '-' {
+			continue
+		}
+		part := text[s:k]
+		s = k + 1
+		if len(part) == 0 {
+			continue
+		}
+		parts++
+		f := d.lookup(part)
+		switch {
+		case f&nameFlags != 0:
+			named++
+			all |= f & nameFlags
+		case f&lexForeign != 0:
+			named++
+			all |= lexForeign
+		case f == 0:
+			unknown++
+		default:
+			return 0
+		}
+	}
+	if named == 0 || named+unknown != parts {
+		return 0
+	}
+	if unknown > 0 || all&nameFlags == 0 {
+		return lexForeign
+	}
+	return all
+}
+
+// find appends the names in b that start at or after from. b[:from] is
+// context only (the previous line of a stream). pnrs are the personnummer
+// found in b: a name next to one is more certain.
+func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch) []nameMatch {
+	d.splitWords(b)
+	ws := d.words
+	for k := 0; k < len(ws); {
+		if ws[k].shape == shapeLower {
+			k++
+			continue
+		}
+		// A run of capitalised words joined by spaces, particles or initials.
+		e := k + 1
+		for e < len(ws) {
+			w := ws[e]
+			if !w.gapJoin {
+				break
+			}
+			if w.shape != shapeLower {
+				e++
+				continue
+			}
+			// A particle inside a name: "Carl von Linné", "Ebba af Klint".
+			if e+1 < len(ws) && ws[e+1].gapJoin && ws[e+1].shape == shapeCap &&
+				nameParticles[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
+				e += 2
+				continue
+			}
+			break
+		}
+		dst = d.evalRun(dst, b, from, ws, k, e, pnrs)
+		k = e
+	}
+	return dst
+}
+
+func (d *nameDetector) lowerWord(b []byte, w word) []byte {
+	return appendLower(nil, b[w.start:w.end])
+}
+
+func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch) []nameMatch {
+	first := ws[k]
+	var prevLower []byte
+	if k > 0 && !first.gapSentence {
+		prevLower = d.lowerWord(b, ws[k-1])
+	}
+	cue := false
+	if k > 0 && first.gapCueOK {
+		p := d.lowerWord(b, ws[k-1])
+		cue = personCues[string(p)]
+		// "Anna och Björn", "Svensson, Anna": a name just before carries over.
+		if !cue && nameConjunctions[string(p)] && k > 1 && ws[k-1].gapJoin && len(dst) > 0 && dst[len(dst)-1].end >= ws[k-2].start {
+			cue = true
+		}
+	}
+	if first.gapSlash {
+		cue = true
+	}
+	if !cue && len(dst) > 0 && k > 0 && dst[len(dst)-1].end >= ws[k-1].start && ws[k-1].shape != shapeLower {
+		// Directly after a name in the previous run ("Svensson, Anna").
+		cue = first.gapCueOK && !first.gapSentence
+	}
+	if !cue && nearPnr(b, ws[k].start, ws[e-1].end, pnrs) {
+		cue = true
+	}
+	institution := false
+	if k > 0 && first.gapJoin && ws[k-1].shape != shapeLower && d.institutional(b, ws[k-1]) {
+		institution = true
+	}
+	if prevLower != nil && placeNouns[string(prevLower)] {
+		institution = true
+	}
+	total, capable := 0, 0
+	infos := make([]wordInfo, 0, e-k)
+	for j := k; j < e; j++ {
+		w := ws[j]
+		if w.shape == shapeLower { // particle
+			infos = append(infos, wordInfo{})
+			continue
+		}
+		pl := prevLower
+		if j > k {
+			pl = nil
+		}
+		inst := institution
+		if j > k {
+			inst = ws[j-1].shape != shapeLower && !infos[j-1-k].capable && d.institutional(b, ws[j-1])
+		}
+		inf := d.info(b, &ws[j], pl, inst)
+		infos = append(infos, inf)
+		if inf.capable {
+			capable++
+			total += int(inf.score)
+		}
+	}
+	// Split the run at words that cannot be names: "Anna Skolan" is Anna.
+	// Evaluate each capable stretch on its own.
+	for s := 0; s < len(infos); {
+		if ws[k+s].shape == shapeLower || !infos[s].capable {
+			s++
+			continue
+		}
+		t := s
+		sum, n, initials, strong := 0, 0, 0, false
+		for t < len(infos) && (infos[t].capable || ws[k+t].shape == shapeLower) {
+			if ws[k+t].shape == shapeLower {
+				if t+1 >= len(infos) || !infos[t+1].capable {
+					break
+				}
+				t++
+				continue
+			}
+			sum += int(infos[t].score)
+			if infos[t].score >= 3 {
+				strong = true
+			}
+			if ws[k+t].shape == shapeInitial {
+				initials++
+			} else {
+				n++
+			}
+			t++
+		}
+		stretchCue := cue && s == 0
+		if s > 0 {
+			prev := ws[k+s-1]
+			stretchCue = prev.shape != shapeLower && ws[k+s].gapCueOK &&
+				personCues[string(appendLower(d.buf[:0], b[prev.start:prev.end]))]
+		}
+		isName := sum >= 3 || (stretchCue && n > 0 && sum >= 1) || (n >= 2 && sum >= 2)
+		if n == 0 {
+			isName = false // initials alone
+		}
+		_ = strong
+		if isName {
+			for j := s; j < t; j++ {
+				w := ws[k+j]
+				if w.shape == shapeLower || w.start < from {
+					continue
+				}
+				dst = append(dst, nameMatch{start: w.start, end: infos[j].stemEnd})
+			}
+		}
+		s = t
+	}
+	_ = total
+	_ = capable
+	return dst
+}
+
+// nearPnr reports whether a personnummer sits on the same line within a few
+// characters of [start, end).
+func nearPnr(b []byte, start, end int, pnrs []pnrMatch) bool {
+	for _, p := range pnrs {
+		if p.end <= start && start-p.end <= 3 && !hasNewline(b[p.end:start]) {
+			return true
+		}
+		if p.start >= end && p.start-end <= 3 && !hasNewline(b[end:p.start]) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasNewline(b []byte) bool { return indexByte(b, '\n') >= 0 }

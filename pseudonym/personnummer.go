@@ -1,0 +1,232 @@
+package pseudonym
+
+import "time"
+
+// Personnummer layouts, as written. The layout travels in the token (one
+// letter) so that re-identification restores the exact original text, while
+// the HMAC is taken over the 12-digit normal form so that every layout of
+// one number shares the same token body.
+const (
+	layoutShortDash byte = 'a' // YYMMDD-NNNC
+	layoutShortPlus byte = 'b' // YYMMDD+NNNC (aged 100 or more)
+	layoutLongDash  byte = 'c' // YYYYMMDD-NNNC
+	layoutLong      byte = 'd' // YYYYMMDDNNNC
+	layoutShort     byte = 'e' // YYMMDDNNNC
+)
+
+// pnrMatch is one personnummer or samordningsnummer found in a text.
+type pnrMatch struct {
+	start, end int
+	layout     byte
+	norm       [12]byte // YYYYMMDDNNNC
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isASCIILetter(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') }
+
+// pnrBoundary reports whether c may stand next to a personnummer: not a digit
+// (no longer digit runs) and not a letter (no part of a token or code).
+func pnrBoundary(c byte) bool { return !isDigit(c) && !isASCIILetter(c) }
+
+// findPersonnummer appends to dst every valid personnummer or
+// samordningsnummer in b that starts at or after from. now decides the
+// century of the short layouts.
+func findPersonnummer(dst []pnrMatch, b []byte, from int, now time.Time) []pnrMatch {
+	ny, nm, nd := now.Date()
+	ref := ny*10000 + int(nm)*100 + nd
+	for i := from; i < len(b); {
+		if !isDigit(b[i]) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(b) && isDigit(b[j]) {
+			j++
+		}
+		if i > 0 && !pnrBoundary(b[i-1]) {
+			i = j
+			continue
+		}
+		n := j - i
+		var m pnrMatch
+		ok := false
+		switch {
+		case (n == 6 || n == 8) && j+5 <= len(b) && (b[j] == '-' || b[j] == '+') &&
+			isDigit(b[j+1]) && isDigit(b[j+2]) && isDigit(b[j+3]) && isDigit(b[j+4]) &&
+			(j+5 == len(b) || pnrBoundary(b[j+5])):
+			var d [12]byte
+			if n == 6 {
+				copy(d[2:8], b[i:j])
+			} else {
+				copy(d[0:8], b[i:j])
+			}
+			copy(d[8:], b[j+1:j+5])
+			m = pnrMatch{start: i, end: j + 5, norm: d}
+			switch {
+			case n == 8 && b[j] == '-':
+				m.layout = layoutLongDash
+				ok = validLong(&m.norm, ref)
+			case n == 6 && b[j] == '-':
+				m.layout = layoutShortDash
+				ok = validShort(&m.norm, ref, false)
+			case n == 6 && b[j] == '+':
+				m.layout = layoutShortPlus
+				ok = validShort(&m.norm, ref, true)
+			}
+		case (n == 10 || n == 12) && (j == len(b) || pnrBoundary(b[j])):
+			var d [12]byte
+			m = pnrMatch{start: i, end: j}
+			if n == 12 {
+				copy(d[:], b[i:j])
+				m.norm = d
+				m.layout = layoutLong
+				ok = validLong(&m.norm, ref)
+			} else {
+				copy(d[2:], b[i:j])
+				m.norm = d
+				m.layout = layoutShort
+				ok = validShort(&m.norm, ref, false) && !phoneContext(b, i)
+			}
+		}
+		if ok {
+			dst = append(dst, m)
+			i = m.end
+			continue
+		}
+		i = j
+	}
+	return dst
+}
+
+// phoneContext reports whether the ten digits at b[i:] follow a telephone
+// cue ("tel", "mobil", "ring" …): 0701234567 can pass every personnummer
+// check, so an undelimited ten-digit number right after such a word is
+// taken for a phone number.
+func phoneContext(b []byte, i int) bool {
+	lo := i - 24
+	if lo < 0 {
+		lo = 0
+	}
+	var buf [24]byte
+	w := appendLower(buf[:0], b[lo:i])
+	for _, cue := range [...]string{"tel", "tfn", "mobil", "mob:", "ring", "sms", "fax", "växel"} {
+		if containsFold(w, cue) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(lower []byte, s string) bool {
+	for k := 0; k+len(s) <= len(lower); k++ {
+		if string(lower[k:k+len(s)]) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func d2(b []byte) int { return int(b[0]-'0')*10 + int(b[1]-'0') }
+
+// validShort fills in the century of d (YYMMDDNNNC in d[2:]) from ref
+// (YYYYMMDD as an int): the most recent century in which the date is not in
+// the future, one more century back for '+'. It then checks date and Luhn.
+func validShort(d *[12]byte, ref int, plus bool) bool {
+	yy, mm, dd := d2(d[2:4]), d2(d[4:6]), d2(d[6:8])
+	if dd > 60 {
+		dd -= 60
+	}
+	century := ref / 1000000
+	if (century*100+yy)*10000+mm*100+dd > ref {
+		century--
+	}
+	if plus {
+		century--
+	}
+	if century < 18 {
+		return false
+	}
+	d[0] = byte('0' + century/10)
+	d[1] = byte('0' + century%10)
+	return validDateLuhn(d, ref)
+}
+
+// validLong checks a 12-digit YYYYMMDDNNNC.
+func validLong(d *[12]byte, ref int) bool {
+	c := d2(d[0:2])
+	if c < 18 || c > 20 {
+		return false
+	}
+	return validDateLuhn(d, ref)
+}
+
+func validDateLuhn(d *[12]byte, ref int) bool {
+	for _, c := range d {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	year := d2(d[0:2])*100 + d2(d[2:4])
+	mm, dd := d2(d[4:6]), d2(d[6:8])
+	if dd > 60 { // samordningsnummer: day of birth + 60
+		dd -= 60
+	}
+	if mm < 1 || mm > 12 || dd < 1 || dd > daysIn(year, mm) {
+		return false // includes organisation numbers, whose "month" is ≥ 20
+	}
+	if year*10000+mm*100+dd > ref {
+		return false
+	}
+	return luhn(d[2:])
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// luhn checks the mod-10 check digit over ten digits YYMMDDNNNC.
+func luhn(ten []byte) bool {
+	sum := 0
+	for k, c := range ten {
+		v := int(c - '0')
+		if k%2 == 0 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
+}
+
+// appendPersonnummer renders a normalised number in the given layout.
+func appendPersonnummer(dst []byte, norm []byte, layout byte) []byte {
+	switch layout {
+	case layoutShortDash:
+		dst = append(dst, norm[2:8]...)
+		dst = append(dst, '-')
+		return append(dst, norm[8:]...)
+	case layoutShortPlus:
+		dst = append(dst, norm[2:8]...)
+		dst = append(dst, '+')
+		return append(dst, norm[8:]...)
+	case layoutLongDash:
+		dst = append(dst, norm[:8]...)
+		dst = append(dst, '-')
+		return append(dst, norm[8:]...)
+	case layoutShort:
+		return append(dst, norm[2:]...)
+	}
+	return append(dst, norm...)
+}

@@ -1,0 +1,268 @@
+package pseudonym
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Format is the content type a transformer understands.
+type Format string
+
+// Formats, as accepted by ParseFormat (the CLI's --format values).
+const (
+	FormatAuto Format = "auto" // sniff: JSON, form, CSV or text
+	FormatText Format = "text"
+	FormatJSON Format = "json"
+	FormatCSV  Format = "csv"
+	FormatForm Format = "form" // application/x-www-form-urlencoded
+	FormatHTML Format = "html" // re-identification only; pseudonymized as text
+)
+
+// ParseFormat parses a --format flag value.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
+	case FormatAuto, FormatText, FormatJSON, FormatCSV, FormatForm, FormatHTML:
+		return f, nil
+	case "":
+		return FormatAuto, nil
+	}
+	return "", fmt.Errorf("pseudonym: unknown format %q (want auto, text, json, csv, form or html)", s)
+}
+
+// FormatFromContentType maps a Content-Type header to a Format. It returns
+// ok = false for types the transformers do not handle (binary, multipart),
+// which the caller must encrypt, block or pass by policy.
+func FormatFromContentType(contentType string) (f Format, ok bool) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return "", false
+	}
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		return FormatJSON, true
+	case mt == "text/csv" || mt == "application/csv":
+		return FormatCSV, true
+	case mt == "application/x-www-form-urlencoded":
+		return FormatForm, true
+	case mt == "text/html" || mt == "application/xhtml+xml":
+		return FormatHTML, true
+	case strings.HasPrefix(mt, "text/"):
+		return FormatText, true
+	}
+	return "", false
+}
+
+// DefaultNameFields are the field names (JSON keys, form fields, CSV
+// headers) whose whole value is a name. Matching ignores case.
+var DefaultNameFields = []string{
+	"namn", "fornamn", "förnamn", "efternamn", "name", "firstName", "lastName",
+	"fullName", "patientnamn", "kontaktperson", "handlaggare", "handläggare",
+	"first_name", "last_name", "full_name", "given_name", "family_name",
+	"givenName", "familyName", "surname", "tilltalsnamn", "mellannamn",
+	"vardnadshavare", "vårdnadshavare", "elevnamn", "anhorig", "anhörig",
+}
+
+// Config sets up a Pseudonymizer. The zero value is usable: default name
+// fields, names detected, the wall clock, no logging.
+type Config struct {
+	// NameFields replaces DefaultNameFields when not nil.
+	NameFields []string
+	// SkipNames turns the free-text name detector off (personnummer and
+	// configured name fields are still replaced).
+	SkipNames bool
+	// Now is the clock that decides the century of YYMMDD personnummer.
+	Now func() time.Time
+	// Logger receives debug events: counts and sizes, never values.
+	Logger *zerolog.Logger
+	// CSVComma is the CSV field separator; 0 sniffs ',' or ';' from the
+	// header line.
+	CSVComma byte
+}
+
+// Pseudonymizer replaces personnummer and names with tokens and back. It is
+// safe for concurrent use; every call works on its own stream state.
+type Pseudonymizer struct {
+	cfg         Config
+	detectNames bool
+	keys        KeySource
+	store       Store
+	lx          *lexicon
+	fields      map[string]bool
+	log         zerolog.Logger
+}
+
+// New returns a Pseudonymizer that takes HMAC keys from keys and keeps the
+// way back in store.
+func New(cfg Config, keys KeySource, store Store) (*Pseudonymizer, error) {
+	if keys == nil || store == nil {
+		return nil, errors.New("pseudonym: New needs a KeySource and a Store")
+	}
+	lx, err := loadLexicon()
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym: failed to load lexicons: %w", err)
+	}
+	p := &Pseudonymizer{cfg: cfg, detectNames: !cfg.SkipNames, keys: keys, store: store, lx: lx, fields: map[string]bool{}, log: zerolog.Nop()}
+	if cfg.Logger != nil {
+		p.log = *cfg.Logger
+	}
+	fields := cfg.NameFields
+	if fields == nil {
+		fields = DefaultNameFields
+	}
+	for _, f := range fields {
+		p.fields[strings.ToLower(strings.TrimSpace(f))] = true
+	}
+	// Fail early, not on the first request, if a key is missing.
+	if _, err := p.newSession(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Pseudonymizer) now() time.Time {
+	if p.cfg.Now != nil {
+		return p.cfg.Now()
+	}
+	return time.Now()
+}
+
+func (p *Pseudonymizer) isNameField(name []byte) bool {
+	if len(p.fields) == 0 {
+		return false
+	}
+	return p.fields[strings.ToLower(string(name))]
+}
+
+// Transform pseudonymizes r into w in the given format. FormatAuto sniffs
+// the first bytes. Invalid input for the format is an error with its line
+// and offset, and what was written to w before it must be discarded.
+func (p *Pseudonymizer) Transform(ctx context.Context, f Format, r io.Reader, w io.Writer) (Counts, error) {
+	s, err := p.newSession()
+	if err != nil {
+		return Counts{}, err
+	}
+	br := bufio.NewReaderSize(r, chunkSize)
+	if f == FormatAuto {
+		f = sniff(br)
+	}
+	// Mappings are stored before any output carrying their tokens leaves.
+	bw := bufio.NewWriterSize(&storeFirstWriter{ctx: ctx, s: s, w: w}, chunkSize)
+	switch f {
+	case FormatText, FormatHTML:
+		err = s.transformText(ctx, br, bw)
+	case FormatJSON:
+		err = s.transformJSON(ctx, br, bw)
+	case FormatCSV:
+		err = s.transformCSV(ctx, br, bw)
+	case FormatForm:
+		err = s.transformForm(ctx, br, bw)
+	default:
+		err = fmt.Errorf("pseudonym: unknown format %q", f)
+	}
+	if err == nil {
+		err = s.flush(ctx)
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	p.log.Debug().Str("action", "pseudonymize").Str("format", string(f)).
+		Int("personnummer", s.counts.Personnummer).Int("names", s.counts.Names).
+		Bool("ok", err == nil).Msg("transform")
+	return s.counts, err
+}
+
+// Reader returns a reader of the pseudonymized form of r, for request
+// bodies: the transform runs in a goroutine as the result is read. done is
+// called once with the counts and error when the stream ends or fails; a
+// failed stream also fails the reader, so nothing partial is mistaken for a
+// complete body. Close the reader to stop early.
+func (p *Pseudonymizer) Reader(ctx context.Context, f Format, r io.Reader, done func(Counts, error)) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		c, err := p.Transform(ctx, f, r, pw)
+		if done != nil {
+			done(c, err)
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr
+}
+
+// PseudonymizeString pseudonymizes a short text held in memory.
+func (p *Pseudonymizer) PseudonymizeString(ctx context.Context, f Format, in string) (string, Counts, error) {
+	var out bytes.Buffer
+	c, err := p.Transform(ctx, f, strings.NewReader(in), &out)
+	if err != nil {
+		return "", c, err
+	}
+	return out.String(), c, nil
+}
+
+// sniff guesses the format from the first bytes without consuming them.
+func sniff(br *bufio.Reader) Format {
+	head, _ := br.Peek(4096)
+	t := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	if len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return FormatJSON
+	}
+	if looksLikeForm(head) {
+		return FormatForm
+	}
+	if looksLikeCSV(head) {
+		return FormatCSV
+	}
+	return FormatText
+}
+
+func looksLikeForm(b []byte) bool {
+	if len(b) == 0 || bytes.IndexByte(b, '=') < 1 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c == '"' || c == '<' || c == '>' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func looksLikeCSV(b []byte) bool {
+	lines := bytes.Split(b, []byte{'\n'})
+	if len(lines) < 3 {
+		return false
+	}
+	for _, sep := range []byte{',', ';', '\t'} {
+		n := bytes.Count(lines[0], []byte{sep})
+		if n == 0 {
+			continue
+		}
+		if bytes.Count(lines[1], []byte{sep}) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// storeFirstWriter writes the session's pending mappings to the store before
+// passing output on: a token must never leave without its way back.
+type storeFirstWriter struct {
+	ctx context.Context
+	s   *session
+	w   io.Writer
+}
+
+func (g *storeFirstWriter) Write(b []byte) (int, error) {
+	if err := g.s.flush(g.ctx); err != nil {
+		return 0, err
+	}
+	return g.w.Write(b)
+}

@@ -1,0 +1,210 @@
+package pseudonym
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/url"
+	"strconv"
+	"unicode/utf8"
+)
+
+// maxTokenLen bounds a token's text, so a stream cut keeps whole tokens.
+const maxTokenLen = 48
+
+// Reidentify replaces every token in r with its original and writes the
+// result to w. The format decides how originals are escaped: JSON string
+// escaping for FormatJSON, HTML escaping for FormatHTML, percent-encoding
+// for FormatForm, none for text and CSV (FormatAuto is text). Tokens not in
+// the store are left and counted in Counts.Unknown. Re-identification is a
+// privileged operation: callers must check authorisation and audit it.
+func (p *Pseudonymizer) Reidentify(ctx context.Context, f Format, r io.Reader, w io.Writer) (Counts, error) {
+	s, err := p.newSession()
+	if err != nil {
+		return Counts{}, err
+	}
+	bw := bufio.NewWriterSize(w, chunkSize)
+	err = s.reidentifyStream(ctx, f, r, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	p.log.Debug().Str("action", "reidentify").Str("format", string(f)).
+		Int("replaced", s.counts.Reidentified).Int("unknown", s.counts.Unknown).
+		Bool("ok", err == nil).Msg("reidentify")
+	return s.counts, err
+}
+
+// ReidentifyString re-identifies a short text held in memory.
+func (p *Pseudonymizer) ReidentifyString(ctx context.Context, f Format, in string) (string, Counts, error) {
+	var out bytes.Buffer
+	c, err := p.Reidentify(ctx, f, bytes.NewReader([]byte(in)), &out)
+	if err != nil {
+		return "", c, err
+	}
+	return out.String(), c, nil
+}
+
+func (s *session) reidentifyStream(ctx context.Context, f Format, r io.Reader, w io.Writer) error {
+	// buf[0] is the byte before the pending input, for the token boundary
+	// check; a space at stream start.
+	buf := make([]byte, 1+chunkSize+maxTokenLen)
+	buf[0] = ' '
+	out := make([]byte, 0, 2*chunkSize)
+	n := 0
+	for eof := false; !eof; {
+		m, err := io.ReadFull(r, buf[1+n:1+chunkSize])
+		n += m
+		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+			eof = true
+		} else if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		data := buf[:1+n]
+		limit := len(data)
+		if !eof {
+			limit -= maxTokenLen
+		}
+		var done int
+		out, done, err = s.reidentifyChunk(ctx, out[:0], data, limit, f)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+		buf[0] = data[done-1]
+		n = copy(buf[1:], data[done:])
+	}
+	return nil
+}
+
+// reidentifyChunk appends data[1:] with the tokens that start before limit
+// replaced; data[0] is context. It returns how far it consumed.
+func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit int, f Format) ([]byte, int, error) {
+	i := 1
+	if limit < i {
+		return dst, i, nil
+	}
+	for {
+		k := bytes.Index(data[i:], []byte(tokenPrefix))
+		if k < 0 || i+k >= limit {
+			dst = append(dst, data[i:limit]...)
+			return dst, limit, nil
+		}
+		at := i + k
+		id, layout, end, ok := parseToken(data, at)
+		if !ok {
+			dst = append(dst, data[i:at+1]...)
+			i = at + 1
+			continue
+		}
+		dst = append(dst, data[i:at]...)
+		orig, err := s.original(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			s.counts.Unknown++
+			dst = append(dst, data[at:end]...)
+		case err != nil:
+			return dst, 0, err
+		default:
+			s.counts.Reidentified++
+			if id.kind == KindPersonnummer {
+				var tmp [13]byte
+				dst = appendEscaped(dst, appendPersonnummer(tmp[:0], orig, layout), f)
+			} else {
+				dst = appendEscaped(dst, orig, f)
+			}
+		}
+		i = end
+	}
+}
+
+// original looks a token up and checks that its HMAC matches, so that a
+// tampered store cannot put someone else's name back.
+func (s *session) original(ctx context.Context, id tokenID) ([]byte, error) {
+	key := id.storeKey()
+	if v, ok := s.reCache[key]; ok {
+		return v, nil
+	}
+	v, err := s.p.store.Get(ctx, key)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("failed to look up token: %w", err)
+	}
+	if id.kind == KindPersonnummer && len(v) != 12 {
+		return nil, fmt.Errorf("pseudonym: stored personnummer for token %s is malformed", key)
+	}
+	mk := id.kind.String() + strconv.Itoa(id.version)
+	m := s.verify[mk]
+	if m == nil {
+		k, err := s.p.keys.HMACKey(id.kind.String(), id.version)
+		if err != nil {
+			return nil, fmt.Errorf("failed to get HMAC key %s version %d: %w", id.kind, id.version, err)
+		}
+		if m, err = newMacer(id.kind, id.version, k); err != nil {
+			return nil, err
+		}
+		if s.verify == nil {
+			s.verify = map[string]*macer{}
+		}
+		s.verify[mk] = m
+	}
+	if got := m.id(v); subtle.ConstantTimeCompare(got.body[:], id.body[:]) != 1 {
+		return nil, fmt.Errorf("pseudonym: stored original does not match token %s", key)
+	}
+	if s.reCache == nil || len(s.reCache) >= maxCache {
+		s.reCache = map[string][]byte{}
+	}
+	s.reCache[key] = v
+	return v, nil
+}
+
+func appendEscaped(dst, v []byte, f Format) []byte {
+	switch f {
+	case FormatJSON:
+		return appendJSONEscaped(dst, v)
+	case FormatHTML:
+		return append(dst, html.EscapeString(string(v))...)
+	case FormatForm:
+		return append(dst, url.QueryEscape(string(v))...)
+	}
+	return append(dst, v...)
+}
+
+// appendJSONEscaped escapes v for the inside of a JSON string.
+func appendJSONEscaped(dst, v []byte) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c < 0x20:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(v[i:])
+		if r == utf8.RuneError && n == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else {
+			dst = append(dst, v[i:i+n]...)
+		}
+		i += n
+	}
+	return dst
+}
