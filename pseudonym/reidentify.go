@@ -94,6 +94,9 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 		return dst, i, nil
 	}
 	for {
+		if i >= limit {
+			return dst, i, nil
+		}
 		k := bytes.Index(data[i:], []byte(tokenPrefix))
 		if k < 0 || i+k >= limit {
 			dst = append(dst, data[i:limit]...)

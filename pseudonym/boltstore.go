@@ -1,0 +1,155 @@
+package pseudonym
+
+import (
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+var boltBucket = []byte("tokens")
+
+const (
+	boltAD    = "sluss/pseudonym/store/v1\x00"
+	maxKnown  = 1 << 20 // tokens remembered in memory as already stored
+	StoreFile = "pseudonyms.db"
+)
+
+// BoltStore is the embedded Store: one bbolt file, each original sealed
+// with XChaCha20-Poly1305 under a key the caller supplies (from the key
+// store), the token as associated data so a sealed value cannot be moved to
+// another token. Writes are batched per Put and tokens already stored are
+// remembered in memory, so the hot path does no disk I/O for identifiers it
+// has seen. Safe for concurrent use.
+type BoltStore struct {
+	db   *bolt.DB
+	aead cipher.AEAD
+
+	mu    sync.Mutex
+	seed  maphash.Seed
+	known map[string]uint64 // token → hash of its value
+}
+
+// OpenBoltStore opens or creates the store file at path. key is the 32-byte
+// at-rest encryption key.
+func OpenBoltStore(path string, key []byte) (*BoltStore, error) {
+	aead, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym: store key: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym: failed to open store: %w", err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(boltBucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pseudonym: failed to initialise store: %w", err)
+	}
+	return &BoltStore{db: db, aead: aead, seed: maphash.MakeSeed(), known: map[string]uint64{}}, nil
+}
+
+func (s *BoltStore) seal(token string, value []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(value)+s.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic("pseudonym: crypto/rand failed: " + err.Error())
+	}
+	return s.aead.Seal(nonce, nonce, value, []byte(boltAD+token))
+}
+
+func (s *BoltStore) open(token string, sealed []byte) ([]byte, error) {
+	ns := s.aead.NonceSize()
+	if len(sealed) < ns+s.aead.Overhead() {
+		return nil, fmt.Errorf("pseudonym: stored value for %s is truncated", token)
+	}
+	v, err := s.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(boltAD+token))
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym: stored value for %s fails authentication (wrong key or tampering)", token)
+	}
+	return v, nil
+}
+
+// Put implements Store: one transaction for all new entries.
+func (s *BoltStore) Put(ctx context.Context, entries ...Entry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var todo []Entry
+	s.mu.Lock()
+	for _, e := range entries {
+		if h, ok := s.known[e.Token]; ok && h == maphash.Bytes(s.seed, e.Value) {
+			continue
+		}
+		todo = append(todo, e)
+	}
+	s.mu.Unlock()
+	if len(todo) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(boltBucket)
+		for i, e := range todo {
+			for _, o := range todo[:i] {
+				if o.Token == e.Token && !bytes.Equal(o.Value, e.Value) {
+					return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
+				}
+			}
+			if old := b.Get([]byte(e.Token)); old != nil {
+				v, err := s.open(e.Token, old)
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(v, e.Value) {
+					return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
+				}
+				continue
+			}
+			if err := b.Put([]byte(e.Token), s.seal(e.Token, e.Value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if len(s.known)+len(todo) > maxKnown {
+		clear(s.known)
+	}
+	for _, e := range todo {
+		s.known[e.Token] = maphash.Bytes(s.seed, e.Value)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Get implements Store.
+func (s *BoltStore) Get(ctx context.Context, token string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var v []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		sealed := tx.Bucket(boltBucket).Get([]byte(token))
+		if sealed == nil {
+			return fmt.Errorf("%w: %s", ErrNotFound, token)
+		}
+		var err error
+		v, err = s.open(token, sealed)
+		return err
+	})
+	return v, err
+}
+
+// Close implements Store.
+func (s *BoltStore) Close() error { return s.db.Close() }

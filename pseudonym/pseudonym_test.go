@@ -1,0 +1,293 @@
+package pseudonym
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestPersonnummer(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // normalised, "" = no match
+	}{
+		{"121212-1212", "201212121212"}, // the most recent 12 Dec 2012 before now
+		{"19121212-1212", "191212121212"},
+		{"191212121212", "191212121212"},
+		{"1212121212", "201212121212"},
+		{"121212+1212", "191212121212"}, // 100+ years: one century back
+		{"180514+1239", "191805141239"},
+		{"200202086450", "200202086450"},
+		{"020208-6450", "200202086450"},
+		{"710373-6661", "197103736661"}, // samordningsnummer, day 13 + 60
+		{"121212-1213", ""},             // check digit
+		{"556677-8899", ""},             // organisation number (month 66)
+		{"16556036-0793", ""},           // organisation number with prefix
+		{"1191212121212", ""},           // part of a longer run
+		{"x191212121212", ""},           // glued to a letter (a code or token)
+		{"191302301234", ""},            // 30 February... month 13 anyway
+		{"20300101-0008", ""},           // in the future
+		{"tel 0701234567", ""},          // phone cue
+		{"pnr:121212-1212.", "201212121212"},
+	} {
+		ms := findPersonnummer(nil, []byte(tc.in), 0, corpusNow)
+		got := ""
+		if len(ms) == 1 {
+			got = string(ms[0].norm[:])
+			var b []byte
+			b = appendPersonnummer(b, ms[0].norm[:], ms[0].layout)
+			if !strings.Contains(tc.in, string(b)) {
+				t.Errorf("%q: renders as %q", tc.in, b)
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestTokensShareBodyAcrossLayouts(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	out, c, err := p.PseudonymizeString(context.Background(), FormatText, "710373-6661 19710373-6661 197103736661 7103736661")
+	if err != nil || c.Personnummer != 4 {
+		t.Fatal(out, c, err)
+	}
+	bodies := map[string]bool{}
+	for _, f := range strings.Fields(out) {
+		bodies[f[len(f)-bodyLen:]] = true
+		if !regexp.MustCompile(`^` + TokenPattern + `$`).MatchString(f) {
+			t.Errorf("token %q does not match TokenPattern", f)
+		}
+		if ms := findPersonnummer(nil, []byte(f), 0, corpusNow); len(ms) != 0 {
+			t.Errorf("token %q is a personnummer", f)
+		}
+	}
+	if len(bodies) != 1 {
+		t.Errorf("layouts got different token bodies: %s", out)
+	}
+}
+
+func TestCollisionDetected(t *testing.T) {
+	ctx := context.Background()
+	bs, err := OpenBoltStore(filepath.Join(t.TempDir(), StoreFile), bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	for _, st := range []Store{NewMemoryStore(), bs} {
+		if err := st.Put(ctx, Entry{"name1_aaaaaaaaaaaaaaaa", []byte("Anna")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, Entry{"name1_aaaaaaaaaaaaaaaa", []byte("Anna")}); err != nil {
+			t.Fatalf("idempotent put: %v", err)
+		}
+		err := st.Put(ctx, Entry{"name1_aaaaaaaaaaaaaaaa", []byte("Berit")})
+		if !errors.Is(err, ErrCollision) {
+			t.Fatalf("%T: got %v, want ErrCollision", st, err)
+		}
+		if strings.Contains(err.Error(), "Berit") || strings.Contains(err.Error(), "Anna") {
+			t.Errorf("error leaks a value: %v", err)
+		}
+	}
+}
+
+func TestBoltStoreNoPlaintextOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, StoreFile)
+	key := bytes.Repeat([]byte{9}, 32)
+	st, err := OpenBoltStore(path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Now: func() time.Time { return corpusNow }}, NewStaticKeys(bytes.Repeat([]byte{7}, 32)), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := loadCorpus(t)
+	ctx := context.Background()
+	outs := make([]string, len(docs))
+	var wg sync.WaitGroup
+	for i, d := range docs {
+		wg.Add(1)
+		go func() { // concurrent streams share the store
+			defer wg.Done()
+			out, _, err := p.PseudonymizeString(ctx, d.format, d.text)
+			if err != nil {
+				t.Error(err)
+			}
+			outs[i] = out
+		}()
+	}
+	wg.Wait()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		for _, l := range d.labels {
+			v := d.text[l.start:l.end]
+			if l.kind == KindPersonnummer {
+				ms := findPersonnummer(nil, []byte(v), 0, corpusNow)
+				v = string(ms[0].norm[:])
+			}
+			for _, w := range strings.Fields(v) {
+				if len(w) >= 4 && bytes.Contains(raw, []byte(w)) {
+					t.Errorf("store file contains %q", w)
+				}
+			}
+		}
+	}
+	// Reopen: the way back survives, and a wrong key fails closed.
+	st, err = OpenBoltStore(path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.store = st
+	for i, d := range docs {
+		back, _, err := p.ReidentifyString(ctx, d.format, outs[i])
+		if err != nil || back != d.text {
+			t.Fatalf("%s: after reopen: %v", d.name, err)
+		}
+	}
+	st.Close()
+	st, err = OpenBoltStore(path, bytes.Repeat([]byte{8}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p.store = st
+	if _, _, err := p.ReidentifyString(ctx, FormatText, outs[0]); err == nil {
+		t.Fatal("wrong store key: want an error")
+	}
+}
+
+func TestSyntaxErrors(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	for _, tc := range []struct {
+		f    Format
+		in   string
+		line int
+	}{
+		{FormatJSON, "{\"namn\": \"Anna Berg\",\n \"x\": tru}", 2},
+		{FormatJSON, "{\"a\": \"191212121212", 1},
+		{FormatJSON, "[1, 2,]", 1},
+		{FormatJSON, "", 1},
+		{FormatCSV, "namn,pnr\n\"Anna Berg,191212121212\n", 3},
+		{FormatCSV, "namn,pnr\nAnna \"Berg\",x\n", 2},
+		{FormatForm, "namn=Anna%2&pnr=191212121212", 1},
+	} {
+		out, _, err := p.PseudonymizeString(context.Background(), tc.f, tc.in)
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%s %q: got %v (%q), want SyntaxError", tc.f, tc.in, err, out)
+			continue
+		}
+		if se.Line != tc.line {
+			t.Errorf("%s %q: line %d, want %d (%v)", tc.f, tc.in, se.Line, tc.line, err)
+		}
+		for _, v := range []string{"Anna", "Berg", "191212121212"} {
+			if strings.Contains(err.Error(), v) {
+				t.Errorf("error leaks %q: %v", v, err)
+			}
+		}
+	}
+}
+
+func TestURLPartsAndFilenames(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	ctx := context.Background()
+	path, c, err := p.PseudonymizePath(ctx, "/sites/hr/Anna%20Andersson/19121212-1212/intyg.pdf")
+	if err != nil || c.Total() != 3 || strings.Contains(path, "Anna") || strings.Contains(path, "1212-") {
+		t.Errorf("path: %q %+v %v", path, c, err)
+	}
+	if _, err := url.Parse(path); err != nil {
+		t.Error(err)
+	}
+	q, c, err := p.PseudonymizeQuery(ctx, url.Values{"namn": {"Anna Berg"}, "q": {"pnr 121212-1212"}, "sida": {"2"}})
+	if err != nil || c.Total() != 2 || q.Get("sida") != "2" || strings.Contains(q.Encode(), "Anna") {
+		t.Errorf("query: %v %+v %v", q, c, err)
+	}
+	rq, _, err := p.PseudonymizeRawQuery(ctx, "namn=Anna+Berg&q=Lund")
+	if err != nil || strings.Contains(rq, "Anna") || !strings.HasSuffix(rq, "&q=Lund") {
+		t.Errorf("raw query: %q %v", rq, err)
+	}
+	name := "Anna_Andersson_19121212-1212_läkarintyg.pdf"
+	fn, c, err := p.PseudonymizeFilename(ctx, name)
+	if err != nil || c.Total() != 3 || !strings.HasSuffix(fn, "_läkarintyg.pdf") {
+		t.Errorf("filename: %q %+v %v", fn, c, err)
+	}
+	if again, _, _ := p.PseudonymizeFilename(ctx, fn); again != fn {
+		t.Errorf("filename not idempotent: %q → %q", fn, again)
+	}
+	if back, _, _ := p.ReidentifyString(ctx, FormatText, fn); back != name {
+		t.Errorf("filename round trip: %q", back)
+	}
+}
+
+func TestReaderAndFormats(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	var got Counts
+	r := p.Reader(context.Background(), FormatAuto, strings.NewReader(`{"namn":"Anna Berg","pnr":"121212-1212"}`), func(c Counts, err error) { got = c })
+	out, err := io.ReadAll(r)
+	if err != nil || bytes.Contains(out, []byte("Anna")) || got.Total() != 2 {
+		t.Fatalf("%s %v %+v", out, err, got)
+	}
+	r = p.Reader(context.Background(), FormatJSON, strings.NewReader(`{"namn":`), nil)
+	if _, err := io.ReadAll(r); err == nil {
+		t.Fatal("broken JSON: reader must fail")
+	}
+	for ct, want := range map[string]Format{
+		"application/json; charset=utf-8":   FormatJSON,
+		"application/x-www-form-urlencoded": FormatForm,
+		"text/csv":                          FormatCSV,
+		"text/plain":                        FormatText,
+		"text/html; charset=utf-8":          FormatHTML,
+	} {
+		if f, ok := FormatFromContentType(ct); !ok || f != want {
+			t.Errorf("%s: %s", ct, f)
+		}
+	}
+	if _, ok := FormatFromContentType("application/octet-stream"); ok {
+		t.Error("octet-stream must not be transformable")
+	}
+	if _, err := ParseFormat("xml"); err == nil {
+		t.Error("ParseFormat(xml): want error")
+	}
+}
+
+// TestStreamingBoundaries streams a text much larger than a chunk, with
+// identifiers everywhere, and checks counts and the round trip.
+func TestStreamingBoundaries(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	var b strings.Builder
+	n := 0
+	for b.Len() < 3*chunkSize {
+		b.WriteString("Anna Berg 19121212-1212 ")
+		b.WriteString(strings.Repeat("x", n%97) + " ")
+		if n%5 == 0 {
+			b.WriteString("\n")
+		}
+		n++
+	}
+	in := b.String()
+	out, c, err := p.PseudonymizeString(context.Background(), FormatText, in)
+	if err != nil || c.Personnummer != n || c.Names != 2*n {
+		t.Fatalf("counts %+v for %d lines, err %v", c, n, err)
+	}
+	back, _, err := p.ReidentifyString(context.Background(), FormatText, out)
+	if err != nil || back != in {
+		t.Fatal("round trip failed", err)
+	}
+}
