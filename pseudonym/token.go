@@ -112,9 +112,8 @@ func parseToken(b []byte, i int) (id tokenID, layout byte, end int, ok bool) {
 	if !bytes.HasPrefix(b[i:], []byte(tokenPrefix)) {
 		return
 	}
-	if i > 0 && (isTokenChar(b[i-1]) || ('A' <= b[i-1] && b[i-1] <= 'Z')) {
-		return
-	}
+	// No boundary check before the prefix either: a token may follow an
+	// escape (\n, %20) that ends in a letter or digit.
 	j := i + len(tokenPrefix)
 	switch {
 	case bytes.HasPrefix(b[j:], []byte(DomainPersonnummer)):

@@ -1,0 +1,157 @@
+package pseudonym
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"testing"
+)
+
+func FuzzPersonnummer(f *testing.F) {
+	for _, s := range []string{"121212-1212", "19121212-1212", "121212+1212", "7103736661", "556677-8899", "tel 0701234567", "x1212121212"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(s)
+		for _, m := range findPersonnummer(nil, b, 0, corpusNow) {
+			var r []byte
+			r = appendPersonnummer(r, m.norm[:], m.layout)
+			if !bytes.Equal(r, b[m.start:m.end]) {
+				t.Fatalf("match %q renders as %q", b[m.start:m.end], r)
+			}
+			if !luhn(m.norm[2:]) {
+				t.Fatalf("match %q fails Luhn", r)
+			}
+		}
+	})
+}
+
+// fuzzRoundTrip pseudonymizes in, and when that succeeds checks that
+// re-identification gives it back and that a second pass changes nothing.
+func fuzzRoundTrip(t *testing.T, p *Pseudonymizer, f Format, in string, same func(a, b string) bool) {
+	ctx := context.Background()
+	out, _, err := p.PseudonymizeString(ctx, f, in)
+	if err != nil {
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Fatalf("non-syntax error: %v", err)
+		}
+		return
+	}
+	back, _, err := p.ReidentifyString(ctx, f, out)
+	if err != nil {
+		t.Fatalf("reidentify: %v", err)
+	}
+	if !same(in, back) {
+		t.Fatalf("round trip:\n in %q\nout %q\nback %q", in, out, back)
+	}
+	again, _, err := p.PseudonymizeString(ctx, f, out)
+	if err != nil || again != out {
+		t.Fatalf("not idempotent:\n%q\n%q (%v)", out, again, err)
+	}
+}
+
+func equal(a, b string) bool { return a == b }
+
+func FuzzText(f *testing.F) {
+	p, _ := newTestPseudonymizer(f, Config{})
+	for _, s := range []string{"Hej Anna! 121212-1212", "Mamma Björn Lund ringde.", "A. Andersson, Lars-Eriks bok", "ANNA SVENSSON\n/Karin"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if bytes.Contains([]byte(s), []byte(tokenPrefix)) {
+			return // a pre-existing token would be re-identified
+		}
+		fuzzRoundTrip(t, p, FormatText, s, equal)
+	})
+}
+
+func FuzzJSON(f *testing.F) {
+	p, _ := newTestPseudonymizer(f, Config{})
+	for _, s := range []string{`{"namn":"Anna Berg","pnr":"121212-1212","n":[1,2.5e3,true,null]}`, `["G\u00f6ran Persson \"x\""]`, `{"a":{"b":[]}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if bytes.Contains([]byte(s), []byte(tokenPrefix)) {
+			return
+		}
+		fuzzRoundTrip(t, p, FormatJSON, s, func(a, b string) bool {
+			if a == b {
+				return true
+			}
+			// Escaped originals come back unescaped: compare values.
+			var x, y any
+			dx := json.NewDecoder(bytes.NewReader([]byte(a)))
+			dy := json.NewDecoder(bytes.NewReader([]byte(b)))
+			for {
+				ex, ey := dx.Decode(&x), dy.Decode(&y)
+				if ex != nil || ey != nil {
+					return (ex == nil) == (ey == nil)
+				}
+				xj, _ := json.Marshal(x)
+				yj, _ := json.Marshal(y)
+				if !bytes.Equal(xj, yj) {
+					return false
+				}
+			}
+		})
+		out, _, err := p.PseudonymizeString(context.Background(), FormatJSON, s)
+		if err == nil && json.Valid([]byte(s)) && !json.Valid([]byte(out)) {
+			t.Fatalf("valid JSON became invalid: %q", out)
+		}
+	})
+}
+
+func FuzzCSV(f *testing.F) {
+	p, _ := newTestPseudonymizer(f, Config{})
+	for _, s := range []string{"namn;pnr\nAnna Berg;121212-1212\n", "a,b\r\n\"x, \"\"y\"\"\",Lars Holm\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if bytes.Contains([]byte(s), []byte(tokenPrefix)) {
+			return
+		}
+		fuzzRoundTrip(t, p, FormatCSV, s, equal)
+	})
+}
+
+func FuzzForm(f *testing.F) {
+	p, _ := newTestPseudonymizer(f, Config{})
+	for _, s := range []string{"namn=Anna+Berg&pnr=121212-1212", "q=Hej%20Lars%21&x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if bytes.Contains([]byte(s), []byte(tokenPrefix)) {
+			return
+		}
+		fuzzRoundTrip(t, p, FormatForm, s, func(a, b string) bool {
+			if a == b {
+				return true
+			}
+			qa, ea := url.ParseQuery(a)
+			qb, eb := url.ParseQuery(b)
+			return ea == nil && eb == nil && qa.Encode() == qb.Encode()
+		})
+	})
+}
+
+func FuzzFilename(f *testing.F) {
+	p, _ := newTestPseudonymizer(f, Config{})
+	f.Add("Anna_Andersson_19121212-1212.pdf")
+	f.Fuzz(func(t *testing.T, s string) {
+		if bytes.Contains([]byte(s), []byte(tokenPrefix)) {
+			return
+		}
+		ctx := context.Background()
+		out, _, err := p.PseudonymizeFilename(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, _, err := p.ReidentifyString(ctx, FormatText, out)
+		if err != nil || back != s {
+			t.Fatalf("round trip %q → %q → %q (%v)", s, out, back, err)
+		}
+	})
+}
