@@ -35,6 +35,7 @@ var commands = map[string]command{
 	"encrypt": {"encrypt a file to age1pq1… recipients", runEncrypt},
 	"decrypt": {"decrypt an age file with identities", runDecrypt},
 	"version": {"print the version", runVersion},
+	"bench":   {"measure throughput and latency: direct, through the gateway, and peers", runBench},
 }
 
 func main() {

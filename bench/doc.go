@@ -1,0 +1,23 @@
+// Package bench measures a sluss gateway from the outside, the way a
+// security team would before approving it: throughput, latency, and the
+// gateway's CPU and memory per gigabyte, side by side with no proxy at all
+// and with the MITM proxies the team already knows.
+//
+// For most uses, run `sluss bench` (which calls [Run]); read the table, or
+// ask for [Report] as JSON (--json, schema in report.schema.json) or as a
+// self-contained HTML page ([WriteHTML]).
+//
+// Every party runs as its own process so that each one's CPU time is its
+// own: the HTTPS sink upstream ([ServeSink], `sluss bench --serve-sink`),
+// the gateway under test (`sluss serve`, or one already running given by
+// address), optional peers (mitmdump, squid with ssl-bump), and the load
+// generators, which are the only work done by the calling process.
+//
+// A [Scenario] says what a request looks like (an 8 MiB upload, a download of
+// an encrypted object, a JSON form with personnummer, a 1 KiB POST, an API
+// call); a [Mode] says which way it goes (direct, through the gateway with
+// inspection only or with its full policy, through a peer). Each scenario ×
+// mode cell is warmed up, then measured several times; the report keeps
+// min/median/max over those runs and flags cells where the machine, not the
+// proxy, was the limit.
+package bench

@@ -1,0 +1,215 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// target is where one mode's requests go: the sink, directly or through a
+// proxy, and the process to measure, if any.
+type target struct {
+	mode     string
+	proxy    *url.URL       // nil: direct
+	roots    *x509.CertPool // what the client trusts for the TLS it sees
+	sinkBase string         // https://127.0.0.1:PORT
+	apiBase  string         // http://ADMIN for API scenarios, "" if none
+	pid      int            // the proxy's process (tree) to measure; 0 if not ours
+}
+
+// newClient returns a keep-alive HTTP/1.1 client for one worker: its own
+// transport, so each worker holds its own connection the way independent
+// users do.
+func (t *target) newClient() *http.Client {
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: t.roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		MaxIdleConns:          4,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+	}
+	if t.proxy != nil {
+		tr.Proxy = http.ProxyURL(t.proxy)
+	}
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP1(true)
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+}
+
+// sample is one completed request.
+type sample struct {
+	done    time.Time
+	latency time.Duration
+	bytes   int64 // request body sent + response body received
+	err     error
+}
+
+// maxSamplesPerWorker bounds memory on very long runs; beyond it samples
+// are dropped and the cell says so.
+const maxSamplesPerWorker = 4 << 20
+
+// requestFunc builds request number seq of worker w and reports how many
+// body bytes it sends. check, if not nil, validates the response body.
+type requestFunc func(t *target, w, seq int) (req *http.Request, sent int64, check func(status int, got int64) error, err error)
+
+// snapshot is the CPU state at a window boundary.
+type snapshot struct {
+	at          time.Time
+	self        time.Duration
+	proxy       procUsage
+	sink        time.Duration
+	machineBusy time.Duration
+	machineAll  time.Duration
+}
+
+func takeSnapshot(proxyPID, sinkPID int) snapshot {
+	s := snapshot{at: time.Now(), self: selfCPU()}
+	if proxyPID > 0 {
+		s.proxy, _ = treeUsage(proxyPID)
+	}
+	if sinkPID > 0 {
+		s.sink, _ = procCPU(sinkPID)
+	}
+	s.machineBusy, s.machineAll = machineCPU()
+	return s
+}
+
+// loadResult is what drive returns: every sample of every worker and the
+// snapshots at the boundaries of the measured windows (len = runs+1).
+type loadResult struct {
+	samples   []sample
+	snapshots []snapshot
+	dropped   bool
+	measured  bool  // the proxy is our child: CPU and memory are known
+	peakRSS   int64 // of the proxy, bytes
+}
+
+// drive runs workers against t without pause for warm-up + runs×window,
+// taking snapshots at each window boundary, then stops them.
+func drive(ctx context.Context, t *target, workers int, build requestFunc, warmup, window time.Duration, runs int, sinkPID int, progress func(string)) (*loadResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type workerOut struct {
+		samples []sample
+		dropped bool
+	}
+	outs := make([]workerOut, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := t.newClient()
+			defer c.CloseIdleConnections()
+			for seq := 0; ctx.Err() == nil; seq++ {
+				s, ok := doOne(ctx, c, t, build, w, seq)
+				if !ok {
+					return // cancelled mid-request: not a sample
+				}
+				if len(outs[w].samples) >= maxSamplesPerWorker {
+					outs[w].dropped = true
+					continue
+				}
+				outs[w].samples = append(outs[w].samples, s)
+				if s.err != nil {
+					// Do not spin on a dead proxy: errors come back fast.
+					select {
+					case <-ctx.Done():
+					case <-time.After(10 * time.Millisecond):
+					}
+				}
+			}
+		}()
+	}
+
+	res := &loadResult{}
+	err := func() error {
+		if !sleepCtx(ctx, warmup) {
+			return ctx.Err()
+		}
+		if t.pid > 0 {
+			resetPeakRSS(t.pid)
+		}
+		res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID))
+		for r := range runs {
+			if progress != nil {
+				progress(fmt.Sprintf("run %d/%d", r+1, runs))
+			}
+			if !sleepCtx(ctx, window) {
+				return ctx.Err()
+			}
+			res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID))
+		}
+		return nil
+	}()
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if t.pid > 0 {
+		res.measured = true
+		res.peakRSS = res.snapshots[len(res.snapshots)-1].proxy.peakRSS
+	}
+	for _, o := range outs {
+		res.samples = append(res.samples, o.samples...)
+		res.dropped = res.dropped || o.dropped
+	}
+	return res, nil
+}
+
+// doOne sends one request and reads the whole response. ok is false when
+// the context ended during the request.
+func doOne(ctx context.Context, c *http.Client, t *target, build requestFunc, w, seq int) (s sample, ok bool) {
+	req, sent, check, err := build(t, w, seq)
+	if err != nil {
+		return sample{done: time.Now(), err: err}, true
+	}
+	req = req.WithContext(ctx)
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return s, false
+		}
+		return sample{done: time.Now(), latency: time.Since(start), err: err}, true
+	}
+	got, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	now := time.Now()
+	if ctx.Err() != nil {
+		return s, false
+	}
+	s = sample{done: now, latency: now.Sub(start), bytes: sent + got}
+	switch {
+	case err != nil:
+		s.err = fmt.Errorf("reading response: %w", err)
+	case check != nil:
+		s.err = check(resp.StatusCode, got)
+	case resp.StatusCode/100 != 2:
+		s.err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return s, true
+}
+
+// sleepCtx sleeps for d; false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

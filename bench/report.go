@@ -1,0 +1,253 @@
+package bench
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Report is the whole result of one `sluss bench`, the document --json
+// writes. Its schema is report.schema.json; bench/README.md explains each
+// field. Units are in the names: MB = 10^6 bytes, GB = 10^9 bytes.
+type Report struct {
+	Schema   string    `json:"schema"` // "sluss-bench/1"
+	Started  time.Time `json:"started"`
+	Seconds  float64   `json:"seconds"` // wall time of the whole bench
+	Machine  Machine   `json:"machine"`
+	Settings Settings  `json:"settings"`
+	Cells    []Cell    `json:"cells"`
+}
+
+// ReportSchema is the value of Report.Schema for this layout.
+const ReportSchema = "sluss-bench/1"
+
+// Machine describes where the bench ran.
+type Machine struct {
+	CPUModel  string `json:"cpu_model"`
+	Cores     int    `json:"cores"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Kernel    string `json:"kernel"`
+	Sluss     string `json:"sluss_version"`
+}
+
+// Settings are the knobs the run used.
+type Settings struct {
+	WarmupSeconds float64  `json:"warmup_seconds"`
+	RunSeconds    float64  `json:"run_seconds"`
+	Runs          int      `json:"runs"`
+	Scenarios     []string `json:"scenarios"`
+	Modes         []string `json:"modes"`
+	Proxy         string   `json:"proxy,omitempty"` // --proxy, for a gateway already running
+}
+
+// Cell is one scenario measured in one mode.
+type Cell struct {
+	Scenario    string `json:"scenario"`
+	Mode        string `json:"mode"`
+	Available   bool   `json:"available"`
+	Note        string `json:"note,omitempty"` // why not available, or what to know
+	Concurrency int    `json:"concurrency"`
+	SizeBytes   int64  `json:"size_bytes"` // request (or object) body size
+
+	// Below only when Available.
+	Runs         []RunResult `json:"runs,omitempty"`
+	MBPerSec     *Spread     `json:"mb_per_s,omitempty"`
+	ReqPerSec    *Spread     `json:"req_per_s,omitempty"`
+	P50Ms        *Spread     `json:"p50_ms,omitempty"`
+	P95Ms        *Spread     `json:"p95_ms,omitempty"`
+	P99Ms        *Spread     `json:"p99_ms,omitempty"`
+	Latency      []Point     `json:"latency_ms,omitempty"` // percentile curve over all runs
+	Requests     int64       `json:"requests"`
+	PayloadBytes int64       `json:"payload_bytes"`
+	Errors       int64       `json:"errors"`
+	ErrorSamples []string    `json:"error_samples,omitempty"`
+
+	// ProxyCPUSecPerGB is the proxy's CPU seconds per GB of payload; absent
+	// in direct mode or for a proxy that is not our child.
+	ProxyCPUSecPerGB *float64 `json:"proxy_cpu_s_per_gb,omitempty"`
+	ProxyCPUSeconds  *float64 `json:"proxy_cpu_s,omitempty"`
+	ProxyPeakRSS     *int64   `json:"proxy_peak_rss_bytes,omitempty"`
+	SinkCPUSeconds   float64  `json:"sink_cpu_s"`
+	ClientCPUSeconds float64  `json:"client_cpu_s"`
+	ClientCores      float64  `json:"client_cores"` // client CPU / wall time
+	MachineBusy      float64  `json:"machine_busy"` // fraction of all cores busy (any process)
+	MachineBound     bool     `json:"machine_bound"`
+
+	// Compared with direct mode of the same scenario (absent for direct).
+	RatioToDirect *float64 `json:"ratio_to_direct,omitempty"`
+	AddedP50Ms    *float64 `json:"added_p50_ms,omitempty"`
+	AddedP99Ms    *float64 `json:"added_p99_ms,omitempty"`
+}
+
+// RunResult is one measured window of a cell.
+type RunResult struct {
+	Seconds      float64 `json:"seconds"`
+	Requests     int64   `json:"requests"`
+	Errors       int64   `json:"errors"`
+	PayloadBytes int64   `json:"payload_bytes"`
+	MBPerSec     float64 `json:"mb_per_s"`
+	ReqPerSec    float64 `json:"req_per_s"`
+	P50Ms        float64 `json:"p50_ms"`
+	P95Ms        float64 `json:"p95_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	ProxyCPU     float64 `json:"proxy_cpu_s"`
+	ClientCPU    float64 `json:"client_cpu_s"`
+	SinkCPU      float64 `json:"sink_cpu_s"`
+	MachineBusy  float64 `json:"machine_busy"`
+}
+
+// Spread is a figure over the runs of a cell.
+type Spread struct {
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
+}
+
+// Point is one percentile of a latency distribution.
+type Point struct {
+	Percentile float64 `json:"p"`
+	Ms         float64 `json:"ms"`
+}
+
+// curvePercentiles are the points of Cell.Latency.
+var curvePercentiles = []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.9, 100}
+
+// machineBoundAt is the share of all cores busy above which a cell is
+// flagged: the machine, not the proxy, was the limit.
+const machineBoundAt = 0.9
+
+func spreadOf(v []float64) *Spread {
+	if len(v) == 0 {
+		return nil
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return &Spread{Min: s[0], Median: m, Max: s[len(s)-1]}
+}
+
+// percentile of sorted durations, nearest-rank, in milliseconds.
+func percentile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	i = max(0, min(i, len(sorted)-1))
+	return float64(sorted[i]) / float64(time.Millisecond)
+}
+
+// summarize turns a load result into the figures of c.
+func summarize(c *Cell, res *loadResult, cores int) {
+	var all []time.Duration
+	errSeen := map[string]bool{}
+	var proxyCPU, sinkCPU, clientCPU, wall float64
+	var busy []float64
+	for k := 0; k+1 < len(res.snapshots); k++ {
+		from, to := res.snapshots[k], res.snapshots[k+1]
+		secs := to.at.Sub(from.at).Seconds()
+		var lat []time.Duration
+		r := RunResult{Seconds: secs}
+		for _, s := range res.samples {
+			if s.done.Before(from.at) || !s.done.Before(to.at) {
+				continue
+			}
+			if s.err != nil {
+				r.Errors++
+				if msg := s.err.Error(); len(c.ErrorSamples) < 5 && !errSeen[msg] {
+					errSeen[msg] = true
+					c.ErrorSamples = append(c.ErrorSamples, msg)
+				}
+				continue
+			}
+			r.Requests++
+			r.PayloadBytes += s.bytes
+			lat = append(lat, s.latency)
+		}
+		slices.Sort(lat)
+		all = append(all, lat...)
+		r.MBPerSec = float64(r.PayloadBytes) / secs / 1e6
+		r.ReqPerSec = float64(r.Requests) / secs
+		r.P50Ms, r.P95Ms, r.P99Ms = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
+		r.ProxyCPU = (to.proxy.cpu - from.proxy.cpu).Seconds()
+		r.ClientCPU = (to.self - from.self).Seconds()
+		r.SinkCPU = (to.sink - from.sink).Seconds()
+		if d := to.machineAll - from.machineAll; d > 0 {
+			r.MachineBusy = float64(to.machineBusy-from.machineBusy) / float64(d)
+		}
+		c.Runs = append(c.Runs, r)
+		c.Requests += r.Requests
+		c.Errors += r.Errors
+		c.PayloadBytes += r.PayloadBytes
+		proxyCPU += r.ProxyCPU
+		sinkCPU += r.SinkCPU
+		clientCPU += r.ClientCPU
+		wall += secs
+		busy = append(busy, r.MachineBusy)
+	}
+	pick := func(f func(RunResult) float64) *Spread {
+		v := make([]float64, len(c.Runs))
+		for i, r := range c.Runs {
+			v[i] = f(r)
+		}
+		return spreadOf(v)
+	}
+	c.MBPerSec = pick(func(r RunResult) float64 { return r.MBPerSec })
+	c.ReqPerSec = pick(func(r RunResult) float64 { return r.ReqPerSec })
+	c.P50Ms = pick(func(r RunResult) float64 { return r.P50Ms })
+	c.P95Ms = pick(func(r RunResult) float64 { return r.P95Ms })
+	c.P99Ms = pick(func(r RunResult) float64 { return r.P99Ms })
+	slices.Sort(all)
+	for _, p := range curvePercentiles {
+		c.Latency = append(c.Latency, Point{p, percentile(all, p)})
+	}
+	c.SinkCPUSeconds = sinkCPU
+	c.ClientCPUSeconds = clientCPU
+	if wall > 0 {
+		c.ClientCores = clientCPU / wall
+	}
+	if b := spreadOf(busy); b != nil {
+		c.MachineBusy = b.Median
+		c.MachineBound = b.Median >= machineBoundAt
+	}
+	if res.measured {
+		c.ProxyCPUSeconds = &proxyCPU
+		if c.PayloadBytes > 0 {
+			v := proxyCPU / (float64(c.PayloadBytes) / 1e9)
+			c.ProxyCPUSecPerGB = &v
+		}
+		rss := res.peakRSS
+		c.ProxyPeakRSS = &rss
+	}
+	if res.dropped {
+		c.Note = "some samples were not kept (run too long for memory): figures use the first ones"
+	}
+}
+
+// compareWithDirect fills the ratio and added-latency fields of every cell
+// from the direct cell of its scenario.
+func compareWithDirect(cells []Cell) {
+	direct := map[string]*Cell{}
+	for i := range cells {
+		if cells[i].Mode == ModeDirect && cells[i].Available && cells[i].MBPerSec != nil {
+			direct[cells[i].Scenario] = &cells[i]
+		}
+	}
+	for i := range cells {
+		c := &cells[i]
+		d := direct[c.Scenario]
+		if d == nil || c == d || !c.Available || c.MBPerSec == nil {
+			continue
+		}
+		if d.MBPerSec.Median > 0 {
+			r := c.MBPerSec.Median / d.MBPerSec.Median
+			c.RatioToDirect = &r
+		}
+		a50 := c.P50Ms.Median - d.P50Ms.Median
+		a99 := c.P99Ms.Median - d.P99Ms.Median
+		c.AddedP50Ms, c.AddedP99Ms = &a50, &a99
+	}
+}

@@ -1,0 +1,285 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Options say what to measure. The zero value, with Exe set, is the
+// default run: every scenario, direct and both gateway modes, about a
+// minute on a 2-core machine.
+type Options struct {
+	// Exe is the sluss binary to run as `sluss bench --serve-sink` and
+	// `sluss serve` (usually os.Executable()).
+	Exe string
+
+	Scenarios []string // names from Scenarios(); empty: all
+	Modes     []string // direct, gateway-inspect, gateway-full; empty: DefaultModes (or direct and gateway with Proxy)
+	Peers     []string // mitmproxy, squid
+
+	// Proxy is a gateway already running (host:port), measured as mode
+	// "gateway" instead of starting sluss serve; ProxyCA is the CA its
+	// leaf certificates chain to. It must trust the sink's CA upstream
+	// (see SinkDir). ProxyPID, if it runs here, lets the bench read its
+	// CPU and memory; API is its admin listener (http://host:port).
+	Proxy, ProxyCA string
+	ProxyPID       int
+	API            string
+
+	Warmup      time.Duration // before the measured runs of each cell; default 500ms
+	Duration    time.Duration // one measured run; default 1s
+	Runs        int           // measured runs per cell; default 3
+	Concurrency int           // workers; default per scenario
+	Size        int64         // body size; default per scenario
+
+	// SinkDir keeps the sink's CA across runs (a gateway already running
+	// must trust it); default a temporary directory.
+	SinkDir string
+
+	// Progress receives one line per step (stderr for the CLI); may be nil.
+	Progress io.Writer
+}
+
+func (o *Options) defaults() {
+	if o.Warmup <= 0 {
+		o.Warmup = 500 * time.Millisecond
+	}
+	if o.Duration <= 0 {
+		o.Duration = time.Second
+	}
+	if o.Runs <= 0 {
+		o.Runs = 3
+	}
+}
+
+// Run starts the sink (and gateways, and peers), measures every scenario ×
+// mode cell, stops everything it started and returns the report. A cell
+// that cannot be measured (a missing profile or route, a peer that fails
+// to start) is reported as not available with the reason; only a failure
+// of the bench itself (no sink) is an error.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o.defaults()
+	started := time.Now()
+	scenarios, err := selectScenarios(o.Scenarios)
+	if err != nil {
+		return nil, err
+	}
+	modeNames := o.Modes
+	if len(modeNames) == 0 {
+		modeNames = DefaultModes
+		if o.Proxy != "" {
+			modeNames = []string{ModeDirect, ModeProxy}
+		}
+	}
+	for _, p := range o.Peers {
+		if !slices.Contains(modeNames, p) {
+			modeNames = append(slices.Clip(modeNames), p)
+		}
+	}
+	if o.Exe == "" {
+		return nil, errors.New("bench: Options.Exe (the sluss binary) is required")
+	}
+
+	dir, err := os.MkdirTemp("", "sluss-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	logf := func(s string) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "bench: %s\n", s)
+		}
+	}
+	sinkDir := o.SinkDir
+	if sinkDir == "" {
+		sinkDir = dir + "/sink"
+	}
+	if err := os.MkdirAll(sinkDir, 0o755); err != nil {
+		return nil, err
+	}
+	sink, err := startSink(ctx, o.Exe, sinkDir)
+	if err != nil {
+		return nil, err
+	}
+	defer sink.stop()
+	logf("sink on https://" + sink.addr + ", CA " + sink.caFile)
+	e := &env{exe: o.Exe, dir: dir, sink: sink, log: logf}
+
+	var modes []mode
+	defer func() {
+		for _, m := range modes {
+			m.close()
+		}
+	}()
+	unavailable := map[string]string{}
+	for _, name := range modeNames {
+		switch name {
+		case ModeDirect:
+			modes = append(modes, &directMode{e})
+		case ModeInspect, ModeFull:
+			modes = append(modes, newGatewayMode(e, name))
+		case ModeProxy:
+			if o.Proxy == "" || o.ProxyCA == "" {
+				return nil, errors.New("mode gateway needs --proxy ADDR and --proxy-ca FILE")
+			}
+			modes = append(modes, &externalMode{env: e, proxy: &url.URL{Scheme: "http", Host: o.Proxy}, ca: o.ProxyCA, pid: o.ProxyPID, api: o.API})
+		case ModeMitmproxy, ModeSquid:
+			m, err := newPeerMode(e, name)
+			var missing *MissingPeerError
+			if errors.As(err, &missing) {
+				logf(missing.Error())
+				unavailable[name] = missing.Error()
+				modes = append(modes, &missingMode{name, missing.Error()})
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			modes = append(modes, m)
+		default:
+			return nil, fmt.Errorf("unknown mode %q (known: direct, gateway-inspect, gateway-full, gateway, mitmproxy, squid)", name)
+		}
+	}
+
+	rep := &Report{
+		Schema:  ReportSchema,
+		Started: started.UTC(),
+		Machine: describeMachine(),
+		Settings: Settings{
+			WarmupSeconds: o.Warmup.Seconds(),
+			RunSeconds:    o.Duration.Seconds(),
+			Runs:          o.Runs,
+			Modes:         modeNames,
+			Proxy:         o.Proxy,
+		},
+	}
+	type job struct {
+		s *Scenario
+		m mode
+	}
+	var jobs []job
+	for _, s := range scenarios {
+		rep.Settings.Scenarios = append(rep.Settings.Scenarios, s.Name)
+		for _, m := range modes {
+			if s.API && (m.name() == ModeDirect || m.name() == ModeInspect || Peers[m.name()] != "") {
+				continue // the API is the gateway's alone
+			}
+			jobs = append(jobs, job{s, m})
+		}
+	}
+	for i, j := range jobs {
+		prefix := fmt.Sprintf("[%d/%d] %s × %s", i+1, len(jobs), j.s.Name, j.m.name())
+		c := measure(ctx, e, j.s, j.m, o, func(s string) { logf(prefix + ": " + s) })
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if c.Available {
+			logf(fmt.Sprintf("%s: %.1f MB/s, %.0f req/s, p99 %.2f ms, %d errors", prefix, c.MBPerSec.Median, c.ReqPerSec.Median, c.P99Ms.Median, c.Errors))
+		} else {
+			logf(prefix + ": not available: " + c.Note)
+		}
+		rep.Cells = append(rep.Cells, c)
+	}
+	compareWithDirect(rep.Cells)
+	rep.Seconds = time.Since(started).Seconds()
+	return rep, nil
+}
+
+// measure runs one cell.
+func measure(ctx context.Context, e *env, s *Scenario, m mode, o Options, progress func(string)) Cell {
+	c := Cell{Scenario: s.Name, Mode: m.name(), Concurrency: s.Concurrency, SizeBytes: s.Size}
+	if o.Concurrency > 0 {
+		c.Concurrency = o.Concurrency
+	}
+	if s.Name == ScenarioLatency {
+		c.Concurrency = 1 // the point of the scenario
+	}
+	if o.Size > 0 {
+		c.SizeBytes = o.Size
+	}
+	fail := func(err error) Cell {
+		c.Available = false
+		c.Note = err.Error()
+		return c
+	}
+	t, err := m.target(ctx, s)
+	if err != nil {
+		return fail(err)
+	}
+	if s.prepare != nil {
+		note, err := s.prepare(ctx, s, t, c.SizeBytes)
+		if err != nil {
+			return fail(err)
+		}
+		c.Note = note
+	}
+	progress("warm-up")
+	res, err := drive(ctx, t, c.Concurrency, s.request(s, c.SizeBytes), o.Warmup, o.Duration, o.Runs, e.sink.pid(), progress)
+	if err != nil {
+		return fail(err)
+	}
+	c.Available = true
+	summarize(&c, res, runtime.NumCPU())
+	if c.SizeBytes == 0 && c.Requests > 0 {
+		c.SizeBytes = int64(float64(c.PayloadBytes) / float64(c.Requests) / 2) // echoed: half is the request
+	}
+	return c
+}
+
+// missingMode stands for a peer that is not installed.
+type missingMode struct{ mode, why string }
+
+func (m *missingMode) name() string { return m.mode }
+func (m *missingMode) close()       {}
+func (m *missingMode) target(context.Context, *Scenario) (*target, error) {
+	return nil, errNotAvailable{m.why}
+}
+
+func selectScenarios(names []string) ([]*Scenario, error) {
+	all := Scenarios()
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []*Scenario
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(s *Scenario) bool { return s.Name == n })
+		if i < 0 {
+			var known []string
+			for _, s := range all {
+				known = append(known, s.Name)
+			}
+			return nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(known, ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+func describeMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPUModel: "unknown"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	m.Sluss = "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		m.Sluss = bi.Main.Version
+	}
+	return m
+}

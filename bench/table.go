@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// WriteTable writes the report as the human table `sluss bench` prints:
+// one row per scenario × mode, medians of the runs with their range.
+func WriteTable(w io.Writer, r *Report) error {
+	fmt.Fprintf(w, "sluss bench — %s, %d cores, %s, %s\n", r.Machine.CPUModel, r.Machine.Cores, r.Machine.GoVersion, r.Machine.OS)
+	fmt.Fprintf(w, "%d runs of %.1fs per cell after %.1fs warm-up; MB = 10^6 bytes of payload; median [min–max] over runs\n\n",
+		r.Settings.Runs, r.Settings.RunSeconds, r.Settings.WarmupSeconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tmode\tconc\tMB/s\t[range]\treq/s\tp50 ms\tp95 ms\tp99 ms\t+p99 ms\terrors\t×direct\tproxy CPU s/GB\tproxy peak RSS\tclient cores\tmachine busy\t")
+	var notes []string
+	flagged := false
+	for _, c := range r.Cells {
+		if !c.Available {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t—\t\t—\t—\t—\t—\t—\t—\t—\t—\t—\t—\t—\t\n", c.Scenario, c.Mode, c.Concurrency)
+			notes = append(notes, fmt.Sprintf("%s × %s not available: %s", c.Scenario, c.Mode, c.Note))
+			continue
+		}
+		busy := fmt.Sprintf("%.0f%%", c.MachineBusy*100)
+		if c.MachineBound {
+			busy += " *"
+			flagged = true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t[%s–%s]\t%s\t%.2f\t%.2f\t%.2f\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t\n",
+			c.Scenario, c.Mode, c.Concurrency,
+			num(c.MBPerSec.Median), num(c.MBPerSec.Min), num(c.MBPerSec.Max),
+			num(c.ReqPerSec.Median), c.P50Ms.Median, c.P95Ms.Median, c.P99Ms.Median,
+			optf(c.AddedP99Ms, "%+.2f"), c.Errors, optf(c.RatioToDirect, "%.2f×"),
+			optf(c.ProxyCPUSecPerGB, "%.1f"), optBytes(c.ProxyPeakRSS), c.ClientCores, busy)
+		if c.Note != "" {
+			notes = append(notes, fmt.Sprintf("%s × %s: %s", c.Scenario, c.Mode, c.Note))
+		}
+		for _, e := range c.ErrorSamples {
+			notes = append(notes, fmt.Sprintf("%s × %s error: %s", c.Scenario, c.Mode, e))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if flagged {
+		fmt.Fprintf(w, "\n* machine-bound: ≥ %.0f%% of all cores were busy (client, sink, proxy and anything else on the host); the figure is the machine's limit, not only the proxy's.\n", machineBoundAt*100)
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(w)
+		for _, n := range notes {
+			fmt.Fprintln(w, "note: "+n)
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%d cells in %.0fs.\n", len(r.Cells), r.Seconds)
+	return err
+}
+
+// num formats a rate with precision that fits its size.
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func optf(v *float64, format string) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf(format, *v)
+}
+
+func optBytes(v *int64) string {
+	if v == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(*v)/(1<<20))
+}
