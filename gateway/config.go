@@ -1,0 +1,124 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config is the gateway section of sluss's YAML configuration file. The
+// zero value is usable: loopback listeners, every host blocked, no users
+// (so only loopback clients, treated as the local, authorised user).
+//
+//	gateway:
+//	  listen: 127.0.0.1:8080
+//	  admin_listen: 127.0.0.1:8081
+//	  default: block              # or tunnel: what unlisted hosts get
+//	  upstream_ca: /etc/sluss/upstream-ca.pem
+//	  users_file: /etc/sluss/users   # "name:bcrypt-hash" lines (htpasswd -B)
+//	  audit_log: /var/log/sluss/audit.json   # default: standard output
+//	  groups:
+//	    - name: staff
+//	      members: [alice, bob]
+//	      rights: [decrypt]
+//	  services:
+//	    - name: files
+//	      hosts: [files.example.org, "*.blob.example.net"]
+//	      profile: storage        # inspect | storage | webdav
+//	      rules:                  # tried before the profile's own rules
+//	        - methods: [POST]
+//	          path: /api/*
+//	          content_type: application/json
+//	          request: []         # transformer names, e.g. [encrypt]
+//	          response: [decrypt]
+//	    - hosts: [updates.example.com]
+//	      action: tunnel          # inspect (default) | tunnel | block
+type Config struct {
+	Listen      string          `yaml:"listen"`
+	AdminListen string          `yaml:"admin_listen"`
+	Default     string          `yaml:"default"`
+	Services    []ServiceConfig `yaml:"services"`
+	UpstreamCA  string          `yaml:"upstream_ca"`
+	UsersFile   string          `yaml:"users_file"`
+	Groups      []GroupConfig   `yaml:"groups"`
+	AuditLog    string          `yaml:"audit_log"`
+	Limits      Limits          `yaml:"limits"`
+}
+
+// ServiceConfig names a cloud service by its hosts and says what to do
+// with it.
+type ServiceConfig struct {
+	Name    string       `yaml:"name"`
+	Hosts   []string     `yaml:"hosts"`
+	Action  string       `yaml:"action"`
+	Profile string       `yaml:"profile"`
+	Rules   []RuleConfig `yaml:"rules"`
+}
+
+// RuleConfig is one custom rule. Empty match fields match everything.
+type RuleConfig struct {
+	Methods     []string `yaml:"methods"`
+	Path        string   `yaml:"path"`
+	ContentType string   `yaml:"content_type"`
+	Request     []string `yaml:"request"`
+	Response    []string `yaml:"response"`
+	// Deny, when set, refuses matching requests with this reason.
+	Deny string `yaml:"deny"`
+}
+
+// GroupConfig grants rights (decrypt; later reidentify) to users.
+type GroupConfig struct {
+	Name    string   `yaml:"name"`
+	Members []string `yaml:"members"`
+	Rights  []string `yaml:"rights"`
+}
+
+// Limits bound what one client or upstream can hold of the gateway. Zero
+// fields take the defaults shown.
+type Limits struct {
+	MaxConnections  int           `yaml:"max_connections"`   // 1024
+	MaxHeaderBytes  int           `yaml:"max_header_bytes"`  // 64 KiB
+	HeaderTimeout   time.Duration `yaml:"header_timeout"`    // 10s to send request headers
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`      // 2m between requests or tunnel bytes
+	HandshakeTimout time.Duration `yaml:"handshake_timeout"` // 10s for TLS handshakes, both sides
+	DialTimeout     time.Duration `yaml:"dial_timeout"`      // 10s to connect upstream
+	ResponseTimeout time.Duration `yaml:"response_timeout"`  // 2m from request sent to response headers
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = 1024
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = 64 << 10
+	}
+	def(&l.HeaderTimeout, 10*time.Second)
+	def(&l.IdleTimeout, 2*time.Minute)
+	def(&l.HandshakeTimout, 10*time.Second)
+	def(&l.DialTimeout, 10*time.Second)
+	def(&l.ResponseTimeout, 2*time.Minute)
+	return l
+}
+
+// Approve adds a service for one host pattern with a profile, as the
+// --approve HOSTPATTERN[=PROFILE] flag does. The profile defaults to
+// storage.
+func (c *Config) Approve(spec string) error {
+	host, profile, _ := strings.Cut(spec, "=")
+	if profile == "" {
+		profile = "storage"
+	}
+	if _, err := parseHostPattern(host); err != nil {
+		return err
+	}
+	if _, ok := profiles[profile]; !ok {
+		return fmt.Errorf("unknown profile %q (known: %s)", profile, profileNames())
+	}
+	c.Services = append(c.Services, ServiceConfig{Name: host, Hosts: []string{host}, Profile: profile})
+	return nil
+}

@@ -1,0 +1,367 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elazarl/goproxy"
+	"github.com/rs/zerolog"
+)
+
+// Gateway is the proxy. It is an http.Handler for the proxy listener;
+// [Gateway.Serve] adds the connection limits and timeouts it needs.
+type Gateway struct {
+	limits Limits
+	policy *Policy
+	keys   KeySource
+	users  *Users // nil: no authentication, loopback clients only
+	audit  zerolog.Logger
+	log    zerolog.Logger
+
+	leaves    *leafCache
+	transport *http.Transport
+	connect   *goproxy.ProxyHttpServer
+	forward   *httputil.ReverseProxy
+	mitm      *mitmServer
+
+	mu      sync.Mutex
+	tunnels map[net.Conn]struct{}
+	closed  atomic.Bool
+	servers []*http.Server
+}
+
+// New builds a gateway. Audit events go to audit, one per request;
+// diagnostics (never content) go to log.
+func New(cfg Config, keys KeySource, audit, log zerolog.Logger) (*Gateway, error) {
+	if keys == nil {
+		return nil, errors.New("gateway needs a key source")
+	}
+	policy, err := NewPolicy(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		limits:  cfg.Limits.withDefaults(),
+		policy:  policy,
+		keys:    keys,
+		audit:   audit,
+		log:     log,
+		leaves:  newLeafCache(keys),
+		tunnels: map[net.Conn]struct{}{},
+	}
+	if cfg.UsersFile != "" {
+		if g.users, err = LoadUsers(cfg.UsersFile, cfg.Groups); err != nil {
+			return nil, err
+		}
+	}
+	roots, err := upstreamRoots(cfg.UpstreamCA)
+	if err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}
+	g.transport = &http.Transport{
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   g.limits.HandshakeTimout,
+		ResponseHeaderTimeout: g.limits.ResponseTimeout,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   64,
+		WriteBufferSize:       64 << 10,
+		ReadBufferSize:        64 << 10,
+		DisableCompression:    true,
+	}
+	g.forward = &httputil.ReverseProxy{
+		Rewrite:      g.rewrite,
+		Transport:    roundTripperFunc(g.roundTrip),
+		ErrorHandler: g.forwardError,
+		BufferPool:   &bufferPool{},
+		ErrorLog:     newStdLogger(log),
+	}
+	g.connect = goproxy.NewProxyHttpServer()
+	g.connect.Logger = newStdLogger(log)
+	g.connect.OnRequest().HandleConnectFunc(g.onConnect)
+	g.mitm = newMITMServer(g)
+	return g, nil
+}
+
+func upstreamRoots(extraCA string) (*x509.CertPool, error) {
+	if extraCA == "" {
+		return nil, nil // system roots
+	}
+	pem, err := os.ReadFile(extraCA)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read upstream CA: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("upstream CA %s holds no PEM certificate", extraCA)
+	}
+	return roots, nil
+}
+
+// connMeta is what the gateway knows of the connection a request came on.
+type connMeta struct {
+	target  string // host:port the request goes to
+	scheme  string // https inside an inspected CONNECT, http otherwise
+	user    *User
+	service *Service
+}
+
+type ctxKey int
+
+const (
+	exchangeKey ctxKey = iota
+	connMetaKey
+)
+
+// ServeHTTP serves the proxy listener: CONNECT goes to goproxy's
+// dispatcher (and from there to a tunnel or the MITM server), plain HTTP
+// proxy requests are handled here.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		g.connect.ServeHTTP(w, r)
+		return
+	}
+	if !r.URL.IsAbs() || r.URL.Scheme != "http" {
+		writeRefusal(w, r, http.StatusBadRequest, "This is a proxy",
+			"sluss is the region's cloud gateway: set it as your HTTP and HTTPS proxy instead of opening it directly.", newRequestID())
+		return
+	}
+	user, ok := g.authenticate(r)
+	if !ok {
+		ev := g.newEvent(r, nil, nil)
+		ev.action, ev.status, ev.reason = "deny", http.StatusProxyAuthRequired, "proxy authentication required"
+		w.Header().Set("Proxy-Authenticate", `Basic realm="sluss"`)
+		writeRefusal(w, r, ev.status, "Proxy authentication required", "Sign in to the gateway with your region account.", ev.id)
+		ev.write(g.audit)
+		return
+	}
+	target := r.URL.Host
+	if r.URL.Port() == "" {
+		target = net.JoinHostPort(r.URL.Hostname(), "80")
+	}
+	meta := &connMeta{target: target, scheme: "http", user: user, service: g.policy.Lookup(r.URL.Host)}
+	g.handle(w, r, meta)
+}
+
+// authenticate returns the user of a request. Without a users file, every
+// client is the local user (Serve only listens on loopback then).
+func (g *Gateway) authenticate(r *http.Request) (*User, bool) {
+	if g.users == nil {
+		return localUser(), true
+	}
+	u := g.users.authenticate(r.Header)
+	return u, u != nil
+}
+
+func (g *Gateway) newEvent(r *http.Request, meta *connMeta, svc *Service) *auditEvent {
+	ev := &auditEvent{id: newRequestID(), start: time.Now(), client: r.RemoteAddr, method: r.Method, path: r.URL.Path, host: hostOnly(r.Host)}
+	if meta != nil {
+		ev.host = hostOnly(meta.target)
+		if meta.user != nil {
+			ev.user = meta.user.Name
+		}
+	}
+	if svc != nil {
+		ev.service = svc.Name
+	}
+	return ev
+}
+
+// handle applies the service's policy to one request and forwards it.
+func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta) {
+	svc := meta.service
+	ev := g.newEvent(r, meta, svc)
+	cw := &countingWriter{ResponseWriter: w}
+	x := &Exchange{ID: ev.id, User: meta.user, Service: svc, Keys: g.keys, Log: g.log.With().Str("request_id", ev.id).Logger()}
+	var up int64
+	defer func() {
+		ev.bytesDown, ev.status, ev.bytesUp, ev.keyVersion = cw.n, cw.status, atomic.LoadInt64(&up), x.KeyVersion
+		if x.Action != "" && ev.action != "deny" && ev.action != "block" {
+			ev.action = x.Action
+		}
+		if ev.status == 0 {
+			ev.status = http.StatusOK
+		}
+		if p := recover(); p != nil {
+			// The response was cut (a tampered download, or the client went
+			// away): record it, then let net/http close the connection.
+			if ev.reason == "" {
+				ev.reason = "response cut"
+			}
+			ev.write(g.audit)
+			panic(p)
+		}
+		ev.write(g.audit)
+	}()
+	switch svc.Action {
+	case Block:
+		ev.action = "block"
+		writeRefusal(cw, r, http.StatusForbidden, "This service is not approved",
+			fmt.Sprintf("%s is not on the region's list of approved cloud services, so the gateway blocked the request.", hostOnly(meta.target)), ev.id)
+		return
+	case Tunnel:
+		ev.action, x.Rule = "tunnel", &Rule{}
+	default:
+		ev.action, x.Rule = "inspect", svc.ruleFor(r)
+		if x.Rule.Deny != "" {
+			ev.action, ev.reason = "deny", x.Rule.Deny
+			writeRefusal(cw, r, http.StatusForbidden, "Not allowed by policy", x.Rule.Deny, ev.id)
+			return
+		}
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &countingBody{ReadCloser: r.Body, n: &up}
+	}
+	ctx := context.WithValue(r.Context(), exchangeKey, &exchangeState{x: x, meta: meta, ev: ev})
+	g.forward.ServeHTTP(cw, r.WithContext(ctx))
+}
+
+type exchangeState struct {
+	x    *Exchange
+	meta *connMeta
+	ev   *auditEvent
+}
+
+func stateFrom(ctx context.Context) *exchangeState {
+	s, _ := ctx.Value(exchangeKey).(*exchangeState)
+	return s
+}
+
+// rewrite points the outgoing request at the connection's target, whatever
+// the request itself says.
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	s := stateFrom(pr.In.Context())
+	pr.Out.URL.Scheme = s.meta.scheme
+	pr.Out.URL.Host = s.meta.target
+	if p := pr.Out.URL.Port(); (s.meta.scheme == "https" && p == "443") || (s.meta.scheme == "http" && p == "80") {
+		pr.Out.URL.Host = pr.Out.URL.Hostname()
+	}
+	pr.Out.Host = ""
+	pr.Out.Header.Del("Expect")
+	pr.Out.Header.Del("Proxy-Authorization")
+}
+
+// roundTrip runs the rule's request transformers, then its response chain
+// around the upstream transport.
+func (g *Gateway) roundTrip(req *http.Request) (*http.Response, error) {
+	s := stateFrom(req.Context())
+	for _, t := range s.x.Rule.Request {
+		if err := t.TransformRequest(s.x, req); err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
+		}
+	}
+	return chain(s.x, s.x.Rule.Response, g.transport).RoundTrip(req)
+}
+
+// forwardError answers a request that could not be forwarded.
+func (g *Gateway) forwardError(w http.ResponseWriter, r *http.Request, err error) {
+	s := stateFrom(r.Context())
+	var re *RefusedError
+	switch {
+	case errors.As(err, &re):
+		if s.x.Action == "" || s.x.Action == "encrypt" {
+			s.x.Action = "deny"
+		}
+		s.ev.reason = re.Reason
+		s.x.Log.Debug().Err(err).Int("status", re.Status).Msg("request refused")
+		writeRefusal(w, r, re.Status, "Refused by the gateway", re.Reason, s.ev.id)
+	case errors.Is(err, context.Canceled):
+		s.ev.reason = "client went away"
+		w.WriteHeader(499)
+	default:
+		status, reason := http.StatusBadGateway, "the cloud service could not be reached"
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			status, reason = http.StatusGatewayTimeout, "the cloud service did not answer in time"
+		}
+		s.ev.reason = reason
+		s.x.Log.Debug().Err(err).Msg("upstream failed")
+		writeRefusal(w, r, status, "Upstream error", reason, s.ev.id)
+	}
+}
+
+// countingWriter records the status and the bytes sent to the client.
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.status == 0 && code >= 200 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+type countingBody struct {
+	io.ReadCloser
+	n *int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	atomic.AddInt64(b.n, int64(n))
+	return n, err
+}
+
+// bufferPool hands ReverseProxy 64 KiB buffers, the age chunk size.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 64<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// newStdLogger adapts the debug logger for libraries that want a *log.Logger.
+func newStdLogger(l zerolog.Logger) *log.Logger {
+	return log.New(debugWriter{l}, "", 0)
+}
+
+type debugWriter struct{ l zerolog.Logger }
+
+func (d debugWriter) Write(p []byte) (int, error) {
+	d.l.Debug().Msg(string(trimNewline(p)))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}

@@ -1,0 +1,290 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/rs/zerolog"
+	"golang.org/x/net/webdav"
+
+	stdcrypto "crypto"
+
+	"github.com/sluss/sluss/crypto"
+)
+
+// secretMarker is in every test file's contents; no log may contain it.
+const secretMarker = "SLUSS-TEST-CONTENT-d41d8cd98f"
+
+// testKeys is a KeySource with a fresh identity and a self-made CA, which
+// a test can make unavailable.
+type testKeys struct {
+	id      *crypto.Identity
+	caCert  *x509.Certificate
+	caKey   stdcrypto.Signer
+	caPEM   []byte
+	failing atomic.Bool
+}
+
+var errTestKeysDown = errors.New("test key store made unavailable")
+
+func newTestKeys(t testing.TB) *testKeys {
+	t.Helper()
+	id, err := crypto.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "sluss test region CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testKeys{id: id, caCert: cert, caKey: key, caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+func (k *testKeys) EncryptionKeys() (int, []age.Recipient, error) {
+	if k.failing.Load() {
+		return 0, nil, errTestKeysDown
+	}
+	return 1, []age.Recipient{k.id.Recipient()}, nil
+}
+
+func (k *testKeys) DecryptionKeys() ([]age.Identity, error) {
+	if k.failing.Load() {
+		return nil, errTestKeysDown
+	}
+	return []age.Identity{k.id}, nil
+}
+
+func (k *testKeys) CA() (*x509.Certificate, stdcrypto.Signer, error) { return k.caCert, k.caKey, nil }
+
+func (k *testKeys) Ready() error {
+	if k.failing.Load() {
+		return errTestKeysDown
+	}
+	return nil
+}
+
+// cloud is the HTTPS "cloud service" upstream: WebDAV over a directory,
+// plus /form, which stores multipart bodies raw. It counts what it gets.
+type cloud struct {
+	dir      string
+	srv      *httptest.Server
+	caFile   string
+	requests atomic.Int64
+	bytesIn  atomic.Int64
+	forms    atomic.Int64
+}
+
+func newCloud(t testing.TB) *cloud {
+	t.Helper()
+	c := &cloud{dir: t.TempDir()}
+	dav := &webdav.Handler{FileSystem: webdav.Dir(c.dir), LockSystem: webdav.NewMemLS()}
+	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.requests.Add(1)
+		r.Body = &countingBody{ReadCloser: r.Body, n: new(int64)}
+		defer func() { c.bytesIn.Add(*r.Body.(*countingBody).n) }()
+		if r.URL.Path == "/form" && r.Method == http.MethodPost {
+			n := c.forms.Add(1)
+			f, err := os.Create(filepath.Join(c.dir, fmt.Sprintf("form-%d", n)))
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			defer f.Close()
+			if _, err := io.Copy(f, r.Body); err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			fmt.Fprintln(w, "stored")
+			return
+		}
+		dav.ServeHTTP(w, r)
+	}))
+	c.srv.StartTLS()
+	t.Cleanup(c.srv.Close)
+	c.caFile = filepath.Join(t.TempDir(), "upstream-ca.pem")
+	if err := os.WriteFile(c.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// URL is the cloud's https://127.0.0.1:PORT base.
+func (c *cloud) URL() string { return c.srv.URL }
+
+func (c *cloud) host() string { u, _ := url.Parse(c.srv.URL); return u.Host }
+
+func (c *cloud) stored(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// syncBuffer is a log sink tests can read.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// harness is a gateway serving on loopback in-process.
+type harness struct {
+	keys     *testKeys
+	gw       *Gateway
+	proxy    string // http://127.0.0.1:PORT
+	admin    string
+	audit    *syncBuffer
+	debug    *syncBuffer
+	caFile   string // region CA, for clients
+	identity string // region identity file, for age -d
+}
+
+func newHarness(t testing.TB, cfg Config) *harness {
+	t.Helper()
+	h := &harness{keys: newTestKeys(t), audit: &syncBuffer{}, debug: &syncBuffer{}}
+	gw, err := New(cfg, h.keys, zerolog.New(h.audit).With().Timestamp().Logger(), zerolog.New(h.debug).Level(zerolog.DebugLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gw = gw
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gw.Serve(l)
+	asrv := &http.Server{Handler: gw.AdminHandler()}
+	go asrv.Serve(al)
+	h.proxy, h.admin = "http://"+l.Addr().String(), "http://"+al.Addr().String()
+	dir := t.TempDir()
+	h.caFile = filepath.Join(dir, "region-ca.pem")
+	h.identity = filepath.Join(dir, "region.key")
+	os.WriteFile(h.caFile, h.keys.caPEM, 0o644)
+	os.WriteFile(h.identity, []byte(h.keys.id.SecretKey()+"\n"), 0o600)
+	t.Cleanup(func() {
+		asrv.Close()
+		gw.Close()
+		for _, log := range []string{h.audit.String(), h.debug.String()} {
+			if strings.Contains(log, secretMarker) {
+				t.Errorf("a log contains file contents")
+			}
+		}
+	})
+	return h
+}
+
+// client returns an HTTP client that uses the gateway as its proxy and
+// trusts the region CA.
+func (h *harness) client(user, pass string) *http.Client {
+	pu, _ := url.Parse(h.proxy)
+	if user != "" {
+		pu.User = url.UserPassword(user, pass)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(h.keys.caCert)
+	return &http.Client{Transport: &http.Transport{
+		Proxy:             http.ProxyURL(pu),
+		TLSClientConfig:   &tls.Config{RootCAs: pool},
+		DisableKeepAlives: false,
+	}}
+}
+
+// auditEvents returns the audit log's events that have all of fields.
+func (h *harness) auditHas(t testing.TB, fields ...string) bool {
+	t.Helper()
+	for _, line := range strings.Split(h.audit.String(), "\n") {
+		ok := line != ""
+		for _, f := range fields {
+			ok = ok && strings.Contains(line, f)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// content returns n bytes of test data: the marker, then pseudo-random
+// bytes from seed.
+func content(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := mrand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)})
+	r.Read(b)
+	copy(b, secretMarker)
+	return b
+}
+
+// needTool finds an external program, failing under CI and skipping
+// otherwise when it is missing.
+func needTool(t testing.TB, name, hint string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found on PATH; install it: %s", name, hint)
+		}
+		t.Skipf("%s not found on PATH; install it: %s", name, hint)
+	}
+	return p
+}
+
+func storageConfig(c *cloud, profile string) Config {
+	return Config{
+		UpstreamCA: c.caFile,
+		Services:   []ServiceConfig{{Name: "cloud", Hosts: []string{"127.0.0.1"}, Profile: profile}},
+	}
+}

@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"fmt"
+	"mime"
+	"net/http"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Rule says what to do with the requests of a service it matches. Empty
+// match fields match everything.
+type Rule struct {
+	Methods     []string // upper case
+	Path        string   // path.Match pattern; a trailing * matches any rest
+	ContentType string   // media type or prefix such as "multipart/"
+	Request     []RequestTransformer
+	Response    []ResponseTransformer
+	// Deny, when not empty, refuses matching requests with this reason.
+	Deny string
+}
+
+// Match reports whether the rule applies to r.
+func (ru *Rule) Match(r *http.Request) bool {
+	if len(ru.Methods) > 0 && !slices.Contains(ru.Methods, r.Method) {
+		return false
+	}
+	if ru.Path != "" && !matchPath(ru.Path, r.URL.Path) {
+		return false
+	}
+	if ru.ContentType != "" {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if !strings.HasPrefix(mt, ru.ContentType) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchPath(pattern, p string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok && !strings.ContainsAny(prefix, "*?[") {
+		return strings.HasPrefix(p, prefix)
+	}
+	ok, _ := path.Match(pattern, p)
+	return ok
+}
+
+// ruleFor returns the first matching rule, or a denying one.
+func (s *Service) ruleFor(r *http.Request) *Rule {
+	for i := range s.Rules {
+		if s.Rules[i].Match(r) {
+			return &s.Rules[i]
+		}
+	}
+	return &Rule{Deny: "no rule of service " + s.Name + " allows " + r.Method + " requests"}
+}
+
+var (
+	uploadMethods = []string{http.MethodPut, http.MethodPost, http.MethodPatch}
+	readMethods   = []string{http.MethodGet, http.MethodHead}
+	otherMethods  = []string{http.MethodDelete, http.MethodOptions}
+	davMethods    = []string{"PROPFIND", "PROPPATCH", "MKCOL", "MOVE", "COPY", "LOCK", "UNLOCK"}
+)
+
+// profiles are the built-in rule lists.
+var profiles = map[string]func() []Rule{
+	// inspect observes: TLS terminated, audited, nothing transformed.
+	"inspect": func() []Rule { return []Rule{{}} },
+	// storage encrypts uploads (whole bodies, or the file parts of forms)
+	// and decrypts age files coming back.
+	"storage": storageRules,
+	// webdav is storage plus the WebDAV methods, whose listings report the
+	// plaintext sizes of the encrypted files.
+	"webdav": func() []Rule {
+		return append(storageRules(),
+			Rule{Methods: []string{"PROPFIND"}, Response: []ResponseTransformer{WebDAVSizes{}}},
+			Rule{Methods: davMethods})
+	},
+}
+
+func storageRules() []Rule {
+	return []Rule{
+		{Methods: uploadMethods, Request: []RequestTransformer{Encrypt{}}, Response: []ResponseTransformer{Decrypt{}}},
+		{Methods: readMethods, Response: []ResponseTransformer{Decrypt{}}},
+		{Methods: otherMethods},
+	}
+}
+
+func profileNames() string {
+	names := make([]string, 0, len(profiles))
+	for n := range profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// buildRules returns the custom rules of a service followed by its
+// profile's.
+func buildRules(sc ServiceConfig) ([]Rule, error) {
+	builtins := builtinTransformers()
+	var rules []Rule
+	for i, rc := range sc.Rules {
+		ru := Rule{Path: rc.Path, ContentType: rc.ContentType, Deny: rc.Deny}
+		for _, m := range rc.Methods {
+			ru.Methods = append(ru.Methods, strings.ToUpper(m))
+		}
+		for _, n := range rc.Request {
+			t, ok := builtins[n].(RequestTransformer)
+			if !ok {
+				return nil, fmt.Errorf("rule %d: %q is not a request transformer", i+1, n)
+			}
+			ru.Request = append(ru.Request, t)
+		}
+		for _, n := range rc.Response {
+			t, ok := builtins[n].(ResponseTransformer)
+			if !ok {
+				return nil, fmt.Errorf("rule %d: %q is not a response transformer", i+1, n)
+			}
+			ru.Response = append(ru.Response, t)
+		}
+		rules = append(rules, ru)
+	}
+	profile := sc.Profile
+	if profile == "" {
+		profile = "inspect"
+	}
+	mk, ok := profiles[profile]
+	if !ok {
+		return nil, fmt.Errorf("unknown profile %q (known: %s)", profile, profileNames())
+	}
+	return append(rules, mk()...), nil
+}

@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+
+	"github.com/sluss/sluss/crypto"
+)
+
+// maxListing bounds the PROPFIND listings WebDAVSizes rewrites; larger ones
+// pass unchanged.
+const maxListing = 16 << 20
+
+// WebDAVSizes is the response transformer that reports, in PROPFIND
+// listings of a WebDAV service whose files the gateway encrypts, the
+// plaintext size of each file instead of its ciphertext size, so that sync
+// clients that compare sizes (rclone) agree with what they uploaded. The
+// sizes are computed for the current recipients' header size; a listed
+// size that no age file can have is left as is.
+type WebDAVSizes struct{}
+
+var contentLengthProp = regexp.MustCompile(`(<(?:[A-Za-z0-9_.-]+:)?getcontentlength(?:\s[^>]*)?>)\s*(\d+)\s*(</)`)
+
+func (WebDAVSizes) TransformResponse(x *Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
+	resp, err := next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusMultiStatus {
+		return resp, err
+	}
+	_, recipients, err := x.Keys.EncryptionKeys()
+	if err != nil {
+		resp.Body.Close()
+		return nil, refuse(http.StatusServiceUnavailable, "the region's encryption key is unavailable", err)
+	}
+	hs, err := crypto.HeaderSize(recipients...)
+	if err != nil {
+		resp.Body.Close()
+		return nil, refuse(http.StatusServiceUnavailable, "the region's encryption key is unusable", err)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListing+1))
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	if len(body) > maxListing {
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		return resp, nil
+	}
+	resp.Body.Close()
+	body = contentLengthProp.ReplaceAllFunc(body, func(m []byte) []byte {
+		sm := contentLengthProp.FindSubmatch(m)
+		n, err := strconv.ParseInt(string(sm[2]), 10, 64)
+		if err != nil {
+			return m
+		}
+		ps, err := crypto.PlaintextSize(n, hs)
+		if err != nil {
+			return m
+		}
+		return append(append(append([]byte{}, sm[1]...), strconv.FormatInt(ps, 10)...), sm[3]...)
+	})
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return resp, nil
+}
