@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,9 +63,10 @@ const maxSamplesPerWorker = 4 << 20
 // body bytes it sends. check, if not nil, validates the response body.
 type requestFunc func(t *target, w, seq int) (req *http.Request, sent int64, check func(status int, got int64) error, err error)
 
-// snapshot is the CPU state at a window boundary.
+// snapshot is the state at a window boundary.
 type snapshot struct {
 	at          time.Time
+	bytes       int64 // payload moved so far, all workers
 	self        time.Duration
 	proxy       procUsage
 	sink        time.Duration
@@ -72,8 +74,11 @@ type snapshot struct {
 	machineAll  time.Duration
 }
 
-func takeSnapshot(proxyPID, sinkPID int) snapshot {
+func takeSnapshot(proxyPID, sinkPID int, counters []atomic.Int64) snapshot {
 	s := snapshot{at: time.Now(), self: selfCPU()}
+	for i := range counters {
+		s.bytes += counters[i].Load()
+	}
 	if proxyPID > 0 {
 		s.proxy, _ = treeUsage(proxyPID)
 	}
@@ -104,6 +109,9 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 		dropped bool
 	}
 	outs := make([]workerOut, workers)
+	// Payload is counted as it moves, not when a request completes, so a
+	// window shorter than one large request still sees its share.
+	counters := make([]atomic.Int64, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -112,7 +120,7 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 			c := t.newClient()
 			defer c.CloseIdleConnections()
 			for seq := 0; ctx.Err() == nil; seq++ {
-				s, ok := doOne(ctx, c, t, build, w, seq)
+				s, ok := doOne(ctx, c, t, build, w, seq, &counters[w])
 				if !ok {
 					return // cancelled mid-request: not a sample
 				}
@@ -140,7 +148,7 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 		if t.pid > 0 {
 			resetPeakRSS(t.pid)
 		}
-		res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID))
+		res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID, counters))
 		for r := range runs {
 			if progress != nil {
 				progress(fmt.Sprintf("run %d/%d", r+1, runs))
@@ -148,7 +156,7 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 			if !sleepCtx(ctx, window) {
 				return ctx.Err()
 			}
-			res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID))
+			res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID, counters))
 		}
 		return nil
 	}()
@@ -170,12 +178,15 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 
 // doOne sends one request and reads the whole response. ok is false when
 // the context ended during the request.
-func doOne(ctx context.Context, c *http.Client, t *target, build requestFunc, w, seq int) (s sample, ok bool) {
+func doOne(ctx context.Context, c *http.Client, t *target, build requestFunc, w, seq int, moved *atomic.Int64) (s sample, ok bool) {
 	req, sent, check, err := build(t, w, seq)
 	if err != nil {
 		return sample{done: time.Now(), err: err}, true
 	}
 	req = req.WithContext(ctx)
+	if req.Body != nil {
+		req.Body = countingReader{req.Body, moved}
+	}
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -184,7 +195,7 @@ func doOne(ctx context.Context, c *http.Client, t *target, build requestFunc, w,
 		}
 		return sample{done: time.Now(), latency: time.Since(start), err: err}, true
 	}
-	got, err := io.Copy(io.Discard, resp.Body)
+	got, err := io.Copy(io.Discard, countingReader{resp.Body, moved})
 	resp.Body.Close()
 	now := time.Now()
 	if ctx.Err() != nil {
@@ -213,3 +224,17 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// countingReader adds what it reads to n.
+type countingReader struct {
+	r io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+func (c countingReader) Close() error { return c.r.Close() }

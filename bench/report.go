@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -72,6 +73,7 @@ type Cell struct {
 	ClientCPUSeconds float64  `json:"client_cpu_s"`
 	ClientCores      float64  `json:"client_cores"` // client CPU / wall time
 	MachineBusy      float64  `json:"machine_busy"` // fraction of all cores busy (any process)
+	OtherCores       float64  `json:"other_cores"`  // cores used by processes not in the bench (other work on the host)
 	MachineBound     bool     `json:"machine_bound"`
 
 	// Compared with direct mode of the same scenario (absent for direct).
@@ -144,13 +146,14 @@ func percentile(sorted []time.Duration, p float64) float64 {
 func summarize(c *Cell, res *loadResult, cores int) {
 	var all []time.Duration
 	errSeen := map[string]bool{}
-	var proxyCPU, sinkCPU, clientCPU, wall float64
+	var proxyCPU, sinkCPU, clientCPU, machineCPU, wall float64
 	var busy []float64
+	var p50, p95, p99 []float64
 	for k := 0; k+1 < len(res.snapshots); k++ {
 		from, to := res.snapshots[k], res.snapshots[k+1]
 		secs := to.at.Sub(from.at).Seconds()
 		var lat []time.Duration
-		r := RunResult{Seconds: secs}
+		r := RunResult{Seconds: secs, PayloadBytes: to.bytes - from.bytes}
 		for _, s := range res.samples {
 			if s.done.Before(from.at) || !s.done.Before(to.at) {
 				continue
@@ -164,20 +167,23 @@ func summarize(c *Cell, res *loadResult, cores int) {
 				continue
 			}
 			r.Requests++
-			r.PayloadBytes += s.bytes
 			lat = append(lat, s.latency)
 		}
 		slices.Sort(lat)
 		all = append(all, lat...)
 		r.MBPerSec = float64(r.PayloadBytes) / secs / 1e6
 		r.ReqPerSec = float64(r.Requests) / secs
-		r.P50Ms, r.P95Ms, r.P99Ms = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
+		if len(lat) > 0 {
+			r.P50Ms, r.P95Ms, r.P99Ms = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
+			p50, p95, p99 = append(p50, r.P50Ms), append(p95, r.P95Ms), append(p99, r.P99Ms)
+		}
 		r.ProxyCPU = (to.proxy.cpu - from.proxy.cpu).Seconds()
 		r.ClientCPU = (to.self - from.self).Seconds()
 		r.SinkCPU = (to.sink - from.sink).Seconds()
 		if d := to.machineAll - from.machineAll; d > 0 {
 			r.MachineBusy = float64(to.machineBusy-from.machineBusy) / float64(d)
 		}
+		machineCPU += (to.machineBusy - from.machineBusy).Seconds()
 		c.Runs = append(c.Runs, r)
 		c.Requests += r.Requests
 		c.Errors += r.Errors
@@ -197,17 +203,22 @@ func summarize(c *Cell, res *loadResult, cores int) {
 	}
 	c.MBPerSec = pick(func(r RunResult) float64 { return r.MBPerSec })
 	c.ReqPerSec = pick(func(r RunResult) float64 { return r.ReqPerSec })
-	c.P50Ms = pick(func(r RunResult) float64 { return r.P50Ms })
-	c.P95Ms = pick(func(r RunResult) float64 { return r.P95Ms })
-	c.P99Ms = pick(func(r RunResult) float64 { return r.P99Ms })
-	slices.Sort(all)
-	for _, p := range curvePercentiles {
-		c.Latency = append(c.Latency, Point{p, percentile(all, p)})
+	// Latency spreads are over the runs in which a request completed.
+	c.P50Ms, c.P95Ms, c.P99Ms = spreadOf(p50), spreadOf(p95), spreadOf(p99)
+	if len(all) > 0 {
+		slices.Sort(all)
+		for _, p := range curvePercentiles {
+			c.Latency = append(c.Latency, Point{p, percentile(all, p)})
+		}
+	}
+	if len(p99) < len(c.Runs) {
+		c.addNote(fmt.Sprintf("no request completed in %d of %d runs: latency is from the others; use a longer --duration", len(c.Runs)-len(p99), len(c.Runs)))
 	}
 	c.SinkCPUSeconds = sinkCPU
 	c.ClientCPUSeconds = clientCPU
 	if wall > 0 {
 		c.ClientCores = clientCPU / wall
+		c.OtherCores = max(0, machineCPU-clientCPU-sinkCPU-proxyCPU) / wall
 	}
 	if b := spreadOf(busy); b != nil {
 		c.MachineBusy = b.Median
@@ -223,8 +234,15 @@ func summarize(c *Cell, res *loadResult, cores int) {
 		c.ProxyPeakRSS = &rss
 	}
 	if res.dropped {
-		c.Note = "some samples were not kept (run too long for memory): figures use the first ones"
+		c.addNote("some samples were not kept (run too long for memory): latency uses the first ones")
 	}
+}
+
+func (c *Cell) addNote(s string) {
+	if c.Note != "" {
+		c.Note += "; "
+	}
+	c.Note += s
 }
 
 // compareWithDirect fills the ratio and added-latency fields of every cell
@@ -246,8 +264,10 @@ func compareWithDirect(cells []Cell) {
 			r := c.MBPerSec.Median / d.MBPerSec.Median
 			c.RatioToDirect = &r
 		}
-		a50 := c.P50Ms.Median - d.P50Ms.Median
-		a99 := c.P99Ms.Median - d.P99Ms.Median
-		c.AddedP50Ms, c.AddedP99Ms = &a50, &a99
+		if c.P99Ms != nil && d.P99Ms != nil {
+			a50 := c.P50Ms.Median - d.P50Ms.Median
+			a99 := c.P99Ms.Median - d.P99Ms.Median
+			c.AddedP50Ms, c.AddedP99Ms = &a50, &a99
+		}
 	}
 }

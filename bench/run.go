@@ -183,7 +183,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, ctx.Err()
 		}
 		if c.Available {
-			logf(fmt.Sprintf("%s: %.1f MB/s, %.0f req/s, p99 %.2f ms, %d errors", prefix, c.MBPerSec.Median, c.ReqPerSec.Median, c.P99Ms.Median, c.Errors))
+			logf(fmt.Sprintf("%s: %.1f MB/s, %.0f req/s, p99 %s ms, %d errors", prefix, c.MBPerSec.Median, c.ReqPerSec.Median, ms(c.P99Ms), c.Errors))
 		} else {
 			logf(prefix + ": not available: " + c.Note)
 		}

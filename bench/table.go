@@ -13,7 +13,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "%d runs of %.1fs per cell after %.1fs warm-up; MB = 10^6 bytes of payload; median [min–max] over runs\n\n",
 		r.Settings.Runs, r.Settings.RunSeconds, r.Settings.WarmupSeconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tmode\tconc\tMB/s\t[range]\treq/s\tp50 ms\tp95 ms\tp99 ms\t+p99 ms\terrors\t×direct\tproxy CPU s/GB\tproxy peak RSS\tclient cores\tmachine busy\t")
+	fmt.Fprintln(tw, "scenario\tmode\tconc\tMB/s\t[range]\treq/s\tp50 ms\tp95 ms\tp99 ms\t+p99 ms\terrors\t×direct\tproxy CPU s/GB\tproxy peak RSS\tclient cores\tother cores\tmachine busy\t")
 	var notes []string
 	flagged := false
 	for _, c := range r.Cells {
@@ -27,12 +27,12 @@ func WriteTable(w io.Writer, r *Report) error {
 			busy += " *"
 			flagged = true
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t[%s–%s]\t%s\t%.2f\t%.2f\t%.2f\t%s\t%d\t%s\t%s\t%s\t%.2f\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t[%s–%s]\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\t%.2f\t%s\t\n",
 			c.Scenario, c.Mode, c.Concurrency,
 			num(c.MBPerSec.Median), num(c.MBPerSec.Min), num(c.MBPerSec.Max),
-			num(c.ReqPerSec.Median), c.P50Ms.Median, c.P95Ms.Median, c.P99Ms.Median,
+			num(c.ReqPerSec.Median), ms(c.P50Ms), ms(c.P95Ms), ms(c.P99Ms),
 			optf(c.AddedP99Ms, "%+.2f"), c.Errors, optf(c.RatioToDirect, "%.2f×"),
-			optf(c.ProxyCPUSecPerGB, "%.1f"), optBytes(c.ProxyPeakRSS), c.ClientCores, busy)
+			optf(c.ProxyCPUSecPerGB, "%.1f"), optBytes(c.ProxyPeakRSS), c.ClientCores, c.OtherCores, busy)
 		if c.Note != "" {
 			notes = append(notes, fmt.Sprintf("%s × %s: %s", c.Scenario, c.Mode, c.Note))
 		}
@@ -44,7 +44,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		return err
 	}
 	if flagged {
-		fmt.Fprintf(w, "\n* machine-bound: ≥ %.0f%% of all cores were busy (client, sink, proxy and anything else on the host); the figure is the machine's limit, not only the proxy's.\n", machineBoundAt*100)
+		fmt.Fprintf(w, "\n* machine-bound: ≥ %.0f%% of all cores were busy (client, sink, proxy, and anything else on the host, shown as other cores); the figure is the machine's limit, not only the proxy's.\n", machineBoundAt*100)
 	}
 	if len(notes) > 0 {
 		fmt.Fprintln(w)
@@ -80,4 +80,11 @@ func optBytes(v *int64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.0f MiB", float64(*v)/(1<<20))
+}
+
+func ms(s *Spread) string {
+	if s == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", s.Median)
 }
