@@ -182,6 +182,17 @@ func (d *nameDetector) splitWords(b []byte) {
 		start := i
 		upper, lower, letters := 0, 0, 0
 		for i < len(b) {
+			if c := b[i]; 'a' <= c && c <= 'z' {
+				lower++
+				letters++
+				i++
+				continue
+			} else if 'A' <= c && c <= 'Z' {
+				upper++
+				letters++
+				i++
+				continue
+			}
 			ok, n := isLetterAt(b, i)
 			if ok {
 				if isUpperAt(b, i) {
@@ -235,6 +246,11 @@ func (d *nameDetector) splitWords(b []byte) {
 }
 
 func (d *nameDetector) classifyGap(w *word, gap []byte, first bool) {
+	if len(gap) == 1 && gap[0] == ' ' && !first {
+		// The common case: one space.
+		w.gapJoin, w.gapCueOK = true, true
+		return
+	}
 	if first {
 		w.gapSentence = true
 		w.gapCueOK = false
@@ -576,7 +592,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			continue
 		}
 		t := s
-		sum, n, initials, strong := 0, 0, 0, false
+		sum, n := 0, 0
 		for t < len(infos) && (infos[t].capable || ws[k+t].shape == shapeLower) {
 			if ws[k+t].shape == shapeLower {
 				if t+1 >= len(infos) || !infos[t+1].capable {
@@ -586,12 +602,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				continue
 			}
 			sum += int(infos[t].score)
-			if infos[t].score >= 3 {
-				strong = true
-			}
-			if ws[k+t].shape == shapeInitial {
-				initials++
-			} else {
+			if ws[k+t].shape != shapeInitial {
 				n++
 			}
 			t++
@@ -606,7 +617,6 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if n == 0 {
 			isName = false // initials alone
 		}
-		_ = strong
 		if isName {
 			for j := s; j < t; j++ {
 				w := ws[k+j]
@@ -618,8 +628,6 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		s = t
 	}
-	_ = total
-	_ = capable
 	return dst
 }
 

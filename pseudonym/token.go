@@ -95,10 +95,6 @@ func appendToken(dst []byte, id tokenID, layout byte) []byte {
 	return append(dst, id.body[:]...)
 }
 
-func isTokenChar(c byte) bool {
-	return isDigit(c) || ('a' <= c && c <= 'z')
-}
-
 var crockfordIndex = func() (t [256]bool) {
 	for i := 0; i < len(crockford); i++ {
 		t[crockford[i]] = true
