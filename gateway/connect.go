@@ -65,7 +65,7 @@ func (g *Gateway) tunnel(client net.Conn, target string, ev *auditEvent) {
 	defer func() { ev.write(g.audit) }()
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), g.limits.DialTimeout)
-	upstream, err := (&net.Dialer{}).DialContext(ctx, "tcp", target)
+	upstream, err := g.dial(ctx, "tcp", target)
 	cancel()
 	if err != nil {
 		ev.status, ev.reason = http.StatusBadGateway, "the cloud service could not be reached"

@@ -36,6 +36,9 @@ type Gateway struct {
 	forward   *httputil.ReverseProxy
 	mitm      *mitmServer
 
+	// dial connects upstream; tests point it at loopback.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
 	mu      sync.Mutex
 	tunnels map[net.Conn]struct{}
 	closed  atomic.Bool
@@ -70,9 +73,11 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger) (*Gateway, error
 	if err != nil {
 		return nil, err
 	}
-	dialer := &net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}
+	g.dial = (&net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	g.transport = &http.Transport{
-		DialContext:           dialer.DialContext,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return g.dial(ctx, network, addr)
+		},
 		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   g.limits.HandshakeTimout,
 		ResponseHeaderTimeout: g.limits.ResponseTimeout,

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -198,6 +199,14 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		t.Fatal(err)
 	}
 	h.gw = gw
+	// example.com (which the test upstream's certificate names) is loopback.
+	base := gw.dial
+	gw.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil && host == "example.com" {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return base(ctx, network, addr)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -288,3 +297,5 @@ func storageConfig(c *cloud, profile string) Config {
 		Services:   []ServiceConfig{{Name: "cloud", Hosts: []string{"127.0.0.1"}, Profile: profile}},
 	}
 }
+
+func splitHostPort(hp string) (string, string, error) { return net.SplitHostPort(hp) }
