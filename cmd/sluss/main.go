@@ -35,6 +35,8 @@ var commands = map[string]command{
 	"encrypt": {"encrypt a file to age1pq1… recipients", runEncrypt},
 	"decrypt": {"decrypt an age file with identities", runDecrypt},
 	"version": {"print the version", runVersion},
+	"serve":   {"run the gateway: proxy and admin listener", runServe},
+	"ca":      {"export the gateway's CA certificate (sluss ca export)", runCA},
 	"bench":   {"measure throughput and latency: direct, through the gateway, and peers", runBench},
 }
 

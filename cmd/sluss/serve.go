@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sluss/sluss/gateway"
+	"github.com/sluss/sluss/keys"
+)
+
+// serveFlags are the flags serve and ca share.
+type serveFlags struct {
+	config, dataDir string
+}
+
+func (f *serveFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+}) {
+	fs.StringVar(&f.config, "config", "", "read the YAML configuration `FILE` (keys: and gateway: sections)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "keep the embedded key store and CA in `DIR` (default ./sluss-data)")
+}
+
+// keysConfig returns the key store configuration of the flags and file.
+func (f *serveFlags) load(e *env) (*serveFileConfig, error) {
+	fc := &serveFileConfig{}
+	if f.config != "" {
+		var err error
+		if fc, err = loadServeConfig(f.config); err != nil {
+			return nil, err
+		}
+	}
+	if f.dataDir != "" {
+		fc.Keys.DataDir = f.dataDir
+	}
+	fc.Keys.ApplyEnv(e.getenv)
+	if fc.Keys.DataDir == "" {
+		fc.Keys.DataDir = keys.DefaultDataDir
+	}
+	return fc, nil
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "serve", "[flags]")
+	var sf serveFlags
+	sf.register(fs)
+	listen := fs.String("listen", "", "proxy `ADDR` (default 127.0.0.1:8080)")
+	adminListen := fs.String("admin-listen", "", "admin `ADDR` for /healthz and /readyz (default 127.0.0.1:8081)")
+	var approve stringList
+	fs.Var(&approve, "approve", "approve `HOSTPATTERN[=PROFILE]` (profile inspect, storage or webdav; default storage); repeatable")
+	def := fs.String("default", "", "what unlisted hosts get: block (default) or tunnel")
+	upstreamCA := fs.String("upstream-ca", "", "also trust the CA certificates in `FILE` for upstream TLS")
+	users := fs.String("users", "", "authenticate clients against the bcrypt password `FILE` (name:hash lines)")
+	debug := fs.Bool("debug", false, "log diagnostics (never contents) to standard error")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	fc, err := sf.load(e)
+	if err != nil {
+		return err
+	}
+	gc := fc.Gateway
+	for _, a := range approve {
+		if err := gc.Approve(a); err != nil {
+			return usagef("--approve %s: %v", a, err)
+		}
+	}
+	setIf := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setIf(&gc.Listen, *listen)
+	setIf(&gc.AdminListen, *adminListen)
+	setIf(&gc.Default, *def)
+	setIf(&gc.UpstreamCA, *upstreamCA)
+	setIf(&gc.UsersFile, *users)
+	if gc.Listen == "" {
+		gc.Listen = "127.0.0.1:8080"
+	}
+	if gc.AdminListen == "" {
+		gc.AdminListen = "127.0.0.1:8081"
+	}
+
+	level := zerolog.InfoLevel
+	if *debug {
+		level = zerolog.DebugLevel
+	}
+	logger := zerolog.New(e.stderr).Level(level).With().Timestamp().Logger()
+	var auditOut io.Writer = e.stdout
+	if gc.AuditLog != "" && gc.AuditLog != "-" {
+		f, err := os.OpenFile(gc.AuditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("failed to open audit log: %w", err)
+		}
+		defer f.Close()
+		auditOut = f
+	}
+	audit := zerolog.New(auditOut).With().Timestamp().Str("log", "audit").Logger()
+
+	store, err := openStore(ctx, fc.Keys, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ca, err := store.CA()
+	if err != nil {
+		return fmt.Errorf("no gateway CA: %w", err)
+	}
+	caPath := filepath.Join(fc.Keys.DataDir, "ca.pem")
+	if err := os.MkdirAll(fc.Keys.DataDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(caPath, ca.CertPEM, 0o644); err != nil {
+		return fmt.Errorf("failed to write the CA certificate: %w", err)
+	}
+	enc, err := store.Encryption()
+	if err != nil {
+		return err
+	}
+
+	gw, err := gateway.New(gc, gateway.FromStore(store), audit, logger)
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	pl, err := net.Listen("tcp", gc.Listen)
+	if err != nil {
+		return err
+	}
+	if gc.UsersFile == "" && !gateway.IsLoopback(pl.Addr()) {
+		pl.Close()
+		return gateway.ErrNeedsUsers
+	}
+	al, err := net.Listen("tcp", gc.AdminListen)
+	if err != nil {
+		pl.Close()
+		return err
+	}
+	admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- gw.Serve(pl) }()
+	go func() { errc <- admin.Serve(al) }()
+
+	proxyURL := "http://" + pl.Addr().String()
+	fmt.Fprintf(e.stderr, `sluss gateway running
+  proxy:      %s   (export https_proxy=%[1]s http_proxy=%[1]s)
+  admin:      http://%s/healthz, /readyz
+  recipient:  %s (key version %d)
+  CA:         %s
+  trust it:   curl --cacert %[5]s …, or system-wide on Debian:
+              cp %[5]s /usr/local/share/ca-certificates/sluss.crt && update-ca-certificates
+  approved:   %d service(s); unlisted hosts: %s
+`, proxyURL, al.Addr(), enc.Region, enc.Version, caPath, len(gc.Services), orDefault(gc.Default, "block"))
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin.Shutdown(sctx)
+	return gw.Shutdown(sctx)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// openStore opens the key store; the embedded one is created on first use,
+// so `sluss serve` works with no configuration at all.
+func openStore(ctx context.Context, kc keys.Config, log zerolog.Logger) (keys.Store, error) {
+	if !kc.UsesVault() {
+		adm, err := keys.OpenAdmin(ctx, kc, log)
+		if err != nil {
+			return nil, err
+		}
+		_, err = adm.Init(ctx)
+		adm.Close()
+		if err != nil {
+			return nil, fmt.Errorf("failed to create the embedded key store: %w", err)
+		}
+	}
+	return keys.Open(ctx, kc, log)
+}
+
+func runCA(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "ca export", "[--data-dir DIR | --config FILE]")
+	var sf serveFlags
+	sf.register(fs)
+	if len(args) == 0 || args[0] != "export" {
+		return usagef("usage: sluss ca export [--data-dir DIR | --config FILE]")
+	}
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	fc, err := sf.load(e)
+	if err != nil {
+		return err
+	}
+	store, err := keys.Open(ctx, fc.Keys, zerolog.Nop())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ca, err := store.CA()
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(ca.CertPEM)
+	return err
+}
