@@ -252,6 +252,14 @@ func (h *harness) client(user, pass string) *http.Client {
 	}}
 }
 
+// clientWithCA is client for a gateway whose CA is given as PEM.
+func (h *harness) clientWithCA(caPEM []byte) *http.Client {
+	pu, _ := url.Parse(h.proxy)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
 // auditEvents returns the audit log's events that have all of fields.
 func (h *harness) auditHas(t testing.TB, fields ...string) bool {
 	t.Helper()
