@@ -6,6 +6,7 @@ require (
 	c2sp.org/CCTV/age v0.0.0-20251208015420-e9274a7bdbfd
 	filippo.io/age v1.3.1
 	github.com/cloudflare/circl v1.6.5
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 )
 
 require (

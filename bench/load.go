@@ -23,6 +23,8 @@ type target struct {
 	sinkBase string         // https://127.0.0.1:PORT
 	apiBase  string         // http://ADMIN for API scenarios, "" if none
 	pid      int            // the proxy's process (tree) to measure; 0 if not ours
+
+	sinkRoots *x509.CertPool // the sink's CA, to look at what it stored
 }
 
 // newClient returns a keep-alive HTTP/1.1 client for one worker: its own

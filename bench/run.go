@@ -215,6 +215,9 @@ func measure(ctx context.Context, e *env, s *Scenario, m mode, o Options, progre
 	if err != nil {
 		return fail(err)
 	}
+	if t.sinkRoots, err = loadCertPool(e.sink.caFile); err != nil {
+		return fail(err)
+	}
 	if s.prepare != nil {
 		note, err := s.prepare(ctx, s, t, c.SizeBytes)
 		if err != nil {

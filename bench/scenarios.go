@@ -103,8 +103,34 @@ func storeDownloads(ctx context.Context, s *Scenario, t *target, size int64) (st
 			return "", fmt.Errorf("failed to store the objects to download: status %d", resp.StatusCode)
 		}
 	}
+	// Look at what the sink holds: through the full gateway it must be an
+	// age file, or this would not measure the decrypt path at all.
+	sinkOnly := &target{roots: t.sinkRoots}
+	dc := sinkOnly.newClient()
+	defer dc.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.sinkBase+downloadPath(t, 0), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := dc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("failed to read back a stored object from the sink: %w", err)
+	}
+	head := make([]byte, len(ageMagic))
+	_, err = io.ReadFull(resp.Body, head)
+	resp.Body.Close()
+	encrypted := err == nil && string(head) == ageMagic
+	switch {
+	case t.mode == ModeFull && !encrypted:
+		return "", fmt.Errorf("the sink received plaintext through %s: the storage profile did not encrypt, so this would not measure decryption", t.mode)
+	case encrypted:
+		return "the sink holds age files: downloads take the decrypt path", nil
+	}
 	return "", nil
 }
+
+// ageMagic starts every age v1 file.
+const ageMagic = "age-encryption.org/v1"
 
 func downloadRequests(s *Scenario, size int64) requestFunc {
 	return func(t *target, w, seq int) (*http.Request, int64, func(int, int64) error, error) {

@@ -1,0 +1,316 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// shortRun is one real `sluss bench --json --html` of a few seconds,
+// shared by the tests that look at its output.
+var shortRun struct {
+	once     sync.Once
+	err      error
+	json     []byte
+	html     string
+	report   Report
+	hasServe bool
+}
+
+// buildSluss builds the sluss binary into dir.
+func buildSluss(t *testing.T, dir string) string {
+	t.Helper()
+	exe := filepath.Join(dir, "sluss")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", exe, "../cmd/sluss").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ../cmd/sluss: %v\n%s", err, out)
+	}
+	return exe
+}
+
+func runShortBench(t *testing.T) {
+	t.Helper()
+	shortRun.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sluss-bench-test-")
+		if err != nil {
+			shortRun.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		exe := buildSluss(t, dir)
+		help, _ := exec.Command(exe, "help").CombinedOutput()
+		shortRun.hasServe = bytes.Contains(help, []byte("\n  serve "))
+		htmlFile := filepath.Join(dir, "report.html")
+		args := []string{"bench", "--json", "--html", htmlFile,
+			"--duration", "400ms", "--warmup", "200ms", "--runs", "2", "--concurrency", "2"}
+		if !shortRun.hasServe {
+			t.Log("this sluss has no serve command yet: measuring direct mode only")
+			args = append(args, "--mode", "direct")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, exe, args...)
+		cmd.Stderr = &stderr
+		shortRun.json, err = cmd.Output()
+		if err != nil {
+			shortRun.err = err
+			t.Logf("sluss bench stderr:\n%s", stderr.String())
+			return
+		}
+		h, err := os.ReadFile(htmlFile)
+		if err != nil {
+			shortRun.err = err
+			return
+		}
+		shortRun.html = string(h)
+		shortRun.err = json.Unmarshal(shortRun.json, &shortRun.report)
+	})
+	if shortRun.err != nil {
+		t.Fatalf("short bench: %v", shortRun.err)
+	}
+}
+
+// TestReportSchema validates the real --json output against
+// report.schema.json.
+func TestReportSchema(t *testing.T) {
+	runShortBench(t)
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile("report.schema.json")
+	if err != nil {
+		t.Fatalf("compiling report.schema.json: %v", err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(shortRun.json))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("sluss bench --json does not match report.schema.json: %v", err)
+	}
+}
+
+// TestShortBenchIsConsistent checks the structure of a real run and that
+// every figure is positive and agrees with the others. It never compares a
+// speed with a threshold.
+func TestShortBenchIsConsistent(t *testing.T) {
+	runShortBench(t)
+	r := shortRun.report
+	if r.Schema != ReportSchema || r.Machine.Cores < 1 || r.Machine.CPUModel == "" || !strings.HasPrefix(r.Machine.GoVersion, "go") {
+		t.Errorf("header: %+v %+v", r.Schema, r.Machine)
+	}
+	wantModes := []string{ModeDirect}
+	if shortRun.hasServe {
+		wantModes = DefaultModes
+	}
+	var want []string
+	for _, s := range Scenarios() {
+		for _, m := range wantModes {
+			if s.API && m != ModeFull {
+				continue
+			}
+			want = append(want, s.Name+" × "+m)
+		}
+	}
+	var got []string
+	for _, c := range r.Cells {
+		got = append(got, c.Scenario+" × "+c.Mode)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("cells:\n got %q\nwant %q", got, want)
+	}
+
+	direct := map[string]Cell{}
+	for _, c := range r.Cells {
+		if c.Mode == ModeDirect {
+			direct[c.Scenario] = c
+		}
+	}
+	for _, c := range r.Cells {
+		name := c.Scenario + " × " + c.Mode
+		if !c.Available {
+			if c.Note == "" {
+				t.Errorf("%s: not available without a reason", name)
+			}
+			if c.Mode == ModeDirect || (!c.isAPI() && shortRun.hasServe && c.Mode == ModeInspect) {
+				t.Errorf("%s must be available: %s", name, c.Note)
+			}
+			t.Logf("%s not available: %s", name, c.Note)
+			continue
+		}
+		checkCell(t, name, c, r.Settings.Runs)
+		if c.Mode == ModeDirect && c.Errors != 0 {
+			t.Errorf("%s: %d errors straight to the sink: %q", name, c.Errors, c.ErrorSamples)
+		} else if c.Errors != 0 {
+			t.Logf("%s: %d errors: %q", name, c.Errors, c.ErrorSamples)
+		}
+		if c.Mode != ModeDirect {
+			if c.ProxyCPUSecPerGB == nil || *c.ProxyCPUSecPerGB <= 0 || c.ProxyPeakRSS == nil || *c.ProxyPeakRSS <= 0 {
+				t.Errorf("%s: proxy CPU per GB and peak RSS must be measured and positive", name)
+			} else if want := *c.ProxyCPUSeconds / (float64(c.PayloadBytes) / 1e9); !approx(*c.ProxyCPUSecPerGB, want) {
+				t.Errorf("%s: proxy CPU s/GB %v, want %v from CPU and bytes", name, *c.ProxyCPUSecPerGB, want)
+			}
+			if d, ok := direct[c.Scenario]; ok && d.Available {
+				if c.RatioToDirect == nil || !approx(*c.RatioToDirect, c.MBPerSec.Median/d.MBPerSec.Median) {
+					t.Errorf("%s: ratio to direct %v, want %v", name, c.RatioToDirect, c.MBPerSec.Median/d.MBPerSec.Median)
+				}
+				if c.AddedP99Ms == nil || !approx(*c.AddedP99Ms, c.P99Ms.Median-d.P99Ms.Median) {
+					t.Errorf("%s: added p99 %v, want %v", name, c.AddedP99Ms, c.P99Ms.Median-d.P99Ms.Median)
+				}
+			}
+		} else if c.ProxyCPUSecPerGB != nil || c.RatioToDirect != nil {
+			t.Errorf("%s: direct mode has no proxy and no ratio", name)
+		}
+	}
+}
+
+func (c Cell) isAPI() bool { return strings.HasPrefix(c.Scenario, "api-") }
+
+func checkCell(t *testing.T, name string, c Cell, runs int) {
+	t.Helper()
+	if len(c.Runs) != runs {
+		t.Errorf("%s: %d runs, want %d", name, len(c.Runs), runs)
+	}
+	if c.Concurrency < 1 || c.SizeBytes <= 0 {
+		t.Errorf("%s: concurrency %d, size %d", name, c.Concurrency, c.SizeBytes)
+	}
+	var reqs, bytes int64
+	var mbs, rps, p99s []float64
+	for i, run := range c.Runs {
+		if run.Seconds <= 0 || run.Requests <= 0 || run.PayloadBytes <= 0 || run.ClientCPU <= 0 {
+			t.Errorf("%s run %d: figures must be positive: %+v", name, i, run)
+			continue
+		}
+		if !approx(run.MBPerSec, float64(run.PayloadBytes)/run.Seconds/1e6) {
+			t.Errorf("%s run %d: %v MB/s but %d bytes in %vs", name, i, run.MBPerSec, run.PayloadBytes, run.Seconds)
+		}
+		if !approx(run.ReqPerSec, float64(run.Requests)/run.Seconds) {
+			t.Errorf("%s run %d: %v req/s but %d requests in %vs", name, i, run.ReqPerSec, run.Requests, run.Seconds)
+		}
+		if !(0 < run.P50Ms && run.P50Ms <= run.P95Ms && run.P95Ms <= run.P99Ms) {
+			t.Errorf("%s run %d: percentiles out of order: %v %v %v", name, i, run.P50Ms, run.P95Ms, run.P99Ms)
+		}
+		if run.MachineBusy <= 0 || run.MachineBusy > 1 {
+			t.Errorf("%s run %d: machine busy %v", name, i, run.MachineBusy)
+		}
+		reqs += run.Requests
+		bytes += run.PayloadBytes
+		mbs, rps, p99s = append(mbs, run.MBPerSec), append(rps, run.ReqPerSec), append(p99s, run.P99Ms)
+	}
+	if reqs != c.Requests || bytes != c.PayloadBytes {
+		t.Errorf("%s: totals %d requests, %d bytes; runs add up to %d, %d", name, c.Requests, c.PayloadBytes, reqs, bytes)
+	}
+	for what, pair := range map[string]struct {
+		s *Spread
+		v []float64
+	}{"MB/s": {c.MBPerSec, mbs}, "req/s": {c.ReqPerSec, rps}, "p99": {c.P99Ms, p99s}} {
+		if pair.s == nil {
+			t.Errorf("%s: no %s spread", name, what)
+			continue
+		}
+		if pair.s.Min != slices.Min(pair.v) || pair.s.Max != slices.Max(pair.v) || !(pair.s.Min <= pair.s.Median && pair.s.Median <= pair.s.Max) || pair.s.Min <= 0 {
+			t.Errorf("%s: %s spread %+v does not fit the runs %v", name, what, *pair.s, pair.v)
+		}
+	}
+	if len(c.Latency) != len(curvePercentiles) {
+		t.Errorf("%s: latency curve has %d points", name, len(c.Latency))
+	}
+	for i := 1; i < len(c.Latency); i++ {
+		if c.Latency[i].Ms < c.Latency[i-1].Ms || c.Latency[i].Percentile <= c.Latency[i-1].Percentile {
+			t.Errorf("%s: latency curve not monotonic at %v", name, c.Latency[i])
+		}
+	}
+	if c.Latency[0].Ms <= 0 {
+		t.Errorf("%s: fastest request took %v ms", name, c.Latency[0].Ms)
+	}
+	if c.ClientCPUSeconds <= 0 || c.ClientCores <= 0 || c.SinkCPUSeconds < 0 || c.MachineBusy <= 0 {
+		t.Errorf("%s: CPU figures must be positive: client %v (%v cores), sink %v, machine %v", name, c.ClientCPUSeconds, c.ClientCores, c.SinkCPUSeconds, c.MachineBusy)
+	}
+	if c.MachineBound != (c.MachineBusy >= machineBoundAt) {
+		t.Errorf("%s: machine_bound %v with busy %v", name, c.MachineBound, c.MachineBusy)
+	}
+}
+
+func approx(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+// TestHTMLRendersInChromium opens the --html page of a real run in headless
+// Chromium and checks, on the screenshot, that the charts are drawn.
+func TestHTMLRendersInChromium(t *testing.T) {
+	chromium := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chromium = p
+			break
+		}
+	}
+	if chromium == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium not installed; test.sh installs it (apt-get install -y chromium)")
+		}
+		t.Skip("chromium not installed: sudo apt-get install -y chromium")
+	}
+	runShortBench(t)
+	for _, want := range []string{"<svg", "Throughput, MB/s", "Latency distribution", "<polyline", "<rect"} {
+		if !strings.Contains(shortRun.html, want) {
+			t.Errorf("page has no %q", want)
+		}
+	}
+	if strings.Contains(shortRun.html, "<script") || strings.Contains(shortRun.html, "http://") && !strings.Contains(shortRun.html, `xmlns="http://www.w3.org/2000/svg"`) {
+		t.Error("page must be self-contained: no script, no external resources")
+	}
+	dir := t.ArtifactDir()
+	page := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(page, []byte(shortRun.html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(dir, "report.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--screenshot="+shot, "--window-size=1200,1600", "file://"+page)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	// The direct mode's bars and lines are drawn in #6b7785: count them.
+	b := img.Bounds()
+	drawn := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if near(r>>8, 0x6b) && near(g>>8, 0x77) && near(bl>>8, 0x85) {
+				drawn++
+			}
+		}
+	}
+	if b.Dx() != 1200 || drawn < 500 {
+		t.Errorf("screenshot %v has %d pixels of the direct mode's colour: the charts did not render", b, drawn)
+	}
+	t.Logf("screenshot: %s (%d chart pixels)", shot, drawn)
+}
+
+func near(a uint32, b uint32) bool { return a+3 >= b && a <= b+3 }
