@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -18,7 +19,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	flagged := false
 	for _, c := range r.Cells {
 		if !c.Available {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t—\t\t—\t—\t—\t—\t—\t—\t—\t—\t—\t—\t—\t\n", c.Scenario, c.Mode, c.Concurrency)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t—\t\t%s\n", c.Scenario, c.Mode, c.Concurrency, strings.Repeat("—\t", 12))
 			notes = append(notes, fmt.Sprintf("%s × %s not available: %s", c.Scenario, c.Mode, c.Note))
 			continue
 		}
