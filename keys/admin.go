@@ -155,7 +155,7 @@ func (a *admin) ExportIdentities(ctx context.Context) ([]Identity, error) {
 	}
 	// The audit event is written at no level, so no log level hides it.
 	a.log.Log().Str("action", "export-identity").Str("user", osUser()).Ints("key_versions", versions).
-		Str("store", a.b.location()).Time("time", a.s.Clock()).Msg("private identities exported")
+		Str("store", a.b.location()).Time("exported_at", a.s.Clock()).Msg("private identities exported")
 	return ids, nil
 }
 

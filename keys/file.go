@@ -31,6 +31,10 @@ type fileDoc struct {
 }
 
 func newFileBackend(dataDir string) *fileBackend {
+	// Absolute, so that messages say exactly which files are meant.
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
 	return &fileBackend{dir: filepath.Join(dataDir, "keys")}
 }
 

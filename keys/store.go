@@ -128,7 +128,7 @@ func (c *CA) GoString() string { return "keys.CA(" + c.String() + ")" }
 // Admin creates, rotates, lists and exports key material. It talks to the
 // backend directly (no cache) and is meant for the CLI and for a gateway's
 // first start on the embedded store. With Vault it needs an operator token
-// (deploy/vault/sluss-admin.hcl).
+// (deploy/vault/sluss-operator.hcl).
 type Admin interface {
 	// Init creates the first version of every key that does not exist yet
 	// and reports, per kind, what exists now. Running it again changes

@@ -19,7 +19,7 @@ import (
 // reads, operators also create and update.
 const (
 	gatewayPolicyHint = `a policy granting "read" on %s/data/%s/* (deploy/vault/sluss-gateway.hcl)`
-	adminPolicyHint   = `a policy granting "create", "update" and "read" on %s/data/%s/* (deploy/vault/sluss-admin.hcl)`
+	adminPolicyHint   = `a policy granting "create", "update" and "read" on %s/data/%s/* (deploy/vault/sluss-operator.hcl)`
 )
 
 // vaultBackend keeps each kind of key material as one KV v2 secret at
@@ -145,7 +145,7 @@ func (v *vaultBackend) loginError(path string, err error) error {
 	if errors.As(err, &re) {
 		switch {
 		case re.StatusCode == http.StatusForbidden && strings.Contains(path, "token"):
-			return fmt.Errorf("vault at %s rejected the token (403 permission denied): it is wrong, expired or revoked", v.cfg.Address)
+			return fmt.Errorf("vault at %s rejected the token (403 permission denied on %s): it is wrong, expired or revoked, or lacks Vault's default policy", v.cfg.Address, path)
 		case strings.Contains(path, "approle"):
 			return fmt.Errorf("vault AppRole login at %s/v1/%s failed (%d %s): check role_id and secret_id (a secret_id may also have expired or run out of uses)", v.cfg.Address, path, re.StatusCode, vaultErrors(re))
 		}

@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"decrypt": {"decrypt an age file with identities", runDecrypt},
 	"version": {"print the version", runVersion},
 	"serve":   {"run the gateway: proxy and admin listener", runServe},
+	"keys":    {"create, rotate, list and export the region's keys (sluss keys help)", runKeys},
 	"ca":      {"export the gateway's CA certificate (sluss ca export)", runCA},
 	"bench":   {"measure throughput and latency: direct, through the gateway, and peers", runBench},
 }
