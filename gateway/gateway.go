@@ -192,7 +192,11 @@ func (g *Gateway) newEvent(r *http.Request, meta *connMeta, svc *Service) *audit
 func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta) {
 	svc := meta.service
 	ev := g.newEvent(r, meta, svc)
-	cw := &countingWriter{ResponseWriter: w}
+	// A client that stops reading or sending holds a request for at most
+	// the idle timeout: every write and body read pushes the deadline on.
+	rc := http.NewResponseController(w)
+	cw := &countingWriter{ResponseWriter: w, rc: rc, idle: g.limits.IdleTimeout}
+	rc.SetWriteDeadline(time.Now().Add(g.limits.IdleTimeout))
 	x := &Exchange{ID: ev.id, User: meta.user, Service: svc, Keys: g.keys, Log: g.log.With().Str("request_id", ev.id).Logger()}
 	var up int64
 	defer func() {
@@ -231,7 +235,7 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 		}
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &countingBody{ReadCloser: r.Body, n: &up}
+		r.Body = &countingBody{ReadCloser: r.Body, n: &up, rc: rc, idle: g.limits.IdleTimeout}
 	}
 	ctx := context.WithValue(r.Context(), exchangeKey, &exchangeState{x: x, meta: meta, ev: ev})
 	g.forward.ServeHTTP(cw, r.WithContext(ctx))
@@ -309,6 +313,8 @@ type countingWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	rc     *http.ResponseController
+	idle   time.Duration
 }
 
 func (c *countingWriter) WriteHeader(code int) {
@@ -322,6 +328,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
+	if c.rc != nil {
+		c.rc.SetWriteDeadline(time.Now().Add(c.idle))
+	}
 	n, err := c.ResponseWriter.Write(p)
 	c.n += int64(n)
 	return n, err
@@ -331,10 +340,15 @@ func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter 
 
 type countingBody struct {
 	io.ReadCloser
-	n *int64
+	n    *int64
+	rc   *http.ResponseController
+	idle time.Duration
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
+	if b.rc != nil {
+		b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
 	n, err := b.ReadCloser.Read(p)
 	atomic.AddInt64(b.n, int64(n))
 	return n, err

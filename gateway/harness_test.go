@@ -121,6 +121,10 @@ func newCloud(t testing.TB) *cloud {
 		c.requests.Add(1)
 		r.Body = &countingBody{ReadCloser: r.Body, n: new(int64)}
 		defer func() { c.bytesIn.Add(*r.Body.(*countingBody).n) }()
+		if r.URL.Path == "/hang" {
+			<-r.Context().Done()
+			return
+		}
 		if r.URL.Path == "/form" && r.Method == http.MethodPost {
 			n := c.forms.Add(1)
 			f, err := os.Create(filepath.Join(c.dir, fmt.Sprintf("form-%d", n)))
