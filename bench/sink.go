@@ -3,7 +3,9 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,17 +22,22 @@ import (
 	"time"
 )
 
-// SinkCAFile is the name of the sink's CA certificate in its directory.
-const SinkCAFile = "sink-ca.pem"
+// SinkCAFile is the name of the sink's CA certificate in its directory;
+// its key is beside it in sink-ca.key, so a later run in the same
+// directory reuses the CA (a gateway already running keeps trusting it).
+const (
+	SinkCAFile    = "sink-ca.pem"
+	sinkCAKeyFile = "sink-ca.key"
+)
 
 // sinkReadyPrefix starts the one line a sink prints on standard output
 // when it accepts connections; the address follows.
 const sinkReadyPrefix = "sink listening on "
 
 // ServeSink runs the HTTPS upstream the benchmark sends its requests to,
-// until ctx is done. It listens on addr (127.0.0.1:0 picks a port), writes
-// its self-signed CA to dir/sink-ca.pem, then prints
-// "sink listening on 127.0.0.1:PORT" on ready.
+// until ctx is done. It listens on addr (127.0.0.1:0 picks a port), uses
+// the CA in dir or writes a new self-signed one to dir/sink-ca.pem, then
+// prints "sink listening on 127.0.0.1:PORT" on ready.
 //
 // Routes: PUT or POST /sink/… reads and counts the body; PUT or POST
 // /store/NAME keeps it in memory and GET /store/NAME serves it back with a
@@ -38,16 +45,16 @@ const sinkReadyPrefix = "sink listening on "
 // content type (a form that shows what was submitted); GET /stats reports
 // the counts as JSON.
 func ServeSink(ctx context.Context, addr, dir string, ready io.Writer) error {
-	ca, err := newTestCA("sluss bench sink CA")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	ca, err := sinkCA(dir)
 	if err != nil {
 		return err
 	}
 	leaf, err := ca.leaf()
 	if err != nil {
 		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, SinkCAFile), ca.certPEM(), 0o644); err != nil {
-		return fmt.Errorf("failed to write sink CA: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -76,6 +83,33 @@ func ServeSink(ctx context.Context, addr, dir string, ready io.Writer) error {
 	case err := <-done:
 		return err
 	}
+}
+
+// sinkCA loads the CA kept in dir, or makes and keeps a new one.
+func sinkCA(dir string) (*testCA, error) {
+	certFile, keyFile := filepath.Join(dir, SinkCAFile), filepath.Join(dir, sinkCAKeyFile)
+	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
+		cert, err := x509.ParseCertificate(c.Certificate[0])
+		key, ok := c.PrivateKey.(*ecdsa.PrivateKey)
+		if err == nil && ok && cert.IsCA && time.Now().Before(cert.NotAfter.Add(-time.Hour)) {
+			return &testCA{cert: cert, key: key, der: c.Certificate[0]}, nil
+		}
+	}
+	ca, err := newTestCA("sluss bench sink CA")
+	if err != nil {
+		return nil, err
+	}
+	key, err := ca.keyPEM()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		return nil, fmt.Errorf("failed to write sink CA key: %w", err)
+	}
+	if err := os.WriteFile(certFile, ca.certPEM(), 0o644); err != nil {
+		return nil, fmt.Errorf("failed to write sink CA: %w", err)
+	}
+	return ca, nil
 }
 
 type sink struct {
