@@ -74,22 +74,35 @@ func (a *admin) rotate(ctx context.Context, kind string) (int, error) {
 		return 0, err
 	}
 	if d == nil || len(d.Versions) == 0 {
-		return 0, fmt.Errorf("%w: %s does not exist; run `sluss keys init` first", ErrNotInitialized, a.b.where(kind))
+		return 0, fmt.Errorf("%w: %s does not exist", ErrNotInitialized, a.b.where(kind))
 	}
 	return a.add(ctx, kind, d, rev)
 }
 
-func (a *admin) RotateIdentity(ctx context.Context) (int, error) { return a.rotate(ctx, KindIdentity) }
-func (a *admin) RotateCA(ctx context.Context) (int, error)       { return a.rotate(ctx, KindCA) }
+func (a *admin) RotateIdentity(ctx context.Context) (int, error) {
+	v, err := a.rotate(ctx, KindIdentity)
+	return v, initHint(err)
+}
+
+func (a *admin) RotateCA(ctx context.Context) (int, error) {
+	v, err := a.rotate(ctx, KindCA)
+	return v, initHint(err)
+}
 
 func (a *admin) RotateHMAC(ctx context.Context, domain string) (int, error) {
 	if !slices.Contains(a.s.HMACDomains, domain) {
 		return 0, fmt.Errorf("%w: unknown HMAC domain %q (configured: %v; add it to keys.hmac_domains)", ErrNotFound, domain, a.s.HMACDomains)
 	}
-	return a.rotate(ctx, hmacKind(domain))
+	v, err := a.rotate(ctx, hmacKind(domain))
+	return v, initHint(err)
 }
 
 func (a *admin) List(ctx context.Context) ([]KeyInfo, error) {
+	list, err := a.list(ctx)
+	return list, initHint(err)
+}
+
+func (a *admin) list(ctx context.Context) ([]KeyInfo, error) {
 	if err := a.b.prepare(ctx); err != nil {
 		return nil, err
 	}
@@ -109,12 +122,17 @@ func (a *admin) List(ctx context.Context) ([]KeyInfo, error) {
 		out = append(out, info...)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: no keys in %s; run `sluss keys init`", ErrNotInitialized, a.b.location())
+		return nil, fmt.Errorf("%w: no keys in %s", ErrNotInitialized, a.b.location())
 	}
 	return out, nil
 }
 
 func (a *admin) identities(ctx context.Context) ([]Identity, error) {
+	ids, err := a.readIdentities(ctx)
+	return ids, initHint(err)
+}
+
+func (a *admin) readIdentities(ctx context.Context) ([]Identity, error) {
 	if err := a.b.prepare(ctx); err != nil {
 		return nil, err
 	}
@@ -123,7 +141,7 @@ func (a *admin) identities(ctx context.Context) ([]Identity, error) {
 		return nil, err
 	}
 	if d == nil || len(d.Versions) == 0 {
-		return nil, fmt.Errorf("%w: %s does not exist; run `sluss keys init` first", ErrNotInitialized, a.b.where(KindIdentity))
+		return nil, fmt.Errorf("%w: %s does not exist", ErrNotInitialized, a.b.where(KindIdentity))
 	}
 	var ids []Identity
 	for i := len(d.Versions) - 1; i >= 0; i-- {
@@ -168,4 +186,12 @@ func osUser() string {
 		name = n
 	}
 	return fmt.Sprintf("%s (uid %d)", name, os.Getuid())
+}
+
+// initHint tells the reader of a "not initialized" error what to do.
+func initHint(err error) error {
+	if errors.Is(err, ErrNotInitialized) {
+		return fmt.Errorf("%w; create them with `sluss keys init`", err)
+	}
+	return err
 }

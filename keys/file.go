@@ -51,7 +51,7 @@ func (f *fileBackend) close() error             { return nil }
 func (f *fileBackend) prepare(context.Context) error {
 	st, err := os.Stat(f.dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s does not exist", ErrNotInitialized, f.dir)
+		return fmt.Errorf("%w: no keys in %s", ErrNotInitialized, f.dir)
 	}
 	if err != nil {
 		return err

@@ -2,9 +2,6 @@ package keys
 
 import (
 	"context"
-	"errors"
-	"fmt"
-
 	"github.com/rs/zerolog"
 )
 
@@ -26,10 +23,7 @@ func Open(ctx context.Context, cfg Config, log zerolog.Logger) (Store, error) {
 	st, err := newCachedStore(ctx, b, s, log)
 	if err != nil {
 		b.close()
-		if errors.Is(err, ErrNotInitialized) {
-			return nil, fmt.Errorf("%w; create them with `sluss keys init`", err)
-		}
-		return nil, err
+		return nil, initHint(err)
 	}
 	return st, nil
 }
