@@ -4,9 +4,10 @@
 // one audit event for every decision.
 //
 // For most uses, build a [Config] (from YAML or by hand), give [New] a
-// [KeySource] (keys.Store satisfies it through [FromStore]) and a zerolog
-// logger for the audit trail, then call [Gateway.Serve] with a listener for
-// the proxy and [Gateway.AdminHandler] on another for /healthz and /readyz.
+// [KeySource] (a keys.Store through [FromStore]) and zerolog loggers for the
+// audit trail and diagnostics, then call [Gateway.Serve] with a listener
+// for the proxy and serve [Gateway.AdminHandler] on another for /healthz
+// and /readyz; further admin routes go on the same mux.
 //
 // What happens to a request is decided in three steps:
 //
@@ -17,10 +18,12 @@
 //     path and content type names the request and response [Transformer]s;
 //     the built-in profiles "inspect", "storage" and "webdav" are such rule
 //     lists;
-//   - the transformers rewrite bodies as streams: [EncryptBody] for whole
-//     bodies, [EncryptMultipart] for file parts of forms, [DecryptBody] for
-//     age files coming back (with HTTP Range and HEAD answered in plaintext
-//     terms). Pseudonymization plugs in as one more Transformer.
+//   - the transformers rewrite bodies as streams: [Encrypt] for uploads
+//     (whole bodies, or the file parts of multipart forms), [Decrypt] for age
+//     files coming back (HTTP Range and HEAD answered in plaintext terms),
+//     [WebDAVSizes] for listings. A [RequestTransformer] runs before anything
+//     is sent; a [ResponseTransformer] wraps the upstream round trip.
+//     Pseudonymization plugs in as one more pair.
 //
 // Everything fails closed: a transformer that cannot do its job refuses the
 // request before anything is sent upstream, and a download whose ciphertext

@@ -185,7 +185,7 @@ func (s *syncBuffer) String() string {
 
 // harness is a gateway serving on loopback in-process.
 type harness struct {
-	keys     *testKeys
+	keys     *testKeys // nil when the gateway uses a real key store
 	gw       *Gateway
 	proxy    string // http://127.0.0.1:PORT
 	admin    string
@@ -197,8 +197,18 @@ type harness struct {
 
 func newHarness(t testing.TB, cfg Config) *harness {
 	t.Helper()
-	h := &harness{keys: newTestKeys(t), audit: &syncBuffer{}, debug: &syncBuffer{}}
-	gw, err := New(cfg, h.keys, zerolog.New(h.audit).With().Timestamp().Logger(), zerolog.New(h.debug).Level(zerolog.DebugLevel))
+	k := newTestKeys(t)
+	h := newHarnessWith(t, cfg, k, k.caPEM, k.id.SecretKey())
+	h.keys = k
+	return h
+}
+
+// newHarnessWith starts a gateway over any key source; caPEM and identity
+// are what clients and the age CLI need.
+func newHarnessWith(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity string) *harness {
+	t.Helper()
+	h := &harness{audit: &syncBuffer{}, debug: &syncBuffer{}}
+	gw, err := New(cfg, ks, zerolog.New(h.audit).With().Timestamp().Logger(), zerolog.New(h.debug).Level(zerolog.DebugLevel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,8 +236,8 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	dir := t.TempDir()
 	h.caFile = filepath.Join(dir, "region-ca.pem")
 	h.identity = filepath.Join(dir, "region.key")
-	os.WriteFile(h.caFile, h.keys.caPEM, 0o644)
-	os.WriteFile(h.identity, []byte(h.keys.id.SecretKey()+"\n"), 0o600)
+	os.WriteFile(h.caFile, caPEM, 0o644)
+	os.WriteFile(h.identity, []byte(identity+"\n"), 0o600)
 	t.Cleanup(func() {
 		asrv.Close()
 		gw.Close()
