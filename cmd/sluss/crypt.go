@@ -15,13 +15,15 @@ import (
 	"filippo.io/age/armor"
 
 	"github.com/sluss/sluss/crypto"
+	"github.com/sluss/sluss/keys"
 )
 
 func runEncrypt(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "encrypt", "(-r RECIPIENT | -R PATH)... [-a] [-o OUTPUT] [INPUT]")
+	fs := newFlagSet(e, "encrypt", "(-r RECIPIENT | -R PATH)... | --data-dir DIR | --config FILE [-a] [-o OUTPUT] [INPUT]")
 	var rFlags, rFiles stringList
 	fs.Var(&rFlags, "r", "encrypt to `RECIPIENT` (age1pq1…); repeatable")
 	fs.Var(&rFiles, "R", "encrypt to the recipients listed in `PATH`; repeatable")
+	sf := addStoreFlags(fs)
 	armored := fs.Bool("a", false, "write PEM-armored (ASCII) output")
 	out := fs.String("o", "", "write to `OUTPUT` instead of standard output")
 	pos, err := parseInterspersed(fs, args)
@@ -43,8 +45,21 @@ func runEncrypt(ctx context.Context, e *env, args []string) error {
 		}
 		recipients = append(recipients, rs...)
 	}
+	if len(recipients) == 0 && sf.given(e) {
+		// The region's current recipient and its escrow recipients.
+		store, err := sf.openKeyStore(ctx, e)
+		if err != nil {
+			return err
+		}
+		enc, err := store.Encryption()
+		store.Close()
+		if err != nil {
+			return err
+		}
+		recipients = enc.Recipients()
+	}
 	if len(recipients) == 0 {
-		return usagef("missing recipients: use -r or -R")
+		return usagef("missing recipients: use -r or -R, or --data-dir/--config for the region's key store")
 	}
 	in, closeIn, err := openInput(e, pos)
 	if err != nil {
@@ -78,9 +93,10 @@ func runEncrypt(ctx context.Context, e *env, args []string) error {
 }
 
 func runDecrypt(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "decrypt", "-i PATH [-o OUTPUT] [INPUT]")
+	fs := newFlagSet(e, "decrypt", "(-i PATH)... | --data-dir DIR | --config FILE [-o OUTPUT] [INPUT]")
 	var iFiles stringList
 	fs.Var(&iFiles, "i", "use the identity file at `PATH`; repeatable")
+	sf := addStoreFlags(fs)
 	out := fs.String("o", "", "write to `OUTPUT` instead of standard output; written only if the whole file authenticates")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -99,8 +115,21 @@ func runDecrypt(ctx context.Context, e *env, args []string) error {
 		}
 		ids = append(ids, got...)
 	}
+	if sf.given(e) {
+		// Every retained version of the region's identity.
+		store, err := sf.openKeyStore(ctx, e)
+		if err != nil {
+			return err
+		}
+		stored, err := store.Identities()
+		store.Close()
+		if err != nil {
+			return err
+		}
+		ids = append(ids, keys.AgeIdentities(stored)...)
+	}
 	if len(ids) == 0 {
-		return usagef("missing identities: use -i")
+		return usagef("missing identities: use -i, or --data-dir/--config for the region's key store")
 	}
 	in, closeIn, err := openInput(e, pos)
 	if err != nil {
