@@ -17,31 +17,13 @@ import (
 	"github.com/sluss/sluss/keys"
 )
 
-// serveFlags are the flags serve and ca share.
-type serveFlags struct {
-	config, dataDir string
-}
-
-func (f *serveFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-}) {
-	fs.StringVar(&f.config, "config", "", "read the YAML configuration `FILE` (keys: and gateway: sections)")
-	fs.StringVar(&f.dataDir, "data-dir", "", "keep the embedded key store and CA in `DIR` (default ./sluss-data)")
-}
-
-// keysConfig returns the key store configuration of the flags and file.
-func (f *serveFlags) load(e *env) (*serveFileConfig, error) {
-	fc := &serveFileConfig{}
-	if f.config != "" {
-		var err error
-		if fc, err = loadServeConfig(f.config); err != nil {
-			return nil, err
-		}
+// loadServe resolves the configuration, defaulting the data directory so
+// start-up can say where the CA certificate is.
+func loadServe(e *env, sf *storeFlags) (*fileConfig, error) {
+	fc, err := sf.load(e)
+	if err != nil {
+		return nil, err
 	}
-	if f.dataDir != "" {
-		fc.Keys.DataDir = f.dataDir
-	}
-	fc.Keys.ApplyEnv(e.getenv)
 	if fc.Keys.DataDir == "" {
 		fc.Keys.DataDir = keys.DefaultDataDir
 	}
@@ -50,8 +32,7 @@ func (f *serveFlags) load(e *env) (*serveFileConfig, error) {
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "serve", "[flags]")
-	var sf serveFlags
-	sf.register(fs)
+	sf := addStoreFlags(fs)
 	listen := fs.String("listen", "", "proxy `ADDR` (default 127.0.0.1:8080)")
 	adminListen := fs.String("admin-listen", "", "admin `ADDR` for /healthz and /readyz (default 127.0.0.1:8081)")
 	var approve stringList
@@ -67,7 +48,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	fc, err := sf.load(e)
+	fc, err := loadServe(e, sf)
 	if err != nil {
 		return err
 	}
@@ -204,8 +185,7 @@ func openStore(ctx context.Context, kc keys.Config, log zerolog.Logger) (keys.St
 
 func runCA(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "ca export", "[--data-dir DIR | --config FILE]")
-	var sf serveFlags
-	sf.register(fs)
+	sf := addStoreFlags(fs)
 	if len(args) == 0 || args[0] != "export" {
 		return usagef("usage: sluss ca export [--data-dir DIR | --config FILE]")
 	}
@@ -216,11 +196,11 @@ func runCA(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	fc, err := sf.load(e)
+	fc, err := loadServe(e, sf)
 	if err != nil {
 		return err
 	}
-	store, err := keys.Open(ctx, fc.Keys, zerolog.Nop())
+	store, err := keys.Open(ctx, fc.Keys, cliLogger(e))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServeZeroConfig starts `sluss serve` with only a data directory and
+// loopback ports, and checks the start-up message, the admin endpoints and
+// `sluss ca export`.
+func TestServeZeroConfig(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &lockedBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, getenv: func(string) string { return "" }}
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, e, []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--approve", "*.example.org=webdav"})
+	}()
+	adminRE := regexp.MustCompile(`admin:\s+(http://\S+)/healthz`)
+	var admin string
+	for i := 0; i < 100 && admin == ""; i++ {
+		if m := adminRE.FindStringSubmatch(stderr.String()); m != nil {
+			admin = m[1]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if admin == "" {
+		cancel()
+		t.Fatalf("no start-up message:\n%s", stderr.String())
+	}
+	out := stderr.String()
+	for _, want := range []string{"proxy:      http://127.0.0.1:", "recipient:  age1pq1", filepath.Join(dir, "ca.pem"), "update-ca-certificates"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("start-up message lacks %q:\n%s", want, out)
+		}
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(admin + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s: %v %v", p, err, resp)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d:\n%s", code, stderr.String())
+	}
+	var pem bytes.Buffer
+	if code := run(context.Background(), &env{stdout: &pem, stderr: os.Stderr, getenv: func(string) string { return "" }}, []string{"ca", "export", "--data-dir", dir}); code != 0 {
+		t.Fatalf("ca export exited %d", code)
+	}
+	if file, _ := os.ReadFile(filepath.Join(dir, "ca.pem")); !bytes.Equal(file, pem.Bytes()) || !bytes.HasPrefix(file, []byte("-----BEGIN CERTIFICATE-----")) {
+		t.Errorf("ca export differs from the CA file serve wrote")
+	}
+}
+
+func TestServeRefusesOpenListener(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+	if code := run(context.Background(), e, []string{"serve", "--data-dir", t.TempDir(), "--listen", "0.0.0.0:0", "--admin-listen", "127.0.0.1:0"}); code == 0 {
+		t.Errorf("serve listened on all interfaces without user authentication")
+	}
+}
