@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/sluss/sluss/pseudonym"
 )
 
 // shortRun is one real `sluss bench --json --html` of a few seconds,
@@ -29,56 +31,81 @@ var shortRun struct {
 	hasServe bool
 }
 
-// buildSluss builds the sluss binary into dir.
-func buildSluss(t *testing.T, dir string) string {
-	t.Helper()
-	exe := filepath.Join(dir, "sluss")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", exe, "../cmd/sluss").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ../cmd/sluss: %v\n%s", err, out)
+// sluss is the binary the tests run, built once into a directory that
+// TestMain removes.
+var sluss struct {
+	once sync.Once
+	dir  string
+	exe  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sluss.dir != "" {
+		os.RemoveAll(sluss.dir)
 	}
-	return exe
+	os.Exit(code)
+}
+
+// slussBinary builds ../cmd/sluss once.
+func slussBinary(t *testing.T) string {
+	t.Helper()
+	sluss.once.Do(func() {
+		sluss.dir, sluss.err = os.MkdirTemp("", "sluss-bench-test-")
+		if sluss.err != nil {
+			return
+		}
+		sluss.exe = filepath.Join(sluss.dir, "sluss")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", sluss.exe, "../cmd/sluss").CombinedOutput()
+		if err != nil {
+			sluss.err = fmt.Errorf("go build ../cmd/sluss: %v\n%s", err, out)
+		}
+	})
+	if sluss.err != nil {
+		t.Fatal(sluss.err)
+	}
+	return sluss.exe
+}
+
+// runBench runs `sluss bench --json` with args and decodes the report.
+func runBench(t *testing.T, args ...string) ([]byte, *Report) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, slussBinary(t), append([]string{"bench", "--json"}, args...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sluss bench %q: %v\nstderr:\n%s", args, err, stderr.String())
+	}
+	var r Report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatal(err)
+	}
+	return out, &r
 }
 
 func runShortBench(t *testing.T) {
 	t.Helper()
 	shortRun.once.Do(func() {
-		dir, err := os.MkdirTemp("", "sluss-bench-test-")
-		if err != nil {
-			shortRun.err = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		exe := buildSluss(t, dir)
+		exe := slussBinary(t)
 		help, _ := exec.Command(exe, "help").CombinedOutput()
 		shortRun.hasServe = bytes.Contains(help, []byte("\n  serve "))
-		htmlFile := filepath.Join(dir, "report.html")
-		args := []string{"bench", "--json", "--html", htmlFile,
-			"--duration", "400ms", "--warmup", "200ms", "--runs", "2", "--concurrency", "2"}
+		htmlFile := filepath.Join(sluss.dir, "report.html")
+		args := []string{"--html", htmlFile, "--duration", "400ms", "--warmup", "200ms", "--runs", "2", "--concurrency", "2"}
 		if !shortRun.hasServe {
 			t.Log("this sluss has no serve command yet: measuring direct mode only")
 			args = append(args, "--mode", "direct")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		var stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, exe, args...)
-		cmd.Stderr = &stderr
-		shortRun.json, err = cmd.Output()
-		if err != nil {
-			shortRun.err = err
-			t.Logf("sluss bench stderr:\n%s", stderr.String())
-			return
-		}
+		var r *Report
+		shortRun.json, r = runBench(t, args...)
+		shortRun.report = *r
 		h, err := os.ReadFile(htmlFile)
-		if err != nil {
-			shortRun.err = err
-			return
-		}
-		shortRun.html = string(h)
-		shortRun.err = json.Unmarshal(shortRun.json, &shortRun.report)
+		shortRun.html, shortRun.err = string(h), err
 	})
 	if shortRun.err != nil {
 		t.Fatalf("short bench: %v", shortRun.err)
@@ -314,3 +341,86 @@ func TestHTMLRendersInChromium(t *testing.T) {
 }
 
 func near(a uint32, b uint32) bool { return a+3 >= b && a <= b+3 }
+
+// TestPeers measures mitmdump and squid (ssl-bump) with a short run of
+// small requests: they start, bump TLS with their own CA, trust the sink,
+// and are measured like the gateway.
+func TestPeers(t *testing.T) {
+	for _, exe := range []string{"mitmdump", "squid"} {
+		if _, err := executableOf(exe); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s not installed; test.sh installs it (apt-get install -y mitmproxy squid-openssl)", exe)
+			}
+			t.Skip("peers not installed: sudo apt-get install -y mitmproxy squid-openssl")
+		}
+	}
+	_, r := runBench(t, "--scenario", "small", "--mode", "direct", "--peer", "mitmproxy", "--peer", "squid",
+		"--duration", "400ms", "--warmup", "300ms", "--runs", "2", "--concurrency", "2")
+	if len(r.Cells) != 3 {
+		t.Fatalf("%d cells, want direct, mitmproxy and squid", len(r.Cells))
+	}
+	for _, c := range r.Cells {
+		name := c.Scenario + " × " + c.Mode
+		if !c.Available {
+			t.Fatalf("%s not available: %s", name, c.Note)
+		}
+		checkCell(t, name, c, 2)
+		if c.Errors != 0 {
+			t.Errorf("%s: %d errors: %q", name, c.Errors, c.ErrorSamples)
+		}
+		if c.Mode != ModeDirect && (c.ProxyCPUSecPerGB == nil || *c.ProxyCPUSecPerGB <= 0 || c.ProxyPeakRSS == nil || *c.ProxyPeakRSS <= 0) {
+			t.Errorf("%s: the peer's CPU and memory must be measured", name)
+		}
+	}
+}
+
+// TestFormBodiesCarryIdentifiers checks, with sluss's own detectors, that
+// each body of the form scenario has the identifiers it promises, so the
+// pseudonymize path has work to do.
+func TestFormBodiesCarryIdentifiers(t *testing.T) {
+	p, err := pseudonym.New(pseudonym.Config{}, pseudonym.NewStaticKeys(bytes.Repeat([]byte{7}, 32)), pseudonym.NewMemoryStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range formBodies(0) {
+		f, ok := pseudonym.FormatFromContentType(b.contentType)
+		if !ok {
+			t.Fatalf("body %d: no format for %s", i, b.contentType)
+		}
+		var out bytes.Buffer
+		counts, err := p.Transform(context.Background(), f, bytes.NewReader(b.body), &out)
+		if err != nil {
+			t.Fatalf("body %d (%s): %v", i, b.contentType, err)
+		}
+		if counts.Personnummer != 3 || counts.Names != 2 {
+			t.Errorf("body %d (%s): found %d personnummer and %d names, want 3 and 2", i, b.contentType, counts.Personnummer, counts.Names)
+		}
+		if len(b.body) < 1900 || len(b.body) > 2200 {
+			t.Errorf("body %d: %d bytes, want about 2 KiB", i, len(b.body))
+		}
+	}
+}
+
+func TestSpreadAndPercentile(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want Spread
+	}{
+		{[]float64{3}, Spread{3, 3, 3}},
+		{[]float64{5, 1, 3}, Spread{1, 3, 5}},
+		{[]float64{4, 1, 3, 2}, Spread{1, 2.5, 4}},
+	} {
+		if got := spreadOf(tc.in); *got != tc.want {
+			t.Errorf("spreadOf(%v) = %+v, want %+v", tc.in, *got, tc.want)
+		}
+	}
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	for p, want := range map[float64]float64{0: 1, 50: 50, 99: 99, 99.9: 100, 100: 100} {
+		if got := percentile(d, p); got != want {
+			t.Errorf("percentile(1..100 ms, %v) = %v, want %v", p, got, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Scenario names, in the order the report lists them.
@@ -212,46 +213,58 @@ func personnummer(r *rand.Rand, samordning bool) string {
 }
 
 // formBodies returns a few JSON and form bodies of about size bytes
-// (2 KiB when size is 0), each with five identifiers.
+// (2 KiB when size is 0), each with five identifiers: two names, two
+// personnummer and a samordningsnummer; the rest is free text without any.
 func formBodies(size int64) []formBody {
 	if size <= 0 {
 		size = 2 << 10
 	}
 	r := rand.New(rand.NewPCG(7, 11))
 	name := func() string { return givenNames[r.IntN(len(givenNames))] + " " + surnames[r.IntN(len(surnames))] }
+	filler := strings.Repeat("Ärendet gäller hemtjänst och har bedömts enligt gällande riktlinjer. ", int(size)/70+2)
 	var out []formBody
 	for i := range 8 {
-		applicant, contact, official := name(), name(), name()
+		applicant, contact := name(), name()
 		pnr, pnr2, snr := personnummer(r, false), personnummer(r, false), personnummer(r, true)
 		if i == 0 {
 			applicant, pnr = "Tolvan Tolvansson", "19121212-1212"
 		}
-		note := fmt.Sprintf("Sökande %s (%s) har kontaktat handläggaren om ansökan. Kontaktperson %s, personnummer %s. Tolk behövs för person med samordningsnummer %s. ", applicant, pnr, contact, pnr2, snr)
-		filler := strings.Repeat("Ärendet gäller hemtjänst och har bedömts enligt gällande riktlinjer. ", int(size)/70+1)
+		note := "Sökande har kontaktat handläggaren om ansökan; tolk behövs vid nästa besök. "
 		if i%2 == 0 {
-			j := fmt.Sprintf(`{"arende":"2026-%04d","sokande":{"namn":%q,"personnummer":%q},"kontakt":{"namn":%q,"personnummer":%q},"handlaggare":%q,"tolk_samordningsnummer":%q,"anteckning":%q}`,
-				r.IntN(10000), applicant, pnr, contact, pnr2, official, snr, note)
+			j := fmt.Sprintf(`{"arende":"2026-%04d","sokande":{"namn":%q,"personnummer":%q},"kontaktperson":{"namn":%q,"personnummer":%q},"tolk_samordningsnummer":%q,"anteckning":%q}`,
+				r.IntN(10000), applicant, pnr, contact, pnr2, snr, note)
 			if pad := int(size) - len(j) - len(`,"bakgrund":""`); pad > 0 {
-				j = j[:len(j)-1] + fmt.Sprintf(`,"bakgrund":%q}`, filler[:min(pad, len(filler))])
+				j = j[:len(j)-1] + fmt.Sprintf(`,"bakgrund":%q}`, padText(filler, pad))
 			}
 			out = append(out, formBody{"application/json", []byte(j)})
-		} else {
-			v := url.Values{}
-			v.Set("namn", applicant)
-			v.Set("personnummer", pnr)
-			v.Set("kontakt", contact)
-			v.Set("kontakt_personnummer", pnr2)
-			v.Set("tolk", snr)
-			v.Set("meddelande", note)
-			enc := v.Encode()
-			if pad := int(size) - len(enc) - len("&bakgrund="); pad > 0 {
-				v.Set("bakgrund", filler[:min(pad*2/3, len(filler))])
-				enc = v.Encode()
-			}
-			out = append(out, formBody{"application/x-www-form-urlencoded", []byte(enc)})
+			continue
 		}
+		v := url.Values{}
+		v.Set("namn", applicant)
+		v.Set("personnummer", pnr)
+		v.Set("kontaktperson", contact)
+		v.Set("kontakt_personnummer", pnr2)
+		v.Set("tolk", snr)
+		v.Set("meddelande", note)
+		pad := int(size) - len(v.Encode()) - len("&bakgrund=")
+		for k := 0; k < 64 && pad > 0; k++ {
+			// Escaping makes the text longer than it is: grow it until
+			// the encoded form has the size.
+			v.Set("bakgrund", padText(filler, len(v.Get("bakgrund"))+max(pad*3/4, 1)))
+			pad = int(size) - len(v.Encode())
+		}
+		out = append(out, formBody{"application/x-www-form-urlencoded", []byte(v.Encode())})
 	}
 	return out
+}
+
+// padText returns the first n bytes of s, cut at a character boundary.
+func padText(s string, n int) string {
+	n = min(n, len(s))
+	for n > 0 && !utf8.RuneStart(s[n]) && n < len(s) {
+		n--
+	}
+	return s[:n]
 }
 
 // probeAPI checks that the admin listener has the scenario's route before
