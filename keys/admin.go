@@ -115,7 +115,7 @@ func (a *admin) list(ctx context.Context) ([]KeyInfo, error) {
 		if d == nil {
 			continue
 		}
-		info, err := describe(kind, d)
+		info, err := describe(kind, a.b.where(kind), d)
 		if err != nil {
 			return nil, err
 		}

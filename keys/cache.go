@@ -83,11 +83,10 @@ func (c *cachedStore) refresh(ctx context.Context) error {
 	c.mu.Unlock()
 	old := c.snap.Load()
 	if err != nil {
-		ev := c.log.Warn().Err(err).Str("store", c.b.location())
-		if old != nil {
-			ev = ev.Time("keys_fetched", old.fetched).Dur("max_staleness", c.s.MaxStaleness)
+		if old != nil { // the first load's error goes to Open's caller
+			c.log.Warn().Err(err).Str("store", c.b.location()).Time("keys_fetched", old.fetched).
+				Dur("max_staleness", c.s.MaxStaleness).Msg("key refresh failed; cached keys stay usable until max staleness")
 		}
-		ev.Msg("key refresh failed; cached keys stay usable until max staleness")
 		return err
 	}
 	c.snap.Store(sn)

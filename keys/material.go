@@ -285,7 +285,7 @@ func buildSnapshot(docs map[string]*document, where func(string) string, domains
 }
 
 // describe lists a document's versions without secrets.
-func describe(kind string, d *document) ([]KeyInfo, error) {
+func describe(kind, where string, d *document) ([]KeyInfo, error) {
 	var out []KeyInfo
 	cur := d.current()
 	for i := len(d.Versions) - 1; i >= 0; i-- {
@@ -293,19 +293,19 @@ func describe(kind string, d *document) ([]KeyInfo, error) {
 		ki := KeyInfo{Kind: kind, Version: e.Version, Current: cur != nil && e.Version == cur.Version, Created: e.Created}
 		switch kind {
 		case KindIdentity:
-			id, err := parseIdentityEntry(e, kind)
+			id, err := parseIdentityEntry(e, where)
 			if err != nil {
 				return nil, err
 			}
 			ki.Public, ki.Fingerprint = id.Recipient().String(), id.Recipient().Fingerprint()
 		case KindCA:
-			ca, err := parseCAEntry(e, kind)
+			ca, err := parseCAEntry(e, where)
 			if err != nil {
 				return nil, err
 			}
 			ki.Fingerprint, ki.Expires = certFingerprint(ca.Cert.Raw), ca.Cert.NotAfter
 		default:
-			k, err := parseSymmetricEntry(e, kind)
+			k, err := parseSymmetricEntry(e, where)
 			if err != nil {
 				return nil, err
 			}

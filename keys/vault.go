@@ -186,6 +186,15 @@ func (v *vaultBackend) prepare(ctx context.Context) error {
 
 func (v *vaultBackend) get(ctx context.Context, kind string) (*document, int, error) {
 	s, err := v.kv.Get(ctx, v.path(kind))
+	var re *vault.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusForbidden && v.cfg.Auth.AppRole != nil {
+		// The token may have expired (a Vault restart, a missed renewal):
+		// log in again once before calling it a permission problem.
+		if lerr := v.login(ctx); lerr != nil {
+			return nil, 0, lerr
+		}
+		s, err = v.kv.Get(ctx, v.path(kind))
+	}
 	if errors.Is(err, vault.ErrSecretNotFound) {
 		return nil, 0, nil
 	}
