@@ -80,9 +80,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			modeNames = []string{ModeDirect, ModeProxy}
 		}
 	}
-	for _, p := range o.Peers {
-		if !slices.Contains(modeNames, p) {
-			modeNames = append(slices.Clip(modeNames), p)
+	var unique []string
+	for _, m := range append(slices.Clip(modeNames), o.Peers...) {
+		if !slices.Contains(unique, m) {
+			unique = append(unique, m)
+		}
+	}
+	modeNames = unique
+	for _, name := range modeNames {
+		switch name {
+		case ModeDirect, ModeInspect, ModeFull, ModeMitmproxy, ModeSquid:
+		case ModeProxy:
+			if o.Proxy == "" || o.ProxyCA == "" {
+				return nil, errors.New("mode gateway needs --proxy ADDR and --proxy-ca FILE")
+			}
+		default:
+			return nil, fmt.Errorf("unknown mode %q (known: direct, gateway-inspect, gateway-full, gateway, mitmproxy, squid)", name)
 		}
 	}
 	if o.Exe == "" {
@@ -128,9 +141,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		case ModeInspect, ModeFull:
 			modes = append(modes, newGatewayMode(e, name))
 		case ModeProxy:
-			if o.Proxy == "" || o.ProxyCA == "" {
-				return nil, errors.New("mode gateway needs --proxy ADDR and --proxy-ca FILE")
-			}
 			modes = append(modes, &externalMode{env: e, proxy: &url.URL{Scheme: "http", Host: o.Proxy}, ca: o.ProxyCA, pid: o.ProxyPID, api: o.API})
 		case ModeMitmproxy, ModeSquid:
 			m, err := newPeerMode(e, name)
@@ -145,8 +155,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				return nil, err
 			}
 			modes = append(modes, m)
-		default:
-			return nil, fmt.Errorf("unknown mode %q (known: direct, gateway-inspect, gateway-full, gateway, mitmproxy, squid)", name)
 		}
 	}
 
