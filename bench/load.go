@@ -57,6 +57,12 @@ type sample struct {
 	err     error
 }
 
+// Bounds of what drive adapts to a slow target.
+const (
+	maxWarmupWait   = 15 * time.Second
+	maxWindowFactor = 4
+)
+
 // maxSamplesPerWorker bounds memory on very long runs; beyond it samples
 // are dropped and the cell says so.
 const maxSamplesPerWorker = 4 << 20
@@ -97,8 +103,9 @@ type loadResult struct {
 	samples   []sample
 	snapshots []snapshot
 	dropped   bool
-	measured  bool  // the proxy is our child: CPU and memory are known
-	peakRSS   int64 // of the proxy, bytes
+	window    time.Duration // of the runs, maybe lengthened
+	measured  bool          // the proxy is our child: CPU and memory are known
+	peakRSS   int64         // of the proxy, bytes
 }
 
 // drive runs workers against t without pause for warm-up + runs×window,
@@ -114,6 +121,8 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 	// Payload is counted as it moves, not when a request completes, so a
 	// window shorter than one large request still sees its share.
 	counters := make([]atomic.Int64, workers)
+	// What the warm-up learns: requests done and their summed latency.
+	var done, latencySum, firstDone atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -126,6 +135,11 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 				if !ok {
 					return // cancelled mid-request: not a sample
 				}
+				if seq == 0 {
+					firstDone.Add(1)
+				}
+				done.Add(1)
+				latencySum.Add(int64(s.latency))
 				if len(outs[w].samples) >= maxSamplesPerWorker {
 					outs[w].dropped = true
 					continue
@@ -142,10 +156,28 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 		}()
 	}
 
-	res := &loadResult{}
+	res := &loadResult{window: window}
 	err := func() error {
 		if !sleepCtx(ctx, warmup) {
 			return ctx.Err()
+		}
+		// Warm-up lasts until every worker has finished a request (its
+		// connection, TLS handshakes and leaf certificate are made), up to
+		// maxWarmupWait more.
+		for waited := time.Duration(0); firstDone.Load() < int64(workers) && waited < maxWarmupWait; waited += 50 * time.Millisecond {
+			if !sleepCtx(ctx, 50*time.Millisecond) {
+				return ctx.Err()
+			}
+		}
+		// A run shorter than a request measures little but the edges:
+		// lengthen runs to twice the mean latency seen so far, within
+		// maxWindowFactor times what was asked.
+		if n := done.Load(); n > 0 {
+			mean := time.Duration(latencySum.Load() / n)
+			res.window = min(max(window, 2*mean), maxWindowFactor*window).Round(10 * time.Millisecond)
+		}
+		if res.window != window && progress != nil {
+			progress(fmt.Sprintf("requests take long here: runs of %v instead of %v", res.window, window))
 		}
 		if t.pid > 0 {
 			resetPeakRSS(t.pid)
@@ -155,7 +187,7 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 			if progress != nil {
 				progress(fmt.Sprintf("run %d/%d", r+1, runs))
 			}
-			if !sleepCtx(ctx, window) {
+			if !sleepCtx(ctx, res.window) {
 				return ctx.Err()
 			}
 			res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID, counters))

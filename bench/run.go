@@ -239,6 +239,9 @@ func measure(ctx context.Context, e *env, s *Scenario, m mode, o Options, progre
 		return fail(err)
 	}
 	c.Available = true
+	if res.window != o.Duration {
+		c.addNote(fmt.Sprintf("runs lengthened to %v so that requests complete within them", res.window))
+	}
 	summarize(&c, res, runtime.NumCPU())
 	if c.SizeBytes == 0 && c.Requests > 0 {
 		c.SizeBytes = int64(float64(c.PayloadBytes) / float64(c.Requests) / 2) // echoed: half is the request
