@@ -224,7 +224,7 @@ func cellTable(cells []Cell) string {
 	b.WriteString("<table><tr><th>mode</th><th>clients</th><th>MB/s</th><th>min–max</th><th>req/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>+p99 ms vs direct</th><th>× direct</th><th>errors</th><th>proxy CPU s/GB</th><th>proxy peak RSS</th><th>client cores</th><th>other cores</th><th>machine busy</th></tr>\n")
 	for _, c := range cells {
 		if !c.Available || c.MBPerSec == nil {
-			fmt.Fprintf(&b, "<tr><td>%s</td><td>%d</td><td colspan=14>not available</td></tr>\n", html.EscapeString(c.Mode), c.Concurrency)
+			fmt.Fprintf(&b, "<tr><td>%s</td><td>%d</td><td colspan=14 style=\"text-align:left\">not available</td></tr>\n", html.EscapeString(c.Mode), c.Concurrency)
 			continue
 		}
 		busy := fmt.Sprintf("%.0f%%", c.MachineBusy*100)
