@@ -31,14 +31,16 @@ type command struct {
 
 // commands is the table of subcommands; each file adds its own entry.
 var commands = map[string]command{
-	"keygen":  {"generate an identity (AGE-SECRET-KEY-PQ-1…) file", runKeygen},
-	"encrypt": {"encrypt a file to age1pq1… recipients", runEncrypt},
-	"decrypt": {"decrypt an age file with identities", runDecrypt},
-	"version": {"print the version", runVersion},
-	"serve":   {"run the gateway: proxy and admin listener", runServe},
-	"keys":    {"create, rotate, list and export the region's keys (sluss keys help)", runKeys},
-	"ca":      {"export the gateway's CA certificate (sluss ca export)", runCA},
-	"bench":   {"measure throughput and latency: direct, through the gateway, and peers", runBench},
+	"keygen":       {"generate an identity (AGE-SECRET-KEY-PQ-1…) file", runKeygen},
+	"encrypt":      {"encrypt a file to age1pq1… recipients", runEncrypt},
+	"decrypt":      {"decrypt an age file with identities", runDecrypt},
+	"version":      {"print the version", runVersion},
+	"pseudonymize": {"replace personnummer and names with tokens", runPseudonymize},
+	"reidentify":   {"put the originals back in place of tokens", runReidentify},
+	"serve":        {"run the gateway: proxy and admin listener", runServe},
+	"keys":         {"create, rotate, list and export the region's keys (sluss keys help)", runKeys},
+	"ca":           {"export the gateway's CA certificate (sluss ca export)", runCA},
+	"bench":        {"measure throughput and latency: direct, through the gateway, and peers", runBench},
 }
 
 func main() {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sluss/sluss/pseudonym"
+)
+
+func runPseudonymize(ctx context.Context, e *env, args []string) error {
+	return runPseudonymTool(ctx, e, "pseudonymize", args)
+}
+
+func runReidentify(ctx context.Context, e *env, args []string) error {
+	return runPseudonymTool(ctx, e, "reidentify", args)
+}
+
+// runPseudonymTool is `sluss pseudonymize` and `sluss reidentify`: the same
+// flags, opposite directions, over the region's key store and
+// re-identification store.
+func runPseudonymTool(ctx context.Context, e *env, name string, args []string) error {
+	fs := newFlagSet(e, name, "[--format auto|text|json|csv|form|html] [--fields a,b,…] [-o OUTPUT] [INPUT]")
+	sf := addStoreFlags(fs)
+	format := fs.String("format", "auto", "input `FORMAT`: auto, text, json, csv, form or html")
+	fields := fs.String("fields", "", "comma-separated JSON keys, form fields and CSV headers whose whole value is a name (default: the built-in list)")
+	out := fs.String("o", "", "write to `OUTPUT` instead of standard output; written only if the whole input transforms")
+	stats := fs.Bool("stats", false, "print the counts of replaced values (never the values) to standard error")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	f, err := pseudonym.ParseFormat(*format)
+	if err != nil {
+		return usagef("--format: %v", err)
+	}
+	cfg := pseudonym.Config{Now: time.Now}
+	if *fields != "" {
+		for _, fl := range strings.Split(*fields, ",") {
+			if fl = strings.TrimSpace(fl); fl != "" {
+				cfg.NameFields = append(cfg.NameFields, fl)
+			}
+		}
+	}
+	in, closeIn, err := openInput(e, pos)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+
+	fc, err := loadServe(e, sf)
+	if err != nil {
+		return err
+	}
+	log := cliLogger(e)
+	ks, err := openStore(ctx, fc.Keys, log)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	storeKey, err := ks.ReidentificationKey()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(fc.Keys.DataDir, 0o700); err != nil {
+		return err
+	}
+	store, err := pseudonym.OpenBoltStore(filepath.Join(fc.Keys.DataDir, pseudonym.StoreFile), storeKey)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	cfg.Logger = &log
+	p, err := pseudonym.New(cfg, ks, store)
+	if err != nil {
+		return err
+	}
+
+	var counts pseudonym.Counts
+	err = writeOutput(e, *out, func(w io.Writer) error {
+		var err error
+		if name == "pseudonymize" {
+			counts, err = p.Transform(ctx, f, in, w)
+		} else {
+			counts, err = p.Reidentify(ctx, f, in, w)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if *stats {
+		fmt.Fprintf(e.stderr, "personnummer=%d names=%d reidentified=%d unknown_tokens=%d\n",
+			counts.Personnummer, counts.Names, counts.Reidentified, counts.Unknown)
+	}
+	return nil
+}
