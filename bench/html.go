@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -32,6 +33,7 @@ td,th{padding:3px 8px;text-align:right;border-bottom:1px solid #e8ecf0}th{backgr
 		esc(r.Machine.CPUModel), r.Machine.Cores, esc(r.Machine.GoVersion), esc(r.Machine.OS), esc(r.Machine.Kernel), esc(r.Machine.Sluss),
 		r.Started.Format("2006-01-02 15:04 MST"), r.Seconds, r.Settings.Runs, r.Settings.RunSeconds, r.Settings.WarmupSeconds)
 
+	b.WriteString(overviewSVG(r))
 	for _, name := range r.Settings.Scenarios {
 		var cells []Cell
 		for _, c := range r.Cells {
@@ -200,6 +202,73 @@ func latencySVG(cells []Cell) string {
 		ly := top + 8 + row*18
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/><text x="%d" y="%d">%s</text>`, width-right+10, ly, width-right+28, ly, col, width-right+32, ly+4, html.EscapeString(c.Mode))
 		row++
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+// overviewSVG draws, per scenario, each mode's throughput as a share of
+// direct's: the one picture of what the proxies cost.
+func overviewSVG(r *Report) string {
+	type row struct {
+		scenario string
+		cells    []Cell
+	}
+	var rows []row
+	maxRatio := 1.0
+	for _, name := range r.Settings.Scenarios {
+		var cs []Cell
+		for _, c := range r.Cells {
+			if c.Scenario == name && c.Mode != ModeDirect && c.Available && c.RatioToDirect != nil {
+				cs = append(cs, c)
+				maxRatio = max(maxRatio, *c.RatioToDirect)
+			}
+		}
+		if len(cs) > 0 {
+			rows = append(rows, row{name, cs})
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	const width, left, right, barH, top = 1080, 150, 40, 15, 46
+	height := top + 20
+	for _, rw := range rows {
+		height += len(rw.cells)*barH + 14
+	}
+	axisMax := math.Ceil(maxRatio*4) / 4
+	plotW := float64(width - left - right)
+	x := func(v float64) float64 { return float64(left) + v/axisMax*plotW }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="throughput relative to direct">`, width, height, width, height)
+	fmt.Fprintf(&b, `<text x="%d" y="18" font-weight="600">Throughput as a share of direct (median MB/s ÷ direct's), by scenario</text>`, left)
+	lx := left
+	for _, m := range []string{ModeInspect, ModeFull, ModeProxy, ModeMitmproxy, ModeSquid} {
+		if !slices.Contains(r.Settings.Modes, m) {
+			continue
+		}
+		fmt.Fprintf(&b, `<rect x="%d" y="26" width="12" height="10" fill="%s"/><text x="%d" y="35">%s</text>`, lx, colorOf(m), lx+16, m)
+		lx += 30 + 7*len(m)
+	}
+	y := top
+	bottom := height - 20
+	for v := 0.0; v <= axisMax+0.001; v += 0.25 {
+		stroke := "#e1e5ea"
+		if v == 1 {
+			stroke = "#6b7785"
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`, x(v), top-2, x(v), bottom, stroke)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#55606d">%g×</text>`, x(v), bottom+14, v)
+	}
+	for _, rw := range rows {
+		h := len(rw.cells) * barH
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, left-8, y+h/2+4, html.EscapeString(rw.scenario))
+		for i, c := range rw.cells {
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"><title>%s × %s: %.2f× direct</title></rect>`,
+				left, y+i*barH, max(1, x(*c.RatioToDirect)-float64(left)), barH-2, colorOf(c.Mode), html.EscapeString(c.Scenario), html.EscapeString(c.Mode), *c.RatioToDirect)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10">%.2f×</text>`, x(*c.RatioToDirect)+4, y+i*barH+barH-3, *c.RatioToDirect)
+		}
+		y += h + 14
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
