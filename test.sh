@@ -11,8 +11,10 @@ cd "$(dirname "$0")"
 export PATH="$(go env GOPATH)/bin:$PATH"
 log() { printf 'test.sh: %s\n' "$*" >&2; }
 
-# Debian packages the end-to-end tests drive for real.
-apt_packages=(curl time)
+# Debian packages the end-to-end tests drive for real: curl and rclone
+# through the proxy, chromium for the bench report (and the browser test),
+# mitmproxy and squid as the bench's peers, GNU time for the CLI benchmark.
+apt_packages=(curl time rclone chromium mitmproxy squid-openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
