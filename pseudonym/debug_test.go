@@ -14,6 +14,7 @@ func TestDebugWords(t *testing.T) {
 	}
 	lx, _ := loadLexicon()
 	d := newNameDetector(lx)
+	d.keepAll = true
 	b := []byte(in)
 	d.splitWords(b)
 	for _, w := range d.words {

@@ -35,7 +35,11 @@ type word struct {
 type nameDetector struct {
 	lx    *lexicon
 	words []word
-	buf   []byte
+	infos []wordInfo
+	buf   []byte // scratch for one lookup
+	prev  []byte // the lower-cased word before a run
+	// keepAll keeps every word in words, for debugging the classification.
+	keepAll bool
 }
 
 func newNameDetector(lx *lexicon) *nameDetector {
@@ -132,120 +136,217 @@ func hasSuffix(lower []byte, suffixes []string) bool {
 	return false
 }
 
-func isLetterAt(b []byte, i int) (bool, int) {
+// Byte classes for the word scanner.
+const (
+	classOther uint8 = iota // ASCII that is not a letter
+	classLower              // a-z
+	classUpper              // A-Z
+	classHigh               // part of a multi-byte rune
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = classLower
+		t[c-'a'+'A'] = classUpper
+	}
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = classHigh
+	}
+	return t
+}()
+
+// letterAt reports whether a letter starts at b[i], whether it is upper
+// case, and the length of the rune at b[i]. ASCII and Latin-1 letters (å, ä,
+// ö, é …), nearly all of Swedish text, are answered without decoding.
+func letterAt(b []byte, i int) (letter, upper bool, n int) {
 	c := b[i]
-	if c < utf8.RuneSelf {
-		return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z'), 1
+	switch byteClass[c] {
+	case classLower:
+		return true, false, 1
+	case classUpper:
+		return true, true, 1
+	case classOther:
+		return false, false, 1
+	}
+	if c == 0xc3 && i+1 < len(b) {
+		// U+00C0–U+00FF: letters but × and ÷; À–Þ upper case.
+		if d := b[i+1]; d >= 0x80 && d <= 0xbf && d != 0x97 && d != 0xb7 {
+			return true, d < 0x9f, 2
+		}
 	}
 	r, n := utf8.DecodeRune(b[i:])
-	return unicode.IsLetter(r), n
+	if !unicode.IsLetter(r) {
+		return false, false, n
+	}
+	return true, unicode.IsUpper(r), n
 }
 
-func isUpperAt(b []byte, i int) bool {
+func isLetterAt(b []byte, i int) (bool, int) {
+	l, _, n := letterAt(b, i)
+	return l, n
+}
+
+// joinsWord reports whether b[i] is an internal hyphen or apostrophe:
+// Lars-Erik, O'Brien (an apostrophe only before a capital).
+func joinsWord(b []byte, i int) bool {
 	c := b[i]
-	if c < utf8.RuneSelf {
-		return 'A' <= c && c <= 'Z'
+	if (c == '-' || c == '\'') && i+1 < len(b) {
+		l, u, _ := letterAt(b, i+1)
+		return l && (c == '-' || u)
 	}
-	r, _ := utf8.DecodeRune(b[i:])
-	return unicode.IsUpper(r)
+	return false
+}
+
+// wordEnd returns the end of the word whose letters continue at b[i].
+func wordEnd(b []byte, i int) int {
+	for i < len(b) {
+		if cl := byteClass[b[i]]; cl == classLower || cl == classUpper {
+			i++
+			continue
+		}
+		if l, _, n := letterAt(b, i); l {
+			i += n
+			continue
+		}
+		if !joinsWord(b, i) {
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// pendingWord is a lower-case word that splitWords holds back until it
+// knows whether a capitalised word follows.
+type pendingWord struct {
+	start, end, gapStart int
+	first, afterInitial  bool
 }
 
 // splitWords fills d.words with the words of b: runs of letters with
 // internal hyphens and apostrophes (Lars-Erik, O'Brien).
+//
+// Only the words the name detector looks at are kept: every word that is
+// not lower-case, and the two words before each of those (cues, particles,
+// prepositions, "Anna och Björn"). Most words of a text are lower-case and
+// far from any capital; they are scanned but never classified or stored.
 func (d *nameDetector) splitWords(b []byte) {
 	d.words = d.words[:0]
-	gapStart := 0
+	// The last two lower-case words: a ring, written in place (copying a
+	// just-written struct stalls store forwarding).
+	var pend [2]pendingWord
+	npend := 0
+	gapStart, nwords := 0, 0
+	prevInitial := false // the previous word is an initial (A. Andersson)
 	i := 0
 	for i < len(b) {
-		c := b[i]
-		// Fast skip over ASCII non-letters.
-		if c < utf8.RuneSelf && !(('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+		if byteClass[b[i]] == classOther {
 			i++
 			continue
 		}
-		ok, n := isLetterAt(b, i)
-		if !ok {
+		letter, upper, n := letterAt(b, i)
+		if !letter {
 			i += n
 			continue
 		}
 		// Letters adjacent to digits or '_' belong to codes and tokens.
 		if i > 0 && (isDigit(b[i-1]) || b[i-1] == '_') {
-			for i < len(b) {
-				ok, n := isLetterAt(b, i)
-				if !ok && !isDigit(b[i]) && b[i] != '_' {
-					break
-				}
-				i += n
-			}
+			i = skipCode(b, i)
 			continue
 		}
 		start := i
-		upper, lower, letters := 0, 0, 0
-		for i < len(b) {
-			if c := b[i]; 'a' <= c && c <= 'z' {
-				lower++
-				letters++
-				i++
-				continue
-			} else if 'A' <= c && c <= 'Z' {
-				upper++
-				letters++
-				i++
-				continue
-			}
-			ok, n := isLetterAt(b, i)
-			if ok {
-				if isUpperAt(b, i) {
-					upper++
-				} else {
-					lower++
-				}
-				letters++
-				i += n
-				continue
-			}
-			// Internal hyphen or apostrophe followed by a letter.
-			if (b[i] == '-' || b[i] == '\'') && i+1 < len(b) {
-				if ok2, _ := isLetterAt(b, i+1); ok2 && (b[i] == '-' || isUpperAt(b, i+1)) {
-					i++
+		i += n
+		letters, anyLower := 1, false
+		if upper {
+			for i < len(b) {
+				if l, u, n := letterAt(b, i); l {
+					letters++
+					anyLower = anyLower || !u
+					i += n
 					continue
 				}
+				if !joinsWord(b, i) {
+					break
+				}
+				i++
 			}
-			break
+		} else {
+			i = wordEnd(b, i)
 		}
 		if i < len(b) && (isDigit(b[i]) || b[i] == '_' ||
 			(b[i] == '-' && i+1 < len(b) && isDigit(b[i+1]))) {
 			// Part of a code or token: skip the rest of it.
-			for i < len(b) {
-				ok, n := isLetterAt(b, i)
-				if !ok && !isDigit(b[i]) && b[i] != '_' {
-					break
-				}
-				i += n
-			}
+			i = skipCode(b, i)
 			gapStart = i
 			continue
 		}
-		w := word{start: start, end: i}
+		var shape uint8
 		switch {
-		case !isUpperAt(b, start):
-			w.shape = shapeLower
+		case !upper:
+			shape = shapeLower
 		case letters == 1 && i < len(b) && b[i] == '.':
-			w.shape = shapeInitial
+			shape = shapeInitial
 		case letters == 1:
-			w.shape = shapeLower // a lone capital letter (I, A) is no name
-		case lower == 0:
-			w.shape = shapeUpper
+			shape = shapeLower // a lone capital letter (I, A) is no name
+		case !anyLower:
+			shape = shapeUpper
 		default:
-			w.shape = shapeCap
+			shape = shapeCap
 		}
-		d.classifyGap(&w, b[gapStart:start], len(d.words) == 0)
-		d.words = append(d.words, w)
+		if shape == shapeLower && !d.keepAll {
+			pend[npend&1] = pendingWord{start: start, end: i, gapStart: gapStart, first: nwords == 0, afterInitial: prevInitial}
+			npend++
+		} else {
+			if npend >= 2 {
+				d.addPending(b, &pend[npend&1])
+			}
+			if npend >= 1 {
+				d.addPending(b, &pend[(npend-1)&1])
+			}
+			npend = 0
+			w := word{start: start, end: i, shape: shape}
+			classifyGap(&w, b[gapStart:start], nwords == 0, prevInitial)
+			d.words = append(d.words, w)
+		}
+		nwords++
+		prevInitial = shape == shapeInitial
 		gapStart = i
 	}
 }
 
-func (d *nameDetector) classifyGap(w *word, gap []byte, first bool) {
+func (d *nameDetector) addPending(b []byte, p *pendingWord) {
+	w := word{start: p.start, end: p.end, shape: shapeLower}
+	classifyGap(&w, b[p.gapStart:p.start], p.first, p.afterInitial)
+	d.words = append(d.words, w)
+}
+
+// skipCode returns the end of the run of letters, digits and '_' at b[i:].
+func skipCode(b []byte, i int) int {
+	for i < len(b) {
+		c := b[i]
+		switch byteClass[c] {
+		case classLower, classUpper:
+			i++
+			continue
+		case classHigh:
+			if ok, n := isLetterAt(b, i); ok {
+				i += n
+				continue
+			}
+			return i
+		}
+		if !isDigit(c) && c != '_' {
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// classifyGap sets w's gap fields from the bytes between the previous word
+// and w. first is set for the first word of a text, afterInitial when the
+// previous word is an initial.
+func classifyGap(w *word, gap []byte, first, afterInitial bool) {
 	if len(gap) == 1 && gap[0] == ' ' && !first {
 		// The common case: one space.
 		w.gapJoin, w.gapCueOK = true, true
@@ -258,7 +359,6 @@ func (d *nameDetector) classifyGap(w *word, gap []byte, first bool) {
 	}
 	spaces, newlines := 0, 0
 	sentence, other := false, false
-	afterInitial := len(d.words) > 0 && d.words[len(d.words)-1].shape == shapeInitial
 	for _, c := range gap {
 		switch c {
 		case ' ':
@@ -392,7 +492,7 @@ func (d *nameDetector) info(b []byte, w *word, prevLower []byte, institution boo
 		// Anna Lilja). On its own it scores nothing.
 		inf.score = 0
 	case f == 0 && !isCommon:
-		lower := appendLower(nil, text)
+		lower := d.buf // d.common left text lower-cased there
 		switch {
 		case hasSuffix(lower, placeSuffixes):
 			return inf // not capable
@@ -525,19 +625,18 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 	return dst
 }
 
-func (d *nameDetector) lowerWord(b []byte, w word) []byte {
-	return appendLower(nil, b[w.start:w.end])
-}
-
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch) []nameMatch {
 	first := ws[k]
+	if k > 0 {
+		d.prev = appendLower(d.prev[:0], b[ws[k-1].start:ws[k-1].end])
+	}
 	var prevLower []byte
 	if k > 0 && !first.gapSentence {
-		prevLower = d.lowerWord(b, ws[k-1])
+		prevLower = d.prev
 	}
 	cue := false
 	if k > 0 && first.gapCueOK {
-		p := d.lowerWord(b, ws[k-1])
+		p := d.prev
 		cue = personCues[string(p)]
 		// "Anna och Björn", "Svensson, Anna": a name just before carries over.
 		if !cue && nameConjunctions[string(p)] && k > 1 && ws[k-1].gapJoin && len(dst) > 0 && dst[len(dst)-1].end >= ws[k-2].start {
@@ -562,7 +661,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		institution = true
 	}
 	total, capable := 0, 0
-	infos := make([]wordInfo, 0, e-k)
+	infos := d.infos[:0]
 	for j := k; j < e; j++ {
 		w := ws[j]
 		if w.shape == shapeLower { // particle
@@ -628,6 +727,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		s = t
 	}
+	d.infos = infos
 	return dst
 }
 

@@ -1,6 +1,9 @@
 package pseudonym
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // Personnummer layouts, as written. The layout travels in the token (one
 // letter) so that re-identification restores the exact original text, while
@@ -36,9 +39,8 @@ func findPersonnummer(dst []pnrMatch, b []byte, from int, now time.Time) []pnrMa
 	ny, nm, nd := now.Date()
 	ref := ny*10000 + int(nm)*100 + nd
 	for i := from; i < len(b); {
-		if !isDigit(b[i]) {
-			i++
-			continue
+		if i = nextDigit(b, i); i == len(b) {
+			break
 		}
 		j := i + 1
 		for j < len(b) && isDigit(b[j]) {
@@ -97,6 +99,26 @@ func findPersonnummer(dst []pnrMatch, b []byte, from int, now time.Time) []pnrMa
 		i = j
 	}
 	return dst
+}
+
+// nextDigit returns the index of the first ASCII digit in b[i:], or
+// len(b). Most text has few digits, so it tests eight bytes at a time.
+func nextDigit(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		// XOR maps exactly the digits to bytes below 10; the classic
+		// "has a byte less than n" test then finds whether there is one.
+		v := binary.LittleEndian.Uint64(b[i:]) ^ (ones * '0')
+		if (v-ones*10)&^v&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if isDigit(b[i]) {
+			return i
+		}
+	}
+	return i
 }
 
 // phoneContext reports whether the ten digits at b[i:] follow a telephone
