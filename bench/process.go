@@ -14,6 +14,11 @@ import (
 	"time"
 )
 
+// ChildEnv is set in the environment of every process the bench starts,
+// so that one never starts a bench of its own (a test binary standing in
+// for sluss would otherwise run its tests again, recursively).
+const ChildEnv = "SLUSS_BENCH_CHILD"
+
 // process is a child the benchmark started (sink, gateway, peer) and
 // measures through /proc.
 type process struct {
@@ -29,6 +34,10 @@ type process struct {
 func startProcess(cmd *exec.Cmd, name string) (*process, io.ReadCloser, error) {
 	p := &process{name: name, cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, ChildEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -101,6 +101,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Exe == "" {
 		return nil, errors.New("bench: Options.Exe (the sluss binary) is required")
 	}
+	if os.Getenv(ChildEnv) != "" {
+		return nil, fmt.Errorf("refusing to run a bench inside a process a bench started (%s is set)", ChildEnv)
+	}
 
 	dir, err := os.MkdirTemp("", "sluss-bench-")
 	if err != nil {
@@ -292,8 +295,24 @@ func describeMachine() Machine {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
 	m.Sluss = "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		m.Sluss = bi.Main.Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			m.Sluss = bi.Main.Version
+		}
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value[:min(12, len(s.Value))]
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = "+modified"
+				}
+			}
+		}
+		if rev != "" {
+			m.Sluss += " " + rev + modified
+		}
 	}
 	return m
 }

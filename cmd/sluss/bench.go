@@ -19,6 +19,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if len(args) == 2 && (args[0] == "--serve-sink" || args[0] == "-serve-sink") {
 		return bench.ServeSink(ctx, "127.0.0.1:0", args[1], e.stdout)
 	}
+
 	fs := newFlagSet(e, "bench", "[flags]")
 	var (
 		o                       bench.Options
