@@ -30,7 +30,7 @@ type process struct {
 }
 
 // startProcess starts cmd in its own process group, dying with us
-// (Pdeathsig), and returns its standard output.
+// (Pdeathsig), and returns its standard output (nil if cmd.Stdout is set).
 func startProcess(cmd *exec.Cmd, name string) (*process, io.ReadCloser, error) {
 	p := &process{name: name, cmd: cmd, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
@@ -39,9 +39,12 @@ func startProcess(cmd *exec.Cmd, name string) (*process, io.ReadCloser, error) {
 	}
 	cmd.Env = append(cmd.Env, ChildEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, nil, err
+	var out io.ReadCloser
+	if cmd.Stdout == nil {
+		var err error
+		if out, err = cmd.StdoutPipe(); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("failed to start %s: %w", name, err)
