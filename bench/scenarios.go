@@ -45,7 +45,7 @@ func Scenarios() []*Scenario {
 	return []*Scenario{
 		{Name: ScenarioUpload, Title: "8 MiB uploads (encrypt)", Concurrency: 16, Size: 8 << 20, profile: "storage", request: uploadRequests},
 		{Name: ScenarioDownload, Title: "8 MiB downloads (decrypt)", Concurrency: 16, Size: 8 << 20, profile: "storage", prepare: storeDownloads, request: downloadRequests},
-		{Name: ScenarioForm, Title: "JSON/form posts with personnummer (pseudonymize)", Concurrency: 16, profile: "form", request: formRequests},
+		{Name: ScenarioForm, Title: "JSON/form posts with personnummer (pseudonymize)", Concurrency: 16, profile: "form", prepare: checkPseudonymized, request: formRequests},
 		{Name: ScenarioSmall, Title: "1 KiB posts, 16 clients", Concurrency: 16, Size: 1 << 10, profile: "storage", request: smallRequests},
 		{Name: ScenarioLatency, Title: "1 KiB posts, 1 client (added latency)", Concurrency: 1, Size: 1 << 10, profile: "storage", request: smallRequests},
 		{Name: ScenarioAPIEncrypt, Title: "API /v1/encrypt", Concurrency: 4, Size: 1 << 20, API: true, prepare: probeAPI, request: apiEncryptRequests},
@@ -265,6 +265,54 @@ func padText(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// checkPseudonymized posts one form body through the mode to the sink's
+// store and looks at what arrived: through the full gateway the
+// personnummer must not, or this would not measure pseudonymization.
+func checkPseudonymized(ctx context.Context, s *Scenario, t *target, size int64) (string, error) {
+	b := formBodies(size)[0]
+	c := t.newClient()
+	defer c.CloseIdleConnections()
+	path := "/store/form-check/" + t.mode
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.sinkBase+path, bytes.NewReader(b.body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", b.contentType)
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("posting a form: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return "", fmt.Errorf("posting a form: status %d", resp.StatusCode)
+	}
+	sinkOnly := &target{roots: t.sinkRoots}
+	dc := sinkOnly.newClient()
+	defer dc.CloseIdleConnections()
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, t.sinkBase+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err = dc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("reading back the form from the sink: %w", err)
+	}
+	stored, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	leaked := bytes.Contains(stored, []byte("19121212-1212")) || bytes.Contains(stored, []byte("Tolvansson"))
+	switch {
+	case t.mode == ModeFull && leaked:
+		return "", fmt.Errorf("the sink received the personnummer and name in clear through %s: the form profile did not pseudonymize, so this would not measure it", t.mode)
+	case !leaked:
+		return "the sink receives tokens, not the identifiers: posts take the pseudonymize path", nil
+	}
+	return "", nil
 }
 
 // probeAPI checks that the admin listener has the scenario's route before
