@@ -424,3 +424,38 @@ func TestSpreadAndPercentile(t *testing.T) {
 		}
 	}
 }
+
+// TestWritersOnOddReports renders reports a real run rarely produces: a
+// scenario with nothing available, a proxy far faster than direct, a cell
+// without latency.
+func TestWritersOnOddReports(t *testing.T) {
+	ratio, fast := 40.0, &Spread{1, 2, 3}
+	r := &Report{
+		Schema:   ReportSchema,
+		Machine:  Machine{CPUModel: "test <cpu>", Cores: 2, GoVersion: "go1.26"},
+		Settings: Settings{Runs: 1, RunSeconds: 1, Scenarios: []string{ScenarioUpload, ScenarioAPIEncrypt}, Modes: []string{ModeDirect, ModeFull}},
+		Cells: []Cell{
+			{Scenario: ScenarioUpload, Mode: ModeDirect, Available: true, Concurrency: 1, MBPerSec: fast, ReqPerSec: fast},
+			{Scenario: ScenarioUpload, Mode: ModeFull, Available: true, Concurrency: 1, MBPerSec: &Spread{80, 80, 80}, ReqPerSec: fast, P99Ms: fast, RatioToDirect: &ratio},
+			{Scenario: ScenarioAPIEncrypt, Mode: ModeFull, Note: "no <route>"},
+		},
+	}
+	var h, tb bytes.Buffer
+	if err := WriteHTML(&h, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTable(&tb, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"not available", "no &lt;route&gt;", "test &lt;cpu&gt;", "40.00×"} {
+		if !strings.Contains(h.String(), want) {
+			t.Errorf("HTML has no %q", want)
+		}
+	}
+	if strings.Contains(h.String(), "<route>") || strings.Contains(h.String(), "NaN") {
+		t.Error("HTML has unescaped text or NaN")
+	}
+	if !strings.Contains(tb.String(), "api-encrypt × gateway-full not available: no <route>") {
+		t.Errorf("table:\n%s", tb.String())
+	}
+}

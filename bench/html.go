@@ -252,7 +252,12 @@ func overviewSVG(r *Report) string {
 	}
 	y := top
 	bottom := height - 20
-	for v := 0.0; v <= axisMax+0.001; v += 0.25 {
+	tick := 0.25
+	if axisMax > 2 {
+		tick = niceStep(axisMax / 4)
+		axisMax = math.Ceil(axisMax/tick) * tick
+	}
+	for v := 0.0; v <= axisMax+tick/100; v += tick {
 		stroke := "#e1e5ea"
 		if v == 1 {
 			stroke = "#6b7785"
