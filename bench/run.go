@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -117,7 +118,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	sinkDir := o.SinkDir
 	if sinkDir == "" {
-		sinkDir = dir + "/sink"
+		sinkDir = filepath.Join(dir, "sink")
 	}
 	if err := os.MkdirAll(sinkDir, 0o755); err != nil {
 		return nil, err
@@ -217,6 +218,9 @@ func measure(ctx context.Context, e *env, s *Scenario, m mode, o Options, progre
 	if o.Size > 0 {
 		c.SizeBytes = o.Size
 	}
+	if c.SizeBytes == 0 {
+		c.SizeBytes = formBodySize // the form bodies' size when none is asked for
+	}
 	fail := func(err error) Cell {
 		c.Available = false
 		c.Note = err.Error()
@@ -246,9 +250,6 @@ func measure(ctx context.Context, e *env, s *Scenario, m mode, o Options, progre
 		c.addNote(fmt.Sprintf("runs lengthened to %v so that requests complete within them", res.window))
 	}
 	summarize(&c, res, runtime.NumCPU())
-	if c.SizeBytes == 0 && c.Requests > 0 {
-		c.SizeBytes = int64(float64(c.PayloadBytes) / float64(c.Requests) / 2) // echoed: half is the request
-	}
 	return c
 }
 

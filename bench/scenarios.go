@@ -212,12 +212,15 @@ func personnummer(r *rand.Rand, samordning bool) string {
 	return fmt.Sprintf("%04d%02d%02d-%03d%d", y, m, d, n, (10-sum%10)%10)
 }
 
+// formBodySize is the default size of the form scenario's bodies.
+const formBodySize = 2 << 10
+
 // formBodies returns a few JSON and form bodies of about size bytes
 // (2 KiB when size is 0), each with five identifiers: two names, two
 // personnummer and a samordningsnummer; the rest is free text without any.
 func formBodies(size int64) []formBody {
 	if size <= 0 {
-		size = 2 << 10
+		size = formBodySize
 	}
 	r := rand.New(rand.NewPCG(7, 11))
 	name := func() string { return givenNames[r.IntN(len(givenNames))] + " " + surnames[r.IntN(len(surnames))] }

@@ -69,7 +69,6 @@ func ServeSink(ctx context.Context, addr, dir string, ready io.Writer) error {
 		// mode is measured on the same protocol.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
-		ErrorLog:     nil,
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ln, "", "") }()
