@@ -65,7 +65,7 @@ const (
 
 // maxSamplesPerWorker bounds memory on very long runs; beyond it samples
 // are dropped and the cell says so.
-const maxSamplesPerWorker = 4 << 20
+const maxSamplesPerWorker = 1 << 18
 
 // requestFunc builds request number seq of worker w and reports how many
 // body bytes it sends. check, if not nil, validates the response body.
