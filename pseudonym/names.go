@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 )
@@ -223,23 +224,125 @@ type pendingWord struct {
 	first, afterInitial  bool
 }
 
+// scanState is where splitWords is in a text: the scan stops and resumes
+// at any byte that is not part of a word or code (a space).
+type scanState struct {
+	i           int // next byte to look at
+	gapStart    int // end of the last word or code
+	nwords      int // words seen (only zero or not matters)
+	prevInitial bool
+	// The last two lower-case words not stored yet: a ring, written in
+	// place (copying a just-written struct stalls store forwarding).
+	pend  [2]pendingWord
+	npend int
+	// Words seen since the scan last jumped ahead; the gaps of stored
+	// words are exact once trustAfter words separate them from the jump.
+	sinceJump int
+}
+
+const (
+	trustAfter = 3  // the word after a jump has an unknown gap; two more are kept
+	minJump    = 64 // bytes a jump must save to be worth it
+)
+
 // splitWords fills d.words with the words of b: runs of letters with
 // internal hyphens and apostrophes (Lars-Erik, O'Brien).
 //
 // Only the words the name detector looks at are kept: every word that is
 // not lower-case, and the two words before each of those (cues, particles,
-// prepositions, "Anna och Björn"). Most words of a text are lower-case and
-// far from any capital; they are scanned but never classified or stored.
+// prepositions, "Anna och Björn"). Most of a text is lower-case words far
+// from any capital, so the scan jumps from a capital to a little before the
+// next one (nextUpper) and splits only the last few words in between.
 func (d *nameDetector) splitWords(b []byte) {
 	d.words = d.words[:0]
-	// The last two lower-case words: a ring, written in place (copying a
-	// just-written struct stalls store forwarding).
-	var pend [2]pendingWord
-	npend := 0
-	gapStart, nwords := 0, 0
-	prevInitial := false // the previous word is an initial (A. Andersson)
-	i := 0
-	for i < len(b) {
+	st := scanState{sinceJump: trustAfter}
+	var saved scanState
+	for st.i < len(b) {
+		p := len(b)
+		if !d.keepAll {
+			p = nextUpper(b, st.i)
+			if p == len(b) {
+				return // only lower-case words are left: none is kept
+			}
+		}
+		if st.sinceJump >= trustAfter && p-st.i > minJump && !d.keepAll {
+			if q := syncPoint(b, st.i, p); q > st.i {
+				saved = st
+				st = scanState{i: q, gapStart: q, nwords: 1}
+			}
+		}
+		if !d.scanWords(b, &st, p) {
+			// Too few words between the jump and a capital to know the
+			// gaps of the words kept: split that stretch word by word.
+			st = saved
+			d.scanWords(b, &st, p)
+		}
+	}
+}
+
+// syncPoint returns a space or line end in (lo, p) with four runs of
+// non-space bytes (most often words) before p, or lo if there is none.
+func syncPoint(b []byte, lo, p int) int {
+	runs := 0
+	for j := p - 1; j > lo; j-- {
+		if c := b[j]; (c == ' ' || c == '\n') && b[j+1] != ' ' && b[j+1] != '\n' {
+			if runs++; runs == 4 {
+				return j
+			}
+		}
+	}
+	return lo
+}
+
+// nextUpper returns the index of the first byte at or after i that may
+// start an upper-case letter, or len(b): an ASCII capital, or any non-ASCII
+// rune but a lower-case Latin-1 letter (å, ä, ö, é …). Eight ASCII bytes
+// are tested at a time.
+func nextUpper(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for {
+		for ; i+8 <= len(b); i += 8 {
+			v := binary.LittleEndian.Uint64(b[i:])
+			if v&highs != 0 {
+				break
+			}
+			// Is some byte in ('A'-1, 'Z'+1)? Exact for 7-bit bytes.
+			if (ones*(127+'Z'+1)-v)&^v&(v+ones*(127-('A'-1)))&highs != 0 {
+				break
+			}
+		}
+		end := min(i+8, len(b))
+		for i < end {
+			c := b[i]
+			switch {
+			case c < utf8.RuneSelf:
+				if 'A' <= c && c <= 'Z' {
+					return i
+				}
+				i++
+			case c == 0xc3 && i+1 < len(b) && b[i+1] >= 0x9f && b[i+1] <= 0xbf:
+				i += 2 // ß–ÿ and ÷
+			default:
+				return i
+			}
+		}
+		if i >= len(b) {
+			return len(b)
+		}
+	}
+}
+
+// scanWords splits words from st.i until past until. It returns false,
+// having stored nothing, when a word would be stored whose gap is unknown
+// after a jump.
+func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
+	i, gapStart, nwords, prevInitial := st.i, st.gapStart, st.nwords, st.prevInitial
+	npend, sinceJump := st.npend, st.sinceJump
+	defer func() {
+		st.i, st.gapStart, st.nwords, st.prevInitial = i, gapStart, nwords, prevInitial
+		st.npend, st.sinceJump = npend, sinceJump
+	}()
+	for i < len(b) && i <= until {
 		if byteClass[b[i]] == classOther {
 			i++
 			continue
@@ -294,14 +397,17 @@ func (d *nameDetector) splitWords(b []byte) {
 			shape = shapeCap
 		}
 		if shape == shapeLower && !d.keepAll {
-			pend[npend&1] = pendingWord{start: start, end: i, gapStart: gapStart, first: nwords == 0, afterInitial: prevInitial}
+			st.pend[npend&1] = pendingWord{start: start, end: i, gapStart: gapStart, first: nwords == 0, afterInitial: prevInitial}
 			npend++
 		} else {
+			if sinceJump < trustAfter {
+				return false
+			}
 			if npend >= 2 {
-				d.addPending(b, &pend[npend&1])
+				d.addPending(b, &st.pend[npend&1])
 			}
 			if npend >= 1 {
-				d.addPending(b, &pend[(npend-1)&1])
+				d.addPending(b, &st.pend[(npend-1)&1])
 			}
 			npend = 0
 			w := word{start: start, end: i, shape: shape}
@@ -309,9 +415,13 @@ func (d *nameDetector) splitWords(b []byte) {
 			d.words = append(d.words, w)
 		}
 		nwords++
+		if sinceJump < trustAfter {
+			sinceJump++
+		}
 		prevInitial = shape == shapeInitial
 		gapStart = i
 	}
+	return true
 }
 
 func (d *nameDetector) addPending(b []byte, p *pendingWord) {

@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -44,4 +45,75 @@ func TestLetterAt(t *testing.T) {
 	for _, s := range []string{"\xc3", "\xc3(", "\xc3\xc3", "\xe2\x80", "\xff", "ǅ", "ᾈ", "Ⓐ", "ß"} {
 		check([]byte(s))
 	}
+}
+
+func TestNextUpper(t *testing.T) {
+	var all []byte
+	for c := 0; c < 256; c++ {
+		all = append(all, byte(c), ' ')
+	}
+	for _, s := range [][]byte{
+		all, []byte("abcdefghijklmnopqrstuvwxyz@[`{ Z"), []byte("åäö ßÿ÷ éüabcdefgh Å"), []byte("abcdefghijklmnopé\u00a0"),
+		[]byte("abcdefg\xc3"), []byte("\xc3\xc3\x9f"), []byte(""), []byte("A"),
+	} {
+		for i := 0; i <= len(s); i++ {
+			got := nextUpper(s, i)
+			// Nothing skipped may be an upper-case letter.
+			for j := i; j < got; j++ {
+				if l, u, _ := letterAt(s, j); l && u {
+					t.Errorf("nextUpper(%q, %d) = %d skips the capital at %d", s, i, got, j)
+				}
+			}
+			if got < len(s) && s[got] < utf8.RuneSelf && !('A' <= s[got] && s[got] <= 'Z') {
+				t.Errorf("nextUpper(%q, %d) = %d, not a candidate", s, i, got)
+			}
+		}
+	}
+}
+
+// keptWords is what splitWords must keep of all the words: every word that
+// is not lower-case and the two words before it.
+func keptWords(all []word) []word {
+	var kept []word
+	for j, w := range all {
+		if w.shape != shapeLower ||
+			(j+1 < len(all) && all[j+1].shape != shapeLower) ||
+			(j+2 < len(all) && all[j+2].shape != shapeLower) {
+			kept = append(kept, w)
+		}
+	}
+	return kept
+}
+
+func checkSplit(t *testing.T, d, full *nameDetector, s string) {
+	b := []byte(s)
+	full.splitWords(b)
+	want := keptWords(full.words)
+	d.splitWords(b)
+	if len(d.words) != len(want) {
+		t.Fatalf("%q: %d words kept, want %d:\n%v\n%v", s, len(d.words), len(want), d.words, want)
+	}
+	for k := range want {
+		if d.words[k] != want[k] {
+			t.Fatalf("%q: word %d = %+v, want %+v", s, k, d.words[k], want[k])
+		}
+	}
+}
+
+func FuzzSplitWords(f *testing.F) {
+	lx, err := loadLexicon()
+	if err != nil {
+		f.Fatal(err)
+	}
+	d, full := newNameDetector(lx), newNameDetector(lx)
+	full.keepAll = true
+	long := "vi har haft ett möte om planeringen inför hösten och gick igenom budget, lokaler och bemanning på enheten "
+	for _, s := range []string{
+		"Hej Anna! 121212-1212", long + "Anna Berg", long + long + "hos A. Andersson, Lars-Eriks bok",
+		long + "ab1 cd_ ef-2 gh A. B. " + long + "och Björn", long + "I " + long + "x y Z", "a b c " + long + " Ö",
+		long + "\n\n- - - – ” Åsa", long[:70] + "Anna", long + "von Linné", strings.Repeat("ab ", 40) + "A",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkSplit(t, d, full, s) })
 }
