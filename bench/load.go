@@ -75,6 +75,8 @@ type requestFunc func(t *target, w, seq int) (req *http.Request, sent int64, che
 type snapshot struct {
 	at          time.Time
 	bytes       int64 // payload moved so far, all workers
+	requests    int64 // completed without error so far
+	errors      int64
 	self        time.Duration
 	proxy       procUsage
 	sink        time.Duration
@@ -82,10 +84,18 @@ type snapshot struct {
 	machineAll  time.Duration
 }
 
-func takeSnapshot(proxyPID, sinkPID int, counters []atomic.Int64) snapshot {
+// workerCounts are one worker's running totals, read at window
+// boundaries; they hold even where samples are no longer kept.
+type workerCounts struct {
+	bytes, requests, errors atomic.Int64
+}
+
+func takeSnapshot(proxyPID, sinkPID int, counts []workerCounts) snapshot {
 	s := snapshot{at: time.Now(), self: selfCPU()}
-	for i := range counters {
-		s.bytes += counters[i].Load()
+	for i := range counts {
+		s.bytes += counts[i].bytes.Load()
+		s.requests += counts[i].requests.Load()
+		s.errors += counts[i].errors.Load()
 	}
 	if proxyPID > 0 {
 		s.proxy, _ = treeUsage(proxyPID)
@@ -120,7 +130,7 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 	outs := make([]workerOut, workers)
 	// Payload is counted as it moves, not when a request completes, so a
 	// window shorter than one large request still sees its share.
-	counters := make([]atomic.Int64, workers)
+	counts := make([]workerCounts, workers)
 	// What the warm-up learns: requests done and their summed latency.
 	var done, latencySum, firstDone atomic.Int64
 	var wg sync.WaitGroup
@@ -131,9 +141,14 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 			c := t.newClient()
 			defer c.CloseIdleConnections()
 			for seq := 0; ctx.Err() == nil; seq++ {
-				s, ok := doOne(ctx, c, t, build, w, seq, &counters[w])
+				s, ok := doOne(ctx, c, t, build, w, seq, &counts[w].bytes)
 				if !ok {
 					return // cancelled mid-request: not a sample
+				}
+				if s.err != nil {
+					counts[w].errors.Add(1)
+				} else {
+					counts[w].requests.Add(1)
 				}
 				if seq == 0 {
 					firstDone.Add(1)
@@ -182,7 +197,7 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 		if t.pid > 0 {
 			resetPeakRSS(t.pid)
 		}
-		res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID, counters))
+		res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID, counts))
 		for r := range runs {
 			if progress != nil {
 				progress(fmt.Sprintf("run %d/%d", r+1, runs))
@@ -190,7 +205,7 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 			if !sleepCtx(ctx, res.window) {
 				return ctx.Err()
 			}
-			res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID, counters))
+			res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID, counts))
 		}
 		return nil
 	}()

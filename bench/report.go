@@ -153,20 +153,18 @@ func summarize(c *Cell, res *loadResult, cores int) {
 		from, to := res.snapshots[k], res.snapshots[k+1]
 		secs := to.at.Sub(from.at).Seconds()
 		var lat []time.Duration
-		r := RunResult{Seconds: secs, PayloadBytes: to.bytes - from.bytes}
+		r := RunResult{Seconds: secs, PayloadBytes: to.bytes - from.bytes, Requests: to.requests - from.requests, Errors: to.errors - from.errors}
 		for _, s := range res.samples {
 			if s.done.Before(from.at) || !s.done.Before(to.at) {
 				continue
 			}
 			if s.err != nil {
-				r.Errors++
 				if msg := s.err.Error(); len(c.ErrorSamples) < 5 && !errSeen[msg] {
 					errSeen[msg] = true
 					c.ErrorSamples = append(c.ErrorSamples, msg)
 				}
 				continue
 			}
-			r.Requests++
 			lat = append(lat, s.latency)
 		}
 		slices.Sort(lat)
