@@ -53,7 +53,6 @@ func (t *target) newClient() *http.Client {
 type sample struct {
 	done    time.Time
 	latency time.Duration
-	bytes   int64 // request body sent + response body received
 	err     error
 }
 
@@ -67,9 +66,9 @@ const (
 // are dropped and the cell says so.
 const maxSamplesPerWorker = 1 << 18
 
-// requestFunc builds request number seq of worker w and reports how many
-// body bytes it sends. check, if not nil, validates the response body.
-type requestFunc func(t *target, w, seq int) (req *http.Request, sent int64, check func(status int, got int64) error, err error)
+// requestFunc builds request number seq of worker w. check, if not nil,
+// validates the response (status and body length).
+type requestFunc func(t *target, w, seq int) (req *http.Request, check func(status int, got int64) error, err error)
 
 // snapshot is the state at a window boundary.
 type snapshot struct {
@@ -228,7 +227,7 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 // doOne sends one request and reads the whole response. ok is false when
 // the context ended during the request.
 func doOne(ctx context.Context, c *http.Client, t *target, build requestFunc, w, seq int, moved *atomic.Int64) (s sample, ok bool) {
-	req, sent, check, err := build(t, w, seq)
+	req, check, err := build(t, w, seq)
 	if err != nil {
 		return sample{done: time.Now(), err: err}, true
 	}
@@ -250,7 +249,7 @@ func doOne(ctx context.Context, c *http.Client, t *target, build requestFunc, w,
 	if ctx.Err() != nil {
 		return s, false
 	}
-	s = sample{done: now, latency: now.Sub(start), bytes: sent + got}
+	s = sample{done: now, latency: now.Sub(start)}
 	switch {
 	case err != nil:
 		s.err = fmt.Errorf("reading response: %w", err)

@@ -63,13 +63,13 @@ func payload(size int64) []byte {
 
 func uploadRequests(s *Scenario, size int64) requestFunc {
 	body := payload(size)
-	return func(t *target, w, seq int) (*http.Request, int64, func(int, int64) error, error) {
+	return func(t *target, w, seq int) (*http.Request, func(int, int64) error, error) {
 		req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/sink/up/%d-%d.bin", t.sinkBase, w, seq), bytes.NewReader(body))
 		if err != nil {
-			return nil, 0, nil, err
+			return nil, nil, err
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
-		return req, size, nil, nil
+		return req, nil, nil
 	}
 }
 
@@ -134,7 +134,7 @@ func storeDownloads(ctx context.Context, s *Scenario, t *target, size int64) (st
 const ageMagic = "age-encryption.org/v1"
 
 func downloadRequests(s *Scenario, size int64) requestFunc {
-	return func(t *target, w, seq int) (*http.Request, int64, func(int, int64) error, error) {
+	return func(t *target, w, seq int) (*http.Request, func(int, int64) error, error) {
 		req, err := http.NewRequest(http.MethodGet, t.sinkBase+downloadPath(t, (w+seq)%downloadObjects), nil)
 		check := func(status int, got int64) error {
 			if status != http.StatusOK {
@@ -145,19 +145,19 @@ func downloadRequests(s *Scenario, size int64) requestFunc {
 			}
 			return nil
 		}
-		return req, 0, check, err
+		return req, check, err
 	}
 }
 
 func smallRequests(s *Scenario, size int64) requestFunc {
 	body := payload(size)
-	return func(t *target, w, seq int) (*http.Request, int64, func(int, int64) error, error) {
+	return func(t *target, w, seq int) (*http.Request, func(int, int64) error, error) {
 		req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/sink/small/%d", t.sinkBase, w), bytes.NewReader(body))
 		if err != nil {
-			return nil, 0, nil, err
+			return nil, nil, err
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
-		return req, size, nil, nil
+		return req, nil, nil
 	}
 }
 
@@ -166,14 +166,14 @@ func smallRequests(s *Scenario, size int64) requestFunc {
 // the sink's echo route so the response comes back through re-identification.
 func formRequests(s *Scenario, size int64) requestFunc {
 	bodies := formBodies(size)
-	return func(t *target, w, seq int) (*http.Request, int64, func(int, int64) error, error) {
+	return func(t *target, w, seq int) (*http.Request, func(int, int64) error, error) {
 		b := bodies[(w+seq)%len(bodies)]
 		req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/echo/arende/%d", t.sinkBase, w), bytes.NewReader(b.body))
 		if err != nil {
-			return nil, 0, nil, err
+			return nil, nil, err
 		}
 		req.Header.Set("Content-Type", b.contentType)
-		return req, int64(len(b.body)), nil, nil
+		return req, nil, nil
 	}
 }
 
@@ -325,7 +325,7 @@ func probeAPI(ctx context.Context, s *Scenario, t *target, size int64) (string, 
 		return "", errNotAvailable{"no admin listener to call"}
 	}
 	build := s.request(s, min(size, 1024))
-	req, _, check, err := build(t, 0, 0)
+	req, check, err := build(t, 0, 0)
 	if err != nil {
 		return "", err
 	}
@@ -352,10 +352,10 @@ func probeAPI(ctx context.Context, s *Scenario, t *target, size int64) (string, 
 
 func apiEncryptRequests(s *Scenario, size int64) requestFunc {
 	body := payload(size)
-	return func(t *target, w, seq int) (*http.Request, int64, func(int, int64) error, error) {
+	return func(t *target, w, seq int) (*http.Request, func(int, int64) error, error) {
 		req, err := http.NewRequest(http.MethodPost, t.apiBase+"/v1/encrypt", bytes.NewReader(body))
 		if err != nil {
-			return nil, 0, nil, err
+			return nil, nil, err
 		}
 		req.Header.Set("Content-Type", "application/octet-stream")
 		check := func(status int, got int64) error {
@@ -367,7 +367,7 @@ func apiEncryptRequests(s *Scenario, size int64) requestFunc {
 			}
 			return nil
 		}
-		return req, size, check, nil
+		return req, check, nil
 	}
 }
 
@@ -378,14 +378,14 @@ func apiPseudonymizeRequests(s *Scenario, size int64) requestFunc {
 			bodies = append(bodies, b)
 		}
 	}
-	return func(t *target, w, seq int) (*http.Request, int64, func(int, int64) error, error) {
+	return func(t *target, w, seq int) (*http.Request, func(int, int64) error, error) {
 		b := bodies[(w+seq)%len(bodies)]
 		req, err := http.NewRequest(http.MethodPost, t.apiBase+"/v1/pseudonymize", bytes.NewReader(b.body))
 		if err != nil {
-			return nil, 0, nil, err
+			return nil, nil, err
 		}
 		req.Header.Set("Content-Type", b.contentType)
-		return req, int64(len(b.body)), nil, nil
+		return req, nil, nil
 	}
 }
 
