@@ -274,8 +274,9 @@ func (j *jsonRewriter) number(c byte) error {
 // whether the key names a configured name field.
 func (j *jsonRewriter) str(key, nameField bool) (bool, error) {
 	j.raw, j.dec, j.offs = j.raw[:0], j.dec[:0], j.offs[:0]
-	escaped := false
+	escaped := false // until the first escape, dec is raw and offs the identity
 	for {
+		j.plainRun(escaped)
 		c, err := j.read()
 		if err != nil {
 			if err == io.EOF {
@@ -293,10 +294,18 @@ func (j *jsonRewriter) str(key, nameField bool) (bool, error) {
 			return false, j.errf("control character in string")
 		}
 		if c != '\\' {
-			j.offs = append(j.offs, len(j.raw))
+			if escaped {
+				j.offs = append(j.offs, len(j.raw))
+				j.dec = append(j.dec, c)
+			}
 			j.raw = append(j.raw, c)
-			j.dec = append(j.dec, c)
 			continue
+		}
+		if !escaped {
+			j.dec = append(j.dec[:0], j.raw...)
+			for k := range j.raw {
+				j.offs = append(j.offs, k)
+			}
 		}
 		escaped = true
 		start := len(j.raw)
@@ -350,25 +359,63 @@ func (j *jsonRewriter) str(key, nameField bool) (bool, error) {
 			j.offs = append(j.offs, start)
 		}
 	}
-	j.offs = append(j.offs, len(j.raw))
 	var offs []int
+	dec := j.raw
 	if escaped {
-		offs = j.offs
+		j.offs = append(j.offs, len(j.raw))
+		offs, dec = j.offs, j.dec
 	}
 	isName := false
 	j.w.WriteByte('"')
 	if key {
-		isName = j.s.p.isNameField(j.dec)
+		isName = j.s.p.isNameField(dec)
 		j.s.pnrOnly = true
-		j.out = j.s.rewriteMapped(j.out[:0], j.raw, j.dec, offs, false)
+		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, false)
 		j.s.pnrOnly = false
 	} else {
-		j.out = j.s.rewriteMapped(j.out[:0], j.raw, j.dec, offs, nameField)
+		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, nameField)
 	}
 	j.w.Write(j.out)
 	j.w.WriteByte('"')
 	return isName, nil
 }
+
+// plainRun moves the buffered bytes up to the next quote, backslash or
+// control character into the string in one go, as far as the size limit
+// lets the byte-at-a-time path in str see them.
+func (j *jsonRewriter) plainRun(escaped bool) {
+	if j.r.Buffered() == 0 {
+		j.r.Peek(1) // fill; an error shows again at the next read
+	}
+	buf, _ := j.r.Peek(j.r.Buffered())
+	if room := maxStringSize + 1 - len(j.raw); len(buf) > room {
+		buf = buf[:max(room, 0)]
+	}
+	n := 0
+	for n < len(buf) && jsonPlain[buf[n]] {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	if escaped {
+		for k := range n {
+			j.offs = append(j.offs, len(j.raw)+k)
+		}
+		j.dec = append(j.dec, buf[:n]...)
+	}
+	j.raw = append(j.raw, buf[:n]...)
+	j.r.Discard(n)
+	j.off += int64(n) // no line ends: they are control characters
+}
+
+// jsonPlain marks the bytes that stand for themselves in a JSON string.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (j *jsonRewriter) hex4() (int, error) {
 	v := 0

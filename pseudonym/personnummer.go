@@ -36,8 +36,18 @@ func pnrBoundary(c byte) bool { return !isDigit(c) && !isASCIILetter(c) }
 // samordningsnummer in b that starts at or after from. now decides the
 // century of the short layouts.
 func findPersonnummer(dst []pnrMatch, b []byte, from int, now time.Time) []pnrMatch {
+	return findPersonnummerBefore(dst, b, from, dateRef(now))
+}
+
+// dateRef is now's date as the int YYYYMMDD.
+func dateRef(now time.Time) int {
 	ny, nm, nd := now.Date()
-	ref := ny*10000 + int(nm)*100 + nd
+	return ny*10000 + int(nm)*100 + nd
+}
+
+// findPersonnummerBefore is findPersonnummer with the date as YYYYMMDD,
+// for callers that scan many short values (JSON strings, CSV fields).
+func findPersonnummerBefore(dst []pnrMatch, b []byte, from int, ref int) []pnrMatch {
 	for i := from; i < len(b); {
 		if i = nextDigit(b, i); i == len(b) {
 			break

@@ -3,7 +3,6 @@ package pseudonym
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // Counts reports what a transform did, for audit logs: numbers only, never
@@ -33,7 +32,7 @@ const maxCache = 1 << 16
 // mappings not yet written to the store. Not safe for concurrent use.
 type session struct {
 	p       *Pseudonymizer
-	now     time.Time
+	dateRef int // the date that decides the century of YYMMDD, as YYYYMMDD
 	pnrMac  *macer
 	nameMac *macer
 	names   *nameDetector
@@ -53,7 +52,7 @@ type session struct {
 }
 
 func (p *Pseudonymizer) newSession() (*session, error) {
-	s := &session{p: p, now: p.now(), cache: make(map[string]tokenID)}
+	s := &session{p: p, dateRef: dateRef(p.now()), cache: make(map[string]tokenID)}
 	v, k, err := p.keys.CurrentHMACKey(DomainPersonnummer)
 	if err != nil {
 		return nil, fmt.Errorf("failed to get HMAC key for %s: %w", DomainPersonnummer, err)
@@ -112,7 +111,7 @@ func (s *session) flush(ctx context.Context) error {
 // rewrite appends b[from:] to dst with every personnummer and name replaced
 // by its token; b[:from] is context only.
 func (s *session) rewrite(dst, b []byte, from int) []byte {
-	s.pnrs = findPersonnummer(s.pnrs[:0], b, from, s.now)
+	s.pnrs = findPersonnummerBefore(s.pnrs[:0], b, from, s.dateRef)
 	if s.p.detectNames {
 		s.nms = s.names.find(s.nms[:0], b, from, s.pnrs)
 	} else {
@@ -182,7 +181,7 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 		s.counts.Names++
 		return append(dst, raw[o(e):]...)
 	}
-	s.pnrs = findPersonnummer(s.pnrs[:0], dec, 0, s.now)
+	s.pnrs = findPersonnummerBefore(s.pnrs[:0], dec, 0, s.dateRef)
 	if s.p.detectNames && !s.pnrOnly {
 		s.nms = s.names.find(s.nms[:0], dec, 0, s.pnrs)
 	} else {
