@@ -213,3 +213,41 @@ func (c Config) resolve() (*settings, error) {
 	s.DataDir = filepath.Clean(s.DataDir)
 	return s, nil
 }
+
+// String and GoString describe a configuration without its credentials,
+// whatever the format verb.
+func (c Config) String() string {
+	where := "data_dir " + c.DataDir
+	if c.Vault != nil {
+		where = c.Vault.String()
+	}
+	return fmt.Sprintf("keys config (%s, refresh %s, max staleness %s, %d escrow recipients)", where, c.RefreshInterval, c.MaxStaleness, len(c.Escrow))
+}
+
+func (c Config) GoString() string { return c.String() }
+
+func (v VaultConfig) String() string {
+	return fmt.Sprintf("vault %s %s/data/%s namespace %q auth %s", v.Address, v.Mount, v.Prefix, v.Namespace, v.Auth)
+}
+
+func (v VaultConfig) GoString() string { return v.String() }
+
+func (a VaultAuth) String() string {
+	switch {
+	case a.AppRole != nil:
+		return a.AppRole.String()
+	case a.TokenFile != "":
+		return "token from " + a.TokenFile
+	case a.Token != "":
+		return "token [redacted]"
+	}
+	return "none"
+}
+
+func (a VaultAuth) GoString() string { return a.String() }
+
+func (a AppRole) String() string {
+	return fmt.Sprintf("approle at auth/%s (role_id and secret_id [redacted])", a.Mount)
+}
+
+func (a AppRole) GoString() string { return a.String() }

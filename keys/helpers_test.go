@@ -219,3 +219,5 @@ func ageDecrypt(t testing.TB, identityFile string, ciphertext []byte) []byte {
 func quietLogger() zerolog.Logger {
 	return zerolog.New(leaks).Level(zerolog.DebugLevel).With().Timestamp().Logger()
 }
+
+func fmtAll(v any) string { return fmt.Sprintf("%v %+v %#v %s %q", v, v, v, v, v) }

@@ -94,11 +94,11 @@ func (v *vaultBackend) login(ctx context.Context) error {
 	renewable := false
 	switch {
 	case a.AppRole != nil:
-		roleID, err := readSecret(a.AppRole.RoleID, a.AppRole.RoleIDFile, "approle role_id")
+		roleID, err := readSecret(a.AppRole.RoleID, a.AppRole.RoleIDFile, "auth.approle.role_id", "SLUSS_VAULT_ROLE_ID")
 		if err != nil {
 			return err
 		}
-		secretID, err := readSecret(string(a.AppRole.SecretID), a.AppRole.SecretIDFile, "approle secret_id")
+		secretID, err := readSecret(string(a.AppRole.SecretID), a.AppRole.SecretIDFile, "auth.approle.secret_id", "SLUSS_VAULT_SECRET_ID")
 		if err != nil {
 			return err
 		}
@@ -114,7 +114,7 @@ func (v *vaultBackend) login(ctx context.Context) error {
 		ttl, renewable = time.Duration(sec.Auth.LeaseDuration)*time.Second, sec.Auth.Renewable
 		v.log.Info().Str("store", v.location()).Dur("ttl", ttl).Msg("logged in to vault with AppRole")
 	default:
-		tok, err := readSecret(string(a.Token), a.TokenFile, "token")
+		tok, err := readSecret(string(a.Token), a.TokenFile, "auth.token", "VAULT_TOKEN")
 		if err != nil {
 			return err
 		}
@@ -268,20 +268,21 @@ func vaultErrors(re *vault.ResponseError) string {
 }
 
 // readSecret returns an inline value or the trimmed contents of a file.
-func readSecret(inline, file, what string) (string, error) {
+// field names the configuration key (keys.vault.FIELD), env its variable.
+func readSecret(inline, file, field, env string) (string, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("vault %s_file: %w", strings.ReplaceAll(what, " ", "."), err)
+			return "", fmt.Errorf("keys.vault.%s_file: %w", field, err)
 		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
-			return "", fmt.Errorf("vault %s_file %s is empty", what, file)
+			return "", fmt.Errorf("keys.vault.%s_file: %s is empty", field, file)
 		}
 		return s, nil
 	}
 	if inline == "" {
-		return "", fmt.Errorf("vault %s is not set (configure it, or its _file form, or the environment variable)", what)
+		return "", fmt.Errorf("no vault credential: set keys.vault.%s_file (or keys.vault.%s, or %s)", field, field, env)
 	}
 	return inline, nil
 }
