@@ -129,6 +129,32 @@ func TestReportSchema(t *testing.T) {
 	if err := sch.Validate(doc); err != nil {
 		t.Fatalf("sluss bench --json does not match report.schema.json: %v", err)
 	}
+
+	// The same report against itself as --baseline: every ratio 1, every
+	// delta 0, and still valid.
+	r := shortRun.report
+	r.Cells = slices.Clone(r.Cells)
+	r.Settings.Baseline = "itself.json"
+	CompareWithBaseline(&r, &shortRun.report)
+	for _, c := range r.Cells {
+		if !c.Available {
+			continue
+		}
+		b := c.VsBaseline
+		if b == nil || b.MBPerSecRatio != 1 || (b.P99MsDelta != nil && *b.P99MsDelta != 0) || (b.ProxyCPURatio != nil && *b.ProxyCPURatio != 1) {
+			t.Errorf("%s × %s against itself: %+v", c.Scenario, c.Mode, b)
+		}
+	}
+	js, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(js)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("a report with a baseline does not match report.schema.json: %v", err)
+	}
 }
 
 // TestShortBenchIsConsistent checks the structure of a real run and that

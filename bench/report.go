@@ -39,7 +39,8 @@ type Settings struct {
 	Runs          int      `json:"runs"`
 	Scenarios     []string `json:"scenarios"`
 	Modes         []string `json:"modes"`
-	Proxy         string   `json:"proxy,omitempty"` // --proxy, for a gateway already running
+	Proxy         string   `json:"proxy,omitempty"`    // --proxy, for a gateway already running
+	Baseline      string   `json:"baseline,omitempty"` // --baseline: the earlier report cells are compared with
 }
 
 // Cell is one scenario measured in one mode.
@@ -80,6 +81,17 @@ type Cell struct {
 	RatioToDirect *float64 `json:"ratio_to_direct,omitempty"`
 	AddedP50Ms    *float64 `json:"added_p50_ms,omitempty"`
 	AddedP99Ms    *float64 `json:"added_p99_ms,omitempty"`
+
+	// Compared with the same cell of an earlier report (--baseline).
+	VsBaseline *Comparison `json:"vs_baseline,omitempty"`
+}
+
+// Comparison is a cell against the same scenario × mode of a baseline
+// report: before and after a change.
+type Comparison struct {
+	MBPerSecRatio float64  `json:"mb_per_s_ratio"`                     // median now ÷ median then
+	P99MsDelta    *float64 `json:"p99_ms_delta,omitempty"`             // median p99 now − then
+	ProxyCPURatio *float64 `json:"proxy_cpu_s_per_gb_ratio,omitempty"` // now ÷ then
 }
 
 // RunResult is one measured window of a cell.
@@ -241,6 +253,35 @@ func (c *Cell) addNote(s string) {
 		c.Note += "; "
 	}
 	c.Note += s
+}
+
+// CompareWithBaseline fills VsBaseline of every cell of r that the
+// baseline report also measured.
+func CompareWithBaseline(r, baseline *Report) {
+	then := map[string]*Cell{}
+	for i := range baseline.Cells {
+		c := &baseline.Cells[i]
+		if c.Available && c.MBPerSec != nil && c.MBPerSec.Median > 0 {
+			then[c.Scenario+" "+c.Mode] = c
+		}
+	}
+	for i := range r.Cells {
+		c := &r.Cells[i]
+		b := then[c.Scenario+" "+c.Mode]
+		if b == nil || !c.Available || c.MBPerSec == nil {
+			continue
+		}
+		cmp := &Comparison{MBPerSecRatio: c.MBPerSec.Median / b.MBPerSec.Median}
+		if c.P99Ms != nil && b.P99Ms != nil {
+			d := c.P99Ms.Median - b.P99Ms.Median
+			cmp.P99MsDelta = &d
+		}
+		if c.ProxyCPUSecPerGB != nil && b.ProxyCPUSecPerGB != nil && *b.ProxyCPUSecPerGB > 0 {
+			q := *c.ProxyCPUSecPerGB / *b.ProxyCPUSecPerGB
+			cmp.ProxyCPURatio = &q
+		}
+		c.VsBaseline = cmp
+	}
 }
 
 // compareWithDirect fills the ratio and added-latency fields of every cell

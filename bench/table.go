@@ -47,6 +47,19 @@ func WriteTable(w io.Writer, r *Report) error {
 	if flagged {
 		fmt.Fprintf(w, "\n* machine-bound: ≥ %.0f%% of all cores were busy (client, sink, proxy, and anything else on the host, shown as other cores); the figure is the machine's limit, not only the proxy's.\n", machineBoundAt*100)
 	}
+	if r.Settings.Baseline != "" {
+		fmt.Fprintf(w, "\nAgainst the baseline %s:\n\n", r.Settings.Baseline)
+		bw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(bw, "scenario\tmode\tMB/s now÷then\tp99 ms now−then\tproxy CPU/GB now÷then\t")
+		for _, c := range r.Cells {
+			if b := c.VsBaseline; b != nil {
+				fmt.Fprintf(bw, "%s\t%s\t%.2f×\t%s\t%s\t\n", c.Scenario, c.Mode, b.MBPerSecRatio, optf(b.P99MsDelta, "%+.2f"), optf(b.ProxyCPURatio, "%.2f×"))
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(notes) > 0 {
 		fmt.Fprintln(w)
 		for _, n := range notes {

@@ -19,14 +19,13 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if len(args) == 2 && (args[0] == "--serve-sink" || args[0] == "-serve-sink") {
 		return bench.ServeSink(ctx, "127.0.0.1:0", args[1], e.stdout)
 	}
-
 	fs := newFlagSet(e, "bench", "[flags]")
 	var (
 		o                       bench.Options
 		scenarios, modes, peers stringList
 		size                    string
 		jsonOut                 bool
-		htmlFile                string
+		htmlFile, baselineFile  string
 		quiet                   bool
 	)
 	fs.Var(&scenarios, "scenario", "`SCENARIO` to run, repeatable or comma-separated: upload, download, form, small, latency, api-encrypt, api-pseudonymize (default all)")
@@ -43,6 +42,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.API, "api", "", "admin listener `URL` of the --proxy gateway, for the API scenarios")
 	fs.StringVar(&o.SinkDir, "sink-dir", "", "keep the sink's CA in `DIR` across runs (a --proxy gateway must trust DIR/sink-ca.pem upstream)")
 	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON (schema: bench/report.schema.json) instead of the table")
+	fs.StringVar(&baselineFile, "baseline", "", "compare with an earlier `REPORT` (a --json output): before and after a change")
 	fs.StringVar(&htmlFile, "html", "", "also write a self-contained HTML page with charts to `FILE`")
 	fs.BoolVar(&quiet, "q", false, "no progress on stderr")
 	positional, err := parseInterspersed(fs, args)
@@ -61,6 +61,12 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if (o.Proxy == "") != (o.ProxyCA == "") {
 		return usagef("--proxy and --proxy-ca go together")
 	}
+	var baseline *bench.Report
+	if baselineFile != "" {
+		if baseline, err = readReport(baselineFile); err != nil {
+			return err
+		}
+	}
 	if o.Exe, err = os.Executable(); err != nil {
 		return fmt.Errorf("cannot find the sluss binary to start the sink and gateways: %w", err)
 	}
@@ -70,6 +76,10 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	rep, err := bench.Run(ctx, o)
 	if err != nil {
 		return err
+	}
+	if baseline != nil {
+		rep.Settings.Baseline = baselineFile
+		bench.CompareWithBaseline(rep, baseline)
 	}
 	if htmlFile != "" {
 		if err := writeFileWith(htmlFile, func(w io.Writer) error { return bench.WriteHTML(w, rep) }); err != nil {
@@ -82,6 +92,22 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(rep)
 	}
 	return bench.WriteTable(e.stdout, rep)
+}
+
+// readReport reads a report that sluss bench --json wrote.
+func readReport(name string) (*bench.Report, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var r bench.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("baseline %s: %w", name, err)
+	}
+	if r.Schema != bench.ReportSchema {
+		return nil, fmt.Errorf("baseline %s is not a %s report (schema %q)", name, bench.ReportSchema, r.Schema)
+	}
+	return &r, nil
 }
 
 // writeFileWith writes a file through f, removing it if f fails.
