@@ -39,6 +39,13 @@ if ! staticcheck -version 2>/dev/null | grep -q '(0.8.2)'; then
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi
 
+# A real in-memory Vault (deploy/vault-dev, built from Vault's own Go
+# packages) for the keys and gateway tests. The first build takes 7-20
+# minutes; build.sh caches the binary in .cache/ by a hash of its sources.
+log "building deploy/vault-dev (cached when unchanged)"
+SLUSS_VAULT_DEV="$(deploy/vault-dev/build.sh)"
+export SLUSS_VAULT_DEV
+
 log "checking formatting, vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^deploy/vault-dev/'))
 if [ -n "$unformatted" ]; then

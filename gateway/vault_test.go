@@ -1,9 +1,6 @@
-// The vault tag keeps this file out of builds until internal/vaulttest is
-// committed; then drop the tag. Run now with:
+// Run alone with:
 //
-//	SLUSS_VAULT_DEV=$(deploy/vault-dev/build.sh) go test -tags vault -run Vault ./gateway
-
-//go:build vault
+//	SLUSS_VAULT_DEV=$(deploy/vault-dev/build.sh) go test -run Vault ./gateway
 
 package gateway
 
