@@ -34,6 +34,15 @@ td,th{padding:3px 8px;text-align:right;border-bottom:1px solid #e8ecf0}th{backgr
 		r.Started.Format("2006-01-02 15:04 MST"), r.Seconds, r.Settings.Runs, r.Settings.RunSeconds, r.Settings.WarmupSeconds)
 
 	b.WriteString(overviewSVG(r))
+	if r.Settings.Baseline != "" {
+		fmt.Fprintf(&b, "<h2>Against the baseline %s</h2>\n<table><tr><th>scenario</th><th>mode</th><th>MB/s now÷then</th><th>p99 ms now−then</th><th>proxy CPU/GB now÷then</th></tr>\n", esc(r.Settings.Baseline))
+		for _, c := range r.Cells {
+			if v := c.VsBaseline; v != nil {
+				fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%.2f×</td><td>%s</td><td>%s</td></tr>\n", esc(c.Scenario), esc(c.Mode), v.MBPerSecRatio, optf(v.P99MsDelta, "%+.2f"), optf(v.ProxyCPURatio, "%.2f×"))
+			}
+		}
+		b.WriteString("</table>\n")
+	}
 	for _, name := range r.Settings.Scenarios {
 		var cells []Cell
 		for _, c := range r.Cells {
