@@ -16,15 +16,17 @@ import (
 type csvRewriter struct {
 	s     *session
 	r     *bufio.Reader
-	w     io.Writer
+	w     *bufio.Writer
 	comma byte
-	line  int
-	off   int64
-	raw   []byte
-	dec   []byte
-	offs  []int
-	out   []byte
-	names []bool // per column: a name field
+	// Bytes that end a run of plain field bytes.
+	quotedStop, unquotedStop [256]bool
+	line                     int
+	off                      int64
+	raw                      []byte
+	dec                      []byte
+	offs                     []int
+	out                      []byte
+	names                    []bool // per column: a name field
 }
 
 func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) error {
@@ -32,9 +34,18 @@ func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) er
 	if !ok {
 		br = bufio.NewReaderSize(r, chunkSize)
 	}
-	c := &csvRewriter{s: s, r: br, w: w, comma: s.p.cfg.CSVComma, line: 1}
+	bw, ok := w.(*bufio.Writer)
+	if !ok {
+		bw = bufio.NewWriterSize(w, chunkSize)
+		defer bw.Flush()
+	}
+	c := &csvRewriter{s: s, r: br, w: bw, comma: s.p.cfg.CSVComma, line: 1}
 	if c.comma == 0 {
 		c.comma = sniffComma(br)
+	}
+	c.quotedStop['"'] = true
+	for _, b := range []byte{c.comma, '\n', '\r', '"'} {
+		c.unquotedStop[b] = true
 	}
 	header := true
 	for row := 0; ; row++ {
@@ -105,7 +116,7 @@ func (c *csvRewriter) record(header bool) (bool, error) {
 		}
 		switch end {
 		case ',':
-			if _, err := c.w.Write([]byte{c.comma}); err != nil {
+			if err := c.w.WriteByte(c.comma); err != nil {
 				return false, err
 			}
 			continue
@@ -124,7 +135,9 @@ func (c *csvRewriter) field(header bool, col int) (byte, error) {
 	first, err := c.r.Peek(1)
 	if err == nil && first[0] == '"' {
 		c.read()
+		escaped := false // until the first "", dec is raw and offs the identity
 		for {
+			c.run(&c.quotedStop, escaped, true)
 			b, err := c.read()
 			if err == io.EOF {
 				return 0, c.errf("unterminated quoted field")
@@ -138,6 +151,13 @@ func (c *csvRewriter) field(header bool, col int) (byte, error) {
 			if b == '"' {
 				if p, _ := c.r.Peek(1); len(p) == 1 && p[0] == '"' {
 					c.read()
+					if !escaped {
+						escaped = true
+						c.dec = append(c.dec[:0], c.raw...)
+						for k := range c.raw {
+							c.offs = append(c.offs, k)
+						}
+					}
 					c.offs = append(c.offs, len(c.raw))
 					c.raw = append(c.raw, '"', '"')
 					c.dec = append(c.dec, '"')
@@ -145,17 +165,24 @@ func (c *csvRewriter) field(header bool, col int) (byte, error) {
 				}
 				break
 			}
-			c.offs = append(c.offs, len(c.raw))
+			if escaped {
+				c.offs = append(c.offs, len(c.raw))
+				c.dec = append(c.dec, b)
+			}
 			c.raw = append(c.raw, b)
-			c.dec = append(c.dec, b)
 		}
-		c.offs = append(c.offs, len(c.raw))
-		if err := c.emit(header, col, true); err != nil {
+		dec, offs := c.raw, []int(nil)
+		if escaped {
+			c.offs = append(c.offs, len(c.raw))
+			dec, offs = c.dec, c.offs
+		}
+		if err := c.emit(header, col, true, dec, offs); err != nil {
 			return 0, err
 		}
 		return c.terminator(true)
 	}
 	for {
+		c.run(&c.unquotedStop, false, false)
 		p, err := c.r.Peek(1)
 		if err == io.EOF {
 			break
@@ -176,11 +203,42 @@ func (c *csvRewriter) field(header bool, col int) (byte, error) {
 		c.read()
 		c.raw = append(c.raw, b)
 	}
-	c.dec = append(c.dec, c.raw...)
-	if err := c.emit(header, col, false); err != nil {
+	if err := c.emit(header, col, false, c.raw, nil); err != nil {
 		return 0, err
 	}
 	return c.terminator(false)
+}
+
+// run moves the buffered bytes up to the next one in stop into the field
+// in one go, as far as the size limit lets the byte-at-a-time path in
+// field see them.
+func (c *csvRewriter) run(stop *[256]bool, escaped, quoted bool) {
+	if c.r.Buffered() == 0 {
+		c.r.Peek(1) // fill; an error shows again at the next read
+	}
+	buf, _ := c.r.Peek(c.r.Buffered())
+	if room := maxStringSize + 1 - len(c.raw); len(buf) > room {
+		buf = buf[:max(room, 0)]
+	}
+	n := 0
+	for n < len(buf) && !stop[buf[n]] {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	if escaped {
+		for k := range n {
+			c.offs = append(c.offs, len(c.raw)+k)
+		}
+		c.dec = append(c.dec, buf[:n]...)
+	}
+	if quoted {
+		c.line += bytes.Count(buf[:n], []byte{'\n'})
+	}
+	c.raw = append(c.raw, buf[:n]...)
+	c.off += int64(n)
+	c.r.Discard(n)
 }
 
 func (c *csvRewriter) terminator(quoted bool) (byte, error) {
@@ -195,16 +253,14 @@ func (c *csvRewriter) terminator(quoted bool) (byte, error) {
 	case c.comma:
 		return ',', nil
 	case '\n':
-		_, err := c.w.Write([]byte{'\n'})
-		return '\n', err
+		return '\n', c.w.WriteByte('\n')
 	case '\r':
 		if p, _ := c.r.Peek(1); len(p) == 1 && p[0] == '\n' {
 			c.read()
-			_, err := c.w.Write([]byte{'\r', '\n'})
+			_, err := c.w.WriteString("\r\n")
 			return '\n', err
 		}
-		_, err := c.w.Write([]byte{'\r'})
-		return '\n', err
+		return '\n', c.w.WriteByte('\r')
 	}
 	if quoted {
 		return 0, c.errf(`text after closing quote`)
@@ -212,9 +268,9 @@ func (c *csvRewriter) terminator(quoted bool) (byte, error) {
 	return 0, c.errf("unexpected character")
 }
 
-func (c *csvRewriter) emit(header bool, col int, quoted bool) error {
+func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs []int) error {
 	if header {
-		name := strings.TrimPrefix(string(c.dec), "\ufeff")
+		name := strings.TrimPrefix(string(dec), "\ufeff")
 		for len(c.names) <= col {
 			c.names = append(c.names, false)
 		}
@@ -222,14 +278,10 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool) error {
 		c.out = append(c.out[:0], c.raw...)
 	} else {
 		whole := col < len(c.names) && c.names[col]
-		var offs []int
-		if quoted {
-			offs = c.offs
-		}
-		c.out = c.s.rewriteMapped(c.out[:0], c.raw, c.dec, offs, whole)
+		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
 	}
 	if quoted {
-		if _, err := c.w.Write([]byte{'"'}); err != nil {
+		if err := c.w.WriteByte('"'); err != nil {
 			return err
 		}
 	}
@@ -237,8 +289,7 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool) error {
 		return err
 	}
 	if quoted {
-		_, err := c.w.Write([]byte{'"'})
-		return err
+		return c.w.WriteByte('"')
 	}
 	return nil
 }
