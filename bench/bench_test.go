@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -483,5 +484,82 @@ func TestWritersOnOddReports(t *testing.T) {
 	}
 	if !strings.Contains(tb.String(), "api-encrypt × gateway-full not available: no <route>") {
 		t.Errorf("table:\n%s", tb.String())
+	}
+}
+
+// TestExternalGateway follows bench/README's recipe for a gateway the team
+// runs itself: the sink's CA kept in --sink-dir, sluss serve trusting it,
+// and the bench given --proxy, --proxy-ca and --proxy-pid.
+func TestExternalGateway(t *testing.T) {
+	exe := slussBinary(t)
+	if help, _ := exec.Command(exe, "help").CombinedOutput(); !bytes.Contains(help, []byte("\n  serve ")) {
+		t.Skip("this sluss has no serve command yet")
+	}
+	dir := t.TempDir()
+	sinkDir := filepath.Join(dir, "sink")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// A sink run makes the CA; the bench's own sink will reuse it.
+	sinkCmd := exec.CommandContext(ctx, exe, "bench", "--serve-sink", sinkDir)
+	sink, out, err := startProcess(sinkCmd, "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readLineWithin(ctx, out, 15*time.Second); err != nil {
+		t.Fatalf("sink: %v%s", err, sink.stderrTail())
+	}
+	sink.stop()
+	caBefore, err := os.ReadFile(filepath.Join(sinkDir, SinkCAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ports, err := freePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen, admin := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	gwDir := filepath.Join(dir, "gateway")
+	serve := exec.Command(exe, "serve", "--listen", listen, "--admin-listen", admin, "--data-dir", gwDir,
+		"--approve", "127.0.0.1=storage", "--upstream-ca", filepath.Join(sinkDir, SinkCAFile))
+	serve.Stdout = io.Discard
+	gw, _, err := startProcess(serve, "sluss serve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.stop()
+	if err := waitReady(ctx, gw, "http://"+admin+"/readyz", 30*time.Second); err != nil {
+		t.Fatalf("sluss serve: %v%s", err, gw.stderrTail())
+	}
+	ca, err := exportCA(ctx, exe, gwDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "gateway-ca.pem")
+	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	_, r := runBench(t, "--proxy", listen, "--proxy-ca", caFile, "--proxy-pid", fmt.Sprint(gw.pid()), "--sink-dir", sinkDir,
+		"--scenario", "small", "--duration", "300ms", "--warmup", "200ms", "--runs", "2", "--concurrency", "2")
+	if got := r.Settings.Modes; !slices.Equal(got, []string{ModeDirect, ModeProxy}) {
+		t.Fatalf("modes %q, want direct and gateway", got)
+	}
+	for _, c := range r.Cells {
+		name := c.Scenario + " × " + c.Mode
+		if !c.Available {
+			t.Fatalf("%s not available: %s", name, c.Note)
+		}
+		checkCell(t, name, c, 2)
+		if c.Errors != 0 {
+			t.Errorf("%s: %d errors: %q", name, c.Errors, c.ErrorSamples)
+		}
+	}
+	if c := r.Cells[1]; c.ProxyCPUSecPerGB == nil || c.ProxyPeakRSS == nil {
+		t.Error("--proxy-pid given, but the gateway's CPU and memory were not measured")
+	}
+	if caAfter, _ := os.ReadFile(filepath.Join(sinkDir, SinkCAFile)); !bytes.Equal(caBefore, caAfter) {
+		t.Error("the sink made a new CA in --sink-dir instead of reusing the one the gateway trusts")
 	}
 }
