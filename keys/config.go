@@ -156,17 +156,17 @@ func (c Config) resolve() (*settings, error) {
 		s.MaxStaleness = DefaultMaxStaleness
 	}
 	if s.RefreshInterval < 0 || s.MaxStaleness < 0 {
-		return nil, errors.New("keys: refresh_interval and max_staleness must be positive")
+		return nil, errors.New("keys.refresh_interval and keys.max_staleness must be positive")
 	}
 	if s.MaxStaleness < s.RefreshInterval {
-		return nil, fmt.Errorf("keys: max_staleness (%s) is shorter than refresh_interval (%s): keys would expire between refreshes", s.MaxStaleness, s.RefreshInterval)
+		return nil, fmt.Errorf("keys.max_staleness (%s) is shorter than keys.refresh_interval (%s): keys would expire between refreshes", s.MaxStaleness, s.RefreshInterval)
 	}
 	if len(s.HMACDomains) == 0 {
 		s.HMACDomains = DefaultHMACDomains
 	}
 	for _, d := range s.HMACDomains {
 		if !domainPattern.MatchString(d) {
-			return nil, fmt.Errorf("keys: HMAC domain %q: want lower-case letters, digits, _ or -", d)
+			return nil, fmt.Errorf("keys.hmac_domains: HMAC domain %q: want lower-case letters, digits, _ or -", d)
 		}
 	}
 	if s.CAName == "" {
@@ -178,18 +178,18 @@ func (c Config) resolve() (*settings, error) {
 	for i, r := range s.Escrow {
 		r = strings.TrimSpace(r)
 		if !strings.HasPrefix(r, "age1pq1") {
-			return nil, fmt.Errorf("keys: escrow recipient %d is not an age1pq1… recipient (post-quantum public key from age-keygen -pq or sluss keygen)", i+1)
+			return nil, fmt.Errorf("keys.escrow: escrow recipient %d is not an age1pq1… recipient (post-quantum public key from age-keygen -pq or sluss keygen)", i+1)
 		}
 		rec, err := crypto.ParseRecipient(r)
 		if err != nil {
-			return nil, fmt.Errorf("keys: escrow recipient %d: %v", i+1, err)
+			return nil, fmt.Errorf("keys.escrow: escrow recipient %d: %v", i+1, err)
 		}
 		s.escrow = append(s.escrow, rec)
 	}
 	if c.Vault != nil {
 		v := *c.Vault
 		if v.Address == "" {
-			return nil, errors.New("keys: vault.address (or VAULT_ADDR) is not set")
+			return nil, errors.New("keys.vault.address (or VAULT_ADDR) is not set")
 		}
 		if v.Mount == "" {
 			v.Mount = DefaultVaultMount

@@ -55,7 +55,7 @@ func TestResolveDefaultsAndErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{RefreshInterval: time.Hour, MaxStaleness: time.Minute}, "shorter than refresh_interval"},
+		{Config{RefreshInterval: time.Hour, MaxStaleness: time.Minute}, "shorter than keys.refresh_interval"},
 		{Config{MaxStaleness: -time.Minute}, "must be positive"},
 		{Config{HMACDomains: []string{"PNR"}}, `HMAC domain "PNR"`},
 		{Config{Vault: &VaultConfig{}}, "vault.address"},

@@ -43,12 +43,14 @@ func loadConfig(path string) (*fileConfig, error) {
 type storeFlags struct {
 	config  string
 	dataDir string
+	escrow  stringList
 }
 
 func addStoreFlags(fs *flag.FlagSet) *storeFlags {
 	f := &storeFlags{}
 	fs.StringVar(&f.config, "config", "", "read the configuration (Vault, escrow, data dir) from `FILE`; env SLUSS_CONFIG")
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep the embedded key store in `DIR` (default ./sluss-data); env SLUSS_DATA_DIR")
+	fs.Var(&f.escrow, "escrow", "also encrypt to the offline escrow `RECIPIENT` (age1pq1…), instead of keys.escrow; repeatable; env SLUSS_ESCROW")
 	return f
 }
 
@@ -73,6 +75,9 @@ func (f *storeFlags) load(e *env) (*fileConfig, error) {
 	}
 	if f.dataDir != "" {
 		fc.Keys.DataDir = f.dataDir
+	}
+	if len(f.escrow) > 0 {
+		fc.Keys.Escrow = f.escrow
 	}
 	fc.Keys.ApplyEnv(e.getenv)
 	return fc, nil
