@@ -38,13 +38,13 @@ type nameDetector struct {
 	words []word
 	infos []wordInfo
 	buf   []byte // scratch for one lookup
-	prev  []byte // the lower-cased word before a run
+	memo  map[string]wordFacts
 	// keepAll keeps every word in words, for debugging the classification.
 	keepAll bool
 }
 
 func newNameDetector(lx *lexicon) *nameDetector {
-	return &nameDetector{lx: lx}
+	return &nameDetector{lx: lx, memo: make(map[string]wordFacts)}
 }
 
 // Person cues: a capitalised word right after one of these is taken as a
@@ -525,20 +525,38 @@ func (d *nameDetector) common(w []byte) bool {
 
 const nameFlags = lexGiven | lexSurname
 
-// info classifies one word. prevLower is the lower-cased word before a run
-// (nil at a sentence start); institution is set when the run follows a
-// capitalised ordinary word ("Vårdcentralen Tåbelund", "avdelning Rosen").
-func (d *nameDetector) info(b []byte, w *word, prevLower []byte, institution bool) wordInfo {
-	text := b[w.start:w.end]
-	inf := wordInfo{stemEnd: w.end}
-	possPlace := false // Lunds kommun
-	if w.shape == shapeInitial {
-		inf.capable = true
-		return inf
+// wordFacts is what the lexicons say about one word as written, whatever
+// its context.
+type wordFacts struct {
+	flags      uint8 // lexicon classes, after hyphens and possessives
+	possessive bool  // flags are those of the word without its final s
+	possPlace  bool  // ... and that word is also a place (Lunds kommun)
+	common     bool  // an ordinary word
+	// Of the lower-case form:
+	cue, conjunction, placeNoun, preposition bool
+	definite, placeSuffix, surnameSuffix     bool
+}
+
+// maxFacts bounds the per-stream memo of word facts; it is cleared when full.
+const maxFacts = 1 << 12
+
+// facts looks a word up in the lexicons. Capitalised words repeat within
+// a stream (sentence starts, the names of a case), so the answers are
+// memoized: one map lookup instead of three to five.
+func (d *nameDetector) facts(text []byte) wordFacts {
+	if wf, ok := d.memo[string(text)]; ok {
+		return wf
 	}
-	if personCues[string(appendLower(d.buf[:0], text))] {
-		return inf // Mamma, Hej, Mentor, Tack
-	}
+	var wf wordFacts
+	lower := appendLower(d.buf[:0], text)
+	wf.cue = personCues[string(lower)]
+	wf.conjunction = nameConjunctions[string(lower)]
+	wf.placeNoun = placeNouns[string(lower)]
+	wf.preposition = placePrepositions[string(lower)]
+	wf.definite = definite(lower)
+	wf.placeSuffix = hasSuffix(lower, placeSuffixes)
+	wf.surnameSuffix = hasSuffix(lower, surnameSuffixes)
+	wf.common = d.lx.isCommon(lower)
 	f := d.lookup(text)
 	if f == 0 {
 		if h := indexByte(text, '-'); h > 0 {
@@ -550,16 +568,47 @@ func (d *nameDetector) info(b []byte, w *word, prevLower []byte, institution boo
 		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 {
 			if f2&lexPlace == 0 || f == 0 {
 				f = f2
-				inf.stemEnd = w.end - 1
-				possPlace = f2&lexPlace != 0
+				wf.possessive = true
+				wf.possPlace = f2&lexPlace != 0
 			}
 		} else if f2&lexPlace != 0 && f == 0 {
 			f = lexPlace // Stockholms
 		}
 	}
-	isCommon := d.common(text)
+	wf.flags = f
+	if len(d.memo) >= maxFacts {
+		clear(d.memo)
+	}
+	d.memo[string(text)] = wf
+	return wf
+}
+
+// institutional reports whether a word names a place or body in definite
+// form (Vårdcentralen, HVB-hemmet, Kansliet) or is a place noun.
+func (wf wordFacts) institutional() bool {
+	return wf.placeNoun || wf.definite || wf.placeSuffix
+}
+
+// info classifies one word. locative is set when the word before the run is
+// a place preposition; institution when the run follows a capitalised
+// ordinary word ("Vårdcentralen Tåbelund", "avdelning Rosen").
+func (d *nameDetector) info(b []byte, w *word, locative, institution bool) wordInfo {
+	inf := wordInfo{stemEnd: w.end}
+	if w.shape == shapeInitial {
+		inf.capable = true
+		return inf
+	}
+	wf := d.facts(b[w.start:w.end])
+	if wf.cue {
+		return inf // Mamma, Hej, Mentor, Tack
+	}
+	f := wf.flags
+	if wf.possessive {
+		inf.stemEnd = w.end - 1
+	}
+	possPlace := wf.possPlace
+	isCommon := wf.common
 	mid := !w.gapSentence && w.shape == shapeCap
-	locative := prevLower != nil && placePrepositions[string(prevLower)]
 	switch {
 	case f&nameFlags != 0 && !isCommon && f&lexPlace == 0:
 		inf.score = 3
@@ -570,7 +619,7 @@ func (d *nameDetector) info(b []byte, w *word, prevLower []byte, institution boo
 		if mid {
 			inf.score += 2
 		}
-		if definite(d.buf) {
+		if wf.definite {
 			// "avdelning Rosen", "lokal Björken": a noun in definite form
 			// used as the name of a room or ward.
 			inf.score = 0
@@ -596,17 +645,16 @@ func (d *nameDetector) info(b []byte, w *word, prevLower []byte, institution boo
 		}
 	case f&lexForeign != 0 && !isCommon:
 		inf.score = 0
-	case isCommon && mid && !definite(d.buf) && f&lexPlace == 0:
+	case isCommon && mid && !wf.definite && f&lexPlace == 0:
 		// An ordinary word capitalised mid-sentence: Swedish does that only
 		// for names, so it may be a surname next to a given name (Hans Gren,
 		// Anna Lilja). On its own it scores nothing.
 		inf.score = 0
 	case f == 0 && !isCommon:
-		lower := d.buf // d.common left text lower-cased there
 		switch {
-		case hasSuffix(lower, placeSuffixes):
+		case wf.placeSuffix:
 			return inf // not capable
-		case hasSuffix(lower, surnameSuffixes):
+		case wf.surnameSuffix:
 			inf.score = 2
 			if mid && !locative {
 				inf.score++
@@ -631,13 +679,6 @@ func (d *nameDetector) info(b []byte, w *word, prevLower []byte, institution boo
 	}
 	inf.capable = true
 	return inf
-}
-
-// institutional reports whether w names a place or body in definite form
-// (Vårdcentralen, HVB-hemmet, Kansliet) or is a place noun.
-func (d *nameDetector) institutional(b []byte, w word) bool {
-	lower := appendLower(d.buf[:0], b[w.start:w.end])
-	return placeNouns[string(lower)] || definite(lower) || hasSuffix(lower, placeSuffixes)
 }
 
 // definite reports whether a lower-case common word looks like a noun in
@@ -737,19 +778,17 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch) []nameMatch {
 	first := ws[k]
+	var before wordFacts // of the word before the run
 	if k > 0 {
-		d.prev = appendLower(d.prev[:0], b[ws[k-1].start:ws[k-1].end])
+		before = d.facts(b[ws[k-1].start:ws[k-1].end])
 	}
-	var prevLower []byte
-	if k > 0 && !first.gapSentence {
-		prevLower = d.prev
-	}
+	// The word before is context unless a sentence ends between.
+	prevContext := k > 0 && !first.gapSentence
 	cue := false
 	if k > 0 && first.gapCueOK {
-		p := d.prev
-		cue = personCues[string(p)]
+		cue = before.cue
 		// "Anna och Björn", "Svensson, Anna": a name just before carries over.
-		if !cue && nameConjunctions[string(p)] && k > 1 && ws[k-1].gapJoin && len(dst) > 0 && dst[len(dst)-1].end >= ws[k-2].start {
+		if !cue && before.conjunction && k > 1 && ws[k-1].gapJoin && len(dst) > 0 && dst[len(dst)-1].end >= ws[k-2].start {
 			cue = true
 		}
 	}
@@ -764,10 +803,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		cue = true
 	}
 	institution := false
-	if k > 0 && first.gapJoin && ws[k-1].shape != shapeLower && d.institutional(b, ws[k-1]) {
+	if k > 0 && first.gapJoin && ws[k-1].shape != shapeLower && before.institutional() {
 		institution = true
 	}
-	if prevLower != nil && placeNouns[string(prevLower)] {
+	if prevContext && before.placeNoun {
 		institution = true
 	}
 	total, capable := 0, 0
@@ -778,15 +817,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			infos = append(infos, wordInfo{})
 			continue
 		}
-		pl := prevLower
-		if j > k {
-			pl = nil
-		}
+		locative := j == k && prevContext && before.preposition
 		inst := institution
 		if j > k {
-			inst = ws[j-1].shape != shapeLower && !infos[j-1-k].capable && d.institutional(b, ws[j-1])
+			inst = ws[j-1].shape != shapeLower && !infos[j-1-k].capable &&
+				d.facts(b[ws[j-1].start:ws[j-1].end]).institutional()
 		}
-		inf := d.info(b, &ws[j], pl, inst)
+		inf := d.info(b, &ws[j], locative, inst)
 		infos = append(infos, inf)
 		if inf.capable {
 			capable++
@@ -820,7 +857,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if s > 0 {
 			prev := ws[k+s-1]
 			stretchCue = prev.shape != shapeLower && ws[k+s].gapCueOK &&
-				personCues[string(appendLower(d.buf[:0], b[prev.start:prev.end]))]
+				d.facts(b[prev.start:prev.end]).cue
 		}
 		isName := sum >= 3 || (stretchCue && n > 0 && sum >= 1) || (n >= 2 && sum >= 2)
 		if n == 0 {
