@@ -117,19 +117,7 @@ func runShortBench(t *testing.T) {
 // report.schema.json.
 func TestReportSchema(t *testing.T) {
 	runShortBench(t)
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	sch, err := c.Compile("report.schema.json")
-	if err != nil {
-		t.Fatalf("compiling report.schema.json: %v", err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(shortRun.json))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sch.Validate(doc); err != nil {
-		t.Fatalf("sluss bench --json does not match report.schema.json: %v", err)
-	}
+	validateReport(t, shortRun.json)
 
 	// The same report against itself as --baseline: every ratio 1, every
 	// delta 0, and still valid.
@@ -150,11 +138,24 @@ func TestReportSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(js)); err != nil {
+	validateReport(t, js)
+}
+
+// validateReport checks a --json document against report.schema.json.
+func validateReport(t *testing.T, js []byte) {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile("report.schema.json")
+	if err != nil {
+		t.Fatalf("compiling report.schema.json: %v", err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := sch.Validate(doc); err != nil {
-		t.Fatalf("a report with a baseline does not match report.schema.json: %v", err)
+		t.Fatalf("report does not match report.schema.json: %v", err)
 	}
 }
 
@@ -561,5 +562,44 @@ func TestExternalGateway(t *testing.T) {
 	}
 	if caAfter, _ := os.ReadFile(filepath.Join(sinkDir, SinkCAFile)); !bytes.Equal(caBefore, caAfter) {
 		t.Error("the sink made a new CA in --sink-dir instead of reusing the one the gateway trusts")
+	}
+}
+
+// TestPerfProfile records the gateway with Linux perf during a short cell
+// and checks the report names where its CPU went.
+func TestPerfProfile(t *testing.T) {
+	if _, err := executableOf("perf"); err != nil {
+		t.Skip("perf not installed: sudo apt-get install -y linux-perf")
+	}
+	exe := slussBinary(t)
+	if help, _ := exec.Command(exe, "help").CombinedOutput(); !bytes.Contains(help, []byte("\n  serve ")) {
+		t.Skip("this sluss has no serve command yet")
+	}
+	dir := t.TempDir()
+	js, r := runBench(t, "--perf", dir, "--scenario", "small", "--mode", "gateway-inspect",
+		"--duration", "400ms", "--warmup", "200ms", "--runs", "1", "--concurrency", "2")
+	c := r.Cells[0]
+	if !c.Available {
+		t.Fatalf("not available: %s", c.Note)
+	}
+	if len(c.Profile) == 0 {
+		if strings.Contains(c.Note, "perf record") {
+			t.Skipf("perf cannot record here: %s", c.Note)
+		}
+		t.Fatalf("no profile: %s", c.Note)
+	}
+	sum := 0.0
+	for i, p := range c.Profile {
+		if p.Symbol == "" || p.Percent <= 0 || (i > 0 && p.Percent > c.Profile[i-1].Percent) {
+			t.Errorf("profile entry %d: %+v", i, p)
+		}
+		sum += p.Percent
+	}
+	if sum > 100.01 {
+		t.Errorf("profile adds up to %v%%", sum)
+	}
+	validateReport(t, js)
+	if st, err := os.Stat(c.ProfileFile); err != nil || st.Size() == 0 || filepath.Dir(c.ProfileFile) != dir {
+		t.Errorf("recording %q: %v", c.ProfileFile, err)
 	}
 }

@@ -59,6 +59,21 @@ td,th{padding:3px 8px;text-align:right;border-bottom:1px solid #e8ecf0}th{backgr
 		b.WriteString("</div>\n")
 		b.WriteString(cellTable(cells))
 		for _, c := range cells {
+			if len(c.Profile) > 0 {
+				fmt.Fprintf(&b, "<p class=meta>%s, where its CPU went (perf, %s):", esc(c.Mode), esc(c.ProfileFile))
+				for i, p := range c.Profile[:min(8, len(c.Profile))] {
+					sep := ","
+					if i == 0 {
+						sep = ""
+					}
+					kernel := ""
+					if p.Kernel {
+						kernel = " [kernel]"
+					}
+					fmt.Fprintf(&b, "%s %.1f%% <code>%s</code>%s", sep, p.Percent, esc(p.Symbol), kernel)
+				}
+				b.WriteString("</p>\n")
+			}
 			if c.Note != "" {
 				fmt.Fprintf(&b, "<p class=note>%s: %s</p>\n", esc(c.Mode), esc(c.Note))
 			}

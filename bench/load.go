@@ -119,7 +119,10 @@ type loadResult struct {
 
 // drive runs workers against t without pause for warm-up + runs×window,
 // taking snapshots at each window boundary, then stops them.
-func drive(ctx context.Context, t *target, workers int, build requestFunc, warmup, window time.Duration, runs int, sinkPID int, progress func(string)) (*loadResult, error) {
+//
+// onMeasure, if not nil, is called when the measured runs begin; the
+// function it returns when they end.
+func drive(ctx context.Context, t *target, workers int, build requestFunc, warmup, window time.Duration, runs int, sinkPID int, progress func(string), onMeasure func() func()) (*loadResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type workerOut struct {
@@ -195,6 +198,11 @@ func drive(ctx context.Context, t *target, workers int, build requestFunc, warmu
 		}
 		if t.pid > 0 {
 			resetPeakRSS(t.pid)
+		}
+		if onMeasure != nil {
+			if done := onMeasure(); done != nil {
+				defer done()
+			}
 		}
 		res.snapshots = append(res.snapshots, takeSnapshot(t.pid, sinkPID, counts))
 		for r := range runs {

@@ -82,6 +82,10 @@ type Cell struct {
 	AddedP50Ms    *float64 `json:"added_p50_ms,omitempty"`
 	AddedP99Ms    *float64 `json:"added_p99_ms,omitempty"`
 
+	// Where the proxy's CPU went (--perf): top symbols, and the recording.
+	Profile     []ProfileEntry `json:"profile,omitempty"`
+	ProfileFile string         `json:"profile_file,omitempty"`
+
 	// Compared with the same cell of an earlier report (--baseline).
 	VsBaseline *Comparison `json:"vs_baseline,omitempty"`
 }

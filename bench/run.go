@@ -46,6 +46,12 @@ type Options struct {
 	// must trust it); default a temporary directory.
 	SinkDir string
 
+	// PerfDir, if set, gets a Linux perf recording of the proxy during the
+	// measured runs of each cell (SCENARIO-MODE.perf.data, for perf report)
+	// and each cell its top symbols. Sampling perturbs the figures a
+	// little; compare profiled runs with profiled runs.
+	PerfDir string
+
 	// Progress receives one line per step (stderr for the CLI); may be nil.
 	Progress io.Writer
 }
@@ -240,12 +246,31 @@ func measure(ctx context.Context, e *env, s *Scenario, m mode, o Options, progre
 		}
 		c.Note = note
 	}
+	var onMeasure func() func()
+	var recording *perfRecording
+	var perfErr error
+	if o.PerfDir != "" && t.pid > 0 {
+		file := filepath.Join(o.PerfDir, s.Name+"-"+m.name()+".perf.data")
+		onMeasure = func() func() {
+			if recording, perfErr = startPerf(t.pid, file); perfErr != nil {
+				return nil
+			}
+			return func() { perfErr = recording.stop() }
+		}
+	}
 	progress("warm-up")
-	res, err := drive(ctx, t, c.Concurrency, s.request(s, c.SizeBytes), o.Warmup, o.Duration, o.Runs, e.sink.pid(), progress)
+	res, err := drive(ctx, t, c.Concurrency, s.request(s, c.SizeBytes), o.Warmup, o.Duration, o.Runs, e.sink.pid(), progress, onMeasure)
 	if err != nil {
 		return fail(err)
 	}
 	c.Available = true
+	if perfErr == nil && recording != nil {
+		c.Profile, perfErr = perfTop(ctx, recording.file, 15)
+		c.ProfileFile = recording.file
+	}
+	if perfErr != nil {
+		c.addNote("no profile: " + perfErr.Error())
+	}
 	if res.window != o.Duration {
 		c.addNote(fmt.Sprintf("runs lengthened to %v so that requests complete within them", res.window))
 	}

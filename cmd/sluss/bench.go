@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.SinkDir, "sink-dir", "", "keep the sink's CA in `DIR` across runs (a --proxy gateway must trust DIR/sink-ca.pem upstream)")
 	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON (schema: bench/report.schema.json) instead of the table")
 	fs.StringVar(&baselineFile, "baseline", "", "compare with an earlier `REPORT` (a --json output): before and after a change")
+	fs.StringVar(&o.PerfDir, "perf", "", "record the proxy with Linux perf during each cell's runs into `DIR` (Debian linux-perf) and report its top symbols")
 	fs.StringVar(&htmlFile, "html", "", "also write a self-contained HTML page with charts to `FILE`")
 	fs.BoolVar(&quiet, "q", false, "no progress on stderr")
 	positional, err := parseInterspersed(fs, args)
@@ -64,6 +66,14 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	var baseline *bench.Report
 	if baselineFile != "" {
 		if baseline, err = readReport(baselineFile); err != nil {
+			return err
+		}
+	}
+	if o.PerfDir != "" {
+		if err := os.MkdirAll(o.PerfDir, 0o755); err != nil {
+			return err
+		}
+		if o.PerfDir, err = filepath.Abs(o.PerfDir); err != nil {
 			return err
 		}
 	}

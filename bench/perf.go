@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ProfileEntry is one symbol of where a proxy spent its CPU during a
+// cell's measured runs, from Linux perf (--perf DIR).
+type ProfileEntry struct {
+	Percent float64 `json:"percent"`
+	Symbol  string  `json:"symbol"`
+	Kernel  bool    `json:"kernel,omitempty"`
+}
+
+// perfSampleHz is the sampling rate: low enough to perturb the proxy
+// little, high enough for a few thousand samples in a cell.
+const perfSampleHz = 499
+
+// perfRecording is `perf record` attached to a proxy.
+type perfRecording struct {
+	p    *process
+	file string
+}
+
+// startPerf attaches perf record (with call graphs, for a later
+// `perf report -i FILE`) to pid.
+func startPerf(pid int, file string) (*perfRecording, error) {
+	exe, err := executableOf("perf")
+	if err != nil {
+		return nil, errNotAvailable{"perf is not installed; install it with: sudo apt-get install -y linux-perf"}
+	}
+	cmd := exec.Command(exe, "record", "--quiet", "-F", strconv.Itoa(perfSampleHz), "-g", "-p", strconv.Itoa(pid), "-o", file)
+	p, out, err := startProcess(cmd, "perf record")
+	if err != nil {
+		return nil, err
+	}
+	go bufio.NewReader(out).WriteTo(discard{})
+	// perf needs a moment to attach; samples before that are lost, not wrong.
+	time.Sleep(100 * time.Millisecond)
+	if !p.running() {
+		return nil, fmt.Errorf("perf record exited: %v%s", p.err, p.stderrTail())
+	}
+	return &perfRecording{p: p, file: file}, nil
+}
+
+// stop ends the recording (SIGINT, so perf writes its file) and waits.
+func (r *perfRecording) stop() error {
+	syscall.Kill(r.p.pid(), syscall.SIGINT)
+	select {
+	case <-r.p.exited:
+	case <-time.After(20 * time.Second):
+		r.p.stop()
+		return fmt.Errorf("perf record did not finish%s", r.p.stderrTail())
+	}
+	return nil
+}
+
+// perfLine is one line of `perf report --sort symbol -g none --stdio`:
+// "    21.96%  [.] golang.org/x/crypto/chacha20poly1305.chacha20Poly1305Seal.abi0".
+var perfLine = regexp.MustCompile(`^\s*([0-9.]+)%\s+\[(.)\]\s+(.*?)\s*(?:-\s+-\s*)?$`)
+
+// perfTop returns the n symbols with most samples in a recording.
+func perfTop(ctx context.Context, file string, n int) ([]ProfileEntry, error) {
+	exe, err := executableOf("perf")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, exe, "report", "-i", file, "--no-children", "--sort", "symbol", "-g", "none", "--stdio")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("perf report: %w: %s", err, lastLines(stderr.String(), 3))
+	}
+	var top []ProfileEntry
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		m := perfLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		pct, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			continue
+		}
+		top = append(top, ProfileEntry{Percent: pct, Symbol: strings.TrimSuffix(m[3], ".abi0"), Kernel: m[2] == "k"})
+		if len(top) == n {
+			break
+		}
+	}
+	if len(top) == 0 {
+		return nil, fmt.Errorf("perf report of %s has no samples", file)
+	}
+	return top, nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
