@@ -47,17 +47,23 @@ func benchTransform(b *testing.B, f Format, data []byte) {
 
 func BenchmarkTransformText(b *testing.B) { benchTransform(b, FormatText, benchText(4<<20)) }
 
-func BenchmarkTransformJSON(b *testing.B) {
+func BenchmarkTransformJSON(b *testing.B) { benchTransform(b, FormatJSON, benchJSON(4<<20)) }
+
+// BenchmarkTransformSmallJSON is one API request body of ~2 KiB per call:
+// the fixed cost of a stream (buffers, session) against little work.
+func BenchmarkTransformSmallJSON(b *testing.B) { benchTransform(b, FormatJSON, benchJSON(2<<10)) }
+
+func benchJSON(size int) []byte {
 	var buf bytes.Buffer
 	buf.WriteString("[")
-	for i := 0; buf.Len() < 4<<20; i++ {
+	for i := 0; buf.Len() < size; i++ {
 		if i > 0 {
 			buf.WriteString(",\n")
 		}
 		fmt.Fprintf(&buf, `{"id":%d,"namn":"Anna Berg","pnr":"19121212-1212","aktiv":true,"belopp":%d.50,"anteckning":"Vi har haft ett möte om planeringen inför hösten och gick igenom budget, lokaler och bemanning på enheten. Vi har haft ett möte om planeringen inför hösten och gick igenom budget, lokaler och bemanning. Vi ses igen i september för uppföljning av alla delar.","kategori":"ekonomi","status":"klar"}`, i, i*7)
 	}
 	buf.WriteString("]")
-	benchTransform(b, FormatJSON, buf.Bytes())
+	return buf.Bytes()
 }
 
 func BenchmarkTransformCSV(b *testing.B) {

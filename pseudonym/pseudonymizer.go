@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -98,6 +99,39 @@ type Pseudonymizer struct {
 	lx          *lexicon
 	fields      map[string]bool
 	log         zerolog.Logger
+	// buffers recycles the chunk buffers of finished streams: ~340 KiB
+	// per stream, whose allocation and zeroing would otherwise cost more
+	// than transforming a small body.
+	buffers sync.Pool
+}
+
+// streamBuffers are the chunk buffers of one Transform.
+type streamBuffers struct {
+	r       *bufio.Reader
+	w       *bufio.Writer
+	text    []byte // transformText's window
+	textOut []byte // transformText's output chunk
+}
+
+// getBuffers returns chunk buffers reading r and writing w.
+func (p *Pseudonymizer) getBuffers(r io.Reader, w io.Writer) *streamBuffers {
+	sb, _ := p.buffers.Get().(*streamBuffers)
+	if sb == nil {
+		// Not bufio.NewReaderSize(r, …): it returns r itself when r is a
+		// large enough *bufio.Reader, which must not end up in the pool.
+		sb = &streamBuffers{r: bufio.NewReaderSize(nil, chunkSize), w: bufio.NewWriterSize(nil, chunkSize)}
+	}
+	sb.r.Reset(r)
+	sb.w.Reset(w)
+	return sb
+}
+
+// putBuffers returns sb to the pool, dropping the caller's reader and
+// writer.
+func (p *Pseudonymizer) putBuffers(sb *streamBuffers) {
+	sb.r.Reset(nil)
+	sb.w.Reset(nil)
+	p.buffers.Put(sb)
 }
 
 // New returns a Pseudonymizer that takes HMAC keys from keys and keeps the
@@ -150,12 +184,15 @@ func (p *Pseudonymizer) Transform(ctx context.Context, f Format, r io.Reader, w 
 	if err != nil {
 		return Counts{}, err
 	}
-	br := bufio.NewReaderSize(r, chunkSize)
+	// Mappings are stored before any output carrying their tokens leaves.
+	sb := p.getBuffers(r, &storeFirstWriter{ctx: ctx, s: s, w: w})
+	defer p.putBuffers(sb)
+	br, bw := sb.r, sb.w
+	s.textBuf, s.textOut = sb.text, sb.textOut
+	defer func() { sb.text, sb.textOut = s.textBuf, s.textOut }()
 	if f == FormatAuto {
 		f = sniff(br)
 	}
-	// Mappings are stored before any output carrying their tokens leaves.
-	bw := bufio.NewWriterSize(&storeFirstWriter{ctx: ctx, s: s, w: w}, chunkSize)
 	switch f {
 	case FormatText, FormatHTML:
 		err = s.transformText(ctx, br, bw)

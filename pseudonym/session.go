@@ -46,6 +46,9 @@ type session struct {
 
 	pnrOnly bool // JSON keys: personnummer only
 
+	// transformText's window and output chunk, from a pool when set.
+	textBuf, textOut []byte
+
 	// re-identification
 	reCache map[string][]byte
 	verify  map[string]*macer

@@ -19,8 +19,15 @@ const (
 // context ("Med vänliga hälsningar" before a signature). Memory is bounded by
 // a few chunk buffers.
 func (s *session) transformText(ctx context.Context, r io.Reader, w io.Writer) error {
-	buf := make([]byte, contextSize+2*chunkSize)
-	out := make([]byte, 0, chunkSize+chunkSize/4)
+	if len(s.textBuf) != contextSize+2*chunkSize {
+		s.textBuf = make([]byte, contextSize+2*chunkSize)
+	}
+	buf := s.textBuf
+	out := s.textOut[:0]
+	if cap(out) == 0 {
+		out = make([]byte, 0, chunkSize+chunkSize/4)
+	}
+	defer func() { s.textOut = out[:0] }()
 	ctxLen, n := 0, 0 // buf[:ctxLen] is context, buf[ctxLen:ctxLen+n] pending input
 	eof := false
 	for {
