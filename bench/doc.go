@@ -3,9 +3,13 @@
 // gateway's CPU and memory per gigabyte, side by side with no proxy at all
 // and with the MITM proxies the team already knows.
 //
-// For most uses, run `sluss bench` (which calls [Run]); read the table, or
-// ask for [Report] as JSON (--json, schema in report.schema.json) or as a
-// self-contained HTML page ([WriteHTML]).
+// For most uses, run `sluss bench` (which calls [Run]); read the table
+// ([WriteTable]), or ask for the [Report] as JSON (--json, schema in
+// report.schema.json) or as a self-contained HTML page ([WriteHTML]).
+// To see what a change to the gateway did, compare with an earlier report
+// ([CompareWithBaseline], --baseline); to see where its CPU goes, record it
+// with Linux perf (Options.PerfDir, --perf). bench/README.md explains every
+// figure and shows a full run.
 //
 // Every party runs as its own process so that each one's CPU time is its
 // own: the HTTPS sink upstream ([ServeSink], `sluss bench --serve-sink`),
