@@ -22,8 +22,8 @@ func TestConcurrentStreamsMatchSequential(t *testing.T) {
 	}
 	jobs = append(jobs,
 		job{FormatText, strings.Repeat("Vi har pratat med Anna Berg om 121212-1212.\n", 5000)}, // several chunks
-		job{FormatJSON, `{"namn":"Anna Berg","x":`}, // fails
-		job{FormatCSV, "a,b\n\"x,1\n"},              // fails
+		job{FormatJSON, `{"namn":"Anna Berg","x":`},                                            // fails
+		job{FormatCSV, "a,b\n\"x,1\n"},                                                         // fails
 	)
 	want := make([]string, len(jobs))
 	for i, j := range jobs {
