@@ -117,3 +117,24 @@ func FuzzSplitWords(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkSplit(t, d, full, s) })
 }
+
+func TestPlainLen(t *testing.T) {
+	var all []byte
+	for c := 0; c < 256; c++ {
+		all = append(all, byte(c))
+	}
+	for _, s := range [][]byte{
+		all, []byte("abcdefghijklmnop\"q"), []byte("abcdefghijklmnop\\"), []byte("åäöåäöåäöåäö\x1f"),
+		[]byte("!!!!!!!!!!!!!!!!#$[]\x7f\x80\xff"), []byte(""), []byte("ab"),
+	} {
+		for i := 0; i <= len(s); i++ {
+			want := i
+			for want < len(s) && jsonPlain[s[want]] {
+				want++
+			}
+			if got := i + plainLen(s[i:]); got != want {
+				t.Errorf("plainLen(%q) = %d, want %d", s[i:], got-i, want-i)
+			}
+		}
+	}
+}
