@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -25,35 +26,79 @@ type ProfileEntry struct {
 // little, high enough for a few thousand samples in a cell.
 const perfSampleHz = 499
 
-// perfRecording is `perf record` attached to a proxy.
+// perfRecording is `perf record` attached to a proxy, its events
+// disabled until enable: attaching takes perf a while on a busy machine,
+// so it is started before the warm-up and switched on at the runs.
 type perfRecording struct {
-	p    *process
-	file string
+	p        *process
+	file     string
+	ctl, ack string // control and acknowledgement FIFOs
 }
 
 // startPerf attaches perf record (with call graphs, for a later
-// `perf report -i FILE`) to pid.
+// `perf report -i FILE`) to pid, recording nothing until enable.
 func startPerf(pid int, file string) (*perfRecording, error) {
 	exe, err := executableOf("perf")
 	if err != nil {
 		return nil, errNotAvailable{"perf is not installed; install it with: sudo apt-get install -y linux-perf"}
 	}
-	cmd := exec.Command(exe, "record", "--quiet", "-F", strconv.Itoa(perfSampleHz), "-g", "-p", strconv.Itoa(pid), "-o", file)
+	r := &perfRecording{file: file, ctl: file + ".ctl", ack: file + ".ack"}
+	for _, f := range []string{r.ctl, r.ack} {
+		os.Remove(f)
+		if err := syscall.Mkfifo(f, 0o600); err != nil {
+			return nil, fmt.Errorf("perf control FIFO: %w", err)
+		}
+	}
+	cmd := exec.Command(exe, "record", "--quiet", "-D", "-1", "--control", "fifo:"+r.ctl+","+r.ack,
+		"-F", strconv.Itoa(perfSampleHz), "-g", "-p", strconv.Itoa(pid), "-o", file)
 	p, out, err := startProcess(cmd, "perf record")
 	if err != nil {
+		r.removeFIFOs()
 		return nil, err
 	}
 	go bufio.NewReader(out).WriteTo(discard{})
-	// perf needs a moment to attach; samples before that are lost, not wrong.
-	time.Sleep(100 * time.Millisecond)
-	if !p.running() {
-		return nil, fmt.Errorf("perf record exited: %v%s", p.err, p.stderrTail())
+	r.p = p
+	return r, nil
+}
+
+// enable switches sampling on and waits (at most 30 s) for perf to say
+// it has. Both FIFOs are opened read-write, which never blocks on Linux,
+// so nothing waits on perf beyond the read deadline.
+func (r *perfRecording) enable() error {
+	ctl, err := os.OpenFile(r.ctl, os.O_RDWR, 0)
+	if err != nil {
+		return err
 	}
-	return &perfRecording{p: p, file: file}, nil
+	defer ctl.Close()
+	ack, err := os.OpenFile(r.ack, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer ack.Close()
+	if _, err := ctl.WriteString("enable\n"); err != nil {
+		return err
+	}
+	if err := ack.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(ack).ReadString('\n')
+	switch {
+	case err != nil && !r.p.running():
+		return fmt.Errorf("perf record exited: %v%s", r.p.err, r.p.stderrTail())
+	case err != nil:
+		return fmt.Errorf("perf record did not start: %w%s", err, r.p.stderrTail())
+	case strings.TrimSpace(line) != "ack":
+		return fmt.Errorf("perf answered %q", line)
+	}
+	return nil
 }
 
 // stop ends the recording (SIGINT, so perf writes its file) and waits.
 func (r *perfRecording) stop() error {
+	defer r.removeFIFOs()
+	if !r.p.running() {
+		return nil
+	}
 	syscall.Kill(r.p.pid(), syscall.SIGINT)
 	select {
 	case <-r.p.exited:
@@ -62,6 +107,11 @@ func (r *perfRecording) stop() error {
 		return fmt.Errorf("perf record did not finish%s", r.p.stderrTail())
 	}
 	return nil
+}
+
+func (r *perfRecording) removeFIFOs() {
+	os.Remove(r.ctl)
+	os.Remove(r.ack)
 }
 
 // perfLine is one line of `perf report --sort symbol -g none --stdio`:

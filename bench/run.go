@@ -250,12 +250,15 @@ func measure(ctx context.Context, e *env, s *Scenario, m mode, o Options, progre
 	var recording *perfRecording
 	var perfErr error
 	if o.PerfDir != "" && t.pid > 0 {
-		file := filepath.Join(o.PerfDir, s.Name+"-"+m.name()+".perf.data")
-		onMeasure = func() func() {
-			if recording, perfErr = startPerf(t.pid, file); perfErr != nil {
-				return nil
+		recording, perfErr = startPerf(t.pid, filepath.Join(o.PerfDir, s.Name+"-"+m.name()+".perf.data"))
+		if perfErr == nil {
+			defer recording.stop() // idempotent; in case drive fails
+			onMeasure = func() func() {
+				if perfErr = recording.enable(); perfErr != nil {
+					return nil
+				}
+				return func() { perfErr = recording.stop() }
 			}
-			return func() { perfErr = recording.stop() }
 		}
 	}
 	progress("warm-up")
@@ -264,7 +267,7 @@ func measure(ctx context.Context, e *env, s *Scenario, m mode, o Options, progre
 		return fail(err)
 	}
 	c.Available = true
-	if perfErr == nil && recording != nil {
+	if perfErr == nil && recording != nil && onMeasure != nil {
 		c.Profile, perfErr = perfTop(ctx, recording.file, 15)
 		c.ProfileFile = recording.file
 	}

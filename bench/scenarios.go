@@ -46,8 +46,8 @@ func Scenarios() []*Scenario {
 		{Name: ScenarioUpload, Title: "8 MiB uploads (encrypt)", Concurrency: 16, Size: 8 << 20, profile: "storage", request: uploadRequests},
 		{Name: ScenarioDownload, Title: "8 MiB downloads (decrypt)", Concurrency: 16, Size: 8 << 20, profile: "storage", prepare: storeDownloads, request: downloadRequests},
 		{Name: ScenarioForm, Title: "JSON/form posts with personnummer (pseudonymize)", Concurrency: 16, profile: "form", prepare: checkPseudonymized, request: formRequests},
-		{Name: ScenarioSmall, Title: "1 KiB posts, 16 clients", Concurrency: 16, Size: 1 << 10, profile: "storage", request: smallRequests},
-		{Name: ScenarioLatency, Title: "1 KiB posts, 1 client (added latency)", Concurrency: 1, Size: 1 << 10, profile: "storage", request: smallRequests},
+		{Name: ScenarioSmall, Title: "1 KiB posts, many clients", Concurrency: 16, Size: 1 << 10, profile: "storage", request: smallRequests},
+		{Name: ScenarioLatency, Title: "1 KiB posts, one client (added latency)", Concurrency: 1, Size: 1 << 10, profile: "storage", request: smallRequests},
 		{Name: ScenarioAPIEncrypt, Title: "API /v1/encrypt", Concurrency: 4, Size: 1 << 20, API: true, prepare: probeAPI, request: apiEncryptRequests},
 		{Name: ScenarioAPIPseudonymize, Title: "API /v1/pseudonymize", Concurrency: 4, API: true, prepare: probeAPI, request: apiPseudonymizeRequests},
 	}
