@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"strings"
 )
@@ -18,15 +19,15 @@ type csvRewriter struct {
 	r     *bufio.Reader
 	w     *bufio.Writer
 	comma byte
-	// Bytes that end a run of plain field bytes.
-	quotedStop, unquotedStop [256]bool
-	line                     int
-	off                      int64
-	raw                      []byte
-	dec                      []byte
-	offs                     []int
-	out                      []byte
-	names                    []bool // per column: a name field
+	// Bytes that end a run of an unquoted field.
+	unquotedStop [256]bool
+	line         int
+	off          int64
+	raw          []byte
+	dec          []byte
+	offs         []int
+	out          []byte
+	names        []bool // per column: a name field
 }
 
 func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) error {
@@ -43,7 +44,6 @@ func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) er
 	if c.comma == 0 {
 		c.comma = sniffComma(br)
 	}
-	c.quotedStop['"'] = true
 	for _, b := range []byte{c.comma, '\n', '\r', '"'} {
 		c.unquotedStop[b] = true
 	}
@@ -137,7 +137,7 @@ func (c *csvRewriter) field(header bool, col int) (byte, error) {
 		c.read()
 		escaped := false // until the first "", dec is raw and offs the identity
 		for {
-			c.run(&c.quotedStop, escaped, true)
+			c.run(escaped, true)
 			b, err := c.read()
 			if err == io.EOF {
 				return 0, c.errf("unterminated quoted field")
@@ -182,7 +182,7 @@ func (c *csvRewriter) field(header bool, col int) (byte, error) {
 		return c.terminator(true)
 	}
 	for {
-		c.run(&c.unquotedStop, false, false)
+		c.run(false, false)
 		p, err := c.r.Peek(1)
 		if err == io.EOF {
 			break
@@ -212,7 +212,7 @@ func (c *csvRewriter) field(header bool, col int) (byte, error) {
 // run moves the buffered bytes up to the next one in stop into the field
 // in one go, as far as the size limit lets the byte-at-a-time path in
 // field see them.
-func (c *csvRewriter) run(stop *[256]bool, escaped, quoted bool) {
+func (c *csvRewriter) run(escaped, quoted bool) {
 	if c.r.Buffered() == 0 {
 		c.r.Peek(1) // fill; an error shows again at the next read
 	}
@@ -220,9 +220,13 @@ func (c *csvRewriter) run(stop *[256]bool, escaped, quoted bool) {
 	if room := maxStringSize + 1 - len(c.raw); len(buf) > room {
 		buf = buf[:max(room, 0)]
 	}
-	n := 0
-	for n < len(buf) && !stop[buf[n]] {
-		n++
+	var n int
+	if quoted {
+		if n = bytes.IndexByte(buf, '"'); n < 0 {
+			n = len(buf)
+		}
+	} else {
+		n = c.unquotedLen(buf)
 	}
 	if n == 0 {
 		return
@@ -239,6 +243,26 @@ func (c *csvRewriter) run(stop *[256]bool, escaped, quoted bool) {
 	c.raw = append(c.raw, buf[:n]...)
 	c.off += int64(n)
 	c.r.Discard(n)
+}
+
+// unquotedLen returns the length of the run at the start of b without the
+// separator, CR, LF or a quote. It tests eight bytes at a time.
+func (c *csvRewriter) unquotedLen(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	sep := ones * uint64(c.comma)
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		v := binary.LittleEndian.Uint64(b[i:])
+		// A zero byte after XOR is a stop byte; "has a zero byte" is exact.
+		s, r, n, q := v^sep, v^(ones*'\r'), v^(ones*'\n'), v^(ones*'"')
+		if ((s-ones)&^s|(r-ones)&^r|(n-ones)&^n|(q-ones)&^q)&highs != 0 {
+			break
+		}
+	}
+	for i < len(b) && !c.unquotedStop[b[i]] {
+		i++
+	}
+	return i
 }
 
 func (c *csvRewriter) terminator(quoted bool) (byte, error) {

@@ -138,3 +138,30 @@ func TestPlainLen(t *testing.T) {
 		}
 	}
 }
+
+func TestUnquotedLen(t *testing.T) {
+	var all []byte
+	for c := 0; c < 256; c++ {
+		all = append(all, byte(c))
+	}
+	for _, comma := range []byte{',', ';', '\t', '|'} {
+		c := &csvRewriter{comma: comma}
+		for _, b := range []byte{comma, '\n', '\r', '"'} {
+			c.unquotedStop[b] = true
+		}
+		for _, s := range [][]byte{
+			all, []byte("abcdefghijklmnop;q"), []byte("abcdefghijklmnop,"), []byte("åäöåäöåäöåäö\t"),
+			[]byte("Hemtjänst Öst|x\r\n"), []byte(""), []byte("ab"), []byte("abcdefgh\"ijklmnopq"),
+		} {
+			for i := 0; i <= len(s); i++ {
+				want := i
+				for want < len(s) && !c.unquotedStop[s[want]] {
+					want++
+				}
+				if got := i + c.unquotedLen(s[i:]); got != want {
+					t.Errorf("comma %q: unquotedLen(%q) = %d, want %d", comma, s[i:], got-i, want-i)
+				}
+			}
+		}
+	}
+}
