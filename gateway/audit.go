@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sluss/sluss/pseudonym"
 )
 
 // auditEvent is the one audit record of a request (or of a tunnel or a
@@ -26,6 +28,7 @@ type auditEvent struct {
 	bytesDown  int64
 	status     int
 	reason     string
+	counts     pseudonym.Counts
 }
 
 func (e *auditEvent) write(l zerolog.Logger) {
@@ -44,6 +47,14 @@ func (e *auditEvent) write(l zerolog.Logger) {
 		Dur("duration", time.Since(e.start))
 	if e.keyVersion > 0 {
 		ev = ev.Int("key_version", e.keyVersion)
+	}
+	if c := e.counts; c != (pseudonym.Counts{}) {
+		// Counts by type, never a value.
+		ev = ev.Int("replaced", c.Total()).
+			Int("replaced_personnummer", c.Personnummer).
+			Int("replaced_names", c.Names).
+			Int("reidentified", c.Reidentified).
+			Int("unknown_tokens", c.Unknown)
 	}
 	if e.reason != "" {
 		ev = ev.Str("reason", e.reason)

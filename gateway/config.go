@@ -20,17 +20,17 @@ import (
 //	  groups:
 //	    - name: staff
 //	      members: [alice, bob]
-//	      rights: [decrypt]
+//	      rights: [decrypt, reidentify]
 //	  services:
 //	    - name: files
 //	      hosts: [files.example.org, "*.blob.example.net"]
-//	      profile: storage        # inspect | storage | webdav
+//	      profile: storage        # inspect | storage | webdav | form
 //	      rules:                  # tried before the profile's own rules
 //	        - methods: [POST]
 //	          path: /api/*
 //	          content_type: application/json
-//	          request: []         # transformer names, e.g. [encrypt]
-//	          response: [decrypt]
+//	          request: [pseudonymize]  # encrypt, pseudonymize, pseudonymize-metadata
+//	          response: [reidentify]   # decrypt, reidentify, webdav-sizes
 //	    - hosts: [updates.example.com]
 //	      action: tunnel          # inspect (default) | tunnel | block
 type Config struct {
@@ -66,7 +66,7 @@ type RuleConfig struct {
 	Deny string `yaml:"deny"`
 }
 
-// GroupConfig grants rights (decrypt; later reidentify) to users.
+// GroupConfig grants rights (decrypt, reidentify) to users.
 type GroupConfig struct {
 	Name    string   `yaml:"name"`
 	Members []string `yaml:"members"`

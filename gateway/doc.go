@@ -16,14 +16,17 @@
 //     region CA), tunnel (bytes relayed and counted, never read) or block;
 //   - inside an inspected service, the first [Rule] matching the method,
 //     path and content type names the request and response [Transformer]s;
-//     the built-in profiles "inspect", "storage" and "webdav" are such rule
-//     lists;
+//     the built-in profiles "inspect", "storage", "webdav" and "form" are
+//     such rule lists;
 //   - the transformers rewrite bodies as streams: [Encrypt] for uploads
 //     (whole bodies, or the file parts of multipart forms), [Decrypt] for age
 //     files coming back (HTTP Range and HEAD answered in plaintext terms),
-//     [WebDAVSizes] for listings. A [RequestTransformer] runs before anything
-//     is sent; a [ResponseTransformer] wraps the upstream round trip.
-//     Pseudonymization plugs in as one more pair.
+//     [WebDAVSizes] for listings, [Pseudonymize] for personnummer and names
+//     in bodies, URLs and file names (give [New] a pseudonym.Pseudonymizer
+//     with [WithPseudonymizer]), [Reidentify] to put the originals back for
+//     users with the reidentify right. A [RequestTransformer] runs before
+//     anything is sent; a [ResponseTransformer] wraps the upstream round
+//     trip.
 //
 // Everything fails closed: a transformer that cannot do its job refuses the
 // request before anything is sent upstream, and a download whose ciphertext

@@ -18,6 +18,8 @@ import (
 
 	"github.com/elazarl/goproxy"
 	"github.com/rs/zerolog"
+
+	"github.com/sluss/sluss/pseudonym"
 )
 
 // Gateway is the proxy. It is an http.Handler for the proxy listener;
@@ -27,6 +29,7 @@ type Gateway struct {
 	policy *Policy
 	keys   KeySource
 	users  *Users // nil: no authentication, loopback clients only
+	pseudo *pseudonym.Pseudonymizer
 	audit  zerolog.Logger
 	log    zerolog.Logger
 
@@ -45,9 +48,18 @@ type Gateway struct {
 	servers []*http.Server
 }
 
+// An Option sets what New needs beyond the configuration.
+type Option func(*Gateway)
+
+// WithPseudonymizer gives the gateway the pseudonymizer that rules which
+// pseudonymize or re-identify use. Without one, such rules refuse.
+func WithPseudonymizer(p *pseudonym.Pseudonymizer) Option {
+	return func(g *Gateway) { g.pseudo = p }
+}
+
 // New builds a gateway. Audit events go to audit, one per request;
 // diagnostics (never content) go to log.
-func New(cfg Config, keys KeySource, audit, log zerolog.Logger) (*Gateway, error) {
+func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) (*Gateway, error) {
 	if keys == nil {
 		return nil, errors.New("gateway needs a key source")
 	}
@@ -63,6 +75,9 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger) (*Gateway, error
 		log:     log,
 		leaves:  newLeafCache(keys),
 		tunnels: map[net.Conn]struct{}{},
+	}
+	for _, o := range opts {
+		o(g)
 	}
 	if cfg.UsersFile != "" {
 		if g.users, err = LoadUsers(cfg.UsersFile, cfg.Groups); err != nil {
@@ -197,10 +212,14 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 	rc := http.NewResponseController(w)
 	cw := &countingWriter{ResponseWriter: w, rc: rc, idle: g.limits.IdleTimeout}
 	rc.SetWriteDeadline(time.Now().Add(g.limits.IdleTimeout))
-	x := &Exchange{ID: ev.id, User: meta.user, Service: svc, Keys: g.keys, Log: g.log.With().Str("request_id", ev.id).Logger()}
+	x := &Exchange{ID: ev.id, User: meta.user, Service: svc, Keys: g.keys, Pseudonymizer: g.pseudo, Log: g.log.With().Str("request_id", ev.id).Logger()}
 	var up int64
 	defer func() {
 		ev.bytesDown, ev.status, ev.bytesUp, ev.keyVersion = cw.n, cw.status, atomic.LoadInt64(&up), x.KeyVersion
+		ev.counts = x.Counts()
+		if x.AuditPath != "" {
+			ev.path = x.AuditPath
+		}
 		if x.Action != "" && ev.action != "deny" && ev.action != "block" {
 			ev.action = x.Action
 		}
@@ -218,6 +237,11 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 		}
 		ev.write(g.audit)
 	}()
+	if svc.pseudonymizes() {
+		// The path may hold a personnummer: the log gets the
+		// pseudonymized one, or none.
+		ev.path = ""
+	}
 	switch svc.Action {
 	case Block:
 		ev.action = "block"

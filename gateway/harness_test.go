@@ -35,6 +35,7 @@ import (
 	stdcrypto "crypto"
 
 	"github.com/sluss/sluss/crypto"
+	"github.com/sluss/sluss/pseudonym"
 )
 
 // secretMarker is in every test file's contents; no log may contain it.
@@ -111,16 +112,22 @@ type cloud struct {
 	requests atomic.Int64
 	bytesIn  atomic.Int64
 	forms    atomic.Int64
+	// mux serves the paths tests register on it, before WebDAV.
+	mux *http.ServeMux
 }
 
 func newCloud(t testing.TB) *cloud {
 	t.Helper()
-	c := &cloud{dir: t.TempDir()}
+	c := &cloud{dir: t.TempDir(), mux: http.NewServeMux()}
 	dav := &webdav.Handler{FileSystem: webdav.Dir(c.dir), LockSystem: webdav.NewMemLS()}
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.requests.Add(1)
 		r.Body = &countingBody{ReadCloser: r.Body, n: new(int64)}
 		defer func() { c.bytesIn.Add(*r.Body.(*countingBody).n) }()
+		if _, pattern := c.mux.Handler(r); pattern != "" {
+			c.mux.ServeHTTP(w, r)
+			return
+		}
 		if r.URL.Path == "/hang" {
 			<-r.Context().Done()
 			return
@@ -193,6 +200,8 @@ type harness struct {
 	debug    *syncBuffer
 	caFile   string // region CA, for clients
 	identity string // region identity file, for age -d
+	pseudo   *pseudonym.Pseudonymizer
+	store    *pseudonym.MemoryStore // the re-identification store
 }
 
 func newHarness(t testing.TB, cfg Config) *harness {
@@ -207,8 +216,16 @@ func newHarness(t testing.TB, cfg Config) *harness {
 // are what clients and the age CLI need.
 func newHarnessWith(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity string) *harness {
 	t.Helper()
-	h := &harness{audit: &syncBuffer{}, debug: &syncBuffer{}}
-	gw, err := New(cfg, ks, zerolog.New(h.audit).With().Timestamp().Logger(), zerolog.New(h.debug).Level(zerolog.DebugLevel))
+	h := &harness{audit: &syncBuffer{}, debug: &syncBuffer{}, store: pseudonym.NewMemoryStore()}
+	hmacKey := make([]byte, 32)
+	rand.Read(hmacKey)
+	debugLog := zerolog.New(h.debug).Level(zerolog.DebugLevel)
+	p, err := pseudonym.New(pseudonym.Config{Logger: &debugLog}, pseudonym.NewStaticKeys(hmacKey), h.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.pseudo = p
+	gw, err := New(cfg, ks, zerolog.New(h.audit).With().Timestamp().Logger(), debugLog, WithPseudonymizer(p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +261,11 @@ func newHarnessWith(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identi
 		for _, log := range []string{h.audit.String(), h.debug.String()} {
 			if strings.Contains(log, secretMarker) {
 				t.Errorf("a log contains file contents")
+			}
+			for _, v := range personalValues {
+				if strings.Contains(log, v) {
+					t.Errorf("a log contains a personal value used by the test")
+				}
 			}
 		}
 	})

@@ -59,13 +59,13 @@ func TestRules(t *testing.T) {
 	if ru := svc.ruleFor(req("POST", "/api/x", "application/json; charset=utf-8")); len(ru.Request) != 0 || ru.Deny != "" {
 		t.Errorf("custom rule not first")
 	}
-	if ru := svc.ruleFor(req("POST", "/api/x", "text/plain")); len(ru.Request) != 1 {
+	if ru := svc.ruleFor(req("POST", "/api/x", "text/plain")); len(ru.Request) != 2 {
 		t.Errorf("POST outside the custom rule is not encrypted")
 	}
 	if ru := svc.ruleFor(req("GET", "/private/a", "")); ru.Deny != "private area" {
 		t.Errorf("deny rule not applied")
 	}
-	if ru := svc.ruleFor(req("PROPFIND", "/", "")); ru.Deny != "" || len(ru.Response) != 1 {
+	if ru := svc.ruleFor(req("PROPFIND", "/", "")); ru.Deny != "" || len(ru.Response) != 2 {
 		t.Errorf("webdav PROPFIND not allowed with size rewriting")
 	}
 	st, _ := buildRules(ServiceConfig{Profile: "storage"})

@@ -69,23 +69,61 @@ var profiles = map[string]func() []Rule{
 	// inspect observes: TLS terminated, audited, nothing transformed.
 	"inspect": func() []Rule { return []Rule{{}} },
 	// storage encrypts uploads (whole bodies, or the file parts of forms)
-	// and decrypts age files coming back.
+	// and decrypts age files coming back; what it does not encrypt (URL
+	// paths, queries, file names, the text parts of forms) it
+	// pseudonymizes, and it re-identifies responses for users allowed to.
 	"storage": storageRules,
 	// webdav is storage plus the WebDAV methods, whose listings report the
-	// plaintext sizes of the encrypted files.
+	// plaintext sizes of the encrypted files and the original file names.
 	"webdav": func() []Rule {
+		meta := []RequestTransformer{Pseudonymize{EncryptedBody: true}}
 		return append(storageRules(),
-			Rule{Methods: []string{"PROPFIND"}, Response: []ResponseTransformer{WebDAVSizes{}}},
-			Rule{Methods: davMethods})
+			Rule{Methods: []string{"PROPFIND"}, Request: meta, Response: []ResponseTransformer{Reidentify{}, WebDAVSizes{}}},
+			Rule{Methods: davMethods, Request: meta, Response: []ResponseTransformer{Reidentify{}}})
+	},
+	// form pseudonymizes: JSON, form, text and CSV bodies, URLs and file
+	// names leave with tokens, and responses are re-identified. A body it
+	// cannot pseudonymize is refused, except the file parts of multipart
+	// forms, which are encrypted: file contents never leave in plaintext.
+	"form": func() []Rule {
+		req := []RequestTransformer{Pseudonymize{}}
+		read := []ResponseTransformer{Reidentify{}, Decrypt{}}
+		return []Rule{
+			{Methods: uploadMethods, Request: req, Response: read},
+			{Methods: readMethods, Request: req, Response: read},
+			{Methods: otherMethods, Request: req, Response: []ResponseTransformer{Reidentify{}}},
+		}
 	},
 }
 
 func storageRules() []Rule {
+	meta := []RequestTransformer{Pseudonymize{EncryptedBody: true}}
+	read := []ResponseTransformer{Reidentify{}, Decrypt{}}
 	return []Rule{
-		{Methods: uploadMethods, Request: []RequestTransformer{Encrypt{}}, Response: []ResponseTransformer{Decrypt{}}},
-		{Methods: readMethods, Response: []ResponseTransformer{Decrypt{}}},
-		{Methods: otherMethods},
+		{Methods: uploadMethods, Request: append(meta, Encrypt{}), Response: read},
+		{Methods: readMethods, Request: meta, Response: read},
+		{Methods: otherMethods, Request: meta, Response: []ResponseTransformer{Reidentify{}}},
 	}
+}
+
+// pseudonymizes reports whether any rule of the service pseudonymizes.
+func (s *Service) pseudonymizes() bool {
+	for i := range s.Rules {
+		if s.Rules[i].pseudonymizes() {
+			return true
+		}
+	}
+	return false
+}
+
+// pseudonymizes reports whether a rule pseudonymizes requests.
+func (ru *Rule) pseudonymizes() bool {
+	for _, t := range ru.Request {
+		if _, ok := t.(Pseudonymize); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func profileNames() string {

@@ -3,8 +3,11 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sluss/sluss/pseudonym"
 )
 
 // A RequestTransformer rewrites a request on its way upstream: body,
@@ -34,9 +37,37 @@ type Exchange struct {
 	// or a header.
 	Log zerolog.Logger
 
+	// Pseudonymizer replaces identifiers with tokens and back; nil when
+	// the gateway has no re-identification store (pseudonymizing rules
+	// then refuse).
+	Pseudonymizer *pseudonym.Pseudonymizer
+
 	// Set by transformers for the audit event.
 	Action     string // encrypt, decrypt, …; empty keeps the service action
 	KeyVersion int
+	// AuditPath is the request path as the audit log may show it, set by
+	// transformers that pseudonymize it. On services that pseudonymize,
+	// the log shows no path until it is set.
+	AuditPath string
+
+	mu     sync.Mutex
+	counts pseudonym.Counts
+}
+
+// AddCounts adds what a transform replaced to the exchange's totals, for
+// the audit event and metrics. Safe for concurrent use: request and
+// response bodies stream in their own goroutines.
+func (x *Exchange) AddCounts(c pseudonym.Counts) {
+	x.mu.Lock()
+	x.counts.Add(c)
+	x.mu.Unlock()
+}
+
+// Counts returns the totals added so far.
+func (x *Exchange) Counts() pseudonym.Counts {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.counts
 }
 
 // RefusedError is a refusal with the status and message the client sees.
@@ -65,6 +96,11 @@ func builtinTransformers() map[string]any {
 		"encrypt":      Encrypt{},
 		"decrypt":      Decrypt{},
 		"webdav-sizes": WebDAVSizes{},
+		"pseudonymize": Pseudonymize{},
+		// pseudonymize-metadata goes before encrypt: names, paths and
+		// the text parts of forms pseudonymized, the body left to encrypt.
+		"pseudonymize-metadata": Pseudonymize{EncryptedBody: true},
+		"reidentify":            Reidentify{},
 	}
 }
 

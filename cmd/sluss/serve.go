@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluss/sluss/gateway"
 	"github.com/sluss/sluss/keys"
+	"github.com/sluss/sluss/pseudonym"
 )
 
 // loadServe resolves the configuration, defaulting the data directory so
@@ -36,7 +37,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "", "proxy `ADDR` (default 127.0.0.1:8080)")
 	adminListen := fs.String("admin-listen", "", "admin `ADDR` for /healthz and /readyz (default 127.0.0.1:8081)")
 	var approve stringList
-	fs.Var(&approve, "approve", "approve `HOSTPATTERN[=PROFILE]` (profile inspect, storage or webdav; default storage); repeatable")
+	fs.Var(&approve, "approve", "approve `HOSTPATTERN[=PROFILE]` (profile inspect, storage, webdav or form; default storage); repeatable")
 	def := fs.String("default", "", "what unlisted hosts get: block (default) or tunnel")
 	upstreamCA := fs.String("upstream-ca", "", "also trust the CA certificates in `FILE` for upstream TLS")
 	users := fs.String("users", "", "authenticate clients against the bcrypt password `FILE` (name:hash lines)")
@@ -112,7 +113,23 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	gw, err := gateway.New(gc, gateway.FromStore(store), audit, logger)
+	// The re-identification store lives beside the keys; its key comes
+	// from the key store, so a stolen file alone reveals nothing.
+	storeKey, err := store.ReidentificationKey()
+	if err != nil {
+		return fmt.Errorf("no re-identification key: %w", err)
+	}
+	rstore, err := pseudonym.OpenBoltStore(filepath.Join(fc.Keys.DataDir, pseudonym.StoreFile), storeKey)
+	if err != nil {
+		return err
+	}
+	defer rstore.Close()
+	pseudo, err := pseudonym.New(pseudonym.Config{Logger: &logger}, store, rstore)
+	if err != nil {
+		return err
+	}
+
+	gw, err := gateway.New(gc, gateway.FromStore(store), audit, logger, gateway.WithPseudonymizer(pseudo))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,432 @@
+package gateway
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"filippo.io/age"
+
+	"github.com/sluss/sluss/crypto"
+	"github.com/sluss/sluss/pseudonym"
+)
+
+// wholeBodyLimit is the largest body the gateway pseudonymizes whole before
+// sending anything: a body that does not parse is then refused with nothing
+// upstream. Larger bodies stream; a parse error further on aborts the
+// upstream request, which by then has received tokens only.
+const wholeBodyLimit = 1 << 20
+
+// maxTextPart is the largest multipart text field read into memory, so
+// that a field named like a name field ("namn", "fullName") is replaced
+// whole; larger text parts stream through the free-text detectors.
+const maxTextPart = 64 << 10
+
+// Pseudonymize is the request transformer that replaces personnummer and
+// names with tokens before a request leaves: URL path segments, query
+// values, file names (Content-Disposition, WebDAV Destination, multipart
+// file names) and the body.
+//
+// Bodies: JSON, application/x-www-form-urlencoded, text/* and CSV are
+// pseudonymized in their format; in multipart/form-data the text parts are
+// pseudonymized and the file parts encrypted, since a file's content cannot
+// be pseudonymized and must not leave in plaintext. Any other body is
+// refused (415), and so is one that does not parse as its Content-Type
+// says (400). gzip and deflate request bodies are decoded and sent
+// pseudonymized without Content-Encoding.
+//
+// With EncryptedBody set the body is left to an [Encrypt] that follows in
+// the same rule (the storage and webdav profiles): only the text parts and
+// file names of multipart forms are pseudonymized, file contents pass to
+// Encrypt, and other bodies pass untouched.
+type Pseudonymize struct {
+	EncryptedBody bool
+}
+
+func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
+	p := x.Pseudonymizer
+	if p == nil {
+		return refuse(http.StatusServiceUnavailable, "pseudonymization is not available on this gateway, so nothing was sent", nil)
+	}
+	ctx := req.Context()
+	if err := pseudonymizeURL(ctx, x, req); err != nil {
+		return err
+	}
+	if err := pseudonymizeHeaders(ctx, x, req.Header); err != nil {
+		return err
+	}
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
+		return nil
+	}
+	mt, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	multi := mt == "multipart/form-data"
+	if t.EncryptedBody && !multi {
+		return nil
+	}
+	f, known := pseudonym.FormatFromContentType(req.Header.Get("Content-Type"))
+	if !multi && !known {
+		return refuse(http.StatusUnsupportedMediaType, "this service accepts only bodies the gateway can pseudonymize (JSON, form, text, CSV, multipart forms); nothing was sent", nil)
+	}
+	body, err := decodedBody(req.Body, req.Header)
+	if err != nil {
+		return err
+	}
+	var transform func(r io.Reader, w io.Writer) (pseudonym.Counts, error)
+	if multi {
+		if params["boundary"] == "" {
+			return refuse(http.StatusBadRequest, "multipart body without a boundary, so nothing was sent", nil)
+		}
+		mp := &multipartPseudonymizer{p: p, boundary: params["boundary"]}
+		if !t.EncryptedBody {
+			version, recipients, err := x.Keys.EncryptionKeys()
+			if err != nil {
+				return refuse(http.StatusServiceUnavailable, "the region's encryption key is unavailable, so nothing was sent", err)
+			}
+			if len(recipients) == 0 {
+				return refuse(http.StatusServiceUnavailable, "the region has no encryption recipient, so nothing was sent", nil)
+			}
+			mp.recipients, x.KeyVersion = recipients, version
+		}
+		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w) }
+	} else {
+		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return p.Transform(ctx, f, r, w) }
+	}
+	out, n, err := transformBody(x, body, transform)
+	if err != nil {
+		return err
+	}
+	if x.Action == "" {
+		x.Action = "pseudonymize"
+	}
+	removePlaintextDigests(req.Header)
+	req.Header.Del("Content-Encoding")
+	req.Body, req.ContentLength = out, n
+	if n < 0 {
+		req.Header.Del("Content-Length")
+	}
+	return nil
+}
+
+// pseudonymizeURL replaces identifiers in the path and query of req, and
+// records the pseudonymized path for the audit log.
+func pseudonymizeURL(ctx context.Context, x *Exchange, req *http.Request) error {
+	esc, changed, err := pseudonymizeEscapedPath(ctx, x, req.URL.EscapedPath())
+	if err != nil {
+		return pseudonymRefusal(err, "the URL path")
+	}
+	if changed {
+		path, err := url.PathUnescape(esc)
+		if err != nil {
+			return refuse(http.StatusBadRequest, "the URL path is not validly escaped, so nothing was sent", err)
+		}
+		req.URL.Path, req.URL.RawPath = path, esc
+	}
+	x.AuditPath = req.URL.Path
+	if req.URL.RawQuery != "" {
+		q, c, err := x.Pseudonymizer.PseudonymizeRawQuery(ctx, req.URL.RawQuery)
+		if err != nil {
+			return pseudonymRefusal(err, "the URL query")
+		}
+		x.AddCounts(c)
+		req.URL.RawQuery = q
+	}
+	return nil
+}
+
+// pseudonymizeEscapedPath pseudonymizes each segment of an escaped path as
+// a file name. It reports whether anything changed.
+func pseudonymizeEscapedPath(ctx context.Context, x *Exchange, esc string) (string, bool, error) {
+	segs := strings.Split(esc, "/")
+	changed := false
+	for i, seg := range segs {
+		if seg == "" {
+			continue
+		}
+		name, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", false, &pseudonym.SyntaxError{Format: "path", Line: 1, Msg: "invalid percent-encoding"}
+		}
+		pn, c, err := pseudonymizeFilename(ctx, x.Pseudonymizer, name)
+		if err != nil {
+			return "", false, err
+		}
+		if c.Total() > 0 {
+			x.AddCounts(c)
+			segs[i], changed = url.PathEscape(pn), true
+		}
+	}
+	return strings.Join(segs, "/"), changed, nil
+}
+
+// pseudonymizeFilename pseudonymizes a file or folder name. A name in which
+// the detectors find an identifier is replaced whole (its extension kept)
+// by one token: a name next to a personnummer in "19121212-1212 Tolvan
+// Tolvansson.pdf" is personal data whether or not the name detector knows
+// it. Names without identifiers pass unchanged, so folders like "files"
+// stay readable upstream. The counts are what the detectors found.
+func pseudonymizeFilename(ctx context.Context, p *pseudonym.Pseudonymizer, name string) (string, pseudonym.Counts, error) {
+	pn, c, err := p.PseudonymizeFilename(ctx, name)
+	if err != nil || c.Total() == 0 {
+		return pn, c, err
+	}
+	stem, ext := name, ""
+	if i := strings.LastIndexByte(name, '.'); i > 0 && len(name)-i <= 8 && !strings.ContainsAny(name[i:], " _-") {
+		stem, ext = name[:i], name[i:]
+	}
+	q, _, err := p.PseudonymizeQuery(ctx, url.Values{"name": {stem}})
+	if err != nil {
+		return "", c, err
+	}
+	if whole := q.Get("name"); tokenOnly.MatchString(whole) {
+		return whole + ext, c, nil
+	}
+	// "name" is not a configured name field: keep what the detectors did.
+	return pn, c, nil
+}
+
+var tokenOnly = regexp.MustCompile(`^` + pseudonym.TokenPattern + `$`)
+
+// pseudonymizeHeaders replaces identifiers in the request headers that
+// carry file names: Content-Disposition and WebDAV's Destination.
+func pseudonymizeHeaders(ctx context.Context, x *Exchange, h http.Header) error {
+	p := x.Pseudonymizer
+	if cd := h.Get("Content-Disposition"); cd != "" {
+		v, err := pseudonymizeDisposition(ctx, p, x, cd)
+		if err != nil {
+			return err
+		}
+		h.Set("Content-Disposition", v)
+	}
+	if d := h.Get("Destination"); d != "" {
+		u, err := url.Parse(d)
+		if err != nil {
+			return refuse(http.StatusBadRequest, "the Destination header is not a URL, so nothing was sent", nil)
+		}
+		esc, _, err := pseudonymizeEscapedPath(ctx, x, u.EscapedPath())
+		if err != nil {
+			return pseudonymRefusal(err, "the Destination path")
+		}
+		if u.Path, err = url.PathUnescape(esc); err != nil {
+			return refuse(http.StatusBadRequest, "the Destination path is not validly escaped, so nothing was sent", nil)
+		}
+		u.RawPath = esc
+		h.Set("Destination", u.String())
+	}
+	return nil
+}
+
+// pseudonymizeDisposition rewrites the filename of a Content-Disposition
+// value. A value that does not parse is refused: it may hide a file name.
+func pseudonymizeDisposition(ctx context.Context, p *pseudonym.Pseudonymizer, x *Exchange, v string) (string, error) {
+	disp, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return "", refuse(http.StatusBadRequest, "the Content-Disposition header does not parse, so nothing was sent", nil)
+	}
+	name, ok := params["filename"]
+	if !ok {
+		return v, nil
+	}
+	pn, c, err := pseudonymizeFilename(ctx, p, name)
+	if err != nil {
+		return "", pseudonymRefusal(err, "the file name")
+	}
+	x.AddCounts(c)
+	params["filename"] = pn
+	delete(params, "filename*")
+	return mime.FormatMediaType(disp, params), nil
+}
+
+// decodedBody undoes a gzip or deflate Content-Encoding; any other coding
+// is refused, since the gateway cannot read what it must pseudonymize.
+func decodedBody(body io.ReadCloser, h http.Header) (io.ReadCloser, error) {
+	switch ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding"))); ce {
+	case "", "identity":
+		return body, nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, refuse(http.StatusBadRequest, "the gzip-encoded body is corrupt, so nothing was sent", err)
+		}
+		return readCloser{zr, body}, nil
+	case "deflate":
+		zr, err := zlib.NewReader(body)
+		if err != nil {
+			return nil, refuse(http.StatusBadRequest, "the deflate-encoded body is corrupt, so nothing was sent", err)
+		}
+		return readCloser{zr, body}, nil
+	default:
+		return nil, refuse(http.StatusUnsupportedMediaType, "the gateway cannot decode a body with Content-Encoding "+ce+" to pseudonymize it, so nothing was sent", nil)
+	}
+}
+
+// transformBody runs transform over body: whole, into memory, when the
+// body is at most wholeBodyLimit (so that an error refuses the request with
+// nothing sent, and the length is exact), and as a stream otherwise (length
+// -1). Counts go to x.
+func transformBody(x *Exchange, body io.ReadCloser, transform func(io.Reader, io.Writer) (pseudonym.Counts, error)) (io.ReadCloser, int64, error) {
+	var head bytes.Buffer
+	n, err := io.CopyN(&head, body, wholeBodyLimit+1)
+	if err != nil && err != io.EOF {
+		body.Close()
+		return nil, 0, refuse(http.StatusBadRequest, "the request body could not be read, so nothing was sent", err)
+	}
+	if n <= wholeBodyLimit {
+		var out bytes.Buffer
+		out.Grow(int(n) + int(n)/4)
+		c, err := transform(&head, &out)
+		x.AddCounts(c)
+		if err != nil {
+			body.Close()
+			return nil, 0, pseudonymRefusal(err, "the request body")
+		}
+		return readCloser{bytes.NewReader(out.Bytes()), body}, int64(out.Len()), nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		c, err := transform(io.MultiReader(&head, body), pw)
+		x.AddCounts(c)
+		if err != nil {
+			x.Log.Debug().Err(err).Msg("pseudonymization failed mid-stream; upstream request aborted")
+			err = fmt.Errorf("pseudonymization failed: %w", err)
+		}
+		pw.CloseWithError(err)
+	}()
+	return pipeBody{pr, body}, -1, nil
+}
+
+// errMalformed marks input that is not what its Content-Type claims.
+var errMalformed = errors.New("malformed input")
+
+// pseudonymRefusal turns a pseudonymization error into the refusal the
+// client sees: 400 for input that does not parse, 503 when the keys or the
+// re-identification store fail. Messages are ours and positions only.
+func pseudonymRefusal(err error, what string) error {
+	var se *pseudonym.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return refuse(http.StatusBadRequest, fmt.Sprintf("%s could not be pseudonymized (%s), so nothing was sent", what, se.Error()), err)
+	case errors.Is(err, errMalformed):
+		return refuse(http.StatusBadRequest, what+" is a malformed multipart body, so nothing was sent", err)
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	return refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
+}
+
+// multipartPseudonymizer rewrites a multipart/form-data body: text parts
+// pseudonymized, file names pseudonymized, file contents encrypted to
+// recipients (or passed on for a later Encrypt when recipients is nil).
+type multipartPseudonymizer struct {
+	p          *pseudonym.Pseudonymizer
+	boundary   string
+	recipients []age.Recipient
+}
+
+func (m *multipartPseudonymizer) run(ctx context.Context, r io.Reader, w io.Writer) (pseudonym.Counts, error) {
+	var total pseudonym.Counts
+	mr := multipart.NewReader(r, m.boundary)
+	mw := multipart.NewWriter(w)
+	if err := mw.SetBoundary(m.boundary); err != nil {
+		return total, fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	for i := 0; ; i++ {
+		part, err := mr.NextRawPart()
+		if err == io.EOF && i > 0 {
+			break
+		}
+		if err != nil {
+			return total, fmt.Errorf("%w: part %d: %v", errMalformed, i+1, err)
+		}
+		c, err := m.part(ctx, mw, part)
+		total.Add(c)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, mw.Close()
+}
+
+func (m *multipartPseudonymizer) part(ctx context.Context, mw *multipart.Writer, part *multipart.Part) (pseudonym.Counts, error) {
+	var total pseudonym.Counts
+	hdr := textproto.MIMEHeader{}
+	for k, v := range part.Header {
+		hdr[k] = append([]string(nil), v...)
+	}
+	file := part.FileName() != ""
+	if cd := hdr.Get("Content-Disposition"); cd != "" {
+		disp, params, err := mime.ParseMediaType(cd)
+		if err != nil {
+			return total, fmt.Errorf("%w: part header", errMalformed)
+		}
+		if name, ok := params["filename"]; ok {
+			pn, c, err := pseudonymizeFilename(ctx, m.p, name)
+			if err != nil {
+				return total, err
+			}
+			total.Add(c)
+			params["filename"] = pn
+			delete(params, "filename*")
+			hdr.Set("Content-Disposition", mime.FormatMediaType(disp, params))
+		}
+	}
+	pw, err := mw.CreatePart(hdr)
+	if err != nil {
+		return total, err
+	}
+	if file {
+		if m.recipients == nil {
+			_, err = io.Copy(pw, part)
+			return total, malformedIfMultipart(err)
+		}
+		ew, err := crypto.Encrypt(pw, m.recipients...)
+		if err != nil {
+			return total, err
+		}
+		if _, err := io.Copy(ew, part); err != nil {
+			return total, malformedIfMultipart(err)
+		}
+		return total, ew.Close()
+	}
+	// A text field: small ones whole, so that name fields are recognised
+	// by their form name.
+	f := pseudonym.FormatText
+	if pf, ok := pseudonym.FormatFromContentType(hdr.Get("Content-Type")); ok {
+		f = pf
+	}
+	buf, err := io.ReadAll(io.LimitReader(part, maxTextPart+1))
+	if err != nil {
+		return total, malformedIfMultipart(err)
+	}
+	if len(buf) <= maxTextPart && f == pseudonym.FormatText {
+		name := part.FormName()
+		q, c, err := m.p.PseudonymizeQuery(ctx, url.Values{name: {string(buf)}})
+		if err != nil {
+			return total, err
+		}
+		total.Add(c)
+		_, err = io.WriteString(pw, q.Get(name))
+		return total, err
+	}
+	c, err := m.p.Transform(ctx, f, io.MultiReader(bytes.NewReader(buf), part), pw)
+	total.Add(c)
+	return total, err
+}
+
+// malformedIfMultipart marks a read error of a part as malformed input.
+func malformedIfMultipart(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", errMalformed, err)
+}

@@ -1,0 +1,295 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sluss/sluss/crypto"
+	"github.com/sluss/sluss/pseudonym"
+)
+
+// personalValues are every personnummer and name the tests send. No log,
+// metric or error body may contain any of them.
+var personalValues = []string{
+	"19121212-1212", "121212-1212", "191212121212", "701063-2391", "19701063-2391",
+	"811218-9876", "Tolvan", "Tolvansson", "Anna Andersson", "Andersson",
+}
+
+var tokenRE = regexp.MustCompile(pseudonym.TokenPattern)
+
+// record is what the test cloud's /api/records endpoint keeps.
+type record struct {
+	contentType string
+	body        []byte
+}
+
+// recordsAPI adds a small JSON API to the cloud: POST /api/records stores
+// a body, GET /api/records/{n} returns it with its Content-Type.
+func recordsAPI(c *cloud) func(n int) record {
+	var mu sync.Mutex
+	var recs []record
+	c.mux.HandleFunc("POST /api/records", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		recs = append(recs, record{r.Header.Get("Content-Type"), b})
+		n := len(recs)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":%d}`, n)
+	})
+	c.mux.HandleFunc("GET /api/records/{n}", func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmt.Sscan(r.PathValue("n"), &n)
+		mu.Lock()
+		defer mu.Unlock()
+		if n < 1 || n > len(recs) {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", recs[n-1].contentType)
+		w.Write(recs[n-1].body)
+	})
+	return func(n int) record {
+		mu.Lock()
+		defer mu.Unlock()
+		if n < 1 || n > len(recs) {
+			return record{}
+		}
+		return recs[n-1]
+	}
+}
+
+// pseudonymConfig is a webdav service whose /api/ pseudonymizes JSON, with
+// alice allowed to re-identify and bob not.
+func pseudonymConfig(t *testing.T, c *cloud) Config {
+	cfg := storageConfig(c, "webdav")
+	cfg.Services[0].Rules = []RuleConfig{{Path: "/api/*", Request: []string{"pseudonymize"}, Response: []string{"reidentify"}}}
+	cfg.UsersFile = writeUsers(t, map[string]string{"alice": "a-pass", "bob": "b-pass"})
+	cfg.Groups = []GroupConfig{
+		{Name: "staff", Members: []string{"alice", "bob"}, Rights: []string{"decrypt"}},
+		{Name: "registry", Members: []string{"alice"}, Rights: []string{"reidentify"}},
+	}
+	return cfg
+}
+
+const patientJSON = `{
+  "namn": "Tolvan Tolvansson",
+  "personnummer": "19121212-1212",
+  "kort": "121212-1212",
+  "tolv": "191212121212",
+  "samordningsnummer": "701063-2391",
+  "samordning_lang": "19701063-2391",
+  "anteckning": "Ring Anna Andersson om 811218-9876 i morgon",
+  "antal": 3,
+  "aktiv": true
+}`
+
+func TestCurlPseudonymizeJSON(t *testing.T) {
+	c := newCloud(t)
+	get := recordsAPI(c)
+	h := newHarness(t, pseudonymConfig(t, c))
+	src := writeTemp(t, "patient.json", []byte(patientJSON))
+
+	out, e, err := h.curl(t, "-f", "--proxy-user", "bob:b-pass", "-H", "Content-Type: application/json", "--data-binary", "@"+src, c.URL()+"/api/records")
+	if err != nil || out != `{"id":1}` {
+		t.Fatalf("POST: %v: %s %s", err, out, e)
+	}
+	stored := get(1)
+	var orig, up map[string]any
+	json.Unmarshal([]byte(patientJSON), &orig)
+	if err := json.Unmarshal(stored.body, &up); err != nil {
+		t.Fatalf("stored body is not JSON: %v", err)
+	}
+	for _, v := range personalValues {
+		if bytes.Contains(stored.body, []byte(v)) {
+			t.Errorf("upstream received a personal value")
+		}
+	}
+	if len(up) != len(orig) {
+		t.Errorf("stored JSON has %d keys, want %d", len(up), len(orig))
+	}
+	for k, v := range orig {
+		s, isString := v.(string)
+		switch {
+		case !isString && up[k] != v:
+			t.Errorf("%s: non-string value changed", k)
+		case isString && k != "anteckning" && !tokenOnly.MatchString(fmt.Sprint(up[k])):
+			t.Errorf("%s: stored value is not a token", k)
+		case isString && len(tokenRE.FindAllString(fmt.Sprint(up[k]), -1)) == 0:
+			t.Errorf("%s: no token in %d-byte value", k, len(s))
+		}
+	}
+	if !h.auditHas(t, `"method":"POST"`, `"replaced_personnummer":6`, `"path":"/api/records"`) {
+		t.Errorf("audit lacks the pseudonymization counts:\n%s", h.audit.String())
+	}
+
+	// alice sees the originals, bob the tokens.
+	out, e, err = h.curl(t, "-f", "--proxy-user", "alice:a-pass", "--compressed", c.URL()+"/api/records/1")
+	var back map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &back) != nil {
+		t.Fatalf("alice GET: %v: %s\n%s", err, e, h.audit.String())
+	}
+	for k, v := range orig {
+		if back[k] != v {
+			t.Errorf("alice: %s not re-identified", k)
+		}
+	}
+	out, _, err = h.curl(t, "-f", "--proxy-user", "bob:b-pass", c.URL()+"/api/records/1")
+	if err != nil || out != string(stored.body) {
+		t.Errorf("bob GET: %v: want the tokens", err)
+	}
+	if !h.auditHas(t, `"user":"alice"`, `"reidentified":`) {
+		t.Errorf("audit lacks the re-identification counts")
+	}
+
+	// Broken JSON is refused with nothing upstream.
+	before := c.requests.Load()
+	out, _, _ = h.curl(t, "--proxy-user", "bob:b-pass", "-H", "Accept: application/json", "-H", "Content-Type: application/json",
+		"--data-binary", `{"namn": "Tolvan Tolvansson", "personnummer": 19121212-1212`, "-w", "\n%{http_code}", c.URL()+"/api/records")
+	if !strings.HasSuffix(out, "\n400") || !strings.Contains(out, "invalid json") || !strings.Contains(out, "request_id") {
+		t.Errorf("broken JSON: %s", out)
+	}
+	checkNoPersonalValues(t, "error body", out)
+	if c.requests.Load() != before {
+		t.Errorf("broken JSON reached the upstream")
+	}
+	// So is a body type the rule cannot pseudonymize.
+	out, _, _ = h.curl(t, "--proxy-user", "bob:b-pass", "-H", "Content-Type: application/octet-stream",
+		"--data-binary", "19121212-1212", "-o", "/dev/null", "-w", "%{http_code}", c.URL()+"/api/records")
+	if out != "415" || c.requests.Load() != before {
+		t.Errorf("octet-stream body: %s", out)
+	}
+	// Key store down: refused, nothing upstream.
+	h.keys.failing.Store(true)
+	out, _, _ = h.curl(t, "--proxy-user", "bob:b-pass", "-F", "namn=Tolvan Tolvansson", "-F", "f=@"+src, "-o", "/dev/null", "-w", "%{http_code}", c.URL()+"/api/records")
+	h.keys.failing.Store(false)
+	if out != "503" || c.requests.Load() != before {
+		t.Errorf("form upload with keys down: %s", out)
+	}
+}
+
+func TestCurlPseudonymizeFiles(t *testing.T) {
+	c := newCloud(t)
+	h := newHarness(t, pseudonymConfig(t, c))
+	data := content(150<<10, 42)
+	src := writeTemp(t, "upload.pdf", data)
+	const name = "19121212-1212 Tolvan Tolvansson.pdf"
+	base := c.URL() + "/files/"
+	if _, e, err := h.curl(t, "-f", "--proxy-user", "alice:a-pass", "-X", "MKCOL", base); err != nil {
+		t.Fatalf("MKCOL: %v %s", err, e)
+	}
+	if _, e, err := h.curl(t, "-f", "--proxy-user", "alice:a-pass", "-T", src, base+"19121212-1212%20Tolvan%20Tolvansson.pdf"); err != nil {
+		t.Fatalf("PUT: %v %s", err, e)
+	}
+	entries, _ := os.ReadDir(filepath.Join(c.dir, "files"))
+	if len(entries) != 1 {
+		t.Fatalf("upstream holds %d files", len(entries))
+	}
+	up := entries[0].Name()
+	if strings.Contains(up, "1212") || strings.Contains(up, "Tolvan") || !strings.HasSuffix(up, ".pdf") || !tokenRE.MatchString(up) {
+		t.Errorf("upstream file name is not pseudonymized")
+	}
+	if !crypto.IsEncrypted(c.stored(t, "files/"+up)) {
+		t.Errorf("upstream file is not encrypted")
+	}
+
+	propfind := func(user string) string {
+		out, e, err := h.curl(t, "-f", "--proxy-user", user, "-X", "PROPFIND", "-H", "Depth: 1", "--compressed", base)
+		if err != nil {
+			t.Fatalf("PROPFIND as %s: %v %s", user, err, e)
+		}
+		return out
+	}
+	if l := propfind("alice:a-pass"); !strings.Contains(l, "/files/19121212-1212%20Tolvan%20Tolvansson.pdf</") ||
+		!strings.Contains(l, ">"+name+"</") || strings.Contains(l, "sl_") {
+		t.Errorf("alice's listing lacks the real name")
+	}
+	if l := propfind("bob:b-pass"); !strings.Contains(l, up) || strings.Contains(l, "Tolvan") {
+		t.Errorf("bob's listing is not tokens only")
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	if _, e, err := h.curl(t, "-f", "--proxy-user", "alice:a-pass", "-o", back, base+"19121212-1212%20Tolvan%20Tolvansson.pdf"); err != nil || fileSum(t, back) != fileSum(t, src) {
+		t.Errorf("GET by the real name: %v %s", err, e)
+	}
+	// MOVE: the Destination's file name is pseudonymized too.
+	if _, e, err := h.curl(t, "-f", "--proxy-user", "alice:a-pass", "-X", "MOVE", "-H", "Destination: "+base+"Anna%20Andersson%20811218-9876.pdf",
+		base+"19121212-1212%20Tolvan%20Tolvansson.pdf"); err != nil {
+		t.Fatalf("MOVE: %v %s", err, e)
+	}
+	entries, _ = os.ReadDir(filepath.Join(c.dir, "files"))
+	for _, en := range entries {
+		if strings.Contains(en.Name(), "Anna") || strings.Contains(en.Name(), "9876") {
+			t.Errorf("MOVE destination not pseudonymized")
+		}
+	}
+	if l := propfind("alice:a-pass"); !strings.Contains(l, ">Anna Andersson 811218-9876.pdf</") {
+		t.Errorf("listing after MOVE lacks the real name")
+	}
+
+	// A multipart form: text parts pseudonymized, file encrypted under a
+	// pseudonymized name.
+	form := writeTemp(t, "19121212-1212.txt", data)
+	if _, e, err := h.curl(t, "-f", "--proxy-user", "alice:a-pass", "-F", "namn=Tolvan Tolvansson", "-F", "note=pnr 19121212-1212", "-F", "file=@"+form, c.URL()+"/form"); err != nil {
+		t.Fatalf("form POST: %v %s", err, e)
+	}
+	body := c.stored(t, "form-1")
+	checkNoPersonalValues(t, "stored form", string(body))
+	i := bytes.Index(body, []byte("\r\n"))
+	mr := multipart.NewReader(bytes.NewReader(body), string(body[2:i]))
+	parts := 0
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		parts++
+		b, _ := io.ReadAll(p)
+		switch p.FormName() {
+		case "namn":
+			if !tokenOnly.Match(b) {
+				t.Errorf("name field is not one token")
+			}
+		case "note":
+			if !tokenRE.Match(b) {
+				t.Errorf("note field has no token")
+			}
+		case "file":
+			_, params, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+			if !crypto.IsEncrypted(b) || !tokenRE.MatchString(params["filename"]) {
+				t.Errorf("file part: encrypted %v, name pseudonymized %v", crypto.IsEncrypted(b), tokenRE.MatchString(params["filename"]))
+			}
+		}
+	}
+	if parts != 3 {
+		t.Errorf("stored form has %d parts", parts)
+	}
+	if h.auditHas(t, "Tolvan") || !h.auditHas(t, `"method":"PUT"`, `"path":"/files/sl_name`) {
+		t.Errorf("audit path not pseudonymized:\n%s", h.audit.String())
+	}
+}
+
+// checkNoPersonalValues fails if s holds any value the tests use.
+func checkNoPersonalValues(t *testing.T, what, s string) {
+	t.Helper()
+	for _, v := range personalValues {
+		if strings.Contains(s, v) {
+			t.Errorf("%s contains a personal value", what)
+		}
+	}
+}
