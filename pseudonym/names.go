@@ -2,6 +2,7 @@ package pseudonym
 
 import (
 	"encoding/binary"
+	"sort"
 	"unicode"
 	"unicode/utf8"
 )
@@ -778,12 +779,12 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch) []nameMatch {
 	first := ws[k]
-	var before wordFacts // of the word before the run
-	if k > 0 {
-		before = d.facts(b[ws[k-1].start:ws[k-1].end])
-	}
 	// The word before is context unless a sentence ends between.
 	prevContext := k > 0 && !first.gapSentence
+	var before wordFacts // of the word before the run, when it may matter
+	if k > 0 && (prevContext || first.gapCueOK || first.gapJoin) {
+		before = d.facts(b[ws[k-1].start:ws[k-1].end])
+	}
 	cue := false
 	if k > 0 && first.gapCueOK {
 		cue = before.cue
@@ -881,7 +882,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 // nearPnr reports whether a personnummer sits on the same line within a few
 // characters of [start, end).
 func nearPnr(b []byte, start, end int, pnrs []pnrMatch) bool {
-	for _, p := range pnrs {
+	// pnrs are in text order and do not overlap: skip to the first that
+	// ends near start, stop after the last that starts near end.
+	k := sort.Search(len(pnrs), func(k int) bool { return pnrs[k].end >= start-3 })
+	for _, p := range pnrs[k:] {
+		if p.start > end+3 {
+			break
+		}
 		if p.end <= start && start-p.end <= 3 && !hasNewline(b[p.end:start]) {
 			return true
 		}
