@@ -43,6 +43,38 @@ type Config struct {
 	Groups      []GroupConfig   `yaml:"groups"`
 	AuditLog    string          `yaml:"audit_log"`
 	Limits      Limits          `yaml:"limits"`
+	API         APIConfig       `yaml:"api"`
+	// PACProxy is the host:port that /proxy.pac tells browsers to use;
+	// default: the proxy listener's address, or the host the PAC file was
+	// fetched from with the proxy's port when it listens on all addresses.
+	PACProxy string `yaml:"pac_proxy"`
+}
+
+// APIConfig configures the HTTP API on the admin listener.
+//
+//	api:
+//	  tokens:
+//	    - name: ehr-export           # shown in the audit log as the user
+//	      sha256: 9f86d08…           # hex SHA-256 of the bearer token
+//	      roles: [encrypt, pseudonymize]
+//
+// Make a token and its hash with
+//
+//	token=$(head -c 32 /dev/urandom | base64 | tr -d '=+/')
+//	printf %s "$token" | sha256sum     # the sha256 value; give $token to the caller
+//
+// With no tokens and a loopback admin listener, local callers need no
+// token; otherwise every call needs one.
+type APIConfig struct {
+	Tokens []APIToken `yaml:"tokens"`
+}
+
+// APIToken is one bearer token, stored as the hex SHA-256 of its text.
+// Roles are encrypt, decrypt, pseudonymize and reidentify.
+type APIToken struct {
+	Name   string   `yaml:"name"`
+	SHA256 string   `yaml:"sha256"`
+	Roles  []string `yaml:"roles"`
 }
 
 // ServiceConfig names a cloud service by its hosts and says what to do

@@ -34,7 +34,7 @@ func (g *Gateway) onConnect(host string, ctx *goproxy.ProxyCtx) (*goproxy.Connec
 	ev.path = ""
 	if !ok {
 		ev.action, ev.status, ev.reason = "deny", http.StatusProxyAuthRequired, "proxy authentication required"
-		ev.write(g.audit)
+		g.record(ev)
 		resp := connectRefusal(r, ev.status, "sign in to the gateway with your region account", ev.id)
 		resp.Header.Set("Proxy-Authenticate", `Basic realm="sluss"`)
 		ctx.Resp = resp
@@ -43,7 +43,7 @@ func (g *Gateway) onConnect(host string, ctx *goproxy.ProxyCtx) (*goproxy.Connec
 	switch svc.Action {
 	case Block:
 		ev.action, ev.status, ev.reason = "block", http.StatusForbidden, "service not approved"
-		ev.write(g.audit)
+		g.record(ev)
 		ctx.Resp = connectRefusal(r, ev.status, hostOnly(target)+" is not an approved cloud service", ev.id)
 		return goproxy.RejectConnect, host
 	case Tunnel:
@@ -62,7 +62,7 @@ func (g *Gateway) onConnect(host string, ctx *goproxy.ProxyCtx) (*goproxy.Connec
 // closes or both have been idle for the idle timeout.
 func (g *Gateway) tunnel(client net.Conn, target string, ev *auditEvent) {
 	ev.action = "tunnel"
-	defer func() { ev.write(g.audit) }()
+	defer func() { g.record(ev) }()
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), g.limits.DialTimeout)
 	upstream, err := g.dial(ctx, "tcp", target)
@@ -248,7 +248,7 @@ func (g *Gateway) serveInspected(w http.ResponseWriter, r *http.Request) {
 		ev.action, ev.status, ev.reason = "deny", http.StatusMisdirectedRequest, "Host header differs from the CONNECT target"
 		writeRefusal(w, r, ev.status, "Wrong host",
 			fmt.Sprintf("This connection was opened to %s; the gateway does not send its requests anywhere else.", hostOnly(meta.target)), ev.id)
-		ev.write(g.audit)
+		g.record(ev)
 		return
 	}
 	g.handle(w, r, meta)

@@ -30,8 +30,13 @@ type Gateway struct {
 	keys   KeySource
 	users  *Users // nil: no authentication, loopback clients only
 	pseudo *pseudonym.Pseudonymizer
-	audit  zerolog.Logger
-	log    zerolog.Logger
+
+	metrics   *metrics
+	api       *apiAuth
+	pacProxy  string                 // configured address PAC files name
+	proxyAddr atomic.Pointer[string] // the proxy listener's address
+	audit     zerolog.Logger
+	log       zerolog.Logger
 
 	leaves    *leafCache
 	transport *http.Transport
@@ -67,17 +72,24 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics(keys.Ready)
+	keys = countingKeys{keys, m}
 	g := &Gateway{
-		limits:  cfg.Limits.withDefaults(),
-		policy:  policy,
-		keys:    keys,
-		audit:   audit,
-		log:     log,
-		leaves:  newLeafCache(keys),
-		tunnels: map[net.Conn]struct{}{},
+		limits:   cfg.Limits.withDefaults(),
+		policy:   policy,
+		keys:     keys,
+		metrics:  m,
+		pacProxy: cfg.PACProxy,
+		audit:    audit,
+		log:      log,
+		leaves:   newLeafCache(keys),
+		tunnels:  map[net.Conn]struct{}{},
 	}
 	for _, o := range opts {
 		o(g)
+	}
+	if g.api, err = newAPIAuth(cfg.API); err != nil {
+		return nil, err
 	}
 	if cfg.UsersFile != "" {
 		if g.users, err = LoadUsers(cfg.UsersFile, cfg.Groups); err != nil {
@@ -168,7 +180,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ev.action, ev.status, ev.reason = "deny", http.StatusProxyAuthRequired, "proxy authentication required"
 		w.Header().Set("Proxy-Authenticate", `Basic realm="sluss"`)
 		writeRefusal(w, r, ev.status, "Proxy authentication required", "Sign in to the gateway with your region account.", ev.id)
-		ev.write(g.audit)
+		g.record(ev)
 		return
 	}
 	target := r.URL.Host
@@ -232,10 +244,10 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 			if ev.reason == "" {
 				ev.reason = "response cut"
 			}
-			ev.write(g.audit)
+			g.record(ev)
 			panic(p)
 		}
-		ev.write(g.audit)
+		g.record(ev)
 	}()
 	if svc.pseudonymizes() {
 		// The path may hold a personnummer: the log gets the

@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 
@@ -23,6 +25,8 @@ func (g *Gateway) Serve(l net.Listener) error {
 	if g.users == nil && !IsLoopback(l.Addr()) {
 		return ErrNeedsUsers
 	}
+	addr := l.Addr().String()
+	g.proxyAddr.CompareAndSwap(nil, &addr)
 	srv := &http.Server{
 		Handler:           g,
 		ReadHeaderTimeout: g.limits.HeaderTimeout,
@@ -83,26 +87,65 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	return g.Close()
 }
 
-// AdminHandler returns the admin listener's mux: /healthz (the process
-// runs) and /readyz (the key material is usable). Further admin routes
-// (the API, /metrics) are added to the same mux with Handle.
+// AdminHandler returns the admin listener's mux:
+//
+//   - /healthz (the process runs) and /readyz (the key material is usable
+//     and fresh: a Vault store past its maximum staleness is not ready);
+//   - /metrics, Prometheus text format;
+//   - /proxy.pac, the proxy auto-configuration file for browsers;
+//   - the API for systems, under /v1/ (see openapi.yaml, also served at
+//     /v1/openapi.yaml): encrypt, decrypt, pseudonymize, reidentify and
+//     recipient, with bearer tokens from [APIConfig].
+//
+// Further admin routes can be added to the same mux with Handle.
 func (g *Gateway) AdminHandler() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := g.keys.Ready(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
-			return
-		}
-		if _, _, err := g.keys.EncryptionKeys(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": fmt.Sprintf("encryption key: %v", err)})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	for _, rt := range g.adminRoutes() {
+		mux.Handle(rt.pattern, rt.h)
+	}
 	return mux
+}
+
+type adminRoute struct {
+	pattern string // "METHOD /path"
+	h       http.Handler
+}
+
+// adminRoutes lists the admin listener's routes; the OpenAPI test checks
+// the description against it.
+func (g *Gateway) adminRoutes() []adminRoute {
+	return []adminRoute{
+		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})},
+		{"GET /readyz", http.HandlerFunc(g.readyz)},
+		{"GET /metrics", g.metrics.handler()},
+		{"GET /proxy.pac", http.HandlerFunc(g.servePAC)},
+		{"GET /v1/openapi.yaml", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/yaml")
+			w.Write(openAPI)
+		})},
+		{"POST /v1/encrypt", g.apiHandler("encrypt", RoleEncrypt, g.apiEncrypt)},
+		{"POST /v1/decrypt", g.apiHandler("decrypt", RoleDecrypt, g.apiDecrypt)},
+		{"POST /v1/pseudonymize", g.apiHandler("pseudonymize", RolePseudonymize, g.apiPseudonymize)},
+		{"POST /v1/reidentify", g.apiHandler("reidentify", RoleReidentify, g.apiReidentify)},
+		{"GET /v1/recipient", g.apiHandler("recipient", "", g.apiRecipient)},
+	}
+}
+
+// readyz reports whether the gateway can do its job now: the key store is
+// usable and fresh, and the encryption key can be had.
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := g.keys.Ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+		return
+	}
+	version, _, err := g.keys.EncryptionKeys()
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": fmt.Sprintf("encryption key: %v", err)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "key_version": version, "pseudonymization": g.pseudo != nil})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -110,3 +153,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
+
+func writeJSONBody(w io.Writer, v any) {
+	json.NewEncoder(w).Encode(v)
+}
+
+//go:embed openapi.yaml
+var openAPI []byte

@@ -35,7 +35,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "serve", "[flags]")
 	sf := addStoreFlags(fs)
 	listen := fs.String("listen", "", "proxy `ADDR` (default 127.0.0.1:8080)")
-	adminListen := fs.String("admin-listen", "", "admin `ADDR` for /healthz and /readyz (default 127.0.0.1:8081)")
+	adminListen := fs.String("admin-listen", "", "admin `ADDR` for /healthz, /readyz, /metrics, /proxy.pac and the /v1/ API (default 127.0.0.1:8081)")
 	var approve stringList
 	fs.Var(&approve, "approve", "approve `HOSTPATTERN[=PROFILE]` (profile inspect, storage, webdav or form; default storage); repeatable")
 	def := fs.String("default", "", "what unlisted hosts get: block (default) or tunnel")
@@ -155,7 +155,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	proxyURL := "http://" + pl.Addr().String()
 	fmt.Fprintf(e.stderr, `sluss gateway running
   proxy:      %s   (export https_proxy=%[1]s http_proxy=%[1]s)
-  admin:      http://%s/healthz, /readyz
+  admin:      http://%s/healthz, /readyz, /metrics, /proxy.pac; API under /v1/ (/v1/openapi.yaml)
   recipient:  %s (key version %d)
   CA:         %s
   trust it:   curl --cacert %[5]s …, or system-wide on Debian:
