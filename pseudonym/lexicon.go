@@ -43,6 +43,7 @@ type lexicon struct {
 	// search over 800 000 entries costs ~20 cache misses. It is an
 	// open-addressing hash set: a slot holds the entry's index + 1 in its
 	// low idxBits bits and a tag from the hash above them; 0 is empty.
+	// 2^21 slots for ~790 000 words: 8 MiB, built in ~15 ms at load.
 	commonSet []uint32
 	idxBits   uint
 	seed      maphash.Seed
