@@ -200,7 +200,7 @@ func TestChromiumForm(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	toChrome, chromeIn, _ := os.Pipe()   // Chromium reads fd 3
+	toChrome, chromeIn, _ := os.Pipe()    // Chromium reads fd 3
 	chromeOut, fromChrome, _ := os.Pipe() // Chromium writes fd 4
 	cmd := exec.CommandContext(ctx, bin,
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
