@@ -338,7 +338,7 @@ func (m *multipartPseudonymizer) run(ctx context.Context, r io.Reader, w io.Writ
 	mr := multipart.NewReader(r, m.boundary)
 	mw := multipart.NewWriter(w)
 	if err := mw.SetBoundary(m.boundary); err != nil {
-		return total, fmt.Errorf("%w: %v", errMalformed, err)
+		return total, fmt.Errorf("%w: invalid boundary", errMalformed)
 	}
 	for i := 0; ; i++ {
 		part, err := mr.NextRawPart()
@@ -346,7 +346,9 @@ func (m *multipartPseudonymizer) run(ctx context.Context, r io.Reader, w io.Writ
 			break
 		}
 		if err != nil {
-			return total, fmt.Errorf("%w: part %d: %v", errMalformed, i+1, err)
+			// Not %v: a malformed header line would be quoted, and it
+			// may hold a file name.
+			return total, fmt.Errorf("%w: part %d does not parse", errMalformed, i+1)
 		}
 		c, err := m.part(ctx, mw, part)
 		total.Add(c)
@@ -428,5 +430,5 @@ func malformedIfMultipart(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	return fmt.Errorf("%w: %v", errMalformed, err)
+	return fmt.Errorf("%w: a part's body could not be read", errMalformed)
 }
