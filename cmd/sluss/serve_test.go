@@ -61,7 +61,30 @@ func TestServeZeroConfig(t *testing.T) {
 			t.Errorf("start-up message lacks %q:\n%s", want, out)
 		}
 	}
-	for _, p := range []string{"/healthz", "/readyz"} {
+	// The API pseudonymizes with the region's keys and the bolt store
+	// in the data directory, and re-identifies back (loopback: no token).
+	resp, err := http.Post(admin+"/v1/pseudonymize", "application/json", strings.NewReader(`{"personnummer":"19121212-1212"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || bytes.Contains(tok, []byte("1212")) || !bytes.Contains(tok, []byte("sl_pnr")) {
+		t.Errorf("/v1/pseudonymize: %s", resp.Status)
+	}
+	resp, err = http.Post(admin+"/v1/reidentify", "application/json", bytes.NewReader(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(back) != `{"personnummer":"19121212-1212"}` {
+		t.Errorf("/v1/reidentify: %s", resp.Status)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pseudonyms.db")); err != nil {
+		t.Errorf("no re-identification store in the data dir: %v", err)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/proxy.pac", "/v1/recipient", "/v1/openapi.yaml"} {
 		resp, err := http.Get(admin + p)
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("%s: %v %v", p, err, resp)
