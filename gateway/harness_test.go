@@ -201,7 +201,39 @@ type harness struct {
 	caFile   string // region CA, for clients
 	identity string // region identity file, for age -d
 	pseudo   *pseudonym.Pseudonymizer
-	store    *pseudonym.MemoryStore // the re-identification store
+	store    *faultStore // the re-identification store
+}
+
+// faultStore is the re-identification store of a harness. While down is
+// set it answers as the embedded bbolt store does once its file is gone:
+// with the errors of a closed database (real ones, from a real store).
+type faultStore struct {
+	pseudonym.Store
+	closed pseudonym.Store
+	down   atomic.Bool
+}
+
+func newFaultStore(t testing.TB) *faultStore {
+	closed, err := pseudonym.OpenBoltStore(filepath.Join(t.TempDir(), pseudonym.StoreFile), make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	return &faultStore{Store: pseudonym.NewMemoryStore(), closed: closed}
+}
+
+func (s *faultStore) Put(ctx context.Context, entries ...pseudonym.Entry) error {
+	if s.down.Load() {
+		return s.closed.Put(ctx, entries...)
+	}
+	return s.Store.Put(ctx, entries...)
+}
+
+func (s *faultStore) Get(ctx context.Context, token string) ([]byte, error) {
+	if s.down.Load() {
+		return s.closed.Get(ctx, token)
+	}
+	return s.Store.Get(ctx, token)
 }
 
 func newHarness(t testing.TB, cfg Config) *harness {
@@ -216,7 +248,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 // are what clients and the age CLI need.
 func newHarnessWith(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity string) *harness {
 	t.Helper()
-	h := &harness{audit: &syncBuffer{}, debug: &syncBuffer{}, store: pseudonym.NewMemoryStore()}
+	h := &harness{audit: &syncBuffer{}, debug: &syncBuffer{}, store: newFaultStore(t)}
 	hmacKey := make([]byte, 32)
 	rand.Read(hmacKey)
 	debugLog := zerolog.New(h.debug).Level(zerolog.DebugLevel)

@@ -176,6 +176,34 @@ func TestCurlPseudonymizeJSON(t *testing.T) {
 	if out != "415" || c.requests.Load() != before {
 		t.Errorf("octet-stream body: %s", out)
 	}
+	// The re-identification store down: refused, nothing upstream, and
+	// alice gets tokens rather than a half re-identified page.
+	h.store.down.Store(true)
+	out, _, _ = h.curl(t, "--proxy-user", "bob:b-pass", "-H", "Content-Type: application/json", "--data-binary", "@"+src, "-o", "/dev/null", "-w", "%{http_code}", c.URL()+"/api/records")
+	if out != "503" || c.requests.Load() != before {
+		t.Errorf("POST with the store down: %s", out)
+	}
+	out, _, _ = h.curl(t, "--proxy-user", "alice:a-pass", "-w", "\n%{http_code}", c.URL()+"/api/records/1")
+	h.store.down.Store(false)
+	if !strings.HasSuffix(out, "\n503") {
+		t.Errorf("GET with the store down: %s", out)
+	}
+	checkNoPersonalValues(t, "error body", out)
+	// Query values are pseudonymized, and re-identified in responses.
+	c.mux.HandleFunc("GET /api/query", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, r.URL.RawQuery)
+	})
+	out, _, err = h.curl(t, "-f", "--proxy-user", "bob:b-pass", c.URL()+"/api/query?patient=19121212-1212&namn=Tolvan+Tolvansson&sida=2")
+	if err != nil || !strings.HasPrefix(out, "patient=sl_pnr") || !strings.Contains(out, "&namn=sl_name") || !strings.HasSuffix(out, "&sida=2") {
+		t.Errorf("query upstream: %v", err)
+	}
+	checkNoPersonalValues(t, "upstream query", out)
+	out, _, err = h.curl(t, "-f", "--proxy-user", "alice:a-pass", c.URL()+"/api/query?patient=19121212-1212&sida=2")
+	if err != nil || out != "patient=19121212-1212&sida=2" {
+		t.Errorf("query re-identified for alice: %v", err)
+	}
+	before = c.requests.Load()
 	// Key store down: refused, nothing upstream.
 	h.keys.failing.Store(true)
 	out, _, _ = h.curl(t, "--proxy-user", "bob:b-pass", "-F", "namn=Tolvan Tolvansson", "-F", "f=@"+src, "-o", "/dev/null", "-w", "%{http_code}", c.URL()+"/api/records")
