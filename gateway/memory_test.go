@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sluss/sluss/pseudonym"
 )
 
 // TestMain lets the test binary run as a gateway subprocess, so the memory
@@ -39,7 +41,11 @@ func runChildGateway(dir string) error {
 	keys := newTestKeys(childTB{})
 	cfg := Config{UpstreamCA: os.Getenv("SLUSS_UPSTREAM_CA"),
 		Services: []ServiceConfig{{Hosts: []string{"127.0.0.1"}, Profile: "storage"}}}
-	gw, err := New(cfg, keys, zerolog.New(io.Discard), zerolog.Nop())
+	p, err := pseudonym.New(pseudonym.Config{}, pseudonym.NewStaticKeys(make([]byte, 32)), pseudonym.NewMemoryStore())
+	if err != nil {
+		return err
+	}
+	gw, err := New(cfg, keys, zerolog.New(io.Discard), zerolog.Nop(), WithPseudonymizer(p))
 	if err != nil {
 		return err
 	}
