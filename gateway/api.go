@@ -186,6 +186,7 @@ func (c *apiCall) fail(status int, title, reason string) {
 func (c *apiCall) failErr(err error) {
 	var re *RefusedError
 	if errors.As(err, &re) {
+		c.ev.keyFailure = re.KeyFailure
 		c.x.Log.Debug().Err(err).Int("status", re.Status).Msg("api call refused")
 		c.fail(re.Status, http.StatusText(re.Status), re.Reason)
 		return

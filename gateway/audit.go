@@ -29,6 +29,7 @@ type auditEvent struct {
 	status     int
 	reason     string
 	counts     pseudonym.Counts
+	keyFailure string // for metrics only
 }
 
 func (e *auditEvent) write(l zerolog.Logger) {

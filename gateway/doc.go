@@ -28,6 +28,11 @@
 //     anything is sent; a [ResponseTransformer] wraps the upstream round
 //     trip.
 //
+// The admin listener ([Gateway.AdminHandler]) also serves the API for
+// systems (/v1/encrypt, /v1/decrypt, /v1/pseudonymize, /v1/reidentify,
+// /v1/recipient; described in openapi.yaml, bearer tokens per [APIConfig]),
+// Prometheus /metrics and /proxy.pac for browsers.
+//
 // Everything fails closed: a transformer that cannot do its job refuses the
 // request before anything is sent upstream, and a download whose ciphertext
 // fails authentication is cut, never completed.

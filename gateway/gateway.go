@@ -326,7 +326,7 @@ func (g *Gateway) forwardError(w http.ResponseWriter, r *http.Request, err error
 		if s.x.Action == "" || s.x.Action == "encrypt" {
 			s.x.Action = "deny"
 		}
-		s.ev.reason = re.Reason
+		s.ev.reason, s.ev.keyFailure = re.Reason, re.KeyFailure
 		s.x.Log.Debug().Err(err).Int("status", re.Status).Msg("request refused")
 		writeRefusal(w, r, re.Status, "Refused by the gateway", re.Reason, s.ev.id)
 	case errors.Is(err, context.Canceled):

@@ -43,7 +43,7 @@ func newMetrics(ready func() error) *metrics {
 		}, []string{"action"}),
 		keyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluss_key_store_errors_total",
-			Help: "Failed key store lookups, by operation (encryption, decryption, ca).",
+			Help: "Failed key store lookups, by operation (encryption, decryption, ca; pseudonym: HMAC keys or the re-identification store).",
 		}, []string{"operation"}),
 		identifiers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluss_identifiers_total",
@@ -68,7 +68,7 @@ func newMetrics(ready func() error) *metrics {
 	for _, d := range []string{"up", "down"} {
 		m.bytes.WithLabelValues(d)
 	}
-	for _, op := range []string{"encryption", "decryption", "ca"} {
+	for _, op := range []string{"encryption", "decryption", "ca", "pseudonym"} {
 		m.keyErrors.WithLabelValues(op)
 	}
 	m.identifiers.WithLabelValues("pseudonymized", "personnummer")
@@ -89,6 +89,9 @@ func (m *metrics) observe(ev *auditEvent) {
 	m.bytes.WithLabelValues("down").Add(float64(ev.bytesDown))
 	m.duration.WithLabelValues(action).Observe(time.Since(ev.start).Seconds())
 	c := ev.counts
+	if ev.keyFailure != "" {
+		m.keyErrors.WithLabelValues(ev.keyFailure).Inc()
+	}
 	m.identifiers.WithLabelValues("pseudonymized", "personnummer").Add(float64(c.Personnummer))
 	m.identifiers.WithLabelValues("pseudonymized", "name").Add(float64(c.Names))
 	m.identifiers.WithLabelValues("reidentified", "token").Add(float64(c.Reidentified))

@@ -321,7 +321,9 @@ func pseudonymRefusal(err error, what string) error {
 	case errors.Is(err, context.Canceled):
 		return err
 	}
-	return refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
+	re := refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
+	re.KeyFailure = "pseudonym"
+	return re
 }
 
 // multipartPseudonymizer rewrites a multipart/form-data body: text parts

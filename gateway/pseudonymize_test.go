@@ -189,6 +189,9 @@ func TestCurlPseudonymizeJSON(t *testing.T) {
 		t.Errorf("GET with the store down: %s", out)
 	}
 	checkNoPersonalValues(t, "error body", out)
+	if n := sum(h.scrape(t), "sluss_key_store_errors_total", map[string]string{"operation": "pseudonym"}); n != 2 {
+		t.Errorf("store failures counted %v times, want 2", n)
+	}
 	// Query values are pseudonymized, and re-identified in responses.
 	c.mux.HandleFunc("GET /api/query", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

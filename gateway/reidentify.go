@@ -89,7 +89,7 @@ func (Reidentify) TransformResponse(x *Exchange, req *http.Request, next http.Ro
 		c, err := p.Reidentify(ctx, f, io.LimitReader(body, wholeBodyLimit+1), &out)
 		resp.Body.Close()
 		if err != nil {
-			return nil, refuse(http.StatusServiceUnavailable, "re-identification is unavailable", err)
+			return nil, &RefusedError{Status: http.StatusServiceUnavailable, Reason: "re-identification is unavailable", Err: err, KeyFailure: "pseudonym"}
 		}
 		x.AddCounts(c)
 		fixTransformedHeaders(resp)
@@ -219,7 +219,7 @@ func reidentifyListing(ctx context.Context, x *Exchange, resp *http.Response, bo
 	var out bytes.Buffer
 	c, err := x.Pseudonymizer.Reidentify(ctx, pseudonym.FormatHTML, bytes.NewReader(buf), &out)
 	if err != nil {
-		return nil, refuse(http.StatusServiceUnavailable, "re-identification is unavailable", err)
+		return nil, &RefusedError{Status: http.StatusServiceUnavailable, Reason: "re-identification is unavailable", Err: err, KeyFailure: "pseudonym"}
 	}
 	x.AddCounts(c)
 	resp.Body = io.NopCloser(&out)

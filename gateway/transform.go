@@ -75,6 +75,9 @@ type RefusedError struct {
 	Status int
 	Reason string
 	Err    error // the cause, for the debug log; never shown to clients
+	// KeyFailure names the key or store operation that failed, if that
+	// is why (for the key store error metric).
+	KeyFailure string
 }
 
 func (e *RefusedError) Error() string {
