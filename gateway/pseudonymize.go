@@ -87,17 +87,15 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 		if params["boundary"] == "" {
 			return refuse(http.StatusBadRequest, "multipart body without a boundary, so nothing was sent", nil)
 		}
-		mp := &multipartPseudonymizer{p: p, boundary: params["boundary"]}
-		if !t.EncryptedBody {
-			version, recipients, err := x.Keys.EncryptionKeys()
-			if err != nil {
-				return refuse(http.StatusServiceUnavailable, "the region's encryption key is unavailable, so nothing was sent", err)
-			}
-			if len(recipients) == 0 {
-				return refuse(http.StatusServiceUnavailable, "the region has no encryption recipient, so nothing was sent", nil)
-			}
-			mp.recipients, x.KeyVersion = recipients, version
+		version, recipients, err := x.Keys.EncryptionKeys()
+		if err != nil {
+			return refuse(http.StatusServiceUnavailable, "the region's encryption key is unavailable, so nothing was sent", err)
 		}
+		if len(recipients) == 0 {
+			return refuse(http.StatusServiceUnavailable, "the region has no encryption recipient, so nothing was sent", nil)
+		}
+		x.KeyVersion = version
+		mp := &multipartPseudonymizer{p: p, boundary: params["boundary"], recipients: recipients, filesLater: t.EncryptedBody}
 		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w) }
 	} else {
 		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return p.Transform(ctx, f, r, w) }
@@ -328,11 +326,15 @@ func pseudonymRefusal(err error, what string) error {
 
 // multipartPseudonymizer rewrites a multipart/form-data body: text parts
 // pseudonymized, file names pseudonymized, file contents encrypted to
-// recipients (or passed on for a later Encrypt when recipients is nil).
+// recipients (or passed on for a later Encrypt when filesLater is set).
+// A part without a file name whose Content-Type no transformer reads (a
+// blob) is encrypted here in either case: Encrypt only looks at file
+// parts, and a blob must not leave in plaintext.
 type multipartPseudonymizer struct {
 	p          *pseudonym.Pseudonymizer
 	boundary   string
 	recipients []age.Recipient
+	filesLater bool
 }
 
 func (m *multipartPseudonymizer) run(ctx context.Context, r io.Reader, w io.Writer) (pseudonym.Counts, error) {
@@ -388,11 +390,13 @@ func (m *multipartPseudonymizer) part(ctx context.Context, mw *multipart.Writer,
 	if err != nil {
 		return total, err
 	}
-	if file {
-		if m.recipients == nil {
-			_, err = io.Copy(pw, part)
-			return total, malformedIfMultipart(err)
-		}
+	ct := hdr.Get("Content-Type")
+	_, readable := pseudonym.FormatFromContentType(ct)
+	if file && m.filesLater {
+		_, err = io.Copy(pw, part)
+		return total, malformedIfMultipart(err)
+	}
+	if file || (ct != "" && !readable) {
 		ew, err := crypto.Encrypt(pw, m.recipients...)
 		if err != nil {
 			return total, err

@@ -277,7 +277,7 @@ func TestCurlPseudonymizeFiles(t *testing.T) {
 	// A multipart form: text parts pseudonymized, file encrypted under a
 	// pseudonymized name.
 	form := writeTemp(t, "19121212-1212.txt", data)
-	if _, e, err := h.curl(t, "-f", "--proxy-user", "alice:a-pass", "-F", "namn=Tolvan Tolvansson", "-F", "note=pnr 19121212-1212", "-F", "file=@"+form, c.URL()+"/form"); err != nil {
+	if _, e, err := h.curl(t, "-f", "--proxy-user", "alice:a-pass", "-F", "namn=Tolvan Tolvansson", "-F", "note=pnr 19121212-1212", "-F", "file=@"+form, "-F", "blob=<"+form+";type=application/octet-stream", c.URL()+"/form"); err != nil {
 		t.Fatalf("form POST: %v %s", err, e)
 	}
 	body := c.stored(t, "form-1")
@@ -301,6 +301,10 @@ func TestCurlPseudonymizeFiles(t *testing.T) {
 			if !tokenRE.Match(b) {
 				t.Errorf("note field has no token")
 			}
+		case "blob":
+			if !crypto.IsEncrypted(b) {
+				t.Errorf("a binary part without a file name left unencrypted")
+			}
 		case "file":
 			_, params, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
 			if !crypto.IsEncrypted(b) || !tokenRE.MatchString(params["filename"]) {
@@ -308,7 +312,7 @@ func TestCurlPseudonymizeFiles(t *testing.T) {
 			}
 		}
 	}
-	if parts != 3 {
+	if parts != 4 {
 		t.Errorf("stored form has %d parts", parts)
 	}
 	if h.auditHas(t, "Tolvan") || !h.auditHas(t, `"method":"PUT"`, `"path":"/files/sl_name`) {
