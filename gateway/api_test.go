@@ -158,6 +158,20 @@ func TestAPIEncryptDecrypt50MiB(t *testing.T) {
 	if resp.StatusCode != 400 || !strings.Contains(string(b), `"request_id"`) {
 		t.Errorf("decrypt of junk: %s %s", resp.Status, b)
 	}
+	// Tampered after the header: the plaintext before the bad chunk may
+	// arrive, the response is cut, and the bad chunk's plaintext never.
+	var ct bytes.Buffer
+	ew, _ := crypto.Encrypt(&ct, h.keys.id.Recipient())
+	io.Copy(ew, &patternReader{n: 200 << 10})
+	ew.Close()
+	tampered := ct.Bytes()
+	tampered[len(tampered)-100] ^= 1
+	resp = h.apiCallTo(t, "POST", "/v1/decrypt", "tok-decrypt", "application/octet-stream", bytes.NewReader(tampered))
+	n2, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil || n2 > 192<<10 {
+		t.Errorf("tampered decrypt: %d bytes, %v; want a cut response without the last chunk", n2, err)
+	}
 	if !h.auditHas(t, `"service":"api"`, `"action":"encrypt"`, `"user":"encrypt"`, `"bytes_up":52428800`) {
 		t.Errorf("audit lacks the API call:\n%s", h.audit.String())
 	}
