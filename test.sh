@@ -13,8 +13,10 @@ log() { printf 'test.sh: %s\n' "$*" >&2; }
 
 # Debian packages the end-to-end tests drive for real: curl and rclone
 # through the proxy, chromium for the bench report (and the browser test),
-# mitmproxy and squid as the bench's peers, GNU time for the CLI benchmark.
-apt_packages=(curl time rclone chromium mitmproxy squid-openssl)
+# mitmproxy and squid as the bench's peers, GNU time for the CLI benchmark,
+# certutil (libnss3-tools) for Chromium's trust store, node to evaluate the
+# PAC file.
+apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
