@@ -112,7 +112,7 @@ type Limits struct {
 	MaxHeaderBytes  int           `yaml:"max_header_bytes"`  // 64 KiB
 	HeaderTimeout   time.Duration `yaml:"header_timeout"`    // 10s to send request headers
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`      // 2m between requests or tunnel bytes
-	HandshakeTimout time.Duration `yaml:"handshake_timeout"` // 10s for TLS handshakes, both sides
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // 10s for TLS handshakes, both sides
 	DialTimeout     time.Duration `yaml:"dial_timeout"`      // 10s to connect upstream
 	ResponseTimeout time.Duration `yaml:"response_timeout"`  // 2m from request sent to response headers
 }
@@ -131,7 +131,7 @@ func (l Limits) withDefaults() Limits {
 	}
 	def(&l.HeaderTimeout, 10*time.Second)
 	def(&l.IdleTimeout, 2*time.Minute)
-	def(&l.HandshakeTimout, 10*time.Second)
+	def(&l.HandshakeTimeout, 10*time.Second)
 	def(&l.DialTimeout, 10*time.Second)
 	def(&l.ResponseTimeout, 2*time.Minute)
 	return l

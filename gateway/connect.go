@@ -31,7 +31,6 @@ func (g *Gateway) onConnect(host string, ctx *goproxy.ProxyCtx) (*goproxy.Connec
 	user, ok := g.authenticate(r)
 	svc := g.policy.Lookup(target)
 	ev := g.newEvent(r, &connMeta{target: target, user: user}, svc)
-	ev.path = ""
 	if !ok {
 		ev.action, ev.status, ev.reason = "deny", http.StatusProxyAuthRequired, "proxy authentication required"
 		g.record(ev)
@@ -164,7 +163,7 @@ func (g *Gateway) intercept(client net.Conn, meta *connMeta, ev *auditEvent) {
 		},
 	}
 	tc := tls.Server(client, conf)
-	client.SetDeadline(time.Now().Add(g.limits.HandshakeTimout))
+	client.SetDeadline(time.Now().Add(g.limits.HandshakeTimeout))
 	if err := tc.Handshake(); err != nil {
 		g.log.Debug().Str("request_id", ev.id).Str("host", host).Err(err).Msg("client TLS handshake failed")
 		tc.Close()

@@ -106,7 +106,7 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 			return g.dial(ctx, network, addr)
 		},
 		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   g.limits.HandshakeTimout,
+		TLSHandshakeTimeout:   g.limits.HandshakeTimeout,
 		ResponseHeaderTimeout: g.limits.ResponseTimeout,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   64,
@@ -202,7 +202,7 @@ func (g *Gateway) authenticate(r *http.Request) (*User, bool) {
 }
 
 func (g *Gateway) newEvent(r *http.Request, meta *connMeta, svc *Service) *auditEvent {
-	ev := &auditEvent{id: newRequestID(), start: time.Now(), client: r.RemoteAddr, method: r.Method, path: r.URL.Path, host: hostOnly(r.Host)}
+	ev := &auditEvent{id: newRequestID(), start: time.Now(), client: r.RemoteAddr, method: r.Method, host: hostOnly(r.Host)}
 	if meta != nil {
 		ev.host = hostOnly(meta.target)
 		if meta.user != nil {
@@ -215,10 +215,32 @@ func (g *Gateway) newEvent(r *http.Request, meta *connMeta, svc *Service) *audit
 	return ev
 }
 
+// auditPath is the request path as the audit log may show it: a path can
+// hold a personnummer or a name (/patients/19121212-1212), so it is logged
+// pseudonymized, with the same tokens an upstream would see, and not at
+// all when that cannot be done. Pseudonymizing services replace it with
+// the path they actually sent (Exchange.AuditPath). Only for
+// authenticated users: the pseudonyms go into the re-identification store.
+func (g *Gateway) auditPath(r *http.Request) string {
+	if g.pseudo == nil {
+		return ""
+	}
+	p, _, err := g.pseudo.PseudonymizePath(r.Context(), r.URL.EscapedPath())
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
 // handle applies the service's policy to one request and forwards it.
 func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta) {
 	svc := meta.service
 	ev := g.newEvent(r, meta, svc)
+	if !svc.pseudonymizes() {
+		// A pseudonymizing service logs the path it sent
+		// (Exchange.AuditPath) instead.
+		ev.path = g.auditPath(r)
+	}
 	// A client that stops reading or sending holds a request for at most
 	// the idle timeout: every write and body read pushes the deadline on.
 	rc := http.NewResponseController(w)
@@ -249,11 +271,6 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 		}
 		g.record(ev)
 	}()
-	if svc.pseudonymizes() {
-		// The path may hold a personnummer: the log gets the
-		// pseudonymized one, or none.
-		ev.path = ""
-	}
 	switch svc.Action {
 	case Block:
 		ev.action = "block"

@@ -29,7 +29,7 @@ func TestNoLeaks(t *testing.T) {
 	cfg := storageConfig(c, "storage")
 	cfg.Services = append(cfg.Services, ServiceConfig{Hosts: []string{"localhost"}, Action: "tunnel"})
 	cfg.Limits = Limits{HeaderTimeout: 300 * time.Millisecond, IdleTimeout: 500 * time.Millisecond,
-		HandshakeTimout: 300 * time.Millisecond, ResponseTimeout: 500 * time.Millisecond}
+		HandshakeTimeout: 300 * time.Millisecond, ResponseTimeout: 500 * time.Millisecond}
 	h := newHarness(t, cfg)
 	proxyAddr := strings.TrimPrefix(h.proxy, "http://")
 	pool := x509.NewCertPool()

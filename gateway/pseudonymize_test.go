@@ -381,3 +381,21 @@ func TestCurlCompression(t *testing.T) {
 		t.Errorf("bob's gzip response was changed (%s bytes)", out)
 	}
 }
+
+// TestAuditPathPseudonymized: services that do not pseudonymize (inspect,
+// block) still never log a personnummer or name from a URL path: the audit
+// log gets the path with tokens.
+func TestAuditPathPseudonymized(t *testing.T) {
+	c := newCloud(t)
+	h := newHarness(t, storageConfig(c, "inspect"))
+	if _, e, err := h.curl(t, c.URL()+"/patients/19121212-1212/Anna%20Andersson"); err != nil {
+		t.Fatalf("GET through inspect: %v %s", err, e)
+	}
+	h.curl(t, "http://blocked.test/patients/121212-1212")
+	if !h.auditHas(t, `"action":"inspect"`, `"path":"/patients/sl_pnr`, `/sl_name`) {
+		t.Errorf("inspect: audit path not pseudonymized:\n%s", h.audit.String())
+	}
+	if !h.auditHas(t, `"action":"block"`, `"method":"GET"`, `"path":"/patients/sl_pnr`) {
+		t.Errorf("block: audit path not pseudonymized:\n%s", h.audit.String())
+	}
+}
