@@ -108,13 +108,13 @@ type GroupConfig struct {
 // Limits bound what one client or upstream can hold of the gateway. Zero
 // fields take the defaults shown.
 type Limits struct {
-	MaxConnections  int           `yaml:"max_connections"`   // 1024
-	MaxHeaderBytes  int           `yaml:"max_header_bytes"`  // 64 KiB
-	HeaderTimeout   time.Duration `yaml:"header_timeout"`    // 10s to send request headers
-	IdleTimeout     time.Duration `yaml:"idle_timeout"`      // 2m between requests or tunnel bytes
+	MaxConnections   int           `yaml:"max_connections"`   // 1024
+	MaxHeaderBytes   int           `yaml:"max_header_bytes"`  // 64 KiB
+	HeaderTimeout    time.Duration `yaml:"header_timeout"`    // 10s to send request headers
+	IdleTimeout      time.Duration `yaml:"idle_timeout"`      // 2m between requests or tunnel bytes
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // 10s for TLS handshakes, both sides
-	DialTimeout     time.Duration `yaml:"dial_timeout"`      // 10s to connect upstream
-	ResponseTimeout time.Duration `yaml:"response_timeout"`  // 2m from request sent to response headers
+	DialTimeout      time.Duration `yaml:"dial_timeout"`      // 10s to connect upstream
+	ResponseTimeout  time.Duration `yaml:"response_timeout"`  // 2m from request sent to response headers
 }
 
 func (l Limits) withDefaults() Limits {
