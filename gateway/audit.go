@@ -54,7 +54,9 @@ func (e *auditEvent) write(l zerolog.Logger) {
 		ev = ev.Int("replaced", c.Total()).
 			Int("replaced_personnummer", c.Personnummer).
 			Int("replaced_names", c.Names).
-			Int("reidentified", c.Reidentified).
+			Int("reidentified", c.Reidentified()).
+			Int("reidentified_personnummer", c.ReidentifiedPersonnummer).
+			Int("reidentified_names", c.ReidentifiedNames).
 			Int("unknown_tokens", c.Unknown)
 	}
 	if e.reason != "" {

@@ -73,7 +73,8 @@ func newMetrics(ready func() error) *metrics {
 	}
 	m.identifiers.WithLabelValues("pseudonymized", "personnummer")
 	m.identifiers.WithLabelValues("pseudonymized", "name")
-	m.identifiers.WithLabelValues("reidentified", "token")
+	m.identifiers.WithLabelValues("reidentified", "personnummer")
+	m.identifiers.WithLabelValues("reidentified", "name")
 	m.identifiers.WithLabelValues("unknown", "token")
 	return m
 }
@@ -94,7 +95,8 @@ func (m *metrics) observe(ev *auditEvent) {
 	}
 	m.identifiers.WithLabelValues("pseudonymized", "personnummer").Add(float64(c.Personnummer))
 	m.identifiers.WithLabelValues("pseudonymized", "name").Add(float64(c.Names))
-	m.identifiers.WithLabelValues("reidentified", "token").Add(float64(c.Reidentified))
+	m.identifiers.WithLabelValues("reidentified", "personnummer").Add(float64(c.ReidentifiedPersonnummer))
+	m.identifiers.WithLabelValues("reidentified", "name").Add(float64(c.ReidentifiedNames))
 	m.identifiers.WithLabelValues("unknown", "token").Add(float64(c.Unknown))
 }
 

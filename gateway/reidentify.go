@@ -178,7 +178,7 @@ func reidentifyEscapedPath(ctx context.Context, x *Exchange, esc string) (string
 			continue
 		}
 		out, c, err := x.Pseudonymizer.ReidentifyString(ctx, pseudonym.FormatText, u)
-		if err != nil || c.Reidentified == 0 {
+		if err != nil || c.Reidentified() == 0 {
 			continue
 		}
 		x.AddCounts(c)

@@ -291,3 +291,26 @@ func TestStreamingBoundaries(t *testing.T) {
 		t.Fatal("round trip failed", err)
 	}
 }
+
+// TestReidentifyCountsByType checks that re-identification counts
+// personnummer and name tokens apart, and unknown tokens on their own.
+func TestReidentifyCountsByType(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	ctx := context.Background()
+	out, c, err := p.PseudonymizeString(ctx, FormatText, "Hej Anna Berg, 121212-1212 och 19121212-1212 är samma.")
+	if err != nil || c.Personnummer != 2 || c.Names != 2 {
+		t.Fatalf("pseudonymize: %+v %v", c, err)
+	}
+	unknown := "sl_name1_00000000000000000"
+	if _, _, _, ok := parseToken([]byte(unknown), 0); !ok {
+		t.Fatalf("%q is not a token", unknown)
+	}
+	back, c, err := p.ReidentifyString(ctx, FormatText, out+" "+unknown)
+	if err != nil || !strings.HasPrefix(back, "Hej Anna Berg") {
+		t.Fatalf("reidentify: %q %v", back, err)
+	}
+	want := Counts{ReidentifiedPersonnummer: 2, ReidentifiedNames: 2, Unknown: 1}
+	if c != want || c.Reidentified() != 4 || c.Total() != 0 {
+		t.Errorf("counts %+v, want %+v", c, want)
+	}
+}

@@ -34,7 +34,9 @@ func (p *Pseudonymizer) Reidentify(ctx context.Context, f Format, r io.Reader, w
 		err = bw.Flush()
 	}
 	p.log.Debug().Str("action", "reidentify").Str("format", string(f)).
-		Int("replaced", s.counts.Reidentified).Int("unknown", s.counts.Unknown).
+		Int("replaced", s.counts.Reidentified()).
+		Int("personnummer", s.counts.ReidentifiedPersonnummer).Int("names", s.counts.ReidentifiedNames).
+		Int("unknown", s.counts.Unknown).
 		Bool("ok", err == nil).Msg("reidentify")
 	return s.counts, err
 }
@@ -118,11 +120,12 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 		case err != nil:
 			return dst, 0, err
 		default:
-			s.counts.Reidentified++
 			if id.kind == KindPersonnummer {
+				s.counts.ReidentifiedPersonnummer++
 				var tmp [13]byte
 				dst = appendEscaped(dst, appendPersonnummer(tmp[:0], orig, layout), f)
 			} else {
+				s.counts.ReidentifiedNames++
 				dst = appendEscaped(dst, orig, f)
 			}
 		}

@@ -10,20 +10,26 @@ import (
 type Counts struct {
 	Personnummer int // personnummer and samordningsnummer replaced
 	Names        int // name parts (free text) or whole name fields replaced
-	Reidentified int // tokens replaced by their originals
-	Unknown      int // tokens left as they were: not in the store
+	// Tokens replaced by their originals, by type.
+	ReidentifiedPersonnummer int
+	ReidentifiedNames        int
+	Unknown                  int // tokens left as they were: not in the store
 }
 
 // Add adds o to c.
 func (c *Counts) Add(o Counts) {
 	c.Personnummer += o.Personnummer
 	c.Names += o.Names
-	c.Reidentified += o.Reidentified
+	c.ReidentifiedPersonnummer += o.ReidentifiedPersonnummer
+	c.ReidentifiedNames += o.ReidentifiedNames
 	c.Unknown += o.Unknown
 }
 
 // Total is the number of identifiers pseudonymized.
 func (c Counts) Total() int { return c.Personnummer + c.Names }
+
+// Reidentified is the number of tokens replaced by their originals.
+func (c Counts) Reidentified() int { return c.ReidentifiedPersonnummer + c.ReidentifiedNames }
 
 // maxCache bounds the per-stream value→token cache; it is cleared when full.
 const maxCache = 1 << 16

@@ -95,7 +95,7 @@ func runPseudonymTool(ctx context.Context, e *env, name string, args []string) e
 	}
 	if *stats {
 		fmt.Fprintf(e.stderr, "personnummer=%d names=%d reidentified=%d unknown_tokens=%d\n",
-			counts.Personnummer, counts.Names, counts.Reidentified, counts.Unknown)
+			counts.Personnummer, counts.Names, counts.Reidentified(), counts.Unknown)
 	}
 	return nil
 }
