@@ -194,8 +194,8 @@ func (p *Pseudonymizer) PseudonymizeQuery(ctx context.Context, q url.Values) (ur
 }
 
 // PseudonymizeFilename pseudonymizes a file name (no directories): '_' and
-// '.' separate words as spaces do, so "Anna_Andersson_191212-1212.pdf"
-// becomes "<token>_<token>_<token>.pdf".
+// '.' separate words as spaces do, so "Anna_Andersson_19121212-1212.pdf"
+// becomes "<token>_<token>_<token>.pdf" and the extension stays.
 func (p *Pseudonymizer) PseudonymizeFilename(ctx context.Context, name string) (string, Counts, error) {
 	s, err := p.newSession()
 	if err != nil {
