@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -312,5 +313,23 @@ func TestReidentifyCountsByType(t *testing.T) {
 	want := Counts{ReidentifiedPersonnummer: 2, ReidentifiedNames: 2, Unknown: 1}
 	if c != want || c.Reidentified() != 4 || c.Total() != 0 {
 		t.Errorf("counts %+v, want %+v", c, want)
+	}
+}
+
+// TestSniff checks that auto-detection does not take text for JSON or CSV
+// only because of its first bytes, which would make the text an error.
+func TestSniff(t *testing.T) {
+	for in, want := range map[string]Format{
+		`{"namn":"Anna Berg"}`:                              FormatJSON,
+		`[{"a":1},` + strings.Repeat(`{"b":"x"},`, 500):     FormatJSON, // cut by the peek
+		"[09:12] Sanna: hej!\n[09:13] Ali: tjena\n":         FormatText,
+		"namn;pnr\nAnna Berg;121212-1212\nBo Ek;1\n":        FormatCSV,
+		"Kl 7, dusch.\nKl 12, \"Gullan\" åt.\nKl 19, ok.\n": FormatText,
+		"namn=Anna+Berg&pnr=121212-1212\n":                  FormatForm,
+		"Hej Anna!\n":                                       FormatText,
+	} {
+		if got := sniff(bufio.NewReader(strings.NewReader(in))); got != want {
+			t.Errorf("%.40q: %s, want %s", in, got, want)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -244,23 +246,67 @@ func (p *Pseudonymizer) PseudonymizeString(ctx context.Context, f Format, in str
 	return out.String(), c, nil
 }
 
-// sniff guesses the format from the first bytes without consuming them.
+// sniff guesses the format from the first bytes without consuming them. A
+// head that starts like JSON or CSV but does not parse as such is text: a
+// chat log opening with "[09:12]", notes with a stray quote.
 func sniff(br *bufio.Reader) Format {
-	head, _ := br.Peek(4096)
+	head, _ := br.Peek(sniffSize)
 	t := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
-	if len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+	if len(t) > 0 && (t[0] == '{' || t[0] == '[') && parsesAsJSON(t) {
 		return FormatJSON
 	}
 	if looksLikeForm(head) {
 		return FormatForm
 	}
-	if looksLikeCSV(head) {
+	if looksLikeCSV(head) && parsesAsCSV(head, sniffComma(br), len(head) == sniffSize) {
 		return FormatCSV
 	}
 	return FormatText
 }
 
+const sniffSize = 4096
+
+// parsesAsJSON reports whether head is JSON, or the start of it.
+func parsesAsJSON(head []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	for {
+		_, err := dec.Token()
+		switch {
+		case err == nil:
+			continue
+		case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+			return true
+		}
+		return false
+	}
+}
+
+// parsesAsCSV reports whether the whole lines of head are CSV records.
+func parsesAsCSV(head []byte, comma byte, cut bool) bool {
+	if cut {
+		k := bytes.LastIndexByte(head, '\n')
+		if k < 0 {
+			return false
+		}
+		head = head[:k+1]
+	}
+	r := csv.NewReader(bytes.NewReader(head))
+	r.Comma = rune(comma)
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	for {
+		_, err := r.Read()
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
 func looksLikeForm(b []byte) bool {
+	b = bytes.TrimRight(b, "\r\n") // a body saved to a file
 	if len(b) == 0 || bytes.IndexByte(b, '=') < 1 {
 		return false
 	}
