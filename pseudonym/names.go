@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"bytes"
 	"encoding/binary"
 	"sort"
 	"unicode"
@@ -40,12 +41,81 @@ type nameDetector struct {
 	infos []wordInfo
 	buf   []byte // scratch for one lookup
 	memo  map[string]wordFacts
+	// seen holds the words found as names so far in this stream (title
+	// case), and whole-field names: a later mention is the same person.
+	seen map[string]bool
 	// keepAll keeps every word in words, for debugging the classification.
 	keepAll bool
 }
 
 func newNameDetector(lx *lexicon) *nameDetector {
 	return &nameDetector{lx: lx, memo: make(map[string]wordFacts)}
+}
+
+// maxSeen bounds the per-stream set of names seen; it is cleared when full.
+const maxSeen = 1 << 10
+
+// remember notes a name part found in this stream, so that a later mention
+// without context (at a sentence start, on its own) is found too.
+func (d *nameDetector) remember(w []byte) {
+	if len(w) < 2 {
+		return
+	}
+	d.buf = appendTitle(d.buf[:0], w)
+	if d.seen[string(d.buf)] {
+		return
+	}
+	if d.seen == nil {
+		d.seen = make(map[string]bool)
+	}
+	if len(d.seen) >= maxSeen {
+		clear(d.seen)
+		clear(d.memo) // memoized facts carry seen
+	}
+	key := string(d.buf)
+	d.seen[key] = true
+	// Memoized facts of the word in title case and as written, with and
+	// without a possessive s, are out of date.
+	for _, k := range []string{key, string(w)} {
+		delete(d.memo, k)
+		delete(d.memo, k+"s")
+	}
+}
+
+// rememberField notes the words of a whole-field name (JSON "namn", a CSV
+// name column) so that free text in the same stream finds them.
+func (d *nameDetector) rememberField(v []byte) {
+	for i := 0; i < len(v); {
+		l, u, n := letterAt(v, i)
+		if !l {
+			i += n
+			continue
+		}
+		e := wordEnd(v, i)
+		if u && e-i >= 2 {
+			d.remember(v[i:e])
+		}
+		i = e
+	}
+}
+
+// namesPlaceOrFirm reports whether the word after a name-like stretch
+// ending at end makes it a place or a firm: a possessive before kommun,
+// torg, väg … (Gustav Adolfs torg), or a company form (Bergström Bygg AB,
+// Nilsson & Co).
+func (d *nameDetector) namesPlaceOrFirm(b []byte, end int, possessive bool) bool {
+	i := end
+	for i < len(b) && i-end < 3 && (b[i] == ' ' || b[i] == '&') {
+		i++
+	}
+	if i == end || i >= len(b) {
+		return false
+	}
+	if l, _, _ := letterAt(b, i); !l {
+		return false
+	}
+	wf := d.facts(b[i:wordEnd(b, i)])
+	return wf.company || (possessive && wf.possessedPlace && b[end] == ' ')
 }
 
 // Person cues: a capitalised word right after one of these is taken as a
@@ -76,12 +146,50 @@ var personCues = func() map[string]bool {
 		"vikarie", "vikarien", "praktikant", "medsökande", "sökanden", "arbetstagare",
 		"arbetstagaren", "anställd", "anställde", "hr", "hr-partner", "biträdande",
 		"ledamot", "ordförande", "sekreterare", "justerare", "närvarande", "deltagare",
-		"med", "hos", "enligt", "kontakta", "ringde", "träffade", "pratade", "meddelade", "pat", "pat.",
+		"pat", "pat.",
 	} {
+		m[w] = true
+	}
+	for w := range weakCues {
 		m[w] = true
 	}
 	return m
 }()
+
+// Weak cues: verbs and prepositions that often, but not only, come before
+// a person. After a person cue that is not one of these (a role, a
+// relation, a title, a greeting), a capitalised word that the lexicons
+// would rule out is taken as a name too (Patienten Tolvan, Handläggare:
+// Yusra).
+var weakCues = map[string]bool{
+	"med": true, "hos": true, "enligt": true, "kontakta": true, "ringde": true,
+	"träffade": true, "pratade": true, "meddelade": true,
+}
+
+// Prepositions after which a word that is only a surname (Älmhult, which
+// the lists also hold as a surname) is more likely a place: not "till" or
+// "från", which come before people as often.
+var inPrepositions = map[string]bool{
+	"i": true, "vid": true, "utanför": true, "inom": true, "nära": true, "bor": true,
+}
+
+// Nouns that, after a possessive, make the words before them the name of a
+// place or body, not a person: Gustav Adolfs torg, Lindesbergs kommun.
+var possessedPlaceNouns = map[string]bool{
+	"kommun": true, "län": true, "stad": true, "region": true, "landsting": true,
+	"församling": true, "socken": true, "torg": true, "väg": true, "gata": true,
+	"gränd": true, "allé": true, "plan": true, "plats": true, "park": true,
+	"backe": true, "stig": true, "bro": true, "kyrka": true, "slott": true,
+	"hamn": true, "station": true, "universitet": true, "högskola": true,
+	"sjukhus": true, "lasarett": true, "gymnasium": true, "kaj": true, "strand": true,
+}
+
+// Company forms: a run of capitalised words before one of these names a
+// firm (Bergström Bygg AB, Nilsson & Co), and they are no name themselves.
+var companyMarkers = map[string]bool{
+	"ab": true, "hb": true, "kb": true, "co": true, "oy": true, "oyj": true,
+	"gmbh": true, "ltd": true, "inc": true, "llc": true, "asa": true, "aps": true,
+}
 
 // Prepositions after which an ambiguous place-or-surname (Lund, Falun) is a
 // place.
@@ -118,7 +226,13 @@ var surnameSuffixes = []string{
 	"stedt", "ius", "én",
 	"hammar", "skog", "dotter", "vić", "vic", "ović", "ovic", "idis", "poulos", "escu", "ian",
 	"yan", "zadeh", "oglu", "oğlu", "sen", "stein", "mann", "ini", "elli",
+	// Finnish and Slavic surnames, common in Sweden.
+	"nen", "mäki", "niemi", "koski", "wski", "wska", "wicz", "czyk", "enko",
 }
+
+// Endings that Swedish surnames share with places (Lindberg, Berglund,
+// Ekholm, Falkenberg): evidence only next to other evidence.
+var weakSurnameSuffixes = []string{"berg", "lund", "holm", "bäck", "bom", "mark", "ling"}
 
 var placeSuffixes = []string{
 	"gatan", "vägen", "torget", "gränd", "plan", "skolan", "sjukhuset", "kliniken",
@@ -130,8 +244,14 @@ var placeSuffixes = []string{
 }
 
 func hasSuffix(lower []byte, suffixes []string) bool {
+	return hasSuffixStem(lower, suffixes, 3)
+}
+
+// hasSuffixStem reports whether lower ends in one of suffixes after at
+// least stem bytes.
+func hasSuffixStem(lower []byte, suffixes []string, stem int) bool {
 	for _, s := range suffixes {
-		if len(lower) > len(s)+2 && string(lower[len(lower)-len(s):]) == s {
+		if len(lower) >= len(s)+stem && string(lower[len(lower)-len(s):]) == s {
 			return true
 		}
 	}
@@ -379,9 +499,9 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 		}
 		if i < len(b) && (isDigit(b[i]) || b[i] == '_' ||
 			(b[i] == '-' && i+1 < len(b) && isDigit(b[i+1]))) {
-			// Part of a code or token: skip the rest of it.
+			// Part of a code or token: skip the rest of it. It stays in
+			// the next word's gap, so that no cue reaches over a token.
 			i = skipCode(b, i)
-			gapStart = i
 			continue
 		}
 		var shape uint8
@@ -469,9 +589,11 @@ func classifyGap(w *word, gap []byte, first, afterInitial bool) {
 		return
 	}
 	spaces, newlines := 0, 0
-	sentence, other := false, false
+	sentence, other, code := false, false, false
 	for _, c := range gap {
 		switch c {
+		case '_':
+			code, other = true, true
 		case ' ':
 			spaces++
 		case '\n':
@@ -504,12 +626,17 @@ func classifyGap(w *word, gap []byte, first, afterInitial bool) {
 			w.gapCueOK = false
 		}
 	}
+	if code {
+		// "Läkare: <token> <token>\nTel": the cue was for the tokens.
+		w.gapCueOK = false
+	}
 }
 
 // Lexical categories of one capitalised word, with the evidence (score) it
 // brings to a name: a run of words is a name when the scores add up to 3.
 type wordInfo struct {
 	capable bool // may be part of a name
+	seen    bool // found as a name before in this stream
 	score   int8
 	stemEnd int
 }
@@ -536,6 +663,18 @@ type wordFacts struct {
 	// Of the lower-case form:
 	cue, conjunction, placeNoun, preposition bool
 	definite, placeSuffix, surnameSuffix     bool
+	strongCue                                bool // a person cue that is not a weak one
+	inPreposition                            bool // i, vid, utanför …
+	weakSurnameSuffix                        bool // -berg, -lund, -holm …
+	surnameShape                             bool // any surname ending, after two bytes (Ågren)
+	possessedPlace                           bool // kommun, torg … (after a possessive)
+	company                                  bool // AB, HB, Co …
+	// A long word in definite form (Vårdguiden, Socialkontoret): when not
+	// an ordinary word, most often a compound the lists lack.
+	definiteCompound bool
+	// Found as a name earlier in the stream (see remember); seenStem when
+	// that was the word without its possessive s.
+	seen, seenStem bool
 }
 
 // maxFacts bounds the per-stream memo of word facts; it is cleared when full.
@@ -551,6 +690,14 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	var wf wordFacts
 	lower := appendLower(d.buf[:0], text)
 	wf.cue = personCues[string(lower)]
+	wf.strongCue = wf.cue && !weakCues[string(lower)]
+	wf.inPreposition = inPrepositions[string(lower)]
+	wf.weakSurnameSuffix = hasSuffix(lower, weakSurnameSuffixes)
+	wf.surnameShape = hasSuffixStem(lower, surnameSuffixes, 2) || hasSuffixStem(lower, weakSurnameSuffixes, 2)
+	wf.possessedPlace = possessedPlaceNouns[string(lower)]
+	wf.company = companyMarkers[string(lower)]
+	wf.definiteCompound = utf8.RuneCount(lower) >= 8 && !wf.surnameSuffix &&
+		(bytes.HasSuffix(lower, []byte("en")) || bytes.HasSuffix(lower, []byte("et")))
 	wf.conjunction = nameConjunctions[string(lower)]
 	wf.placeNoun = placeNouns[string(lower)]
 	wf.preposition = placePrepositions[string(lower)]
@@ -577,6 +724,14 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 		}
 	}
 	wf.flags = f
+	if len(d.seen) > 0 {
+		t := appendTitle(d.buf[:0], text)
+		if d.seen[string(t)] {
+			wf.seen = true
+		} else if n := len(t); n > 3 && t[n-1] == 's' && d.seen[string(t[:n-1])] {
+			wf.seen, wf.seenStem = true, true
+		}
+	}
 	if len(d.memo) >= maxFacts {
 		clear(d.memo)
 	}
@@ -590,29 +745,59 @@ func (wf wordFacts) institutional() bool {
 	return wf.placeNoun || wf.definite || wf.placeSuffix
 }
 
-// info classifies one word. locative is set when the word before the run is
-// a place preposition; institution when the run follows a capitalised
-// ordinary word ("Vårdcentralen Tåbelund", "avdelning Rosen").
-func (d *nameDetector) info(b []byte, w *word, locative, institution bool) wordInfo {
+// wordContext is what the words around a word say about it.
+type wordContext struct {
+	locative   bool // the word before the run is a place preposition
+	inLocative bool // ... one of inPrepositions
+	// The run follows a capitalised ordinary word ("Vårdcentralen
+	// Tåbelund", "avdelning Rosen").
+	institution bool
+	// A person cue that is not weak comes right before, with nothing but a
+	// space between (Patienten Tolvan, pappa Rickard, Hej Sohrab).
+	strongCue bool
+	// The same kind of cue before the run, but over a comma, a colon or a
+	// line break (Handläggare: Yusra, Hej,\nSohrab).
+	labelCue bool
+	// A personnummer is next to the run.
+	pnr bool
+}
+
+// info classifies one word in its context.
+func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	inf := wordInfo{stemEnd: w.end}
 	if w.shape == shapeInitial {
 		inf.capable = true
 		return inf
 	}
 	wf := d.facts(b[w.start:w.end])
-	if wf.cue {
-		return inf // Mamma, Hej, Mentor, Tack
+	if wf.cue || wf.company {
+		return inf // Mamma, Hej, Mentor, Tack; AB, Co
 	}
-	f := wf.flags
 	if wf.possessive {
 		inf.stemEnd = w.end - 1
 	}
+	f := wf.flags
+	locative, institution := c.locative, c.institution
 	possPlace := wf.possPlace
 	isCommon := wf.common
 	mid := !w.gapSentence && w.shape == shapeCap
+	// Strong context lets words the lexicons are unsure of count. Next to
+	// a personnummer only mid-sentence: "Pnr 19121212-1212" is a label.
+	strong := c.strongCue || (c.pnr && mid)
 	switch {
+	case wf.seen && !locative:
+		// Found as a name earlier in this stream: the same word is the
+		// same person (Tolvan at a sentence start, after "Klienten
+		// Tolvan" above).
+		inf.score, inf.seen = 3, true
+		if wf.seenStem {
+			inf.stemEnd = w.end - 1
+		}
 	case f&nameFlags != 0 && !isCommon && f&lexPlace == 0:
 		inf.score = 3
+		if c.inLocative && f&lexGiven == 0 {
+			inf.score = 1 // i Älmhult: a place the lists hold as a surname
+		}
 	case f&nameFlags != 0 && !isCommon: // also a place: Lund, Karlstad
 		inf.score = 2
 	case f&nameFlags != 0 && f&lexPlace == 0: // also an ordinary word
@@ -624,6 +809,9 @@ func (d *nameDetector) info(b []byte, w *word, locative, institution bool) wordI
 			// "avdelning Rosen", "lokal Björken": a noun in definite form
 			// used as the name of a room or ward.
 			inf.score = 0
+			if strong && mid {
+				inf.score = 1
+			}
 		}
 	case f&nameFlags != 0:
 		inf.score = 1
@@ -646,11 +834,16 @@ func (d *nameDetector) info(b []byte, w *word, locative, institution bool) wordI
 		}
 	case f&lexForeign != 0 && !isCommon:
 		inf.score = 0
-	case isCommon && mid && !wf.definite && f&lexPlace == 0:
+	case isCommon && mid && f&lexPlace == 0 && (!wf.definite || wf.surnameShape || strong && !wf.placeNoun && !wf.placeSuffix):
 		// An ordinary word capitalised mid-sentence: Swedish does that only
 		// for names, so it may be a surname next to a given name (Hans Gren,
-		// Anna Lilja). On its own it scores nothing.
+		// Anna Lilja, Bengt Ågren). On its own it scores nothing, unless a
+		// person cue or a personnummer is right there and the word is one
+		// the lexicons would otherwise rule out (Patienten Tolvan).
 		inf.score = 0
+		if strong && (wf.definite || wf.surnameShape) {
+			inf.score = 1
+		}
 	case f == 0 && !isCommon:
 		switch {
 		case wf.placeSuffix:
@@ -660,6 +853,8 @@ func (d *nameDetector) info(b []byte, w *word, locative, institution bool) wordI
 			if mid && !locative {
 				inf.score++
 			}
+		case wf.definiteCompound && !c.strongCue:
+			return inf // Vårdguiden, Socialkontoret: not in the lists, but no name
 		default:
 			if w.shape == shapeUpper {
 				return inf // an acronym: BUP, LSS
@@ -668,6 +863,12 @@ func (d *nameDetector) info(b []byte, w *word, locative, institution bool) wordI
 			if mid && !locative {
 				inf.score = 1
 			}
+			if wf.weakSurnameSuffix && !locative {
+				inf.score++
+			}
+		}
+		if (strong || c.labelCue) && inf.score < 1 {
+			inf.score = 1 // Klient: Sohrab
 		}
 	default:
 		return inf // an ordinary word or a known place
@@ -685,7 +886,9 @@ func (d *nameDetector) info(b []byte, w *word, locative, institution bool) wordI
 // definite reports whether a lower-case common word looks like a noun in
 // definite form (björken, rosen, stenen, huset).
 func definite(lower []byte) bool {
-	for _, s := range []string{"en", "et", "an", "na", "orna", "arna", "erna"} {
+	// Not "na": names like Sanna, Lina and Tina are also ordinary words,
+	// and -na is a definite ending only after -e (äpplena).
+	for _, s := range []string{"en", "et", "an", "ena", "orna", "arna", "erna"} {
 		if len(lower) > len(s)+2 && string(lower[len(lower)-len(s):]) == s {
 			return true
 		}
@@ -800,7 +1003,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		// Directly after a name in the previous run ("Svensson, Anna").
 		cue = first.gapCueOK && !first.gapSentence
 	}
-	if !cue && nearPnr(b, ws[k].start, ws[e-1].end, pnrs) {
+	runPnr := nearPnr(b, ws[k].start, ws[e-1].end, pnrs)
+	if runPnr {
 		cue = true
 	}
 	institution := false
@@ -818,13 +1022,20 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			infos = append(infos, wordInfo{})
 			continue
 		}
-		locative := j == k && prevContext && before.preposition
-		inst := institution
-		if j > k {
-			inst = ws[j-1].shape != shapeLower && !infos[j-1-k].capable &&
-				d.facts(b[ws[j-1].start:ws[j-1].end]).institutional()
+		c := wordContext{pnr: runPnr}
+		if j == k {
+			c.locative = prevContext && before.preposition
+			c.inLocative = prevContext && before.inPreposition
+			c.institution = institution
+			c.strongCue = k > 0 && first.gapJoin && before.strongCue
+			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
+		} else if ws[j-1].shape != shapeLower && !infos[j-1-k].capable {
+			// Cues and institutions are never capable themselves.
+			pf := d.facts(b[ws[j-1].start:ws[j-1].end])
+			c.institution = pf.institutional()
+			c.strongCue = pf.strongCue
 		}
-		inf := d.info(b, &ws[j], locative, inst)
+		inf := d.info(b, &ws[j], c)
 		infos = append(infos, inf)
 		if inf.capable {
 			capable++
@@ -860,14 +1071,27 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			stretchCue = prev.shape != shapeLower && ws[k+s].gapCueOK &&
 				d.facts(b[prev.start:prev.end]).cue
 		}
+		last := ws[k+t-1]
+		if !stretchCue && runPnr {
+			stretchCue = nearPnr(b, ws[k+s].start, last.end, pnrs)
+		}
 		isName := sum >= 3 || (stretchCue && n > 0 && sum >= 1) || (n >= 2 && sum >= 2)
 		if n == 0 {
 			isName = false // initials alone
 		}
+		if isName && d.namesPlaceOrFirm(b, last.end, infos[t-1].stemEnd < last.end) {
+			isName = false
+		}
 		if isName {
 			for j := s; j < t; j++ {
 				w := ws[k+j]
-				if w.shape == shapeLower || w.start < from {
+				if w.shape == shapeLower {
+					continue
+				}
+				if w.shape != shapeInitial && !infos[j].seen {
+					d.remember(b[w.start:infos[j].stemEnd])
+				}
+				if w.start < from {
 					continue
 				}
 				dst = append(dst, nameMatch{start: w.start, end: infos[j].stemEnd})
@@ -889,14 +1113,22 @@ func nearPnr(b []byte, start, end int, pnrs []pnrMatch) bool {
 		if p.start > end+3 {
 			break
 		}
-		if p.end <= start && start-p.end <= 3 && !hasNewline(b[p.end:start]) {
+		// A colon between makes the word a label: "Pnr: 19121212-1212".
+		if p.end <= start && start-p.end <= 3 && !hasNewlineOrColon(b[p.end:start]) {
 			return true
 		}
-		if p.start >= end && p.start-end <= 3 && !hasNewline(b[end:p.start]) {
+		if p.start >= end && p.start-end <= 3 && !hasNewlineOrColon(b[end:p.start]) {
 			return true
 		}
 	}
 	return false
 }
 
-func hasNewline(b []byte) bool { return indexByte(b, '\n') >= 0 }
+func hasNewlineOrColon(b []byte) bool {
+	for _, c := range b {
+		if c == '\n' || c == ':' {
+			return true
+		}
+	}
+	return false
+}

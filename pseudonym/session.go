@@ -185,6 +185,9 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 		if _, _, end, ok := parseToken(dec[:e], a); ok && end == e {
 			return append(dst, raw...)
 		}
+		if s.p.detectNames {
+			s.names.rememberField(dec[a:e])
+		}
 		dst = append(dst, raw[:o(a)]...)
 		dst = appendToken(dst, s.tokenFor(KindName, dec[a:e]), 0)
 		s.counts.Names++

@@ -1,0 +1,67 @@
+package pseudonym
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestNameContext checks the context rules of the name detector on
+// sentences that are in neither corpus: words the lexicons do not know
+// found by their context, and places and firms that look like names.
+func TestNameContext(t *testing.T) {
+	lx, err := loadLexicon()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		// A role word or a personnummer next to words the lists lack or
+		// hold as ordinary words.
+		{"Patienten Tolvan Tolvansson, 19121212-1212, kom in i dag.", []string{"Tolvan", "Tolvansson"}},
+		{"Hon heter Aino Kärkkäinen, 19580417-1394, och bor i Luleå.", []string{"Aino", "Kärkkäinen"}},
+		{"Handläggare: Yusra Osman. Beslut fattas senare.", []string{"Yusra", "Osman"}},
+		{"Klienten Gullan kom i tid. Gullan var glad.", []string{"Gullan", "Gullan"}},
+		{"Beslutande: Bengt Ågren (S), ordförande", []string{"Bengt", "Ågren"}},
+		{"[09:12] Sanna Tervonen: godmorgon!", []string{"Sanna", "Tervonen"}},
+		{"Elevens pappa Rickard hämtade. Rickards bil stod kvar.", []string{"Rickard", "Rickard"}},
+		// A label before a personnummer is no name.
+		{"Pnr 19580417-1394 saknas i journalen.", nil},
+		// Places, bodies and firms.
+		{"Kontakta Vårdguiden vid frågor.", nil},
+		{"Arbetet på Gustav Adolfs torg pågår.", nil},
+		{"Omsorgsnämnden, Lindesbergs kommun", nil},
+		{"Leverantör: Bergström Bygg AB, org.nr 556812-4471", nil},
+		{"Ikea har sökt bygglov i Älmhult.", nil},
+		{"Läkare Utan Gränser har skickat personal.", nil},
+		{"Handläggare Lund ringde. Familjen bor i Lund sedan 2019.", []string{"Lund"}},
+	} {
+		d := newNameDetector(lx)
+		b := []byte(tc.text)
+		pnrs := findPersonnummer(nil, b, 0, corpusNow)
+		var got []string
+		for _, m := range d.find(nil, b, 0, pnrs) {
+			got = append(got, tc.text[m.start:m.end])
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: found %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestNameFieldsTeachFreeText checks that a whole-field name (JSON "namn")
+// makes later mentions in free text of the same body names too.
+func TestNameFieldsTeachFreeText(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	in := `{"namn":"Nguyen Thi Trang","anteckning":"Nguyen kom i tid. Trangs dotter var med."}`
+	out, c, err := p.PseudonymizeString(context.Background(), FormatJSON, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "Nguyen") || strings.Contains(out, "Trang") || c.Names != 3 {
+		t.Errorf("%s (%+v)", out, c)
+	}
+}
