@@ -83,7 +83,9 @@ func (d *nameDetector) remember(w []byte) {
 }
 
 // rememberField notes the words of a whole-field name (JSON "namn", a CSV
-// name column) so that free text in the same stream finds them.
+// name column) so that free text in the same stream finds them. A name
+// field may hold a unit or an office ("name": "Region Skåne", "Kansliet"):
+// ordinary words, places and institutions are not noted.
 func (d *nameDetector) rememberField(v []byte) {
 	for i := 0; i < len(v); {
 		l, u, n := letterAt(v, i)
@@ -93,7 +95,12 @@ func (d *nameDetector) rememberField(v []byte) {
 		}
 		e := wordEnd(v, i)
 		if u && e-i >= 2 {
-			d.remember(v[i:e])
+			wf := d.facts(v[i:e])
+			named := wf.flags&nameFlags != 0
+			if !wf.cue && !wf.company && !wf.placeSuffix && !wf.definiteCompound &&
+				(named || !wf.common && wf.flags&lexPlace == 0) {
+				d.remember(v[i:e])
+			}
 		}
 		i = e
 	}

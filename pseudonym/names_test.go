@@ -64,4 +64,13 @@ func TestNameFieldsTeachFreeText(t *testing.T) {
 	if strings.Contains(out, "Nguyen") || strings.Contains(out, "Trang") || c.Names != 3 {
 		t.Errorf("%s (%+v)", out, c)
 	}
+	// A name field that holds an office or a place teaches nothing.
+	in = `[{"name":"Kansliet"},{"name":"Region Skåne","text":"Region Skåne har beslutat. Kansliet svarar."}]`
+	out, c, err = p.PseudonymizeString(context.Background(), FormatJSON, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"text":"Region Skåne har beslutat. Kansliet svarar."`) || c.Names != 2 {
+		t.Errorf("%s (%+v)", out, c)
+	}
 }
