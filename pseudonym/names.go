@@ -97,7 +97,7 @@ func (d *nameDetector) rememberField(v []byte) {
 		if u && e-i >= 2 {
 			wf := d.facts(v[i:e])
 			named := wf.flags&nameFlags != 0
-			if !wf.cue && !wf.company && !wf.placeSuffix && !wf.definiteCompound &&
+			if !wf.seen && !wf.cue && !wf.company && !wf.placeSuffix && !wf.definiteCompound &&
 				(named || !wf.common && wf.flags&lexPlace == 0) {
 				d.remember(v[i:e])
 			}
