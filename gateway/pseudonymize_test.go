@@ -155,8 +155,10 @@ func TestCurlPseudonymizeJSON(t *testing.T) {
 	if err != nil || out != string(stored.body) {
 		t.Errorf("bob GET: %v: want the tokens", err)
 	}
-	if !h.auditHas(t, `"user":"alice"`, `"reidentified":`) {
-		t.Errorf("audit lacks the re-identification counts")
+	// By type: the six personnummer forms, and the names.
+	if !h.auditHas(t, `"user":"alice"`, `"reidentified_personnummer":6`, `"reidentified_names":`) ||
+		h.auditHas(t, `"user":"alice"`, `"reidentified_names":0`) {
+		t.Errorf("audit lacks the re-identification counts by type:\n%s", h.audit.String())
 	}
 
 	// Broken JSON is refused with nothing upstream.
