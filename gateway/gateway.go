@@ -40,6 +40,7 @@ type Gateway struct {
 	log       zerolog.Logger
 
 	leaves    *leafCache
+	records   *bufferPool // batches of TLS records (batchConn)
 	transport *http.Transport
 	connect   *goproxy.ProxyHttpServer
 	forward   *httputil.ReverseProxy
@@ -102,10 +103,14 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 		return nil, err
 	}
 	g.dial = (&net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	g.records = &bufferPool{}
 	g.transport = &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return g.dial(ctx, network, addr)
 		},
+		// dialTLS makes the TLS connection with the TLSClientConfig and
+		// TLSHandshakeTimeout set here.
+		DialTLSContext:        g.dialTLS,
 		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   g.limits.HandshakeTimout,
 		ResponseHeaderTimeout: g.limits.ResponseTimeout,
