@@ -15,7 +15,7 @@ import (
 // alert from the reading side) join the batch, in order.
 type batchConn struct {
 	net.Conn
-	pool *bufferPool // for the batch buffer, held only during a batch
+	pool *recordPool // for the batch buffer, held only during a batch
 
 	mu       sync.Mutex
 	batching bool
@@ -31,7 +31,7 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	}
 	if c.batching {
 		if c.buf == nil {
-			c.buf = c.pool.Get()[:0]
+			c.buf = c.pool.get()
 		}
 		c.buf = append(c.buf, p...)
 		return len(p), nil
@@ -56,10 +56,32 @@ func (c *batchConn) end() error {
 		if c.err == nil {
 			_, c.err = c.Conn.Write(c.buf)
 		}
-		c.pool.Put(c.buf[:cap(c.buf)])
+		c.pool.put(c.buf)
 		c.buf = nil
 	}
 	return c.err
+}
+
+// recordPool holds batch buffers: room for 64 KiB of data in full records
+// (a ReverseProxy buffer, an age chunk) with their headers and tags.
+type recordPool struct{ p sync.Pool }
+
+const (
+	recordBatchSize = 64<<10 + 1<<10
+	maxPooledBatch  = 256 << 10 // larger batches are left to the GC
+)
+
+func (r *recordPool) get() []byte {
+	if b, ok := r.p.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, recordBatchSize)
+}
+
+func (r *recordPool) put(b []byte) {
+	if cap(b) <= maxPooledBatch {
+		r.p.Put(&b)
+	}
 }
 
 // batchedTLS is a TLS connection that sends each Write in one write call.
@@ -68,7 +90,7 @@ type batchedTLS struct {
 	raw *batchConn
 }
 
-func newBatchedTLS(raw net.Conn, pool *bufferPool, wrap func(net.Conn) *tls.Conn) *batchedTLS {
+func newBatchedTLS(raw net.Conn, pool *recordPool, wrap func(net.Conn) *tls.Conn) *batchedTLS {
 	bc := &batchConn{Conn: raw, pool: pool}
 	return &batchedTLS{Conn: wrap(bc), raw: bc}
 }

@@ -61,7 +61,7 @@ func TestBatchedTLS(t *testing.T) {
 	}
 	wc := &writeCounter{Conn: raw}
 	conf := &tls.Config{Certificates: []tls.Certificate{*cert}}
-	c := newBatchedTLS(wc, &bufferPool{}, func(bc net.Conn) *tls.Conn { return tls.Server(bc, conf) })
+	c := newBatchedTLS(wc, &recordPool{}, func(bc net.Conn) *tls.Conn { return tls.Server(bc, conf) })
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestBatchedTLS(t *testing.T) {
 	}
 	// After a failed socket write the stream is broken: no later write
 	// may send records that would follow a gap.
-	bc := &batchConn{Conn: failingConn{}, pool: &bufferPool{}}
+	bc := &batchConn{Conn: failingConn{}, pool: &recordPool{}}
 	bc.begin()
 	bc.Write([]byte("record"))
 	if err := bc.end(); err == nil {

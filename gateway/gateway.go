@@ -40,7 +40,7 @@ type Gateway struct {
 	log       zerolog.Logger
 
 	leaves    *leafCache
-	records   *bufferPool // batches of TLS records (batchConn)
+	records   *recordPool // batches of TLS records (batchConn)
 	transport *http.Transport
 	connect   *goproxy.ProxyHttpServer
 	forward   *httputil.ReverseProxy
@@ -103,7 +103,7 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 		return nil, err
 	}
 	g.dial = (&net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	g.records = &bufferPool{}
+	g.records = &recordPool{}
 	g.transport = &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return g.dial(ctx, network, addr)
