@@ -153,6 +153,9 @@ func (g *Gateway) intercept(client net.Conn, meta *connMeta, ev *auditEvent) {
 		client.Close()
 		return
 	}
+	// Each response write leaves in one write call (batchConn).
+	raw := &batchConn{Conn: client, pool: g.records}
+	client = raw
 	host := hostOnly(meta.target)
 	conf := &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -170,7 +173,7 @@ func (g *Gateway) intercept(client net.Conn, meta *connMeta, ev *auditEvent) {
 		return
 	}
 	client.SetDeadline(time.Time{})
-	g.mitm.serve(&mitmConn{Conn: tc, meta: meta})
+	g.mitm.serve(&mitmConn{Conn: &batchedTLS{Conn: tc, raw: raw}, meta: meta})
 }
 
 // mitmConn is a client connection whose TLS the gateway terminated. It is

@@ -41,12 +41,23 @@ func (Decrypt) TransformResponse(x *Exchange, req *http.Request, next http.Round
 	return decryptResponse(x, resp)
 }
 
+// probeBufferSize is the read buffer for a body of contentLength bytes
+// (-1: unknown): probeSize, or the whole body when it is shorter, so that
+// the many short answers (a few bytes of JSON after an upload) do not
+// each allocate 64 KiB.
+func probeBufferSize(contentLength int64) int {
+	if contentLength >= 0 && contentLength < probeSize {
+		return max(int(contentLength), crypto.SniffLen)
+	}
+	return probeSize
+}
+
 // decryptResponse decrypts resp's body if it is an age file.
 func decryptResponse(x *Exchange, resp *http.Response) (*http.Response, error) {
 	if resp.StatusCode != http.StatusOK || resp.Body == nil || resp.Body == http.NoBody {
 		return resp, nil
 	}
-	br := bufio.NewReaderSize(resp.Body, probeSize)
+	br := bufio.NewReaderSize(resp.Body, probeBufferSize(resp.ContentLength))
 	prefix, _ := br.Peek(crypto.SniffLen)
 	if !crypto.IsEncrypted(prefix) {
 		resp.Body = readCloser{br, resp.Body}

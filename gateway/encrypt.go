@@ -48,8 +48,28 @@ func (Encrypt) TransformRequest(x *Exchange, req *http.Request) error {
 		}
 		req.ContentLength = n
 	}
-	req.Body = readCloser{enc, req.Body}
+	req.Body = readCloser{fullReader{enc}, req.Body}
 	return nil
+}
+
+// fullReader fills each buffer it is given, short only at the end of the
+// stream or on an error (returned with the bytes read before it).
+// net/http copies a streamed body upstream in 32 KiB reads, each written
+// as TLS records; age hands out a 64 KiB chunk and then its 16-byte tag, so
+// without this every chunk cost an extra write and a 16-byte record. It
+// holds back at most one buffer, never the stream.
+type fullReader struct{ r io.Reader }
+
+func (f fullReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := f.r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // encryptMultipart rewrites a form upload part by part through a pipe,

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -39,6 +40,7 @@ type Gateway struct {
 	log       zerolog.Logger
 
 	leaves    *leafCache
+	records   *recordPool // batches of TLS records (batchConn)
 	transport *http.Transport
 	connect   *goproxy.ProxyHttpServer
 	forward   *httputil.ReverseProxy
@@ -101,10 +103,14 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 		return nil, err
 	}
 	g.dial = (&net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	g.records = &recordPool{}
 	g.transport = &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return g.dial(ctx, network, addr)
 		},
+		// dialTLS makes the TLS connection with the TLSClientConfig and
+		// TLSHandshakeTimeout set here.
+		DialTLSContext:        g.dialTLS,
 		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   g.limits.HandshakeTimeout,
 		ResponseHeaderTimeout: g.limits.ResponseTimeout,
@@ -331,7 +337,39 @@ func (g *Gateway) roundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	if err := bufferSmallBody(req); err != nil {
+		return nil, err
+	}
 	return chain(s.x, s.x.Rule.Response, g.transport).RoundTrip(req)
+}
+
+// smallBodyLimit is the largest outgoing body read whole before it is sent.
+const smallBodyLimit = 16 << 10
+
+// bufferSmallBody reads a body of known length up to smallBodyLimit (after
+// the request transformers: for an upload, the whole age file) into memory.
+// net/http then writes the headers and the body upstream in one TLS record
+// and one syscall; for a body it must stream, it flushes the headers first,
+// and an age file comes as three more pieces (header, nonce, payload).
+// Memory stays bounded by the limit, and a body that cannot be read whole
+// fails before anything is sent upstream.
+func bufferSmallBody(req *http.Request) error {
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 || req.ContentLength > smallBodyLimit {
+		return nil
+	}
+	buf := make([]byte, req.ContentLength+1)
+	n, err := io.ReadFull(req.Body, buf)
+	req.Body.Close()
+	switch {
+	case err == nil:
+		return fmt.Errorf("request body longer than its Content-Length %d", req.ContentLength)
+	case err != io.ErrUnexpectedEOF && err != io.EOF:
+		return err
+	case int64(n) != req.ContentLength:
+		return fmt.Errorf("request body of %d bytes shorter than its Content-Length %d", n, req.ContentLength)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(buf[:n]))
+	return nil
 }
 
 // forwardError answers a request that could not be forwarded.

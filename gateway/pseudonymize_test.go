@@ -194,6 +194,18 @@ func TestCurlPseudonymizeJSON(t *testing.T) {
 	if n := sum(h.scrape(t), "sluss_key_store_errors_total", map[string]string{"operation": "pseudonym"}); n != 2 {
 		t.Errorf("store failures counted %v times, want 2", n)
 	}
+	// A response without a token has nothing to put back: it passes as
+	// sent, even with the store down.
+	c.mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true}`)
+	})
+	h.store.down.Store(true)
+	out, _, err = h.curl(t, "-f", "--proxy-user", "alice:a-pass", c.URL()+"/api/status")
+	h.store.down.Store(false)
+	if err != nil || out != `{"ok":true}` {
+		t.Errorf("token-free response with the store down: %q, %v", out, err)
+	}
 	// Query values are pseudonymized, and re-identified in responses.
 	c.mux.HandleFunc("GET /api/query", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

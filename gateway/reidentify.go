@@ -84,16 +84,25 @@ func (Reidentify) TransformResponse(x *Exchange, req *http.Request, next http.Ro
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength <= wholeBodyLimit {
 		// Small bodies are re-identified whole: the client gets an exact
-		// Content-Length, and no goroutine is needed.
-		var out bytes.Buffer
-		c, err := p.Reidentify(ctx, f, io.LimitReader(body, wholeBodyLimit+1), &out)
+		// Content-Length, and no goroutine is needed. A body without a
+		// token (most answers to uploads) has nothing to put back and
+		// needs no re-identification session.
+		var in bytes.Buffer
+		_, err := in.ReadFrom(io.LimitReader(body, wholeBodyLimit+1))
 		resp.Body.Close()
+		out := &in
+		if err == nil && bytes.Contains(in.Bytes(), []byte("sl_")) {
+			var c pseudonym.Counts
+			out = &bytes.Buffer{}
+			if c, err = p.Reidentify(ctx, f, &in, out); err == nil {
+				x.AddCounts(c)
+			}
+		}
 		if err != nil {
 			return nil, &RefusedError{Status: http.StatusServiceUnavailable, Reason: "re-identification is unavailable", Err: err, KeyFailure: "pseudonym"}
 		}
-		x.AddCounts(c)
 		fixTransformedHeaders(resp)
-		resp.Body = io.NopCloser(&out)
+		resp.Body = io.NopCloser(out)
 		resp.ContentLength = int64(out.Len())
 		resp.Header.Set("Content-Length", strconv.Itoa(out.Len()))
 		return resp, nil

@@ -17,6 +17,9 @@ import (
 // maxTokenLen bounds a token's text, so a stream cut keeps whole tokens.
 const maxTokenLen = 48
 
+// firstChunkSize is the first read of a re-identified stream.
+const firstChunkSize = 4 << 10
+
 // Reidentify replaces every token in r with its original and writes the
 // result to w. The format decides how originals are escaped: JSON string
 // escaping for FormatJSON, HTML escaping for FormatHTML, percent-encoding
@@ -28,7 +31,9 @@ func (p *Pseudonymizer) Reidentify(ctx context.Context, f Format, r io.Reader, w
 	if err != nil {
 		return Counts{}, err
 	}
-	bw := bufio.NewWriterSize(w, chunkSize)
+	// reidentifyStream writes whole chunks, which pass the buffer; it only
+	// joins the short ones.
+	bw := bufio.NewWriterSize(w, firstChunkSize)
 	err = s.reidentifyStream(ctx, f, r, bw)
 	if err == nil {
 		err = bw.Flush()
@@ -53,13 +58,16 @@ func (p *Pseudonymizer) ReidentifyString(ctx context.Context, f Format, in strin
 
 func (s *session) reidentifyStream(ctx context.Context, f Format, r io.Reader, w io.Writer) error {
 	// buf[0] is the byte before the pending input, for the token boundary
-	// check; a space at stream start.
-	buf := make([]byte, 1+chunkSize+maxTokenLen)
+	// check; a space at stream start. Most bodies are a few hundred bytes:
+	// the buffers start at firstChunkSize and grow to chunkSize only when
+	// the input fills the first chunk.
+	size := firstChunkSize
+	buf := make([]byte, 1+size+maxTokenLen)
 	buf[0] = ' '
-	out := make([]byte, 0, 2*chunkSize)
+	out := make([]byte, 0, 2*size)
 	n := 0
 	for eof := false; !eof; {
-		m, err := io.ReadFull(r, buf[1+n:1+chunkSize])
+		m, err := io.ReadFull(r, buf[1+n:1+size])
 		n += m
 		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 			eof = true
@@ -84,6 +92,10 @@ func (s *session) reidentifyStream(ctx context.Context, f Format, r io.Reader, w
 		}
 		buf[0] = data[done-1]
 		n = copy(buf[1:], data[done:])
+		if !eof && size < chunkSize {
+			size = chunkSize
+			buf = append(buf[:1+n], make([]byte, size+maxTokenLen-n)...)
+		}
 	}
 	return nil
 }
