@@ -228,10 +228,14 @@ func (g *Gateway) newEvent(r *http.Request, meta *connMeta, svc *Service) *audit
 // the path they actually sent (Exchange.AuditPath). Only for
 // authenticated users: the pseudonyms go into the re-identification store.
 func (g *Gateway) auditPath(r *http.Request) string {
+	path := r.URL.EscapedPath()
+	if !pseudonym.MayHoldIdentifier(path) {
+		return path
+	}
 	if g.pseudo == nil {
 		return ""
 	}
-	p, _, err := g.pseudo.PseudonymizePath(r.Context(), r.URL.EscapedPath())
+	p, _, err := g.pseudo.PseudonymizePath(r.Context(), path)
 	if err != nil {
 		return ""
 	}

@@ -189,3 +189,24 @@ func FuzzFilename(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMayHoldIdentifier: when MayHoldIdentifier says no, the path and text
+// transforms change nothing.
+func FuzzMayHoldIdentifier(f *testing.F) {
+	p, _ := newTestPseudonymizer(f, Config{})
+	for _, s := range []string{"/files/report.pdf", "hej anna andersson", "/a/b-c_d.txt", "/patients/19121212-1212", "/Anna"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if MayHoldIdentifier(s) {
+			return
+		}
+		ctx := context.Background()
+		if out, c, err := p.PseudonymizePath(ctx, s); err == nil && (out != s || c != (Counts{})) {
+			t.Fatalf("path %q changed to %q, but MayHoldIdentifier is false", s, out)
+		}
+		if out, c, err := p.PseudonymizeString(ctx, FormatText, s); err != nil || out != s || c != (Counts{}) {
+			t.Fatalf("text %q changed to %q (%v), but MayHoldIdentifier is false", s, out, err)
+		}
+	})
+}

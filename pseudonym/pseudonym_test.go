@@ -333,3 +333,19 @@ func TestSniff(t *testing.T) {
 		}
 	}
 }
+
+func TestMayHoldIdentifier(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":                        false,
+		"/files/report.pdf":       false,
+		"/sink/abc-def_ghi":       false,
+		"/patients/19121212-1212": true,
+		"/files/Anna":             true,
+		"/files/%C3%85sa":         true,
+		"/files/åsa":              true,
+	} {
+		if got := MayHoldIdentifier(s); got != want {
+			t.Errorf("MayHoldIdentifier(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -349,3 +349,21 @@ func (g *storeFirstWriter) Write(b []byte) (int, error) {
 	}
 	return g.w.Write(b)
 }
+
+// MayHoldIdentifier reports whether s could hold a personnummer or a name
+// the free-text detectors find. When it is false, PseudonymizePath and the
+// text transform return s unchanged, so a caller on a hot path may skip
+// them. Configured name fields are another matter: their values are
+// replaced whole, whatever they hold.
+//
+// It is true for any ASCII digit (a personnummer needs them), any
+// upper-case ASCII letter or non-ASCII byte (a name starts with a capital,
+// Å and Ö included) and '%' (an escape may hide either).
+func MayHoldIdentifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c == '%' || c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
