@@ -987,6 +987,20 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 	return dst
 }
 
+// givenBeforeSurname reports whether ws[i], which could not be a name by
+// itself, is the first name of the name stretch that follows it: a
+// capitalised ordinary word joined to it by a space, and nothing that
+// names an office, a place, a firm or a person's role.
+func (d *nameDetector) givenBeforeSurname(b []byte, ws []word, i int, inf wordInfo) bool {
+	w := ws[i]
+	if inf.capable || w.shape != shapeCap || !ws[i+1].gapJoin {
+		return false
+	}
+	f := d.facts(b[w.start:w.end])
+	return f.common && f.flags&lexPlace == 0 && !f.cue && !f.strongCue && !f.conjunction && !f.preposition &&
+		!f.inPreposition && !f.placeNoun && !f.placeSuffix && !f.definiteCompound && !f.company
+}
+
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch) []nameMatch {
 	first := ws[k]
 	// The word before is context unless a sentence ends between.
@@ -1088,6 +1102,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		if isName && d.namesPlaceOrFirm(b, last.end, infos[t-1].stemEnd < last.end) {
 			isName = false
+		}
+		if isName && runPnr && s > 0 && d.givenBeforeSurname(b, ws, k+s-1, infos[s-1]) {
+			// "Tolvan Tolvansson 19121212-1212": an ordinary word, capitalised,
+			// right before a name next to a personnummer is its first name.
+			infos[s-1].stemEnd = ws[k+s-1].end
+			s--
 		}
 		if isName {
 			for j := s; j < t; j++ {

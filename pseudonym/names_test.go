@@ -28,6 +28,13 @@ func TestNameContext(t *testing.T) {
 		{"Beslutande: Bengt Ågren (S), ordförande", []string{"Bengt", "Ågren"}},
 		{"[09:12] Sanna Tervonen: godmorgon!", []string{"Sanna", "Tervonen"}},
 		{"Elevens pappa Rickard hämtade. Rickards bil stod kvar.", []string{"Rickard", "Rickard"}},
+		// An ordinary word, capitalised, before a surname next to a
+		// personnummer is the first name, also at the start of a line;
+		// an office, a place or a role word is not.
+		{"Tolvan Tolvansson 19121212-1212", []string{"Tolvan", "Tolvansson"}},
+		{"Patient: Tolvan Tolvansson (19121212-1212)", []string{"Tolvan", "Tolvansson"}},
+		{"Vårdcentralen Andersson 19121212-1212", []string{"Andersson"}},
+		{"Göteborg Andersson 19121212-1212", []string{"Andersson"}},
 		// A label before a personnummer is no name.
 		{"Pnr 19580417-1394 saknas i journalen.", nil},
 		// Places, bodies and firms.
