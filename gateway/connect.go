@@ -153,9 +153,6 @@ func (g *Gateway) intercept(client net.Conn, meta *connMeta, ev *auditEvent) {
 		client.Close()
 		return
 	}
-	// Each response write leaves in one write call (batchConn).
-	raw := &batchConn{Conn: client, pool: g.records}
-	client = raw
 	host := hostOnly(meta.target)
 	conf := &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -165,7 +162,8 @@ func (g *Gateway) intercept(client net.Conn, meta *connMeta, ev *auditEvent) {
 			return g.leaves.get(host)
 		},
 	}
-	tc := tls.Server(client, conf)
+	// Each response write leaves in one write call (batchConn).
+	tc := newBatchedTLS(client, g.records, func(bc net.Conn) *tls.Conn { return tls.Server(bc, conf) })
 	client.SetDeadline(time.Now().Add(g.limits.HandshakeTimeout))
 	if err := tc.Handshake(); err != nil {
 		g.log.Debug().Str("request_id", ev.id).Str("host", host).Err(err).Msg("client TLS handshake failed")
@@ -173,7 +171,7 @@ func (g *Gateway) intercept(client net.Conn, meta *connMeta, ev *auditEvent) {
 		return
 	}
 	client.SetDeadline(time.Time{})
-	g.mitm.serve(&mitmConn{Conn: &batchedTLS{Conn: tc, raw: raw}, meta: meta})
+	g.mitm.serve(&mitmConn{Conn: tc, meta: meta})
 }
 
 // mitmConn is a client connection whose TLS the gateway terminated. It is

@@ -91,7 +91,7 @@ func (Reidentify) TransformResponse(x *Exchange, req *http.Request, next http.Ro
 		_, err := in.ReadFrom(io.LimitReader(body, wholeBodyLimit+1))
 		resp.Body.Close()
 		out := &in
-		if err == nil && bytes.Contains(in.Bytes(), []byte("sl_")) {
+		if err == nil && bytes.Contains(in.Bytes(), []byte(pseudonym.TokenPrefix)) {
 			var c pseudonym.Counts
 			out = &bytes.Buffer{}
 			if c, err = p.Reidentify(ctx, f, &in, out); err == nil {
@@ -150,7 +150,7 @@ func responseFormat(contentType string) (pseudonym.Format, bool) {
 // and Location.
 func reidentifyHeaders(ctx context.Context, x *Exchange, h http.Header) {
 	p := x.Pseudonymizer
-	if cd := h.Get("Content-Disposition"); strings.Contains(cd, "sl_") {
+	if cd := h.Get("Content-Disposition"); strings.Contains(cd, pseudonym.TokenPrefix) {
 		if disp, params, err := mime.ParseMediaType(cd); err == nil && params["filename"] != "" {
 			name, c, err := p.ReidentifyString(ctx, pseudonym.FormatText, params["filename"])
 			if err == nil {
@@ -161,7 +161,7 @@ func reidentifyHeaders(ctx context.Context, x *Exchange, h http.Header) {
 			}
 		}
 	}
-	if loc := h.Get("Location"); strings.Contains(loc, "sl_") {
+	if loc := h.Get("Location"); strings.Contains(loc, pseudonym.TokenPrefix) {
 		if u, err := url.Parse(loc); err == nil {
 			if esc, ok := reidentifyEscapedPath(ctx, x, u.EscapedPath()); ok {
 				if path, err := url.PathUnescape(esc); err == nil {
@@ -179,7 +179,7 @@ func reidentifyEscapedPath(ctx context.Context, x *Exchange, esc string) (string
 	segs := strings.Split(esc, "/")
 	changed := false
 	for i, s := range segs {
-		if !strings.Contains(s, "sl_") {
+		if !strings.Contains(s, pseudonym.TokenPrefix) {
 			continue
 		}
 		u, err := url.PathUnescape(s)
@@ -216,7 +216,7 @@ func reidentifyListing(ctx context.Context, x *Exchange, resp *http.Response, bo
 	resp.Body.Close()
 	buf = hrefElem.ReplaceAllFunc(buf, func(m []byte) []byte {
 		sm := hrefElem.FindSubmatch(m)
-		if !bytes.Contains(sm[2], []byte("sl_")) {
+		if !bytes.Contains(sm[2], []byte(pseudonym.TokenPrefix)) {
 			return m
 		}
 		esc, ok := reidentifyEscapedPath(ctx, x, string(sm[2]))

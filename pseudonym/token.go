@@ -61,8 +61,12 @@ func (k Kind) String() string {
 // token.
 const TokenPattern = `sl_(?:pnr[0-9]+[a-e]|name[0-9]+)_[0-9a-hjkmnp-tv-z]{16}`
 
+// TokenPrefix starts every token: text without it has nothing to
+// re-identify, so a caller may pass it on without a re-identification pass.
+const TokenPrefix = "sl_"
+
 const (
-	tokenPrefix  = "sl_"
+	tokenPrefix  = TokenPrefix
 	bodyLen      = 16 // base32 characters = 80 bits
 	bodyBytes    = 10
 	crockford    = "0123456789abcdefghjkmnpqrstvwxyz"
