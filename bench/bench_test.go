@@ -516,6 +516,10 @@ func TestExternalGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	sinkPort, err := os.ReadFile(filepath.Join(sinkDir, SinkPortFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ports, err := freePorts(2)
 	if err != nil {
 		t.Fatal(err)
@@ -523,7 +527,7 @@ func TestExternalGateway(t *testing.T) {
 	listen, admin := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
 	gwDir := filepath.Join(dir, "gateway")
 	serve := exec.Command(exe, "serve", "--listen", listen, "--admin-listen", admin, "--data-dir", gwDir,
-		"--approve", "127.0.0.1=storage", "--upstream-ca", filepath.Join(sinkDir, SinkCAFile))
+		"--approve", "127.0.0.1:"+strings.TrimSpace(string(sinkPort))+"=storage", "--upstream-ca", filepath.Join(sinkDir, SinkCAFile))
 	serve.Stdout = io.Discard
 	gw, _, err := startProcess(serve, "sluss serve")
 	if err != nil {

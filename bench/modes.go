@@ -120,7 +120,7 @@ func (m *gatewayMode) gateway(ctx context.Context, profile string) (*gatewayProc
 	if err := m.failed[profile]; err != nil {
 		return nil, err
 	}
-	m.env.log(fmt.Sprintf("starting sluss serve --approve 127.0.0.1=%s", profile))
+	m.env.log(fmt.Sprintf("starting sluss serve --approve %s=%s", m.env.sink.addr, profile))
 	g, err := startGateway(ctx, m.env, profile)
 	if err != nil {
 		m.failed[profile] = err
@@ -155,7 +155,7 @@ func startGateway(ctx context.Context, e *env, profile string) (*gatewayProcess,
 		"--listen", listen,
 		"--admin-listen", admin,
 		"--data-dir", dir,
-		"--approve", "127.0.0.1="+profile,
+		"--approve", e.sink.addr+"="+profile, // 127.0.0.1:PORT: the sink's port only
 		"--upstream-ca", e.sink.caFile,
 	)
 	cmd.Env = append(os.Environ(), "SLUSS_DATA_DIR="+dir)

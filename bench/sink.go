@@ -27,6 +27,7 @@ import (
 // directory reuses the CA (a gateway already running keeps trusting it).
 const (
 	SinkCAFile    = "sink-ca.pem"
+	SinkPortFile  = "sink-port" // the port it listened on last
 	sinkCAKeyFile = "sink-ca.key"
 )
 
@@ -56,9 +57,24 @@ func ServeSink(ctx context.Context, addr, dir string, ready io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	// The sink keeps its port in dir too, so a gateway configured for it
+	// (which allows only the ports it is told) can be used again.
+	portFile := filepath.Join(dir, SinkPortFile)
+	listen := addr
+	if host, port, err := net.SplitHostPort(addr); err == nil && port == "0" {
+		if b, err := os.ReadFile(portFile); err == nil {
+			listen = net.JoinHostPort(host, strings.TrimSpace(string(b)))
+		}
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil && listen != addr {
+		ln, err = net.Listen("tcp", addr) // the saved port is taken
+	}
 	if err != nil {
 		return err
+	}
+	if _, port, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+		os.WriteFile(portFile, []byte(port+"\n"), 0o644)
 	}
 	s := &sink{objects: map[string][]byte{}}
 	srv := &http.Server{

@@ -34,6 +34,10 @@ const (
 // apiAuth checks the bearer tokens of API calls.
 type apiAuth struct {
 	tokens []apiToken
+	// fromGateway reports whether a remote address is one of the
+	// gateway's own upstream connections: a proxied request is never a
+	// local caller, even if the egress rules were to let one through.
+	fromGateway func(remote string) bool
 }
 
 type apiToken struct {
@@ -83,7 +87,7 @@ func (a *apiAuth) authenticate(r *http.Request) (*caller, int, string) {
 	v := r.Header.Get("Authorization")
 	scheme, tok, _ := strings.Cut(v, " ")
 	if v == "" || !strings.EqualFold(scheme, "Bearer") {
-		if len(a.tokens) == 0 && loopbackCall(r) {
+		if len(a.tokens) == 0 && loopbackCall(r) && (a.fromGateway == nil || !a.fromGateway(r.RemoteAddr)) {
 			return &caller{name: "local"}, 0, ""
 		}
 		return nil, http.StatusUnauthorized, "this API needs a bearer token (Authorization: Bearer …)"

@@ -28,6 +28,7 @@ type auditEvent struct {
 	bytesDown  int64
 	status     int
 	reason     string
+	reasonCode string // why it was refused or failed, as a fixed code
 	counts     pseudonym.Counts
 	keyFailure string // for metrics only
 }
@@ -61,6 +62,9 @@ func (e *auditEvent) write(l zerolog.Logger) {
 	}
 	if e.reason != "" {
 		ev = ev.Str("reason", e.reason)
+	}
+	if e.reasonCode != "" {
+		ev = ev.Str("reason_code", e.reasonCode)
 	}
 	ev.Msg("request")
 }

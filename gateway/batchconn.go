@@ -113,7 +113,7 @@ func (g *Gateway) dialTLS(ctx context.Context, network, addr string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	raw, err := g.dial(ctx, network, addr)
+	raw, err := g.dialChecked(ctx, network, addr, true)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func BenchmarkPseudonymizeJSON(b *testing.B) {
 	for _, profile := range []string{"inspect", "form"} {
 		b.Run("proxy-"+profile, func(b *testing.B) {
 			srv, ca := newSink(b)
-			h := newHarness(b, Config{UpstreamCA: ca, Services: []ServiceConfig{{Hosts: []string{"127.0.0.1"}, Profile: profile}}})
+			h := newHarness(b, Config{UpstreamCA: ca, Services: []ServiceConfig{{Hosts: []string{"127.0.0.1"}, Profile: profile, Ports: []int{urlPort(srv.URL)}}}})
 			h.gw.audit = zerolog.New(io.Discard)
 			reportLatency(b, benchPost(b, h.client("", ""), srv.URL+"/records", "application/json", body))
 			var m dto.Metric

@@ -85,7 +85,7 @@ func BenchmarkGateway(b *testing.B) {
 		for _, profile := range []string{"inspect", "storage"} {
 			b.Run(name+"/proxy-"+profile, func(b *testing.B) {
 				srv, ca := newSink(b)
-				h := newHarness(b, Config{UpstreamCA: ca, Services: []ServiceConfig{{Hosts: []string{"127.0.0.1"}, Profile: profile}}})
+				h := newHarness(b, Config{UpstreamCA: ca, Services: []ServiceConfig{{Hosts: []string{"127.0.0.1"}, Profile: profile, Ports: []int{urlPort(srv.URL)}}}})
 				h.gw.audit = zerolog.New(io.Discard) // real events, not kept in memory
 				reportLatency(b, benchPut(b, h.client("", ""), srv.URL+"/x", body))
 			})

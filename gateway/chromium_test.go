@@ -178,7 +178,7 @@ func TestChromiumForm(t *testing.T) {
 	c := newCloud(t)
 	formApp(c)
 	_, port, _ := splitHostPort(c.host())
-	cfg := Config{UpstreamCA: c.caFile, Services: []ServiceConfig{{Name: "app", Hosts: []string{"example.com"}, Profile: "form"}}}
+	cfg := Config{UpstreamCA: c.caFile, Services: []ServiceConfig{{Name: "app", Hosts: []string{"example.com"}, Profile: "form", Ports: []int{c.port()}, AllowLoopback: true}}}
 	h := newHarness(t, cfg)
 
 	// A home whose NSS database trusts the region CA, as a managed

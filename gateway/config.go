@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,17 +34,24 @@ import (
 //	          response: [reidentify]   # decrypt, reidentify, webdav-sizes
 //	    - hosts: [updates.example.com]
 //	      action: tunnel          # inspect (default) | tunnel | block
+//	    - name: intranet-archive
+//	      hosts: [archive.region.internal]
+//	      ports: [443, 8443]      # default: 443 (CONNECT, https), 80 (http)
+//	      allow_private: true     # private ranges only where allowed
 type Config struct {
-	Listen      string          `yaml:"listen"`
-	AdminListen string          `yaml:"admin_listen"`
-	Default     string          `yaml:"default"`
-	Services    []ServiceConfig `yaml:"services"`
-	UpstreamCA  string          `yaml:"upstream_ca"`
-	UsersFile   string          `yaml:"users_file"`
-	Groups      []GroupConfig   `yaml:"groups"`
-	AuditLog    string          `yaml:"audit_log"`
-	Limits      Limits          `yaml:"limits"`
-	API         APIConfig       `yaml:"api"`
+	Listen      string `yaml:"listen"`
+	AdminListen string `yaml:"admin_listen"`
+	Default     string `yaml:"default"`
+	// UnlistedPorts are the ports unlisted hosts may be reached on when
+	// Default is tunnel; default 443 (CONNECT) and 80 (plain http).
+	UnlistedPorts []int           `yaml:"unlisted_ports"`
+	Services      []ServiceConfig `yaml:"services"`
+	UpstreamCA    string          `yaml:"upstream_ca"`
+	UsersFile     string          `yaml:"users_file"`
+	Groups        []GroupConfig   `yaml:"groups"`
+	AuditLog      string          `yaml:"audit_log"`
+	Limits        Limits          `yaml:"limits"`
+	API           APIConfig       `yaml:"api"`
 	// PACProxy is the host:port that /proxy.pac tells browsers to use;
 	// default: the proxy listener's address, or the host the PAC file was
 	// fetched from with the proxy's port when it listens on all addresses.
@@ -85,6 +93,16 @@ type ServiceConfig struct {
 	Action  string       `yaml:"action"`
 	Profile string       `yaml:"profile"`
 	Rules   []RuleConfig `yaml:"rules"`
+	// Ports the gateway may connect to for this service; default 443
+	// for CONNECT (and https) and 80 for plain http.
+	Ports []int `yaml:"ports"`
+	// AllowPrivate lets the service's names resolve to private ranges
+	// (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).
+	AllowPrivate bool `yaml:"allow_private"`
+	// AllowLoopback lets the service's names resolve to loopback; a
+	// service that lists a loopback host (127.0.0.1, ::1, localhost)
+	// has it implicitly. The gateway's own listeners stay out of reach.
+	AllowLoopback bool `yaml:"allow_loopback"`
 }
 
 // RuleConfig is one custom rule. Empty match fields match everything.
@@ -138,12 +156,16 @@ func (l Limits) withDefaults() Limits {
 }
 
 // Approve adds a service for one host pattern with a profile, as the
-// --approve HOSTPATTERN[=PROFILE] flag does. The profile defaults to
-// storage.
+// --approve HOSTPATTERN[:PORT[,PORT…]][=PROFILE] flag does. The profile
+// defaults to storage, the ports to 443 (and 80 for plain http).
 func (c *Config) Approve(spec string) error {
-	host, profile, _ := strings.Cut(spec, "=")
+	hostport, profile, _ := strings.Cut(spec, "=")
 	if profile == "" {
 		profile = "storage"
+	}
+	host, ports, err := splitApprovedHost(hostport)
+	if err != nil {
+		return err
 	}
 	if _, err := parseHostPattern(host); err != nil {
 		return err
@@ -151,6 +173,36 @@ func (c *Config) Approve(spec string) error {
 	if _, ok := profiles[profile]; !ok {
 		return fmt.Errorf("unknown profile %q (known: %s)", profile, profileNames())
 	}
-	c.Services = append(c.Services, ServiceConfig{Name: host, Hosts: []string{host}, Profile: profile})
+	c.Services = append(c.Services, ServiceConfig{Name: host, Hosts: []string{host}, Profile: profile, Ports: ports})
 	return nil
+}
+
+// splitApprovedHost splits "host:443,8443" (or "[::1]:443") into the host
+// and its ports; no port is nil.
+func splitApprovedHost(s string) (string, []int, error) {
+	host, list := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]")
+		if end < 0 {
+			return "", nil, fmt.Errorf("bad host %q: missing ]", s)
+		}
+		host, list = s[1:end], strings.TrimPrefix(s[end+1:], ":")
+		if s[end+1:] != "" && !strings.HasPrefix(s[end+1:], ":") {
+			return "", nil, fmt.Errorf("bad host %q", s)
+		}
+	} else if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.Count(s, ":") == 1 {
+		host, list = s[:i], s[i+1:]
+	}
+	if list == "" {
+		return host, nil, nil
+	}
+	var ports []int
+	for _, f := range strings.Split(list, ",") {
+		p, err := strconv.Atoi(f)
+		if err != nil || p < 1 || p > 65535 {
+			return "", nil, fmt.Errorf("bad port %q in %q", f, s)
+		}
+		ports = append(ports, p)
+	}
+	return host, ports, nil
 }

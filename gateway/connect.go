@@ -28,33 +28,27 @@ func (g *Gateway) onConnect(host string, ctx *goproxy.ProxyCtx) (*goproxy.Connec
 	if _, _, err := net.SplitHostPort(target); err != nil {
 		target = net.JoinHostPort(target, "443")
 	}
-	user, ok := g.authenticate(r)
-	svc := g.policy.Lookup(target)
-	ev := g.newEvent(r, &connMeta{target: target, user: user}, svc)
-	if !ok {
-		ev.action, ev.status, ev.reason = "deny", http.StatusProxyAuthRequired, "proxy authentication required"
+	a := g.admit(r.Context(), r, target, true)
+	ev := g.newEvent(r, &connMeta{target: target, user: a.user}, a.service)
+	if rf := a.refusal; rf != nil {
+		ev.deny(rf)
 		g.record(ev)
-		resp := connectRefusal(r, ev.status, "sign in to the gateway with your region account", ev.id)
-		resp.Header.Set("Proxy-Authenticate", `Basic realm="sluss"`)
+		resp := connectRefusal(r, rf.status, rf.reason, ev.id)
+		if rf.status == http.StatusProxyAuthRequired {
+			resp.Header.Set("Proxy-Authenticate", `Basic realm="sluss"`)
+		}
 		ctx.Resp = resp
 		return goproxy.RejectConnect, host
 	}
-	switch svc.Action {
-	case Block:
-		ev.action, ev.status, ev.reason = "block", http.StatusForbidden, "service not approved"
-		g.record(ev)
-		ctx.Resp = connectRefusal(r, ev.status, hostOnly(target)+" is not an approved cloud service", ev.id)
-		return goproxy.RejectConnect, host
-	case Tunnel:
+	if a.service.Action == Tunnel {
 		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(r *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
 			g.tunnel(c, target, ev)
 		}}, host
-	default:
-		meta := &connMeta{target: target, scheme: "https", user: user, service: svc}
-		return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(r *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
-			g.intercept(c, meta, ev)
-		}}, host
 	}
+	meta := &connMeta{target: target, scheme: "https", user: a.user, service: a.service}
+	return &goproxy.ConnectAction{Action: goproxy.ConnectHijack, Hijack: func(r *http.Request, c net.Conn, _ *goproxy.ProxyCtx) {
+		g.intercept(c, meta, ev)
+	}}, host
 }
 
 // tunnel relays bytes between client and target unread, until either side
@@ -64,11 +58,17 @@ func (g *Gateway) tunnel(client net.Conn, target string, ev *auditEvent) {
 	defer func() { g.record(ev) }()
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), g.limits.DialTimeout)
-	upstream, err := g.dial(ctx, "tcp", target)
+	upstream, err := g.dialChecked(ctx, "tcp", target, true)
 	cancel()
 	if err != nil {
-		ev.status, ev.reason = http.StatusBadGateway, "the cloud service could not be reached"
-		io.WriteString(client, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		if ee, ok := isEgress(err); ok {
+			rf := egressRefusal(ee)
+			ev.deny(rf)
+			writeConnectRefusal(client, rf.status, rf.reason, ev.id)
+			return
+		}
+		ev.status, ev.reasonCode, ev.reason = http.StatusBadGateway, codeUnreachable, "the cloud service could not be reached"
+		writeConnectRefusal(client, ev.status, ev.reason, ev.id)
 		return
 	}
 	defer upstream.Close()
@@ -168,6 +168,13 @@ func (g *Gateway) intercept(client net.Conn, meta *connMeta, ev *auditEvent) {
 	if err := tc.Handshake(); err != nil {
 		g.log.Debug().Str("request_id", ev.id).Str("host", host).Err(err).Msg("client TLS handshake failed")
 		tc.Close()
+		// The most common roll-out failure (a client that does not trust
+		// the region CA yet) must show in the audit log and the metrics.
+		code := handshakeFailure(err)
+		ev.action, ev.status, ev.reasonCode = "tls_failed", 0, code
+		ev.reason = handshakeReasons[code]
+		g.metrics.handshakeFailures.WithLabelValues(code).Inc()
+		g.record(ev)
 		return
 	}
 	client.SetDeadline(time.Time{})
@@ -263,4 +270,68 @@ func sameHost(hostHeader, target string) bool {
 		h, p = hostHeader, "443"
 	}
 	return strings.EqualFold(strings.TrimSuffix(h, "."), th) && p == tp
+}
+
+// Reasons a client's TLS handshake with the gateway failed, as audited
+// (reason_code) and counted (sluss_tls_handshake_failures_total).
+const (
+	tlsUntrustedCA   = "client_untrusted_ca"
+	tlsVersion       = "protocol_version"
+	tlsNoCipher      = "no_shared_cipher"
+	tlsNotTLS        = "not_tls"
+	tlsTimeout       = "timeout"
+	tlsClientClosed  = "client_closed"
+	tlsClientAborted = "client_alert"
+	tlsOther         = "other"
+)
+
+var handshakeReasons = map[string]string{
+	tlsUntrustedCA:   "the client does not trust the region CA's certificate (install the region CA)",
+	tlsVersion:       "the client offered no TLS version the gateway accepts (TLS 1.2 or later)",
+	tlsNoCipher:      "the client offered no cipher suite the gateway accepts",
+	tlsNotTLS:        "the client did not speak TLS after CONNECT",
+	tlsTimeout:       "the client did not finish the TLS handshake in time",
+	tlsClientClosed:  "the client closed the connection during the TLS handshake (often: it does not trust the region CA)",
+	tlsClientAborted: "the client aborted the TLS handshake with an alert",
+	tlsOther:         "the TLS handshake failed",
+}
+
+// handshakeFailure names why a client handshake failed. crypto/tls has
+// no typed errors for these, so the messages it documents are matched.
+func handshakeFailure(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return tlsTimeout
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return tlsClientClosed
+	}
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		return tlsNotTLS
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "remote error: tls: unknown certificate authority"),
+		strings.Contains(msg, "remote error: tls: bad certificate"),
+		strings.Contains(msg, "remote error: tls: certificate unknown"),
+		strings.Contains(msg, "remote error: tls: unsupported certificate"),
+		strings.Contains(msg, "remote error: tls: certificate expired"),
+		// An OpenSSL client (curl) under TLS 1.3 that rejects the
+		// certificate sends its alert unencrypted, before it switched to
+		// the handshake keys; crypto/tls then reads a bad record MAC.
+		strings.Contains(msg, "local error: tls: bad record MAC"):
+		return tlsUntrustedCA
+	case strings.Contains(msg, "unsupported versions"), strings.Contains(msg, "protocol version not supported"):
+		return tlsVersion
+	case strings.Contains(msg, "no cipher suite supported"), strings.Contains(msg, "handshake failure"):
+		return tlsNoCipher
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return tlsNotTLS
+	case strings.Contains(msg, "remote error:"):
+		return tlsClientAborted
+	case strings.Contains(msg, "connection reset by peer"), strings.Contains(msg, "broken pipe"):
+		return tlsClientClosed
+	}
+	return tlsOther
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -46,8 +47,12 @@ type Gateway struct {
 	forward   *httputil.ReverseProxy
 	mitm      *mitmServer
 
-	// dial connects upstream; tests point it at loopback.
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// resolve looks up a host's addresses and dialAddr connects to one
+	// checked address (see dialChecked); tests give names their own
+	// addresses through resolve.
+	resolve  func(ctx context.Context, host string) ([]netip.Addr, error)
+	dialAddr func(ctx context.Context, network, addr string) (net.Conn, error)
+	own      *ownListeners
 
 	mu      sync.Mutex
 	tunnels map[net.Conn]struct{}
@@ -90,9 +95,11 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 	for _, o := range opts {
 		o(g)
 	}
+	g.own = newOwnListeners()
 	if g.api, err = newAPIAuth(cfg.API); err != nil {
 		return nil, err
 	}
+	g.api.fromGateway = g.own.fromGateway
 	if cfg.UsersFile != "" {
 		if g.users, err = LoadUsers(cfg.UsersFile, cfg.Groups); err != nil {
 			return nil, err
@@ -102,11 +109,14 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 	if err != nil {
 		return nil, err
 	}
-	g.dial = (&net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	g.dialAddr = (&net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	g.resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	}
 	g.records = &recordPool{}
 	g.transport = &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return g.dial(ctx, network, addr)
+			return g.dialChecked(ctx, network, addr, false)
 		},
 		// dialTLS makes the TLS connection with the TLSClientConfig and
 		// TLSHandshakeTimeout set here.
@@ -180,20 +190,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"sluss is the region's cloud gateway: set it as your HTTP and HTTPS proxy instead of opening it directly.", newRequestID())
 		return
 	}
-	user, ok := g.authenticate(r)
-	if !ok {
-		ev := g.newEvent(r, nil, nil)
-		ev.action, ev.status, ev.reason = "deny", http.StatusProxyAuthRequired, "proxy authentication required"
-		w.Header().Set("Proxy-Authenticate", `Basic realm="sluss"`)
-		writeRefusal(w, r, ev.status, "Proxy authentication required", "Sign in to the gateway with your region account.", ev.id)
-		g.record(ev)
-		return
-	}
 	target := r.URL.Host
 	if r.URL.Port() == "" {
 		target = net.JoinHostPort(r.URL.Hostname(), "80")
 	}
-	meta := &connMeta{target: target, scheme: "http", user: user, service: g.policy.Lookup(r.URL.Host)}
+	a := g.admit(r.Context(), r, target, false)
+	if rf := a.refusal; rf != nil {
+		ev := g.newEvent(r, &connMeta{target: target, user: a.user}, a.service)
+		ev.deny(rf)
+		if a.user != nil {
+			ev.path = g.auditPath(r)
+		}
+		if rf.status == http.StatusProxyAuthRequired {
+			w.Header().Set("Proxy-Authenticate", `Basic realm="sluss"`)
+		}
+		writeRefusal(w, r, rf.status, rf.title, rf.reason, ev.id)
+		g.record(ev)
+		return
+	}
+	meta := &connMeta{target: a.target, scheme: "http", user: a.user, service: a.service}
 	g.handle(w, r, meta)
 }
 
@@ -282,11 +297,6 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 		g.record(ev)
 	}()
 	switch svc.Action {
-	case Block:
-		ev.action = "block"
-		writeRefusal(cw, r, http.StatusForbidden, "This service is not approved",
-			fmt.Sprintf("%s is not on the region's list of approved cloud services, so the gateway blocked the request.", hostOnly(meta.target)), ev.id)
-		return
 	case Tunnel:
 		ev.action, x.Rule = "tunnel", &Rule{}
 	default:
@@ -388,6 +398,12 @@ func (g *Gateway) forwardError(w http.ResponseWriter, r *http.Request, err error
 		s.ev.reason, s.ev.keyFailure = re.Reason, re.KeyFailure
 		s.x.Log.Debug().Err(err).Int("status", re.Status).Msg("request refused")
 		writeRefusal(w, r, re.Status, "Refused by the gateway", re.Reason, s.ev.id)
+	case errorIsEgress(err):
+		ee, _ := isEgress(err)
+		rf := egressRefusal(ee)
+		s.x.Action = rf.action
+		s.ev.reasonCode, s.ev.reason = rf.code, rf.reason
+		writeRefusal(w, r, rf.status, rf.title, rf.reason, s.ev.id)
 	case errors.Is(err, context.Canceled):
 		s.ev.reason = "client went away"
 		w.WriteHeader(499)

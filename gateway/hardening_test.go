@@ -27,7 +27,7 @@ func openFDs() int {
 func TestNoLeaks(t *testing.T) {
 	c := newCloud(t)
 	cfg := storageConfig(c, "storage")
-	cfg.Services = append(cfg.Services, ServiceConfig{Hosts: []string{"localhost"}, Action: "tunnel"})
+	cfg.Services = append(cfg.Services, ServiceConfig{Hosts: []string{"localhost"}, Action: "tunnel", Ports: []int{c.port()}})
 	cfg.Limits = Limits{HeaderTimeout: 300 * time.Millisecond, IdleTimeout: 500 * time.Millisecond,
 		HandshakeTimeout: 300 * time.Millisecond, ResponseTimeout: 500 * time.Millisecond}
 	h := newHarness(t, cfg)

@@ -18,10 +18,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,6 +165,27 @@ func (c *cloud) URL() string { return c.srv.URL }
 
 func (c *cloud) host() string { u, _ := url.Parse(c.srv.URL); return u.Host }
 
+// exists reports whether the cloud stored name.
+func (c *cloud) exists(name string) (bool, error) {
+	_, err := os.Stat(filepath.Join(c.dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// port is the cloud's TCP port, for service configurations.
+func (c *cloud) port() int { return urlPort(c.srv.URL) }
+
+func urlPort(u string) int {
+	pu, err := url.Parse(u)
+	if err != nil {
+		panic(err)
+	}
+	p, _ := strconv.Atoi(pu.Port())
+	return p
+}
+
 func (c *cloud) stored(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(c.dir, name))
@@ -202,6 +225,20 @@ type harness struct {
 	identity string // region identity file, for age -d
 	pseudo   *pseudonym.Pseudonymizer
 	store    *faultStore // the re-identification store
+
+	namesMu sync.Mutex
+	names   map[string][]netip.Addr // what the gateway's resolver answers
+}
+
+// resolveAs makes the gateway's resolver answer addrs for host.
+func (h *harness) resolveAs(host string, addrs ...string) {
+	h.namesMu.Lock()
+	defer h.namesMu.Unlock()
+	var as []netip.Addr
+	for _, a := range addrs {
+		as = append(as, netip.MustParseAddr(a))
+	}
+	h.names[host] = as
 }
 
 // faultStore is the re-identification store of a harness. While down is
@@ -248,6 +285,28 @@ func newHarness(t testing.TB, cfg Config) *harness {
 // are what clients and the age CLI need.
 func newHarnessWith(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity string) *harness {
 	t.Helper()
+	return newHarnessOn(t, cfg, ks, caPEM, identity, nil, nil)
+}
+
+// loopbackListeners returns two fresh listeners on 127.0.0.1, for tests
+// that must know the gateway's ports before its configuration is made.
+func loopbackListeners(t testing.TB) (proxy, admin net.Listener) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, al
+}
+
+// newHarnessOn is newHarnessWith on given proxy and admin listeners (nil:
+// fresh ones).
+func newHarnessOn(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity string, l, al net.Listener) *harness {
+	t.Helper()
 	h := &harness{audit: &syncBuffer{}, debug: &syncBuffer{}, store: newFaultStore(t)}
 	hmacKey := make([]byte, 32)
 	rand.Read(hmacKey)
@@ -262,25 +321,26 @@ func newHarnessWith(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identi
 		t.Fatal(err)
 	}
 	h.gw = gw
-	// example.com (which the test upstream's certificate names) is loopback.
-	base := gw.dial
-	gw.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if host, port, err := net.SplitHostPort(addr); err == nil && host == "example.com" {
-			addr = net.JoinHostPort("127.0.0.1", port)
+	// The gateway's resolver knows the test's names: example.com (which
+	// the test upstream's certificate names) and whatever h.names adds.
+	h.names = map[string][]netip.Addr{"example.com": {netip.MustParseAddr("127.0.0.1")}}
+	base := gw.resolve
+	gw.resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+		h.namesMu.Lock()
+		as, ok := h.names[strings.ToLower(host)]
+		h.namesMu.Unlock()
+		if ok {
+			return as, nil
 		}
-		return base(ctx, network, addr)
+		return base(ctx, host)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if l == nil {
+		l, al = loopbackListeners(t)
 	}
-	al, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw.RegisterListener(l.Addr())
+	gw.RegisterListener(al.Addr())
 	go gw.Serve(l)
-	asrv := &http.Server{Handler: gw.AdminHandler()}
-	go asrv.Serve(al)
+	go gw.ServeAdmin(al)
 	h.proxy, h.admin = "http://"+l.Addr().String(), "http://"+al.Addr().String()
 	dir := t.TempDir()
 	h.caFile = filepath.Join(dir, "region-ca.pem")
@@ -288,7 +348,6 @@ func newHarnessWith(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identi
 	os.WriteFile(h.caFile, caPEM, 0o644)
 	os.WriteFile(h.identity, []byte(identity+"\n"), 0o600)
 	t.Cleanup(func() {
-		asrv.Close()
 		gw.Close()
 		for _, log := range []string{h.audit.String(), h.debug.String()} {
 			if strings.Contains(log, secretMarker) {
@@ -370,7 +429,7 @@ func needTool(t testing.TB, name, hint string) string {
 func storageConfig(c *cloud, profile string) Config {
 	return Config{
 		UpstreamCA: c.caFile,
-		Services:   []ServiceConfig{{Name: "cloud", Hosts: []string{"127.0.0.1"}, Profile: profile}},
+		Services:   []ServiceConfig{{Name: "cloud", Hosts: []string{"127.0.0.1"}, Profile: profile, Ports: []int{c.port()}}},
 	}
 }
 

@@ -39,8 +39,9 @@ func TestMain(m *testing.M) {
 // CA and identity into dir, and runs until stdin closes.
 func runChildGateway(dir string) error {
 	keys := newTestKeys(childTB{})
+	port, _ := strconv.Atoi(os.Getenv("SLUSS_UPSTREAM_PORT"))
 	cfg := Config{UpstreamCA: os.Getenv("SLUSS_UPSTREAM_CA"),
-		Services: []ServiceConfig{{Hosts: []string{"127.0.0.1"}, Profile: "storage"}}}
+		Services: []ServiceConfig{{Hosts: []string{"127.0.0.1"}, Profile: "storage", Ports: []int{port}}}}
 	p, err := pseudonym.New(pseudonym.Config{}, pseudonym.NewStaticKeys(make([]byte, 32)), pseudonym.NewMemoryStore())
 	if err != nil {
 		return err
@@ -122,7 +123,7 @@ func TestMemoryOneGiB(t *testing.T) {
 	c := newCloud(t)
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SLUSS_GATEWAY_CHILD="+dir, "SLUSS_UPSTREAM_CA="+c.caFile)
+	cmd.Env = append(os.Environ(), "SLUSS_GATEWAY_CHILD="+dir, "SLUSS_UPSTREAM_CA="+c.caFile, "SLUSS_UPSTREAM_PORT="+strconv.Itoa(c.port()))
 	stdin, _ := cmd.StdinPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -23,6 +23,11 @@ type metrics struct {
 	duration    *prometheus.HistogramVec
 	keyErrors   *prometheus.CounterVec
 	identifiers *prometheus.CounterVec
+	// handshakeFailures counts clients' failed TLS handshakes with the
+	// gateway, by reason: a bad roll-out of the region CA shows at once.
+	handshakeFailures *prometheus.CounterVec
+	// refusals counts refused requests and CONNECTs by reason code.
+	refusals *prometheus.CounterVec
 }
 
 func newMetrics(ready func() error) *metrics {
@@ -49,8 +54,16 @@ func newMetrics(ready func() error) *metrics {
 			Name: "sluss_identifiers_total",
 			Help: "Identifiers replaced by tokens (pseudonymized) and tokens replaced by originals (reidentified) or left (unknown), by type.",
 		}, []string{"operation", "type"}),
+		handshakeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluss_tls_handshake_failures_total",
+			Help: "Client TLS handshakes with the gateway that failed, by reason (client_untrusted_ca, protocol_version, not_tls, timeout, client_closed, …).",
+		}, []string{"reason"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluss_refusals_total",
+			Help: "Requests and CONNECTs refused or failed, by reason code (own_listener, loopback, link_local, port_not_allowed, service_not_approved, …).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.bytes, m.duration, m.keyErrors, m.identifiers,
+	m.reg.MustRegister(m.requests, m.bytes, m.duration, m.keyErrors, m.identifiers, m.handshakeFailures, m.refusals,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sluss_keys_ready",
 			Help: "1 while the key material is usable (fresh), 0 otherwise; as /readyz.",
@@ -76,6 +89,9 @@ func newMetrics(ready func() error) *metrics {
 	m.identifiers.WithLabelValues("reidentified", "personnummer")
 	m.identifiers.WithLabelValues("reidentified", "name")
 	m.identifiers.WithLabelValues("unknown", "token")
+	for code := range handshakeReasons {
+		m.handshakeFailures.WithLabelValues(code)
+	}
 	return m
 }
 
@@ -90,6 +106,9 @@ func (m *metrics) observe(ev *auditEvent) {
 	m.bytes.WithLabelValues("down").Add(float64(ev.bytesDown))
 	m.duration.WithLabelValues(action).Observe(time.Since(ev.start).Seconds())
 	c := ev.counts
+	if ev.reasonCode != "" {
+		m.refusals.WithLabelValues(ev.reasonCode).Inc()
+	}
 	if ev.keyFailure != "" {
 		m.keyErrors.WithLabelValues(ev.keyFailure).Inc()
 	}

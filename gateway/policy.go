@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -24,6 +25,8 @@ type Service struct {
 	Name   string
 	Action Action
 	Rules  []Rule
+
+	egress egressRule // where the gateway may connect for it
 }
 
 // Policy maps hosts to services. Exact names win over "*.suffix" patterns,
@@ -50,6 +53,11 @@ func NewPolicy(c *Config) (*Policy, error) {
 	default:
 		return nil, fmt.Errorf("default action must be block or tunnel, not %q", c.Default)
 	}
+	eg, err := newEgressRule(ServiceConfig{Ports: c.UnlistedPorts})
+	if err != nil {
+		return nil, fmt.Errorf("unlisted_ports: %w", err)
+	}
+	p.def.egress = eg
 	for i, sc := range c.Services {
 		svc, err := newService(sc)
 		if err != nil {
@@ -96,6 +104,9 @@ func newService(sc ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	svc.Rules = rules
+	if svc.egress, err = newEgressRule(sc); err != nil {
+		return nil, err
+	}
 	return svc, nil
 }
 
@@ -103,6 +114,9 @@ func newService(sc ServiceConfig) (*Service, error) {
 // into ".example.org".
 func parseHostPattern(h string) (string, error) {
 	h = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(h), "."))
+	if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil && a.Zone() == "" {
+		return a.String(), nil // an IP literal, IPv6 ones included
+	}
 	if rest, ok := strings.CutPrefix(h, "*."); ok {
 		if rest == "" || strings.ContainsAny(rest, "*:/ ") {
 			return "", fmt.Errorf("bad host pattern %q", h)

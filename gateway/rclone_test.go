@@ -16,6 +16,7 @@ func TestRcloneWebDAV(t *testing.T) {
 	c := newCloud(t)
 	cfg := storageConfig(c, "webdav")
 	cfg.Services[0].Hosts = []string{"example.com"}
+	cfg.Services[0].AllowLoopback = true // example.com is the test's name for 127.0.0.1
 	h := newHarness(t, cfg)
 
 	src := t.TempDir()

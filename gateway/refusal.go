@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -59,6 +60,13 @@ func connectRefusal(r *http.Request, status int, reason, id string) *http.Respon
 		Body:          nopReadCloser{strings.NewReader(body)},
 	}
 	return resp
+}
+
+// writeConnectRefusal answers a hijacked CONNECT whose upstream could not
+// be had, in the form connectRefusal has.
+func writeConnectRefusal(c io.Writer, status int, reason, id string) {
+	resp := connectRefusal(nil, status, reason, id)
+	resp.Write(c)
 }
 
 type nopReadCloser struct{ *strings.Reader }

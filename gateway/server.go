@@ -27,6 +27,7 @@ func (g *Gateway) Serve(l net.Listener) error {
 	}
 	addr := l.Addr().String()
 	g.proxyAddr.CompareAndSwap(nil, &addr)
+	g.own.add(l.Addr())
 	srv := &http.Server{
 		Handler:           g,
 		ReadHeaderTimeout: g.limits.HeaderTimeout,
@@ -42,6 +43,27 @@ func (g *Gateway) Serve(l net.Listener) error {
 	g.servers = append(g.servers, srv)
 	g.mu.Unlock()
 	return srv.Serve(netutil.LimitListener(l, g.limits.MaxConnections))
+}
+
+// RegisterListener tells the gateway an address it listens on, so that it
+// never connects there. Serve and ServeAdmin register their listeners
+// themselves; call it first when a request may arrive on one listener
+// before the other is served.
+func (g *Gateway) RegisterListener(a net.Addr) { g.own.add(a) }
+
+// ServeAdmin serves [Gateway.AdminHandler] on l until Close. Like the
+// proxy listener's, its address is one the gateway never connects to.
+func (g *Gateway) ServeAdmin(l net.Listener) error {
+	g.own.add(l.Addr())
+	srv := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: g.limits.HeaderTimeout, ErrorLog: newStdLogger(g.log)}
+	g.mu.Lock()
+	if g.closed.Load() {
+		g.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	g.servers = append(g.servers, srv)
+	g.mu.Unlock()
+	return srv.Serve(l)
 }
 
 // IsLoopback reports whether a listener address is on loopback only.

@@ -147,10 +147,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		pl.Close()
 		return err
 	}
-	admin := &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	gw.RegisterListener(pl.Addr())
+	gw.RegisterListener(al.Addr())
 	errc := make(chan error, 2)
 	go func() { errc <- gw.Serve(pl) }()
-	go func() { errc <- admin.Serve(al) }()
+	go func() { errc <- gw.ServeAdmin(al) }()
 
 	proxyURL := "http://" + pl.Addr().String()
 	fmt.Fprintf(e.stderr, `sluss gateway running
@@ -172,7 +173,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	admin.Shutdown(sctx)
 	return gw.Shutdown(sctx)
 }
 
