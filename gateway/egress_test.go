@@ -122,31 +122,31 @@ func TestEgress(t *testing.T) {
 	// Nothing may be dialled but the cloud; a bug must not reach out.
 	var dialled atomic.Int64
 	cloudAddr := c.host()
-	h.gw.dialAddr = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	h.hookDial(func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if addr != cloudAddr {
 			t.Errorf("the gateway dialled %s", addr)
 			return nil, fmt.Errorf("test: dial of %s refused", addr)
 		}
 		dialled.Add(1)
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
-	}
-	h.resolveAs("sneaky.test", "127.0.0.1")
-	h.resolveAs("metadata.test", "169.254.169.254")
-	h.resolveAs("intranet.test", "10.20.30.40")
-	h.resolveAs("mapped.test", "::ffff:127.0.0.1")
+	})
 	// rebind.test answers a public address to the check and loopback to
 	// the dial: the second lookup must be the one that counts.
 	var lookups atomic.Int64
-	base := h.gw.resolve
-	h.gw.resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+	names := map[string]string{"sneaky.test": "127.0.0.1", "metadata.test": "169.254.169.254",
+		"intranet.test": "10.20.30.40", "mapped.test": "::ffff:127.0.0.1", "localhost": "127.0.0.1"}
+	h.hookResolve(func(ctx context.Context, host string) ([]netip.Addr, error) {
 		if host == "rebind.test" {
 			if lookups.Add(1) == 1 {
 				return []netip.Addr{netip.MustParseAddr("93.184.216.34")}, nil
 			}
 			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
 		}
-		return base(ctx, host)
-	}
+		if a, ok := names[host]; ok {
+			return []netip.Addr{netip.MustParseAddr(a)}, nil
+		}
+		return nil, fmt.Errorf("test: no such host %s", host)
+	})
 
 	admin, proxy := strconv.Itoa(adminPort), strconv.Itoa(proxyPort)
 	for _, tc := range []struct {

@@ -226,8 +226,24 @@ type harness struct {
 	pseudo   *pseudonym.Pseudonymizer
 	store    *faultStore // the re-identification store
 
-	namesMu sync.Mutex
-	names   map[string][]netip.Addr // what the gateway's resolver answers
+	namesMu     sync.Mutex
+	names       map[string][]netip.Addr // what the gateway's resolver answers
+	dialHook    func(ctx context.Context, network, addr string) (net.Conn, error)
+	resolveHook func(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// hookDial makes the gateway dial through d (nil: the real dialler).
+func (h *harness) hookDial(d func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	h.namesMu.Lock()
+	h.dialHook = d
+	h.namesMu.Unlock()
+}
+
+// hookResolve makes the gateway resolve names through r, before h.names.
+func (h *harness) hookResolve(r func(ctx context.Context, host string) ([]netip.Addr, error)) {
+	h.namesMu.Lock()
+	h.resolveHook = r
+	h.namesMu.Unlock()
 }
 
 // resolveAs makes the gateway's resolver answer addrs for host.
@@ -324,15 +340,28 @@ func newHarnessOn(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity
 	// The gateway's resolver knows the test's names: example.com (which
 	// the test upstream's certificate names) and whatever h.names adds.
 	h.names = map[string][]netip.Addr{"example.com": {netip.MustParseAddr("127.0.0.1")}}
-	base := gw.resolve
+	base, baseDial := gw.resolve, gw.dialAddr
 	gw.resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
 		h.namesMu.Lock()
+		hook := h.resolveHook
 		as, ok := h.names[strings.ToLower(host)]
 		h.namesMu.Unlock()
+		if hook != nil {
+			return hook(ctx, host)
+		}
 		if ok {
 			return as, nil
 		}
 		return base(ctx, host)
+	}
+	gw.dialAddr = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h.namesMu.Lock()
+		hook := h.dialHook
+		h.namesMu.Unlock()
+		if hook != nil {
+			return hook(ctx, network, addr)
+		}
+		return baseDial(ctx, network, addr)
 	}
 	if l == nil {
 		l, al = loopbackListeners(t)

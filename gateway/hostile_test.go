@@ -237,10 +237,10 @@ func TestLimits(t *testing.T) {
 		h := newHarness(t, cfg)
 		// An upstream whose SYNs vanish cannot be made on loopback; the
 		// dialler waits for its context as the kernel would.
-		h.gw.dialAddr = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h.hookDial(func(ctx context.Context, network, addr string) (net.Conn, error) {
 			<-ctx.Done()
 			return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
-		}
+		})
 		out, _, _ := h.curl(t, "-o", "/dev/null", "-w", "%{http_connect} %{http_code}", c.URL()+"/")
 		if !strings.Contains(out, "504") && !strings.Contains(out, "502") {
 			t.Fatalf("unreachable upstream: curl saw %q, want 502 or 504", out)
