@@ -252,7 +252,7 @@ func (g *Gateway) serveInspected(w http.ResponseWriter, r *http.Request) {
 	}
 	if !sameHost(r.Host, meta.target) {
 		ev := g.newEvent(r, meta, meta.service)
-		ev.action, ev.status, ev.reason = "deny", http.StatusMisdirectedRequest, "Host header differs from the CONNECT target"
+		ev.action, ev.status, ev.reasonCode, ev.reason = "deny", http.StatusMisdirectedRequest, codeHostMismatch, "Host header differs from the CONNECT target"
 		writeRefusal(w, r, ev.status, "Wrong host",
 			fmt.Sprintf("This connection was opened to %s; the gateway does not send its requests anywhere else.", hostOnly(meta.target)), ev.id)
 		g.record(ev)

@@ -82,7 +82,7 @@ func decryptResponse(x *Exchange, resp *http.Response) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, decryptError(err)
 	}
-	x.Action = "decrypt"
+	x.Decrypted()
 	resp.Body = &plaintextBody{r: pt, c: resp.Body}
 	setPlaintextHeaders(resp.Header, size)
 	resp.ContentLength = size
@@ -91,7 +91,7 @@ func decryptResponse(x *Exchange, resp *http.Response) (*http.Response, error) {
 
 func decryptionKeys(x *Exchange) ([]age.Identity, error) {
 	if !x.User.Can(RightDecrypt) {
-		x.Action = "deny"
+		x.Denied()
 		return nil, refuse(http.StatusForbidden, "this object is encrypted and you are not allowed to decrypt it (ask for the decrypt right)", nil)
 	}
 	ids, err := x.Keys.DecryptionKeys()
@@ -195,7 +195,7 @@ func headPlaintextSize(x *Exchange, req *http.Request, next http.RoundTripper) (
 	}
 	setPlaintextHeaders(resp.Header, size)
 	resp.ContentLength = size
-	x.Action = "decrypt"
+	x.Decrypted()
 	return resp, nil
 }
 
@@ -263,7 +263,7 @@ func decryptRange(x *Exchange, req *http.Request, next http.RoundTripper) (*http
 		ra.Close()
 		return nil, decryptError(err)
 	}
-	x.Action = "decrypt"
+	x.Decrypted()
 	h := presp.Header.Clone()
 	setPlaintextHeaders(h, length)
 	h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+length-1, size))

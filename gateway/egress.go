@@ -45,7 +45,6 @@ const (
 	codeRule           = "rule_denied"
 	codeUpgrade        = "upgrade_not_allowed"
 	codeUnreachable    = "upstream_unreachable"
-	codeHandshake      = "tls_handshake_failed"
 	codeTransformation = "transformation_refused"
 )
 

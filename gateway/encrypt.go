@@ -29,7 +29,7 @@ func (Encrypt) TransformRequest(x *Exchange, req *http.Request) error {
 	if len(recipients) == 0 {
 		return refuse(http.StatusServiceUnavailable, "the region has no encryption recipient, so nothing was sent", nil)
 	}
-	x.Action, x.KeyVersion = "encrypt", version
+	x.Encrypted(version)
 	removePlaintextDigests(req.Header)
 	if req.Body == nil {
 		req.Body = http.NoBody

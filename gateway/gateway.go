@@ -279,9 +279,7 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 		if x.AuditPath != "" {
 			ev.path = x.AuditPath
 		}
-		if x.Action != "" && ev.action != "deny" && ev.action != "block" {
-			ev.action = x.Action
-		}
+		ev.action = string(x.Outcome())
 		if ev.status == 0 {
 			ev.status = http.StatusOK
 		}
@@ -298,11 +296,14 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 	}()
 	switch svc.Action {
 	case Tunnel:
-		ev.action, x.Rule = "tunnel", &Rule{}
+		x.settle(OutcomeTunnel)
+		x.Rule = &Rule{}
 	default:
-		ev.action, x.Rule = "inspect", svc.ruleFor(r)
+		x.settle(OutcomeInspect)
+		x.Rule = svc.ruleFor(r)
 		if x.Rule.Deny != "" {
-			ev.action, ev.reason = "deny", x.Rule.Deny
+			x.Denied()
+			ev.reasonCode, ev.reason = codeRule, x.Rule.Deny
 			writeRefusal(cw, r, http.StatusForbidden, "Not allowed by policy", x.Rule.Deny, ev.id)
 			return
 		}
@@ -392,16 +393,17 @@ func (g *Gateway) forwardError(w http.ResponseWriter, r *http.Request, err error
 	var re *RefusedError
 	switch {
 	case errors.As(err, &re):
-		if s.x.Action == "" || s.x.Action == "encrypt" {
-			s.x.Action = "deny"
-		}
+		s.x.Denied()
 		s.ev.reason, s.ev.keyFailure = re.Reason, re.KeyFailure
+		if s.ev.reasonCode == "" {
+			s.ev.reasonCode = codeTransformation
+		}
 		s.x.Log.Debug().Err(err).Int("status", re.Status).Msg("request refused")
 		writeRefusal(w, r, re.Status, "Refused by the gateway", re.Reason, s.ev.id)
 	case errorIsEgress(err):
 		ee, _ := isEgress(err)
 		rf := egressRefusal(ee)
-		s.x.Action = rf.action
+		s.x.Denied()
 		s.ev.reasonCode, s.ev.reason = rf.code, rf.reason
 		writeRefusal(w, r, rf.status, rf.title, rf.reason, s.ev.id)
 	case errors.Is(err, context.Canceled):

@@ -246,16 +246,6 @@ func (h *harness) hookResolve(r func(ctx context.Context, host string) ([]netip.
 	h.namesMu.Unlock()
 }
 
-// resolveAs makes the gateway's resolver answer addrs for host.
-func (h *harness) resolveAs(host string, addrs ...string) {
-	h.namesMu.Lock()
-	defer h.namesMu.Unlock()
-	var as []netip.Addr
-	for _, a := range addrs {
-		as = append(as, netip.MustParseAddr(a))
-	}
-	h.names[host] = as
-}
 
 // faultStore is the re-identification store of a harness. While down is
 // set it answers as the embedded bbolt store does once its file is gone:

@@ -104,9 +104,7 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if x.Action == "" {
-		x.Action = "pseudonymize"
-	}
+	x.Pseudonymized()
 	removePlaintextDigests(req.Header)
 	req.Header.Del("Content-Encoding")
 	req.Body, req.ContentLength = out, n

@@ -42,16 +42,66 @@ type Exchange struct {
 	// then refuse).
 	Pseudonymizer *pseudonym.Pseudonymizer
 
-	// Set by transformers for the audit event.
-	Action     string // encrypt, decrypt, …; empty keeps the service action
+	// Set by transformers for the audit event (and through the outcome
+	// methods: Encrypted, Decrypted, Pseudonymized, Denied).
 	KeyVersion int
 	// AuditPath is the request path as the audit log may show it, set by
 	// transformers that pseudonymize it. On services that pseudonymize,
 	// the log shows no path until it is set.
 	AuditPath string
 
-	mu     sync.Mutex
-	counts pseudonym.Counts
+	mu      sync.Mutex
+	counts  pseudonym.Counts
+	outcome Outcome
+}
+
+// Outcome is what the gateway did with an exchange, as its audit event
+// and metrics name it.
+type Outcome string
+
+// Outcomes, weakest first: a stronger one recorded later wins, so a
+// refusal is never reported as the encryption it interrupted.
+const (
+	OutcomeInspect      Outcome = "inspect"
+	OutcomeTunnel       Outcome = "tunnel"
+	OutcomePseudonymize Outcome = "pseudonymize"
+	OutcomeEncrypt      Outcome = "encrypt"
+	OutcomeDecrypt      Outcome = "decrypt"
+	OutcomeDeny         Outcome = "deny"
+)
+
+var outcomeRank = map[Outcome]int{OutcomeInspect: 1, OutcomeTunnel: 1, OutcomePseudonymize: 2, OutcomeEncrypt: 3, OutcomeDecrypt: 3, OutcomeDeny: 4}
+
+func (x *Exchange) settle(o Outcome) {
+	x.mu.Lock()
+	if outcomeRank[o] >= outcomeRank[x.outcome] {
+		x.outcome = o
+	}
+	x.mu.Unlock()
+}
+
+// Encrypted records that the body left encrypted to key version v.
+func (x *Exchange) Encrypted(v int) {
+	x.settle(OutcomeEncrypt)
+	x.mu.Lock()
+	x.KeyVersion = v
+	x.mu.Unlock()
+}
+
+// Decrypted records that the response was decrypted for the user.
+func (x *Exchange) Decrypted() { x.settle(OutcomeDecrypt) }
+
+// Pseudonymized records that identifiers were replaced in what left.
+func (x *Exchange) Pseudonymized() { x.settle(OutcomePseudonymize) }
+
+// Denied records that the exchange was refused.
+func (x *Exchange) Denied() { x.settle(OutcomeDeny) }
+
+// Outcome returns the strongest outcome recorded so far.
+func (x *Exchange) Outcome() Outcome {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.outcome
 }
 
 // AddCounts adds what a transform replaced to the exchange's totals, for
