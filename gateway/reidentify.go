@@ -91,7 +91,7 @@ func (Reidentify) TransformResponse(x *Exchange, req *http.Request, next http.Ro
 		_, err := in.ReadFrom(io.LimitReader(body, wholeBodyLimit+1))
 		resp.Body.Close()
 		out := &in
-		if err == nil && bytes.Contains(in.Bytes(), []byte(pseudonym.TokenPrefix)) {
+		if err == nil && pseudonym.MayHoldToken(in.Bytes()) {
 			var c pseudonym.Counts
 			out = &bytes.Buffer{}
 			if c, err = p.Reidentify(ctx, f, &in, out); err == nil {

@@ -66,6 +66,23 @@ func benchJSON(size int) []byte {
 	return buf.Bytes()
 }
 
+// BenchmarkTransformJSONNumbers is an HR export whose personnummer are
+// JSON numbers: 12 and 10 digits, 500 people, each seen many times.
+func BenchmarkTransformJSONNumbers(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("[")
+	for i := 0; buf.Len() < 4<<20; i++ {
+		if i > 0 {
+			buf.WriteString(",\n")
+		}
+		ten := []byte(fmt.Sprintf("800315%03d0", i%500))
+		ten[9] = '0' + luhnCheck(ten)
+		fmt.Fprintf(&buf, `{"id":%d,"personnr":19%s,"pnr":%s,"namn":"Anna Berg","anstalld":true,"lon":%d,"enhet":"Hemtjänst Öst","kommentar":"Vi ses igen i september för uppföljning av alla delar."}`, i, ten, ten, 30000+i%9000)
+	}
+	buf.WriteString("]")
+	benchTransform(b, FormatJSON, buf.Bytes())
+}
+
 func BenchmarkTransformCSV(b *testing.B) {
 	var buf bytes.Buffer
 	buf.WriteString("id;namn;personnummer;enhet;kommentar\n")

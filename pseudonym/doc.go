@@ -21,7 +21,11 @@
 // Keys come from a KeySource (the keys package implements it; StaticKeys is
 // for tests). The way back lives in a Store: BoltStore, an encrypted bbolt
 // file, or MemoryStore for tests. Tokens look like sl_pnr1a_… and
-// sl_name1_…; see TokenPattern for the format and the collision bound.
+// sl_name1_…; see TokenPattern for the format and the collision bound. A
+// personnummer that travels as a JSON number becomes a numeric token of the
+// same length that is never a valid personnummer (its month is 00); see
+// IsNumberToken. MayHoldToken tells a caller whether a response needs a
+// re-identification pass at all.
 //
 // Everything streams with bounded memory; invalid input is a *SyntaxError
 // with line and offset; errors and logs carry counts and token ids, never a

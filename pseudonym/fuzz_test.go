@@ -71,12 +71,16 @@ func FuzzText(f *testing.F) {
 
 func FuzzJSON(f *testing.F) {
 	p, _ := newTestPseudonymizer(f, Config{})
-	for _, s := range []string{`{"namn":"Anna Berg","pnr":"121212-1212","n":[1,2.5e3,true,null]}`, `["G\u00f6ran Persson \"x\""]`, `{"a":{"b":[]}}`} {
+	for _, s := range []string{
+		`{"namn":"Anna Berg","pnr":"121212-1212","n":[1,2.5e3,true,null]}`, `["G\u00f6ran Persson \"x\""]`, `{"a":{"b":[]}}`,
+		`{"personnr":198003154260,"pnr":8003154260,"x":[197103736661,198003154261,-191212121212,1.5,191212121212e0]}`,
+		"191212121212\n[ 7103736661 ,\n\t1212121212]", `{"a":"x 191212121212, y","b":1912121212120}`,
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if bytes.Contains([]byte(s), []byte(tokenPrefix)) {
-			return
+		if MayHoldToken([]byte(s)) {
+			return // a pre-existing token, text or numeric, would be re-identified
 		}
 		fuzzRoundTrip(t, p, FormatJSON, s, func(a, b string) bool {
 			if a == b {
@@ -101,6 +105,9 @@ func FuzzJSON(f *testing.F) {
 		out, _, err := p.PseudonymizeString(context.Background(), FormatJSON, s)
 		if err == nil && json.Valid([]byte(s)) && !json.Valid([]byte(out)) {
 			t.Fatalf("valid JSON became invalid: %q", out)
+		}
+		if err == nil {
+			checkNoPersonnummerNumber(t, p, out)
 		}
 	})
 }
@@ -209,4 +216,27 @@ func FuzzMayHoldIdentifier(f *testing.F) {
 			t.Fatalf("text %q changed to %q (%v), but MayHoldIdentifier is false", s, out, err)
 		}
 	})
+}
+
+// checkNoPersonnummerNumber fails if a JSON number in out is a
+// personnummer or samordningsnummer.
+func checkNoPersonnummerNumber(t *testing.T, p *Pseudonymizer, out string) {
+	t.Helper()
+	s, err := p.newSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return
+		}
+		if n, ok := tok.(json.Number); ok {
+			if _, ok := s.wholePersonnummer([]byte(n)); ok {
+				t.Fatalf("personnummer %s left as a JSON number in %q", n, out)
+			}
+		}
+	}
 }

@@ -29,11 +29,13 @@ func (e *SyntaxError) Error() string {
 }
 
 // jsonRewriter copies a JSON text byte for byte, except the contents of
-// strings: keys get personnummer replaced, values of configured name fields
-// are replaced whole, other string values go through the detectors. It
-// checks the grammar as it goes; numbers, literals, white space and key
-// order are copied untouched. Several top-level values (JSON Lines) are
-// accepted.
+// strings and numbers that are personnummer: keys get personnummer
+// replaced, values of configured name fields are replaced whole, other
+// string values go through the detectors, and a number that is a
+// personnummer or samordningsnummer becomes a numeric token (see Numeric
+// tokens). It checks the grammar as it goes; other numbers, literals, white
+// space and key order are copied untouched. Several top-level values (JSON
+// Lines) are accepted.
 type jsonRewriter struct {
 	s    *session
 	r    *bufio.Reader
@@ -220,9 +222,17 @@ func (j *jsonRewriter) literal(want string) error {
 	return nil
 }
 
-// number validates and copies a JSON number.
+// number validates and copies a JSON number. A plain integer of 10 or 12
+// digits is held until it ends: if it is a personnummer or
+// samordningsnummer, its numeric token is written instead.
 func (j *jsonRewriter) number(c byte) error {
-	j.w.WriteByte(c)
+	var held [12]byte
+	nh := -1 // digits held; -1 once the number cannot be one
+	if isDigit(c) {
+		held[0], nh = c, 1
+	} else {
+		j.w.WriteByte(c)
+	}
 	state := 0 // 0 after '-', 1 int digits, 2 after '.', 3 frac digits, 4 after e, 5 after e sign, 6 exp digits
 	zeroLead := c == '0'
 	if isDigit(c) {
@@ -262,12 +272,44 @@ func (j *jsonRewriter) number(c byte) error {
 			break
 		}
 		j.read()
+		if nh >= 0 {
+			if state == 1 && nh < len(held) {
+				held[nh] = c
+				nh++
+				continue
+			}
+			writeBytes(j.w, held[:nh])
+			nh = -1
+		}
 		j.w.WriteByte(c)
 	}
 	if state != 1 && state != 3 && state != 6 {
 		return j.errf("invalid number")
 	}
+	if nh < 0 {
+		return nil
+	}
+	if nh == 10 || nh == 12 {
+		if norm, ok := j.s.wholePersonnummer(held[:nh]); ok {
+			tok, err := j.s.numberToken(j.ctx, norm, nh)
+			if err != nil {
+				return err
+			}
+			j.s.counts.Personnummer++
+			writeBytes(j.w, tok[:nh])
+			return nil
+		}
+	}
+	writeBytes(j.w, held[:nh])
 	return nil
+}
+
+// writeBytes writes a few bytes one by one: handing w.Write a slice of an
+// array on the stack would move the array to the heap.
+func writeBytes(w *bufio.Writer, b []byte) {
+	for _, c := range b {
+		w.WriteByte(c)
+	}
 }
 
 // str reads a string after its opening quote, decodes it with an offset

@@ -101,6 +101,9 @@ type Pseudonymizer struct {
 	lx          *lexicon
 	fields      map[string]bool
 	log         zerolog.Logger
+	// numberSpace, when not zero, shrinks the numeric-token space so that
+	// tests can force collisions.
+	numberSpace uint64
 	// buffers recycles the chunk buffers of finished streams: ~340 KiB
 	// per stream, whose allocation and zeroing would otherwise cost more
 	// than transforming a small body.

@@ -17,6 +17,11 @@ import (
 // maxTokenLen bounds a token's text, so a stream cut keeps whole tokens.
 const maxTokenLen = 48
 
+// holdBack is what a stream keeps of each chunk for the next: room for a
+// whole token, or for a numeric token, the white space after it and the
+// punctuation that shows it is a JSON number.
+const holdBack = maxTokenLen + numberLookahead
+
 // firstChunkSize is the first read of a re-identified stream.
 const firstChunkSize = 4 << 10
 
@@ -62,7 +67,7 @@ func (s *session) reidentifyStream(ctx context.Context, f Format, r io.Reader, w
 	// the buffers start at firstChunkSize and grow to chunkSize only when
 	// the input fills the first chunk.
 	size := firstChunkSize
-	buf := make([]byte, 1+size+maxTokenLen)
+	buf := make([]byte, 1+size+holdBack)
 	buf[0] = ' '
 	out := make([]byte, 0, 2*size)
 	n := 0
@@ -80,43 +85,77 @@ func (s *session) reidentifyStream(ctx context.Context, f Format, r io.Reader, w
 		data := buf[:1+n]
 		limit := len(data)
 		if !eof {
-			limit -= maxTokenLen
+			limit -= holdBack
 		}
 		var done int
-		out, done, err = s.reidentifyChunk(ctx, out[:0], data, limit, f)
+		out, done, err = s.reidentifyChunk(ctx, out[:0], data, limit, eof, f)
 		if err != nil {
 			return err
 		}
 		if _, err := w.Write(out); err != nil {
 			return err
 		}
+		s.reLastSig = lastNonSpace(data[1:done], s.reLastSig)
 		buf[0] = data[done-1]
 		n = copy(buf[1:], data[done:])
 		if !eof && size < chunkSize {
 			size = chunkSize
-			buf = append(buf[:1+n], make([]byte, size+maxTokenLen-n)...)
+			buf = append(buf[:1+n], make([]byte, size+holdBack-n)...)
 		}
 	}
 	return nil
 }
 
 // reidentifyChunk appends data[1:] with the tokens that start before limit
-// replaced; data[0] is context. It returns how far it consumed.
-func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit int, f Format) ([]byte, int, error) {
+// replaced; data[0] is context, and eof says whether data ends the stream.
+// It returns how far it consumed.
+func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit int, eof bool, f Format) ([]byte, int, error) {
 	i := 1
 	if limit < i {
 		return dst, i, nil
+	}
+	// Numeric tokens stand as JSON numbers: in JSON, and in text or HTML
+	// that carries JSON. CSV and form bodies never hold them.
+	numbers := f == FormatJSON || f == FormatText || f == FormatHTML || f == FormatAuto
+	json := f == FormatJSON
+	// The next text token and numeric token at or after i, found lazily.
+	tokAt, numAt, numEnd := -1, -1, -1
+	if !numbers {
+		numAt = limit
 	}
 	for {
 		if i >= limit {
 			return dst, i, nil
 		}
-		k := bytes.Index(data[i:], []byte(tokenPrefix))
-		if k < 0 || i+k >= limit {
+		if tokAt < i {
+			tokAt = limit
+			if k := bytes.Index(data[i:], []byte(tokenPrefix)); k >= 0 && i+k < limit {
+				tokAt = i + k
+			}
+		}
+		if numAt < i {
+			numAt, numEnd = s.nextNumberToken(data, i, limit, json, eof)
+		}
+		if tokAt == limit && numAt == limit {
 			dst = append(dst, data[i:limit]...)
 			return dst, limit, nil
 		}
-		at := i + k
+		if numAt < tokAt {
+			dst = append(dst, data[i:numAt]...)
+			orig, ok, err := s.numberOriginal(ctx, data[numAt:numEnd])
+			if err != nil {
+				return dst, 0, err
+			}
+			if ok {
+				s.counts.ReidentifiedPersonnummer++
+				dst = append(dst, orig...)
+			} else {
+				dst = append(dst, data[numAt:numEnd]...)
+			}
+			i = numEnd
+			continue
+		}
+		at := tokAt
 		id, layout, end, ok := parseToken(data, at)
 		if !ok {
 			dst = append(dst, data[i:at+1]...)

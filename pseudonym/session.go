@@ -52,12 +52,20 @@ type session struct {
 
 	pnrOnly bool // JSON keys: personnummer only
 
+	// numeric tokens (number.go), made on first use
+	pnrKey     []byte
+	numMac     *numberMacer
+	numCache   map[numberKey][12]byte
+	numPending map[string][]byte // candidates claimed in this stream, not yet stored
+
 	// transformText's window and output chunk, from a pool when set.
 	textBuf, textOut []byte
 
 	// re-identification
-	reCache map[string][]byte
-	verify  map[string]*macer
+	reCache   map[string][]byte
+	verify    map[string]*macer
+	verifyNum map[int]*numberMacer
+	reLastSig byte // text and HTML: the last byte before the chunk that is not white space
 }
 
 func (p *Pseudonymizer) newSession() (*session, error) {
@@ -69,6 +77,7 @@ func (p *Pseudonymizer) newSession() (*session, error) {
 	if s.pnrMac, err = newMacer(KindPersonnummer, v, k); err != nil {
 		return nil, err
 	}
+	s.pnrKey = k
 	v, k, err = p.keys.CurrentHMACKey(DomainName)
 	if err != nil {
 		return nil, fmt.Errorf("failed to get HMAC key for %s: %w", DomainName, err)
@@ -107,13 +116,17 @@ func (s *session) flush(ctx context.Context) error {
 	if len(s.pending) == 0 {
 		return nil
 	}
-	if err := s.p.store.Put(ctx, s.pending...); err != nil {
+	err := s.p.store.Put(ctx, s.pending...)
+	if err != nil {
 		// A failed batch may have left cached ids without mappings.
 		clear(s.cache)
-		s.pending = s.pending[:0]
+		clear(s.numCache)
+	}
+	clear(s.numPending) // stored now, or void
+	s.pending = s.pending[:0]
+	if err != nil {
 		return fmt.Errorf("failed to store token mappings: %w", err)
 	}
-	s.pending = s.pending[:0]
 	return nil
 }
 

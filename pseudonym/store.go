@@ -11,7 +11,8 @@ import (
 // Entry binds a token to its original. Token is the mapping key (kind, key
 // version and HMAC body, e.g. "pnr1_4k2m9xq0b7c1d3ef"; see Token text form);
 // Value is the normalised original: 12 digits for a personnummer, the exact
-// text for a name.
+// text for a name. A numeric token (see IsNumberToken) is kept as
+// "pnrnum_<digits>" with the value "YYYYMMDDNNNC/<key version>/<probe>".
 type Entry struct {
 	Token string
 	Value []byte

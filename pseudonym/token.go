@@ -50,7 +50,8 @@ func (k Kind) String() string {
 // personnummer, and the detectors ignore it: the personnummer detector
 // needs a non-letter on both sides and the name detector only looks at
 // capitalised words, so pseudonymizing is idempotent. TokenPattern finds
-// tokens for re-identification.
+// tokens for re-identification. A personnummer that is a JSON number gets
+// a numeric token instead, digits only; IsNumberToken describes it.
 //
 // Truncation: with n distinct values per domain and b bits, the chance of
 // any collision is about n²/2^(b+1) (birthday bound). For n = 10⁷,
