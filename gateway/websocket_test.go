@@ -832,3 +832,31 @@ func TestWebSocketRuleConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketStoreDown: when the re-identification store fails, a
+// message with identifiers is not sent at all: the session closes with
+// 1011 towards both sides.
+func TestWebSocketStoreDown(t *testing.T) {
+	c := newCloud(t)
+	srv := newWSServer(c, websocket.Upgrader{}, nil, "/ws/echo")
+	h := newHarness(t, wsConfig(t, c, "form"))
+	conn, _, err := h.wsDialer("alice", "a-pass").Dial(wsURL(c, "/ws/echo"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	h.store.down.Store(true)
+	defer h.store.down.Store(false)
+	conn.WriteMessage(websocket.TextMessage, []byte(wsTexts[0]))
+	if _, _, err := conn.ReadMessage(); closeCode(err) != websocket.CloseInternalServerErr {
+		t.Errorf("client got %v, want close 1011", err)
+	}
+	srv.waitDone(t)
+	srv.mu.Lock()
+	closes := append([]int(nil), srv.closes...)
+	srv.mu.Unlock()
+	if len(srv.received()) != 0 || len(closes) != 1 || closes[0] != websocket.CloseInternalServerErr {
+		t.Errorf("service got %d messages and closes %v", len(srv.received()), closes)
+	}
+	h.waitAudit(t, `"ws_close":1011`, `"ws_closed_by":"gateway"`, `"reason":"pseudonymization is unavailable, so the message was not sent"`)
+}
