@@ -7,6 +7,7 @@ require (
 	filippo.io/age v1.3.1
 	github.com/cloudflare/circl v1.6.5
 	github.com/elazarl/goproxy v1.9.2
+	github.com/gorilla/websocket v1.5.3
 	github.com/hashicorp/vault/api v1.22.0
 	github.com/prometheus/client_golang v1.22.0
 	github.com/prometheus/client_model v0.6.1

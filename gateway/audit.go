@@ -30,7 +30,8 @@ type auditEvent struct {
 	reason     string
 	reasonCode string // why it was refused or failed, as a fixed code
 	counts     pseudonym.Counts
-	keyFailure string // for metrics only
+	keyFailure string        // for metrics only
+	upgrade    *upgradeStats // requests that ask to switch protocols
 }
 
 func (e *auditEvent) write(l zerolog.Logger) {
@@ -59,6 +60,9 @@ func (e *auditEvent) write(l zerolog.Logger) {
 			Int("reidentified_personnummer", c.ReidentifiedPersonnummer).
 			Int("reidentified_names", c.ReidentifiedNames).
 			Int("unknown_tokens", c.Unknown)
+	}
+	if e.upgrade != nil {
+		ev = e.upgrade.fields(ev)
 	}
 	if e.reason != "" {
 		ev = ev.Str("reason", e.reason)

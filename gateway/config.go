@@ -32,6 +32,8 @@ import (
 //	          content_type: application/json
 //	          request: [pseudonymize]  # encrypt, pseudonymize, pseudonymize-metadata
 //	          response: [reidentify]   # decrypt, reidentify, webdav-sizes
+//	          websocket: pseudonymize  # refuse | relay | pseudonymize (default from the transformers)
+//	          websocket_binary: allow  # binary messages pass unchanged (default: refused)
 //	    - hosts: [updates.example.com]
 //	      action: tunnel          # inspect (default) | tunnel | block
 //	    - name: intranet-archive
@@ -114,6 +116,14 @@ type RuleConfig struct {
 	Response    []string `yaml:"response"`
 	// Deny, when set, refuses matching requests with this reason.
 	Deny string `yaml:"deny"`
+	// WebSocket is refuse, relay or pseudonymize: what happens to
+	// WebSocket upgrades the rule matches. Default: pseudonymize for
+	// rules that pseudonymize, relay for rules without transformers,
+	// refuse otherwise (storage, webdav).
+	WebSocket string `yaml:"websocket"`
+	// WebSocketBinary: allow lets binary messages through a pseudonymized
+	// WebSocket session unchanged; by default they are refused.
+	WebSocketBinary string `yaml:"websocket_binary"`
 }
 
 // GroupConfig grants rights (decrypt, reidentify) to users.
@@ -133,6 +143,9 @@ type Limits struct {
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // 10s for TLS handshakes, both sides
 	DialTimeout      time.Duration `yaml:"dial_timeout"`      // 10s to connect upstream
 	ResponseTimeout  time.Duration `yaml:"response_timeout"`  // 2m from request sent to response headers
+	// MaxWebSocketMessage bounds a text message the gateway reassembles
+	// to pseudonymize; a longer one closes the session (1009).
+	MaxWebSocketMessage int `yaml:"max_websocket_message"` // 1 MiB
 }
 
 func (l Limits) withDefaults() Limits {
@@ -146,6 +159,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxHeaderBytes <= 0 {
 		l.MaxHeaderBytes = 64 << 10
+	}
+	if l.MaxWebSocketMessage <= 0 {
+		l.MaxWebSocketMessage = 1 << 20
 	}
 	def(&l.HeaderTimeout, 10*time.Second)
 	def(&l.IdleTimeout, 2*time.Minute)

@@ -28,6 +28,10 @@
 //     anything is sent; a [ResponseTransformer] wraps the upstream round
 //     trip.
 //
+// A request that asks to switch protocols is decided by its rule too: only
+// WebSocket is switched to, and its messages are pseudonymized, relayed as
+// sent or refused ([WebSocketMode]); h2c and other upgrades are refused.
+//
 // The admin listener ([Gateway.AdminHandler]) also serves the API for
 // systems (/v1/encrypt, /v1/decrypt, /v1/pseudonymize, /v1/reidentify,
 // /v1/recipient; described in openapi.yaml, bearer tokens per [APIConfig]),

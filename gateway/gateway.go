@@ -273,8 +273,10 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 	rc.SetWriteDeadline(time.Now().Add(g.limits.IdleTimeout))
 	x := &Exchange{ID: ev.id, User: meta.user, Service: svc, Keys: g.keys, Pseudonymizer: g.pseudo, Log: g.log.With().Str("request_id", ev.id).Logger()}
 	var up int64
+	var upg *upgrade // a request to switch protocols, admitted
 	defer func() {
 		ev.bytesDown, ev.status, ev.bytesUp, ev.keyVersion = cw.n, cw.status, atomic.LoadInt64(&up), x.KeyVersion
+		upg.finish(ev)
 		ev.counts = x.Counts()
 		if x.AuditPath != "" {
 			ev.path = x.AuditPath
@@ -308,17 +310,22 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 			return
 		}
 	}
+	var ok bool
+	if upg, ok = g.admitUpgrade(cw, r, svc, x, ev); !ok {
+		return
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &countingBody{ReadCloser: r.Body, n: &up, rc: rc, idle: g.limits.IdleTimeout}
 	}
-	ctx := context.WithValue(r.Context(), exchangeKey, &exchangeState{x: x, meta: meta, ev: ev})
-	g.forward.ServeHTTP(cw, r.WithContext(ctx))
+	ctx := context.WithValue(r.Context(), exchangeKey, &exchangeState{x: x, meta: meta, ev: ev, upgrade: upg})
+	g.forward.ServeHTTP(upg.responseWriter(cw), r.WithContext(ctx))
 }
 
 type exchangeState struct {
-	x    *Exchange
-	meta *connMeta
-	ev   *auditEvent
+	x       *Exchange
+	meta    *connMeta
+	ev      *auditEvent
+	upgrade *upgrade // nil unless the request asks to switch protocols
 }
 
 func stateFrom(ctx context.Context) *exchangeState {
@@ -355,7 +362,11 @@ func (g *Gateway) roundTrip(req *http.Request) (*http.Response, error) {
 	if err := bufferSmallBody(req); err != nil {
 		return nil, err
 	}
-	return chain(s.x, s.x.Rule.Response, g.transport).RoundTrip(req)
+	rt := chain(s.x, s.x.Rule.Response, g.transport)
+	if s.upgrade != nil {
+		return s.upgrade.roundTrip(req, rt)
+	}
+	return rt.RoundTrip(req)
 }
 
 // smallBodyLimit is the largest outgoing body read whole before it is sent.

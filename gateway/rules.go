@@ -20,6 +20,12 @@ type Rule struct {
 	Response    []ResponseTransformer
 	// Deny, when not empty, refuses matching requests with this reason.
 	Deny string
+	// WebSocket is what happens to WebSocket upgrades; empty: derived
+	// from the transformers (see [WebSocketMode]).
+	WebSocket WebSocketMode
+	// WebSocketBinary lets binary messages through a pseudonymized
+	// WebSocket session unchanged; otherwise they are refused (close 1003).
+	WebSocketBinary bool
 }
 
 // Match reports whether the rule applies to r.
@@ -158,6 +164,9 @@ func buildRules(sc ServiceConfig) ([]Rule, error) {
 				return nil, fmt.Errorf("rule %d: %q is not a response transformer", i+1, n)
 			}
 			ru.Response = append(ru.Response, t)
+		}
+		if err := parseWebSocket(&ru, rc.WebSocket, rc.WebSocketBinary); err != nil {
+			return nil, fmt.Errorf("rule %d: %w", i+1, err)
 		}
 		rules = append(rules, ru)
 	}
