@@ -115,6 +115,12 @@ type Limits struct {
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"` // 10s for TLS handshakes, both sides
 	DialTimeout      time.Duration `yaml:"dial_timeout"`      // 10s to connect upstream
 	ResponseTimeout  time.Duration `yaml:"response_timeout"`  // 2m from request sent to response headers
+	// A compressed body the gateway pseudonymizes or re-identifies is
+	// refused (413) once it decodes to more than MaxDecodedBytes, or,
+	// past its first MiB, to more than MaxDecodeRatio bytes per byte
+	// received: it is decoded as it streams, never whole in memory.
+	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"` // 64 MiB
+	MaxDecodeRatio  int   `yaml:"max_decode_ratio"`  // 100
 }
 
 func (l Limits) withDefaults() Limits {
@@ -134,6 +140,12 @@ func (l Limits) withDefaults() Limits {
 	def(&l.HandshakeTimeout, 10*time.Second)
 	def(&l.DialTimeout, 10*time.Second)
 	def(&l.ResponseTimeout, 2*time.Minute)
+	if l.MaxDecodedBytes <= 0 {
+		l.MaxDecodedBytes = 64 << 20
+	}
+	if l.MaxDecodeRatio <= 0 {
+		l.MaxDecodeRatio = 100
+	}
 	return l
 }
 

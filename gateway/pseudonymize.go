@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"compress/gzip"
-	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
@@ -43,8 +41,14 @@ const maxTextPart = 64 << 10
 // pseudonymized and the file parts encrypted, since a file's content cannot
 // be pseudonymized and must not leave in plaintext. Any other body is
 // refused (415), and so is one that does not parse as its Content-Type
-// says (400). gzip and deflate request bodies are decoded and sent
-// pseudonymized without Content-Encoding.
+// says (400). A body is read as a server would read it: its
+// Content-Encoding (gzip, deflate, br, stacked) undone within
+// Limits.MaxDecodedBytes and MaxDecodeRatio (413 past them), its
+// Content-Transfer-Encoding (base64, quoted-printable) undone and redone,
+// its text decoded from its charset (UTF-16, ISO-8859-1, ISO-8859-15,
+// windows-1252) and encoded back; what the gateway cannot decode is
+// refused (415), never passed as it came. It goes on without
+// Content-Encoding.
 //
 // With EncryptedBody set the body is left to an [Encrypt] that follows in
 // the same rule (the storage and webdav profiles): only the text parts and
@@ -52,6 +56,9 @@ const maxTextPart = 64 << 10
 // Encrypt, and other bodies pass untouched.
 type Pseudonymize struct {
 	EncryptedBody bool
+	// Limits bounds body decoding; zero fields take the defaults of
+	// [Limits].
+	Limits Limits
 }
 
 func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
@@ -59,7 +66,9 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 	if p == nil {
 		return refuse(http.StatusServiceUnavailable, "pseudonymization is not available on this gateway, so nothing was sent", nil)
 	}
+	lim := t.Limits.withDefaults()
 	ctx := req.Context()
+	contentType := req.Header.Get("Content-Type")
 	if err := pseudonymizeURL(ctx, x, req); err != nil {
 		return err
 	}
@@ -69,23 +78,31 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
 		return nil
 	}
-	mt, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	mt, params, _ := mime.ParseMediaType(contentType)
 	multi := mt == "multipart/form-data"
 	if t.EncryptedBody && !multi {
 		return nil
 	}
-	f, known := pseudonym.FormatFromContentType(req.Header.Get("Content-Type"))
+	f, known := pseudonym.FormatFromContentType(contentType)
 	if !multi && !known {
 		return refuse(http.StatusUnsupportedMediaType, "this service accepts only bodies the gateway can pseudonymize (JSON, form, text, CSV, multipart forms); nothing was sent", nil)
 	}
-	body, err := decodedBody(req.Body, req.Header)
+	const what = "the request body"
+	codings, err := contentCodings(req.Header, what)
 	if err != nil {
 		return err
 	}
-	var transform func(r io.Reader, w io.Writer) (pseudonym.Counts, error)
+	cte, err := transferEncoding(req.Header.Get("Content-Transfer-Encoding"), what)
+	if err != nil {
+		return err
+	}
+	var transform bodyTransform
 	if multi {
 		if params["boundary"] == "" {
 			return refuse(http.StatusBadRequest, "multipart body without a boundary, so nothing was sent", nil)
+		}
+		if cte != cteIdentity {
+			return refuse(http.StatusUnsupportedMediaType, "a multipart body cannot have a Content-Transfer-Encoding (RFC 2045), so nothing was sent", nil)
 		}
 		version, recipients, err := x.Keys.EncryptionKeys()
 		if err != nil {
@@ -98,7 +115,23 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 		mp := &multipartPseudonymizer{p: p, boundary: params["boundary"], recipients: recipients, filesLater: t.EncryptedBody}
 		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w) }
 	} else {
-		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return p.Transform(ctx, f, r, w) }
+		if f == pseudonym.FormatForm {
+			// The charset of a form applies to its percent-decoded
+			// bytes, which the form transformer reads as UTF-8.
+			if kind, _ := lookupCharset(params["charset"]); kind != charsetUTF8 && kind != charsetNone {
+				return errCharset(what)
+			}
+		}
+		transform, err = inCharset(params["charset"], what, func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return p.Transform(ctx, f, r, w) })
+		if err != nil {
+			return err
+		}
+		transform = inTransferEncoding(cte, what, transform)
+	}
+	body, err := decodeContent(req.Body, codings, lim.expansion(), what, http.StatusBadRequest)
+	if err != nil {
+		req.Body.Close()
+		return err
 	}
 	out, n, err := transformBody(x, body, transform)
 	if err != nil {
@@ -114,6 +147,24 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 		req.Header.Del("Content-Length")
 	}
 	return nil
+}
+
+// setLimits gives the service's transformers the gateway's limits.
+func (s *Service) setLimits(l Limits) {
+	for i := range s.Rules {
+		for k, t := range s.Rules[i].Request {
+			if ps, ok := t.(Pseudonymize); ok {
+				ps.Limits = l
+				s.Rules[i].Request[k] = ps
+			}
+		}
+		for k, t := range s.Rules[i].Response {
+			if r, ok := t.(Reidentify); ok {
+				r.Limits = l
+				s.Rules[i].Response[k] = r
+			}
+		}
+	}
 }
 
 // pseudonymizeURL replaces identifiers in the path and query of req, and
@@ -245,38 +296,18 @@ func pseudonymizeDisposition(ctx context.Context, p *pseudonym.Pseudonymizer, x 
 	return mime.FormatMediaType(disp, params), nil
 }
 
-// decodedBody undoes a gzip or deflate Content-Encoding; any other coding
-// is refused, since the gateway cannot read what it must pseudonymize.
-func decodedBody(body io.ReadCloser, h http.Header) (io.ReadCloser, error) {
-	switch ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding"))); ce {
-	case "", "identity":
-		return body, nil
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return nil, refuse(http.StatusBadRequest, "the gzip-encoded body is corrupt, so nothing was sent", err)
-		}
-		return readCloser{zr, body}, nil
-	case "deflate":
-		zr, err := zlib.NewReader(body)
-		if err != nil {
-			return nil, refuse(http.StatusBadRequest, "the deflate-encoded body is corrupt, so nothing was sent", err)
-		}
-		return readCloser{zr, body}, nil
-	default:
-		return nil, refuse(http.StatusUnsupportedMediaType, "the gateway cannot decode a body with Content-Encoding "+ce+" to pseudonymize it, so nothing was sent", nil)
-	}
-}
-
 // transformBody runs transform over body: whole, into memory, when the
 // body is at most wholeBodyLimit (so that an error refuses the request with
 // nothing sent, and the length is exact), and as a stream otherwise (length
 // -1). Counts go to x.
-func transformBody(x *Exchange, body io.ReadCloser, transform func(io.Reader, io.Writer) (pseudonym.Counts, error)) (io.ReadCloser, int64, error) {
+func transformBody(x *Exchange, body io.ReadCloser, transform bodyTransform) (io.ReadCloser, int64, error) {
 	var head bytes.Buffer
 	n, err := io.CopyN(&head, body, wholeBodyLimit+1)
 	if err != nil && err != io.EOF {
 		body.Close()
+		if re := (*RefusedError)(nil); errors.As(err, &re) {
+			return nil, 0, re
+		}
 		return nil, 0, refuse(http.StatusBadRequest, "the request body could not be read, so nothing was sent", err)
 	}
 	if n <= wholeBodyLimit {
@@ -292,7 +323,7 @@ func transformBody(x *Exchange, body io.ReadCloser, transform func(io.Reader, io
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		c, err := transform(io.MultiReader(&head, body), pw)
+		c, err := transform(&headedBody{&head, body}, pw)
 		x.AddCounts(c)
 		if err != nil {
 			x.Log.Debug().Err(err).Msg("pseudonymization failed mid-stream; upstream request aborted")
@@ -311,7 +342,10 @@ var errMalformed = errors.New("malformed input")
 // re-identification store fail. Messages are ours and positions only.
 func pseudonymRefusal(err error, what string) error {
 	var se *pseudonym.SyntaxError
+	var re *RefusedError
 	switch {
+	case errors.As(err, &re):
+		return re
 	case errors.As(err, &se):
 		return refuse(http.StatusBadRequest, fmt.Sprintf("%s could not be pseudonymized (%s), so nothing was sent", what, se.Error()), err)
 	case errors.Is(err, errMalformed):
@@ -319,7 +353,7 @@ func pseudonymRefusal(err error, what string) error {
 	case errors.Is(err, context.Canceled):
 		return err
 	}
-	re := refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
+	re = refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
 	re.KeyFailure = "pseudonym"
 	return re
 }
@@ -352,6 +386,9 @@ func (m *multipartPseudonymizer) run(ctx context.Context, r io.Reader, w io.Writ
 		if err != nil {
 			// Not %v: a malformed header line would be quoted, and it
 			// may hold a file name.
+			if re := (*RefusedError)(nil); errors.As(err, &re) {
+				return total, re
+			}
 			return total, fmt.Errorf("%w: part %d does not parse", errMalformed, i+1)
 		}
 		c, err := m.part(ctx, mw, part)
@@ -435,6 +472,9 @@ func (m *multipartPseudonymizer) part(ctx context.Context, mw *multipart.Writer,
 func malformedIfMultipart(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
+	}
+	if re := (*RefusedError)(nil); errors.As(err, &re) {
+		return err // a body that decodes too large keeps its status
 	}
 	return fmt.Errorf("%w: a part's body could not be read", errMalformed)
 }
