@@ -7,16 +7,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"regexp"
 	"strings"
 
-	"filippo.io/age"
-
-	"github.com/sluss/sluss/crypto"
 	"github.com/sluss/sluss/pseudonym"
 )
 
@@ -34,7 +29,8 @@ const maxTextPart = 64 << 10
 // Pseudonymize is the request transformer that replaces personnummer and
 // names with tokens before a request leaves: URL path segments, query
 // values, file names (Content-Disposition, WebDAV Destination, multipart
-// file names) and the body.
+// file names, in filename* and RFC 2047 words in any charset it reads too)
+// and the body.
 //
 // Bodies: JSON, application/x-www-form-urlencoded, text/* and CSV are
 // pseudonymized in their format; in multipart/form-data the text parts are
@@ -112,8 +108,9 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 			return refuse(http.StatusServiceUnavailable, "the region has no encryption recipient, so nothing was sent", nil)
 		}
 		x.KeyVersion = version
-		mp := &multipartPseudonymizer{p: p, boundary: params["boundary"], recipients: recipients, filesLater: t.EncryptedBody}
-		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w) }
+		mp := &multipartPseudonymizer{p: p, recipients: recipients, filesLater: t.EncryptedBody, limits: lim.expansion(), charset: params["charset"]}
+		b := params["boundary"]
+		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w, b, b, 0) }
 	} else {
 		if f == pseudonym.FormatForm {
 			// The charset of a form applies to its percent-decoded
@@ -251,7 +248,8 @@ var tokenOnly = regexp.MustCompile(`^` + pseudonym.TokenPattern + `$`)
 func pseudonymizeHeaders(ctx context.Context, x *Exchange, h http.Header) error {
 	p := x.Pseudonymizer
 	if cd := h.Get("Content-Disposition"); cd != "" {
-		v, err := pseudonymizeDisposition(ctx, p, x, cd)
+		v, c, err := pseudonymizeDisposition(ctx, p, cd, "the Content-Disposition header")
+		x.AddCounts(c)
 		if err != nil {
 			return err
 		}
@@ -275,25 +273,65 @@ func pseudonymizeHeaders(ctx context.Context, x *Exchange, h http.Header) error 
 	return nil
 }
 
-// pseudonymizeDisposition rewrites the filename of a Content-Disposition
-// value. A value that does not parse is refused: it may hide a file name.
-func pseudonymizeDisposition(ctx context.Context, p *pseudonym.Pseudonymizer, x *Exchange, v string) (string, error) {
-	disp, params, err := mime.ParseMediaType(v)
+// pseudonymizeDisposition rewrites a Content-Disposition value: the file
+// name pseudonymized as a file name, other parameters as keys are (see
+// pseudonymizeKey). It is written back from what was parsed, so that a
+// parameter the gateway could not read is not sent; one that does not
+// parse is refused, since it may hide a file name.
+func pseudonymizeDisposition(ctx context.Context, p *pseudonym.Pseudonymizer, v, what string) (string, pseudonym.Counts, error) {
+	var total pseudonym.Counts
+	disp, params, err := parseMediaParams(v)
 	if err != nil {
-		return "", refuse(http.StatusBadRequest, "the Content-Disposition header does not parse, so nothing was sent", nil)
+		return "", total, paramRefusal(err, what)
 	}
-	name, ok := params["filename"]
-	if !ok {
-		return v, nil
+	for _, k := range sortedKeys(params) {
+		var pn string
+		var c pseudonym.Counts
+		if k == "filename" {
+			pn, c, err = pseudonymizeFilename(ctx, p, params[k])
+		} else {
+			pn, c, err = pseudonymizeKey(ctx, p, params[k])
+		}
+		if err != nil {
+			return "", total, pseudonymRefusal(err, what)
+		}
+		total.Add(c)
+		params[k] = pn
 	}
-	pn, c, err := pseudonymizeFilename(ctx, p, name)
+	out, err := formatMediaParams(disp, params)
 	if err != nil {
-		return "", pseudonymRefusal(err, "the file name")
+		return "", total, paramRefusal(err, what)
 	}
-	x.AddCounts(c)
-	params["filename"] = pn
-	delete(params, "filename*")
-	return mime.FormatMediaType(disp, params), nil
+	return out, total, nil
+}
+
+// pseudonymizeKey replaces the personnummer in a name that is structure
+// rather than content (a form field's name, a cookie's name), as JSON and
+// form keys are: names stay, since field names are capitalised words as
+// often as people's names are. Only text with ten digits can hold one.
+func pseudonymizeKey(ctx context.Context, p *pseudonym.Pseudonymizer, key string) (string, pseudonym.Counts, error) {
+	if digits(key) < 10 {
+		return key, pseudonym.Counts{}, nil
+	}
+	q, c, err := p.PseudonymizeRawQuery(ctx, url.QueryEscape(key)+"=")
+	if err != nil || c.Total() == 0 {
+		return key, c, err
+	}
+	k, err := url.QueryUnescape(strings.TrimSuffix(q, "="))
+	if err != nil {
+		return "", c, err
+	}
+	return k, c, nil
+}
+
+func digits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // transformBody runs transform over body: whole, into memory, when the
@@ -356,125 +394,4 @@ func pseudonymRefusal(err error, what string) error {
 	re = refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
 	re.KeyFailure = "pseudonym"
 	return re
-}
-
-// multipartPseudonymizer rewrites a multipart/form-data body: text parts
-// pseudonymized, file names pseudonymized, file contents encrypted to
-// recipients (or passed on for a later Encrypt when filesLater is set).
-// A part without a file name whose Content-Type no transformer reads (a
-// blob) is encrypted here in either case: Encrypt only looks at file
-// parts, and a blob must not leave in plaintext.
-type multipartPseudonymizer struct {
-	p          *pseudonym.Pseudonymizer
-	boundary   string
-	recipients []age.Recipient
-	filesLater bool
-}
-
-func (m *multipartPseudonymizer) run(ctx context.Context, r io.Reader, w io.Writer) (pseudonym.Counts, error) {
-	var total pseudonym.Counts
-	mr := multipart.NewReader(r, m.boundary)
-	mw := multipart.NewWriter(w)
-	if err := mw.SetBoundary(m.boundary); err != nil {
-		return total, fmt.Errorf("%w: invalid boundary", errMalformed)
-	}
-	for i := 0; ; i++ {
-		part, err := mr.NextRawPart()
-		if err == io.EOF && i > 0 {
-			break
-		}
-		if err != nil {
-			// Not %v: a malformed header line would be quoted, and it
-			// may hold a file name.
-			if re := (*RefusedError)(nil); errors.As(err, &re) {
-				return total, re
-			}
-			return total, fmt.Errorf("%w: part %d does not parse", errMalformed, i+1)
-		}
-		c, err := m.part(ctx, mw, part)
-		total.Add(c)
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, mw.Close()
-}
-
-func (m *multipartPseudonymizer) part(ctx context.Context, mw *multipart.Writer, part *multipart.Part) (pseudonym.Counts, error) {
-	var total pseudonym.Counts
-	hdr := textproto.MIMEHeader{}
-	for k, v := range part.Header {
-		hdr[k] = append([]string(nil), v...)
-	}
-	file := part.FileName() != ""
-	if cd := hdr.Get("Content-Disposition"); cd != "" {
-		disp, params, err := mime.ParseMediaType(cd)
-		if err != nil {
-			return total, fmt.Errorf("%w: part header", errMalformed)
-		}
-		if name, ok := params["filename"]; ok {
-			pn, c, err := pseudonymizeFilename(ctx, m.p, name)
-			if err != nil {
-				return total, err
-			}
-			total.Add(c)
-			params["filename"] = pn
-			delete(params, "filename*")
-			hdr.Set("Content-Disposition", mime.FormatMediaType(disp, params))
-		}
-	}
-	pw, err := mw.CreatePart(hdr)
-	if err != nil {
-		return total, err
-	}
-	ct := hdr.Get("Content-Type")
-	_, readable := pseudonym.FormatFromContentType(ct)
-	if file && m.filesLater {
-		_, err = io.Copy(pw, part)
-		return total, malformedIfMultipart(err)
-	}
-	if file || (ct != "" && !readable) {
-		ew, err := crypto.Encrypt(pw, m.recipients...)
-		if err != nil {
-			return total, err
-		}
-		if _, err := io.Copy(ew, part); err != nil {
-			return total, malformedIfMultipart(err)
-		}
-		return total, ew.Close()
-	}
-	// A text field: small ones whole, so that name fields are recognised
-	// by their form name.
-	f := pseudonym.FormatText
-	if pf, ok := pseudonym.FormatFromContentType(hdr.Get("Content-Type")); ok {
-		f = pf
-	}
-	buf, err := io.ReadAll(io.LimitReader(part, maxTextPart+1))
-	if err != nil {
-		return total, malformedIfMultipart(err)
-	}
-	if len(buf) <= maxTextPart && f == pseudonym.FormatText {
-		name := part.FormName()
-		q, c, err := m.p.PseudonymizeQuery(ctx, url.Values{name: {string(buf)}})
-		if err != nil {
-			return total, err
-		}
-		total.Add(c)
-		_, err = io.WriteString(pw, q.Get(name))
-		return total, err
-	}
-	c, err := m.p.Transform(ctx, f, io.MultiReader(bytes.NewReader(buf), part), pw)
-	total.Add(c)
-	return total, err
-}
-
-// malformedIfMultipart marks a read error of a part as malformed input.
-func malformedIfMultipart(err error) error {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return err
-	}
-	if re := (*RefusedError)(nil); errors.As(err, &re) {
-		return err // a body that decodes too large keeps its status
-	}
-	return fmt.Errorf("%w: a part's body could not be read", errMalformed)
 }
