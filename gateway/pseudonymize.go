@@ -28,9 +28,9 @@ const maxTextPart = 64 << 10
 
 // Pseudonymize is the request transformer that replaces personnummer and
 // names with tokens before a request leaves: URL path segments, query
-// values, file names (Content-Disposition, WebDAV Destination, multipart
-// file names, in filename* and RFC 2047 words in any charset it reads too)
-// and the body.
+// values, header values (see requestHeaderRoles: Referer and other URLs
+// like the request URL, cookie values, file names in Content-Disposition,
+// custom headers as text) and the body.
 //
 // Bodies: JSON, application/x-www-form-urlencoded, text/* and CSV are
 // pseudonymized in their format; in multipart/form-data the text parts are
@@ -52,8 +52,8 @@ const maxTextPart = 64 << 10
 // Encrypt, and other bodies pass untouched.
 type Pseudonymize struct {
 	EncryptedBody bool
-	// Limits bounds body decoding; zero fields take the defaults of
-	// [Limits].
+	// Limits bounds header growth and body decoding; zero fields take
+	// the defaults of [Limits].
 	Limits Limits
 }
 
@@ -64,11 +64,14 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 	}
 	lim := t.Limits.withDefaults()
 	ctx := req.Context()
+	// The body is read with the client's boundary, whatever the header
+	// pass makes of it.
 	contentType := req.Header.Get("Content-Type")
 	if err := pseudonymizeURL(ctx, x, req); err != nil {
 		return err
 	}
-	if err := pseudonymizeHeaders(ctx, x, req.Header); err != nil {
+	outBoundary, err := pseudonymizeRequestHeaders(ctx, x, req, lim.MaxHeaderBytes)
+	if err != nil {
 		return err
 	}
 	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
@@ -109,8 +112,11 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 		}
 		x.KeyVersion = version
 		mp := &multipartPseudonymizer{p: p, recipients: recipients, filesLater: t.EncryptedBody, limits: lim.expansion(), charset: params["charset"]}
-		b := params["boundary"]
-		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w, b, b, 0) }
+		in, out := params["boundary"], params["boundary"]
+		if outBoundary != "" {
+			out = outBoundary
+		}
+		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w, in, out, 0) }
 	} else {
 		if f == pseudonym.FormatForm {
 			// The charset of a form applies to its percent-decoded
@@ -196,7 +202,7 @@ func pseudonymizeEscapedPath(ctx context.Context, x *Exchange, esc string) (stri
 	segs := strings.Split(esc, "/")
 	changed := false
 	for i, seg := range segs {
-		if seg == "" {
+		if seg == "" || !pseudonym.MayHoldIdentifier(seg) {
 			continue
 		}
 		name, err := url.PathUnescape(seg)
@@ -242,36 +248,6 @@ func pseudonymizeFilename(ctx context.Context, p *pseudonym.Pseudonymizer, name 
 }
 
 var tokenOnly = regexp.MustCompile(`^` + pseudonym.TokenPattern + `$`)
-
-// pseudonymizeHeaders replaces identifiers in the request headers that
-// carry file names: Content-Disposition and WebDAV's Destination.
-func pseudonymizeHeaders(ctx context.Context, x *Exchange, h http.Header) error {
-	p := x.Pseudonymizer
-	if cd := h.Get("Content-Disposition"); cd != "" {
-		v, c, err := pseudonymizeDisposition(ctx, p, cd, "the Content-Disposition header")
-		x.AddCounts(c)
-		if err != nil {
-			return err
-		}
-		h.Set("Content-Disposition", v)
-	}
-	if d := h.Get("Destination"); d != "" {
-		u, err := url.Parse(d)
-		if err != nil {
-			return refuse(http.StatusBadRequest, "the Destination header is not a URL, so nothing was sent", nil)
-		}
-		esc, _, err := pseudonymizeEscapedPath(ctx, x, u.EscapedPath())
-		if err != nil {
-			return pseudonymRefusal(err, "the Destination path")
-		}
-		if u.Path, err = url.PathUnescape(esc); err != nil {
-			return refuse(http.StatusBadRequest, "the Destination path is not validly escaped, so nothing was sent", nil)
-		}
-		u.RawPath = esc
-		h.Set("Destination", u.String())
-	}
-	return nil
-}
 
 // pseudonymizeDisposition rewrites a Content-Disposition value: the file
 // name pseudonymized as a file name, other parameters as keys are (see

@@ -28,10 +28,11 @@ import (
 // ISO-8859-1, ISO-8859-15, windows-1252; an original the charset cannot
 // hold becomes an HTML character reference in HTML and a replacement
 // character elsewhere), and WebDAV PROPFIND listings, whose hrefs get the
-// original file names percent-encoded. gzip, deflate and br responses
-// are decoded within Limits.MaxDecodedBytes and MaxDecodeRatio and sent
-// without Content-Encoding (the request asks the provider for gzip only);
-// the length changes, so a long response goes chunked. Partial (206)
+// original file names percent-encoded. Response headers are re-identified
+// as reidentifyHeaders says. gzip, deflate and br responses are decoded
+// within Limits.MaxDecodedBytes and MaxDecodeRatio and sent without
+// Content-Encoding (the request asks the provider for gzip only); the
+// length changes, so a long response goes chunked. Partial (206)
 // responses pass unchanged: their ranges count bytes of the tokenized
 // text. So do files that [Decrypt] decrypted: their contents were
 // encrypted on the way up, not pseudonymized.
@@ -221,33 +222,6 @@ func responseFormat(contentType string) (pseudonym.Format, bool) {
 		return pseudonym.FormatHTML, true
 	}
 	return pseudonym.FormatFromContentType(contentType)
-}
-
-// reidentifyHeaders puts original file names back in Content-Disposition
-// and Location.
-func reidentifyHeaders(ctx context.Context, x *Exchange, h http.Header) {
-	p := x.Pseudonymizer
-	if cd := h.Get("Content-Disposition"); strings.Contains(cd, pseudonym.TokenPrefix) {
-		if disp, params, err := mime.ParseMediaType(cd); err == nil && params["filename"] != "" {
-			name, c, err := p.ReidentifyString(ctx, pseudonym.FormatText, params["filename"])
-			if err == nil {
-				x.AddCounts(c)
-				params["filename"] = name
-				delete(params, "filename*")
-				h.Set("Content-Disposition", mime.FormatMediaType(disp, params))
-			}
-		}
-	}
-	if loc := h.Get("Location"); strings.Contains(loc, pseudonym.TokenPrefix) {
-		if u, err := url.Parse(loc); err == nil {
-			if esc, ok := reidentifyEscapedPath(ctx, x, u.EscapedPath()); ok {
-				if path, err := url.PathUnescape(esc); err == nil {
-					u.Path, u.RawPath = path, esc
-					h.Set("Location", u.String())
-				}
-			}
-		}
-	}
 }
 
 // reidentifyEscapedPath re-identifies the segments of an escaped path and
