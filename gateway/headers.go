@@ -149,7 +149,6 @@ func pseudonymizeRequestHeaders(ctx context.Context, x *Exchange, req *http.Requ
 		role := requestHeaderRole(name)
 		what := "the " + name + " header"
 		for i, v := range vs {
-			i := i
 			set := func(s string) { vs[i] = s }
 			switch role {
 			case roleKept:

@@ -99,6 +99,11 @@ func (m *multipartPseudonymizer) part(ctx context.Context, mw *multipart.Writer,
 		hdr.Set("Content-Disposition", v)
 	}
 	file := filename != "" // as multipart.Part.FileName, which Encrypt asks
+	c, err := pseudonymizePartHeaders(ctx, m.p, hdr)
+	total.Add(c)
+	if err != nil {
+		return total, err
+	}
 	cte, err := transferEncoding(hdr.Get("Content-Transfer-Encoding"), partWhat)
 	if err != nil {
 		return total, err
@@ -202,7 +207,7 @@ func (m *multipartPseudonymizer) part(ctx context.Context, mw *multipart.Writer,
 	}
 	// Decoded above; encoded back here.
 	ew := transferEncoder(cte, pw)
-	c, err := t(body, ew)
+	c, err = t(body, ew)
 	total.Add(c)
 	if err != nil {
 		return total, err
@@ -254,6 +259,23 @@ func (m *multipartPseudonymizer) nested(ctx context.Context, mw *multipart.Write
 	c, err := sub.run(ctx, body, pw, in, out, depth+1)
 	total.Add(c)
 	return total, err
+}
+
+// pseudonymizePartHeaders pseudonymizes the part headers the rewriter
+// does not read itself (Content-Description, Content-ID, custom ones) as
+// free text, as request headers are.
+func pseudonymizePartHeaders(ctx context.Context, p *pseudonym.Pseudonymizer, hdr textproto.MIMEHeader) (pseudonym.Counts, error) {
+	var b textBatch
+	for k, vs := range hdr {
+		switch k {
+		case "Content-Disposition", "Content-Type", "Content-Transfer-Encoding", "Content-Encoding":
+			continue
+		}
+		for i, v := range vs {
+			b.add(headerFieldName(k), v, escapeHeaderText, func(s string) { vs[i] = s })
+		}
+	}
+	return b.run(ctx, p)
 }
 
 // pseudonymizeTypeParams pseudonymizes the parameters of a part's

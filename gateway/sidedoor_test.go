@@ -226,7 +226,8 @@ var sideDoorCases = []sideDoorCase{
 	}},
 	{name: "multipart 8bit and binary", request: func(base, pnr string) (*http.Request, error) {
 		return formPost(base,
-			rawPart{hdr("Content-Disposition", `form-data; name="a"`, "Content-Transfer-Encoding", "8bit"), []byte(sideDoorPayload(pnr))},
+			rawPart{hdr("Content-Disposition", `form-data; name="a"`, "Content-Transfer-Encoding", "8bit", "Content-Description", sideDoorPayload(pnr),
+				"X-Namn", sideDoorName), []byte(sideDoorPayload(pnr))},
 			rawPart{hdr("Content-Disposition", `form-data; name="b"`, "Content-Transfer-Encoding", "binary"), []byte(sideDoorPayload(pnr))})
 	}},
 	{name: "utf-16 with bom", request: func(base, pnr string) (*http.Request, error) {
@@ -498,8 +499,8 @@ func viewBody(t *testing.T, v *strings.Builder, h textproto.MIMEHeader, body []b
 	if depth > 8 {
 		return
 	}
-	for _, k := range []string{"Content-Disposition", "Content-Type"} {
-		if s := h.Get(k); s != "" {
+	for k, vs := range h {
+		for _, s := range vs {
 			viewHeader(v, k, s)
 		}
 	}
