@@ -788,3 +788,63 @@ func TestSideDoorsStreamed(t *testing.T) {
 		})
 	}
 }
+
+// TestReidentifyCharsets: a response in UTF-16 or a Latin charset has its
+// tokens re-identified in that charset; an original the charset cannot
+// hold becomes a character reference in HTML.
+func TestReidentifyCharsets(t *testing.T) {
+	c := newCloud(t)
+	h := newHarness(t, storageConfig(c, "form"))
+	var mu sync.Mutex
+	var stored string
+	c.mux.HandleFunc("POST /store", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		stored = string(b)
+		mu.Unlock()
+	})
+	c.mux.HandleFunc("GET /doc", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		s := stored
+		mu.Unlock()
+		cs := r.URL.Query().Get("cs")
+		enc, _ := htmlindex.Get(cs)
+		if cs == "utf-16" {
+			enc = unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)
+		}
+		w.Header().Set("Content-Type", r.URL.Query().Get("type")+"; charset="+cs)
+		w.Write(encodeIn(enc, s))
+	})
+	cl := h.client("", "")
+	const text = "Björn Ängström 19121212-1212 och Łukasz Żółć 121212-1212"
+	resp, err := cl.Post(c.URL()+"/store", "text/plain; charset=utf-8", strings.NewReader(text))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("store: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	checkNoPersonalValues(t, "stored", stored)
+	for _, tc := range []struct{ cs, typ, want string }{
+		{"utf-16", "text/plain", text},
+		{"iso-8859-1", "text/plain", "Björn Ängström 19121212-1212"},
+		{"windows-1252", "text/html", "Björn Ängström 19121212-1212"},
+		{"iso-8859-15", "text/csv", "Björn Ängström 19121212-1212"},
+	} {
+		resp, err := cl.Get(c.URL() + "/doc?cs=" + tc.cs + "&type=" + tc.typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		enc, _ := htmlindex.Get(tc.cs)
+		if tc.cs == "utf-16" {
+			enc = unicode.UTF16(unicode.BigEndian, unicode.UseBOM)
+		}
+		got, err := enc.NewDecoder().String(string(b))
+		if err != nil || !strings.HasPrefix(got, tc.want) || tokenRE.MatchString(got) {
+			t.Errorf("%s: not re-identified in its charset", tc.cs)
+		}
+		if tc.typ == "text/html" && !strings.Contains(got, "&#321;ukasz") {
+			t.Errorf("%s: an original outside the charset is not a character reference", tc.cs)
+		}
+	}
+}
