@@ -284,7 +284,9 @@ var errNotURL = fmt.Errorf("not a URL")
 // it was written.
 func pseudonymizeURLValue(ctx context.Context, x *Exchange, v string) (string, error) {
 	t := strings.TrimSpace(v)
-	if t == "" || t == "null" || !pseudonym.MayHoldIdentifier(t) && !strings.Contains(t, "@") {
+	// A query always goes through: its name fields are replaced whatever
+	// they hold.
+	if t == "" || t == "null" || !pseudonym.MayHoldIdentifier(t) && !strings.ContainsAny(t, "?@") {
 		return v, nil
 	}
 	u, err := url.Parse(t)
@@ -314,7 +316,7 @@ func pseudonymizeURLValue(ctx context.Context, x *Exchange, v string) (string, e
 			u.RawPath, changed = esc, true
 		}
 	}
-	if u.RawQuery != "" && pseudonym.MayHoldIdentifier(u.RawQuery) {
+	if u.RawQuery != "" {
 		q, c, err := p.PseudonymizeRawQuery(ctx, u.RawQuery)
 		if err != nil {
 			return "", err

@@ -54,6 +54,7 @@ func TestRequestHeaderRoles(t *testing.T) {
 	req.Header.Set("Content-Type", "multipart/form-data; boundary=-"+pnr+"-; patient="+pnr)
 	req.Header.Set("If", `<https://example.com/files/`+pnr+`.pdf> (<urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2> ["`+pnr+`"])`)
 	req.Header.Set("Destination", "https://example.com/files/Tolvan%20Tolvansson%20"+pnr+".pdf")
+	req.Header.Set("Referer", "https://portal.example/sok?namn=tolvan+tolvansson&sida=2")
 	req.Header.Set("Trailer", "X-Patient")
 	req.Trailer = http.Header{"X-Patient": nil}
 	boundary, err := pseudonymizeRequestHeaders(context.Background(), x, req, 64<<10)
@@ -84,6 +85,9 @@ func TestRequestHeaderRoles(t *testing.T) {
 	}
 	if ifh := req.Header.Get("If"); strings.Contains(ifh, "files/19121212") || !strings.Contains(ifh, `<urn:uuid:181d4fae-7d8c-11d0-a765-00a0c91e6bf2> ["`+pnr+`"]`) {
 		t.Errorf("If: resource not pseudonymized, or state token or ETag changed")
+	}
+	if ref := req.Header.Get("Referer"); !strings.HasPrefix(ref, "https://portal.example/sok?namn=sl_name") || !strings.HasSuffix(ref, "&sida=2") {
+		t.Errorf("Referer: a name field in the query, in lower case, not replaced")
 	}
 	if req.Header.Get("Trailer") != "" || req.Trailer != nil {
 		t.Errorf("trailers kept")
