@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	c2sp.org/CCTV/age v0.0.0-20251208015420-e9274a7bdbfd
 	filippo.io/age v1.3.1
+	github.com/andybalholm/brotli v1.3.0
 	github.com/cloudflare/circl v1.6.5
 	github.com/elazarl/goproxy v1.9.2
 	github.com/gorilla/websocket v1.5.3
@@ -19,6 +20,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.62.0
+	golang.org/x/text v0.43.0
 )
 
 require (
@@ -45,7 +47,6 @@ require (
 	github.com/prometheus/procfs v0.15.1 // indirect
 	github.com/ryanuber/go-glob v1.0.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.12.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
 	google.golang.org/protobuf v1.36.5 // indirect

@@ -146,6 +146,12 @@ type Limits struct {
 	// MaxWebSocketMessage bounds a text message the gateway reassembles
 	// to pseudonymize; a longer one closes the session (1009).
 	MaxWebSocketMessage int `yaml:"max_websocket_message"` // 1 MiB
+	// A compressed body the gateway pseudonymizes or re-identifies is
+	// refused (413) once it decodes to more than MaxDecodedBytes, or,
+	// past its first MiB, to more than MaxDecodeRatio bytes per byte
+	// received: it is decoded as it streams, never whole in memory.
+	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"` // 64 MiB
+	MaxDecodeRatio  int   `yaml:"max_decode_ratio"`  // 100
 }
 
 func (l Limits) withDefaults() Limits {
@@ -168,6 +174,12 @@ func (l Limits) withDefaults() Limits {
 	def(&l.HandshakeTimeout, 10*time.Second)
 	def(&l.DialTimeout, 10*time.Second)
 	def(&l.ResponseTimeout, 2*time.Minute)
+	if l.MaxDecodedBytes <= 0 {
+		l.MaxDecodedBytes = 64 << 20
+	}
+	if l.MaxDecodeRatio <= 0 {
+		l.MaxDecodeRatio = 100
+	}
 	return l
 }
 

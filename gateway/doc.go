@@ -22,7 +22,7 @@
 //     (whole bodies, or the file parts of multipart forms), [Decrypt] for age
 //     files coming back (HTTP Range and HEAD answered in plaintext terms),
 //     [WebDAVSizes] for listings, [Pseudonymize] for personnummer and names
-//     in bodies, URLs and file names (give [New] a pseudonym.Pseudonymizer
+//     in bodies, URLs, headers and file names (give [New] a pseudonym.Pseudonymizer
 //     with [WithPseudonymizer]), [Reidentify] to put the originals back for
 //     users with the reidentify right. A [RequestTransformer] runs before
 //     anything is sent; a [ResponseTransformer] wraps the upstream round

@@ -63,6 +63,7 @@ func NewPolicy(c *Config) (*Policy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("service %d (%s): %w", i+1, sc.Name, err)
 		}
+		svc.setLimits(c.Limits.withDefaults())
 		for _, h := range sc.Hosts {
 			pat, err := parseHostPattern(h)
 			if err != nil {

@@ -2,23 +2,16 @@ package gateway
 
 import (
 	"bytes"
-	"compress/gzip"
-	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"regexp"
 	"strings"
 
-	"filippo.io/age"
-
-	"github.com/sluss/sluss/crypto"
 	"github.com/sluss/sluss/pseudonym"
 )
 
@@ -35,16 +28,23 @@ const maxTextPart = 64 << 10
 
 // Pseudonymize is the request transformer that replaces personnummer and
 // names with tokens before a request leaves: URL path segments, query
-// values, file names (Content-Disposition, WebDAV Destination, multipart
-// file names) and the body.
+// values, header values (see requestHeaderRoles: Referer and other URLs
+// like the request URL, cookie values, file names in Content-Disposition,
+// custom headers as text) and the body.
 //
 // Bodies: JSON, application/x-www-form-urlencoded, text/* and CSV are
 // pseudonymized in their format; in multipart/form-data the text parts are
 // pseudonymized and the file parts encrypted, since a file's content cannot
 // be pseudonymized and must not leave in plaintext. Any other body is
 // refused (415), and so is one that does not parse as its Content-Type
-// says (400). gzip and deflate request bodies are decoded and sent
-// pseudonymized without Content-Encoding.
+// says (400). A body is read as a server would read it: its
+// Content-Encoding (gzip, deflate, br, stacked) undone within
+// Limits.MaxDecodedBytes and MaxDecodeRatio (413 past them), its
+// Content-Transfer-Encoding (base64, quoted-printable) undone and redone,
+// its text decoded from its charset (UTF-16, ISO-8859-1, ISO-8859-15,
+// windows-1252) and encoded back; what the gateway cannot decode is
+// refused (415), never passed as it came. It goes on without
+// Content-Encoding.
 //
 // With EncryptedBody set the body is left to an [Encrypt] that follows in
 // the same rule (the storage and webdav profiles): only the text parts and
@@ -52,6 +52,9 @@ const maxTextPart = 64 << 10
 // Encrypt, and other bodies pass untouched.
 type Pseudonymize struct {
 	EncryptedBody bool
+	// Limits bounds header growth and body decoding; zero fields take
+	// the defaults of [Limits].
+	Limits Limits
 }
 
 func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
@@ -59,33 +62,46 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 	if p == nil {
 		return refuse(http.StatusServiceUnavailable, "pseudonymization is not available on this gateway, so nothing was sent", nil)
 	}
+	lim := t.Limits.withDefaults()
 	ctx := req.Context()
+	// The body is read with the client's boundary, whatever the header
+	// pass makes of it.
+	contentType := req.Header.Get("Content-Type")
 	if err := pseudonymizeURL(ctx, x, req); err != nil {
 		return err
 	}
-	if err := pseudonymizeHeaders(ctx, x, req.Header); err != nil {
+	outBoundary, err := pseudonymizeRequestHeaders(ctx, x, req, lim.MaxHeaderBytes)
+	if err != nil {
 		return err
 	}
 	if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
 		return nil
 	}
-	mt, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	mt, params, _ := mime.ParseMediaType(contentType)
 	multi := mt == "multipart/form-data"
 	if t.EncryptedBody && !multi {
 		return nil
 	}
-	f, known := pseudonym.FormatFromContentType(req.Header.Get("Content-Type"))
+	f, known := pseudonym.FormatFromContentType(contentType)
 	if !multi && !known {
 		return refuse(http.StatusUnsupportedMediaType, "this service accepts only bodies the gateway can pseudonymize (JSON, form, text, CSV, multipart forms); nothing was sent", nil)
 	}
-	body, err := decodedBody(req.Body, req.Header)
+	const what = "the request body"
+	codings, err := contentCodings(req.Header, what)
 	if err != nil {
 		return err
 	}
-	var transform func(r io.Reader, w io.Writer) (pseudonym.Counts, error)
+	cte, err := transferEncoding(req.Header.Get("Content-Transfer-Encoding"), what)
+	if err != nil {
+		return err
+	}
+	var transform bodyTransform
 	if multi {
 		if params["boundary"] == "" {
 			return refuse(http.StatusBadRequest, "multipart body without a boundary, so nothing was sent", nil)
+		}
+		if cte != cteIdentity {
+			return refuse(http.StatusUnsupportedMediaType, "a multipart body cannot have a Content-Transfer-Encoding (RFC 2045), so nothing was sent", nil)
 		}
 		version, recipients, err := x.Keys.EncryptionKeys()
 		if err != nil {
@@ -95,10 +111,30 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 			return refuse(http.StatusServiceUnavailable, "the region has no encryption recipient, so nothing was sent", nil)
 		}
 		x.KeyVersion = version
-		mp := &multipartPseudonymizer{p: p, boundary: params["boundary"], recipients: recipients, filesLater: t.EncryptedBody}
-		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w) }
+		mp := &multipartPseudonymizer{p: p, recipients: recipients, filesLater: t.EncryptedBody, limits: lim.expansion(), charset: params["charset"]}
+		in, out := params["boundary"], params["boundary"]
+		if outBoundary != "" {
+			out = outBoundary
+		}
+		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return mp.run(ctx, r, w, in, out, 0) }
 	} else {
-		transform = func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return p.Transform(ctx, f, r, w) }
+		if f == pseudonym.FormatForm {
+			// The charset of a form applies to its percent-decoded
+			// bytes, which the form transformer reads as UTF-8.
+			if kind, _ := lookupCharset(params["charset"]); kind != charsetUTF8 && kind != charsetNone {
+				return errCharset(what)
+			}
+		}
+		transform, err = inCharset(params["charset"], what, func(r io.Reader, w io.Writer) (pseudonym.Counts, error) { return p.Transform(ctx, f, r, w) })
+		if err != nil {
+			return err
+		}
+		transform = inTransferEncoding(cte, what, transform)
+	}
+	body, err := decodeContent(req.Body, codings, lim.expansion(), what, http.StatusBadRequest)
+	if err != nil {
+		req.Body.Close()
+		return err
 	}
 	out, n, err := transformBody(x, body, transform)
 	if err != nil {
@@ -112,6 +148,24 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 		req.Header.Del("Content-Length")
 	}
 	return nil
+}
+
+// setLimits gives the service's transformers the gateway's limits.
+func (s *Service) setLimits(l Limits) {
+	for i := range s.Rules {
+		for k, t := range s.Rules[i].Request {
+			if ps, ok := t.(Pseudonymize); ok {
+				ps.Limits = l
+				s.Rules[i].Request[k] = ps
+			}
+		}
+		for k, t := range s.Rules[i].Response {
+			if r, ok := t.(Reidentify); ok {
+				r.Limits = l
+				s.Rules[i].Response[k] = r
+			}
+		}
+	}
 }
 
 // pseudonymizeURL replaces identifiers in the path and query of req, and
@@ -146,7 +200,7 @@ func pseudonymizeEscapedPath(ctx context.Context, x *Exchange, esc string) (stri
 	segs := strings.Split(esc, "/")
 	changed := false
 	for i, seg := range segs {
-		if seg == "" {
+		if seg == "" || !pseudonym.MayHoldIdentifier(seg) {
 			continue
 		}
 		name, err := url.PathUnescape(seg)
@@ -193,88 +247,79 @@ func pseudonymizeFilename(ctx context.Context, p *pseudonym.Pseudonymizer, name 
 
 var tokenOnly = regexp.MustCompile(`^` + pseudonym.TokenPattern + `$`)
 
-// pseudonymizeHeaders replaces identifiers in the request headers that
-// carry file names: Content-Disposition and WebDAV's Destination.
-func pseudonymizeHeaders(ctx context.Context, x *Exchange, h http.Header) error {
-	p := x.Pseudonymizer
-	if cd := h.Get("Content-Disposition"); cd != "" {
-		v, err := pseudonymizeDisposition(ctx, p, x, cd)
-		if err != nil {
-			return err
-		}
-		h.Set("Content-Disposition", v)
+// pseudonymizeDisposition rewrites a Content-Disposition value: the file
+// name pseudonymized as a file name, other parameters as keys are (see
+// pseudonymizeKey). It is written back from what was parsed, so that a
+// parameter the gateway could not read is not sent; one that does not
+// parse is refused, since it may hide a file name.
+func pseudonymizeDisposition(ctx context.Context, p *pseudonym.Pseudonymizer, v, what string) (string, pseudonym.Counts, error) {
+	var total pseudonym.Counts
+	disp, params, err := parseMediaParams(v)
+	if err != nil {
+		return "", total, paramRefusal(err, what)
 	}
-	if d := h.Get("Destination"); d != "" {
-		u, err := url.Parse(d)
+	for _, k := range sortedKeys(params) {
+		var pn string
+		var c pseudonym.Counts
+		if k == "filename" {
+			pn, c, err = pseudonymizeFilename(ctx, p, params[k])
+		} else {
+			pn, c, err = pseudonymizeKey(ctx, p, params[k])
+		}
 		if err != nil {
-			return refuse(http.StatusBadRequest, "the Destination header is not a URL, so nothing was sent", nil)
+			return "", total, pseudonymRefusal(err, what)
 		}
-		esc, _, err := pseudonymizeEscapedPath(ctx, x, u.EscapedPath())
-		if err != nil {
-			return pseudonymRefusal(err, "the Destination path")
-		}
-		if u.Path, err = url.PathUnescape(esc); err != nil {
-			return refuse(http.StatusBadRequest, "the Destination path is not validly escaped, so nothing was sent", nil)
-		}
-		u.RawPath = esc
-		h.Set("Destination", u.String())
+		total.Add(c)
+		params[k] = pn
 	}
-	return nil
+	out, err := formatMediaParams(disp, params)
+	if err != nil {
+		return "", total, paramRefusal(err, what)
+	}
+	return out, total, nil
 }
 
-// pseudonymizeDisposition rewrites the filename of a Content-Disposition
-// value. A value that does not parse is refused: it may hide a file name.
-func pseudonymizeDisposition(ctx context.Context, p *pseudonym.Pseudonymizer, x *Exchange, v string) (string, error) {
-	disp, params, err := mime.ParseMediaType(v)
+// pseudonymizeKey replaces the personnummer in a name that is structure
+// rather than content (a form field's name, a cookie's name), as JSON and
+// form keys are: names stay, since field names are capitalised words as
+// often as people's names are. Only text with ten digits can hold one.
+func pseudonymizeKey(ctx context.Context, p *pseudonym.Pseudonymizer, key string) (string, pseudonym.Counts, error) {
+	if digits(key) < 10 {
+		return key, pseudonym.Counts{}, nil
+	}
+	q, c, err := p.PseudonymizeRawQuery(ctx, url.QueryEscape(key)+"=")
+	if err != nil || c.Total() == 0 {
+		return key, c, err
+	}
+	k, err := url.QueryUnescape(strings.TrimSuffix(q, "="))
 	if err != nil {
-		return "", refuse(http.StatusBadRequest, "the Content-Disposition header does not parse, so nothing was sent", nil)
+		return "", c, err
 	}
-	name, ok := params["filename"]
-	if !ok {
-		return v, nil
-	}
-	pn, c, err := pseudonymizeFilename(ctx, p, name)
-	if err != nil {
-		return "", pseudonymRefusal(err, "the file name")
-	}
-	x.AddCounts(c)
-	params["filename"] = pn
-	delete(params, "filename*")
-	return mime.FormatMediaType(disp, params), nil
+	return k, c, nil
 }
 
-// decodedBody undoes a gzip or deflate Content-Encoding; any other coding
-// is refused, since the gateway cannot read what it must pseudonymize.
-func decodedBody(body io.ReadCloser, h http.Header) (io.ReadCloser, error) {
-	switch ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding"))); ce {
-	case "", "identity":
-		return body, nil
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return nil, refuse(http.StatusBadRequest, "the gzip-encoded body is corrupt, so nothing was sent", err)
+func digits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			n++
 		}
-		return readCloser{zr, body}, nil
-	case "deflate":
-		zr, err := zlib.NewReader(body)
-		if err != nil {
-			return nil, refuse(http.StatusBadRequest, "the deflate-encoded body is corrupt, so nothing was sent", err)
-		}
-		return readCloser{zr, body}, nil
-	default:
-		return nil, refuse(http.StatusUnsupportedMediaType, "the gateway cannot decode a body with Content-Encoding "+ce+" to pseudonymize it, so nothing was sent", nil)
 	}
+	return n
 }
 
 // transformBody runs transform over body: whole, into memory, when the
 // body is at most wholeBodyLimit (so that an error refuses the request with
 // nothing sent, and the length is exact), and as a stream otherwise (length
 // -1). Counts go to x.
-func transformBody(x *Exchange, body io.ReadCloser, transform func(io.Reader, io.Writer) (pseudonym.Counts, error)) (io.ReadCloser, int64, error) {
+func transformBody(x *Exchange, body io.ReadCloser, transform bodyTransform) (io.ReadCloser, int64, error) {
 	var head bytes.Buffer
 	n, err := io.CopyN(&head, body, wholeBodyLimit+1)
 	if err != nil && err != io.EOF {
 		body.Close()
+		if re := (*RefusedError)(nil); errors.As(err, &re) {
+			return nil, 0, re
+		}
 		return nil, 0, refuse(http.StatusBadRequest, "the request body could not be read, so nothing was sent", err)
 	}
 	if n <= wholeBodyLimit {
@@ -290,7 +335,7 @@ func transformBody(x *Exchange, body io.ReadCloser, transform func(io.Reader, io
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		c, err := transform(io.MultiReader(&head, body), pw)
+		c, err := transform(&headedBody{&head, body}, pw)
 		x.AddCounts(c)
 		if err != nil {
 			x.Log.Debug().Err(err).Msg("pseudonymization failed mid-stream; upstream request aborted")
@@ -309,7 +354,10 @@ var errMalformed = errors.New("malformed input")
 // re-identification store fail. Messages are ours and positions only.
 func pseudonymRefusal(err error, what string) error {
 	var se *pseudonym.SyntaxError
+	var re *RefusedError
 	switch {
+	case errors.As(err, &re):
+		return re
 	case errors.As(err, &se):
 		return refuse(http.StatusBadRequest, fmt.Sprintf("%s could not be pseudonymized (%s), so nothing was sent", what, se.Error()), err)
 	case errors.Is(err, errMalformed):
@@ -317,122 +365,7 @@ func pseudonymRefusal(err error, what string) error {
 	case errors.Is(err, context.Canceled):
 		return err
 	}
-	re := refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
+	re = refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
 	re.KeyFailure = "pseudonym"
 	return re
-}
-
-// multipartPseudonymizer rewrites a multipart/form-data body: text parts
-// pseudonymized, file names pseudonymized, file contents encrypted to
-// recipients (or passed on for a later Encrypt when filesLater is set).
-// A part without a file name whose Content-Type no transformer reads (a
-// blob) is encrypted here in either case: Encrypt only looks at file
-// parts, and a blob must not leave in plaintext.
-type multipartPseudonymizer struct {
-	p          *pseudonym.Pseudonymizer
-	boundary   string
-	recipients []age.Recipient
-	filesLater bool
-}
-
-func (m *multipartPseudonymizer) run(ctx context.Context, r io.Reader, w io.Writer) (pseudonym.Counts, error) {
-	var total pseudonym.Counts
-	mr := multipart.NewReader(r, m.boundary)
-	mw := multipart.NewWriter(w)
-	if err := mw.SetBoundary(m.boundary); err != nil {
-		return total, fmt.Errorf("%w: invalid boundary", errMalformed)
-	}
-	for i := 0; ; i++ {
-		part, err := mr.NextRawPart()
-		if err == io.EOF && i > 0 {
-			break
-		}
-		if err != nil {
-			// Not %v: a malformed header line would be quoted, and it
-			// may hold a file name.
-			return total, fmt.Errorf("%w: part %d does not parse", errMalformed, i+1)
-		}
-		c, err := m.part(ctx, mw, part)
-		total.Add(c)
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, mw.Close()
-}
-
-func (m *multipartPseudonymizer) part(ctx context.Context, mw *multipart.Writer, part *multipart.Part) (pseudonym.Counts, error) {
-	var total pseudonym.Counts
-	hdr := textproto.MIMEHeader{}
-	for k, v := range part.Header {
-		hdr[k] = append([]string(nil), v...)
-	}
-	file := part.FileName() != ""
-	if cd := hdr.Get("Content-Disposition"); cd != "" {
-		disp, params, err := mime.ParseMediaType(cd)
-		if err != nil {
-			return total, fmt.Errorf("%w: part header", errMalformed)
-		}
-		if name, ok := params["filename"]; ok {
-			pn, c, err := pseudonymizeFilename(ctx, m.p, name)
-			if err != nil {
-				return total, err
-			}
-			total.Add(c)
-			params["filename"] = pn
-			delete(params, "filename*")
-			hdr.Set("Content-Disposition", mime.FormatMediaType(disp, params))
-		}
-	}
-	pw, err := mw.CreatePart(hdr)
-	if err != nil {
-		return total, err
-	}
-	ct := hdr.Get("Content-Type")
-	_, readable := pseudonym.FormatFromContentType(ct)
-	if file && m.filesLater {
-		_, err = io.Copy(pw, part)
-		return total, malformedIfMultipart(err)
-	}
-	if file || (ct != "" && !readable) {
-		ew, err := crypto.Encrypt(pw, m.recipients...)
-		if err != nil {
-			return total, err
-		}
-		if _, err := io.Copy(ew, part); err != nil {
-			return total, malformedIfMultipart(err)
-		}
-		return total, ew.Close()
-	}
-	// A text field: small ones whole, so that name fields are recognised
-	// by their form name.
-	f := pseudonym.FormatText
-	if pf, ok := pseudonym.FormatFromContentType(hdr.Get("Content-Type")); ok {
-		f = pf
-	}
-	buf, err := io.ReadAll(io.LimitReader(part, maxTextPart+1))
-	if err != nil {
-		return total, malformedIfMultipart(err)
-	}
-	if len(buf) <= maxTextPart && f == pseudonym.FormatText {
-		name := part.FormName()
-		q, c, err := m.p.PseudonymizeQuery(ctx, url.Values{name: {string(buf)}})
-		if err != nil {
-			return total, err
-		}
-		total.Add(c)
-		_, err = io.WriteString(pw, q.Get(name))
-		return total, err
-	}
-	c, err := m.p.Transform(ctx, f, io.MultiReader(bytes.NewReader(buf), part), pw)
-	total.Add(c)
-	return total, err
-}
-
-// malformedIfMultipart marks a read error of a part as malformed input.
-func malformedIfMultipart(err error) error {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return err
-	}
-	return fmt.Errorf("%w: a part's body could not be read", errMalformed)
 }

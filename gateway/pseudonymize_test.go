@@ -25,6 +25,7 @@ import (
 var personalValues = []string{
 	"19121212-1212", "121212-1212", "191212121212", "701063-2391", "19701063-2391",
 	"811218-9876", "Tolvan", "Tolvansson", "Anna Andersson", "Andersson",
+	"1212121212", "Björn", "Ängström", "Łukasz", "Żółć",
 }
 
 var tokenRE = regexp.MustCompile(pseudonym.TokenPattern)

@@ -1,10 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
-	"compress/gzip"
-	"compress/zlib"
 	"context"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -12,6 +12,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/transform"
 
 	"github.com/sluss/sluss/pseudonym"
 )
@@ -21,16 +24,25 @@ import (
 // users get the response as the provider sent it, tokens and all.
 //
 // It handles JSON, HTML, XML, CSV and text bodies, escaping originals as
-// the format needs, and WebDAV PROPFIND listings, whose hrefs get the
-// original file names percent-encoded. gzip and deflate responses are
-// decoded and sent without Content-Encoding (the request asks the provider
-// for nothing else); the length changes, so the response goes chunked.
-// Partial (206) responses pass unchanged: their ranges count bytes of the
-// tokenized text. So do files that [Decrypt] decrypted: their contents
-// were encrypted on the way up, not pseudonymized.
-type Reidentify struct{}
+// the format needs, in UTF-8 or any charset Pseudonymize reads (UTF-16,
+// ISO-8859-1, ISO-8859-15, windows-1252; an original the charset cannot
+// hold becomes an HTML character reference in HTML and a replacement
+// character elsewhere), and WebDAV PROPFIND listings, whose hrefs get the
+// original file names percent-encoded. Response headers are re-identified
+// as reidentifyHeaders says. gzip, deflate and br responses are decoded
+// within Limits.MaxDecodedBytes and MaxDecodeRatio and sent without
+// Content-Encoding (the request asks the provider for gzip only); the
+// length changes, so a long response goes chunked. Partial (206)
+// responses pass unchanged: their ranges count bytes of the tokenized
+// text. So do files that [Decrypt] decrypted: their contents were
+// encrypted on the way up, not pseudonymized.
+type Reidentify struct {
+	// Limits bounds body decoding; zero fields take the defaults of
+	// [Limits].
+	Limits Limits
+}
 
-func (Reidentify) TransformResponse(x *Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
+func (t Reidentify) TransformResponse(x *Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
 	can := x.User.Can(RightReidentify) && x.Pseudonymizer != nil
 	if can && req.Header.Get("Accept-Encoding") != "" {
 		req.Header.Set("Accept-Encoding", "gzip")
@@ -56,69 +68,137 @@ func (Reidentify) TransformResponse(x *Exchange, req *http.Request, next http.Ro
 		}
 		return resp, nil
 	}
-	var body io.Reader
-	switch ce := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); ce {
-	case "", "identity":
-		body = resp.Body
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(resp.Body)
-		if err != nil {
-			resp.Body.Close()
-			return nil, refuse(http.StatusBadGateway, "the service sent a corrupt gzip body", err)
-		}
-		body = zr
-	case "deflate":
-		zr, err := zlib.NewReader(resp.Body)
-		if err != nil {
-			resp.Body.Close()
-			return nil, refuse(http.StatusBadGateway, "the service sent a corrupt deflate body", err)
-		}
-		body = zr
-	default:
-		x.Log.Debug().Str("encoding", ce).Msg("response encoding not decodable; tokens left in place")
+	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if kind, _ := lookupCharset(params["charset"]); kind == charsetUnknown {
+		x.Log.Debug().Msg("response charset not readable; tokens left in place")
 		return resp, nil
 	}
-	p := x.Pseudonymizer
+	const what = "the service's response"
+	codings, err := contentCodings(resp.Header, what)
+	if err != nil {
+		x.Log.Debug().Msg("response encoding not decodable; tokens left in place")
+		return resp, nil
+	}
+	body, err := decodeContent(resp.Body, codings, t.Limits.expansion(), what, http.StatusBadGateway)
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	resp.Body = body
 	if resp.StatusCode == http.StatusMultiStatus {
 		return reidentifyListing(ctx, x, resp, body)
+	}
+	br := bufio.NewReaderSize(body, firstReadSize(resp.ContentLength))
+	head, _ := br.Peek(4)
+	enc, ok := reidentifyCharset(params["charset"], head)
+	if !ok {
+		x.Log.Debug().Msg("response charset not readable; tokens left in place")
+		resp.Body = readCloser{br, body}
+		fixTransformedHeaders(resp)
+		return resp, nil
+	}
+	reidentify := func(r io.Reader, w io.Writer) (pseudonym.Counts, error) {
+		return reidentifyIn(ctx, x.Pseudonymizer, f, enc, r, w)
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength <= wholeBodyLimit {
 		// Small bodies are re-identified whole: the client gets an exact
 		// Content-Length, and no goroutine is needed. A body without a
 		// token (most answers to uploads) has nothing to put back and
-		// needs no re-identification session.
+		// needs no re-identification session. The length is the
+		// provider's: a compressed body may decode to more, which then
+		// streams.
 		var in bytes.Buffer
-		_, err := in.ReadFrom(io.LimitReader(body, wholeBodyLimit+1))
-		resp.Body.Close()
-		out := &in
-		if err == nil && pseudonym.MayHoldToken(in.Bytes()) {
-			var c pseudonym.Counts
-			out = &bytes.Buffer{}
-			if c, err = p.Reidentify(ctx, f, &in, out); err == nil {
-				x.AddCounts(c)
+		_, err := in.ReadFrom(io.LimitReader(br, wholeBodyLimit+1))
+		if err == nil && in.Len() <= wholeBodyLimit {
+			body.Close()
+			out := &in
+			if mayHoldToken(in.Bytes(), enc) {
+				var c pseudonym.Counts
+				out = &bytes.Buffer{}
+				if c, err = reidentify(&in, out); err == nil {
+					x.AddCounts(c)
+				}
 			}
+			if err != nil {
+				return nil, reidentifyRefusal(err)
+			}
+			fixTransformedHeaders(resp)
+			resp.Body = io.NopCloser(out)
+			resp.ContentLength = int64(out.Len())
+			resp.Header.Set("Content-Length", strconv.Itoa(out.Len()))
+			return resp, nil
 		}
 		if err != nil {
-			return nil, &RefusedError{Status: http.StatusServiceUnavailable, Reason: "re-identification is unavailable", Err: err, KeyFailure: "pseudonym"}
+			body.Close()
+			return nil, reidentifyRefusal(err)
 		}
-		fixTransformedHeaders(resp)
-		resp.Body = io.NopCloser(out)
-		resp.ContentLength = int64(out.Len())
-		resp.Header.Set("Content-Length", strconv.Itoa(out.Len()))
-		return resp, nil
+		br = bufio.NewReader(io.MultiReader(&in, br))
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		c, err := p.Reidentify(ctx, f, body, pw)
+		c, err := reidentify(br, pw)
 		x.AddCounts(c)
 		if err != nil {
 			x.Log.Debug().Err(err).Msg("re-identification failed mid-stream; response cut")
 		}
 		pw.CloseWithError(err)
 	}()
-	resp.Body = pipeBody{pr, resp.Body}
+	resp.Body = pipeBody{pr, body}
 	fixTransformedHeaders(resp)
 	return resp, nil
+}
+
+// firstReadSize is the read buffer for a response of length n (-1:
+// unknown).
+func firstReadSize(n int64) int {
+	if n >= 0 && n < 4<<10 {
+		return 4 << 10
+	}
+	return 64 << 10
+}
+
+// reidentifyRefusal is the refusal for a failed re-identification: the
+// decoding's own for a corrupt or oversized body, 503 when the store or
+// keys fail.
+func reidentifyRefusal(err error) error {
+	if re := (*RefusedError)(nil); errors.As(err, &re) {
+		return re
+	}
+	return &RefusedError{Status: http.StatusServiceUnavailable, Reason: "re-identification is unavailable", Err: err, KeyFailure: "pseudonym"}
+}
+
+// mayHoldToken reports whether text in enc (nil: UTF-8 or ASCII-compatible)
+// can hold a token.
+func mayHoldToken(b []byte, enc encoding.Encoding) bool {
+	if enc != nil {
+		d, err := enc.NewDecoder().Bytes(b)
+		if err != nil {
+			return true
+		}
+		b = d
+	}
+	// Numeric tokens (personnummer that were JSON numbers) have no
+	// prefix: pseudonym.MayHoldToken knows both kinds.
+	return pseudonym.MayHoldToken(b)
+}
+
+// reidentifyIn re-identifies r into w, decoding from and encoding back to
+// enc when it is not nil. An original enc cannot hold is written as an
+// HTML character reference in HTML, a replacement character elsewhere.
+func reidentifyIn(ctx context.Context, p *pseudonym.Pseudonymizer, f pseudonym.Format, enc encoding.Encoding, r io.Reader, w io.Writer) (pseudonym.Counts, error) {
+	if enc == nil {
+		return p.Reidentify(ctx, f, r, w)
+	}
+	e := encoding.ReplaceUnsupported(enc.NewEncoder())
+	if f == pseudonym.FormatHTML {
+		e = encoding.HTMLEscapeUnsupported(enc.NewEncoder())
+	}
+	ew := transform.NewWriter(w, e)
+	c, err := p.Reidentify(ctx, f, transform.NewReader(r, enc.NewDecoder()), ew)
+	if err == nil {
+		err = ew.Close()
+	}
+	return c, err
 }
 
 // fixTransformedHeaders drops the headers that describe the provider's
@@ -144,33 +224,6 @@ func responseFormat(contentType string) (pseudonym.Format, bool) {
 		return pseudonym.FormatHTML, true
 	}
 	return pseudonym.FormatFromContentType(contentType)
-}
-
-// reidentifyHeaders puts original file names back in Content-Disposition
-// and Location.
-func reidentifyHeaders(ctx context.Context, x *Exchange, h http.Header) {
-	p := x.Pseudonymizer
-	if cd := h.Get("Content-Disposition"); strings.Contains(cd, pseudonym.TokenPrefix) {
-		if disp, params, err := mime.ParseMediaType(cd); err == nil && params["filename"] != "" {
-			name, c, err := p.ReidentifyString(ctx, pseudonym.FormatText, params["filename"])
-			if err == nil {
-				x.AddCounts(c)
-				params["filename"] = name
-				delete(params, "filename*")
-				h.Set("Content-Disposition", mime.FormatMediaType(disp, params))
-			}
-		}
-	}
-	if loc := h.Get("Location"); strings.Contains(loc, pseudonym.TokenPrefix) {
-		if u, err := url.Parse(loc); err == nil {
-			if esc, ok := reidentifyEscapedPath(ctx, x, u.EscapedPath()); ok {
-				if path, err := url.PathUnescape(esc); err == nil {
-					u.Path, u.RawPath = path, esc
-					h.Set("Location", u.String())
-				}
-			}
-		}
-	}
 }
 
 // reidentifyEscapedPath re-identifies the segments of an escaped path and

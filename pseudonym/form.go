@@ -53,8 +53,8 @@ func unhex(c byte) byte {
 
 // transformForm rewrites an application/x-www-form-urlencoded body pair by
 // pair: values of configured name fields whole, other values through the
-// detectors. Keys, separators and the encoding of untouched bytes are kept;
-// tokens need no encoding.
+// detectors, keys through the personnummer detector. Separators and the
+// encoding of untouched bytes are kept; tokens need no encoding.
 func (s *session) transformForm(ctx context.Context, r io.Reader, w io.Writer) error {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
@@ -106,12 +106,17 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 	if eq >= 0 {
 		key, val = pair[:eq], pair[eq+1:]
 	}
-	kdec, _, ok := percentDecode(dec[:0], offs[:0], key, true)
+	kdec, koffs, ok := percentDecode(dec[:0], offs[:0], key, true)
 	if !ok {
 		return dst, dec, offs, &SyntaxError{Format: FormatForm, Line: 1, Offset: off, Msg: "invalid percent-encoding in key"}
 	}
 	whole := s.p.isNameField(bytes.TrimSpace(kdec))
-	dst = append(dst, key...)
+	// Keys get personnummer replaced, as JSON keys do ("19121212-1212=x"
+	// is as much personal data as its value would be); names are left,
+	// since field names are capitalised words as often as names are.
+	s.pnrOnly = true
+	dst = s.rewriteMapped(dst, key, kdec, koffs, false)
+	s.pnrOnly = false
 	if eq < 0 {
 		return dst, kdec, offs, nil
 	}
