@@ -165,7 +165,20 @@ func formApp(c *cloud) {
 <h1>Remissen är mottagen</h1>
 <p>Patient: <span id="pnr-out">%s</span>, <span id="namn-out">%s</span></p>
 <p>Bilaga: <span id="file-out">%s</span> (%d bytes lagrade)</p>
-</body></html>`, pnr, namn, fh.Filename, len(data))
+<p><a id="patient" href="/app/patient/%s">Patientens sida</a></p>
+</body></html>`, pnr, namn, fh.Filename, len(data), pnr)
+	})
+	// The patient's page, whose URL holds the personnummer, links on; the
+	// next page keeps the Referer the browser sent.
+	c.mux.HandleFunc("GET /app/patient/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html><head><meta charset="utf-8"><title>Patient</title></head><body>
+<p><a id="next" href="/app/next">Vidare</a></p></body></html>`)
+	})
+	c.mux.HandleFunc("GET /app/next", func(w http.ResponseWriter, r *http.Request) {
+		os.WriteFile(filepath.Join(c.dir, "app-referer"), []byte(r.Header.Get("Referer")), 0o600)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><html><head><meta charset="utf-8"><title>Vidare</title></head><body></body></html>`)
 	})
 }
 
@@ -315,6 +328,35 @@ func TestChromiumForm(t *testing.T) {
 	}
 	if !h.auditHas(t, `"method":"POST"`, `"path":"/app/submit"`, `"replaced_personnummer":1`) || !h.auditHas(t, `"method":"POST"`, `"reidentified":`) {
 		t.Errorf("audit lacks the form's counts:\n%s", h.audit.String())
+	}
+
+	// From the re-identified page, the link holds the real personnummer;
+	// following it and the next link sends a Referer with that URL, which
+	// the upstream must see with a token only.
+	if got := eval("document.getElementById('patient').getAttribute('href')"); !strings.Contains(got, pnr) {
+		t.Fatalf("the re-identified link is %q, want the original personnummer in it", got)
+	}
+	eval("document.getElementById('patient').click()")
+	if err := cd.waitEvent(ctx, s, "Page.loadEventFired"); err != nil {
+		t.Fatal(err)
+	}
+	if got := eval("location.pathname"); !strings.Contains(got, "/app/patient/") {
+		t.Fatalf("patient page at %q", got)
+	}
+	eval("document.getElementById('next').click()")
+	if err := cd.waitEvent(ctx, s, "Page.loadEventFired"); err != nil {
+		t.Fatal(err)
+	}
+	referer, err := os.ReadFile(filepath.Join(c.dir, "app-referer"))
+	if err != nil {
+		t.Fatalf("the next page was not requested: %v", err)
+	}
+	if !strings.Contains(string(referer), "/app/patient/") || !tokenRE.Match(referer) {
+		t.Errorf("upstream Referer %q: want the patient page's URL with a token", referer)
+	}
+	checkNoPersonalValues(t, "upstream Referer", string(referer))
+	if !h.auditHas(t, `"path":"/app/next"`) {
+		t.Error("the audit log did not see the followed link")
 	}
 	checkNoPersonalValues(t, "chromium's log", stderr.String())
 }
