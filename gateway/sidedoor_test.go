@@ -22,6 +22,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/andybalholm/brotli"
+	"github.com/gorilla/websocket"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
@@ -335,6 +336,33 @@ var sideDoorCases = []sideDoorCase{
 	{name: "filename in koi8-r", refused: 415, request: func(base, pnr string) (*http.Request, error) {
 		return formPost(base, rawPart{hdr("Content-Disposition", `form-data; name="a"; filename*=koi8-r''`+pctAll(sideDoorPayload(pnr))), []byte("x")})
 	}},
+	{name: "JSON number", request: func(base, pnr string) (*http.Request, error) {
+		// An HR export: the personnummer as a number, as spreadsheets
+		// write it.
+		num := strings.ReplaceAll(pnr, "-", "")
+		return newReq("POST", base, "application/json", []byte(`{"anstallda":[{"personnr":`+num+`,"namn":"`+sideDoorName+`","antal":3}]}`))
+	}},
+	{name: "WebSocket text messages", do: func(t *testing.T, h *harness, base, pnr string) int {
+		u := "wss://" + strings.TrimPrefix(base, "https://") + "?pnr=" + pnr
+		conn, resp, err := h.wsDialer("", "").Dial(u, nil)
+		if err != nil {
+			t.Fatalf("WebSocket through the gateway: %v", err)
+		}
+		defer conn.Close()
+		for _, m := range []string{sideDoorPayload(pnr), `{"namn":"` + sideDoorName + `","personnummer":"` + pnr + `"}`} {
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := conn.ReadMessage(); err != nil {
+			t.Fatalf("no answer from the upstream: %v", err)
+		}
+		// The upstream's record is complete once it answered.
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return http.StatusOK
+		}
+		return resp.StatusCode
+	}},
 	{name: "referer not a URL", refused: 400, request: func(base, pnr string) (*http.Request, error) {
 		return newReq("GET", base, "", nil, "Referer", "https://[portal/"+url.PathEscape(sideDoorPayload(pnr)))
 	}},
@@ -358,6 +386,33 @@ func TestSideDoors(t *testing.T) {
 	var view string
 	c.mux.HandleFunc("/sidedoor/", func(w http.ResponseWriter, r *http.Request) {
 		v := serverView(t, r)
+		if websocket.IsWebSocketUpgrade(r) {
+			// The messages are what a WebSocket server reads: two text
+			// messages, then it answers.
+			conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			for i := 0; i < 2; i++ {
+				_, m, err := conn.ReadMessage()
+				if err != nil {
+					v += bodyCut
+					break
+				}
+				v += "\n" + string(m)
+				var doc any // JSON as a server decodes it: escapes undone
+				if json.Unmarshal(m, &doc) == nil {
+					v += "\n" + fmt.Sprint(doc)
+				}
+			}
+			mu.Lock()
+			view = v
+			mu.Unlock()
+			hits.Add(1)
+			conn.WriteMessage(websocket.TextMessage, []byte("ok"))
+			return
+		}
 		mu.Lock()
 		view = v
 		mu.Unlock()
