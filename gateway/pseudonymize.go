@@ -52,6 +52,11 @@ const maxTextPart = 64 << 10
 // Encrypt, and other bodies pass untouched.
 type Pseudonymize struct {
 	EncryptedBody bool
+	// MarkupAsText reads XML bodies (and bodies without a Content-Type)
+	// as text, for the rules of storage and webdav services that do not
+	// encrypt: a WebDAV PROPPATCH or LOCK body (display names, lock
+	// owners) or a body on a GET or DELETE must not leave as it came.
+	MarkupAsText bool
 	// Limits bounds header growth and body decoding; zero fields take
 	// the defaults of [Limits].
 	Limits Limits
@@ -83,6 +88,11 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 		return nil
 	}
 	f, known := pseudonym.FormatFromContentType(contentType)
+	if !known && t.MarkupAsText && (mt == "" || mt == "application/xml" || strings.HasSuffix(mt, "+xml")) {
+		// Tokens are letters, digits and underscores: replacing text in
+		// XML keeps it well-formed.
+		f, known = pseudonym.FormatText, true
+	}
 	if !multi && !known {
 		return refuse(http.StatusUnsupportedMediaType, "this service accepts only bodies the gateway can pseudonymize (JSON, form, text, CSV, multipart forms); nothing was sent", nil)
 	}

@@ -82,7 +82,7 @@ var profiles = map[string]func() []Rule{
 	// webdav is storage plus the WebDAV methods, whose listings report the
 	// plaintext sizes of the encrypted files and the original file names.
 	"webdav": func() []Rule {
-		meta := []RequestTransformer{Pseudonymize{EncryptedBody: true}}
+		meta := []RequestTransformer{Pseudonymize{MarkupAsText: true}}
 		return append(storageRules(),
 			Rule{Methods: []string{"PROPFIND"}, Request: meta, Response: []ResponseTransformer{Reidentify{}, WebDAVSizes{}}},
 			Rule{Methods: davMethods, Request: meta, Response: []ResponseTransformer{Reidentify{}}})
@@ -103,10 +103,13 @@ var profiles = map[string]func() []Rule{
 }
 
 func storageRules() []Rule {
-	meta := []RequestTransformer{Pseudonymize{EncryptedBody: true}}
+	// Uploads: names, paths and form text parts pseudonymized, the body
+	// left to Encrypt. Other methods encrypt nothing, so whatever body
+	// they carry is pseudonymized (or refused) like metadata.
+	meta := []RequestTransformer{Pseudonymize{MarkupAsText: true}}
 	read := []ResponseTransformer{Reidentify{}, Decrypt{}}
 	return []Rule{
-		{Methods: uploadMethods, Request: append(meta, Encrypt{}), Response: read},
+		{Methods: uploadMethods, Request: []RequestTransformer{Pseudonymize{EncryptedBody: true}, Encrypt{}}, Response: read},
 		{Methods: readMethods, Request: meta, Response: read},
 		{Methods: otherMethods, Request: meta, Response: []ResponseTransformer{Reidentify{}}},
 	}

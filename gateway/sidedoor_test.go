@@ -903,3 +903,76 @@ func TestReidentifyCharsets(t *testing.T) {
 		}
 	}
 }
+
+// TestStorageMetadataBodies: on storage and webdav services, bodies of
+// requests that are not encrypted (a WebDAV PROPPATCH with a display name,
+// a LOCK naming its owner, a body on DELETE) leave pseudonymized, or are
+// refused when the gateway cannot read them; never as they came.
+func TestStorageMetadataBodies(t *testing.T) {
+	c := newCloud(t)
+	var mu sync.Mutex
+	var got []string
+	var hits atomic.Int64
+	for _, m := range []string{"PROPPATCH", "LOCK", "DELETE"} {
+		c.mux.HandleFunc(m+" /meta/", func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			v := serverView(t, r)
+			mu.Lock()
+			got = append(got, v)
+			mu.Unlock()
+			w.WriteHeader(http.StatusMultiStatus)
+		})
+	}
+	pnr := "19121212-1212"
+	for _, profile := range []string{"webdav", "storage"} {
+		h := newHarness(t, storageConfig(c, profile))
+		cl := h.client("", "")
+		for _, tc := range []struct {
+			method, ctype, body string
+			refused            int
+		}{
+			{"PROPPATCH", "application/xml", `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>Journal ` + sideDoorPayload(pnr) + `</D:displayname></D:prop></D:set></D:propertyupdate>`, 0},
+			{"LOCK", "text/xml; charset=utf-8", `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:owner>` + sideDoorPayload(pnr) + `</D:owner></D:lockinfo>`, 0},
+			{"DELETE", "", sideDoorPayload(pnr), 0},
+			{"DELETE", "application/octet-stream", sideDoorPayload(pnr), http.StatusUnsupportedMediaType},
+		} {
+			if profile == "storage" && tc.method != "DELETE" {
+				continue
+			}
+			before := hits.Load()
+			req, _ := http.NewRequest(tc.method, c.URL()+"/meta/x", strings.NewReader(tc.body))
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			resp, err := cl.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			sent := hits.Load() - before
+			if tc.refused != 0 {
+				if resp.StatusCode != tc.refused || sent != 0 {
+					t.Errorf("%s %s %s: %d with %d upstream requests, want %d and nothing sent", profile, tc.method, tc.ctype, resp.StatusCode, sent, tc.refused)
+				}
+				continue
+			}
+			if resp.StatusCode != http.StatusMultiStatus || sent != 1 {
+				t.Fatalf("%s %s: %d with %d upstream requests, want it sent", profile, tc.method, resp.StatusCode, sent)
+			}
+			mu.Lock()
+			v := got[len(got)-1]
+			mu.Unlock()
+			for j, f := range sideDoorForbidden(pnr) {
+				if strings.Contains(v, f) {
+					t.Errorf("%s %s: the upstream holds forbidden value %d", profile, tc.method, j)
+				}
+			}
+			if !tokenRE.MatchString(v) {
+				t.Errorf("%s %s: no token upstream", profile, tc.method)
+			}
+		}
+		if !h.auditHas(t, `"method":"PROPPATCH"`) && profile == "webdav" {
+			t.Error("the audit log did not see the PROPPATCH")
+		}
+	}
+}
