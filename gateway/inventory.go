@@ -14,19 +14,6 @@ import (
 	"time"
 )
 
-// The cloud-service inventory answers the question a data protection
-// officer asks first: which cloud services do people actually use? It
-// counts, per host, what the audit events say: the service and the
-// policy's decision, requests, distinct users (a count: it holds keyed
-// 64-bit hashes, never a name), bytes each way, first and last seen,
-// refusals, errors and failed TLS handshakes. It never sees a path.
-//
-// The gateway keeps one, fed by every audit event it records, and serves
-// it at GET /v1/services; `sluss services` builds one from audit logs with
-// ReadAuditLog. Memory is bounded: at most maxHosts hosts (further hosts,
-// and names no policy could list, are counted in one row, OverflowHost)
-// and at most 100 (host, user) pairs per host on average.
-
 // DefaultInventoryHosts is how many hosts the gateway's live inventory
 // keeps.
 const DefaultInventoryHosts = 10000
@@ -40,7 +27,8 @@ const OverflowHost = "(other hosts)"
 // host. A host that saw several is reported with the latest policy answer
 // (approved, tunnelled or blocked); denied means every request was refused
 // before the policy answered (authentication, a destination or port not
-// allowed). Refusals and errors are counted whatever the decision.
+// allowed); none (empty) means the host saw only actions the inventory
+// does not know. Refusals and errors are counted whatever the decision.
 const (
 	DecisionApproved  = "approved"  // inspected, with its profile when known
 	DecisionTunnelled = "tunnelled" // passed through unread
@@ -183,8 +171,21 @@ func (inv *Inventory) ReadAuditLog(r io.Reader) (AuditLogStats, error) {
 	}
 }
 
-// Inventory is the per-host aggregate of audit events. The zero value is
-// not usable; NewInventory makes one. It is safe for concurrent use.
+// Inventory is the cloud-service inventory. It answers the question a data protection
+// officer asks first: which cloud services do people actually use? It
+// counts, per host, what the audit events say: the service and the
+// policy's decision, requests, distinct users (a count: it holds keyed
+// 64-bit hashes, never a name), bytes each way, first and last seen,
+// refusals, errors and failed TLS handshakes. It never sees a path.
+//
+// The gateway keeps one, fed by every audit event it records, and serves
+// it at GET /v1/services; `sluss services` builds one from audit logs with
+// ReadAuditLog. Memory is bounded: at most maxHosts hosts (further hosts,
+// and names no policy could list, are counted in one row, OverflowHost)
+// and at most 100 (host, user) pairs per host on average.
+//
+// The zero value is not usable; NewInventory makes one. It is safe for
+// concurrent use.
 type Inventory struct {
 	mu       sync.Mutex
 	maxHosts int

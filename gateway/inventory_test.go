@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -493,5 +494,31 @@ func TestServicesAuth(t *testing.T) {
 	}
 	if !h.auditHas(t, `"service":"api"`, `"action":"services"`, `"status":200`) {
 		t.Errorf("reading the inventory is not audited")
+	}
+}
+
+// BenchmarkInventoryFull fills the gateway's inventory to its limits
+// (10 000 hosts, 1 000 000 host-user pairs) and reports the heap it holds:
+// the bound on what the live inventory can cost.
+func BenchmarkInventoryFull(b *testing.B) {
+	for range b.N {
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		inv := NewInventory(DefaultInventoryHosts)
+		for h := range DefaultInventoryHosts {
+			host := fmt.Sprintf("host-%05d.service.example.org", h)
+			for u := range userPairsPerHost {
+				inv.Add(AuditRecord{Host: host, Service: "s", User: fmt.Sprint("user", h*userPairsPerHost+u), Action: "encrypt"})
+			}
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		if rows := inv.Services(); len(rows) != DefaultInventoryHosts || rows[0].Users != userPairsPerHost {
+			b.Fatalf("%d rows, %d users", len(rows), rows[0].Users)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-held")
+		runtime.KeepAlive(inv)
 	}
 }

@@ -3,11 +3,20 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/csv"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
 	"time"
 )
+
+// The inventory's views: JSON and an HTML page on the admin listener,
+// CSV and a table for `sluss services`.
 
 // apiServices serves the live inventory as JSON: an array of
 // ServiceUsage, one per host.
@@ -152,4 +161,81 @@ func shortTime(s string) string {
 		return s
 	}
 	return t.UTC().Format("2006-01-02 15:04")
+}
+
+var servicesColumns = []string{"host", "service", "decision", "profile", "requests", "users", "users_at_least",
+	"bytes_up", "bytes_down", "first_seen", "last_seen", "refused", "errors", "tls_failures", "actions", "approve", "block"}
+
+// WriteServicesCSV writes the inventory as CSV with a header line;
+// actions as "deny=1;encrypt=3".
+func WriteServicesCSV(w io.Writer, rows []ServiceUsage) error {
+	cw := csv.NewWriter(w)
+	cw.Write(servicesColumns)
+	i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
+	for _, r := range rows {
+		cw.Write([]string{r.Host, r.Service, r.Decision, r.Profile, i64(r.Requests), strconv.Itoa(r.Users), strconv.FormatBool(r.UsersAtLeast),
+			i64(r.BytesUp), i64(r.BytesDown), r.FirstSeen, r.LastSeen, i64(r.Refused), i64(r.Errors), i64(r.TLSFailures),
+			actionList(r.Actions), r.Approve, r.Block})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// actionList writes actions as "deny=1;encrypt=3", by name.
+func actionList(actions map[string]int64) string {
+	names := make([]string, 0, len(actions))
+	for a := range actions {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	for i, a := range names {
+		names[i] = a + "=" + strconv.FormatInt(actions[a], 10)
+	}
+	return strings.Join(names, ";")
+}
+
+// WriteServicesTable writes the inventory as a table for a terminal, then,
+// for the hosts not approved, the configuration that would approve or
+// block each.
+func WriteServicesTable(w io.Writer, rows []ServiceUsage) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tSERVICE\tDECISION\tREQUESTS\tUSERS\tUP\tDOWN\tREFUSED\tERRORS\tTLS FAILED\tFIRST SEEN\tLAST SEEN")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	var todo []ServiceUsage
+	for _, r := range rows {
+		decision := dash(r.Decision)
+		if r.Profile != "" {
+			decision += " (" + r.Profile + ")"
+		}
+		users := strconv.Itoa(r.Users)
+		if r.UsersAtLeast {
+			users = "≥" + users
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", r.Host, dash(r.Service), decision, r.Requests, users,
+			humanBytes(r.BytesUp), humanBytes(r.BytesDown), r.Refused, r.Errors, r.TLSFailures, dash(r.FirstSeen), dash(r.LastSeen))
+		if r.Approve != "" {
+			todo = append(todo, r)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nNot approved. To inspect (approve) a host, or block it in gateway.services:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range todo {
+		line := "  " + r.Host + "\t" + r.Approve
+		if r.Block != "" {
+			line += "\t" + r.Block
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
 }
