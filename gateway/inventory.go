@@ -25,7 +25,8 @@ const OverflowHost = "(other hosts)"
 
 // Decisions as the inventory reports them: what the policy answered for a
 // host. A host that saw several is reported with the latest policy answer
-// (approved, tunnelled or blocked); denied means every request was refused
+// (approved, tunnelled or blocked; a request refused inside an inspected
+// connection, by a rule say, shows the host approved); denied means every request was refused
 // before the policy answered (authentication, a destination or port not
 // allowed); none (empty) means the host saw only actions the inventory
 // does not know. Refusals and errors are counted whatever the decision.
@@ -53,6 +54,10 @@ var decisionOf = map[string]string{
 	string(OutcomeTunnel):       DecisionTunnelled,
 	"block":                     DecisionBlocked,
 }
+
+// refusedInside are the reasons a request is refused inside an inspected
+// connection: the policy had approved the host.
+var refusedInside = map[string]bool{codeRule: true, codeHostMismatch: true, codeTransformation: true, codeUpgrade: true}
 
 // notRequests are audit events that concern the log itself, not a
 // request (the hash chain's markers).
@@ -289,7 +294,11 @@ func (u *hostUsage) add(r AuditRecord, t time.Time) {
 	} else {
 		u.actions["other"]++
 	}
-	if d, ok := decisionOf[r.Action]; ok && !t.Before(u.decidedAt) {
+	d, ok := decisionOf[r.Action]
+	if !ok && r.Action == "deny" && refusedInside[r.ReasonCode] {
+		d, ok = DecisionApproved, true
+	}
+	if ok && !t.Before(u.decidedAt) {
 		u.decision, u.decidedAt = d, t
 		if d == DecisionApproved && r.Profile != "" {
 			u.profile = r.Profile

@@ -38,6 +38,7 @@ this line is not JSON
 {"level":"info","log":"audit","seq":12,"request_id":"11","user":"bob","host":"::1","service":"unlisted","method":"CONNECT","action":"deny","status":403,"reason_code":"loopback","time":"2025-03-01T10:07:00+01:00","message":"request"}
 {"level":"info","log":"audit","seq":13,"request_id":"12","user":"bob","host":"new.example.com","service":"new","method":"GET","action":"a_future_action","status":200,"future_field":{"x":1},"time":"2025-03-01T10:08:00+01:00","message":"request"}
 {"level":"info","log":"audit","seq":14,"request_id":"13","user":"bob","host":"bad host","service":"unlisted","method":"CONNECT","action":"deny","status":400,"reason_code":"bad_target","time":"2025-03-01T10:09:00+01:00","message":"request"}
+{"level":"info","log":"audit","seq":14,"request_id":"14","user":"bob","host":"strict.example.org","service":"strict","method":"DELETE","path":"/x","action":"deny","status":403,"reason_code":"rule_denied","reason":"no rule of service strict allows DELETE requests","time":"2025-03-01T10:10:00+01:00","message":"request"}
 {"level":"info","log":"audit","seq":15,"checkpoint":"ab12","action":"checkpoint","time":"2025-03-01T12:00:00+01:00","message":"request"}
 {"level":"info","log":"audit","seq":16,"message":"key rotated","time":"2025-03-01T12:00:01+01:00"}
 {}
@@ -49,9 +50,9 @@ func TestInventoryFromAuditLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 13 request events (the API call among them, not counted: no host);
+	// 14 request events (the API call among them, not counted: no host);
 	// chain_start, checkpoint, the key message, {} and the text line skipped.
-	if st != (AuditLogStats{Events: 13, Skipped: 5, Malformed: 1}) {
+	if st != (AuditLogStats{Events: 14, Skipped: 5, Malformed: 1}) {
 		t.Errorf("stats %+v", st)
 	}
 	want := []ServiceUsage{
@@ -79,6 +80,10 @@ func TestInventoryFromAuditLog(t *testing.T) {
 			FirstSeen: "2025-03-01T09:08:00Z", LastSeen: "2025-03-01T09:08:00Z",
 			Actions: map[string]int64{"a_future_action": 1},
 			Approve: "--approve new.example.com=inspect", Block: `- {hosts: ["new.example.com"], action: block}`},
+		// Refused by a rule inside an inspected connection: approved.
+		{Host: "strict.example.org", Service: "strict", Decision: DecisionApproved, Requests: 1, Users: 1,
+			FirstSeen: "2025-03-01T09:10:00Z", LastSeen: "2025-03-01T09:10:00Z", Refused: 1,
+			Actions: map[string]int64{"deny": 1}},
 		// A name no policy could list is counted, not shown.
 		{Host: OverflowHost, Requests: 1, FirstSeen: "2025-03-01T09:09:00Z", LastSeen: "2025-03-01T09:09:00Z",
 			Refused: 1, Actions: map[string]int64{"deny": 1}},
