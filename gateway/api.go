@@ -29,6 +29,9 @@ const (
 	RoleDecrypt      Role = "decrypt"
 	RolePseudonymize Role = "pseudonymize"
 	RoleReidentify   Role = "reidentify"
+	// RoleAudit reads the service inventory (/v1/services): hosts and
+	// counts, no personal data, but who uses what is the region's business.
+	RoleAudit Role = "audit"
 )
 
 // apiAuth checks the bearer tokens of API calls.
@@ -60,10 +63,10 @@ func newAPIAuth(c APIConfig) (*apiAuth, error) {
 		}
 		for _, r := range t.Roles {
 			switch Role(r) {
-			case RoleEncrypt, RoleDecrypt, RolePseudonymize, RoleReidentify:
+			case RoleEncrypt, RoleDecrypt, RolePseudonymize, RoleReidentify, RoleAudit:
 				at.roles[Role(r)] = true
 			default:
-				return nil, fmt.Errorf("api token %d (%s): unknown role %q (known: encrypt, decrypt, pseudonymize, reidentify)", i+1, t.Name, r)
+				return nil, fmt.Errorf("api token %d (%s): unknown role %q (known: encrypt, decrypt, pseudonymize, reidentify, audit)", i+1, t.Name, r)
 			}
 		}
 		a.tokens = append(a.tokens, at)

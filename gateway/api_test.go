@@ -31,7 +31,8 @@ var apiTokens = map[string][]string{
 	"tok-decrypt":      {"decrypt"},
 	"tok-pseudonymize": {"pseudonymize"},
 	"tok-reidentify":   {"reidentify"},
-	"tok-all":          {"encrypt", "decrypt", "pseudonymize", "reidentify"},
+	"tok-audit":        {"audit"},
+	"tok-all":          {"encrypt", "decrypt", "pseudonymize", "reidentify", "audit"},
 }
 
 func apiConfig() APIConfig {

@@ -80,7 +80,8 @@ type APIConfig struct {
 }
 
 // APIToken is one bearer token, stored as the hex SHA-256 of its text.
-// Roles are encrypt, decrypt, pseudonymize and reidentify.
+// Roles are encrypt, decrypt, pseudonymize, reidentify and audit (the
+// service inventory).
 type APIToken struct {
 	Name   string   `yaml:"name"`
 	SHA256 string   `yaml:"sha256"`

@@ -35,6 +35,8 @@
 // The admin listener ([Gateway.AdminHandler]) also serves the API for
 // systems (/v1/encrypt, /v1/decrypt, /v1/pseudonymize, /v1/reidentify,
 // /v1/recipient; described in openapi.yaml, bearer tokens per [APIConfig]),
+// the cloud services in use (/v1/services, an [Inventory] fed by every
+// audit event; [Inventory.ReadAuditLog] builds the same from audit logs),
 // Prometheus /metrics and /proxy.pac for browsers.
 //
 // Everything fails closed: a transformer that cannot do its job refuses the

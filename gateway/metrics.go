@@ -28,6 +28,8 @@ type metrics struct {
 	handshakeFailures *prometheus.CounterVec
 	// refusals counts refused requests and CONNECTs by reason code.
 	refusals *prometheus.CounterVec
+	// inventory counts requests per host (GET /v1/services).
+	inventory *Inventory
 }
 
 func newMetrics(ready func() error) *metrics {
@@ -62,6 +64,7 @@ func newMetrics(ready func() error) *metrics {
 			Name: "sluss_refusals_total",
 			Help: "Requests and CONNECTs refused or failed, by reason code (own_listener, loopback, link_local, port_not_allowed, service_not_approved, …).",
 		}, []string{"reason"}),
+		inventory: NewInventory(DefaultInventoryHosts),
 	}
 	m.reg.MustRegister(m.requests, m.bytes, m.duration, m.keyErrors, m.identifiers, m.handshakeFailures, m.refusals,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -123,10 +126,12 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// record writes an audit event and counts it in the metrics.
+// record writes an audit event and counts it in the metrics and the
+// service inventory.
 func (g *Gateway) record(ev *auditEvent) {
 	ev.write(g.audit)
 	g.metrics.observe(ev)
+	g.inventoryAdd(ev)
 }
 
 // countingKeys counts the key store's failures for the metrics.

@@ -22,9 +22,10 @@ const (
 // Service is an approved (or explicitly tunnelled or blocked) cloud
 // service.
 type Service struct {
-	Name   string
-	Action Action
-	Rules  []Rule
+	Name    string
+	Action  Action
+	Profile string // the rules' profile, for inspected services
+	Rules   []Rule
 
 	egress egressRule // where the gateway may connect for it
 }
@@ -89,7 +90,7 @@ func newService(sc ServiceConfig) (*Service, error) {
 	if len(sc.Hosts) == 0 {
 		return nil, fmt.Errorf("no hosts")
 	}
-	svc := &Service{Name: sc.Name, Action: Action(sc.Action)}
+	svc := &Service{Name: sc.Name, Action: Action(sc.Action), Profile: orDefault(sc.Profile, "inspect")}
 	if svc.Name == "" {
 		svc.Name = sc.Hosts[0]
 	}

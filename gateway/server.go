@@ -117,7 +117,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 //   - /proxy.pac, the proxy auto-configuration file for browsers;
 //   - the API for systems, under /v1/ (see openapi.yaml, also served at
 //     /v1/openapi.yaml): encrypt, decrypt, pseudonymize, reidentify and
-//     recipient, with bearer tokens from [APIConfig].
+//     recipient, with bearer tokens from [APIConfig]; the cloud-service
+//     inventory at /v1/services (JSON) and /v1/services.html.
 //
 // Further admin routes can be added to the same mux with Handle.
 func (g *Gateway) AdminHandler() *http.ServeMux {
@@ -152,6 +153,8 @@ func (g *Gateway) adminRoutes() []adminRoute {
 		{"POST /v1/pseudonymize", g.apiHandler("pseudonymize", RolePseudonymize, g.apiPseudonymize)},
 		{"POST /v1/reidentify", g.apiHandler("reidentify", RoleReidentify, g.apiReidentify)},
 		{"GET /v1/recipient", g.apiHandler("recipient", "", g.apiRecipient)},
+		{"GET /v1/services", g.apiHandler("services", RoleAudit, g.apiServices)},
+		{"GET /v1/services.html", basicAsBearer(g.apiHandler("services", RoleAudit, g.apiServicesPage))},
 	}
 }
 

@@ -156,7 +156,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	proxyURL := "http://" + pl.Addr().String()
 	fmt.Fprintf(e.stderr, `sluss gateway running
   proxy:      %s   (export https_proxy=%[1]s http_proxy=%[1]s)
-  admin:      http://%s/healthz, /readyz, /metrics, /proxy.pac; API under /v1/ (/v1/openapi.yaml)
+  admin:      http://%s/healthz, /readyz, /metrics, /proxy.pac; API under /v1/ (/v1/openapi.yaml); services in use: /v1/services.html
   recipient:  %s (key version %d)
   CA:         %s
   trust it:   curl --cacert %[5]s …, or system-wide on Debian:
