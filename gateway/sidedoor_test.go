@@ -929,7 +929,7 @@ func TestStorageMetadataBodies(t *testing.T) {
 		cl := h.client("", "")
 		for _, tc := range []struct {
 			method, ctype, body string
-			refused            int
+			refused             int
 		}{
 			{"PROPPATCH", "application/xml", `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>Journal ` + sideDoorPayload(pnr) + `</D:displayname></D:prop></D:set></D:propertyupdate>`, 0},
 			{"LOCK", "text/xml; charset=utf-8", `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:owner>` + sideDoorPayload(pnr) + `</D:owner></D:lockinfo>`, 0},
