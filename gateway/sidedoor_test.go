@@ -666,7 +666,7 @@ func TestSideDoorServerView(t *testing.T) {
 				req.Body = http.NoBody
 			}
 			v := serverView(t, req)
-			if !strings.Contains(v, pnr) {
+			if !strings.Contains(v, pnr) && !strings.Contains(v, strings.ReplaceAll(pnr, "-", "")) {
 				t.Errorf("%s: serverView does not find the personnummer in what the client sends", tc.name)
 			}
 			if !strings.Contains(v, "Tolvan") && !strings.Contains(tc.name, "boundary") {

@@ -68,7 +68,8 @@ func (ru *Rule) webSocketMode() WebSocketMode {
 	for _, t := range ru.Request {
 		switch t := t.(type) {
 		case Pseudonymize:
-			if t.EncryptedBody {
+			if t.EncryptedBody || t.MarkupAsText {
+				// Metadata-only rules of storage and webdav services.
 				return WebSocketRefuse
 			}
 			pseudo = true
