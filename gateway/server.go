@@ -35,14 +35,22 @@ func (g *Gateway) Serve(l net.Listener) error {
 		MaxHeaderBytes:    g.limits.MaxHeaderBytes,
 		ErrorLog:          newStdLogger(g.log),
 	}
-	g.mu.Lock()
-	if g.closed.Load() {
-		g.mu.Unlock()
+	if !g.addServer(srv) {
 		return http.ErrServerClosed
 	}
-	g.servers = append(g.servers, srv)
-	g.mu.Unlock()
 	return srv.Serve(netutil.LimitListener(l, g.limits.MaxConnections))
+}
+
+// addServer adds srv to the servers Close and Shutdown stop; false when
+// the gateway is closed already.
+func (g *Gateway) addServer(srv *http.Server) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed.Load() {
+		return false
+	}
+	g.servers = append(g.servers, srv)
+	return true
 }
 
 // RegisterListener tells the gateway an address it listens on, so that it
@@ -56,13 +64,9 @@ func (g *Gateway) RegisterListener(a net.Addr) { g.own.add(a) }
 func (g *Gateway) ServeAdmin(l net.Listener) error {
 	g.own.add(l.Addr())
 	srv := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: g.limits.HeaderTimeout, ErrorLog: newStdLogger(g.log)}
-	g.mu.Lock()
-	if g.closed.Load() {
-		g.mu.Unlock()
+	if !g.addServer(srv) {
 		return http.ErrServerClosed
 	}
-	g.servers = append(g.servers, srv)
-	g.mu.Unlock()
 	return srv.Serve(l)
 }
 
