@@ -3,6 +3,8 @@ package keys
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,66 @@ func TestFaultClockJumpVaultToken(t *testing.T) {
 	f.clock.Add(ttl)
 	if got := refresh("once the new token's renewal is due"); !strings.Contains(strings.Join(got, " "), "renew-self") {
 		t.Fatalf("no renewal of the new token: %v", got)
+	}
+}
+
+// TestFaultStoreReplaced: the embedded store is wiped and initialised
+// again under a running gateway. Its new keys carry the old version
+// numbers; the cache refuses them (naming the version, never a key),
+// keeps the keys it has until max_staleness, and takes the store again
+// once the original is restored.
+func TestFaultStoreReplaced(t *testing.T) {
+	f := newFileFixture(t)
+	st := f.open(t)
+	ctx := context.Background()
+	before, _ := st.Encryption()
+	keysDir := filepath.Join(f.dir, "keys")
+	saved := t.TempDir()
+	if err := os.CopyFS(saved, os.DirFS(keysDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(keysDir); err != nil {
+		t.Fatal(err)
+	}
+	a, err := OpenAdmin(ctx, f.cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Init(ctx)
+	a.Close()
+	collect(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registerSecrets(t, newFileBackend(f.dir), DefaultHMACDomains)
+
+	err = st.refresh(ctx)
+	collect(err)
+	if err == nil || !strings.Contains(err.Error(), "identity v1 differs") || !strings.Contains(err.Error(), f.dir) {
+		t.Fatalf("refresh from a re-initialised store = %v", err)
+	}
+	if now, err := st.Encryption(); err != nil || now.Region.String() != before.Region.String() {
+		t.Fatalf("after the refused refresh: %v, same identity %v", err, now.Region.String() == before.Region.String())
+	}
+	f.clock.Add(f.cfg.MaxStaleness + time.Second)
+	checkFailsClosed(t, st, "identity v1 differs")
+
+	if err := os.RemoveAll(keysDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(keysDir, os.DirFS(saved)); err != nil {
+		t.Fatal(err)
+	}
+	filepath.WalkDir(keysDir, func(p string, d os.DirEntry, err error) error {
+		if d.IsDir() {
+			return os.Chmod(p, 0o700)
+		}
+		return os.Chmod(p, 0o600)
+	})
+	if err := st.refresh(ctx); err != nil {
+		t.Fatalf("refresh from the restored store: %v", err)
+	}
+	if now, err := st.Encryption(); err != nil || now.Region.String() != before.Region.String() {
+		t.Fatalf("after the restore: %v", err)
 	}
 }
