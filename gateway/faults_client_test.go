@@ -93,10 +93,8 @@ func TestFaultClientAbortUpload(t *testing.T) {
 			} else {
 				conn.Close()
 			}
-			for deadline := time.Now().Add(10 * time.Second); !h.auditHas(t, `"method":"PUT"`, `"path":"/abort/`+tc.name+`"`); time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("no audit event for the aborted PUT:\n%s", h.audit.String())
-				}
+			if !h.waitAudit(t, `"method":"PUT"`, `"path":"/abort/`+tc.name+`"`) {
+				t.Fatalf("no audit event for the aborted PUT:\n%s", h.audit.String())
 			}
 			if !h.auditHas(t, `"path":"/abort/`+tc.name+`"`, `"status":499`, `"reason":"client went away"`) {
 				t.Errorf("the aborted upload is not audited as the client's: %s", auditLine(h, `"path":"/abort/`+tc.name+`"`))
@@ -166,4 +164,18 @@ func auditLine(h *harness, fields ...string) string {
 		}
 	}
 	return "none"
+}
+
+// waitAudit is auditHas, given the time the gateway takes to record an
+// event after its response has reached the client.
+func (h *harness) waitAudit(t testing.TB, fields ...string) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if h.auditHas(t, fields...) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
 }

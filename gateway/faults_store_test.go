@@ -187,7 +187,7 @@ func TestFaultStoreDiskFull(t *testing.T) {
 	if len(refused) == 0 {
 		t.Fatalf("%d new mappings on a full filesystem, none refused", written)
 	}
-	if !h.auditHas(t, `"method":"POST"`, `"status":503`) {
+	if !h.waitAudit(t, `"method":"POST"`, `"status":503`) {
 		t.Errorf("the refusals are not audited:\n%s", h.audit.String())
 	}
 	// Known personnummer need no write: they go through, and records are

@@ -206,7 +206,7 @@ func TestFaultUpstreamResetUpload(t *testing.T) {
 				}
 				why := failsAgeDecrypt(t, h, stored)
 				t.Logf("cut after %d of %d bytes: client %s (curl %v), age -d: %s", after, total, out, err, why)
-				if !h.auditHas(t, `"method":"PUT"`, `"path":"/`+name+`"`, `"status":502`) {
+				if !h.waitAudit(t, `"method":"PUT"`, `"path":"/`+name+`"`, `"status":502`) {
 					t.Errorf("audit lacks the failed PUT:\n%s", h.audit.String())
 				}
 			})
@@ -284,7 +284,7 @@ func TestFaultUpstreamResetDownload(t *testing.T) {
 			t.Logf("cut after %d of %d bytes: client got %s and %d plaintext bytes (limit %d), curl: %s", c.after, len(stored), out, len(b), wholeChunks(c.after), strings.TrimSpace(e))
 		})
 	}
-	if !h.auditHas(t, `"method":"GET"`, `"path":"/object.bin"`, `"reason":"response cut"`) {
+	if !h.waitAudit(t, `"method":"GET"`, `"path":"/object.bin"`, `"reason":"response cut"`) {
 		t.Errorf("audit lacks the cut downloads:\n%s", h.audit.String())
 	}
 	// The API's /v1/decrypt, given the object cut at a chunk boundary with

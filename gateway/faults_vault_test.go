@@ -216,6 +216,7 @@ func TestFaultVaultRestart(t *testing.T) {
 	for _, id := range exported {
 		byVersion[id.Version] = id
 	}
+	waitFor("every upload is audited", func() bool { return len(auditKeyVersions(h.audit.String())) >= len(sent) })
 	versions := auditKeyVersions(h.audit.String())
 	count := map[int]int{}
 	for name, seed := range sent {
@@ -391,7 +392,7 @@ func TestFaultVaultWipedAndReinitialised(t *testing.T) {
 	} else if b, _ := io.ReadAll(r); !bytes.Equal(b, data) {
 		t.Fatal("an upload during the conflict does not decrypt to itself")
 	}
-	if !h.auditHas(t, `"method":"GET"`, `"path":"/before.bin"`, `"action":"decrypt"`) {
+	if !h.waitAudit(t, `"method":"GET"`, `"path":"/before.bin"`, `"action":"decrypt"`) {
 		t.Errorf("audit lacks the download:\n%s", h.audit.String())
 	}
 }
