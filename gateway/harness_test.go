@@ -246,7 +246,6 @@ func (h *harness) hookResolve(r func(ctx context.Context, host string) ([]netip.
 	h.namesMu.Unlock()
 }
 
-
 // faultStore is the re-identification store of a harness. While down is
 // set it answers as the embedded bbolt store does once its file is gone:
 // with the errors of a closed database (real ones, from a real store).
