@@ -77,14 +77,6 @@ func (c *leafCache) make(host string) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("region CA unavailable: %w", err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, err
-	}
 	now := c.now()
 	// A leaf cannot outlive its CA: past the CA's validity, say so rather
 	// than sign a certificate every client rejects.
@@ -95,6 +87,14 @@ func (c *leafCache) make(host string) (*tls.Certificate, error) {
 	case now.Before(caCert.NotBefore):
 		return nil, fmt.Errorf("region CA not valid until %s (clock at %s): check the clock",
 			caCert.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
 	}
 	notAfter := now.Add(leafLifetime)
 	if caCert.NotAfter.Before(notAfter) {
