@@ -282,8 +282,8 @@ func (g *Gateway) apiDecrypt(c *apiCall, w http.ResponseWriter, r *http.Request)
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	}
 	// The age stream returns only authenticated chunks; a failure cuts
-	// the response.
-	if _, err := io.Copy(w, pt); err != nil {
+	// the response, before its last byte (endCheckedReader).
+	if _, err := io.Copy(w, &endCheckedReader{r: pt}); err != nil {
 		c.cut(err)
 	}
 }

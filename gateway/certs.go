@@ -48,7 +48,9 @@ func (c *leafCache) get(host string) (*tls.Certificate, error) {
 	if ok {
 		select {
 		case <-e.ready:
-			if e.err != nil || c.now().After(e.cert.Leaf.NotAfter.Add(-time.Hour)) {
+			// The wall clock may jump either way (a clock that ran ahead
+			// and was corrected): a leaf not valid now is made again.
+			if now := c.now(); e.err != nil || now.After(e.cert.Leaf.NotAfter.Add(-time.Hour)) || now.Before(e.cert.Leaf.NotBefore) {
 				ok = false
 			}
 		default:
@@ -75,6 +77,17 @@ func (c *leafCache) make(host string) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("region CA unavailable: %w", err)
 	}
+	now := c.now()
+	// A leaf cannot outlive its CA: past the CA's validity, say so rather
+	// than sign a certificate every client rejects.
+	switch {
+	case now.After(caCert.NotAfter):
+		return nil, fmt.Errorf("region CA expired at %s (clock at %s): rotate it (sluss keys rotate --ca)",
+			caCert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	case now.Before(caCert.NotBefore):
+		return nil, fmt.Errorf("region CA not valid until %s (clock at %s): check the clock",
+			caCert.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -83,7 +96,6 @@ func (c *leafCache) make(host string) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := c.now()
 	notAfter := now.Add(leafLifetime)
 	if caCert.NotAfter.Before(notAfter) {
 		notAfter = caCert.NotAfter

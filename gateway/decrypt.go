@@ -83,7 +83,7 @@ func decryptResponse(x *Exchange, resp *http.Response) (*http.Response, error) {
 		return nil, decryptError(err)
 	}
 	x.Decrypted()
-	resp.Body = &plaintextBody{r: pt, c: resp.Body}
+	resp.Body = &plaintextBody{r: &endCheckedReader{r: pt}, c: resp.Body}
 	setPlaintextHeaders(resp.Header, size)
 	resp.ContentLength = size
 	return resp, nil
@@ -142,6 +142,65 @@ func (b *plaintextBody) Read(p []byte) (int, error) {
 }
 
 func (b *plaintextBody) Close() error { return b.c.Close() }
+
+// endCheckedReader passes a decrypting stream on with its end checked:
+// each Read fills p and then reads one byte beyond it, which it keeps for
+// the next Read, so the last byte goes out only with io.EOF, which the age
+// stream returns once its final chunk authenticated. An object cut at a
+// chunk boundary authenticates every chunk it still has, and only its
+// missing final chunk, noticed at the end, gives it away: a response whose
+// Content-Length was computed from the cut size would be complete before
+// that error, and the client would take the cut file for the whole one.
+// One byte short, it sees the cut. Like fullReader, it holds back at most
+// one buffer (one chunk behind the upstream), never the stream.
+type endCheckedReader struct {
+	r    io.Reader
+	last [1]byte
+	held bool
+	err  error // returned by the read that filled last
+}
+
+func (e *endCheckedReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := 0
+	if e.held {
+		if e.err != nil && e.err != io.EOF {
+			return 0, e.err // the held byte never goes out
+		}
+		p[0], e.held, n = e.last[0], false, 1
+		if e.err == io.EOF {
+			return 1, io.EOF
+		}
+	}
+	for n < len(p) {
+		m, err := e.r.Read(p[n:])
+		n += m
+		if err != nil {
+			return e.end(n, err)
+		}
+	}
+	for {
+		m, err := e.r.Read(e.last[:])
+		if m == 1 {
+			e.held, e.err = true, err
+			return n, nil
+		}
+		if err != nil {
+			return e.end(n, err)
+		}
+	}
+}
+
+// end finishes a Read of n bytes that met err: at io.EOF they are the end
+// of a complete stream; after any other error the last of them stays back.
+func (e *endCheckedReader) end(n int, err error) (int, error) {
+	if err == io.EOF {
+		return n, io.EOF
+	}
+	return max(n-1, 0), err
+}
 
 // probe fetches the first probeSize bytes of the object req names. It
 // returns the bytes, the object's total size (-1 if unknown) and the
@@ -272,7 +331,7 @@ func decryptRange(x *Exchange, req *http.Request, next http.RoundTripper) (*http
 		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header:        h,
 		ContentLength: length,
-		Body:          &plaintextBody{r: pt, c: ra},
+		Body:          &plaintextBody{r: &endCheckedReader{r: pt}, c: ra},
 		Request:       req,
 	}, nil
 }

@@ -314,10 +314,12 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 	if upg, ok = g.admitUpgrade(cw, r, svc, x, ev); !ok {
 		return
 	}
+	st := &exchangeState{x: x, meta: meta, ev: ev, upgrade: upg}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &countingBody{ReadCloser: r.Body, n: &up, rc: rc, idle: g.limits.IdleTimeout}
+		st.body = &countingBody{ReadCloser: r.Body, n: &up, rc: rc, idle: g.limits.IdleTimeout}
+		r.Body = st.body
 	}
-	ctx := context.WithValue(r.Context(), exchangeKey, &exchangeState{x: x, meta: meta, ev: ev, upgrade: upg})
+	ctx := context.WithValue(r.Context(), exchangeKey, st)
 	g.forward.ServeHTTP(upg.responseWriter(cw), r.WithContext(ctx))
 }
 
@@ -325,7 +327,8 @@ type exchangeState struct {
 	x       *Exchange
 	meta    *connMeta
 	ev      *auditEvent
-	upgrade *upgrade // nil unless the request asks to switch protocols
+	upgrade *upgrade      // nil unless the request asks to switch protocols
+	body    *countingBody // the client's request body, if any
 }
 
 func stateFrom(ctx context.Context) *exchangeState {
@@ -417,7 +420,9 @@ func (g *Gateway) forwardError(w http.ResponseWriter, r *http.Request, err error
 		s.x.Denied()
 		s.ev.reasonCode, s.ev.reason = rf.code, rf.reason
 		writeRefusal(w, r, rf.status, rf.title, rf.reason, s.ev.id)
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), s.body != nil && s.body.broken.Load():
+		// The upload broke off on the client's side; the upstream is not
+		// to blame.
 		s.ev.reason = "client went away"
 		w.WriteHeader(499)
 	default:
@@ -467,6 +472,9 @@ type countingBody struct {
 	n    *int64
 	rc   *http.ResponseController
 	idle time.Duration
+	// broken is set when reading from the client failed (it went away or
+	// stalled), not when the body was closed for us.
+	broken atomic.Bool
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
@@ -475,6 +483,9 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	atomic.AddInt64(b.n, int64(n))
+	if err != nil && err != io.EOF && !errors.Is(err, http.ErrBodyReadAfterClose) {
+		b.broken.Store(true)
+	}
 	return n, err
 }
 

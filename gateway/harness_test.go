@@ -309,10 +309,14 @@ func loopbackListeners(t testing.TB) (proxy, admin net.Listener) {
 }
 
 // newHarnessOn is newHarnessWith on given proxy and admin listeners (nil:
-// fresh ones).
-func newHarnessOn(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity string, l, al net.Listener) *harness {
+// fresh ones). Each of setup runs on the harness before the gateway is
+// built (to give it another re-identification store, say).
+func newHarnessOn(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity string, l, al net.Listener, setup ...func(*harness)) *harness {
 	t.Helper()
 	h := &harness{audit: &syncBuffer{}, debug: &syncBuffer{}, store: newFaultStore(t)}
+	for _, s := range setup {
+		s(h)
+	}
 	hmacKey := make([]byte, 32)
 	rand.Read(hmacKey)
 	debugLog := zerolog.New(h.debug).Level(zerolog.DebugLevel)

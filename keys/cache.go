@@ -78,10 +78,15 @@ func (c *cachedStore) refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*c.s.vaultTimeout())
 	defer cancel()
 	sn, err := c.load(ctx)
+	old := c.snap.Load()
+	if err == nil && old != nil {
+		if cerr := sn.contradicts(old); cerr != nil {
+			err = fmt.Errorf("%s holds other keys than the ones loaded: %w; the store was wiped and re-initialised, or replaced: keeping the cached keys; restore the store, or restart sluss to accept it", c.b.location(), cerr)
+		}
+	}
 	c.mu.Lock()
 	c.lastErr = err
 	c.mu.Unlock()
-	old := c.snap.Load()
 	if err != nil {
 		if old != nil { // the first load's error goes to Open's caller
 			c.log.Warn().Err(err).Str("store", c.b.location()).Time("keys_fetched", old.fetched).

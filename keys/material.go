@@ -1,10 +1,12 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -282,6 +284,43 @@ func buildSnapshot(docs map[string]*document, where func(string) string, domains
 		return nil, err
 	}
 	return s, nil
+}
+
+// contradicts returns an error if s holds other material than old under a
+// version both have, or lacks an identity version old has. Versions are
+// never rewritten or removed, so either means the store was wiped and
+// re-initialised (or replaced by another region's): taking it would strand
+// every object encrypted to the old identities, every token under the old
+// HMAC keys, the re-identification store sealed under the old key, and
+// clients' trust in the CA.
+func (s *snapshot) contradicts(old *snapshot) error {
+	have := make(map[int]string, len(s.identities))
+	for _, id := range s.identities {
+		have[id.Version] = id.Recipient().String()
+	}
+	for _, id := range old.identities {
+		r, ok := have[id.Version]
+		switch {
+		case !ok:
+			return fmt.Errorf("identity v%d is gone", id.Version)
+		case r != id.Recipient().String():
+			return fmt.Errorf("identity v%d differs", id.Version)
+		}
+	}
+	for dom, r := range old.hmac {
+		for v, k := range r.keys {
+			if nk, ok := s.hmac[dom].keys[v]; ok && subtle.ConstantTimeCompare(nk, k) != 1 {
+				return fmt.Errorf("HMAC key %s v%d differs", dom, v)
+			}
+		}
+	}
+	if subtle.ConstantTimeCompare(s.reid, old.reid) != 1 {
+		return errors.New("the re-identification key differs")
+	}
+	if s.ca.Version == old.ca.Version && !bytes.Equal(s.ca.Cert.Raw, old.ca.Cert.Raw) {
+		return fmt.Errorf("CA v%d differs", s.ca.Version)
+	}
+	return nil
 }
 
 // describe lists a document's versions without secrets.

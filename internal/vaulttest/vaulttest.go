@@ -46,9 +46,16 @@ type Server struct {
 	// RootToken is a token with the root policy.
 	RootToken string
 
+	stderr *syncBuffer
+
+	mu   sync.Mutex
+	proc *process // the running process; Restart replaces it
+}
+
+// process is one vault-dev process.
+type process struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the process has been waited for
-	stderr   *syncBuffer
 	stopOnce sync.Once
 }
 
@@ -63,43 +70,63 @@ func Start(t testing.TB) *Server {
 		t.Skip(EnvBinary + " not set; run ./test.sh which builds deploy/vault-dev")
 	}
 
-	s := &Server{
-		RootToken: "root-" + randomHex(t, 16),
-		exited:    make(chan struct{}),
-		stderr:    &syncBuffer{},
-	}
-	stdout := &firstLine{line: make(chan string, 1)}
-	s.cmd = exec.Command(bin, "-addr", "127.0.0.1:0", "-root-token", s.RootToken)
-	s.cmd.Stdout = stdout
-	s.cmd.Stderr = s.stderr
-	setProcAttr(s.cmd)
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("vaulttest: failed to start %s: %v", bin, err)
-	}
-	go func() {
-		s.cmd.Wait()
-		close(s.exited)
-	}()
+	s := &Server{RootToken: "root-" + randomHex(t, 16), stderr: &syncBuffer{}}
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() && s.stderr.Len() > 0 {
 			t.Logf("vault-dev stderr:\n%s", s.stderr)
 		}
 	})
-
-	addr, err := s.waitListening(stdout)
-	if err != nil {
-		t.Fatalf("vaulttest: %v\nvault-dev stderr:\n%s", err, s.stderr)
-	}
-	s.Addr = addr
-	if err := s.waitHealthy(); err != nil {
-		t.Fatalf("vaulttest: %v\nvault-dev stderr:\n%s", err, s.stderr)
-	}
+	s.launch(t, bin, "127.0.0.1:0")
 	return s
 }
 
+// Restart stops the server and starts a new one on the same address with
+// the same root token, as a Vault restarted in place. vault-dev keeps
+// everything in memory, so it comes back empty: no secrets, policies,
+// AppRoles or tokens but the root token. A test that wants the keys back
+// writes them again, as a restore from Vault's storage would.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	s.launch(t, os.Getenv(EnvBinary), strings.TrimPrefix(s.Addr, "http://"))
+}
+
+// launch starts vault-dev listening on addr and waits until it serves.
+func (s *Server) launch(t testing.TB, bin, addr string) {
+	t.Helper()
+	p := &process{exited: make(chan struct{})}
+	stdout := &firstLine{line: make(chan string, 1)}
+	p.cmd = exec.Command(bin, "-addr", addr, "-root-token", s.RootToken)
+	p.cmd.Stdout = stdout
+	p.cmd.Stderr = s.stderr
+	setProcAttr(p.cmd)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("vaulttest: failed to start %s: %v", bin, err)
+	}
+	go func() {
+		p.cmd.Wait()
+		close(p.exited)
+	}()
+	s.mu.Lock()
+	s.proc = p
+	s.mu.Unlock()
+
+	got, err := p.waitListening(stdout)
+	if err != nil {
+		t.Fatalf("vaulttest: %v\nvault-dev stderr:\n%s", err, s.stderr)
+	}
+	if s.Addr != "" && got != s.Addr {
+		t.Fatalf("vaulttest: restarted on %s, not %s", got, s.Addr)
+	}
+	s.Addr = got
+	if err := s.waitHealthy(p); err != nil {
+		t.Fatalf("vaulttest: %v\nvault-dev stderr:\n%s", err, s.stderr)
+	}
+}
+
 // waitListening waits for the line that says where the server listens.
-func (s *Server) waitListening(stdout *firstLine) (string, error) {
+func (p *process) waitListening(stdout *firstLine) (string, error) {
 	select {
 	case line := <-stdout.line:
 		addr, ok := strings.CutPrefix(line, readyPrefix)
@@ -107,15 +134,15 @@ func (s *Server) waitListening(stdout *firstLine) (string, error) {
 			return "", fmt.Errorf("unexpected first line from vault-dev: %q", line)
 		}
 		return addr, nil
-	case <-s.exited:
-		return "", fmt.Errorf("vault-dev exited before it was ready (%v)", s.cmd.ProcessState)
+	case <-p.exited:
+		return "", fmt.Errorf("vault-dev exited before it was ready (%v)", p.cmd.ProcessState)
 	case <-time.After(startTimeout):
 		return "", fmt.Errorf("vault-dev printed no address within %v", startTimeout)
 	}
 }
 
 // waitHealthy waits until sys/health reports initialised, unsealed and active.
-func (s *Server) waitHealthy() error {
+func (s *Server) waitHealthy(p *process) error {
 	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -128,8 +155,8 @@ func (s *Server) waitHealthy() error {
 			err = fmt.Errorf("status %s", resp.Status)
 		}
 		select {
-		case <-s.exited:
-			return fmt.Errorf("vault-dev exited before it was healthy (%v)", s.cmd.ProcessState)
+		case <-p.exited:
+			return fmt.Errorf("vault-dev exited before it was healthy (%v)", p.cmd.ProcessState)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -143,13 +170,19 @@ func (s *Server) waitHealthy() error {
 // connections when Stop returns: a test can use it to simulate a Vault outage.
 // Calling Stop again does nothing. Start registers it as a cleanup.
 func (s *Server) Stop() {
-	s.stopOnce.Do(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.stopOnce.Do(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-s.exited:
+		case <-p.exited:
 		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
+			p.cmd.Process.Kill()
+			<-p.exited
 		}
 	})
 }

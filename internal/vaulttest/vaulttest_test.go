@@ -158,3 +158,22 @@ func TestTwoServersAreIndependent(t *testing.T) {
 	status, resp := a.Request(t, http.MethodGet, "auth/token/lookup-self", b.RootToken, nil)
 	wantStatus(t, "b's token on a", status, http.StatusForbidden, resp)
 }
+
+// TestRestart: a restarted server listens where it did and takes the same
+// root token, and has forgotten everything else.
+func TestRestart(t *testing.T) {
+	v := vaulttest.Start(t)
+	addr := v.Addr
+	status, resp := v.Request(t, http.MethodPost, "secret/data/sluss/x", v.RootToken, map[string]any{"data": map[string]any{"k": "v"}})
+	wantStatus(t, "write", status, http.StatusOK, resp)
+	v.Restart(t)
+	if v.Addr != addr {
+		t.Fatalf("restarted on %s, not %s", v.Addr, addr)
+	}
+	status, resp = v.Request(t, http.MethodGet, "secret/data/sluss/x", v.RootToken, nil)
+	wantStatus(t, "read after restart", status, http.StatusNotFound, resp)
+	v.Stop()
+	if _, err := http.Get(v.Addr + "/v1/sys/health"); err == nil {
+		t.Error("the restarted server still answers after Stop")
+	}
+}

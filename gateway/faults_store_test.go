@@ -1,0 +1,255 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluss/sluss/pseudonym"
+)
+
+// testPersonnummer is the i-th of a series of distinct, valid
+// personnummer (YYYYMMDD-NNNC, born from 1950 on, Luhn-checked).
+func testPersonnummer(i int) string {
+	d := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i/900)
+	nine := fmt.Sprintf("%s%03d", d.Format("060102"), 100+i%900)
+	sum := 0
+	for k, c := range nine {
+		v := int(c-'0') * (2 - k%2)
+		sum += v/10 + v%10
+	}
+	return fmt.Sprintf("%s%s-%03d%d", d.Format("2006"), d.Format("0102"), 100+i%900, (10-sum%10)%10)
+}
+
+// mountTmpfs mounts a tmpfs of the given size (as mount's size=) on a new
+// directory, and unmounts it at cleanup. It skips the test where mounting
+// is not permitted (not root, or no CAP_SYS_ADMIN in a container).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "fs")
+	os.Mkdir(dir, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs to fill (needs root or CAP_SYS_ADMIN): %v: %s", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fill writes a file until the filesystem has no space left.
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, block := range []int{64 << 10, 4 << 10, 512, 1} {
+		buf := make([]byte, block)
+		for {
+			if _, err := f.Write(buf); err != nil {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("filling: %v", err)
+				}
+				break
+			}
+		}
+	}
+}
+
+// swapStore is a BoltStore a test can replace while the gateway runs.
+type swapStore struct {
+	s atomic.Pointer[pseudonym.BoltStore]
+}
+
+func (w *swapStore) Put(ctx context.Context, e ...pseudonym.Entry) error {
+	return w.s.Load().Put(ctx, e...)
+}
+func (w *swapStore) Get(ctx context.Context, token string) ([]byte, error) {
+	return w.s.Load().Get(ctx, token)
+}
+func (w *swapStore) Close() error { return nil }
+
+// TestFaultStoreDiskFull: the re-identification store (the embedded bbolt
+// file) is on a filesystem that fills up. A request with personnummer the
+// store has not seen is refused with 503 and nothing goes upstream; one
+// whose mappings exist still goes through, and responses are still
+// re-identified. Once space returns, nothing is lost: every token the
+// upstream ever got re-identifies, refused requests succeed when sent
+// again, and the file, reopened, holds every mapping.
+func TestFaultStoreDiskFull(t *testing.T) {
+	dir := mountTmpfs(t, "1m")
+	key := make([]byte, 32)
+	rand.Read(key)
+	dbPath := filepath.Join(dir, pseudonym.StoreFile)
+	bolt, err := pseudonym.OpenBoltStore(dbPath, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			bolt.Close()
+		}
+	})
+	c := newCloud(t)
+	get := recordsAPI(c)
+	k := newTestKeys(t)
+	store := &swapStore{}
+	store.s.Store(bolt)
+	h := newHarnessOn(t, storageConfig(c, "form"), k, k.caPEM, k.id.SecretKey(), nil, nil,
+		func(h *harness) { h.store.Store = store })
+	h.keys = k
+	cl := h.client("", "")
+	var values []string // every personnummer sent, for the leak check
+	defer func() {
+		for _, log := range []string{h.audit.String(), h.debug.String()} {
+			for _, v := range values {
+				if strings.Contains(log, v) {
+					t.Fatal("a log contains a personnummer the test sent")
+				}
+			}
+		}
+	}()
+
+	// post sends one record; it returns the status and the record's number
+	// upstream (0 if none was stored).
+	post := func(pnr string, n int) (int, int, string) {
+		t.Helper()
+		values = append(values, pnr)
+		body := fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, n, pnr)
+		before := c.requests.Load()
+		resp, err := cl.Post(c.URL()+"/api/records", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var rec int
+		if resp.StatusCode == http.StatusCreated {
+			fmt.Sscanf(string(b), `{"id":%d}`, &rec)
+		} else if c.requests.Load() != before {
+			t.Fatalf("a refused request (%s) reached the upstream", resp.Status)
+		}
+		return resp.StatusCode, rec, string(b)
+	}
+	sent := map[int]string{} // upstream record → the body the client sent
+	i := 0
+	for ; i < 20; i++ {
+		status, rec, b := post(testPersonnummer(i), i)
+		if status != http.StatusCreated {
+			t.Fatalf("before the fault: %d %s", status, b)
+		}
+		sent[rec] = fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, i, testPersonnummer(i))
+	}
+	fi, _ := os.Stat(dbPath)
+	filler := filepath.Join(dir, "filler")
+	fill(t, filler)
+	t.Logf("store file %d bytes; filesystem full", fi.Size())
+
+	// New personnummer until the store cannot take more: bbolt reuses
+	// freed pages for a while, then needs one the disk has not got.
+	var refused []int
+	written := 0
+	for ; i < 2000 && len(refused) < 5; i++ {
+		status, rec, b := post(testPersonnummer(i), i)
+		switch status {
+		case http.StatusCreated:
+			sent[rec] = fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, i, testPersonnummer(i))
+			written++
+		case http.StatusServiceUnavailable:
+			if len(refused) == 0 {
+				t.Logf("first refusal after %d more mappings: %s", written, b)
+				if !strings.Contains(b, "re-identification store") || !strings.Contains(b, "nothing was sent") {
+					t.Errorf("the refusal does not say why: %s", b)
+				}
+			}
+			refused = append(refused, i)
+		default:
+			t.Fatalf("during the fault: %d %s", status, b)
+		}
+	}
+	if len(refused) == 0 {
+		t.Fatalf("%d new mappings on a full filesystem, none refused", written)
+	}
+	if !h.auditSoon(t, `"method":"POST"`, `"status":503`) {
+		t.Errorf("the refusals are not audited:\n%s", h.audit.String())
+	}
+	// Known personnummer need no write: they go through, and records are
+	// re-identified, while the disk is still full.
+	if status, rec, b := post(testPersonnummer(0), 0); status != http.StatusCreated {
+		t.Errorf("a known personnummer on a full disk: %d %s", status, b)
+	} else {
+		sent[rec] = fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, 0, testPersonnummer(0))
+	}
+	checkRecords := func(when string) {
+		t.Helper()
+		for rec, want := range sent {
+			if up := get(rec).body; !tokenRE.Match(up) || bytes.Contains(up, []byte(want[len(want)-15:len(want)-2])) {
+				t.Fatalf("%s: record %d upstream is not pseudonymized", when, rec)
+			}
+			resp, err := cl.Get(fmt.Sprintf("%s/api/records/%d", c.URL(), rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != want {
+				t.Fatalf("%s: record %d re-identified as %d, %d bytes", when, rec, resp.StatusCode, len(b))
+			}
+		}
+	}
+	checkRecords("disk full")
+
+	// Space returns.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range refused {
+		status, rec, b := post(testPersonnummer(n), n)
+		if status != http.StatusCreated {
+			t.Fatalf("a refused request sent again with space back: %d %s", status, b)
+		}
+		sent[rec] = fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, n, testPersonnummer(n))
+	}
+	for j := 0; j < 20; j, i = j+1, i+1 {
+		status, rec, b := post(testPersonnummer(i), i)
+		if status != http.StatusCreated {
+			t.Fatalf("with space back: %d %s", status, b)
+		}
+		sent[rec] = fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, i, testPersonnummer(i))
+	}
+	checkRecords("space back")
+	t.Logf("%d records upstream; %d new mappings written on the full disk before the first of %d refusals", len(sent), written, len(refused))
+
+	// The file itself holds every token the upstream got.
+	bolt.Close()
+	closed = true
+	again, err := pseudonym.OpenBoltStore(dbPath, key)
+	if err != nil {
+		t.Fatalf("reopening the store: %v", err)
+	}
+	defer again.Close()
+	store.s.Store(again)
+	for rec, want := range sent {
+		back, counts, err := h.pseudo.ReidentifyString(context.Background(), pseudonym.FormatJSON, string(get(rec).body))
+		if err != nil || back != want || counts.Unknown != 0 || counts.ReidentifiedPersonnummer != 1 {
+			t.Fatalf("record %d from the reopened store: %+v, %v", rec, counts, err)
+		}
+	}
+}
