@@ -41,6 +41,7 @@ var commands = map[string]command{
 	"keys":         {"create, rotate, list and export the region's keys (sluss keys help)", runKeys},
 	"ca":           {"export the gateway's CA certificate (sluss ca export)", runCA},
 	"bench":        {"measure throughput and latency: direct, through the gateway, and peers", runBench},
+	"audit":        {"verify the audit log's hash chain and signed checkpoints (sluss audit verify)", runAudit},
 }
 
 func main() {
