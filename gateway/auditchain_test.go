@@ -595,3 +595,29 @@ func BenchmarkAuditLog(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAuditVerify is the verifier's speed on request-sized events.
+func BenchmarkAuditVerify(b *testing.B) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	var buf bytes.Buffer
+	a, _ := NewAuditLog(&buf, AuditOptions{Key: key, Interval: -1})
+	l := a.Logger()
+	for i := range 10000 {
+		l.Info().Str("request_id", fmt.Sprintf("%016x", i)).Str("user", "local").Str("client", "127.0.0.1:54321").
+			Str("host", "files.example.org").Str("service", "files").Str("method", "PUT").Str("path", "/dav/reports/2026/q3.pdf").
+			Str("action", "encrypt").Int64("bytes_up", 1024).Int("status", 201).Msg("request")
+		if i%1000 == 999 {
+			a.Checkpoint()
+		}
+	}
+	a.Close()
+	pub := key.Public().(ed25519.PublicKey)
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		v := NewAuditVerifier(pub)
+		v.Verify("audit.json", bytes.NewReader(buf.Bytes()))
+		if r := v.Report(); len(r.Problems) > 0 {
+			b.Fatal(problemsText(r))
+		}
+	}
+}
