@@ -37,6 +37,9 @@ type refusal struct {
 func (g *Gateway) admit(ctx context.Context, r *http.Request, target string, tls bool) admission {
 	user, ok := g.authenticate(r)
 	a := admission{user: user, target: target}
+	if a.refusal = g.auditRefusal(); a.refusal != nil {
+		return a
+	}
 	if !ok {
 		a.refusal = &refusal{http.StatusProxyAuthRequired, "deny", codeAuthRequired,
 			"Proxy authentication required", "Sign in to the gateway with your region account."}

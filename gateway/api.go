@@ -155,6 +155,11 @@ func (g *Gateway) apiHandler(action string, role Role, fn func(c *apiCall, w htt
 			g.record(ev)
 		}()
 		w.Header().Set("X-Sluss-Request-Id", ev.id)
+		if rf := g.auditRefusal(); rf != nil {
+			ev.deny(rf)
+			c.fail(rf.status, rf.title, rf.reason)
+			return
+		}
 		who, status, reason := g.api.authenticate(r)
 		if who == nil {
 			ev.action, ev.reason = "deny", reason

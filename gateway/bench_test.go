@@ -86,7 +86,9 @@ func BenchmarkGateway(b *testing.B) {
 			b.Run(name+"/proxy-"+profile, func(b *testing.B) {
 				srv, ca := newSink(b)
 				h := newHarness(b, Config{UpstreamCA: ca, Services: []ServiceConfig{{Hosts: []string{"127.0.0.1"}, Profile: profile, Ports: []int{urlPort(srv.URL)}}}})
-				h.gw.audit = zerolog.New(io.Discard) // real events, not kept in memory
+				// Real, chained events, not kept in memory.
+				alog, _ := NewAuditLog(io.Discard, AuditOptions{Key: h.auditKey, Interval: -1})
+				h.gw.audit, h.gw.auditLog = zerolog.New(alog), alog
 				reportLatency(b, benchPut(b, h.client("", ""), srv.URL+"/x", body))
 			})
 		}

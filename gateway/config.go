@@ -18,6 +18,7 @@ import (
 //	  upstream_ca: /etc/sluss/upstream-ca.pem
 //	  users_file: /etc/sluss/users   # "name:bcrypt-hash" lines (htpasswd -B)
 //	  audit_log: /var/log/sluss/audit.json   # default: standard output
+//	  audit_checkpoint_interval: 1m  # signed chain head (sluss audit verify)
 //	  groups:
 //	    - name: staff
 //	      members: [alice, bob]
@@ -58,6 +59,9 @@ type Config struct {
 	// default: the proxy listener's address, or the host the PAC file was
 	// fetched from with the proxy's port when it listens on all addresses.
 	PACProxy string `yaml:"pac_proxy"`
+	// AuditCheckpointInterval is how often the audit log's chain head is
+	// signed (default 1m; see AuditLog).
+	AuditCheckpointInterval time.Duration `yaml:"audit_checkpoint_interval"`
 }
 
 // APIConfig configures the HTTP API on the admin listener.

@@ -39,6 +39,11 @@
 // audit event; [Inventory.ReadAuditLog] builds the same from audit logs),
 // Prometheus /metrics and /proxy.pac for browsers.
 //
+// The audit trail is tamper-evident: write it through an [AuditLog] (a hash
+// chain with signed checkpoints; New's audit logger is [AuditLog.Logger],
+// and [WithAuditLog] lets the gateway refuse requests while the log cannot
+// be written). [AuditVerifier] checks what it wrote.
+//
 // Everything fails closed: a transformer that cannot do its job refuses the
 // request before anything is sent upstream, and a download whose ciphertext
 // fails authentication is cut, never completed.

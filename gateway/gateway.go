@@ -38,6 +38,7 @@ type Gateway struct {
 	pacProxy  string                 // configured address PAC files name
 	proxyAddr atomic.Pointer[string] // the proxy listener's address
 	audit     zerolog.Logger
+	auditLog  *AuditLog // nil: the audit logger's health is not known
 	log       zerolog.Logger
 
 	leaves    *leafCache
@@ -95,6 +96,7 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 	for _, o := range opts {
 		o(g)
 	}
+	m.watchAudit(g.auditLog)
 	g.own = newOwnListeners()
 	if g.api, err = newAPIAuth(cfg.API); err != nil {
 		return nil, err
@@ -261,6 +263,14 @@ func (g *Gateway) auditPath(r *http.Request) string {
 func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta) {
 	svc := meta.service
 	ev := g.newEvent(r, meta, svc)
+	if rf := g.auditRefusal(); rf != nil {
+		// Also inside an inspected connection opened before the log
+		// failed.
+		ev.deny(rf)
+		writeRefusal(w, r, rf.status, rf.title, rf.reason, ev.id)
+		g.record(ev)
+		return
+	}
 	if !svc.pseudonymizes() {
 		// A pseudonymizing service logs the path it sent
 		// (Exchange.AuditPath) instead.

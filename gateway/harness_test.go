@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -220,6 +221,8 @@ type harness struct {
 	proxy    string // http://127.0.0.1:PORT
 	admin    string
 	audit    *syncBuffer
+	auditLog *AuditLog // chained, over audit, signed with auditKey
+	auditKey ed25519.PrivateKey
 	debug    *syncBuffer
 	caFile   string // region CA, for clients
 	identity string // region identity file, for age -d
@@ -325,7 +328,11 @@ func newHarnessOn(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity
 		t.Fatal(err)
 	}
 	h.pseudo = p
-	gw, err := New(cfg, ks, zerolog.New(h.audit).With().Timestamp().Logger(), debugLog, WithPseudonymizer(p))
+	_, h.auditKey, _ = ed25519.GenerateKey(rand.Reader)
+	if h.auditLog, err = NewAuditLog(h.audit, AuditOptions{Key: h.auditKey, Interval: -1}); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := New(cfg, ks, h.auditLog.Logger(), debugLog, WithPseudonymizer(p), WithAuditLog(h.auditLog))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,6 +378,7 @@ func newHarnessOn(t testing.TB, cfg Config, ks KeySource, caPEM []byte, identity
 	os.WriteFile(h.identity, []byte(identity+"\n"), 0o600)
 	t.Cleanup(func() {
 		gw.Close()
+		h.auditLog.Close()
 		for _, log := range []string{h.audit.String(), h.debug.String()} {
 			if strings.Contains(log, secretMarker) {
 				t.Errorf("a log contains file contents")

@@ -129,7 +129,13 @@ func (m *metrics) handler() http.Handler {
 // record writes an audit event and counts it in the metrics and the
 // service inventory.
 func (g *Gateway) record(ev *auditEvent) {
-	ev.write(g.audit)
+	if ev.reasonCode == codeAuditUnwritable && g.auditLog.Err() != nil {
+		// Refused because admission's retry just failed: counted as
+		// lost, not written again (nor reported by zerolog each time).
+		g.auditLog.lose()
+	} else {
+		ev.write(g.audit)
+	}
 	g.metrics.observe(ev)
 	g.inventoryAdd(ev)
 }

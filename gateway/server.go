@@ -162,9 +162,18 @@ func (g *Gateway) adminRoutes() []adminRoute {
 	}
 }
 
-// readyz reports whether the gateway can do its job now: the key store is
-// usable and fresh, and the encryption key can be had.
+// readyz reports whether the gateway can do its job now: the audit log can
+// be written (a probe retries it), the key store is usable and fresh, and
+// the encryption key can be had.
 func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	if !g.auditLog.Writable() {
+		reason := ErrAuditUnwritable.Error()
+		if err := g.auditLog.Err(); err != nil {
+			reason += ": " + err.Error()
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": reason})
+		return
+	}
 	if err := g.keys.Ready(); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
 		return

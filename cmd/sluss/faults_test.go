@@ -66,7 +66,7 @@ var (
 
 // startServe runs the binary's serve command and waits for its start-up
 // message; it is killed at cleanup if still running.
-func startServe(t *testing.T, bin string, args ...string) *serveProc {
+func startServeBinary(t *testing.T, bin string, args ...string) *serveProc {
 	t.Helper()
 	p := &serveProc{audit: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, args...)...)
@@ -132,7 +132,7 @@ func TestFaultKill9(t *testing.T) {
 	upURL, _ := url.Parse(up.URL)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	args := []string{"--data-dir", dataDir, "--approve", upURL.Host + "=form", "--upstream-ca", upCA}
-	gw := startServe(t, bin, args...)
+	gw := startServeBinary(t, bin, args...)
 
 	caPEM, err := os.ReadFile(filepath.Join(dataDir, "ca.pem"))
 	if err != nil {
@@ -195,7 +195,7 @@ func TestFaultKill9(t *testing.T) {
 
 	// Restarted on the same data directory, the gateway re-identifies
 	// every record the upstream holds, in one API call.
-	gw2 := startServe(t, bin, args...)
+	gw2 := startServeBinary(t, bin, args...)
 	var ids []int
 	var upstream, want bytes.Buffer
 	upstream.WriteByte('[')
@@ -262,7 +262,7 @@ func TestFaultKill9(t *testing.T) {
 func TestFaultServeReadOnly(t *testing.T) {
 	bin := buildSluss(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	gw := startServe(t, bin, "--data-dir", dataDir)
+	gw := startServeBinary(t, bin, "--data-dir", dataDir)
 	gw.cmd.Process.Signal(syscall.SIGTERM)
 	<-gw.exited
 	db := filepath.Join(dataDir, "pseudonyms.db")

@@ -42,6 +42,7 @@ var commands = map[string]command{
 	"ca":           {"export the gateway's CA certificate (sluss ca export)", runCA},
 	"bench":        {"measure throughput and latency: direct, through the gateway, and peers", runBench},
 	"services":     {"list the cloud services in use (per host) from audit logs", runServices},
+	"audit":        {"verify the audit log's hash chain and signed checkpoints (sluss audit verify)", runAudit},
 }
 
 func main() {

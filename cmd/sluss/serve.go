@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -41,6 +43,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	def := fs.String("default", "", "what unlisted hosts get: block (default) or tunnel")
 	upstreamCA := fs.String("upstream-ca", "", "also trust the CA certificates in `FILE` for upstream TLS")
 	users := fs.String("users", "", "authenticate clients against the bcrypt password `FILE` (name:hash lines)")
+	auditLog := fs.String("audit-log", "", "append the audit log to `FILE` (default standard output; SIGHUP reopens it)")
 	debug := fs.Bool("debug", false, "log diagnostics (never contents) to standard error")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -69,6 +72,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	setIf(&gc.Default, *def)
 	setIf(&gc.UpstreamCA, *upstreamCA)
 	setIf(&gc.UsersFile, *users)
+	setIf(&gc.AuditLog, *auditLog)
 	if gc.Listen == "" {
 		gc.Listen = "127.0.0.1:8080"
 	}
@@ -81,22 +85,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		level = zerolog.DebugLevel
 	}
 	logger := zerolog.New(e.stderr).Level(level).With().Timestamp().Logger()
-	var auditOut io.Writer = e.stdout
-	if gc.AuditLog != "" && gc.AuditLog != "-" {
-		f, err := os.OpenFile(gc.AuditLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return fmt.Errorf("failed to open audit log: %w", err)
-		}
-		defer f.Close()
-		auditOut = f
-	}
-	audit := zerolog.New(auditOut).With().Timestamp().Str("log", "audit").Logger()
 
 	store, err := openStore(ctx, fc.Keys, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	alog, closeAudit, err := openAuditLog(gc, e, store, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 	ca, err := store.CA()
 	if err != nil {
 		return fmt.Errorf("no gateway CA: %w", err)
@@ -129,7 +128,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	gw, err := gateway.New(gc, gateway.FromStore(store), audit, logger, gateway.WithPseudonymizer(pseudo))
+	gw, err := gateway.New(gc, gateway.FromStore(store), alog.Logger(), logger, gateway.WithPseudonymizer(pseudo), gateway.WithAuditLog(alog))
 	if err != nil {
 		return err
 	}
@@ -162,7 +161,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
   trust it:   curl --cacert %[5]s …, or system-wide on Debian:
               cp %[5]s /usr/local/share/ca-certificates/sluss.crt && update-ca-certificates
   approved:   %d service(s); unlisted hosts: %s
-`, proxyURL, al.Addr(), enc.Region, enc.Version, caPath, len(gc.Services), orDefault(gc.Default, "block"))
+  audit log:  %s, chain %s, checkpoints signed by key %s (sluss audit key)
+`, proxyURL, al.Addr(), enc.Region, enc.Version, caPath, len(gc.Services), orDefault(gc.Default, "block"),
+		orDefault(gc.AuditLog, "standard output"), alog.Chain(), alog.KeyFingerprint())
+	if err := alog.Err(); err != nil {
+		fmt.Fprintf(e.stderr, "warning: %v: the gateway refuses requests until the audit log can be written\n", err)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -173,7 +177,79 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return gw.Shutdown(sctx)
+	err = gw.Shutdown(sctx)
+	if cerr := alog.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("failed to write the final audit checkpoint: %w", cerr)
+	}
+	return err
+}
+
+// openAuditLog starts the audit chain on the configured file (or standard
+// output), with checkpoints signed by the key derived from the key store.
+// For a file, SIGHUP reopens it after rotation; the returned func ends
+// the chain and closes the file.
+func openAuditLog(gc gateway.Config, e *env, store keys.Store, logger zerolog.Logger) (*gateway.AuditLog, func(), error) {
+	key, err := gateway.AuditSigningKey(store)
+	if err != nil {
+		return nil, nil, err
+	}
+	node, _ := os.Hostname()
+	opts := gateway.AuditOptions{Key: key, Interval: gc.AuditCheckpointInterval, Node: node, Log: &logger}
+	path := gc.AuditLog
+	if path == "" || path == "-" {
+		alog, err := gateway.NewAuditLog(e.stdout, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return alog, func() { alog.Close() }, nil
+	}
+	open := func() (*os.File, error) {
+		return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	}
+	f, err := open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to open audit log: %w", err)
+	}
+	alog, err := gateway.NewAuditLog(f, opts)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	// Rotation: logrotate renames the file and sends SIGHUP; the chain
+	// ends the old file with a checkpoint and starts the new one with
+	// another.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done, stopped := make(chan struct{}), make(chan struct{})
+	var current io.Closer = f
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				nf, err := open()
+				if err != nil {
+					logger.Error().Err(err).Msg("cannot reopen the audit log; still writing to the old file")
+					continue
+				}
+				if _, err := alog.Rotate(nf); err != nil {
+					logger.Error().Err(err).Msg("audit log rotation")
+				}
+				current.Close()
+				current = nf
+				logger.Info().Msg("audit log reopened")
+			}
+		}
+	}()
+	return alog, func() {
+		signal.Stop(hup)
+		close(done)
+		<-stopped
+		alog.Close()
+		current.Close()
+	}, nil
 }
 
 func orDefault(s, d string) string {
