@@ -40,7 +40,7 @@ type apiAuth struct {
 	// fromGateway reports whether a remote address is one of the
 	// gateway's own upstream connections: a proxied request is never a
 	// local caller, even if the egress rules were to let one through.
-	fromGateway func(remote string) bool
+	fromGateway func(remote, local string) bool
 }
 
 type apiToken struct {
@@ -90,7 +90,7 @@ func (a *apiAuth) authenticate(r *http.Request) (*caller, int, string) {
 	v := r.Header.Get("Authorization")
 	scheme, tok, _ := strings.Cut(v, " ")
 	if v == "" || !strings.EqualFold(scheme, "Bearer") {
-		if len(a.tokens) == 0 && loopbackCall(r) && (a.fromGateway == nil || !a.fromGateway(r.RemoteAddr)) {
+		if len(a.tokens) == 0 && loopbackCall(r) && !a.proxied(r) {
 			return &caller{name: "local"}, 0, ""
 		}
 		return nil, http.StatusUnauthorized, "this API needs a bearer token (Authorization: Bearer …)"
@@ -107,6 +107,16 @@ func (a *apiAuth) authenticate(r *http.Request) (*caller, int, string) {
 		return nil, http.StatusUnauthorized, "the bearer token is not known"
 	}
 	return &caller{name: found.name, roles: found.roles}, 0, ""
+}
+
+// proxied reports whether r arrived on one of the gateway's own upstream
+// connections.
+func (a *apiAuth) proxied(r *http.Request) bool {
+	if a.fromGateway == nil {
+		return false
+	}
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return local != nil && a.fromGateway(r.RemoteAddr, local.String())
 }
 
 // loopbackCall reports whether both ends of r's connection are loopback.

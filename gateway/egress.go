@@ -197,7 +197,7 @@ func egressError(code string) *EgressError {
 type ownListeners struct {
 	mu       sync.RWMutex
 	ports    map[uint16][]netip.Addr // listener port → its addresses (unspecified: all)
-	outbound map[string]int          // local "ip:port" of open upstream connections
+	outbound map[string]int          // open upstream connections, by connKey
 	local    func() []netip.Addr     // the machine's interface addresses
 }
 
@@ -254,14 +254,19 @@ func (o *ownListeners) is(ap netip.AddrPort) bool {
 	return false
 }
 
+// connKey names a TCP connection by both ends: a source port alone is
+// reused by the kernel towards other destinations.
+func connKey(local, remote string) string { return local + " " + remote }
+
 func (o *ownListeners) dialled(c net.Conn) {
+	k := connKey(c.LocalAddr().String(), c.RemoteAddr().String())
 	o.mu.Lock()
-	o.outbound[c.LocalAddr().String()]++
+	o.outbound[k]++
 	o.mu.Unlock()
 }
 
 func (o *ownListeners) closed(c net.Conn) {
-	k := c.LocalAddr().String()
+	k := connKey(c.LocalAddr().String(), c.RemoteAddr().String())
 	o.mu.Lock()
 	if o.outbound[k]--; o.outbound[k] <= 0 {
 		delete(o.outbound, k)
@@ -269,12 +274,13 @@ func (o *ownListeners) closed(c net.Conn) {
 	o.mu.Unlock()
 }
 
-// fromGateway reports whether a remote address is the local end of one
-// of the gateway's own upstream connections.
-func (o *ownListeners) fromGateway(remote string) bool {
+// fromGateway reports whether a connection that arrived from remote at
+// local is one of the gateway's own upstream connections (whose local end
+// is remote and whose remote end is local).
+func (o *ownListeners) fromGateway(remote, local string) bool {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	return o.outbound[remote] > 0
+	return o.outbound[connKey(remote, local)] > 0
 }
 
 // trackedConn is an upstream connection known to ownListeners while open.

@@ -236,3 +236,31 @@ func TestAdminNeverLocalThroughProxy(t *testing.T) {
 		t.Fatalf("proxied call to an admin handler: %q %v, want 401", out, err)
 	}
 }
+
+type addrConn struct {
+	net.Conn
+	local, remote net.Addr
+}
+
+func (c addrConn) LocalAddr() net.Addr  { return c.local }
+func (c addrConn) RemoteAddr() net.Addr { return c.remote }
+
+// TestFromGatewayBothEnds: a local caller whose source port happens to be
+// the source port of one of the gateway's upstream connections (Linux
+// reuses a port towards another destination) is not taken for the
+// gateway: a connection is known by both its ends.
+func TestFromGatewayBothEnds(t *testing.T) {
+	o := newOwnListeners()
+	up := addrConn{local: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8443}}
+	o.dialled(up)
+	if !o.fromGateway("127.0.0.1:40000", "127.0.0.1:8443") {
+		t.Error("the gateway's own connection arriving at 8443 was not recognised")
+	}
+	if o.fromGateway("127.0.0.1:40000", "127.0.0.1:8081") {
+		t.Error("a local caller on the same source port towards the admin listener was taken for the gateway")
+	}
+	o.closed(up)
+	if o.fromGateway("127.0.0.1:40000", "127.0.0.1:8443") {
+		t.Error("a closed connection is still known")
+	}
+}
