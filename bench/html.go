@@ -355,7 +355,7 @@ func soakHTML(c Cell) string {
 	if !sk.Holds {
 		verdict, class = "does not hold", "flag"
 	}
-	fmt.Fprintf(&b, "<h3>Soak: <span class=%s>%s</span></h3>\n<p class=meta>%s. %.0f s of load, the first %.0f s warm-up (shaded; not judged), the rest cut in thirds (dotted lines); the gateway read every %.0f s. A figure is flat when its highest value in the last third stays under the limit (dashed): the first third's highest × (1 + tolerance) + slack.</p>\n<ul>\n",
+	fmt.Fprintf(&b, "<h3>Soak: <span class=%s>%s</span></h3>\n<p class=meta>%s. %.0f s of load, the first %.0f s warm-up (shaded; not judged), the rest cut in thirds (dotted lines); the gateway read every %.0f s. A figure is flat when its median over the last third stays under the limit (dashed): the first third's median (solid) × (1 + tolerance) + slack.</p>\n<ul>\n",
 		class, verdict, esc(c.Note), sk.Seconds, sk.WarmupSeconds, sk.SampleSeconds)
 	for _, v := range sk.Verdict {
 		fmt.Fprintf(&b, "<li>%s</li>\n", esc(v))
@@ -390,7 +390,7 @@ func soakHTML(c Cell) string {
 	rss := limit("rss_bytes")
 	if rss != nil {
 		scaled := *rss
-		scaled.FirstThirdMax, scaled.Limit = rss.FirstThirdMax/(1<<20), rss.Limit/(1<<20)
+		scaled.FirstThird, scaled.Limit = rss.FirstThird/(1<<20), rss.Limit/(1<<20)
 		rss = &scaled
 	}
 	b.WriteString(timeSeriesSVG("Gateway RSS, MiB (VmRSS)", "rss", xs, ys, from, to, rss, mib, modeColors[ModeFull]))
@@ -398,11 +398,15 @@ func soakHTML(c Cell) string {
 	b.WriteString(timeSeriesSVG("Gateway open file descriptors", "fds", xs, ys, from, to, limit("fds"), count, "#1b8a6b"))
 	xs, ys = series(func(s SoakSample) (float64, bool) { return float64(s.Goroutines), s.Goroutines >= 0 })
 	b.WriteString(timeSeriesSVG("Gateway goroutines (go_goroutines)", "goroutines", xs, ys, from, to, limit("goroutines"), count, "#8e44ad"))
+	// Rates over at least half a sample interval: a sampler that was
+	// late takes its next sample at once, and two samples a few
+	// milliseconds apart would draw a spike that never was.
 	var rxs, rys []float64
-	for i := 1; i < len(sk.Samples); i++ {
-		p, q := sk.Samples[i-1], sk.Samples[i]
-		if dt := q.T - p.T; dt > 0 {
+	for i, j := 0, 1; j < len(sk.Samples); j++ {
+		p, q := sk.Samples[i], sk.Samples[j]
+		if dt := q.T - p.T; dt >= sk.SampleSeconds/2 {
 			rxs, rys = append(rxs, q.T), append(rys, float64(q.Requests+q.Errors-p.Requests-p.Errors)/dt)
+			i = j
 		}
 	}
 	b.WriteString(timeSeriesSVG("Requests completed per second", "load", rxs, rys, from, to, nil, count, "#c2571a"))
@@ -418,7 +422,7 @@ func soakHTML(c Cell) string {
 
 // timeSeriesSVG draws ys over xs (seconds), the warm-up before from
 // shaded, the thirds of [from, to] marked, and, given a flatness verdict,
-// the first third's highest value and the limit the last third must stay
+// the first third's median and the limit the last third's must stay
 // under.
 func timeSeriesSVG(title, id string, xs, ys []float64, from, to float64, f *Flatness, format func(float64) string, color string) string {
 	const width, height, left, right, top, bottom = 540, 240, 56, 16, 28, 34
@@ -456,7 +460,7 @@ func timeSeriesSVG(title, id string, xs, ys []float64, from, to float64, f *Flat
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#9aa5b1" stroke-dasharray="2,3"/>`, x(from+float64(k)*third), top, x(from+float64(k)*third), float64(top)+plotH)
 	}
 	if f != nil {
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#55606d"><title>first third's highest: %s</title></line>`, x(from), y(f.FirstThirdMax), x(from+third), y(f.FirstThirdMax), format(f.FirstThirdMax))
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#1d2733" stroke-width="1.5"><title>first third's median: %s</title></line>`, x(from), y(f.FirstThird), x(from+third), y(f.FirstThird), format(f.FirstThird))
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#b00020" stroke-dasharray="6,4"><title>limit for the last third: %s</title></line>`, x(to-third), y(f.Limit), x(to), y(f.Limit), format(f.Limit))
 	}
 	var pts []string

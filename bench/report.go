@@ -106,8 +106,10 @@ type Soak struct {
 	Users []SoakUsers `json:"users"` // connections per role
 	Kinds []SoakKind  `json:"kinds"` // per request kind, over the measured part
 
-	// Errors counts every failed request of the whole soak, warm-up
-	// included, by kind (status NNN, timeout, digest mismatch, …).
+	// Requests completed without error in the whole soak, warm-up
+	// included; Errors counts those that failed, by kind (status NNN,
+	// timeout, digest mismatch, …).
+	Requests     int64            `json:"requests"`
 	Errors       int64            `json:"errors"`
 	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
 	ErrorSamples []string         `json:"error_samples,omitempty"`
@@ -182,10 +184,14 @@ type GatewayState struct {
 	Goroutines int   `json:"goroutines"`
 }
 
-// Flatness is one figure's verdict: flat when LastThirdMax <= Limit =
-// FirstThirdMax × (1 + Tolerance) + Slack.
+// Flatness is one figure's verdict: flat when LastThird <= Limit =
+// FirstThird × (1 + Tolerance) + Slack, where FirstThird and LastThird
+// are the medians of the samples in the first and last third of the
+// measured part. The thirds' highest values are kept for reading.
 type Flatness struct {
-	Metric        string  `json:"metric"` // rss_bytes, fds, goroutines
+	Metric        string  `json:"metric"`      // rss_bytes, fds, goroutines
+	FirstThird    float64 `json:"first_third"` // median
+	LastThird     float64 `json:"last_third"`  // median
 	FirstThirdMax float64 `json:"first_third_max"`
 	LastThirdMax  float64 `json:"last_third_max"`
 	Tolerance     float64 `json:"tolerance"`

@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,11 +89,17 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	// The requests took the path through the gateway: its own counters
-	// saw encryption, decryption and pseudonymization.
+	// saw encryption, decryption and pseudonymization, one for each
+	// request the clients completed.
+	counted := 0.0
 	for _, action := range []string{"encrypt", "decrypt", "pseudonymize"} {
 		if sk.GatewayRequests[action] == 0 {
 			t.Errorf("the gateway counted no %q requests: %v", action, sk.GatewayRequests)
 		}
+		counted += sk.GatewayRequests[action]
+	}
+	if sk.Errors == 0 && int64(counted) != sk.Requests {
+		t.Errorf("the gateway counted %.0f requests (%v), the clients completed %d", counted, sk.GatewayRequests, sk.Requests)
 	}
 	if n := len(sk.Samples); float64(n) < sk.Seconds/sk.SampleSeconds*0.8 {
 		t.Errorf("%d samples of the gateway in %.0f s", n, sk.Seconds)
@@ -103,7 +114,7 @@ func TestSoak(t *testing.T) {
 	}
 	for _, f := range sk.Flatness {
 		if !f.Flat {
-			t.Errorf("%s not flat after warm-up: last third's max %.0f > limit %.0f (first third's max %.0f)", f.Metric, f.LastThirdMax, f.Limit, f.FirstThirdMax)
+			t.Errorf("%s not flat after warm-up: last third's median %.0f > limit %.0f (first third's median %.0f)", f.Metric, f.LastThird, f.Limit, f.FirstThird)
 		}
 	}
 	rt := sk.RoundTrip
@@ -220,4 +231,116 @@ func TestSoakSizesAndRoles(t *testing.T) {
 			t.Errorf("roles of %d users: %v", n, got)
 		}
 	}
+}
+
+// TestLocalAPICallerOnAnUpstreamPort reproduces a gateway bug the soak
+// found (bench/README.md, "Found by the soak"): with no API tokens, a
+// caller on loopback needs none, unless its address is the local end of
+// one of the gateway's own upstream connections. Linux gives the same
+// source port to connections with different destinations, so a local
+// caller of the admin listener can share 127.0.0.1:PORT with an upstream
+// connection of the gateway to the sink, and is refused with 401. It is
+// skipped until the gateway is fixed (the comparison should take the
+// destination too: the upstream connection's remote address is not the
+// admin listener); SLUSS_KNOWN_BUGS=1 runs it.
+func TestLocalAPICallerOnAnUpstreamPort(t *testing.T) {
+	if os.Getenv("SLUSS_KNOWN_BUGS") == "" {
+		t.Skip("known gateway bug found by the soak; SLUSS_KNOWN_BUGS=1 reproduces it")
+	}
+	exe := slussBinary(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sink, err := startSink(ctx, exe, filepath.Join(dir, "sink"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.stop()
+	e := &env{exe: exe, dir: dir, sink: sink, log: func(string) {}}
+	g, err := startGateway(ctx, e, "storage", sink.addr+"=storage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.stop()
+	proxied := &target{proxy: g.proxyURL}
+	if proxied.roots, err = loadCertPool(g.caFile); err != nil {
+		t.Fatal(err)
+	}
+	// 64 users at once through the proxy: the gateway opens as many
+	// upstream connections to the sink and keeps them idle afterwards.
+	body := payload(8 << 20)
+	forEach(make([]int, 64), 64, func(int) {
+		c := proxied.newClient()
+		defer c.CloseIdleConnections()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "https://"+sink.addr+"/sink/x", bytes.NewReader(body))
+		if resp, err := c.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	// Fresh local calls, each on a new connection, until three are
+	// refused or 20 000 were made: the kernel walks the ephemeral ports
+	// and now and then picks one an upstream connection holds.
+	// With from, the dialler binds first, and bind gives a port no
+	// other socket holds; without, connect picks one, unique only with
+	// the destination.
+	refused := func(from net.IP, calls int) (int, int, []string) {
+		n, made, examples := 0, 0, []string(nil)
+		for ; made < calls && n < 3; made++ {
+			var local string
+			d := &net.Dialer{}
+			if from != nil {
+				d.LocalAddr = &net.TCPAddr{IP: from}
+			}
+			c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := d.DialContext(ctx, network, addr)
+				if err == nil {
+					local = conn.LocalAddr().String()
+				}
+				return conn, err
+			}}}
+			resp, err := c.Post(g.adminURL+"/v1/pseudonymize", "text/plain", strings.NewReader("hej"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				n++
+				if !upstreamFrom(t, local, sink.addr) {
+					t.Errorf("a local call from %s was refused, but no connection to the sink has that source", local)
+				}
+				examples = append(examples, local)
+			}
+		}
+		return n, made, examples
+	}
+	n, made, ex := refused(nil, 20000)
+	if n != 0 {
+		t.Errorf("%d of %d local API calls from 127.0.0.1 refused with 401, from %q: each shares its source port with an upstream connection of the gateway", n, made, ex)
+	}
+	if n, _, ex := refused(net.IPv4(127, 0, 0, 2), made); n != 0 {
+		t.Errorf("control: %d local calls from 127.0.0.2 (no upstream connection there) refused, from %q", n, ex)
+	}
+}
+
+// upstreamFrom reports whether /proc/net/tcp lists an established
+// connection from local (127.0.0.1:PORT) to remote.
+func upstreamFrom(t *testing.T, local, remote string) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex := func(addr string) string {
+		ap := netip.MustParseAddrPort(addr)
+		a := ap.Addr().As4()
+		return fmt.Sprintf("%02X%02X%02X%02X:%04X", a[3], a[2], a[1], a[0], ap.Port())
+	}
+	l, r := hex(local), hex(remote)
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == l && f[2] == r && f[3] == "01" {
+			return true
+		}
+	}
+	return false
 }

@@ -75,7 +75,12 @@ func measureSoak(ctx context.Context, e *env, s *Scenario, ss soakSettings, prog
 	if proxied.sinkRoots, err = loadCertPool(e.sink.caFile); err != nil {
 		return fail(err)
 	}
-	api := &target{mode: ModeFull, apiBase: g.adminURL}
+	// The API users call from 127.0.0.2: a local caller whose source
+	// port happens to be that of one of the gateway's own upstream
+	// connections (from 127.0.0.1, to the sink) is taken for the gateway
+	// and refused with 401 (ownListeners.fromGateway compares the local
+	// ip:port only; bench/README.md, "Found by the soak").
+	api := &target{mode: ModeFull, apiBase: g.adminURL, localAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 	storageBase, formBase := "https://"+e.sink.addr, "https://localhost:"+port
 
 	counts := make([]workerCounts, 1)
@@ -115,9 +120,10 @@ func measureSoak(ctx context.Context, e *env, s *Scenario, ss soakSettings, prog
 	// The sampler reads the gateway every interval until the load stops.
 	var samplesMu sync.Mutex
 	sampleNow := func() {
-		rss, fds, gr := watch.read(ctx)
-		smp := SoakSample{T: time.Since(start).Seconds(), RSSBytes: rss, FDs: fds, Goroutines: gr,
-			Requests: l.requests.Load(), Errors: l.errors.Load(), PayloadBytes: l.moved.Load(), InFlight: l.inFlight.Load()}
+		// The load's counters at T; the gateway right after (its
+		// /metrics may take a moment to answer on a busy host).
+		smp := SoakSample{T: time.Since(start).Seconds(), Requests: l.requests.Load(), Errors: l.errors.Load(), PayloadBytes: l.moved.Load(), InFlight: l.inFlight.Load()}
+		smp.RSSBytes, smp.FDs, smp.Goroutines = watch.read(ctx)
 		samplesMu.Lock()
 		sk.Samples = append(sk.Samples, smp)
 		samplesMu.Unlock()
@@ -162,6 +168,7 @@ func measureSoak(ctx context.Context, e *env, s *Scenario, ss soakSettings, prog
 	progress(fmt.Sprintf("load stopped after %v; waiting for %d requests in flight", time.Since(start).Round(time.Second), l.inFlight.Load()))
 	wg.Wait()
 	sk.Seconds = time.Since(start).Seconds()
+	sk.Requests = l.requests.Load()
 	if m, err := watch.requestsByAction(ctx); err == nil {
 		sk.GatewayRequests = m
 	}
@@ -249,8 +256,9 @@ func soakVerdict(sk *Soak) (bool, []string) {
 		if !f.Flat {
 			word, holds = "NOT flat", false
 		}
-		line := fmt.Sprintf("%s %s after warm-up: last third's max %s, first third's %s, limit %s (+%.0f%% +%s)",
-			f.Metric, word, metricValue(f.Metric, f.LastThirdMax), metricValue(f.Metric, f.FirstThirdMax), metricValue(f.Metric, f.Limit), f.Tolerance*100, metricValue(f.Metric, f.Slack))
+		line := fmt.Sprintf("%s %s after warm-up: median %s in the last third, %s in the first, limit %s (+%.0f%% +%s); highest %s and %s",
+			f.Metric, word, metricValue(f.Metric, f.LastThird), metricValue(f.Metric, f.FirstThird), metricValue(f.Metric, f.Limit), f.Tolerance*100, metricValue(f.Metric, f.Slack),
+			metricValue(f.Metric, f.LastThirdMax), metricValue(f.Metric, f.FirstThirdMax))
 		if f.Note != "" {
 			line += ": " + f.Note
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,12 +107,13 @@ func (w *gatewayWatch) requestsByAction(ctx context.Context) (map[string]float64
 }
 
 // Flatness rules of the soak's verdict. After warm-up, the measured part
-// is cut in thirds by time; a figure is flat when the highest value in
-// the last third is at most the highest in the first third times
+// is cut in thirds by time; a figure is flat when its median over the
+// last third is at most its median over the first third times
 // (1 + tolerance), plus an absolute slack for small counts. A leak grows
-// with the requests served, so it shows as a last third above the first;
-// the noise of a busy process (buffers of requests in flight, connections
-// to the upstream opening and closing) stays within the bounds.
+// with the requests served, so it lifts the last third's median above the
+// first's; a stall of the host, which piles up requests in flight and
+// their upstream connections for a second or two, lifts a third's
+// highest value but not its median, and is not a leak.
 var flatnessRules = []struct {
 	metric     string
 	tolerance  float64
@@ -131,26 +133,27 @@ func judgeFlatness(samples []SoakSample, from, to float64) []Flatness {
 	var out []Flatness
 	for _, r := range flatnessRules {
 		f := Flatness{Metric: r.metric, Tolerance: r.tolerance, Slack: r.slack}
-		var firstN, lastN int
+		var first, last []float64
 		for _, s := range samples {
 			if !r.valueKnown(s) {
 				continue
 			}
-			v := r.value(s)
-			switch {
+			switch v := r.value(s); {
 			case s.T >= from && s.T < from+third:
-				f.FirstThirdMax = max(f.FirstThirdMax, v)
-				firstN++
+				first = append(first, v)
 			case s.T >= to-third && s.T <= to:
-				f.LastThirdMax = max(f.LastThirdMax, v)
-				lastN++
+				last = append(last, v)
 			}
 		}
-		f.Limit = f.FirstThirdMax*(1+r.tolerance) + r.slack
-		f.Flat = firstN > 0 && lastN > 0 && f.LastThirdMax <= f.Limit
-		if firstN == 0 || lastN == 0 {
+		if len(first) == 0 || len(last) == 0 {
 			f.Note = "too few samples in a third to judge"
+			out = append(out, f)
+			continue
 		}
+		f.FirstThird, f.LastThird = spreadOf(first).Median, spreadOf(last).Median
+		f.FirstThirdMax, f.LastThirdMax = slices.Max(first), slices.Max(last)
+		f.Limit = f.FirstThird*(1+r.tolerance) + r.slack
+		f.Flat = f.LastThird <= f.Limit
 		out = append(out, f)
 	}
 	return out
