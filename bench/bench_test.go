@@ -174,6 +174,9 @@ func TestShortBenchIsConsistent(t *testing.T) {
 	}
 	var want []string
 	for _, s := range Scenarios() {
+		if s.Explicit {
+			continue // the soak runs only when named
+		}
 		for _, m := range wantModes {
 			if s.API && m != ModeFull {
 				continue

@@ -24,4 +24,9 @@
 // mode cell is warmed up, then measured several times; the report keeps
 // min/median/max over those runs and flags cells where the machine, not the
 // proxy, was the limit.
+//
+// The soak (scenario soak, only when named) is measured its own way: 1 000
+// mostly idle users on one gateway for minutes, the gateway's memory,
+// descriptors and goroutines sampled over time, and a verdict ([Soak]):
+// no error, flat after warm-up, every stored object back intact.
 package bench

@@ -26,7 +26,8 @@ svg{background:#fafbfc;border:1px solid #e3e7ec;border-radius:4px}
 svg text{font:12px system-ui,sans-serif;fill:#1d2733}
 table{border-collapse:collapse;margin-top:10px;font-size:12.5px}
 td,th{padding:3px 8px;text-align:right;border-bottom:1px solid #e8ecf0}th{background:#f1f4f7}td:first-child,th:first-child{text-align:left}
-.note{color:#8a4b00;font-size:12.5px;margin:4px 0}.flag{color:#b00020}
+.note{color:#8a4b00;font-size:12.5px;margin:4px 0}.flag{color:#b00020}.ok{color:#1b7a3a}
+h3{font-size:15px;margin:20px 0 6px}
 </style></head><body>
 `)
 	fmt.Fprintf(&b, "<h1>sluss bench</h1>\n<p class=meta>%s · %d cores · %s · %s · kernel %s · sluss %s<br>started %s, %.0f s; %d runs of %.1f s per cell after %.1f s warm-up; MB = 10<sup>6</sup> bytes of payload (request + response bodies)</p>\n",
@@ -58,6 +59,11 @@ td,th{padding:3px 8px;text-align:right;border-bottom:1px solid #e8ecf0}th{backgr
 		b.WriteString(latencySVG(cells))
 		b.WriteString("</div>\n")
 		b.WriteString(cellTable(cells))
+		for _, c := range cells {
+			if c.Soak != nil {
+				b.WriteString(soakHTML(c))
+			}
+		}
 		for _, c := range cells {
 			if len(c.Profile) > 0 {
 				fmt.Fprintf(&b, "<p class=meta>%s, where its CPU went (perf, %s):", esc(c.Mode), esc(c.ProfileFile))
@@ -335,5 +341,133 @@ func cellTable(cells []Cell) string {
 			optf(c.ProxyCPUSecPerGB, "%.1f"), optBytes(c.ProxyPeakRSS), c.ClientCores, c.OtherCores, busy)
 	}
 	b.WriteString("</table>\n")
+	return b.String()
+}
+
+// soakHTML shows the soak: the verdict, the gateway's memory, descriptors
+// and goroutines over time with the flatness limits, the load over time,
+// and the figures per request kind.
+func soakHTML(c Cell) string {
+	sk := c.Soak
+	esc := html.EscapeString
+	var b strings.Builder
+	verdict, class := "holds", "ok"
+	if !sk.Holds {
+		verdict, class = "does not hold", "flag"
+	}
+	fmt.Fprintf(&b, "<h3>Soak: <span class=%s>%s</span></h3>\n<p class=meta>%s. %.0f s of load, the first %.0f s warm-up (shaded; not judged), the rest cut in thirds (dotted lines); the gateway read every %.0f s. A figure is flat when its median over the last third stays under the limit (dashed): the first third's median (solid) × (1 + tolerance) + slack.</p>\n<ul>\n",
+		class, verdict, esc(c.Note), sk.Seconds, sk.WarmupSeconds, sk.SampleSeconds)
+	for _, v := range sk.Verdict {
+		fmt.Fprintf(&b, "<li>%s</li>\n", esc(v))
+	}
+	for _, e := range sk.ErrorSamples {
+		fmt.Fprintf(&b, "<li class=note>error: %s</li>\n", esc(e))
+	}
+	b.WriteString("</ul>\n<div class=charts>\n")
+	from, to := sk.WarmupSeconds, sk.Seconds
+	if len(sk.Samples) > 0 {
+		to = min(to, sk.Samples[len(sk.Samples)-1].T)
+	}
+	limit := func(metric string) *Flatness {
+		for i := range sk.Flatness {
+			if sk.Flatness[i].Metric == metric {
+				return &sk.Flatness[i]
+			}
+		}
+		return nil
+	}
+	series := func(f func(SoakSample) (float64, bool)) (xs, ys []float64) {
+		for _, s := range sk.Samples {
+			if v, ok := f(s); ok {
+				xs, ys = append(xs, s.T), append(ys, v)
+			}
+		}
+		return xs, ys
+	}
+	mib := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+	count := func(v float64) string { return fmt.Sprintf("%.0f", v) }
+	xs, ys := series(func(s SoakSample) (float64, bool) { return float64(s.RSSBytes) / (1 << 20), s.RSSBytes > 0 })
+	rss := limit("rss_bytes")
+	if rss != nil {
+		scaled := *rss
+		scaled.FirstThird, scaled.Limit = rss.FirstThird/(1<<20), rss.Limit/(1<<20)
+		rss = &scaled
+	}
+	b.WriteString(timeSeriesSVG("Gateway RSS, MiB (VmRSS)", "rss", xs, ys, from, to, rss, mib, modeColors[ModeFull]))
+	xs, ys = series(func(s SoakSample) (float64, bool) { return float64(s.FDs), s.FDs >= 0 })
+	b.WriteString(timeSeriesSVG("Gateway open file descriptors", "fds", xs, ys, from, to, limit("fds"), count, "#1b8a6b"))
+	xs, ys = series(func(s SoakSample) (float64, bool) { return float64(s.Goroutines), s.Goroutines >= 0 })
+	b.WriteString(timeSeriesSVG("Gateway goroutines (go_goroutines)", "goroutines", xs, ys, from, to, limit("goroutines"), count, "#8e44ad"))
+	// Rates over at least half a sample interval: a sampler that was
+	// late takes its next sample at once, and two samples a few
+	// milliseconds apart would draw a spike that never was.
+	var rxs, rys []float64
+	for i, j := 0, 1; j < len(sk.Samples); j++ {
+		p, q := sk.Samples[i], sk.Samples[j]
+		if dt := q.T - p.T; dt >= sk.SampleSeconds/2 {
+			rxs, rys = append(rxs, q.T), append(rys, float64(q.Requests+q.Errors-p.Requests-p.Errors)/dt)
+			i = j
+		}
+	}
+	b.WriteString(timeSeriesSVG("Requests completed per second", "load", rxs, rys, from, to, nil, count, "#c2571a"))
+	b.WriteString("</div>\n<table><tr><th>kind</th><th>requests</th><th>errors</th><th>req/s</th><th>p50 ms</th><th>p99 ms</th><th>p999 ms</th><th>max ms</th></tr>\n")
+	for _, k := range sk.Kinds {
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n", esc(k.Kind), k.Requests, k.Errors, num(k.ReqPerSec), k.P50Ms, k.P99Ms, k.P999Ms, k.MaxMs)
+	}
+	fmt.Fprintf(&b, "<tr><td>all</td><td>%d</td><td>%d</td><td>%s</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td></td></tr>\n</table>\n", c.Requests, c.Errors, num(c.ReqPerSec.Median), sk.P50Ms, sk.P99Ms, sk.P999Ms)
+	fmt.Fprintf(&b, "<table><tr><th>gateway</th><th>before</th><th>end of load</th><th>after clients left</th></tr>\n<tr><td>RSS</td><td>%s</td><td>%s</td><td>%s</td></tr>\n<tr><td>open fds</td><td>%d</td><td>%d</td><td>%d</td></tr>\n<tr><td>goroutines</td><td>%d</td><td>%d</td><td>%d</td></tr>\n</table>\n",
+		optBytes(&sk.Before.RSSBytes), optBytes(&sk.End.RSSBytes), optBytes(&sk.After.RSSBytes), sk.Before.FDs, sk.End.FDs, sk.After.FDs, sk.Before.Goroutines, sk.End.Goroutines, sk.After.Goroutines)
+	return b.String()
+}
+
+// timeSeriesSVG draws ys over xs (seconds), the warm-up before from
+// shaded, the thirds of [from, to] marked, and, given a flatness verdict,
+// the first third's median and the limit the last third's must stay
+// under.
+func timeSeriesSVG(title, id string, xs, ys []float64, from, to float64, f *Flatness, format func(float64) string, color string) string {
+	const width, height, left, right, top, bottom = 540, 240, 56, 16, 28, 34
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s" id="soak-%s">`, width, height, width, height, html.EscapeString(title), id)
+	fmt.Fprintf(&b, `<text x="%d" y="18" font-weight="600">%s</text>`, left, html.EscapeString(title))
+	if len(xs) == 0 {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#8a4b00">no samples</text></svg>`+"\n", left, height/2)
+		return b.String()
+	}
+	xMax := max(to, xs[len(xs)-1])
+	yMax := slices.Max(ys)
+	if f != nil {
+		yMax = max(yMax, f.Limit)
+	}
+	step := niceStep(yMax / 4)
+	if step <= 0 {
+		step = 1
+	}
+	yTop := math.Ceil(yMax*1.05/step) * step
+	plotW, plotH := float64(width-left-right), float64(height-top-bottom)
+	x := func(t float64) float64 { return float64(left) + t/xMax*plotW }
+	y := func(v float64) float64 { return float64(top) + plotH - v/yTop*plotH }
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%.1f" fill="#eef1f4"><title>warm-up</title></rect>`, left, top, x(from)-float64(left), plotH)
+	for v := 0.0; v <= yTop+step/2; v += step {
+		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e1e5ea"/>`, left, y(v), width-right, y(v))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#55606d">%s</text>`, left-6, y(v)+4, format(v))
+	}
+	tStep := niceStep(xMax / 6)
+	for t := 0.0; t <= xMax+tStep/100; t += tStep {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#55606d">%gs</text>`, x(t), height-bottom+16, t)
+	}
+	third := (to - from) / 3
+	for k := 1; k <= 2; k++ {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#9aa5b1" stroke-dasharray="2,3"/>`, x(from+float64(k)*third), top, x(from+float64(k)*third), float64(top)+plotH)
+	}
+	if f != nil {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#1d2733" stroke-width="1.5"><title>first third's median: %s</title></line>`, x(from), y(f.FirstThird), x(from+third), y(f.FirstThird), format(f.FirstThird))
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#b00020" stroke-dasharray="6,4"><title>limit for the last third: %s</title></line>`, x(to-third), y(f.Limit), x(to), y(f.Limit), format(f.Limit))
+	}
+	var pts []string
+	for i := range xs {
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(xs[i]), y(ys[i])))
+	}
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, color, strings.Join(pts, " "))
+	b.WriteString("</svg>\n")
 	return b.String()
 }

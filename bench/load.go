@@ -25,6 +25,8 @@ type target struct {
 	pid      int            // the proxy's process (tree) to measure; 0 if not ours
 
 	sinkRoots *x509.CertPool // the sink's CA, to look at what it stored
+
+	localAddr *net.TCPAddr // the clients' source address; nil: the system's choice
 }
 
 // newClient returns a keep-alive HTTP/1.1 client for one worker: its own
@@ -32,7 +34,7 @@ type target struct {
 // users do.
 func (t *target) newClient() *http.Client {
 	tr := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: t.localAddr}).DialContext,
 		TLSClientConfig:       &tls.Config{RootCAs: t.roots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,

@@ -121,7 +121,7 @@ func (m *gatewayMode) gateway(ctx context.Context, profile string) (*gatewayProc
 		return nil, err
 	}
 	m.env.log(fmt.Sprintf("starting sluss serve --approve %s=%s", m.env.sink.addr, profile))
-	g, err := startGateway(ctx, m.env, profile)
+	g, err := startGateway(ctx, m.env, profile, m.env.sink.addr+"="+profile) // 127.0.0.1:PORT: the sink's port only
 	if err != nil {
 		m.failed[profile] = err
 		return nil, err
@@ -136,13 +136,15 @@ type gatewayProcess struct {
 	proxyURL *url.URL
 	adminURL string
 	caFile   string
+	dir      string // its data directory: keys, CA, re-identification store
 }
 
-// startGateway starts `sluss serve` approving the sink's host with profile,
-// trusting the sink's CA upstream, in its own data directory, and waits
-// until /readyz answers 200.
-func startGateway(ctx context.Context, e *env, profile string) (*gatewayProcess, error) {
-	dir := filepath.Join(e.dir, "gateway-"+profile)
+// startGateway starts `sluss serve` named name with the given --approve
+// specs (the sink's host and port with a profile), trusting the sink's CA
+// upstream, in its own data directory, and waits until /readyz answers
+// 200.
+func startGateway(ctx context.Context, e *env, name string, approve ...string) (*gatewayProcess, error) {
+	dir := filepath.Join(e.dir, "gateway-"+name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -151,13 +153,11 @@ func startGateway(ctx context.Context, e *env, profile string) (*gatewayProcess,
 		return nil, err
 	}
 	listen, admin := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
-	cmd := exec.Command(e.exe, "serve",
-		"--listen", listen,
-		"--admin-listen", admin,
-		"--data-dir", dir,
-		"--approve", e.sink.addr+"="+profile, // 127.0.0.1:PORT: the sink's port only
-		"--upstream-ca", e.sink.caFile,
-	)
+	args := []string{"serve", "--listen", listen, "--admin-listen", admin, "--data-dir", dir, "--upstream-ca", e.sink.caFile}
+	for _, a := range approve {
+		args = append(args, "--approve", a)
+	}
+	cmd := exec.Command(e.exe, args...)
 	cmd.Env = append(os.Environ(), "SLUSS_DATA_DIR="+dir)
 	// The audit log goes to standard output by default: the gateway writes
 	// every event, to /dev/null, so reading it costs the bench nothing.
@@ -167,17 +167,17 @@ func startGateway(ctx context.Context, e *env, profile string) (*gatewayProcess,
 	}
 	defer devNull.Close()
 	cmd.Stdout = devNull
-	p, _, err := startProcess(cmd, "sluss serve ("+profile+")")
+	p, _, err := startProcess(cmd, "sluss serve ("+name+")")
 	if err != nil {
 		return nil, err
 	}
-	g := &gatewayProcess{process: p, proxyURL: &url.URL{Scheme: "http", Host: listen}, adminURL: "http://" + admin}
+	g := &gatewayProcess{process: p, proxyURL: &url.URL{Scheme: "http", Host: listen}, adminURL: "http://" + admin, dir: dir}
 	if err := waitReady(ctx, p, g.adminURL+"/readyz", 30*time.Second); err != nil {
 		p.stop()
 		if strings.Contains(p.stderr.String(), "unknown profile") {
-			return nil, errNotAvailable{fmt.Sprintf("this sluss serve has no %q profile yet", profile)}
+			return nil, errNotAvailable{fmt.Sprintf("this sluss serve lacks a profile of %q", approve)}
 		}
-		return nil, fmt.Errorf("sluss serve (%s) did not become ready: %w%s", profile, err, p.stderrTail())
+		return nil, fmt.Errorf("sluss serve (%s) did not become ready: %w%s", name, err, p.stderrTail())
 	}
 	ca, err := exportCA(ctx, e.exe, dir)
 	if err != nil {

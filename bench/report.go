@@ -88,6 +88,145 @@ type Cell struct {
 
 	// Compared with the same cell of an earlier report (--baseline).
 	VsBaseline *Comparison `json:"vs_baseline,omitempty"`
+
+	// Soak is what the soak scenario adds: its mix, the gateway's
+	// resources over time and the verdict.
+	Soak *Soak `json:"soak,omitempty"`
+}
+
+// Soak is the soak scenario's account of one gateway carrying many mostly
+// idle users for minutes: did it hold?
+type Soak struct {
+	Connections   int     `json:"connections"`
+	ThinkSeconds  float64 `json:"think_seconds"`  // mean pause of each user between requests (exponential, at most 10×)
+	Seconds       float64 `json:"seconds"`        // load time, warm-up included
+	WarmupSeconds float64 `json:"warmup_seconds"` // not judged for flatness, not in the latency figures
+	MaxSizeBytes  int64   `json:"max_size_bytes"` // largest object
+
+	Users []SoakUsers `json:"users"` // connections per role
+	Kinds []SoakKind  `json:"kinds"` // per request kind, over the measured part
+
+	// Requests completed without error in the whole soak, warm-up
+	// included; Errors counts those that failed, by kind (status NNN,
+	// timeout, digest mismatch, …).
+	Requests     int64            `json:"requests"`
+	Errors       int64            `json:"errors"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
+	ErrorSamples []string         `json:"error_samples,omitempty"`
+
+	// Latency of every request of the measured part, all kinds.
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	P999Ms float64 `json:"p999_ms"`
+
+	// Samples of the gateway over time, from before the first request to
+	// the end of the load.
+	SampleSeconds float64      `json:"sample_seconds"`
+	Samples       []SoakSample `json:"samples"`
+	Flatness      []Flatness   `json:"flatness"`
+	// Growth per minute over the measured part (least squares), for
+	// reading alongside the verdict.
+	RSSSlopeBytesPerMin float64 `json:"rss_slope_bytes_per_min"`
+	FDSlopePerMin       float64 `json:"fds_slope_per_min"`
+
+	// The gateway before the first request, when the load stopped
+	// (1 000 connections still open), and after every client closed its
+	// connections.
+	Before GatewayState `json:"before"`
+	End    GatewayState `json:"end"`
+	After  GatewayState `json:"after"`
+
+	// GatewayRequests is the gateway's own count of the requests it
+	// handled by action (sluss_requests_total) when the load stopped:
+	// the requests took the path through it.
+	GatewayRequests map[string]float64 `json:"gateway_requests,omitempty"`
+
+	RoundTrip SoakRoundTrip `json:"round_trip"`
+
+	Holds   bool     `json:"holds"`
+	Verdict []string `json:"verdict"` // why it holds or not, one line per condition
+}
+
+// SoakUsers is how many connections play one role.
+type SoakUsers struct {
+	Role        string `json:"role"` // storage, form, api
+	Connections int    `json:"connections"`
+}
+
+// SoakKind is one kind of request of the soak, over its measured part.
+type SoakKind struct {
+	Kind      string  `json:"kind"` // upload, download, form, api-encrypt, api-pseudonymize
+	Requests  int64   `json:"requests"`
+	Errors    int64   `json:"errors"`
+	ReqPerSec float64 `json:"req_per_s"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	P999Ms    float64 `json:"p999_ms"`
+	MaxMs     float64 `json:"max_ms"`
+}
+
+// SoakSample is one reading of the gateway and the load during the soak.
+type SoakSample struct {
+	T            float64 `json:"t_s"`        // seconds since the soak began
+	RSSBytes     int64   `json:"rss_bytes"`  // VmRSS; -1 unknown
+	FDs          int     `json:"fds"`        // entries of /proc/PID/fd; -1 unknown
+	Goroutines   int     `json:"goroutines"` // go_goroutines from its /metrics; -1 unknown
+	Requests     int64   `json:"requests"`   // completed without error so far
+	Errors       int64   `json:"errors"`     // failed so far
+	PayloadBytes int64   `json:"payload_bytes"`
+	InFlight     int64   `json:"in_flight"` // requests sent and not yet answered
+}
+
+// GatewayState is one reading of the gateway.
+type GatewayState struct {
+	RSSBytes   int64 `json:"rss_bytes"`
+	FDs        int   `json:"fds"`
+	Goroutines int   `json:"goroutines"`
+}
+
+// Flatness is one figure's verdict: flat when LastThird <= Limit =
+// FirstThird × (1 + Tolerance) + Slack, where FirstThird and LastThird
+// are the medians of the samples in the first and last third of the
+// measured part. The thirds' highest values are kept for reading.
+type Flatness struct {
+	Metric        string  `json:"metric"`      // rss_bytes, fds, goroutines
+	FirstThird    float64 `json:"first_third"` // median
+	LastThird     float64 `json:"last_third"`  // median
+	FirstThirdMax float64 `json:"first_third_max"`
+	LastThirdMax  float64 `json:"last_third_max"`
+	Tolerance     float64 `json:"tolerance"`
+	Slack         float64 `json:"slack"`
+	Limit         float64 `json:"limit"`
+	Flat          bool    `json:"flat"`
+	Note          string  `json:"note,omitempty"`
+}
+
+// SoakRoundTrip is the check after the load: everything stored comes
+// back, and what the provider holds is ciphertext and tokens.
+type SoakRoundTrip struct {
+	// Uploads the sink acknowledged, and how many of them came back
+	// intact (same size and SHA-256) through the gateway, during the
+	// load or after it; Unverified = Uploads − Verified.
+	Uploads    int `json:"uploads"`
+	Verified   int `json:"verified"`
+	Unverified int `json:"unverified"`
+	// Objects the sink holds at the end, each downloaded through the
+	// gateway once more; how many are age files; Mismatches among them.
+	Stored     int `json:"stored"`
+	AgeFiles   int `json:"age_files"`
+	Mismatches int `json:"mismatches"`
+	// A sample of the stored ciphertext decrypted outside the gateway
+	// with the region identity (sluss keys export-identity), by Tool.
+	Decrypted      int    `json:"decrypted"`
+	DecryptFailed  int    `json:"decrypt_failed"`
+	DecryptTool    string `json:"decrypt_tool"`
+	DecryptedBytes int64  `json:"decrypted_bytes"`
+	// Form posts the sink kept, read there: none may hold a personnummer
+	// or a surname of the generated records.
+	FormsStored int      `json:"forms_stored"`
+	FormLeaks   int      `json:"form_leaks"`
+	Problems    []string `json:"problems,omitempty"`
+	OK          bool     `json:"ok"`
 }
 
 // Comparison is a cell against the same scenario × mode of a baseline

@@ -42,6 +42,13 @@ type Options struct {
 	Concurrency int           // workers; default per scenario
 	Size        int64         // body size; default per scenario
 
+	// The soak (scenario soak, only when named) runs Duration in all,
+	// default DefaultSoakDuration, of which the first fifth (or Warmup,
+	// if set) is warm-up; Concurrency users (default 1 000) each think
+	// ThinkTime on average (default DefaultThinkTime) between requests;
+	// Size caps its objects (default 64 MiB). Runs does not apply.
+	ThinkTime time.Duration
+
 	// SinkDir keeps the sink's CA across runs (a gateway already running
 	// must trust it); default a temporary directory.
 	SinkDir string
@@ -74,6 +81,7 @@ func (o *Options) defaults() {
 // to start) is reported as not available with the reason; only a failure
 // of the bench itself (no sink) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
+	soak := soakSettingsOf(o)
 	o.defaults()
 	started := time.Now()
 	scenarios, err := selectScenarios(o.Scenarios)
@@ -187,6 +195,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var jobs []job
 	for _, s := range scenarios {
 		rep.Settings.Scenarios = append(rep.Settings.Scenarios, s.Name)
+		if s.Name == ScenarioSoak {
+			// The soak starts its own gateway with the full policy.
+			i := slices.IndexFunc(modes, func(m mode) bool { return m.name() == ModeFull })
+			if i < 0 {
+				jobs = append(jobs, job{s, &missingMode{ModeFull, "the soak runs through gateway-full (its own sluss serve); add --mode gateway-full"}})
+			} else {
+				jobs = append(jobs, job{s, modes[i]})
+			}
+			continue
+		}
 		for _, m := range modes {
 			if s.API && (m.name() == ModeDirect || m.name() == ModeInspect || Peers[m.name()] != "") {
 				continue // the API is the gateway's alone
@@ -196,16 +214,35 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	for i, j := range jobs {
 		prefix := fmt.Sprintf("[%d/%d] %s × %s", i+1, len(jobs), j.s.Name, j.m.name())
-		c := measure(ctx, e, j.s, j.m, o, func(s string) { logf(prefix + ": " + s) })
+		progress := func(s string) { logf(prefix + ": " + s) }
+		var c Cell
+		switch _, missing := j.m.(*missingMode); {
+		case j.s.Name == ScenarioSoak && !missing:
+			c = measureSoak(ctx, e, j.s, soak, progress)
+		default:
+			c = measure(ctx, e, j.s, j.m, o, progress)
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if c.Available {
+		if c.Available && c.Soak != nil {
+			verdict := "holds"
+			if !c.Soak.Holds {
+				verdict = "does NOT hold"
+			}
+			logf(fmt.Sprintf("%s: %s: %.0f req/s, p999 %.0f ms, %d errors", prefix, verdict, c.ReqPerSec.Median, c.Soak.P999Ms, c.Soak.Errors))
+		} else if c.Available {
 			logf(fmt.Sprintf("%s: %.1f MB/s, %.0f req/s, p99 %s ms, %d errors", prefix, c.MBPerSec.Median, c.ReqPerSec.Median, ms(c.P99Ms), c.Errors))
 		} else {
 			logf(prefix + ": not available: " + c.Note)
 		}
 		rep.Cells = append(rep.Cells, c)
+	}
+	if len(scenarios) == 1 && scenarios[0].Name == ScenarioSoak {
+		// The soak's cell has three runs, the thirds after its warm-up.
+		rep.Settings.WarmupSeconds = soak.warmup.Seconds()
+		rep.Settings.RunSeconds = ((soak.duration - soak.warmup) / 3).Seconds()
+		rep.Settings.Runs = 3
 	}
 	compareWithDirect(rep.Cells)
 	rep.Seconds = time.Since(started).Seconds()
@@ -293,7 +330,7 @@ func (m *missingMode) target(context.Context, *Scenario) (*target, error) {
 func selectScenarios(names []string) ([]*Scenario, error) {
 	all := Scenarios()
 	if len(names) == 0 {
-		return all, nil
+		return slices.DeleteFunc(all, func(s *Scenario) bool { return s.Explicit }), nil
 	}
 	var out []*Scenario
 	for _, n := range names {

@@ -21,6 +21,7 @@ const (
 	ScenarioLatency         = "latency"          // 1 KiB POSTs, one client: added latency
 	ScenarioAPIEncrypt      = "api-encrypt"      // POST /v1/encrypt on the admin listener
 	ScenarioAPIPseudonymize = "api-pseudonymize" // POST /v1/pseudonymize on the admin listener
+	ScenarioSoak            = "soak"             // 1 000 users on one gateway for minutes: does it hold?
 )
 
 // Scenario describes one kind of request.
@@ -30,6 +31,9 @@ type Scenario struct {
 	Concurrency int    // workers, unless overridden
 	Size        int64  // body size, unless overridden; 0 if fixed by the scenario
 	API         bool   // goes to the gateway's admin listener, not through a proxy
+	// Explicit scenarios run only when named (--scenario soak): they take
+	// minutes and are measured their own way (measureSoak).
+	Explicit bool
 
 	// profile is the gateway profile of the full policy for this
 	// scenario's traffic (issues 5 and 6).
@@ -50,6 +54,7 @@ func Scenarios() []*Scenario {
 		{Name: ScenarioLatency, Title: "1 KiB posts, one client (added latency)", Concurrency: 1, Size: 1 << 10, profile: "storage", request: smallRequests},
 		{Name: ScenarioAPIEncrypt, Title: "API /v1/encrypt", Concurrency: 4, Size: 1 << 20, API: true, prepare: probeAPI, request: apiEncryptRequests},
 		{Name: ScenarioAPIPseudonymize, Title: "API /v1/pseudonymize", Concurrency: 4, API: true, prepare: probeAPI, request: apiPseudonymizeRequests},
+		{Name: ScenarioSoak, Title: "Soak: many mostly idle users on one gateway (uploads, downloads, forms, API calls)", Concurrency: DefaultSoakConnections, Size: soakMaxObject, Explicit: true},
 	}
 }
 

@@ -66,8 +66,57 @@ func WriteTable(w io.Writer, r *Report) error {
 			fmt.Fprintln(w, "note: "+n)
 		}
 	}
+	for _, c := range r.Cells {
+		if c.Soak != nil {
+			if err := writeSoak(w, c); err != nil {
+				return err
+			}
+		}
+	}
 	_, err := fmt.Fprintf(w, "\n%d cells in %.0fs.\n", len(r.Cells), r.Seconds)
 	return err
+}
+
+// writeSoak writes the soak's own figures and its verdict.
+func writeSoak(w io.Writer, c Cell) error {
+	sk := c.Soak
+	verdict := "HOLDS"
+	if !sk.Holds {
+		verdict = "DOES NOT HOLD"
+	}
+	var roles []string
+	for _, u := range sk.Users {
+		roles = append(roles, fmt.Sprintf("%d %s", u.Connections, u.Role))
+	}
+	fmt.Fprintf(w, "\nsoak × %s: %s — %d connections (%s), think %.1fs on average, %.0fs of load (%.0fs warm-up), objects up to %s\n\n",
+		c.Mode, verdict, sk.Connections, strings.Join(roles, ", "), sk.ThinkSeconds, sk.Seconds, sk.WarmupSeconds, sizeName(sk.MaxSizeBytes))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind\trequests\terrors\treq/s\tp50 ms\tp99 ms\tp999 ms\tmax ms\t")
+	for _, k := range sk.Kinds {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t\n", k.Kind, k.Requests, k.Errors, num(k.ReqPerSec), k.P50Ms, k.P99Ms, k.P999Ms, k.MaxMs)
+	}
+	fmt.Fprintf(tw, "all\t%d\t%d\t%s\t%.2f\t%.2f\t%.2f\t\t\n", c.Requests, c.Errors, num(c.ReqPerSec.Median), sk.P50Ms, sk.P99Ms, sk.P999Ms)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "gateway\tbefore\tend of load\tafter clients left\tgrowth/min after warm-up\t")
+	mib := func(v int64) string { return fmt.Sprintf("%.0f MiB", float64(v)/(1<<20)) }
+	fmt.Fprintf(tw, "RSS\t%s\t%s\t%s\t%+.1f MiB\t\n", mib(sk.Before.RSSBytes), mib(sk.End.RSSBytes), mib(sk.After.RSSBytes), sk.RSSSlopeBytesPerMin/(1<<20))
+	fmt.Fprintf(tw, "open fds\t%d\t%d\t%d\t%+.1f\t\n", sk.Before.FDs, sk.End.FDs, sk.After.FDs, sk.FDSlopePerMin)
+	fmt.Fprintf(tw, "goroutines\t%d\t%d\t%d\t\t\n", sk.Before.Goroutines, sk.End.Goroutines, sk.After.Goroutines)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, v := range sk.Verdict {
+		fmt.Fprintln(w, "  - "+v)
+	}
+	for _, e := range sk.ErrorSamples {
+		fmt.Fprintln(w, "  error: "+e)
+	}
+	return nil
 }
 
 // num formats a rate with precision that fits its size.

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluss/sluss/bench"
 )
@@ -29,14 +28,15 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		htmlFile, baselineFile  string
 		quiet                   bool
 	)
-	fs.Var(&scenarios, "scenario", "`SCENARIO` to run, repeatable or comma-separated: upload, download, form, small, latency, api-encrypt, api-pseudonymize (default all)")
+	fs.Var(&scenarios, "scenario", "`SCENARIO` to run, repeatable or comma-separated: upload, download, form, small, latency, api-encrypt, api-pseudonymize (default all of these), soak (only when named: 1 000 users for 5 minutes)")
 	fs.Var(&modes, "mode", "`MODE` to measure, repeatable or comma-separated: direct, gateway-inspect, gateway-full, gateway (with --proxy) (default direct, gateway-inspect, gateway-full)")
 	fs.Var(&peers, "peer", "also measure a MITM `PEER`: mitmproxy or squid (Debian packages mitmproxy, squid-openssl); repeatable")
-	fs.DurationVar(&o.Duration, "duration", time.Second, "length of one measured run")
-	fs.DurationVar(&o.Warmup, "warmup", 500*time.Millisecond, "warm-up before the runs of each cell, not measured")
+	fs.DurationVar(&o.Duration, "duration", 0, "length of one measured run (default 1s); for soak the whole soak (default 5m)")
+	fs.DurationVar(&o.Warmup, "warmup", 0, "warm-up before the runs of each cell, not measured (default 500ms; for soak a fifth of --duration)")
+	fs.DurationVar(&o.ThinkTime, "think", 0, "soak: mean pause of each user between requests, exponential (default 5s)")
 	fs.IntVar(&o.Runs, "runs", 3, "measured runs per cell (min/median/max over them)")
-	fs.IntVar(&o.Concurrency, "concurrency", 0, "`N` workers (keep-alive clients) per cell (default per scenario: 16, 1 for latency, 4 for the API)")
-	fs.StringVar(&size, "size", "", "body `SIZE`, e.g. 1K, 64K, 8M (default per scenario)")
+	fs.IntVar(&o.Concurrency, "concurrency", 0, "`N` workers (keep-alive clients) per cell (default per scenario: 16, 1 for latency, 4 for the API, 1000 for soak)")
+	fs.StringVar(&size, "size", "", "body `SIZE`, e.g. 1K, 64K, 8M (default per scenario; for soak the largest object, default 64M)")
 	fs.StringVar(&o.Proxy, "proxy", "", "measure a gateway already running at `ADDR` (host:port) instead of starting sluss serve")
 	fs.StringVar(&o.ProxyCA, "proxy-ca", "", "CA certificate `FILE` of the --proxy gateway")
 	fs.IntVar(&o.ProxyPID, "proxy-pid", 0, "`PID` of the --proxy gateway, if on this host, to report its CPU and memory")
