@@ -253,3 +253,165 @@ func TestFaultStoreDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// mountExt4 makes an ext4 filesystem image mounted (loop) with
+// errors=remount-ro on a new directory, and returns the directory and a
+// function that makes the kernel declare a filesystem error: ext4 then
+// remounts itself read-only under the open files, as it does on a failing
+// disk. It skips where loop devices or ext4 are not available.
+func mountExt4(t *testing.T) (dir, image string, fail func()) {
+	t.Helper()
+	for _, tool := range []string{"mkfs.ext4", "mount", "umount", "e2fsck"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found (Debian e2fsprogs, mount)", tool)
+		}
+	}
+	image = filepath.Join(t.TempDir(), "store.img")
+	dir = t.TempDir()
+	if err := os.WriteFile(image, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(image, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", image).CombinedOutput(); err != nil {
+		t.Skipf("mkfs.ext4: %v: %s", err, out)
+	}
+	if out, err := exec.Command("mount", "-o", "loop,errors=remount-ro", image, dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a loop device (needs root and /dev/loop*): %v: %s", err, bytes.TrimSpace(out))
+	}
+	mounted := true
+	t.Cleanup(func() {
+		if mounted {
+			exec.Command("umount", dir).Run()
+		}
+	})
+	dev := ""
+	mounts, _ := os.ReadFile("/proc/mounts")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == dir {
+			dev = filepath.Base(f[0])
+		}
+	}
+	trigger := filepath.Join("/sys/fs/ext4", dev, "trigger_fs_error")
+	if _, err := os.Stat(trigger); dev == "" || err != nil {
+		t.Skipf("this kernel has no %s", trigger)
+	}
+	return dir, image, func() {
+		if err := os.WriteFile(trigger, []byte("1"), 0o200); err != nil {
+			t.Fatalf("triggering the filesystem error: %v", err)
+		}
+	}
+}
+
+// TestFaultStoreReadOnly: the filesystem under the re-identification store
+// turns read-only while the gateway runs (ext4's errors=remount-ro after a
+// disk error, made by the kernel's own trigger). A request that needs a
+// new mapping is refused with 503 and nothing goes upstream; known
+// personnummer and re-identification go on; once the filesystem is
+// repaired and mounted again, the store holds every token the upstream
+// ever got, and new requests succeed.
+func TestFaultStoreReadOnly(t *testing.T) {
+	dir, image, failDisk := mountExt4(t)
+	key := make([]byte, 32)
+	rand.Read(key)
+	dbPath := filepath.Join(dir, pseudonym.StoreFile)
+	bolt, err := pseudonym.OpenBoltStore(dbPath, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCloud(t)
+	get := recordsAPI(c)
+	k := newTestKeys(t)
+	store := &swapStore{}
+	store.s.Store(bolt)
+	h := newHarnessOn(t, storageConfig(c, "form"), k, k.caPEM, k.id.SecretKey(), nil, nil,
+		func(h *harness) { h.store.Store = store })
+	h.keys = k
+	cl := h.client("", "")
+	post := func(i int) (int, int, string) {
+		t.Helper()
+		before := c.requests.Load()
+		resp, err := cl.Post(c.URL()+"/api/records", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, i, testPersonnummer(i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var rec int
+		if resp.StatusCode == http.StatusCreated {
+			fmt.Sscanf(string(b), `{"id":%d}`, &rec)
+		} else if c.requests.Load() != before {
+			t.Fatalf("a refused request (%s) reached the upstream", resp.Status)
+		}
+		return resp.StatusCode, rec, string(b)
+	}
+	sent := map[int]int{} // upstream record → personnummer number
+	for i := 0; i < 20; i++ {
+		status, rec, b := post(i)
+		if status != http.StatusCreated {
+			t.Fatalf("before the fault: %d %s", status, b)
+		}
+		sent[rec] = i
+	}
+
+	failDisk()
+	if err := os.WriteFile(filepath.Join(dir, "probe"), []byte("x"), 0o600); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("the filesystem did not turn read-only: %v", err)
+	}
+	status, _, b := post(100)
+	if status != http.StatusServiceUnavailable || !strings.Contains(b, "re-identification store") || !strings.Contains(b, "nothing was sent") {
+		t.Fatalf("a new mapping on a read-only store: %d %s, want a 503 that says why", status, b)
+	}
+	if !h.auditSoon(t, `"method":"POST"`, `"status":503`) {
+		t.Errorf("the refusal is not audited")
+	}
+	// Known personnummer need no write; re-identification reads.
+	if status, rec, b := post(3); status != http.StatusCreated {
+		t.Errorf("a known personnummer on a read-only store: %d %s", status, b)
+	} else {
+		sent[rec] = 3
+	}
+	for rec, i := range sent {
+		resp, err := cl.Get(fmt.Sprintf("%s/api/records/%d", c.URL(), rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), testPersonnummer(i)) {
+			t.Fatalf("record %d not re-identified on a read-only store: %d", rec, resp.StatusCode)
+		}
+	}
+
+	// The operator repairs the filesystem and mounts it again.
+	bolt.Close()
+	if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v: %s", err, out)
+	}
+	if out, err := exec.Command("e2fsck", "-fy", image).CombinedOutput(); err != nil {
+		// Exit 1: errors corrected, which is what a repair is.
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() > 1 {
+			t.Fatalf("e2fsck: %v: %s", err, out)
+		}
+	}
+	if out, err := exec.Command("mount", "-o", "loop,errors=remount-ro", image, dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount again: %v: %s", err, out)
+	}
+	again, err := pseudonym.OpenBoltStore(dbPath, key)
+	if err != nil {
+		t.Fatalf("reopening the store: %v", err)
+	}
+	t.Cleanup(func() { again.Close() })
+	store.s.Store(again)
+	for rec, i := range sent {
+		back, counts, err := h.pseudo.ReidentifyString(context.Background(), pseudonym.FormatJSON, string(get(rec).body))
+		if err != nil || counts.ReidentifiedPersonnummer != 1 || !strings.Contains(back, testPersonnummer(i)) {
+			t.Fatalf("record %d from the repaired store: %+v, %v", rec, counts, err)
+		}
+	}
+	if status, _, b := post(100); status != http.StatusCreated {
+		t.Fatalf("the refused request sent again after the repair: %d %s", status, b)
+	}
+}
