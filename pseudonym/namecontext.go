@@ -457,3 +457,59 @@ func latinBase(r rune) (rune, bool) {
 	}
 	return base, true
 }
+
+// notPerson reports whether v, the whole value of a name field, names no
+// person: an organisation (IFK Lillby, Lillby Hembygdsförening, Röda
+// Korset Lillbykretsen, Carl Larssons vänner, Nilsson Bygg AB), or one
+// long ordinary word that no name list holds (Kansliet, Testperson). Such
+// a value goes through the free-text detector instead of being replaced
+// whole, so that a person's name in it is still found.
+func (d *nameDetector) notPerson(v []byte) bool {
+	words, acronyms, named := 0, 0, 0
+	var only wordFacts
+	prevPossessive := false
+	for i := 0; i < len(v); {
+		l, _, n := letterAt(v, i)
+		if !l {
+			i += n
+			continue
+		}
+		e := wordEnd(v, i)
+		w := v[i:e]
+		i = e
+		words++
+		lower := appendLower(d.buf[:0], w)
+		if orgWord(lower) || companyMarkers[string(lower)] || prevPossessive && namedThingHead(lower) {
+			return true
+		}
+		wf := d.facts(w)
+		only = wf
+		if wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen {
+			named++
+		}
+		if upperWord(w) && runeLen(w) >= 2 && runeLen(w) <= 5 && wf.flags&nameFlags == 0 &&
+			(wf.flags&lexForeign == 0 || wf.flags&lexEnglish != 0) {
+			acronyms++ // IFK, ABF, PRO, BK
+		}
+		prevPossessive = len(w) > 2 && (w[len(w)-1] == 's' || w[len(w)-1] == 'S')
+	}
+	if acronyms > 0 && acronyms < words {
+		return true
+	}
+	if words == 1 && named == 0 {
+		return only.common && only.long || only.commonCompound || only.definiteCompound
+	}
+	return false
+}
+
+// upperWord reports whether every letter of w is upper case.
+func upperWord(w []byte) bool {
+	for i := 0; i < len(w); {
+		l, u, n := letterAt(w, i)
+		if l && !u {
+			return false
+		}
+		i += n
+	}
+	return true
+}

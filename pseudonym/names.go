@@ -1001,8 +1001,8 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		}
 	case f&^(lexWorld|lexEnglish|lexForeignGiven) == 0 && !isCommon:
 		switch {
-		case wf.placeSuffix:
-			return inf // not capable
+		case wf.placeSuffix || wf.org:
+			return inf // not capable: Vuxenenheten, Lillbykretsen
 		case wf.surnameSuffix:
 			inf.score = 2
 			if mid && !locative || caps {
@@ -1017,8 +1017,6 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 			// surname the lists lack after a given name (Linnéa
 			// Gyllensvärd).
 			inf.score = 0
-		case wf.org:
-			return inf // Hembygdsförening, Scoutkår
 		default:
 			if w.shape == shapeUpper && !caps {
 				return inf // an acronym: BUP, LSS
@@ -1363,7 +1361,7 @@ func (d *nameDetector) nameFollowsConjunction(b []byte, end int) bool {
 // (Tolvansson, Myrström, Fågelqvist) and not a given name.
 func (d *nameDetector) surnameOnly(b []byte, w word) bool {
 	wf := d.facts(b[w.start:w.end])
-	if wf.flags&(lexGiven|lexForeignGiven|lexPlace) != 0 {
+	if wf.flags&(lexGiven|lexForeignGiven|lexPlace) != 0 || wf.org {
 		return false
 	}
 	return wf.flags&lexSurname != 0 && !wf.common || wf.flags&nameFlags == 0 && wf.surnameSuffix && !wf.common
@@ -1570,6 +1568,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	if prevContext && before.placeNoun && !bytes.ContainsAny(b[ws[k-1].end:first.start], ",)") {
 		institution = true
+	}
+	if k > 0 && first.gapJoin && before.org {
+		institution = true // föreningen Newroz, Scoutkåren Vildmarken
 	}
 	total, capable := 0, 0
 	infos := d.infos[:0]

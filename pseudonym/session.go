@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 )
@@ -198,13 +199,17 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 		if _, _, end, ok := parseToken(dec[:e], a); ok && end == e {
 			return append(dst, raw...)
 		}
-		if s.p.detectNames {
-			s.names.rememberField(dec[a:e])
+		if !s.p.detectNames || !s.names.notPerson(dec[a:e]) && !bytes.Contains(dec[a:e], []byte(tokenPrefix)) {
+			if s.p.detectNames {
+				s.names.rememberField(dec[a:e])
+			}
+			dst = append(dst, raw[:o(a)]...)
+			dst = appendToken(dst, s.tokenFor(KindName, dec[a:e]), 0)
+			s.counts.Names++
+			return append(dst, raw[o(e):]...)
 		}
-		dst = append(dst, raw[:o(a)]...)
-		dst = appendToken(dst, s.tokenFor(KindName, dec[a:e]), 0)
-		s.counts.Names++
-		return append(dst, raw[o(e):]...)
+		// An organisation or an office in a name field: only what the
+		// free-text detectors find in it is replaced.
 	}
 	s.pnrs = findPersonnummerBefore(s.pnrs[:0], dec, 0, s.dateRef)
 	if s.p.detectNames && !s.pnrOnly {
