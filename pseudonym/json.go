@@ -147,7 +147,8 @@ func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
 			if err != nil {
 				return err
 			}
-			isType := typeKeys[string(appendLower(j.keyBuf[:0], j.lastStr))]
+			j.keyBuf = appendLower(j.keyBuf[:0], j.lastStr)
+			isType := typeKeys[string(j.keyBuf)]
 			isName = isName && !orgRecord
 			if c, err = j.next(":"); err != nil {
 				return err

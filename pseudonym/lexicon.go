@@ -50,6 +50,10 @@ type lexicon struct {
 	commonSet []uint32
 	idxBits   uint
 	seed      maphash.Seed
+	// lowerNames has the bit lowerHash(w) set for every listed name w (in
+	// lower case) that a name written in lower case may be: not an
+	// ordinary word, or a given name or surname even so (stig, holm).
+	lowerNames []uint64
 }
 
 // loadLexicon parses the embedded lists once per process: they are constant
@@ -105,8 +109,30 @@ var loadLexicon = sync.OnceValues(func() (*lexicon, error) {
 	if err := lx.indexCommon(); err != nil {
 		return nil, err
 	}
+	lx.indexLowerNames()
 	return lx, nil
 })
+
+const lowerNameBits = 1 << 22 // 512 KiB; ~5 % of other words pass
+
+func (lx *lexicon) indexLowerNames() {
+	lx.lowerNames = make([]uint64, lowerNameBits/64)
+	var buf []byte
+	for w, f := range lx.proper {
+		buf = appendLower(buf[:0], []byte(w))
+		if f&(lexGiven|lexSurname|lexForeignGiven) == 0 && lx.isCommon(buf) {
+			continue
+		}
+		h := lowerHash(buf) & (lowerNameBits - 1)
+		lx.lowerNames[h>>6] |= 1 << (h & 63)
+	}
+}
+
+// mayBeLowerName reports whether the bit of h in lowerNames is set.
+func (lx *lexicon) mayBeLowerName(h uint32) bool {
+	h &= lowerNameBits - 1
+	return lx.lowerNames[h>>6]&(1<<(h&63)) != 0
+}
 
 // readData returns an embedded list, gunzipped when its name ends in .gz.
 func readData(name string) ([]byte, error) {

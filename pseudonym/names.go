@@ -3,6 +3,7 @@ package pseudonym
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"sort"
 	"unicode"
 	"unicode/utf8"
@@ -53,6 +54,15 @@ type nameDetector struct {
 	// learned counts the names noted by remember, so that find knows when
 	// a text taught it one.
 	learned int
+	// lower holds the words of a line for findLower.
+	lower    []lowerWord
+	lowerBuf []byte
+	// seenBits holds lowerHash of the names in seen (never cleared but
+	// with seen: a stale bit only costs a lookup).
+	seenBits [seenBitWords]uint64
+	// valueMode is set while the text is one value of a structured body
+	// (a JSON string, a CSV field, a form value): see findLower.
+	valueMode bool
 	// forcedEnd is the end of the second subject of "X och Y verb" once X
 	// was found, or -1.
 	forcedEnd int
@@ -85,6 +95,8 @@ func (d *nameDetector) remember(w []byte) {
 	key := string(d.buf)
 	d.seen[key] = true
 	d.learned++
+	h := lowerHash(appendLower(d.buf[:0], w))
+	d.seenBits[h>>6&(seenBitWords-1)] |= 1 << (h & 63)
 	// Memoized facts of the word in title case and as written, with and
 	// without a possessive s, are out of date.
 	for _, k := range []string{key, string(w)} {
@@ -1138,8 +1150,16 @@ func (d *nameDetector) hyphenFlags(text []byte) uint8 {
 func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch) []nameMatch {
 	n0, learned := len(dst), d.learned
 	dst = d.findPass(dst, b, from, pnrs)
+	n1 := len(dst)
+	dst = d.findLower(dst, b, from, n0)
 	if d.learned != learned {
 		dst = d.findPass(dst[:n0], b, from, pnrs)
+		n1 = len(dst)
+		dst = d.findLower(dst, b, from, n0)
+	}
+	if len(dst) > n1 {
+		// Lower-case names come after the others: put them in text order.
+		slices.SortFunc(dst[n0:], func(a, b nameMatch) int { return a.start - b.start })
 	}
 	return dst
 }

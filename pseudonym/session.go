@@ -213,7 +213,9 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 	}
 	s.pnrs = findPersonnummerBefore(s.pnrs[:0], dec, 0, s.dateRef)
 	if s.p.detectNames && !s.pnrOnly {
+		s.names.valueMode = true
 		s.nms = s.names.find(s.nms[:0], dec, 0, s.pnrs)
+		s.names.valueMode = false
 	} else {
 		s.nms = s.nms[:0]
 	}
