@@ -308,6 +308,7 @@ func (j *jsonRewriter) number(c byte) error {
 				return err
 			}
 			j.s.counts.Personnummer++
+			j.s.decide(KindPersonnummer, j.off-int64(nh), nh, rulePnrNumber)
 			writeBytes(j.w, tok[:nh])
 			return nil
 		}
@@ -422,6 +423,7 @@ func (j *jsonRewriter) str(key, nameField bool) (bool, error) {
 	}
 	isName := false
 	j.lastStr = append(j.lastStr[:0], dec...)
+	j.s.base = j.off - 1 - int64(len(j.raw))
 	j.w.WriteByte('"')
 	if key {
 		isName = j.s.p.isNameField(dec)

@@ -228,11 +228,11 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		if !w.cand && !(j > 0 && w.joined && ws[j-1].greet) {
 			continue
 		}
-		if d.lowerName(b, ws, j) {
+		if rule := d.lowerName(b, ws, j); rule != "" {
 			w.name = true
 			d.remember(b[w.start:w.end])
 			if w.start >= from {
-				dst = append(dst, nameMatch{start: w.start, end: w.end})
+				dst = append(dst, nameMatch{start: w.start, end: w.end, rule: rule})
 			}
 		}
 	}
@@ -240,22 +240,23 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 	return dst
 }
 
-// lowerName decides the lower-case word ws[j]; ws[:j] are decided.
-func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) bool {
+// lowerName decides the lower-case word ws[j] (ws[:j] are decided) and
+// returns the rule that makes it a name, or "".
+func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	w := ws[j]
 	wf := d.facts(b[w.start:w.end])
 	if wf.cue || wf.function || wf.preposition || wf.inPreposition || wf.conjunction || wf.calendar ||
 		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] {
-		return false
+		return ""
 	}
 	f := wf.flags
 	place := f&lexPlace != 0
 	english := f&lexEnglish != 0
 	if !wf.common && !place && (f&nameFlags != 0 || f&lexForeign != 0 && !english && !w.abbrev) {
-		return true // jenny, karlsson, peter, mirja, demir
+		return ruleLowerList // jenny, karlsson, peter, mirja, demir
 	}
 	if wf.seen && !wf.common {
-		return true // the document has used it as a name
+		return ruleLowerSeen // the document has used it as a name
 	}
 	var prev, next wordFacts
 	var prevLower []byte
@@ -278,26 +279,29 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) bool {
 		next.flags&(nameFlags|lexForeign|lexWorld) != 0
 	switch {
 	case w.abbrev:
-		return false // ang. hämtning: an abbreviation, unless a list is sure
+		return "" // ang. hämtning: an abbreviation, unless a list is sure
 	case !wf.common && !place && evidence:
 		// The weaker lists: with a cue, another name, or as the subject
 		// after a verb (idag kommer jovana).
-		return cue || prevName || nextName || subjectVerbs[string(prevLower)]
+		if cue || prevName || nextName || subjectVerbs[string(prevLower)] {
+			return ruleLowerContext
+		}
 	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)]) &&
 		(!wf.common || f&(lexGiven|lexForeignGiven|lexSurname) != 0):
-		// pappa stig, min dotter nova, hej saga
-		return true
+		return ruleLowerCue // pappa stig, min dotter nova, hej saga
 	case prevName && f&lexSurname != 0 && ws[j-1].end+1 == w.start &&
 		!(wf.common && b[w.end-1] == 'a'):
 		// maria holm, rasmus ek (not "Ayla vara ledig": an infinitive)
-		return d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0
+		if d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0 {
+			return ruleLowerSurname
+		}
 	case f&(lexGiven|lexForeignGiven) != 0 && w.clauseStart && !english:
 		// stig vill att hon handlar
-		ok, _ := d.verbFollows(b, w.end)
-		return ok
+		if ok, _ := d.verbFollows(b, w.end); ok {
+			return ruleLowerVerb
+		}
 	case f == 0 && !wf.common && !wf.commonCompound && greetings[string(prevLower)]:
-		// mvh kicki
-		return true
+		return ruleLowerGreet // mvh kicki
 	}
-	return false
+	return ""
 }

@@ -13,6 +13,7 @@ import (
 // replaces (a possessive s stays outside).
 type nameMatch struct {
 	start, end int
+	rule       string // see explain.go
 }
 
 // Word shapes.
@@ -57,6 +58,8 @@ type nameDetector struct {
 	// lower holds the words of a line for findLower.
 	lower    []lowerWord
 	lowerBuf []byte
+	// firstPass is scratch for find: the matches of the first reading.
+	firstPass []nameMatch
 	// seenBits holds lowerHash of the names in seen (never cleared but
 	// with seen: a stale bit only costs a lookup).
 	seenBits [seenBitWords]uint64
@@ -1153,9 +1156,19 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 	n1 := len(dst)
 	dst = d.findLower(dst, b, from, n0)
 	if d.learned != learned {
+		// The first reading's reasons stand: the second only adds what
+		// the names it taught find.
+		d.firstPass = append(d.firstPass[:0], dst[n0:]...)
+		slices.SortFunc(d.firstPass, func(a, b nameMatch) int { return a.start - b.start })
 		dst = d.findPass(dst[:n0], b, from, pnrs)
 		n1 = len(dst)
 		dst = d.findLower(dst, b, from, n0)
+		for i := n0; i < len(dst); i++ {
+			k, ok := slices.BinarySearchFunc(d.firstPass, dst[i].start, func(m nameMatch, t int) int { return m.start - t })
+			if ok {
+				dst[i].rule = d.firstPass[k].rule
+			}
+		}
 	}
 	if len(dst) > n1 {
 		// Lower-case names come after the others: put them in text order.
@@ -1203,7 +1216,7 @@ func (d *nameDetector) findPass(dst []nameMatch, b []byte, from int, pnrs []pnrM
 		e := d.runEnd(b, ws, k)
 		if e < len(ws) && ws[e].shape != shapeLower {
 			if e2 := d.runEnd(b, ws, e); d.invertedName(b, ws, k, e, e2) {
-				dst = d.emitWords(dst, b, from, ws, k, e2)
+				dst = d.emitWords(dst, b, from, ws, k, e2, ruleInverted)
 				prevRun, k = e, e2
 				continue
 			}
@@ -1296,7 +1309,7 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
 }
 
 // emitWords appends every capitalised word of ws[k:e] as a name part.
-func (d *nameDetector) emitWords(dst []nameMatch, b []byte, from int, ws []word, k, e int) []nameMatch {
+func (d *nameDetector) emitWords(dst []nameMatch, b []byte, from int, ws []word, k, e int, rule string) []nameMatch {
 	for j := k; j < e; j++ {
 		w := ws[j]
 		if w.shape == shapeLower {
@@ -1310,7 +1323,7 @@ func (d *nameDetector) emitWords(dst []nameMatch, b []byte, from int, ws []word,
 			d.remember(b[w.start:end])
 		}
 		if w.start >= from {
-			dst = append(dst, nameMatch{start: w.start, end: end})
+			dst = append(dst, nameMatch{start: w.start, end: end, rule: rule})
 		}
 	}
 	return dst
@@ -1518,7 +1531,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			wf := d.facts(b[w.start:w.end])
 			if wf.seen || wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) ||
 				!wf.common && !wf.definiteCompound {
-				dst = d.emitWords(dst, b, from, ws, j, j+1)
+				dst = d.emitWords(dst, b, from, ws, j, j+1, ruleSpeaker)
 			}
 		}
 		return dst
@@ -1534,7 +1547,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if e == k+1 && first.shape == shapeCap && d.nameable(b, first) {
 		wf := d.facts(b[first.start:first.end])
 		if d.forcedEnd == first.end && verbPartner(wf) {
-			return d.emitWords(dst, b, from, ws, k, e)
+			return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
 		}
 		if first.gapSentence || k == 0 || lineStartBefore(b, first.start) {
 			if ok, partner := d.verbFollows(b, first.end); ok {
@@ -1542,7 +1555,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 					if partner > 0 {
 						d.forcedEnd = partner
 					}
-					return d.emitWords(dst, b, from, ws, k, e)
+					return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
 				}
 				if partner > 0 {
 					// "Vilda och Ture hittade": the second may carry the first.
@@ -1550,7 +1563,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 					if ps2, pe2, ok := nextWordAt(b, ps+3); ok && pe2 == partner {
 						if pf := d.facts(b[ps2:pe2]); verbSubject(pf) && verbPartner(wf) {
 							d.forcedEnd = partner
-							return d.emitWords(dst, b, from, ws, k, e)
+							return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
 						}
 					}
 				}
@@ -1705,6 +1718,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			stretchCue = d.nameFollowsConjunction(b, last.end) // Emir och Lejla
 		}
 		isName := sum >= 3 || (stretchCue && n > 0 && sum >= 1) || (n >= 2 && sum >= 2)
+		givenFirst := false
 		if n == 0 {
 			isName = false // initials alone
 		}
@@ -1721,8 +1735,27 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			infos[s-1].stemEnd = ws[k+s-1].end
 			s--
 			isName = true
+			givenFirst = true
 		}
 		if isName {
+			rule := ruleLists
+			switch {
+			case givenFirst:
+				rule = ruleGivenSurname
+			case stretchCue && runPnr:
+				rule = ruleNearPnr
+			case stretchCue:
+				rule = ruleCue
+			}
+			allSeen := true
+			for j := s; j < t; j++ {
+				if w := ws[k+j]; w.shape != shapeLower && w.shape != shapeInitial && !infos[j].seen {
+					allSeen = false
+				}
+			}
+			if allSeen && !givenFirst {
+				rule = ruleSeen
+			}
 			for j := s; j < t; j++ {
 				w := ws[k+j]
 				if w.shape == shapeLower {
@@ -1734,7 +1767,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				if w.start < from {
 					continue
 				}
-				dst = append(dst, nameMatch{start: w.start, end: infos[j].stemEnd})
+				dst = append(dst, nameMatch{start: w.start, end: infos[j].stemEnd, rule: rule})
 			}
 		}
 		s = next

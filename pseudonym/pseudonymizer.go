@@ -89,6 +89,12 @@ type Config struct {
 	// CSVComma is the CSV field separator; 0 sniffs ',' or ';' from the
 	// header line.
 	CSVComma byte
+	// Explain, when set, is called for every value a transform replaces,
+	// with where it stands in the input and the rule that fired (see
+	// Decision). It is for showing a person why, as sluss pseudonymize
+	// --explain does; its offsets point at personal data, so never log
+	// them. Calls come from the transforming goroutine, in input order.
+	Explain func(Decision)
 }
 
 // Pseudonymizer replaces personnummer and names with tokens and back. It is

@@ -53,6 +53,11 @@ type session struct {
 
 	pnrOnly bool // JSON keys: personnummer only
 
+	// base is the input offset of the text being rewritten, for
+	// Config.Explain: the window of transformText, or the raw bytes of a
+	// JSON string, CSV field or form value.
+	base int64
+
 	// numeric tokens (number.go), made on first use
 	pnrKey     []byte
 	numMac     *numberMacer
@@ -152,6 +157,7 @@ func (s *session) rewrite(dst, b []byte, from int) []byte {
 			id := s.tokenFor(KindPersonnummer, m.norm[:])
 			dst = appendToken(dst, id, m.layout)
 			s.counts.Personnummer++
+			s.decide(KindPersonnummer, s.base+int64(m.start), m.end-m.start, pnrRule(m))
 			i = m.end
 			continue
 		}
@@ -164,6 +170,7 @@ func (s *session) rewrite(dst, b []byte, from int) []byte {
 		id := s.tokenFor(KindName, b[m.start:m.end])
 		dst = appendToken(dst, id, 0)
 		s.counts.Names++
+		s.decide(KindName, s.base+int64(m.start), m.end-m.start, m.rule)
 		i = m.end
 	}
 	return append(dst, b[i:]...)
@@ -206,6 +213,7 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 			dst = append(dst, raw[:o(a)]...)
 			dst = appendToken(dst, s.tokenFor(KindName, dec[a:e]), 0)
 			s.counts.Names++
+			s.decide(KindName, s.base+int64(o(a)), o(e)-o(a), ruleNameField)
 			return append(dst, raw[o(e):]...)
 		}
 		// An organisation or an office in a name field: only what the
@@ -232,6 +240,7 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 			dst = append(dst, raw[o(i):o(start)]...)
 			dst = appendToken(dst, s.tokenFor(KindPersonnummer, m.norm[:]), m.layout)
 			s.counts.Personnummer++
+			s.decide(KindPersonnummer, s.base+int64(o(start)), o(end)-o(start), pnrRule(m))
 		} else {
 			m := s.nms[ni]
 			ni++
@@ -242,6 +251,7 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 			dst = append(dst, raw[o(i):o(start)]...)
 			dst = appendToken(dst, s.tokenFor(KindName, dec[start:end]), 0)
 			s.counts.Names++
+			s.decide(KindName, s.base+int64(o(start)), o(end)-o(start), m.rule)
 		}
 		i = end
 	}
