@@ -241,29 +241,43 @@ func loadTxtarCorpus(t testing.TB, file string, atLeast int) []corpusDoc {
 	return docs
 }
 
-// TestCorpusStyles scores the styles corpus. Its targets are asserted once
-// the detector has been tuned; until then it reports.
+// targets are the least recall and precision a corpus must score.
+type targets struct{ pnrRecall, pnrPrecision, nameRecall, namePrecision float64 }
+
+// issue16Targets are the targets of issue 16 for every corpus: personnummer
+// recall 1.00 and precision 0.995, names recall 0.98 and precision 0.97.
+var issue16Targets = targets{1, 0.995, 0.98, 0.97}
+
+// TestCorpusStyles scores the styles corpus, written before the detector
+// was tuned for it, against the targets of issue 16.
 func TestCorpusStyles(t *testing.T) {
-	scoreCorpus(t, "styles corpus", loadTxtarCorpus(t, stylesCorpusFile, 40))
+	checkTargets(t, scoreCorpus(t, "styles corpus", loadTxtarCorpus(t, stylesCorpusFile, 40)), issue16Targets)
 }
 
+// TestCorpus scores the first corpus: the targets of issue 16, and no
+// regression from the scores it had before (names precision 0.994).
 func TestCorpus(t *testing.T) {
-	checkTargets(t, scoreCorpus(t, "corpus", loadCorpus(t)))
+	checkTargets(t, scoreCorpus(t, "corpus", loadCorpus(t)), targets{1, 1, 1, 0.994})
 }
 
 // TestCorpusFresh scores the documents written before the detector was
-// changed for them, with the targets of the held-out corpus.
+// changed for them: the targets of issue 16, and no regression from the
+// scores they had before it (names recall and precision 0.990).
 func TestCorpusFresh(t *testing.T) {
-	checkTargets(t, scoreCorpus(t, "fresh corpus", loadFreshCorpus(t)))
+	checkTargets(t, scoreCorpus(t, "fresh corpus", loadFreshCorpus(t)), targets{1, 1, 0.99, 0.99})
 }
 
-func checkTargets(t *testing.T, scores map[Kind]*score) {
+func checkTargets(t *testing.T, scores map[Kind]*score, want targets) {
 	t.Helper()
-	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < 0.99 {
-		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ 0.99)", sc.recall(), sc.precision())
+	want.pnrRecall = max(want.pnrRecall, issue16Targets.pnrRecall)
+	want.pnrPrecision = max(want.pnrPrecision, issue16Targets.pnrPrecision)
+	want.nameRecall = max(want.nameRecall, issue16Targets.nameRecall)
+	want.namePrecision = max(want.namePrecision, issue16Targets.namePrecision)
+	if sc := scores[KindPersonnummer]; sc.recall() < want.pnrRecall || sc.precision() < want.pnrPrecision {
+		t.Errorf("personnummer: recall %.3f (want ≥ %.3f), precision %.3f (want ≥ %.3f)", sc.recall(), want.pnrRecall, sc.precision(), want.pnrPrecision)
 	}
-	if sc := scores[KindName]; sc.recall() < 0.95 || sc.precision() < 0.90 {
-		t.Errorf("names: recall %.3f (want ≥ 0.95), precision %.3f (want ≥ 0.90)", sc.recall(), sc.precision())
+	if sc := scores[KindName]; sc.recall() < want.nameRecall || sc.precision() < want.namePrecision {
+		t.Errorf("names: recall %.3f (want ≥ %.3f), precision %.3f (want ≥ %.3f)", sc.recall(), want.nameRecall, sc.precision(), want.namePrecision)
 	}
 }
 
