@@ -156,6 +156,11 @@ func clauseInformal(line []byte, at int) bool {
 		l2, _, _ := letterAt(line, i+n)
 		return l2
 	}
+	switch line[i] {
+	case 'H', 'T', 'M', 'K', 'P': // the greetings' first letters
+	default:
+		return false
+	}
 	e := wordEnd(line, i)
 	var buf [16]byte
 	return e-i <= 10 && greetings[string(appendLower(buf[:0], line[i:e]))]
@@ -166,16 +171,23 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 	ws := d.lower[:0]
 	clause, gapStart, broken := true, ls, false
 	for i := ls; i < le; {
-		l, u, n := letterAt(b, i)
-		if !l {
-			switch c := b[i]; {
-			case c == ':' || c == '.' || c == '!' || c == '?':
-				if i+1 >= le || b[i+1] == ' ' {
-					clause = true
-				}
+		var u bool
+		switch c := b[i]; byteClass[c] {
+		case classOther:
+			if (c == ':' || c == '.' || c == '!' || c == '?') && (i+1 >= le || b[i+1] == ' ') {
+				clause = true
 			}
-			i += n
+			i++
 			continue
+		case classUpper:
+			u = true
+		case classHigh:
+			l, uu, n := letterAt(b, i)
+			if !l {
+				i += n
+				continue
+			}
+			u = uu
 		}
 		start := i
 		afterCode := broken

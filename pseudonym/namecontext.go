@@ -47,10 +47,27 @@ var namedThingHeads = []string{
 	"minnesfond", "sjukhuset", "plakett", "plaketten", "staty", "statyn", "byst", "bysten",
 }
 
+// byLastByte groups word endings by their last byte, so that a word is
+// compared only with the endings it may have.
+func byLastByte(ends []string) (t [256][]string) {
+	for _, e := range ends {
+		t[e[len(e)-1]] = append(t[e[len(e)-1]], e)
+	}
+	return t
+}
+
+var (
+	namedThingByLast = byLastByte(namedThingHeads)
+	orgByLast        = byLastByte(orgEndings)
+)
+
 // namedThingHead reports whether lower (a lower-case word) is one of
 // namedThingHeads, or a compound ending in one of four letters or more.
 func namedThingHead(lower []byte) bool {
-	for _, h := range namedThingHeads {
+	if len(lower) == 0 {
+		return false
+	}
+	for _, h := range namedThingByLast[lower[len(lower)-1]] {
 		if len(lower) == len(h) && string(lower) == h {
 			return true
 		}
@@ -76,7 +93,10 @@ var orgEndings = []string{
 
 // orgWord reports whether lower is, or ends in, one of orgEndings.
 func orgWord(lower []byte) bool {
-	for _, h := range orgEndings {
+	if len(lower) == 0 {
+		return false
+	}
+	for _, h := range orgByLast[lower[len(lower)-1]] {
 		if string(lower) == h || len(h) >= 4 && len(lower) > len(h) && string(lower[len(lower)-len(h):]) == h {
 			return true
 		}

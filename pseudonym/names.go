@@ -1507,8 +1507,21 @@ func speakerLine(b []byte, ws []word, k, e int) bool {
 
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
 	first := ws[k]
-	// Things named after people: not the person.
-	if d.namedThing(b, ws, k, e) || d.venueAround(b, ws, k, e) {
+	if e == k+1 {
+		// Most runs are one word that can be no name: a sentence starting
+		// with Vi, Det, Enligt; a cue; a venue.
+		if wf := d.facts(b[first.start:first.end]); !wf.seen && (wf.function || wf.preposition ||
+			wf.conjunction || wf.cue && wf.flags&lexGiven == 0 || wf.company || wf.venue || wf.internalCap ||
+			wf.placeSuffix) {
+			return dst
+		}
+	}
+	// Things named after people are not the person; asked only once a rule
+	// would take the run as a name.
+	thing := func() bool {
+		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) {
+			return false
+		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part
 		// of the same name.
 		if prevRun >= 0 && k >= 2 && ws[k-1].shape == shapeLower && first.gapJoin && ws[k-1].gapJoin &&
@@ -1519,10 +1532,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				dst = dst[:len(dst)-1]
 			}
 		}
-		return dst
+		return true
 	}
 	// A chat speaker: the names among the words of the label.
 	if speakerLine(b, ws, k, e) {
+		if thing() {
+			return dst
+		}
 		for j := k; j < e; j++ {
 			w := ws[j]
 			if w.shape == shapeLower || !d.nameable(b, w) {
@@ -1538,7 +1554,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	// "Ros kan man beskära": an ordinary word the document also uses as a
 	// name, but here the object before verb and subject.
-	if e == k+1 && (first.gapSentence || k == 0) && d.objectFirst(b, first) {
+	if e == k+1 && (first.gapSentence || k == 0) && d.facts(b[first.start:first.end]).seen && d.objectFirst(b, first) {
 		return dst
 	}
 	// One capitalised word that starts a sentence and is the subject of the
@@ -1547,11 +1563,17 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if e == k+1 && first.shape == shapeCap && d.nameable(b, first) {
 		wf := d.facts(b[first.start:first.end])
 		if d.forcedEnd == first.end && verbPartner(wf) {
+			if thing() {
+				return dst
+			}
 			return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
 		}
 		if first.gapSentence || k == 0 || lineStartBefore(b, first.start) {
 			if ok, partner := d.verbFollows(b, first.end); ok {
 				if verbSubject(wf) {
+					if thing() {
+						return dst
+					}
 					if partner > 0 {
 						d.forcedEnd = partner
 					}
@@ -1562,6 +1584,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 					ps, _, _ := nextWordAt(b, first.end)
 					if ps2, pe2, ok := nextWordAt(b, ps+3); ok && pe2 == partner {
 						if pf := d.facts(b[ps2:pe2]); verbSubject(pf) && verbPartner(wf) {
+							if thing() {
+								return dst
+							}
 							d.forcedEnd = partner
 							return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
 						}
@@ -1657,6 +1682,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	// Split the run at words that cannot be names: "Anna Skolan" is Anna.
 	// Evaluate each capable stretch on its own.
+	checkedThing := false
 	for s := 0; s < len(infos); {
 		if ws[k+s].shape == shapeLower || !infos[s].capable {
 			s++
@@ -1736,6 +1762,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			s--
 			isName = true
 			givenFirst = true
+		}
+		if isName && !checkedThing {
+			checkedThing = true
+			if thing() {
+				d.infos = infos
+				return dst
+			}
 		}
 		if isName {
 			rule := ruleLists
