@@ -91,7 +91,7 @@ func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []name
 		if k := bytes.IndexByte(b[ls:], '\n'); k >= 0 {
 			le = ls + k
 		}
-		if le > from && (d.valueMode && le-ls <= maxLowerValue && bytes.IndexByte(b[ls:le], ' ') >= 0 ||
+		if le > from && (d.valueMode && le-ls <= maxLowerValue && severalWords(b[ls:le]) ||
 			informalLine(b[ls:le])) {
 			dst = d.lowerLine(dst, b, ls, le, from, n0)
 		}
@@ -111,7 +111,7 @@ const maxLowerValue = 2 << 10
 // ": ", ". ", "! " and "? ", found with bytes.Index, so that formal text
 // costs little.
 func informalLine(line []byte) bool {
-	if len(line) < 5 || bytes.IndexByte(line, ' ') < 0 {
+	if len(line) < 5 || !severalWords(line) {
 		return false
 	}
 	if clauseInformal(line, 0) {
@@ -127,6 +127,18 @@ func informalLine(line []byte) bool {
 			if clauseInformal(line, at) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// severalWords reports whether b holds a space between two letters (or
+// bytes of non-ASCII letters): text of more than one word. MayHoldIdentifier
+// uses the same test.
+func severalWords(b []byte) bool {
+	for i := 1; i+1 < len(b); i++ {
+		if b[i] == ' ' && (isASCIILetter(b[i-1]) || b[i-1] >= 0x80) && (isASCIILetter(b[i+1]) || b[i+1] >= 0x80) {
+			return true
 		}
 	}
 	return false
@@ -153,6 +165,11 @@ func clauseInformal(line []byte, at int) bool {
 		return false
 	}
 	if !u {
+		// A token (sl_name1_…) stands where a name stood: the clause
+		// started with it, in capitals or not, so it tells nothing.
+		if e := wordEnd(line, i); e < len(line) && (line[e] == '_' || isDigit(line[e])) {
+			return false
+		}
 		l2, _, _ := letterAt(line, i+n)
 		return l2
 	}
