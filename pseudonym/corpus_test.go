@@ -187,13 +187,17 @@ func (s score) precision() float64 {
 
 func overlaps(a, b corpusLabel) bool { return a.start < b.end && b.start < a.end }
 
-// labelWords splits a name label into the words that must be replaced.
+// labelWords splits a name label into the words that must be replaced:
+// those with an upper-case letter (particles such as "af" and "von" need
+// not be), or, in a name written all in lower case ("serkan demir" in a
+// chat), every word but a particle.
 func labelWords(text string, l corpusLabel) []corpusLabel {
 	var out []corpusLabel
+	lower := strings.ToLower(text[l.start:l.end]) == text[l.start:l.end]
 	s := l.start
 	flush := func(e int) {
 		w := text[s:e]
-		if strings.ToLower(w) != w {
+		if strings.ToLower(w) != w || lower && !nameParticles[w] {
 			out = append(out, corpusLabel{l.kind, s, e})
 		}
 	}
@@ -211,23 +215,88 @@ func labelWords(text string, l corpusLabel) []corpusLabel {
 	return out
 }
 
+// stylesCorpusFile holds documents in the styles issue 16 lists (chat and
+// SMS in lower case, "Efternamn, Förnamn" lists, ALL CAPS, rooms and
+// prizes named after people, organisation records, statutes, the 12-digit
+// personnummer with "+", serial numbers 000), written before the detector
+// was tuned for them; see testdata/corpus/README.md.
+const stylesCorpusFile = "testdata/corpus_styles.txtar"
+
+func loadTxtarCorpus(t testing.TB, file string, atLeast int) []corpusDoc {
+	a, err := txtar.ParseFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []corpusDoc
+	for _, f := range a.Files {
+		d, ok := parseCorpusDoc(f.Name, f.Data)
+		if !ok {
+			t.Fatalf("%s: %s: unknown format", file, f.Name)
+		}
+		docs = append(docs, trimFinalNewline(d))
+	}
+	if len(docs) < atLeast {
+		t.Fatalf("%s has %d documents, want at least %d", file, len(docs), atLeast)
+	}
+	return docs
+}
+
+// targets are the least recall and precision a corpus must score.
+type targets struct{ pnrRecall, pnrPrecision, nameRecall, namePrecision float64 }
+
+// issue16Targets are the targets of issue 16 for every corpus: personnummer
+// recall 1.00 and precision 0.995, names recall 0.98 and precision 0.97.
+var issue16Targets = targets{1, 0.995, 0.98, 0.97}
+
+// TestCorpusStyles scores the styles corpus, written before the detector
+// was tuned for it, against the targets of issue 16.
+func TestCorpusStyles(t *testing.T) {
+	checkTargets(t, scoreCorpus(t, "styles corpus", loadTxtarCorpus(t, stylesCorpusFile, 40)), issue16Targets)
+}
+
+// TestCorpus scores the first corpus: the targets of issue 16, and no
+// regression from the scores it had before (names precision 0.994).
 func TestCorpus(t *testing.T) {
-	checkTargets(t, scoreCorpus(t, "corpus", loadCorpus(t)))
+	checkTargets(t, scoreCorpus(t, "corpus", loadCorpus(t)), targets{1, 1, 1, 0.994})
 }
 
 // TestCorpusFresh scores the documents written before the detector was
-// changed for them, with the targets of the held-out corpus.
+// changed for them: the targets of issue 16, and no regression from the
+// scores they had before it (names recall and precision 0.990).
 func TestCorpusFresh(t *testing.T) {
-	checkTargets(t, scoreCorpus(t, "fresh corpus", loadFreshCorpus(t)))
+	checkTargets(t, scoreCorpus(t, "fresh corpus", loadFreshCorpus(t)), targets{1, 1, 0.99, 0.99})
 }
 
-func checkTargets(t *testing.T, scores map[Kind]*score) {
-	t.Helper()
-	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < 0.99 {
-		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ 0.99)", sc.recall(), sc.precision())
+// TestCorpusHeldOut scores the documents written after the detector was
+// tuned on the others, and never tuned on: evidence of how the rules
+// generalise. Its first scores fell short of the targets of issue 16 for
+// names (recall 0.956, precision 0.915; see testdata/corpus/README.md);
+// they are asserted as they were, so that a change can only improve them,
+// and the documents stay untuned-on.
+func TestCorpusHeldOut(t *testing.T) {
+	scores := scoreCorpus(t, "held-out corpus", loadTxtarCorpus(t, heldOutCorpusFile, 10))
+	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < issue16Targets.pnrPrecision {
+		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ %.3f)", sc.recall(), sc.precision(), issue16Targets.pnrPrecision)
 	}
-	if sc := scores[KindName]; sc.recall() < 0.95 || sc.precision() < 0.90 {
-		t.Errorf("names: recall %.3f (want ≥ 0.95), precision %.3f (want ≥ 0.90)", sc.recall(), sc.precision())
+	if sc := scores[KindName]; sc.recall() < 131.0/137 || sc.precision() < 129.0/141 {
+		t.Errorf("names: recall %.3f (want ≥ 131/137), precision %.3f (want ≥ 129/141)", sc.recall(), sc.precision())
+	}
+}
+
+// heldOutCorpusFile: see TestCorpusHeldOut and testdata/corpus/README.md.
+const heldOutCorpusFile = "testdata/corpus_heldout.txtar"
+
+func checkTargets(t *testing.T, scores map[Kind]*score, want targets) {
+	t.Helper()
+	want.pnrRecall = max(want.pnrRecall, issue16Targets.pnrRecall)
+	want.pnrPrecision = max(want.pnrPrecision, issue16Targets.pnrPrecision)
+	want.nameRecall = max(want.nameRecall, issue16Targets.nameRecall)
+	want.namePrecision = max(want.namePrecision, issue16Targets.namePrecision)
+	if sc := scores[KindPersonnummer]; sc.recall() < want.pnrRecall || sc.precision() < want.pnrPrecision {
+		t.Errorf("personnummer: recall %.3f (want ≥ %.3f), precision %.3f (want ≥ %.3f)", sc.recall(), want.pnrRecall, sc.precision(), want.pnrPrecision)
+	}
+	if sc := scores[KindName]; sc.recall() < want.nameRecall || sc.precision() < want.namePrecision {
+		t.Errorf("names: recall %.3f (want ≥ %.3f), precision %.3f (want ≥ %.3f)", sc.recall(), want.nameRecall, sc.precision(), want.namePrecision)
 	}
 }
 

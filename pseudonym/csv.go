@@ -23,6 +23,7 @@ type csvRewriter struct {
 	unquotedStop [256]bool
 	line         int
 	off          int64
+	fieldOff     int64 // c.off where the current field starts
 	raw          []byte
 	dec          []byte
 	offs         []int
@@ -132,6 +133,7 @@ func (c *csvRewriter) record(header bool) (bool, error) {
 // separator, '\n' for a line end (written as found) and 0 at EOF.
 func (c *csvRewriter) field(header bool, col int) (byte, error) {
 	c.raw, c.dec, c.offs = c.raw[:0], c.dec[:0], c.offs[:0]
+	c.fieldOff = c.off
 	first, err := c.r.Peek(1)
 	if err == nil && first[0] == '"' {
 		c.read()
@@ -302,6 +304,10 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		c.out = append(c.out[:0], c.raw...)
 	} else {
 		whole := col < len(c.names) && c.names[col]
+		c.s.base = c.fieldOff
+		if quoted {
+			c.s.base++
+		}
 		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
 	}
 	if quoted {

@@ -115,6 +115,7 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 	// is as much personal data as its value would be); names are left,
 	// since field names are capitalised words as often as names are.
 	s.pnrOnly = true
+	s.base = off
 	dst = s.rewriteMapped(dst, key, kdec, koffs, false)
 	s.pnrOnly = false
 	if eq < 0 {
@@ -126,6 +127,7 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 	if !ok {
 		return dst, vdec, voffs, &SyntaxError{Format: FormatForm, Line: 1, Offset: off + int64(eq) + 1, Msg: "invalid percent-encoding in value"}
 	}
+	s.base = off + int64(eq) + 1
 	dst = s.rewriteMapped(dst, val, vdec, voffs, whole)
 	return dst, vdec, voffs, nil
 }

@@ -47,6 +47,9 @@ type jsonRewriter struct {
 	offs []int
 	out  []byte
 	ctx  context.Context
+	// lastStr is the decoded text of the last string read (a key or a
+	// value), for the type of a record; keyBuf is scratch.
+	lastStr, keyBuf []byte
 }
 
 func (s *session) transformJSON(ctx context.Context, r io.Reader, w io.Writer) error {
@@ -133,6 +136,9 @@ func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
 		if c == '}' {
 			return j.w.WriteByte(c)
 		}
+		// A record whose type key says organisation ("typ": "förening")
+		// holds no person in the name fields after it.
+		orgRecord := false
 		for {
 			if c != '"' {
 				return j.errf("want object key")
@@ -141,6 +147,9 @@ func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
 			if err != nil {
 				return err
 			}
+			j.keyBuf = appendLower(j.keyBuf[:0], j.lastStr)
+			isType := typeKeys[string(j.keyBuf)]
+			isName = isName && !orgRecord
 			if c, err = j.next(":"); err != nil {
 				return err
 			}
@@ -153,6 +162,9 @@ func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
 			}
 			if err := j.value(c, isName, depth+1); err != nil {
 				return err
+			}
+			if isType && c == '"' && orgType(j.lastStr) {
+				orgRecord = true
 			}
 			if c, err = j.next(", or }"); err != nil {
 				return err
@@ -296,6 +308,7 @@ func (j *jsonRewriter) number(c byte) error {
 				return err
 			}
 			j.s.counts.Personnummer++
+			j.s.decide(KindPersonnummer, j.off-int64(nh), nh, rulePnrNumber)
 			writeBytes(j.w, tok[:nh])
 			return nil
 		}
@@ -409,6 +422,8 @@ func (j *jsonRewriter) str(key, nameField bool) (bool, error) {
 		offs, dec = j.offs, j.dec
 	}
 	isName := false
+	j.lastStr = append(j.lastStr[:0], dec...)
+	j.s.base = j.off - 1 - int64(len(j.raw))
 	j.w.WriteByte('"')
 	if key {
 		isName = j.s.p.isNameField(dec)

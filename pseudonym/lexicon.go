@@ -17,16 +17,19 @@ import (
 
 // The word lists are derived at development time; see data/README.md.
 //
-//go:embed data/given.txt data/surnames.txt data/foreign.txt data/places.txt data/common.txt.gz
+//go:embed data/given.txt data/surnames.txt data/foreign.txt data/foreign_given.txt data/world.txt.gz data/english.txt data/places.txt data/common.txt.gz
 var dataFS embed.FS
 
 // Lexicon classes, as bit flags: one word may be several things (Lund is a
 // surname and a town, Björn a given name and an animal).
 const (
-	lexGiven   uint8 = 1 << iota // Swedish given name
-	lexSurname                   // Swedish surname
-	lexForeign                   // name in another language's lists (weaker evidence)
-	lexPlace                     // place, organisation or other proper noun
+	lexGiven        uint8 = 1 << iota // Swedish given name
+	lexSurname                        // Swedish surname
+	lexForeign                        // name in another language's lists (weaker evidence)
+	lexPlace                          // place, organisation or other proper noun
+	lexWorld                          // only in the large many-country list (weaker still)
+	lexForeignGiven                   // a given name in another language's lists
+	lexEnglish                        // a name that is also an ordinary English word (Will, Key)
 )
 
 // lexicon answers "what could this capitalised word be?" and "is this an
@@ -47,12 +50,16 @@ type lexicon struct {
 	commonSet []uint32
 	idxBits   uint
 	seed      maphash.Seed
+	// lowerNames has the bit lowerHash(w) set for every listed name w (in
+	// lower case) that a name written in lower case may be: not an
+	// ordinary word, or a given name or surname even so (stig, holm).
+	lowerNames []uint64
 }
 
 // loadLexicon parses the embedded lists once per process: they are constant
 // data, so sharing them is safe, and parsing them costs ~100 ms.
 var loadLexicon = sync.OnceValues(func() (*lexicon, error) {
-	lx := &lexicon{proper: make(map[string]uint8, 70000)}
+	lx := &lexicon{proper: make(map[string]uint8, 240000)}
 	for _, f := range []struct {
 		name string
 		flag uint8
@@ -60,30 +67,30 @@ var loadLexicon = sync.OnceValues(func() (*lexicon, error) {
 		{"data/given.txt", lexGiven},
 		{"data/surnames.txt", lexSurname},
 		{"data/foreign.txt", lexForeign},
+		{"data/foreign_given.txt", lexForeignGiven},
+		{"data/world.txt.gz", lexWorld},
+		{"data/english.txt", lexEnglish},
 		{"data/places.txt", lexPlace},
 	} {
-		b, err := dataFS.ReadFile(f.name)
+		b, err := readData(f.name)
 		if err != nil {
 			return nil, err
 		}
-		for _, w := range strings.Split(string(b), "\n") {
-			if w = strings.TrimSpace(w); w != "" {
+		for len(b) > 0 {
+			line := b
+			if k := bytes.IndexByte(b, '\n'); k >= 0 {
+				line, b = b[:k], b[k+1:]
+			} else {
+				b = nil
+			}
+			if w := strings.TrimSpace(string(line)); w != "" {
 				lx.proper[titleCase(w)] |= f.flag
 			}
 		}
 	}
 	// Words that are names for Swedish readers although the lists miss or
 	// mistag them are not patched here: fix the sources in data/gen instead.
-	gz, err := dataFS.Open("data/common.txt.gz")
-	if err != nil {
-		return nil, err
-	}
-	defer gz.Close()
-	zr, err := gzip.NewReader(gz)
-	if err != nil {
-		return nil, err
-	}
-	blob, err := io.ReadAll(bufio.NewReader(zr))
+	blob, err := readData("data/common.txt.gz")
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +109,47 @@ var loadLexicon = sync.OnceValues(func() (*lexicon, error) {
 	if err := lx.indexCommon(); err != nil {
 		return nil, err
 	}
+	lx.indexLowerNames()
 	return lx, nil
 })
+
+const lowerNameBits = 1 << 22 // 512 KiB; ~5 % of other words pass
+
+func (lx *lexicon) indexLowerNames() {
+	lx.lowerNames = make([]uint64, lowerNameBits/64)
+	var buf []byte
+	for w, f := range lx.proper {
+		buf = appendLower(buf[:0], []byte(w))
+		if f&(lexGiven|lexSurname|lexForeignGiven) == 0 && lx.isCommon(buf) {
+			continue
+		}
+		h := lowerHash(buf) & (lowerNameBits - 1)
+		lx.lowerNames[h>>6] |= 1 << (h & 63)
+	}
+}
+
+// mayBeLowerName reports whether the bit of h in lowerNames is set.
+func (lx *lexicon) mayBeLowerName(h uint32) bool {
+	h &= lowerNameBits - 1
+	return lx.lowerNames[h>>6]&(1<<(h&63)) != 0
+}
+
+// readData returns an embedded list, gunzipped when its name ends in .gz.
+func readData(name string) ([]byte, error) {
+	if !strings.HasSuffix(name, ".gz") {
+		return dataFS.ReadFile(name)
+	}
+	gz, err := dataFS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer gz.Close()
+	zr, err := gzip.NewReader(gz)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(bufio.NewReader(zr))
+}
 
 // indexCommon builds commonSet, at most half full.
 func (lx *lexicon) indexCommon() error {
@@ -159,6 +205,37 @@ func (lx *lexicon) isCommon(lower []byte) bool {
 		}
 		slot = (slot + 1) & mask
 	}
+}
+
+// commonCompound reports whether lower (lower case, not itself an ordinary
+// word) is two ordinary words joined, the first perhaps with the linking s
+// or without its final e (medborgar|service, test|deltagare,
+// försäkrings|kassan): Swedish writes compounds as one word, and the
+// dictionary cannot hold them all. Each part has three letters or more.
+func (lx *lexicon) commonCompound(lower []byte) bool {
+	if len(lower) < 7 || len(lower) > 40 {
+		return false
+	}
+	var buf [48]byte
+	for i := 3; i <= len(lower)-3; i++ {
+		if !utf8.RuneStart(lower[i]) {
+			continue
+		}
+		if !lx.isCommon(lower[i:]) {
+			continue
+		}
+		a := lower[:i]
+		if lx.isCommon(a) {
+			return true
+		}
+		if a[len(a)-1] == 's' && len(a) > 3 && lx.isCommon(a[:len(a)-1]) {
+			return true
+		}
+		if lx.isCommon(append(append(buf[:0], a...), 'e')) {
+			return true
+		}
+	}
+	return false
 }
 
 // titleCase returns w with its first letter upper-case and the rest lower,

@@ -3,6 +3,7 @@ package pseudonym
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"sort"
 	"unicode"
 	"unicode/utf8"
@@ -12,6 +13,7 @@ import (
 // replaces (a possessive s stays outside).
 type nameMatch struct {
 	start, end int
+	rule       string // see explain.go
 }
 
 // Word shapes.
@@ -46,6 +48,27 @@ type nameDetector struct {
 	seen map[string]bool
 	// keepAll keeps every word in words, for debugging the classification.
 	keepAll bool
+	// The last line capsLine looked at (its start + 1, in which buffer).
+	capsAt  int
+	capsFor *byte
+	capsVal bool
+	// learned counts the names noted by remember, so that find knows when
+	// a text taught it one.
+	learned int
+	// lower holds the words of a line for findLower.
+	lower    []lowerWord
+	lowerBuf []byte
+	// firstPass is scratch for find: the matches of the first reading.
+	firstPass []nameMatch
+	// seenBits holds lowerHash of the names in seen (never cleared but
+	// with seen: a stale bit only costs a lookup).
+	seenBits [seenBitWords]uint64
+	// valueMode is set while the text is one value of a structured body
+	// (a JSON string, a CSV field, a form value): see findLower.
+	valueMode bool
+	// forcedEnd is the end of the second subject of "X och Y verb" once X
+	// was found, or -1.
+	forcedEnd int
 }
 
 func newNameDetector(lx *lexicon) *nameDetector {
@@ -74,8 +97,25 @@ func (d *nameDetector) remember(w []byte) {
 	}
 	key := string(d.buf)
 	d.seen[key] = true
+	d.learned++
+	h := lowerHash(appendLower(d.buf[:0], w))
+	d.seenBits[h>>6&(seenBitWords-1)] |= 1 << (h & 63)
 	// Memoized facts of the word in title case and as written, with and
 	// without a possessive s, are out of date.
+	for _, k := range []string{key, string(w)} {
+		delete(d.memo, k)
+		delete(d.memo, k+"s")
+	}
+}
+
+// forget drops a name part that turned out to be part of a thing's name.
+func (d *nameDetector) forget(w []byte) {
+	d.buf = appendTitle(d.buf[:0], w)
+	if !d.seen[string(d.buf)] {
+		return
+	}
+	key := string(d.buf)
+	delete(d.seen, key)
 	for _, k := range []string{key, string(w)} {
 		delete(d.memo, k)
 		delete(d.memo, k+"s")
@@ -517,6 +557,8 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 			shape = shapeLower
 		case letters == 1 && i < len(b) && b[i] == '.':
 			shape = shapeInitial
+		case letters <= 3 && !anyLower && hyphenInitials(b[start:i]):
+			shape = shapeInitial // J-P. Lindström, A-K Berg
 		case letters == 1:
 			shape = shapeLower // a lone capital letter (I, A) is no name
 		case !anyLower:
@@ -550,6 +592,27 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 		gapStart = i
 	}
 	return true
+}
+
+// hyphenInitials reports whether w is initials joined by hyphens (J-P,
+// A-K): single upper-case letters only.
+func hyphenInitials(w []byte) bool {
+	parts := 0
+	for i := 0; i < len(w); {
+		l, u, n := letterAt(w, i)
+		if !l || !u {
+			return false
+		}
+		parts++
+		i += n
+		if i < len(w) {
+			if w[i] != '-' || i+1 == len(w) {
+				return false
+			}
+			i++
+		}
+	}
+	return parts >= 2
 }
 
 func (d *nameDetector) addPending(b []byte, p *pendingWord) {
@@ -653,6 +716,16 @@ func (d *nameDetector) lookup(w []byte) uint8 {
 	return d.lx.proper[string(d.buf)]
 }
 
+// lookupFolded looks w up with its letters outside Swedish folded.
+func (d *nameDetector) lookupFolded(w []byte) uint8 {
+	var buf [64]byte
+	f := foldLetters(buf[:0], w)
+	if len(f) == len(w) && string(f) == string(w) {
+		return 0
+	}
+	return d.lookup(f)
+}
+
 func (d *nameDetector) common(w []byte) bool {
 	d.buf = appendLower(d.buf[:0], w)
 	return d.lx.isCommon(d.buf)
@@ -682,6 +755,21 @@ type wordFacts struct {
 	// Found as a name earlier in the stream (see remember); seenStem when
 	// that was the word without its possessive s.
 	seen, seenStem bool
+	// See namecontext.go.
+	internalCap bool // SoL, CodeSystem
+	calendar    bool // Mån, Tis, Tor
+	venue       bool // Rum, Sal, Café
+	thingHead   bool // barnsjukhus, pris, stiftelse (after a possessive)
+	org         bool // Hembygdsförening, Scoutkår, Kretsen
+	// Not in the lists, but two ordinary words joined (Medborgarservice,
+	// Testdeltagare): a compound the dictionary lacks, no name.
+	commonCompound bool
+	long           bool // seven bytes or more
+	foreignLetters bool // a letter outside the Swedish alphabet (ø, ł, ş, ć)
+	function       bool // du, alla, de: see functionWords
+	// A lower-case tail after a hyphen that is an ordinary word
+	// (SIP-möte, Lindgren-veckan): the word is a compound noun.
+	commonTail bool
 }
 
 // maxFacts bounds the per-stream memo of word facts; it is cleared when full.
@@ -703,6 +791,7 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	wf.surnameShape = hasSuffixStem(lower, surnameSuffixes, 2) || hasSuffixStem(lower, weakSurnameSuffixes, 2)
 	wf.possessedPlace = possessedPlaceNouns[string(lower)]
 	wf.company = companyMarkers[string(lower)]
+	wf.surnameSuffix = hasSuffix(lower, surnameSuffixes)
 	wf.definiteCompound = utf8.RuneCount(lower) >= 8 && !wf.surnameSuffix &&
 		(bytes.HasSuffix(lower, []byte("en")) || bytes.HasSuffix(lower, []byte("et")))
 	wf.conjunction = nameConjunctions[string(lower)]
@@ -710,9 +799,28 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	wf.preposition = placePrepositions[string(lower)]
 	wf.definite = definite(lower)
 	wf.placeSuffix = hasSuffix(lower, placeSuffixes)
-	wf.surnameSuffix = hasSuffix(lower, surnameSuffixes)
 	wf.common = d.lx.isCommon(lower)
+	wf.long = len(lower) >= 7
+	wf.foreignLetters = hasForeignLetter(lower)
+	wf.function = functionWords[string(lower)]
+	if h := bytes.LastIndexByte(text, '-'); h > 0 && h+1 < len(text) {
+		if l, u, _ := letterAt(text, h+1); l && !u && d.lx.isCommon(lower[len(lower)-(len(text)-h-1):]) {
+			wf.commonTail = true
+		}
+	}
+	wf.internalCap = internalCapital(text)
+	wf.calendar = calendarWords[string(lower)]
+	wf.venue = venueNouns[string(lower)]
+	wf.thingHead = namedThingHead(lower)
+	wf.org = orgWord(lower)
+	if !wf.common && !wf.surnameShape && !wf.surnameSuffix {
+		wf.commonCompound = d.lx.commonCompound(lower)
+	}
 	f := d.lookup(text)
+	if f == 0 && wf.foreignLetters {
+		// Registers drop diacritics, texts keep them: Hodžić is Hodzic.
+		f = d.lookupFolded(text)
+	}
 	if f == 0 {
 		if h := indexByte(text, '-'); h > 0 {
 			f = d.hyphenFlags(text)
@@ -749,7 +857,7 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 // institutional reports whether a word names a place or body in definite
 // form (Vårdcentralen, HVB-hemmet, Kansliet) or is a place noun.
 func (wf wordFacts) institutional() bool {
-	return wf.placeNoun || wf.definite || wf.placeSuffix
+	return wf.placeNoun || wf.definite && wf.long || wf.placeSuffix
 }
 
 // wordContext is what the words around a word say about it.
@@ -767,6 +875,24 @@ type wordContext struct {
 	labelCue bool
 	// A personnummer is next to the run.
 	pnr bool
+	// The line is written in capitals (capsLine), or the word stands next
+	// to another word in capitals (FILIP ERIKSSON in mixed text).
+	capsLine, capsNeighbour bool
+	// The word follows an initial (S. Sultani, A-K Berg).
+	afterInitial bool
+	// The word follows a finite verb (På tisdag kom Love tillbaka: the
+	// subject after the verb).
+	afterVerb bool
+	// A cue word that is also a given name, capitalised mid-sentence
+	// before another capitalised word (tandhygienist Bror Lund).
+	cueAsName bool
+	// "och" and a name follow the word (Emir och Lejla).
+	conjName bool
+	// The word follows an acronym in mixed-case text (AC Milan, IFK
+	// Lillby).
+	afterAcronym bool
+	// The run is all that stands between brackets (Larmcentralen (Jonas)).
+	paren bool
 }
 
 // info classifies one word in its context.
@@ -777,22 +903,44 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		return inf
 	}
 	wf := d.facts(b[w.start:w.end])
-	if wf.cue || wf.company {
-		return inf // Mamma, Hej, Mentor, Tack; AB, Co
+	if wf.cue && !c.cueAsName && !(wf.seen && wf.flags&lexGiven != 0) || wf.company || wf.venue {
+		return inf // Mamma, Hej, Mentor, Tack; AB, Co; Rum, Café
+	}
+	if wf.internalCap && !wf.seen {
+		return inf // SoL, CodeSystem: statutes, identifiers, products
+	}
+	if c.afterAcronym && !(wf.flags&nameFlags != 0 && !wf.common && wf.flags&lexPlace == 0) {
+		return inf // AC Milan, IFK Lillby, BK Ymer: a club or a body
+	}
+	if w.shape == shapeUpper && !c.capsLine && !c.capsNeighbour && !wf.seen && runeLen(b[w.start:w.end]) <= 4 {
+		return inf // an acronym in mixed-case text: IVO, LVU, SFI
 	}
 	if wf.possessive {
 		inf.stemEnd = w.end - 1
 	}
 	f := wf.flags
+	sv := f&nameFlags != 0
+	foreign := f&lexForeign != 0
+	world := f&lexWorld != 0
+	english := f&lexEnglish != 0
+	place := f&lexPlace != 0
 	locative, institution := c.locative, c.institution
 	possPlace := wf.possPlace
 	isCommon := wf.common
+	caps := w.shape == shapeUpper && (c.capsLine || c.capsNeighbour)
 	mid := !w.gapSentence && w.shape == shapeCap
 	// Strong context lets words the lexicons are unsure of count. Next to
 	// a personnummer only mid-sentence: "Pnr 19121212-1212" is a label.
-	strong := c.strongCue || (c.pnr && mid)
+	strong := c.strongCue || (c.pnr && mid) || c.afterInitial
+	// A given name somewhere, even if also an ordinary word or a place
+	// (Milan, Love): after a greeting, a role or a verb it is the person.
+	givenEv := f&(lexGiven|lexForeignGiven) != 0 && !wf.function && !wf.preposition && !wf.conjunction && !wf.inPreposition
+	cued := c.strongCue || c.labelCue || c.afterVerb && mid || c.conjName
+	// Only in the many-country list, but right after a greeting or a
+	// role (Hej Saga!).
+	worldEv := f&lexWorld != 0 && !place && !wf.function && !wf.definite && c.strongCue
 	switch {
-	case wf.seen && !locative:
+	case wf.seen && (!locative || !place):
 		// Found as a name earlier in this stream: the same word is the
 		// same person (Tolvan at a sentence start, after "Klienten
 		// Tolvan" above).
@@ -800,14 +948,14 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		if wf.seenStem {
 			inf.stemEnd = w.end - 1
 		}
-	case f&nameFlags != 0 && !isCommon && f&lexPlace == 0:
+	case sv && !isCommon && !place:
 		inf.score = 3
 		if c.inLocative && f&lexGiven == 0 {
 			inf.score = 1 // i Älmhult: a place the lists hold as a surname
 		}
-	case f&nameFlags != 0 && !isCommon: // also a place: Lund, Karlstad
+	case sv && !isCommon: // also a place: Lund, Karlstad
 		inf.score = 2
-	case f&nameFlags != 0 && f&lexPlace == 0: // also an ordinary word
+	case sv && !place: // also an ordinary word
 		inf.score = 1
 		if mid {
 			inf.score += 2
@@ -820,28 +968,43 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 				inf.score = 1
 			}
 		}
-	case f&nameFlags != 0:
+		if caps {
+			inf.score = 0 // RING, BERG in a line of capitals: no evidence either way
+		}
+	case sv:
 		inf.score = 1
 		if mid && !locative {
 			inf.score++
 		}
-	case f == lexForeign && !isCommon:
+	case foreign && !isCommon && !place:
 		// Not Swedish, but a name somewhere: Zeynep, Dragan.
 		inf.score = 3
+		if english {
+			// Also an English word (Key, Will): a name next to a name.
+			inf.score = 1
+			if mid && !locative {
+				inf.score = 2
+			}
+		}
 		if locative {
 			inf.score = 1
 		}
 		if w.shape == shapeUpper {
-			inf.score = 1
+			inf.score = min(inf.score, 2)
 		}
-	case f&lexForeign != 0 && f&lexPlace == 0 && !isCommon:
+	case foreign && !isCommon:
 		inf.score = 0
+	case world && !isCommon && !place:
+		// Only in the large many-country list (Fatemeh, Rostami): a name
+		// next to another name or a cue.
+		inf.score = 1
 		if mid && !locative {
-			inf.score++
+			inf.score = 2
 		}
-	case f&lexForeign != 0 && !isCommon:
-		inf.score = 0
-	case isCommon && mid && f&lexPlace == 0 && (!wf.definite || wf.surnameShape || strong && !wf.placeNoun && !wf.placeSuffix):
+		if english {
+			inf.score--
+		}
+	case isCommon && mid && !place && (!wf.definite || wf.surnameShape || strong && !wf.placeNoun && !wf.placeSuffix):
 		// An ordinary word capitalised mid-sentence: Swedish does that only
 		// for names, so it may be a surname next to a given name (Hans Gren,
 		// Anna Lilja, Bengt Ågren). On its own it scores nothing, unless a
@@ -851,19 +1014,26 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		if strong && (wf.definite || wf.surnameShape) {
 			inf.score = 1
 		}
-	case f == 0 && !isCommon:
+	case f&^(lexWorld|lexEnglish|lexForeignGiven) == 0 && !isCommon:
 		switch {
-		case wf.placeSuffix:
-			return inf // not capable
+		case wf.placeSuffix || wf.org:
+			return inf // not capable: Vuxenenheten, Lillbykretsen
 		case wf.surnameSuffix:
 			inf.score = 2
-			if mid && !locative {
+			if mid && !locative || caps {
 				inf.score++
 			}
 		case wf.definiteCompound && !c.strongCue:
 			return inf // Vårdguiden, Socialkontoret: not in the lists, but no name
+		case wf.commonTail:
+			return inf // SIP-möte: a compound noun
+		case wf.commonCompound && !c.strongCue:
+			// Medborgarservice, Testdeltagare: no name alone, but a
+			// surname the lists lack after a given name (Linnéa
+			// Gyllensvärd).
+			inf.score = 0
 		default:
-			if w.shape == shapeUpper {
+			if w.shape == shapeUpper && !caps {
 				return inf // an acronym: BUP, LSS
 			}
 			inf.score = 0
@@ -873,12 +1043,30 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 			if wf.weakSurnameSuffix && !locative {
 				inf.score++
 			}
+			if wf.foreignLetters && (mid || caps) {
+				inf.score++ // Løkke, ØYVIND: no Swedish word is spelt so
+			}
 		}
 		if (strong || c.labelCue) && inf.score < 1 {
 			inf.score = 1 // Klient: Sohrab
 		}
 	default:
-		return inf // an ordinary word or a known place
+		if !(cued && givenEv) && !worldEv {
+			return inf // an ordinary word or a known place
+		}
+		inf.score = 1 // Hej Milan, Suppleant: Milan
+	}
+	if (cued && givenEv || worldEv) && inf.score < 1 {
+		inf.score = 1
+	}
+	if c.afterVerb && mid && givenEv && inf.score < 3 {
+		inf.score++ // På tisdag kom Love tillbaka
+	}
+	if c.paren && f&lexGiven != 0 && inf.score == 2 {
+		inf.score++ // Larmcentralen (Jonas)
+	}
+	if c.afterInitial && inf.score < 3 && !(isCommon && !sv) && !(place && !sv) {
+		inf.score = min(inf.score+2, 3) // S. Sultani, K. Lund, J. Bergman
 	}
 	if possPlace {
 		inf.score = 0 // Lunds kommun, Halmstads kommun
@@ -928,12 +1116,15 @@ func (d *nameDetector) hyphenFlags(text []byte) uint8 {
 			continue
 		}
 		parts++
+		if l, u, _ := letterAt(part, 0); l && !u && d.lx.isCommon(part) {
+			return 0 // SIP-möte, HR-avdelningen: a compound noun
+		}
 		f := d.lookup(part)
 		switch {
 		case f&nameFlags != 0:
 			named++
 			all |= f & nameFlags
-		case f&lexForeign != 0:
+		case f&(lexForeign|lexWorld) != 0:
 			named++
 			all |= lexForeign
 		case f == 0:
@@ -954,35 +1145,186 @@ func (d *nameDetector) hyphenFlags(text []byte) uint8 {
 // find appends the names in b that start at or after from. b[:from] is
 // context only (the previous line of a stream). pnrs are the personnummer
 // found in b: a name next to one is more certain.
+//
+// A word found as a name is a name everywhere in the document: when this
+// text taught the detector a new name, it is read a second time, so that
+// mentions before the one that taught it count too (later text, in this
+// stream, knows it already).
 func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch) []nameMatch {
+	n0, learned := len(dst), d.learned
+	dst = d.findPass(dst, b, from, pnrs)
+	n1 := len(dst)
+	dst = d.findLower(dst, b, from, n0)
+	if d.learned != learned {
+		// The first reading's reasons stand: the second only adds what
+		// the names it taught find.
+		d.firstPass = append(d.firstPass[:0], dst[n0:]...)
+		slices.SortFunc(d.firstPass, func(a, b nameMatch) int { return a.start - b.start })
+		dst = d.findPass(dst[:n0], b, from, pnrs)
+		n1 = len(dst)
+		dst = d.findLower(dst, b, from, n0)
+		for i := n0; i < len(dst); i++ {
+			k, ok := slices.BinarySearchFunc(d.firstPass, dst[i].start, func(m nameMatch, t int) int { return m.start - t })
+			if ok {
+				dst[i].rule = d.firstPass[k].rule
+			}
+		}
+	}
+	if len(dst) > n1 {
+		// Lower-case names come after the others: put them in text order.
+		slices.SortFunc(dst[n0:], func(a, b nameMatch) int { return a.start - b.start })
+	}
+	return dst
+}
+
+// runEnd returns the end of the run of capitalised words that starts at
+// ws[k]: words joined by spaces, particles or initials.
+func (d *nameDetector) runEnd(b []byte, ws []word, k int) int {
+	e := k + 1
+	for e < len(ws) {
+		w := ws[e]
+		if !w.gapJoin {
+			break
+		}
+		if w.shape != shapeLower {
+			e++
+			continue
+		}
+		// A particle inside a name: "Carl von Linné", "Ebba af Klint".
+		if e+1 < len(ws) && ws[e+1].gapJoin && ws[e+1].shape == shapeCap &&
+			nameParticles[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
+			e += 2
+			continue
+		}
+		break
+	}
+	return e
+}
+
+func (d *nameDetector) findPass(dst []nameMatch, b []byte, from int, pnrs []pnrMatch) []nameMatch {
+	d.capsFor = nil
+	d.forcedEnd = -1
 	d.splitWords(b)
 	ws := d.words
+	d.labelInitials(b, ws)
+	prevRun := -1
 	for k := 0; k < len(ws); {
 		if ws[k].shape == shapeLower {
 			k++
 			continue
 		}
-		// A run of capitalised words joined by spaces, particles or initials.
-		e := k + 1
-		for e < len(ws) {
-			w := ws[e]
-			if !w.gapJoin {
-				break
-			}
-			if w.shape != shapeLower {
-				e++
+		e := d.runEnd(b, ws, k)
+		if e < len(ws) && ws[e].shape != shapeLower {
+			if e2 := d.runEnd(b, ws, e); d.invertedName(b, ws, k, e, e2) {
+				dst = d.emitWords(dst, b, from, ws, k, e2, ruleInverted)
+				prevRun, k = e, e2
 				continue
 			}
-			// A particle inside a name: "Carl von Linné", "Ebba af Klint".
-			if e+1 < len(ws) && ws[e+1].gapJoin && ws[e+1].shape == shapeCap &&
-				nameParticles[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
-				e += 2
-				continue
-			}
-			break
 		}
-		dst = d.evalRun(dst, b, from, ws, k, e, pnrs)
-		k = e
+		dst = d.evalRun(dst, b, from, ws, k, e, pnrs, prevRun)
+		prevRun, k = k, e
+	}
+	return dst
+}
+
+// labelInitials turns a lone capital after an ordinary word ("grupp B.",
+// "plan A. Sedan") back into a label that ends a sentence: an initial
+// stands after a cue, a comma or a line start, not after a noun.
+func (d *nameDetector) labelInitials(b []byte, ws []word) {
+	for k := 1; k+1 < len(ws); k++ {
+		w := ws[k]
+		if w.shape != shapeInitial || !w.gapJoin || ws[k-1].shape != shapeLower || w.end-w.start != 1 {
+			continue
+		}
+		pf := d.facts(b[ws[k-1].start:ws[k-1].end])
+		if pf.cue || pf.conjunction || nameParticles[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
+			continue
+		}
+		ws[k].shape = shapeLower
+		if n := &ws[k+1]; n.start-w.end <= 3 {
+			n.gapSentence, n.gapJoin, n.gapCueOK = true, false, false
+		}
+	}
+}
+
+// nameable reports whether the capitalised word w may be part of a name by
+// what it is, whatever the evidence: not a cue, a venue, a firm, an
+// organisation, a place only, a statute, a date word or an ordinary
+// compound.
+func (d *nameDetector) nameable(b []byte, w word) bool {
+	if w.shape == shapeInitial {
+		return true
+	}
+	wf := d.facts(b[w.start:w.end])
+	if wf.seen {
+		return true
+	}
+	if wf.cue && wf.flags&lexGiven == 0 || wf.company || wf.venue || wf.org || wf.internalCap || wf.calendar ||
+		wf.placeSuffix || wf.conjunction || wf.preposition || wf.function {
+		return false
+	}
+	f := wf.flags
+	if f&(nameFlags|lexForeign|lexWorld) == 0 && (wf.commonCompound || wf.definiteCompound || f&lexPlace != 0) {
+		return false
+	}
+	if w.shape == shapeUpper && runeLen(b[w.start:w.end]) <= 4 && !d.capsLine(b, w.start) &&
+		f&(nameFlags|lexForeign) == 0 {
+		return false // an acronym
+	}
+	return true
+}
+
+// invertedName reports whether the runs ws[k:e] and ws[e:e2], separated by
+// ", ", are a name written surname first in a list, a CSV cell or a
+// signature (Stan, Ion; Hodžić, Dragana; BENGTSSON, KARIN): a cell of its
+// own, two short runs of words that may be names, and a given name after
+// the comma, or a surname before it and a name after it.
+func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
+	a, c := ws[e-1], ws[e]
+	if a.end+2 != c.start || b[a.end] != ',' || b[a.end+1] != ' ' || e-k > 3 || e2-e > 3 {
+		return false
+	}
+	if !cellStart(b, ws[k].start) || !cellEnd(b, ws[e2-1].end) {
+		return false
+	}
+	for j := k; j < e2; j++ {
+		if ws[j].shape == shapeLower {
+			continue
+		}
+		if !d.nameable(b, ws[j]) {
+			return false
+		}
+	}
+	af := d.facts(b[a.start:a.end])
+	cf := d.facts(b[c.start:c.end])
+	if e2-e >= 2 && d.surnameOnly(b, ws[e2-1]) {
+		return false // "Avslutning, Anneli Strömqvist": a full name after a label
+	}
+	if cf.seen || cf.flags&(lexGiven|lexForeignGiven) != 0 {
+		return true
+	}
+	surname := af.seen || af.flags&lexSurname != 0 || af.surnameSuffix || af.surnameShape ||
+		af.flags&(lexForeign|lexWorld) != 0 && !af.common
+	return surname && (cf.flags&(nameFlags|lexForeign|lexWorld) != 0 || !cf.common)
+}
+
+// emitWords appends every capitalised word of ws[k:e] as a name part.
+func (d *nameDetector) emitWords(dst []nameMatch, b []byte, from int, ws []word, k, e int, rule string) []nameMatch {
+	for j := k; j < e; j++ {
+		w := ws[j]
+		if w.shape == shapeLower {
+			continue
+		}
+		end := w.end
+		if wf := d.facts(b[w.start:w.end]); wf.possessive || wf.seenStem {
+			end--
+		}
+		if w.shape != shapeInitial {
+			d.remember(b[w.start:end])
+		}
+		if w.start >= from {
+			dst = append(dst, nameMatch{start: w.start, end: end, rule: rule})
+		}
 	}
 	return dst
 }
@@ -997,12 +1339,262 @@ func (d *nameDetector) givenBeforeSurname(b []byte, ws []word, i int, inf wordIn
 		return false
 	}
 	f := d.facts(b[w.start:w.end])
-	return f.common && f.flags&lexPlace == 0 && !f.cue && !f.strongCue && !f.conjunction && !f.preposition &&
-		!f.inPreposition && !f.placeNoun && !f.placeSuffix && !f.definiteCompound && !f.company
+	given := f.flags&(lexGiven|lexForeignGiven) != 0
+	return (f.common && f.flags&lexPlace == 0 || given) && (!f.cue || f.flags&lexGiven != 0) && !f.conjunction && !f.preposition && !f.function &&
+		!f.inPreposition && !f.placeNoun && !f.placeSuffix && !f.definiteCompound && !f.company &&
+		!f.venue && !f.org && !f.calendar && !f.internalCap
 }
 
-func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch) []nameMatch {
+// objectFirst reports whether the sentence-initial word w is an ordinary
+// word followed by a verb and its subject ("Ros kan man beskära"): then it
+// is the topicalised object, not a person, whatever the document says.
+func (d *nameDetector) objectFirst(b []byte, w word) bool {
+	if !d.facts(b[w.start:w.end]).common {
+		return false
+	}
+	s, e, ok := nextWordAt(b, w.end)
+	if !ok || !subjectVerbs[string(appendLower(d.buf[:0], b[s:e]))] {
+		return false
+	}
+	ns, ne, ok := nextWordAt(b, e)
+	return ok && subjectPronouns[string(appendLower(d.buf[:0], b[ns:ne]))]
+}
+
+// givenEvidence reports whether w is a given name in some list, whatever
+// else it is (Milan, Bror, Love).
+func (d *nameDetector) givenEvidence(b []byte, w word) bool {
+	wf := d.facts(b[w.start:w.end])
+	return wf.flags&(lexGiven|lexForeignGiven) != 0 && !wf.function
+}
+
+// nameFollowsConjunction reports whether "och" or "samt" and a word that
+// is a name by itself follow end: "Emir och Lejla" makes Emir likelier.
+func (d *nameDetector) nameFollowsConjunction(b []byte, end int) bool {
+	s, e, ok := nextWordAt(b, end)
+	if !ok || s != end+1 {
+		return false
+	}
+	if lw := string(appendLower(d.buf[:0], b[s:e])); lw != "och" && lw != "samt" {
+		return false
+	}
+	s2, e2, ok := nextWordAt(b, e)
+	if !ok || s2 != e+1 {
+		return false
+	}
+	if l, u, _ := letterAt(b, s2); !l || !u {
+		return false
+	}
+	wf := d.facts(b[s2:e2])
+	f := wf.flags
+	return wf.seen || f&nameFlags != 0 && !wf.common && f&lexPlace == 0 ||
+		f&lexForeign != 0 && !wf.common && f&(lexPlace|lexEnglish) == 0
+}
+
+// surnameOnly reports whether w is a surname by the lists or by its form
+// (Tolvansson, Myrström, Fågelqvist) and not a given name.
+func (d *nameDetector) surnameOnly(b []byte, w word) bool {
+	wf := d.facts(b[w.start:w.end])
+	if wf.flags&(lexGiven|lexForeignGiven|lexPlace) != 0 || wf.org {
+		return false
+	}
+	return wf.flags&lexSurname != 0 && !wf.common || wf.flags&nameFlags == 0 && wf.surnameSuffix && !wf.common
+}
+
+// namedThing reports whether the run ws[k:e] names a thing after a person
+// rather than the person: a possessive before a head noun (Astrid Lindgrens
+// barnsjukhus, Olof Palmes gata, Ragnar Söderbergs stiftelse) or a
+// hyphen compound with a lower-case head (Selma Lagerlöf-priset, Greta
+// Garbo-salen).
+func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
+	for j := k; j < e; j++ {
+		w := b[ws[j].start:ws[j].end]
+		if h := bytes.LastIndexByte(w, '-'); h > 0 && h+1 < len(w) {
+			if l, u, _ := letterAt(w, h+1); l && !u && namedThingHead(appendLower(d.buf[:0], w[h+1:])) {
+				return true
+			}
+		}
+		if n := len(w); n < 3 || w[n-1] != 's' && w[n-1] != 'S' {
+			continue
+		}
+		var next []byte
+		if j+1 < e {
+			if ws[j+1].start != ws[j].end+1 {
+				continue
+			}
+			next = b[ws[j+1].start:ws[j+1].end]
+		} else if ns, ne, ok := nextWordAt(b, ws[j].end); ok && ns == ws[j].end+1 {
+			next = b[ns:ne]
+		}
+		if next != nil && namedThingHead(appendLower(d.buf[:0], next)) {
+			return true
+		}
+	}
+	return false
+}
+
+// venueAround reports whether a venue noun stands right before ws[k] (in
+// lower case: "i rum Astrid Lindgren"; capitalised it is part of the run)
+// or right after ws[e-1] (Vera Café).
+func (d *nameDetector) venueAround(b []byte, ws []word, k, e int) bool {
+	if k > 0 && ws[k].gapJoin && ws[k-1].shape == shapeLower && d.facts(b[ws[k-1].start:ws[k-1].end]).venue {
+		return true
+	}
+	if e < len(ws) && ws[e].gapJoin && ws[e].shape != shapeLower {
+		return d.facts(b[ws[e].start:ws[e].end]).venue
+	}
+	if ns, ne, ok := nextWordAt(b, ws[e-1].end); ok && ns == ws[e-1].end+1 {
+		return d.facts(b[ns:ne]).venue
+	}
+	return false
+}
+
+// verbSubject reports whether a word that the lexicons call a given name
+// (or that the stream has seen as one) may be the subject of the verb after
+// it. An ordinary word must be a given name by the Swedish or another
+// language's given-name list; an ordinary English word or a definite noun
+// is no subject here.
+func verbSubject(wf wordFacts) bool {
+	if wf.function {
+		return false
+	}
+	if wf.seen {
+		return true
+	}
+	f := wf.flags
+	if f&(lexGiven|lexForeignGiven|lexForeign|lexWorld|lexSurname) == 0 {
+		return false
+	}
+	if f&lexGiven != 0 {
+		return true
+	}
+	if wf.common {
+		return f&lexForeignGiven != 0 && f&lexEnglish == 0
+	}
+	return f&lexEnglish == 0 || f&lexForeignGiven != 0
+}
+
+// verbPartner reports whether wf may be the second subject of "X och Y
+// verb" once X is one: a name in any list, or an unknown word or adjective
+// that is not a definite noun.
+func verbPartner(wf wordFacts) bool {
+	if wf.function {
+		return false
+	}
+	if wf.seen || wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 {
+		return true
+	}
+	return !wf.definite && wf.flags&lexPlace == 0
+}
+
+// speakerLine reports whether the run ws[k:e] starts a line of a chat and
+// is followed by a colon and a message in lower case: "Saga: jag behöver
+// kvitton", "[14:03] Linda: ok". The words of a speaker label that are
+// names in any list are names, ordinary words or not.
+func speakerLine(b []byte, ws []word, k, e int) bool {
+	end := ws[e-1].end
+	if end+2 >= len(b) || b[end] != ':' || b[end+1] != ' ' || !lineStartBefore(b, ws[k].start) {
+		return false
+	}
+	l, u, _ := letterAt(b, end+2)
+	if !l || u {
+		return false
+	}
+	// A token (sl_name1_…) is no message: pseudonymizing twice must not
+	// change anything.
+	we := wordEnd(b, end+2)
+	return we >= len(b) || b[we] != '_' && !isDigit(b[we])
+}
+
+func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
 	first := ws[k]
+	if e == k+1 {
+		// Most runs are one word that can be no name: a sentence starting
+		// with Vi, Det, Enligt; a cue; a venue.
+		if wf := d.facts(b[first.start:first.end]); !wf.seen && (wf.function || wf.preposition ||
+			wf.conjunction || wf.cue && wf.flags&lexGiven == 0 || wf.company || wf.venue || wf.internalCap ||
+			wf.placeSuffix) {
+			return dst
+		}
+	}
+	// Things named after people are not the person; asked only once a rule
+	// would take the run as a name.
+	thing := func() bool {
+		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) {
+			return false
+		}
+		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part
+		// of the same name.
+		if prevRun >= 0 && k >= 2 && ws[k-1].shape == shapeLower && first.gapJoin && ws[k-1].gapJoin &&
+			d.facts(b[ws[k-1].start:ws[k-1].end]).conjunction && prevRun < k-1 {
+			start := ws[prevRun].start
+			for len(dst) > 0 && dst[len(dst)-1].start >= start {
+				d.forget(b[dst[len(dst)-1].start:dst[len(dst)-1].end])
+				dst = dst[:len(dst)-1]
+			}
+		}
+		return true
+	}
+	// A chat speaker: the names among the words of the label.
+	if speakerLine(b, ws, k, e) {
+		if thing() {
+			return dst
+		}
+		for j := k; j < e; j++ {
+			w := ws[j]
+			if w.shape == shapeLower || !d.nameable(b, w) {
+				continue
+			}
+			wf := d.facts(b[w.start:w.end])
+			if wf.seen || wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) ||
+				!wf.common && !wf.definiteCompound {
+				dst = d.emitWords(dst, b, from, ws, j, j+1, ruleSpeaker)
+			}
+		}
+		return dst
+	}
+	// "Ros kan man beskära": an ordinary word the document also uses as a
+	// name, but here the object before verb and subject.
+	if e == k+1 && (first.gapSentence || k == 0) && d.facts(b[first.start:first.end]).seen && d.objectFirst(b, first) {
+		return dst
+	}
+	// One capitalised word that starts a sentence and is the subject of the
+	// verb after it: "Dmytro har ringt", "Milan gjorde två mål", "Saga och
+	// Bror ritade".
+	if e == k+1 && first.shape == shapeCap && d.nameable(b, first) {
+		wf := d.facts(b[first.start:first.end])
+		if d.forcedEnd == first.end && verbPartner(wf) {
+			if thing() {
+				return dst
+			}
+			return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
+		}
+		if first.gapSentence || k == 0 || lineStartBefore(b, first.start) {
+			if ok, partner := d.verbFollows(b, first.end); ok {
+				if verbSubject(wf) {
+					if thing() {
+						return dst
+					}
+					if partner > 0 {
+						d.forcedEnd = partner
+					}
+					return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
+				}
+				if partner > 0 {
+					// "Vilda och Ture hittade": the second may carry the first.
+					ps, _, _ := nextWordAt(b, first.end)
+					if ps2, pe2, ok := nextWordAt(b, ps+3); ok && pe2 == partner {
+						if pf := d.facts(b[ps2:pe2]); verbSubject(pf) && verbPartner(wf) {
+							if thing() {
+								return dst
+							}
+							d.forcedEnd = partner
+							return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
+						}
+					}
+				}
+			}
+		}
+	}
 	// The word before is context unless a sentence ends between.
 	prevContext := k > 0 && !first.gapSentence
 	var before wordFacts // of the word before the run, when it may matter
@@ -1032,8 +1624,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if k > 0 && first.gapJoin && ws[k-1].shape != shapeLower && before.institutional() {
 		institution = true
 	}
-	if prevContext && before.placeNoun {
+	if prevContext && before.placeNoun && !bytes.ContainsAny(b[ws[k-1].end:first.start], ",)") {
 		institution = true
+	}
+	if k > 0 && first.gapJoin && before.org {
+		institution = true // föreningen Newroz, Scoutkåren Vildmarken
 	}
 	total, capable := 0, 0
 	infos := d.infos[:0]
@@ -1044,12 +1639,31 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			continue
 		}
 		c := wordContext{pnr: runPnr}
+		if w.shape == shapeUpper {
+			c.capsLine = d.capsLine(b, w.start)
+			c.capsNeighbour = j > k && ws[j-1].shape == shapeUpper || j+1 < e && ws[j+1].shape == shapeUpper
+		}
+		if wf := d.facts(b[w.start:w.end]); wf.cue && wf.flags&lexGiven != 0 && w.shape == shapeCap &&
+			!w.gapSentence && j+1 < e && ws[j+1].shape == shapeCap && ws[j+1].gapJoin {
+			c.cueAsName = true
+		}
+		if j == e-1 {
+			c.conjName = d.nameFollowsConjunction(b, w.end)
+		}
+		c.paren = ws[k].start > 0 && b[ws[k].start-1] == '(' && ws[e-1].end < len(b) && b[ws[e-1].end] == ')'
 		if j == k {
 			c.locative = prevContext && before.preposition
 			c.inLocative = prevContext && before.inPreposition
 			c.institution = institution
 			c.strongCue = k > 0 && first.gapJoin && before.strongCue
 			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
+			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
+				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
+		} else if ws[j-1].shape == shapeInitial {
+			c.afterInitial = true
+		} else if p := ws[j-1]; p.shape == shapeUpper && w.shape == shapeCap && !infos[j-1-k].capable &&
+			!d.facts(b[p.start:p.end]).cue {
+			c.afterAcronym = true
 		} else if ws[j-1].shape != shapeLower && !infos[j-1-k].capable {
 			// Cues and institutions are never capable themselves.
 			pf := d.facts(b[ws[j-1].start:ws[j-1].end])
@@ -1057,6 +1671,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.strongCue = pf.strongCue
 		}
 		inf := d.info(b, &ws[j], c)
+		if inf.capable && d.calendarWord(b, ws, j, k, e) {
+			inf = wordInfo{}
+		}
 		infos = append(infos, inf)
 		if inf.capable {
 			capable++
@@ -1065,51 +1682,113 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	// Split the run at words that cannot be names: "Anna Skolan" is Anna.
 	// Evaluate each capable stretch on its own.
+	checkedThing := false
 	for s := 0; s < len(infos); {
 		if ws[k+s].shape == shapeLower || !infos[s].capable {
 			s++
 			continue
 		}
 		t := s
-		sum, n := 0, 0
 		for t < len(infos) && (infos[t].capable || ws[k+t].shape == shapeLower) {
 			if ws[k+t].shape == shapeLower {
 				if t+1 >= len(infos) || !infos[t+1].capable {
 					break
 				}
-				t++
-				continue
-			}
-			sum += int(infos[t].score)
-			if ws[k+t].shape != shapeInitial {
-				n++
 			}
 			t++
+		}
+		next := t
+		// In a line of capitals an ordinary word at either end is no part
+		// of the name next to it (RING KARIM VID FÖRSENING).
+		if ws[k+s].shape == shapeUpper && d.capsLine(b, ws[k+s].start) {
+			for s < t && infos[s].score == 0 && ws[k+s].shape == shapeUpper && d.facts(b[ws[k+s].start:ws[k+s].end]).common {
+				s++
+			}
+			for t > s && infos[t-1].score == 0 && ws[k+t-1].shape == shapeUpper && d.facts(b[ws[k+t-1].start:ws[k+t-1].end]).common {
+				t--
+			}
+			if s == t {
+				s = next
+				continue
+			}
+		}
+		sum, n := 0, 0
+		for j := s; j < t; j++ {
+			if ws[k+j].shape == shapeLower {
+				continue
+			}
+			sum += int(infos[j].score)
+			if ws[k+j].shape != shapeInitial {
+				n++
+			}
 		}
 		stretchCue := cue && s == 0
 		if s > 0 {
 			prev := ws[k+s-1]
-			stretchCue = prev.shape != shapeLower && ws[k+s].gapCueOK &&
-				d.facts(b[prev.start:prev.end]).cue
+			pf := d.facts(b[prev.start:prev.end])
+			stretchCue = prev.shape != shapeLower && ws[k+s].gapCueOK && pf.cue
+			if prev.shape != shapeLower && pf.venue {
+				s = next // Rum Astrid Lindgren, Sal Selma Lagerlöf
+				continue
+			}
+		}
+		if t < len(infos) && ws[k+t].shape != shapeLower && d.facts(b[ws[k+t].start:ws[k+t].end]).venue {
+			s = next // Vera Café
+			continue
 		}
 		last := ws[k+t-1]
 		if !stretchCue && runPnr {
 			stretchCue = nearPnr(b, ws[k+s].start, last.end, pnrs)
 		}
+		if !stretchCue && t == len(infos) && n > 0 && sum >= 1 {
+			stretchCue = d.nameFollowsConjunction(b, last.end) // Emir och Lejla
+		}
 		isName := sum >= 3 || (stretchCue && n > 0 && sum >= 1) || (n >= 2 && sum >= 2)
+		givenFirst := false
 		if n == 0 {
 			isName = false // initials alone
 		}
 		if isName && d.namesPlaceOrFirm(b, last.end, infos[t-1].stemEnd < last.end) {
 			isName = false
 		}
-		if isName && runPnr && s > 0 && d.givenBeforeSurname(b, ws, k+s-1, infos[s-1]) {
-			// "Tolvan Tolvansson 19121212-1212": an ordinary word, capitalised,
-			// right before a name next to a personnummer is its first name.
+		if s > 0 && d.givenBeforeSurname(b, ws, k+s-1, infos[s-1]) &&
+			(isName && (runPnr || d.givenEvidence(b, ws[k+s-1])) ||
+				t == s+1 && d.surnameOnly(b, ws[k+s]) && infos[s].score >= 2 &&
+					(!ws[k+s-1].gapSentence || cellStart(b, ws[k+s-1].start))) {
+			// "Tolvan Tolvansson 19121212-1212", "Hon ringde om Tolvan
+			// Tolvansson": an ordinary word, capitalised, right before a
+			// surname is its first name.
 			infos[s-1].stemEnd = ws[k+s-1].end
 			s--
+			isName = true
+			givenFirst = true
+		}
+		if isName && !checkedThing {
+			checkedThing = true
+			if thing() {
+				d.infos = infos
+				return dst
+			}
 		}
 		if isName {
+			rule := ruleLists
+			switch {
+			case givenFirst:
+				rule = ruleGivenSurname
+			case stretchCue && runPnr:
+				rule = ruleNearPnr
+			case stretchCue:
+				rule = ruleCue
+			}
+			allSeen := true
+			for j := s; j < t; j++ {
+				if w := ws[k+j]; w.shape != shapeLower && w.shape != shapeInitial && !infos[j].seen {
+					allSeen = false
+				}
+			}
+			if allSeen && !givenFirst {
+				rule = ruleSeen
+			}
 			for j := s; j < t; j++ {
 				w := ws[k+j]
 				if w.shape == shapeLower {
@@ -1121,13 +1800,32 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				if w.start < from {
 					continue
 				}
-				dst = append(dst, nameMatch{start: w.start, end: infos[j].stemEnd})
+				dst = append(dst, nameMatch{start: w.start, end: infos[j].stemEnd, rule: rule})
 			}
 		}
-		s = t
+		s = next
 	}
 	d.infos = infos
 	return dst
+}
+
+// calendarWord reports whether ws[j] is a weekday or month word among
+// others of its kind or before a date or time (Mån Tis Ons Tor, Fre 7/6).
+func (d *nameDetector) calendarWord(b []byte, ws []word, j, k, e int) bool {
+	w := ws[j]
+	if !d.facts(b[w.start:w.end]).calendar {
+		return false
+	}
+	for _, n := range []int{j - 1, j + 1} {
+		if n >= 0 && n < len(ws) && ws[n].shape != shapeLower && d.facts(b[ws[n].start:ws[n].end]).calendar {
+			return true
+		}
+	}
+	i := w.end
+	for i < len(b) && (b[i] == ' ' || b[i] == '.') {
+		i++
+	}
+	return i < len(b) && isDigit(b[i])
 }
 
 // nearPnr reports whether a personnummer sits on the same line within a few

@@ -297,7 +297,7 @@ func decodeNumber(d []byte) uint64 {
 // pnrsFrom returns count distinct valid 12-digit personnummer.
 func pnrsFrom(count int) []string {
 	var out []string
-	for serial := 0; len(out) < count; serial++ {
+	for serial := 1; len(out) < count; serial++ { // 000 is never issued
 		ten := []byte(fmt.Sprintf("800315%03d0", serial))
 		ten[9] = '0' + luhnCheck(ten)
 		out = append(out, "19"+string(ten))

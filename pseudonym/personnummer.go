@@ -15,6 +15,7 @@ const (
 	layoutLongDash  byte = 'c' // YYYYMMDD-NNNC
 	layoutLong      byte = 'd' // YYYYMMDDNNNC
 	layoutShort     byte = 'e' // YYMMDDNNNC
+	layoutLongPlus  byte = 'f' // YYYYMMDD+NNNC (aged 100 or more, as some registers write it)
 )
 
 // pnrMatch is one personnummer or samordningsnummer found in a text.
@@ -78,6 +79,12 @@ func findPersonnummerBefore(dst []pnrMatch, b []byte, from int, ref int) []pnrMa
 			switch {
 			case n == 8 && b[j] == '-':
 				m.layout = layoutLongDash
+				ok = validLong(&m.norm, ref)
+			case n == 8 && b[j] == '+':
+				// The plus belongs to the short form, but registers write
+				// it in the long one too (19090527+1474); the century
+				// is given, so the sign only keeps the layout.
+				m.layout = layoutLongPlus
 				ok = validLong(&m.norm, ref)
 			case n == 6 && b[j] == '-':
 				m.layout = layoutShortDash
@@ -210,6 +217,9 @@ func validDateLuhn(d *[12]byte, ref int) bool {
 	if year*10000+mm*100+dd > ref {
 		return false
 	}
+	if d[8] == '0' && d[9] == '0' && d[10] == '0' {
+		return false // serial number 000 is never issued
+	}
 	return luhn(d[2:])
 }
 
@@ -256,6 +266,10 @@ func appendPersonnummer(dst []byte, norm []byte, layout byte) []byte {
 	case layoutLongDash:
 		dst = append(dst, norm[:8]...)
 		dst = append(dst, '-')
+		return append(dst, norm[8:]...)
+	case layoutLongPlus:
+		dst = append(dst, norm[:8]...)
+		dst = append(dst, '+')
 		return append(dst, norm[8:]...)
 	case layoutShort:
 		return append(dst, norm[2:]...)

@@ -89,6 +89,12 @@ type Config struct {
 	// CSVComma is the CSV field separator; 0 sniffs ',' or ';' from the
 	// header line.
 	CSVComma byte
+	// Explain, when set, is called for every value a transform replaces,
+	// with where it stands in the input and the rule that fired (see
+	// Decision). It is for showing a person why, as sluss pseudonymize
+	// --explain does; its offsets point at personal data, so never log
+	// them. Calls come from the transforming goroutine, in input order.
+	Explain func(Decision)
 }
 
 // Pseudonymizer replaces personnummer and names with tokens and back. It is
@@ -361,10 +367,15 @@ func (g *storeFirstWriter) Write(b []byte) (int, error) {
 //
 // It is true for any ASCII digit (a personnummer needs them), any
 // upper-case ASCII letter or non-ASCII byte (a name starts with a capital,
-// Å and Ö included) and '%' (an escape may hide either).
+// Å and Ö included), '%' (an escape may hide either) and a space or '+'
+// before a letter: text of several words may be a chat message, whose
+// names may be written in lower case ("pratade med serkan demir").
 func MayHoldIdentifier(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c == '%' || c >= 0x80 {
+			return true
+		}
+		if c := s[i]; (c == ' ' || c == '+') && i > 0 && i+1 < len(s) && isASCIILetter(s[i+1]) && isASCIILetter(s[i-1]) {
 			return true
 		}
 	}

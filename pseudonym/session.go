@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 )
@@ -51,6 +52,11 @@ type session struct {
 	counts  Counts
 
 	pnrOnly bool // JSON keys: personnummer only
+
+	// base is the input offset of the text being rewritten, for
+	// Config.Explain: the window of transformText, or the raw bytes of a
+	// JSON string, CSV field or form value.
+	base int64
 
 	// numeric tokens (number.go), made on first use
 	pnrKey     []byte
@@ -151,6 +157,7 @@ func (s *session) rewrite(dst, b []byte, from int) []byte {
 			id := s.tokenFor(KindPersonnummer, m.norm[:])
 			dst = appendToken(dst, id, m.layout)
 			s.counts.Personnummer++
+			s.decide(KindPersonnummer, s.base+int64(m.start), m.end-m.start, pnrRule(m))
 			i = m.end
 			continue
 		}
@@ -163,6 +170,7 @@ func (s *session) rewrite(dst, b []byte, from int) []byte {
 		id := s.tokenFor(KindName, b[m.start:m.end])
 		dst = appendToken(dst, id, 0)
 		s.counts.Names++
+		s.decide(KindName, s.base+int64(m.start), m.end-m.start, m.rule)
 		i = m.end
 	}
 	return append(dst, b[i:]...)
@@ -198,17 +206,24 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 		if _, _, end, ok := parseToken(dec[:e], a); ok && end == e {
 			return append(dst, raw...)
 		}
-		if s.p.detectNames {
-			s.names.rememberField(dec[a:e])
+		if !s.p.detectNames || !s.names.notPerson(dec[a:e]) && !bytes.Contains(dec[a:e], []byte(tokenPrefix)) {
+			if s.p.detectNames {
+				s.names.rememberField(dec[a:e])
+			}
+			dst = append(dst, raw[:o(a)]...)
+			dst = appendToken(dst, s.tokenFor(KindName, dec[a:e]), 0)
+			s.counts.Names++
+			s.decide(KindName, s.base+int64(o(a)), o(e)-o(a), ruleNameField)
+			return append(dst, raw[o(e):]...)
 		}
-		dst = append(dst, raw[:o(a)]...)
-		dst = appendToken(dst, s.tokenFor(KindName, dec[a:e]), 0)
-		s.counts.Names++
-		return append(dst, raw[o(e):]...)
+		// An organisation or an office in a name field: only what the
+		// free-text detectors find in it is replaced.
 	}
 	s.pnrs = findPersonnummerBefore(s.pnrs[:0], dec, 0, s.dateRef)
 	if s.p.detectNames && !s.pnrOnly {
+		s.names.valueMode = true
 		s.nms = s.names.find(s.nms[:0], dec, 0, s.pnrs)
+		s.names.valueMode = false
 	} else {
 		s.nms = s.nms[:0]
 	}
@@ -225,6 +240,7 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 			dst = append(dst, raw[o(i):o(start)]...)
 			dst = appendToken(dst, s.tokenFor(KindPersonnummer, m.norm[:]), m.layout)
 			s.counts.Personnummer++
+			s.decide(KindPersonnummer, s.base+int64(o(start)), o(end)-o(start), pnrRule(m))
 		} else {
 			m := s.nms[ni]
 			ni++
@@ -235,6 +251,7 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 			dst = append(dst, raw[o(i):o(start)]...)
 			dst = appendToken(dst, s.tokenFor(KindName, dec[start:end]), 0)
 			s.counts.Names++
+			s.decide(KindName, s.base+int64(o(start)), o(end)-o(start), m.rule)
 		}
 		i = end
 	}

@@ -29,6 +29,7 @@ func (s *session) transformText(ctx context.Context, r io.Reader, w io.Writer) e
 	}
 	defer func() { s.textOut = out[:0] }()
 	ctxLen, n := 0, 0 // buf[:ctxLen] is context, buf[ctxLen:ctxLen+n] pending input
+	var pos int64     // input offset of buf[0]
 	eof := false
 	for {
 		if !eof {
@@ -48,6 +49,7 @@ func (s *session) transformText(ctx context.Context, r io.Reader, w io.Writer) e
 		if !eof {
 			cut = safeCut(data, ctxLen)
 		}
+		s.base = pos
 		out = s.rewrite(out[:0], data[:cut], ctxLen)
 		if err := s.flush(ctx); err != nil {
 			return err
@@ -67,6 +69,7 @@ func (s *session) transformText(ctx context.Context, r io.Reader, w io.Writer) e
 			cs += k + 1
 		}
 		rest := len(data) - cut
+		pos += int64(cs)
 		copy(buf, data[cs:])
 		ctxLen = cut - cs
 		n = rest

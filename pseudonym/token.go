@@ -40,7 +40,7 @@ func (k Kind) String() string {
 //
 // V is the key version in decimal, L the layout the number was written in
 // (a YYMMDD-NNNC, b YYMMDD+NNNC, c YYYYMMDD-NNNC, d YYYYMMDDNNNC,
-// e YYMMDDNNNC) and B the first 80 bits of the HMAC in 16 characters of
+// e YYMMDDNNNC, f YYYYMMDD+NNNC) and B the first 80 bits of the HMAC in 16 characters of
 // lower-case Crockford base32 (0-9, a-z without i l o u).
 //
 // Only [a-z0-9_] appear, which need no escaping in JSON strings, CSV cells,
@@ -60,7 +60,7 @@ func (k Kind) String() string {
 // Store.Put refuses a token that is already bound to another original
 // (ErrCollision), and the transform fails rather than emit an ambiguous
 // token.
-const TokenPattern = `sl_(?:pnr[0-9]+[a-e]|name[0-9]+)_[0-9a-hjkmnp-tv-z]{16}`
+const TokenPattern = `sl_(?:pnr[0-9]+[a-f]|name[0-9]+)_[0-9a-hjkmnp-tv-z]{16}`
 
 // TokenPrefix starts every token: text without it has nothing to
 // re-identify, so a caller may pass it on without a re-identification pass.
@@ -135,7 +135,7 @@ func parseToken(b []byte, i int) (id tokenID, layout byte, end int, ok bool) {
 		return
 	}
 	if id.kind == KindPersonnummer {
-		if j >= len(b) || b[j] < layoutShortDash || b[j] > layoutShort {
+		if j >= len(b) || b[j] < layoutShortDash || b[j] > layoutLongPlus {
 			return
 		}
 		layout = b[j]

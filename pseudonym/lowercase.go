@@ -1,0 +1,336 @@
+package pseudonym
+
+import (
+	"bytes"
+	"sort"
+)
+
+// Names written in lower case: chat, SMS and quick notes write "pratade med
+// serkan demir", "tack jovana", "mvh camilla". Formal text capitalises
+// names, and most text is formal, so the word scanner of names.go only
+// looks at capitals; this second scanner reads every word, but only of
+// lines that are informal: a clause there (the line itself after a
+// timestamp or list number, or what follows ": ", ". ", "! ", "? ") starts
+// with a lower-case word. A lower-case word is a name when:
+//
+//   - a name list holds it and it is no ordinary Swedish word, no place and
+//     not an English word (jenny, karlsson, mirja), or the stream has seen
+//     it as a name;
+//   - a weaker list (the many-country one, or an English word) holds it and
+//     a person cue or another name is next to it (tack jovana, serkan
+//     demir);
+//   - it is a given name and an ordinary word, and a person cue comes
+//     before it or a verb after it at a clause start (pappa stig; stig vill
+//     att hon handlar);
+//   - no list holds it, but a greeting or a sign-off comes right before it
+//     (mvh kicki);
+//   - it follows a given name found here and is a surname (maria holm,
+//     rasmus ek).
+//
+// Words next to digits, '_', '@' or inside a domain are codes, tokens and
+// addresses, never names.
+
+// Lower-case cues, besides personCues: the verb of naming and words that
+// come before a name in speech.
+var lowerCues = map[string]bool{
+	"heter": true, "hette": true, "kallas": true, "ring": true, "ringer": true, "fråga": true,
+	"frågade": true, "säg": true, "sa": true,
+}
+
+// Greetings and sign-offs, after which even a word no list holds is a name
+// (hej kicki, mvh jonte).
+var greetings = map[string]bool{
+	"hej": true, "hejsan": true, "hallå": true, "tjena": true, "tjenare": true, "tja": true,
+	"tack": true, "mvh": true, "hälsningar": true, "kram": true, "kramar": true, "puss": true,
+	"heter": true,
+}
+
+// lowerWord is one word of an informal line.
+type lowerWord struct {
+	start, end  int
+	upper       bool // starts with a capital
+	clauseStart bool // first of the line or after ". ", ": ", "! ", "? "
+	joined      bool // one space (or ", " after a greeting) from the previous word
+	name        bool // found as a name (by either scanner)
+	abbrev      bool // followed by ". " and a lower-case word: ang. hämtning
+	cand        bool // a name list or the stream may hold it (see lowerHash)
+	greet       bool // one of greetings
+}
+
+// lowerHash is FNV-1a over w with ASCII letters folded to lower case: the
+// key of the bit sets that rule most words out.
+func lowerHash(w []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range w {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}
+
+// seenBitWords is the size of nameDetector.seenBits in 64-bit words.
+const seenBitWords = 64
+
+var greetingBits = func() (t [4]uint64) {
+	for g := range greetings {
+		h := lowerHash([]byte(g))
+		t[h>>6&3] |= 1 << (h & 63)
+	}
+	return t
+}()
+
+// findLower appends the lower-case names of the informal lines of b that
+// start at or after from. dst[n0:] holds what the capitalised scan found
+// in b, so that a surname after a given name found there counts.
+func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []nameMatch {
+	for ls := 0; ls < len(b); {
+		le := len(b)
+		if k := bytes.IndexByte(b[ls:], '\n'); k >= 0 {
+			le = ls + k
+		}
+		if le > from && (d.valueMode && le-ls <= maxLowerValue && severalWords(b[ls:le]) ||
+			informalLine(b[ls:le])) {
+			dst = d.lowerLine(dst, b, ls, le, from, n0)
+		}
+		ls = le + 1
+	}
+	return dst
+}
+
+// maxLowerValue bounds the values (a JSON string, a CSV field, a form
+// value) read for lower-case names whatever their style: messages in an
+// API are often written like "Minh kom inte, jag ringer lan".
+const maxLowerValue = 2 << 10
+
+// informalLine reports whether a clause of line starts with a lower-case
+// word of two letters or more, or with a greeting (Hej! Mvh), and the line
+// holds two words or more. It looks at the start of the line and after
+// ": ", ". ", "! " and "? ", found with bytes.Index, so that formal text
+// costs little.
+func informalLine(line []byte) bool {
+	if len(line) < 5 || !severalWords(line) {
+		return false
+	}
+	if clauseInformal(line, 0) {
+		return true
+	}
+	for _, sep := range clauseSeps {
+		for at := 0; ; {
+			k := bytes.Index(line[at:], sep)
+			if k < 0 {
+				break
+			}
+			at += k + 2
+			if clauseInformal(line, at) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// severalWords reports whether b holds a space between two letters (or
+// bytes of non-ASCII letters): text of more than one word. MayHoldIdentifier
+// uses the same test.
+func severalWords(b []byte) bool {
+	for i := 1; i+1 < len(b); i++ {
+		if b[i] == ' ' && (isASCIILetter(b[i-1]) || b[i-1] >= 0x80) && (isASCIILetter(b[i+1]) || b[i+1] >= 0x80) {
+			return true
+		}
+	}
+	return false
+}
+
+var clauseSeps = [][]byte{[]byte(": "), []byte(". "), []byte("! "), []byte("? ")}
+
+// clauseInformal reports whether the clause at line[at:] starts, after
+// digits, brackets and punctuation, with a lower-case word or a greeting.
+func clauseInformal(line []byte, at int) bool {
+	i := at
+	for i < len(line) && i-at < 24 {
+		c := line[i]
+		if isASCIILetter(c) || c >= 0x80 {
+			break
+		}
+		i++
+	}
+	if i+1 >= len(line) {
+		return false
+	}
+	l, u, n := letterAt(line, i)
+	if !l {
+		return false
+	}
+	if !u {
+		// A token (sl_name1_…) stands where a name stood: the clause
+		// started with it, in capitals or not, so it tells nothing.
+		if e := wordEnd(line, i); e < len(line) && (line[e] == '_' || isDigit(line[e])) {
+			return false
+		}
+		l2, _, _ := letterAt(line, i+n)
+		return l2
+	}
+	switch line[i] {
+	case 'H', 'T', 'M', 'K', 'P': // the greetings' first letters
+	default:
+		return false
+	}
+	e := wordEnd(line, i)
+	var buf [16]byte
+	return e-i <= 10 && greetings[string(appendLower(buf[:0], line[i:e]))]
+}
+
+// lowerLine finds the lower-case names in b[ls:le].
+func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int) []nameMatch {
+	ws := d.lower[:0]
+	clause, gapStart, broken := true, ls, false
+	for i := ls; i < le; {
+		var u bool
+		switch c := b[i]; byteClass[c] {
+		case classOther:
+			if (c == ':' || c == '.' || c == '!' || c == '?') && (i+1 >= le || b[i+1] == ' ') {
+				clause = true
+			}
+			i++
+			continue
+		case classUpper:
+			u = true
+		case classHigh:
+			l, uu, n := letterAt(b, i)
+			if !l {
+				i += n
+				continue
+			}
+			u = uu
+		}
+		start := i
+		afterCode := broken
+		broken = false
+		prevCode := i > 0 && (isDigit(b[i-1]) || b[i-1] == '_' || b[i-1] == '@' || b[i-1] == '/' ||
+			b[i-1] == '.' && i >= 2 && isASCIILetter(b[i-2]))
+		e := wordEnd(b, i)
+		nextCode := e < len(b) && (isDigit(b[e]) || b[e] == '_' || b[e] == '@' ||
+			(b[e] == '.' || b[e] == '/') && e+1 < len(b) && isASCIILetter(b[e+1]))
+		if prevCode || nextCode {
+			i = skipCode(b, e)
+			for i < le && (b[i] == '.' || b[i] == '@' || b[i] == '/' || b[i] == '-') && i+1 < le && isASCIILetter(b[i+1]) {
+				i = skipCode(b, i+1)
+			}
+			gapStart, clause, broken = i, false, true
+			continue
+		}
+		gap := b[gapStart:start]
+		joined := len(gap) == 1 && gap[0] == ' ' || len(gap) == 2 && gap[0] == ',' && gap[1] == ' '
+		abbrev := e+2 < le && b[e] == '.' && b[e+1] == ' ' && 'a' <= b[e+2] && b[e+2] <= 'z'
+		lw := lowerWord{start: start, end: e, upper: u, clauseStart: clause,
+			joined: joined && len(ws) > 0 && !afterCode, abbrev: abbrev}
+		if !u {
+			// Most words are no name in any list: a bit set says so
+			// before any map is asked.
+			h := lowerHash(b[start:e])
+			lw.cand = d.lx.mayBeLowerName(h) || d.seenBits[h>>6&(seenBitWords-1)]&(1<<(h&63)) != 0
+			lw.greet = greetingBits[h>>6&3]&(1<<(h&63)) != 0 && greetings[string(b[start:e])]
+		}
+		ws = append(ws, lw)
+		clause = false
+		gapStart, i = e, e
+	}
+	// Words the capitalised scan found are names here too (dst[n0:] is in
+	// text order).
+	k := n0 + sort.Search(len(dst)-n0, func(k int) bool { return dst[n0+k].start >= ls })
+	for j := range ws {
+		for k < len(dst) && dst[k].start < ws[j].start {
+			k++
+		}
+		if k < len(dst) && dst[k].start == ws[j].start {
+			ws[j].name = true
+		}
+	}
+	for j := range ws {
+		w := &ws[j]
+		if w.upper || w.name || w.end-w.start < 2 || w.end-w.start < 3 && !(j > 0 && ws[j-1].name) {
+			continue
+		}
+		if !w.cand && !(j > 0 && w.joined && ws[j-1].greet) {
+			continue
+		}
+		if rule := d.lowerName(b, ws, j); rule != "" {
+			w.name = true
+			d.remember(b[w.start:w.end])
+			if w.start >= from {
+				dst = append(dst, nameMatch{start: w.start, end: w.end, rule: rule})
+			}
+		}
+	}
+	d.lower = ws
+	return dst
+}
+
+// lowerName decides the lower-case word ws[j] (ws[:j] are decided) and
+// returns the rule that makes it a name, or "".
+func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
+	w := ws[j]
+	wf := d.facts(b[w.start:w.end])
+	if wf.cue || wf.function || wf.preposition || wf.inPreposition || wf.conjunction || wf.calendar ||
+		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] {
+		return ""
+	}
+	f := wf.flags
+	place := f&lexPlace != 0
+	english := f&lexEnglish != 0
+	if !wf.common && !place && (f&nameFlags != 0 || f&lexForeign != 0 && !english && !w.abbrev) {
+		return ruleLowerList // jenny, karlsson, peter, mirja, demir
+	}
+	if wf.seen && !wf.common {
+		return ruleLowerSeen // the document has used it as a name
+	}
+	var prev, next wordFacts
+	var prevLower []byte
+	if j > 0 && w.joined {
+		p := ws[j-1]
+		prev = d.facts(b[p.start:p.end])
+		prevLower = appendLower(d.lowerBuf[:0], b[p.start:p.end])
+		d.lowerBuf = prevLower
+	}
+	hasNext := j+1 < len(ws) && ws[j+1].joined && !ws[j+1].upper
+	if hasNext {
+		next = d.facts(b[ws[j+1].start:ws[j+1].end])
+	}
+	cue := prev.cue || lowerCues[string(prevLower)]
+	strongCue := prev.strongCue || lowerCues[string(prevLower)]
+	prevName := j > 0 && w.joined && ws[j-1].name
+	evidence := f&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen
+	// The next word is a name by the lists (serkan demir).
+	nextName := hasNext && !next.common && next.flags&lexPlace == 0 &&
+		next.flags&(nameFlags|lexForeign|lexWorld) != 0
+	switch {
+	case w.abbrev:
+		return "" // ang. hämtning: an abbreviation, unless a list is sure
+	case !wf.common && !place && evidence:
+		// The weaker lists: with a cue, another name, or as the subject
+		// after a verb (idag kommer jovana).
+		if cue || prevName || nextName || subjectVerbs[string(prevLower)] {
+			return ruleLowerContext
+		}
+	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)]) &&
+		(!wf.common || f&(lexGiven|lexForeignGiven|lexSurname) != 0):
+		return ruleLowerCue // pappa stig, min dotter nova, hej saga
+	case prevName && f&lexSurname != 0 && ws[j-1].end+1 == w.start &&
+		!(wf.common && b[w.end-1] == 'a'):
+		// maria holm, rasmus ek (not "Ayla vara ledig": an infinitive)
+		if d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0 {
+			return ruleLowerSurname
+		}
+	case f&(lexGiven|lexForeignGiven) != 0 && w.clauseStart && !english:
+		// stig vill att hon handlar
+		if ok, _ := d.verbFollows(b, w.end); ok {
+			return ruleLowerVerb
+		}
+	case f == 0 && !wf.common && !wf.commonCompound && greetings[string(prevLower)]:
+		return ruleLowerGreet // mvh kicki
+	}
+	return ""
+}

@@ -1,0 +1,535 @@
+package pseudonym
+
+import (
+	"bytes"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// This file holds the context rules that tell a person from a thing named
+// after one, and that find a person the lexicons are unsure of: rooms,
+// streets, prizes and foundations named after people, organisations in name
+// fields, statute abbreviations and system names, the verb after a subject,
+// chat speakers and "Efternamn, Förnamn" lists.
+
+// Venue nouns: the capitalised words right after one of these name the
+// venue, whoever it was named after (Sal Selma Lagerlöf, Rum Astrid
+// Lindgren, Restaurang Jenny Lind), and a venue noun right after a name
+// makes it the venue's (Vera Café).
+var venueNouns = map[string]bool{
+	"rum": true, "rummet": true, "sal": true, "salen": true, "lokal": true, "lokalen": true,
+	"konferensrum": true, "konferensrummet": true, "mötesrum": true, "mötesrummet": true,
+	"grupprum": true, "samtalsrum": true, "konferenssal": true, "konferenssalen": true,
+	"restaurang": true, "restaurangen": true, "café": true, "cafe": true, "kafé": true,
+	"hotell": true, "hotellet": true, "aula": true, "aulan": true, "salong": true,
+	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true,
+}
+
+// Head nouns of things named after a person: after a possessive (Astrid
+// Lindgrens barnsjukhus, Ragnar Söderbergs stiftelse, Selma Lagerlöfs dag)
+// or as the lower-case tail of a hyphen compound (Selma Lagerlöf-priset,
+// Greta Garbo-salen, Evert Taube-sällskapet) they make the name the
+// thing's, not a person's. A head of four letters or more also matches as
+// the end of a compound (barnsjukhus, forskningsfond).
+var namedThingHeads = []string{
+	"kommun", "län", "stad", "region", "landsting", "församling", "socken", "torg", "torget",
+	"väg", "vägen", "gata", "gatan", "gränd", "allé", "plan", "plats", "park", "parken",
+	"backe", "stig", "bro", "kyrka", "kyrkan", "kapell", "slott", "hamn", "station",
+	"universitet", "högskola", "sjukhus", "lasarett", "gymnasium", "gymnasiet", "kaj", "strand",
+	"skola", "skolan", "pris", "priset", "stipendium", "stipendiet", "stiftelse", "stiftelsen",
+	"fond", "fonden", "dag", "dagen", "vecka", "veckan", "värld", "gård", "gården", "museum",
+	"museet", "hus", "huset", "sällskap", "sällskapet", "vänner", "institut", "institutet",
+	"bibliotek", "biblioteket", "sal", "salen", "rum", "rummet", "arena", "hall", "hallen",
+	"center", "centret", "centrum", "samling", "samlingen", "akademi", "akademien", "orden",
+	"medalj", "medaljen", "filmer", "film", "filmen", "föreläsning", "föreläsningen",
+	"minnesfond", "sjukhuset", "plakett", "plaketten", "staty", "statyn", "byst", "bysten",
+}
+
+// byLastByte groups word endings by their last byte, so that a word is
+// compared only with the endings it may have.
+func byLastByte(ends []string) (t [256][]string) {
+	for _, e := range ends {
+		t[e[len(e)-1]] = append(t[e[len(e)-1]], e)
+	}
+	return t
+}
+
+var (
+	namedThingByLast = byLastByte(namedThingHeads)
+	orgByLast        = byLastByte(orgEndings)
+)
+
+// namedThingHead reports whether lower (a lower-case word) is one of
+// namedThingHeads, or a compound ending in one of four letters or more.
+func namedThingHead(lower []byte) bool {
+	if len(lower) == 0 {
+		return false
+	}
+	for _, h := range namedThingByLast[lower[len(lower)-1]] {
+		if len(lower) == len(h) && string(lower) == h {
+			return true
+		}
+		if len(h) >= 4 && len(lower) >= len(h)+3 && string(lower[len(lower)-len(h):]) == h {
+			return true
+		}
+	}
+	return false
+}
+
+// Endings of the words that make a value an organisation's name (IFK
+// Lillby is one by its acronym; Lillby Hembygdsförening, Röda Korset
+// Lillbykretsen, Lillby Scoutkår by these).
+var orgEndings = []string{
+	"förening", "föreningen", "föreningar", "klubb", "klubben", "kår", "kåren", "förbund",
+	"förbundet", "sällskap", "sällskapet", "stiftelse", "stiftelsen", "församling",
+	"församlingen", "kyrka", "kyrkan", "kretsen", "krets", "teater", "teatern", "gille",
+	"gillet", "akademi", "akademien", "institut", "institutet", "nämnd", "nämnden",
+	"förvaltning", "förvaltningen", "kommun", "region", "regionen", "bolag", "bolaget",
+	"verket", "kansli", "kansliet", "byrå", "byrån", "kooperativ", "kooperativet", "orkester",
+	"orkestern", "kör", "kören", "lag", "laget", "scouter", "scouterna", "jour", "jouren",
+}
+
+// orgWord reports whether lower is, or ends in, one of orgEndings.
+func orgWord(lower []byte) bool {
+	if len(lower) == 0 {
+		return false
+	}
+	for _, h := range orgByLast[lower[len(lower)-1]] {
+		if string(lower) == h || len(h) >= 4 && len(lower) > len(h) && string(lower[len(lower)-len(h):]) == h {
+			return true
+		}
+	}
+	return false
+}
+
+// Values of a record's type key ("typ": "förening") that make the record
+// an organisation's, so that its name fields hold no person. Compounds
+// match by their end (idrottsförening, studieförbund).
+var orgTypeEndings = []string{
+	"förening", "organisation", "org", "stiftelse", "förbund", "företag", "bolag",
+	"myndighet", "kommun", "region", "enhet", "förvaltning", "verksamhet", "skola",
+	"förskola", "kyrka", "församling", "klubb", "sällskap", "kår", "nämnd", "studieförbund",
+	"organization", "company", "department", "agency", "association", "foundation",
+	"club", "business", "institution", "unit", "team", "group", "grupp", "avdelning",
+}
+
+// typeKeys are the keys whose value says what a record describes.
+var typeKeys = map[string]bool{
+	"typ": true, "type": true, "kategori": true, "category": true, "slag": true, "kind": true,
+	"resourcetype": true,
+}
+
+// orgType reports whether v, the value of a type key, names a kind of
+// organisation.
+func orgType(v []byte) bool {
+	var buf [64]byte
+	lower := bytes.TrimSpace(appendLower(buf[:0], v))
+	if len(lower) == 0 || len(lower) > 60 {
+		return false
+	}
+	if k := bytes.LastIndexByte(lower, ' '); k >= 0 {
+		lower = lower[k+1:] // "ideell förening"
+	}
+	for _, h := range orgTypeEndings {
+		if string(lower) == h || len(h) >= 4 && len(lower) > len(h) && string(lower[len(lower)-len(h):]) == h {
+			return true
+		}
+	}
+	return false
+}
+
+// Calendar words: weekday and month abbreviations in a schedule's header
+// (Mån Tis Ons Tor) are no names, though Tor is one.
+var calendarWords = map[string]bool{
+	"mån": true, "tis": true, "ons": true, "tor": true, "tors": true, "fre": true, "lör": true,
+	"sön": true, "måndag": true, "tisdag": true, "onsdag": true, "torsdag": true, "fredag": true,
+	"lördag": true, "söndag": true, "jan": true, "feb": true, "mar": true, "apr": true,
+	"maj": true, "jun": true, "jul": true, "aug": true, "sep": true, "sept": true, "okt": true,
+	"nov": true, "dec": true,
+}
+
+// internalCapital reports whether w has an upper-case letter after a
+// lower-case one (SoL, CodeSystem, SEBasePatient): statute abbreviations,
+// identifiers and product names, not a person's name, unless the capital
+// follows a surname prefix (McDonald, MacLeod, DiCaprio, LaToya, DeAngelo,
+// FitzGerald, VanDyke).
+func internalCapital(w []byte) bool {
+	sawLower := false
+	for i := 0; i < len(w); {
+		l, u, n := letterAt(w, i)
+		if !l {
+			sawLower = false // a hyphen or apostrophe starts a new part
+			i += n
+			continue
+		}
+		if u && sawLower {
+			switch string(w[:i]) {
+			case "Mc", "Mac", "Fitz", "De", "Di", "Da", "La", "Le", "Du", "Van", "Von", "Al", "El", "St":
+				return false
+			}
+			return true
+		}
+		if !u {
+			sawLower = true
+		}
+		i += n
+	}
+	return false
+}
+
+// Finite verbs that often follow a person as the subject of a sentence:
+// "Dmytro har ringt", "Minh kom inte", "Saga och Bror ritade". Together with
+// the past tense in -ade of an ordinary word, they let a sentence-initial
+// word that is a given name somewhere count as a name.
+var subjectVerbs = map[string]bool{
+	"är": true, "var": true, "har": true, "hade": true, "kom": true, "kommer": true,
+	"ska": true, "skall": true, "skulle": true, "kan": true, "kunde": true, "vill": true,
+	"ville": true, "går": true, "gick": true, "får": true, "fick": true, "tar": true,
+	"tog": true, "gör": true, "gjorde": true, "säger": true, "sa": true, "sade": true,
+	"berättar": true, "ringer": true, "ringde": true, "skriver": true, "skrev": true,
+	"behöver": true, "börjar": true, "började": true, "läste": true, "läser": true,
+	"bor": true, "bodde": true, "mår": true, "mådde": true, "jobbar": true, "arbetar": true,
+	"byggde": true, "bygger": true, "fyllde": true, "fyller": true, "kör": true, "körde": true,
+	"ser": true, "såg": true, "vet": true, "visste": true, "tycker": true, "tyckte": true,
+	"sitter": true, "satt": true, "står": true, "stod": true, "sover": true, "sov": true,
+	"äter": true, "åt": true, "leker": true, "lekte": true, "springer": true, "sprang": true,
+	"fixar": true, "tränar": true, "spelar": true, "vann": true, "vinner": true,
+	"slutar": true, "slutade": true, "flyttar": true, "flyttade": true, "väntar": true,
+	"svarar": true, "svarade": true, "mejlar": true, "messar": true, "sms:ar": true,
+	"lämnar": true, "lämnade": true, "hämtar": true, "hämtade": true, "pratar": true,
+	"pratade": true, "träffar": true, "träffade": true, "hjälper": true, "hjälpte": true,
+	"känner": true, "kände": true, "verkar": true, "verkade": true, "blir": true, "blev": true,
+	"brukar": true, "brukade": true, "måste": true, "borde": true, "bör": true, "lär": true,
+	"tänker": true, "tänkte": true, "önskar": true, "önskade": true, "undrar": true,
+	"undrade": true, "uppger": true, "uppgav": true, "nämnde": true, "nämner": true,
+	"tackade": true, "tackar": true, "grät": true,
+	"gråter": true, "skrattar": true, "skrattade": true, "ritar": true, "ritade": true,
+	"hittar": true, "hittade": true, "vaknade": true, "vaknar": true,
+	"somnade": true, "ramlade": true, "föll": true, "faller": true, "beskriver": true,
+	"beskrev": true, "föreslår": true, "föreslog": true, "tycks": true,
+}
+
+// Words after a verb that make the word before the verb its object or an
+// adverbial, not its subject: "Ros kan man beskära i april".
+var subjectPronouns = map[string]bool{
+	"man": true, "jag": true, "du": true, "han": true, "hon": true, "vi": true, "ni": true,
+	"de": true, "dom": true, "den": true, "det": true, "hen": true, "någon": true, "ingen": true,
+	"alla": true, "dessa": true, "detta": true,
+}
+
+// Function words that start sentences and stand before verbs: never the
+// subject a name would be (Du har en tid, Alla har fått, De har rättats).
+var functionWords = map[string]bool{
+	"du": true, "ni": true, "vi": true, "jag": true, "han": true, "hon": true, "hen": true,
+	"den": true, "det": true, "de": true, "dom": true, "man": true, "alla": true, "många": true,
+	"flera": true, "några": true, "ingen": true, "inga": true, "inget": true, "båda": true,
+	"vissa": true, "andra": true, "samtliga": true, "varje": true, "vem": true, "vad": true,
+	"vilka": true, "här": true, "där": true, "nu": true, "då": true, "sedan": true, "också": true,
+	"även": true, "men": true, "och": true, "eller": true, "så": true, "ja": true, "nej": true,
+	"detta": true, "dessa": true, "denna": true, "min": true, "din": true,
+	"hans": true, "hennes": true, "vår": true, "er": true, "deras": true, "ett": true, "en": true,
+	"dagens": true, "idag": true, "igår": true, "imorgon": true, "därför": true, "dessutom": true,
+	"ibland": true, "alltid": true, "aldrig": true, "ofta": true, "kanske": true, "tyvärr": true,
+	"alltså": true, "varför": true, "hur": true, "när": true, "om": true, "att": true, "som": true,
+}
+
+// nextWordAt returns the bounds of the word that starts after the spaces
+// at b[i:], or ok = false if something other than spaces (a line end,
+// punctuation) comes first.
+func nextWordAt(b []byte, i int) (start, end int, ok bool) {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	if i >= len(b) {
+		return 0, 0, false
+	}
+	if l, _, _ := letterAt(b, i); !l {
+		return 0, 0, false
+	}
+	e := wordEnd(b, i)
+	if e < len(b) && b[e] == ':' && e+2 < len(b) && isASCIILetter(b[e+1]) {
+		e = wordEnd(b, e+1) // sms:ar
+	}
+	return i, e, true
+}
+
+// verbFollows reports whether a finite verb follows b[:end], the end of a
+// sentence-initial name candidate, as its predicate; "och" and one more
+// capitalised word may come between (Saga och Bror ritade). It returns
+// where the word after "och" ends when it was skipped, or 0.
+func (d *nameDetector) verbFollows(b []byte, end int) (bool, int) {
+	s, e, ok := nextWordAt(b, end)
+	if !ok || e-s > 24 {
+		return false, 0
+	}
+	var buf [32]byte
+	lower := appendLower(buf[:0], b[s:e])
+	partner := 0
+	if string(lower) == "och" || string(lower) == "samt" {
+		ps, pe, ok := nextWordAt(b, e)
+		if !ok {
+			return false, 0
+		}
+		if l, u, _ := letterAt(b, ps); !l || !u {
+			return false, 0
+		}
+		partner = pe
+		if s, e, ok = nextWordAt(b, pe); !ok || e-s > 24 {
+			return false, 0
+		}
+		lower = appendLower(buf[:0], b[s:e])
+	}
+	if l, u, _ := letterAt(b, s); !l || u {
+		return false, 0 // a verb here is written in lower case
+	}
+	if !subjectVerbs[string(lower)] {
+		if !bytes.HasSuffix(lower, []byte("ade")) || len(lower) < 6 || !d.lx.isCommon(lower) {
+			return false, 0
+		}
+	}
+	if ns, ne, ok := nextWordAt(b, e); ok {
+		if subjectPronouns[string(appendLower(buf[:0], b[ns:ne]))] {
+			return false, 0
+		}
+	}
+	return true, partner
+}
+
+// lineStartBefore reports whether only a chat timestamp, a list number or
+// bullet, or white space stands between the start of the line and i:
+// "[09:12] Anna", "08:31 Anna", "3. Anna", "– Anna".
+func lineStartBefore(b []byte, i int) bool {
+	for j := i - 1; j >= 0; j-- {
+		c := b[j]
+		switch {
+		case c == '\n':
+			return true
+		case c == ' ' || c == '\t' || c == '[' || c == ']' || c == ':' || c == '.' || c == ')' ||
+			c == '-' || c == '*' || isDigit(c):
+		case c == 0x93 && j >= 2 && b[j-2] == 0xe2 && b[j-1] == 0x80: // – (en dash)
+			j -= 2
+		case c == 0xa2 && j >= 2 && b[j-2] == 0xe2 && b[j-1] == 0x80: // • (bullet)
+			j -= 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// cellStart reports whether the name stretch starting at i begins a cell of
+// a list: the start of the text or a line (after a timestamp or list
+// number), or after a field separator (tab, ';', two spaces), an opening
+// quote or bracket, or a label's colon.
+func cellStart(b []byte, i int) bool {
+	j := i - 1
+	for j >= 0 && b[j] == ' ' {
+		j--
+	}
+	if j < 0 {
+		return true
+	}
+	switch b[j] {
+	case '\n', '\t', ';', '"', '(', '[', ':', '|':
+		return true
+	}
+	if i-j >= 3 {
+		return true // two spaces or more: a column
+	}
+	return lineStartBefore(b, i)
+}
+
+// cellEnd reports whether the name stretch ending at i ends a cell: the end
+// of the text or line, a field separator, a closing quote or bracket, two
+// spaces, a dash or an opening bracket after one space.
+func cellEnd(b []byte, i int) bool {
+	if i >= len(b) {
+		return true
+	}
+	switch b[i] {
+	case '\n', '\r', '\t', ';', '"', ')', ']', '|', ',', '/':
+		return true
+	case ' ':
+		if i+1 >= len(b) {
+			return true
+		}
+		switch c := b[i+1]; {
+		case c == ' ' || c == '(' || c == '-' || c == '\n' || c == '\t' || c == '<' || isDigit(c):
+			return true
+		case c == 0xe2 && i+3 < len(b) && b[i+2] == 0x80 && (b[i+3] == 0x93 || b[i+3] == 0x94): // – —
+			return true
+		}
+	}
+	return false
+}
+
+// capsLine reports whether the line around b[i] is written mostly in upper
+// case, so that capitals carry no evidence there. The answer for the last
+// line asked is kept.
+func (d *nameDetector) capsLine(b []byte, i int) bool {
+	s := bytes.LastIndexByte(b[:i], '\n') + 1
+	if d.capsAt == s+1 && d.capsFor == &b[0] {
+		return d.capsVal
+	}
+	e := bytes.IndexByte(b[i:], '\n')
+	if e < 0 {
+		e = len(b)
+	} else {
+		e += i
+	}
+	upper, lower := 0, 0
+	for k := s; k < e; {
+		l, u, n := letterAt(b, k)
+		if l {
+			if u {
+				upper++
+			} else {
+				lower++
+			}
+		}
+		k += n
+	}
+	d.capsAt, d.capsFor = s+1, &b[0]
+	d.capsVal = upper >= 6 && upper >= 4*lower
+	return d.capsVal
+}
+
+// runeLen is the number of runes in w.
+func runeLen(w []byte) int { return utf8.RuneCount(w) }
+
+// hasForeignLetter reports whether lower holds a letter that the Swedish
+// alphabet lacks (é and ü, common in Swedish names, are not counted).
+func hasForeignLetter(lower []byte) bool {
+	for i := 0; i < len(lower); {
+		c := lower[i]
+		if c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(lower[i:])
+		i += n
+		switch r {
+		case 'å', 'ä', 'ö', 'é', 'ü', 'Å', 'Ä', 'Ö', 'É', 'Ü':
+			continue
+		}
+		if unicode.IsLetter(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldLetters maps letters outside Swedish to their usual Latin spelling
+// (ş→s, ø→o, ł→l, đ→d, ć→c, ß→ss), keeping å, ä and ö, as registers that
+// cannot store them write names: the same folding as data/gen's lists.
+func foldLetters(dst, w []byte) []byte {
+	for i := 0; i < len(w); {
+		r, n := utf8.DecodeRune(w[i:])
+		i += n
+		switch r {
+		case 'å', 'ä', 'ö', 'Å', 'Ä', 'Ö':
+			dst = utf8.AppendRune(dst, r)
+			continue
+		case 'ß':
+			dst = append(dst, "ss"...)
+			continue
+		case 'ø', 'đ', 'ł', 'ı', 'ð':
+			dst = append(dst, map[rune]byte{'ø': 'o', 'đ': 'd', 'ł': 'l', 'ı': 'i', 'ð': 'd'}[r])
+			continue
+		case 'Ø', 'Đ', 'Ł', 'Ð':
+			dst = append(dst, map[rune]byte{'Ø': 'O', 'Đ': 'D', 'Ł': 'L', 'Ð': 'D'}[r])
+			continue
+		case 'æ':
+			dst = append(dst, "ae"...)
+			continue
+		case 'Æ':
+			dst = append(dst, "Ae"...)
+			continue
+		}
+		if r < utf8.RuneSelf {
+			dst = append(dst, byte(r))
+			continue
+		}
+		// Decompose: the first rune of the canonical decomposition is the
+		// base letter for the Latin letters with diacritics.
+		if base, ok := latinBase(r); ok {
+			dst = utf8.AppendRune(dst, base)
+			continue
+		}
+		dst = utf8.AppendRune(dst, r)
+	}
+	return dst
+}
+
+// latinBase returns the base letter of a Latin letter with diacritics
+// (ş → s, ć → c, ễ → e).
+func latinBase(r rune) (rune, bool) {
+	if !unicode.Is(unicode.Latin, r) {
+		return 0, false
+	}
+	var buf [16]byte
+	d := norm.NFD.Append(buf[:0], utf8.AppendRune(nil, r)...)
+	base, _ := utf8.DecodeRune(d)
+	if base == utf8.RuneError || base >= utf8.RuneSelf {
+		return 0, false
+	}
+	return base, true
+}
+
+// notPerson reports whether v, the whole value of a name field, names no
+// person: an organisation (IFK Lillby, Lillby Hembygdsförening, Röda
+// Korset Lillbykretsen, Carl Larssons vänner, Nilsson Bygg AB), or one
+// long ordinary word that no name list holds (Kansliet, Testperson). Such
+// a value goes through the free-text detector instead of being replaced
+// whole, so that a person's name in it is still found.
+func (d *nameDetector) notPerson(v []byte) bool {
+	words, acronyms, named := 0, 0, 0
+	var only wordFacts
+	prevPossessive := false
+	for i := 0; i < len(v); {
+		l, _, n := letterAt(v, i)
+		if !l {
+			i += n
+			continue
+		}
+		e := wordEnd(v, i)
+		w := v[i:e]
+		i = e
+		words++
+		lower := appendLower(d.buf[:0], w)
+		if orgWord(lower) || companyMarkers[string(lower)] || prevPossessive && namedThingHead(lower) {
+			return true
+		}
+		wf := d.facts(w)
+		only = wf
+		if wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen {
+			named++
+		}
+		if upperWord(w) && runeLen(w) >= 2 && runeLen(w) <= 5 && wf.flags&nameFlags == 0 &&
+			(wf.flags&lexForeign == 0 || wf.flags&lexEnglish != 0) {
+			acronyms++ // IFK, ABF, PRO, BK
+		}
+		prevPossessive = len(w) > 2 && (w[len(w)-1] == 's' || w[len(w)-1] == 'S')
+	}
+	if acronyms > 0 && acronyms < words {
+		return true
+	}
+	if words == 1 && named == 0 {
+		return only.common && only.long || only.commonCompound || only.definiteCompound
+	}
+	return false
+}
+
+// upperWord reports whether every letter of w is upper case.
+func upperWord(w []byte) bool {
+	for i := 0; i < len(w); {
+		l, u, n := letterAt(w, i)
+		if l && !u {
+			return false
+		}
+		i += n
+	}
+	return true
+}
