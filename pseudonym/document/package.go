@@ -33,6 +33,7 @@ type mode uint8
 const (
 	modePseudonymize mode = iota
 	modeReidentify
+	modeExtract // tests: the text of each unit, in job.text
 )
 
 // Pseudonymize writes to w the document read from r (size bytes) with its
@@ -104,6 +105,7 @@ type job struct {
 	mode   mode
 	lim    Limits
 	budget int64 // decompressed bytes left
+	text   strings.Builder
 }
 
 func rewrite(ctx context.Context, p *pseudonym.Pseudonymizer, m mode, r io.ReaderAt, size int64, w io.Writer, lim Limits) (Result, error) {
@@ -358,9 +360,9 @@ func (ps *pkgState) detect() (Format, error) {
 	if ct.UncompressedSize64 > 4<<20 {
 		return "", &limitError{part: 1, what: "[Content_Types].xml is too large"}
 	}
-	rc, err := ct.Open()
+	rc, err := ps.open(0, ct)
 	if err != nil {
-		return "", &ParseError{Msg: "[Content_Types].xml does not open"}
+		return "", err
 	}
 	defer rc.Close()
 	dec := xml.NewDecoder(io.LimitReader(rc, 4<<20))
@@ -583,7 +585,7 @@ func (ps *pkgState) embedded(zw *zip.Writer, i int, f *zip.File) error {
 // thumbnail writes a blank picture in place of the document's thumbnail,
 // which shows its first page.
 func (ps *pkgState) thumbnail(zw *zip.Writer, i int, f *zip.File) error {
-	if ps.j.mode == modeReidentify {
+	if ps.j.mode != modePseudonymize {
 		return ps.entryAsBinary(zw, i, f)
 	}
 	rc, err := ps.open(i, f)

@@ -119,6 +119,9 @@ func (ps *pkgState) computePartRenames() error {
 		seen[strings.ToLower(f.Name)] = true
 	}
 	j := ps.j
+	if j.mode == modeExtract {
+		return nil
+	}
 	for _, f := range ps.zr.File {
 		name := f.Name
 		if strings.HasSuffix(name, "/") {

@@ -407,7 +407,7 @@ func (x *xmlRewriter) start(se xml.StartElement, a, b int64) error {
 			x.open(&f, unitExact)
 		}
 	}
-	if len(se.Attr) > 0 {
+	if len(se.Attr) > 0 && x.ps.j.mode != modeExtract {
 		if err := x.attributes(se, &f, a, b, reid); err != nil {
 			return err
 		}
@@ -498,6 +498,17 @@ func (x *xmlRewriter) finish(u *unit) error {
 	if len(u.nodes) == 0 {
 		return nil
 	}
+	if x.ps.j.mode == modeExtract {
+		for i := range u.nodes {
+			if n := &u.nodes[i]; n.change == changeSep {
+				x.ps.j.text.WriteString(n.sep)
+			} else {
+				x.ps.j.text.Write(n.text)
+			}
+		}
+		x.ps.j.text.WriteByte('\n')
+		return nil
+	}
 	pending := make([][]localRepl, len(u.nodes))
 	del := make([]bool, len(u.nodes))
 	var view []int
@@ -527,7 +538,7 @@ func (x *xmlRewriter) finish(u *unit) error {
 		if u.cellIndex == 0 {
 			r.Text = u.cell.subst
 		}
-		place(u.nodes, view, starts, []pseudonym.Replacement{r}, pending, del)
+		place(u.nodes, view, starts, []pseudonym.Replacement{r}, pending, del, x.orphan)
 		return x.emit(u, pending, del)
 	}
 	hasDel, hasIns := false, false
@@ -542,7 +553,7 @@ func (x *xmlRewriter) finish(u *unit) error {
 	if err != nil {
 		return err
 	}
-	place(u.nodes, view, starts, rs, pending, del)
+	place(u.nodes, view, starts, rs, pending, del, x.orphan)
 	if hasDel {
 		skip := changeIns
 		if !hasIns {
@@ -553,24 +564,31 @@ func (x *xmlRewriter) finish(u *unit) error {
 		if err != nil {
 			return err
 		}
-		place(u.nodes, view, starts, rs, pending, del)
+		place(u.nodes, view, starts, rs, pending, del, x.orphan)
 	}
 	return x.emit(u, pending, del)
 }
 
 // place maps replacements of a view's joined text onto its nodes: the
 // new text goes where the replaced span starts, and the rest of the span
-// is cut from the nodes it covers. A node already edited there (by the
-// other view) is left as it is.
-func place(nodes []node, view, starts []int, rs []pseudonym.Replacement, pending [][]localRepl, del []bool) {
+// is cut from the nodes it covers. Where the other view already edited a
+// node the span covers, the span's other pieces are replaced each on its
+// own (by orphan), so that nothing is lost and nothing left in clear; so
+// are the pieces on either side of a tracked change, which belong to
+// different versions of the text.
+func place(nodes []node, view, starts []int, rs []pseudonym.Replacement, pending [][]localRepl, del []bool, orphan func([]byte) (pseudonym.Replacement, bool)) {
+	type hit struct{ ni, s, e int }
+	var hits []hit
+	var seps, groups []int
 	for _, r := range rs {
-		first := true
+		hits, seps = hits[:0], seps[:0]
+		clash := false
 		for k, ni := range view {
 			n := &nodes[ni]
 			ns := starts[k]
 			if n.change == changeSep {
 				if ns > r.Start && ns+len(n.sep) <= r.End && ns < r.End && n.delOK {
-					del[ni] = true
+					seps = append(seps, ni)
 				}
 				continue
 			}
@@ -580,20 +598,79 @@ func place(nodes []node, view, starts []int, rs []pseudonym.Replacement, pending
 			}
 			ls, le := max(r.Start, ns)-ns, min(r.End, ne)-ns
 			if overlaps(pending[ni], ls, le) {
-				first = false
+				clash = true
 				continue
 			}
-			var text []byte
-			if first {
-				text = bytes.Clone(r.Text)
-				if text == nil {
-					text = []byte{}
+			hits = append(hits, hit{ni, ls, le})
+		}
+		if clash {
+			for _, h := range hits {
+				if o, ok := orphan(nodes[h.ni].text[h.s:h.e]); ok {
+					pending[h.ni] = append(pending[h.ni], localRepl{h.s + o.Start, h.s + o.End, bytes.Clone(o.Text)})
 				}
-				first = false
 			}
-			pending[ni] = append(pending[ni], localRepl{ls, le, text})
+			continue
+		}
+		// Hits that follow each other with no node of another version of
+		// the text (a tracked insertion or deletion) between them form a
+		// group. A span over a tracked change has several: each side
+		// keeps its own text, so each group gets a token of its own.
+		groups := groups[:0]
+		for i, h := range hits {
+			if i == 0 || nodes[h.ni].change != nodes[hits[i-1].ni].change || otherVersionBetween(nodes, hits[i-1].ni, h.ni) {
+				groups = append(groups, i)
+			}
+		}
+		if len(groups) > 1 {
+			groups = append(groups, len(hits))
+			for k := 0; k+1 < len(groups); k++ {
+				gh := hits[groups[k]:groups[k+1]]
+				var piece []byte
+				for _, h := range gh {
+					piece = append(piece, nodes[h.ni].text[h.s:h.e]...)
+				}
+				o, ok := orphan(piece)
+				switch {
+				case ok && o.Start == 0 && o.End == len(piece):
+					for i, h := range gh {
+						text := []byte{}
+						if i == 0 {
+							text = append(text, o.Text...)
+						}
+						pending[h.ni] = append(pending[h.ni], localRepl{h.s, h.e, text})
+					}
+				case ok:
+					for _, h := range gh {
+						if o, ok := orphan(nodes[h.ni].text[h.s:h.e]); ok {
+							pending[h.ni] = append(pending[h.ni], localRepl{h.s + o.Start, h.s + o.End, bytes.Clone(o.Text)})
+						}
+					}
+				}
+			}
+			continue
+		}
+		for i, h := range hits {
+			text := []byte{}
+			if i == 0 {
+				text = append(text, r.Text...)
+			}
+			pending[h.ni] = append(pending[h.ni], localRepl{h.s, h.e, text})
+		}
+		for _, ni := range seps {
+			del[ni] = true
 		}
 	}
+}
+
+// otherVersionBetween reports whether a node between nodes a and b
+// belongs to another version of the text than a.
+func otherVersionBetween(nodes []node, a, b int) bool {
+	for i := a + 1; i < b; i++ {
+		if c := nodes[i].change; c != changeSep && c != nodes[a].change {
+			return true
+		}
+	}
+	return false
 }
 
 func overlaps(rs []localRepl, s, e int) bool {
@@ -699,6 +776,16 @@ func (x *xmlRewriter) replacements(k unitKind, text []byte) ([]pseudonym.Replace
 		}
 	}
 	return owned(rs), nil
+}
+
+// orphan replaces a piece of a span whose other pieces the other view
+// replaced already: pseudonymizing, with a token of its own; it stays
+// as it is when re-identifying.
+func (x *xmlRewriter) orphan(piece []byte) (pseudonym.Replacement, bool) {
+	if x.ps.j.mode == modeReidentify {
+		return pseudonym.Replacement{}, false
+	}
+	return x.ps.j.g.Name(piece)
 }
 
 // owned copies the texts of replacements out of the Segments' buffers.
