@@ -95,14 +95,18 @@ func (s *BoltStore) Put(ctx context.Context, entries ...Entry) error {
 	if len(todo) == 0 {
 		return nil
 	}
+	// A batch may offer one token twice; with different values, that is
+	// a collision. (A map: batches from documents hold thousands.)
+	batch := make(map[string][]byte, len(todo))
+	for _, e := range todo {
+		if v, ok := batch[e.Token]; ok && !bytes.Equal(v, e.Value) {
+			return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
+		}
+		batch[e.Token] = e.Value
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(boltBucket)
-		for i, e := range todo {
-			for _, o := range todo[:i] {
-				if o.Token == e.Token && !bytes.Equal(o.Value, e.Value) {
-					return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
-				}
-			}
+		for _, e := range todo {
 			if old := b.Get([]byte(e.Token)); old != nil {
 				v, err := s.open(e.Token, old)
 				if err != nil {

@@ -49,6 +49,10 @@ func (g *Segments) Counts() Counts { return g.s.counts }
 // Flush stores the mappings of the tokens handed out so far.
 func (g *Segments) Flush(ctx context.Context) error { return g.s.flush(ctx) }
 
+// Pending is the number of mappings Flush would store, for callers that
+// bound their batches.
+func (g *Segments) Pending() int { return len(g.s.pending) }
+
 // Separate forgets the context: the next piece is unrelated to the last
 // (another part of a document). Names already found stay found.
 func (g *Segments) Separate() { g.ctx = g.ctx[:0] }

@@ -57,15 +57,15 @@ func (s *MemoryStore) Put(_ context.Context, entries ...Entry) error {
 	if s.m == nil {
 		s.m = map[string][]byte{}
 	}
-	for i, e := range entries {
+	batch := make(map[string][]byte, len(entries))
+	for _, e := range entries {
 		if old, ok := s.m[e.Token]; ok && !bytes.Equal(old, e.Value) {
 			return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
 		}
-		for _, o := range entries[:i] {
-			if o.Token == e.Token && !bytes.Equal(o.Value, e.Value) {
-				return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
-			}
+		if old, ok := batch[e.Token]; ok && !bytes.Equal(old, e.Value) {
+			return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
 		}
+		batch[e.Token] = e.Value
 	}
 	for _, e := range entries {
 		if _, ok := s.m[e.Token]; !ok {

@@ -2,6 +2,7 @@ package document
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"context"
@@ -10,13 +11,13 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
-	"image/color"
-	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"io"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluss/sluss/pseudonym"
@@ -118,14 +119,26 @@ func rewrite(ctx context.Context, p *pseudonym.Pseudonymizer, m mode, r io.Reade
 		return Result{}, err
 	}
 	j := &job{ctx: ctx, g: g, mode: m, lim: lim, budget: lim.MaxUncompressed}
-	// Mappings are stored before any output carrying their tokens leaves.
-	out := &storeFirst{ctx: ctx, g: g, w: w}
+	// Mappings are stored before any output carrying their tokens leaves,
+	// in batches of at most outBatch bytes of output (a store transaction
+	// each).
+	out := bufio.NewWriterSize(&storeFirst{ctx: ctx, g: g, w: w}, outBatch)
 	f, err := j.rewritePackage(r, size, out, 0)
+	if err == nil {
+		err = out.Flush()
+	}
 	if err == nil {
 		err = g.Flush(ctx)
 	}
 	return Result{Format: f, Counts: g.Counts()}, err
 }
+
+// outBatch is how much output waits for one store transaction, and
+// maxPending how many new mappings: both bound a transaction.
+const (
+	outBatch   = 256 << 10
+	maxPending = 4096
+)
 
 type storeFirst struct {
 	ctx context.Context
@@ -293,9 +306,7 @@ func (j *job) rewritePackage(r io.ReaderAt, size int64, w io.Writer, depth int) 
 	}
 
 	zw := zip.NewWriter(w)
-	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(w, flate.BestSpeed)
-	})
+	zw.RegisterCompressor(zip.Deflate, newFlateWriter)
 	for i, f := range zr.File {
 		if err := j.ctx.Err(); err != nil {
 			return "", err
@@ -308,6 +319,28 @@ func (j *job) rewritePackage(r io.ReaderAt, size int64, w io.Writer, depth int) 
 		return "", err
 	}
 	return ps.format, nil
+}
+
+// flateWriters recycles compressors: a new one allocates about 1 MiB,
+// more than compressing a small part costs (archive/zip pools its
+// decompressors the same way).
+var flateWriters sync.Pool
+
+func newFlateWriter(w io.Writer) (io.WriteCloser, error) {
+	if fw, ok := flateWriters.Get().(*flate.Writer); ok {
+		fw.Reset(w)
+		return pooledFlate{fw}, nil
+	}
+	fw, err := flate.NewWriter(w, flate.BestSpeed)
+	return pooledFlate{fw}, err
+}
+
+type pooledFlate struct{ *flate.Writer }
+
+func (p pooledFlate) Close() error {
+	err := p.Writer.Close()
+	flateWriters.Put(p.Writer)
+	return err
 }
 
 // checkName refuses part names that archivers disagree on or that climb
@@ -601,14 +634,7 @@ func (ps *pkgState) thumbnail(zw *zip.Writer, i int, f *zip.File) error {
 	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
 		cfg.Width, cfg.Height = 16, 16
 	}
-	img := image.NewGray(image.Rect(0, 0, min(cfg.Width, 1024), min(cfg.Height, 1024)))
-	draw.Draw(img, img.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	var buf bytes.Buffer
-	if ext == ".png" {
-		err = png.Encode(&buf, img)
-	} else {
-		err = jpeg.Encode(&buf, img, nil)
-	}
+	blank, err := blankPicture(min(cfg.Width, 1024), min(cfg.Height, 1024), ext != ".png")
 	if err != nil {
 		return err
 	}
@@ -616,8 +642,48 @@ func (ps *pkgState) thumbnail(zw *zip.Writer, i int, f *zip.File) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(buf.Bytes())
+	_, err = w.Write(blank)
 	return err
+}
+
+type blankKey struct {
+	w, h int
+	jpeg bool
+}
+
+// blanks keeps the blank pictures made so far (thumbnails come in a few
+// sizes), up to maxBlanks of them.
+var (
+	blanks sync.Map
+	blankN atomic.Int32
+)
+
+const maxBlanks = 64
+
+// blankPicture returns a white PNG or JPEG of w×h pixels.
+func blankPicture(w, h int, asJPEG bool) ([]byte, error) {
+	k := blankKey{w, h, asJPEG}
+	if b, ok := blanks.Load(k); ok {
+		return b.([]byte), nil
+	}
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	var buf bytes.Buffer
+	var err error
+	if asJPEG {
+		err = jpeg.Encode(&buf, img, nil)
+	} else {
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if blankN.Add(1) <= maxBlanks {
+		blanks.Store(k, buf.Bytes())
+	}
+	return buf.Bytes(), nil
 }
 
 func (ps *pkgState) entryAsBinary(zw *zip.Writer, i int, f *zip.File) error {

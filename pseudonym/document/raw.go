@@ -23,10 +23,6 @@ type rawReader struct {
 // errUnitTooLarge is what fill returns when a unit outgrows the buffer.
 var errUnitTooLarge = errors.New("unit too large")
 
-func newRawReader(r io.Reader, max int) *rawReader {
-	return &rawReader{r: r, buf: make([]byte, 0, min(64<<10, max)), max: max}
-}
-
 func (r *rawReader) ReadByte() (byte, error) {
 	if r.pos >= len(r.buf) {
 		if err := r.fill(); err != nil {
@@ -65,7 +61,7 @@ func (r *rawReader) fill() error {
 			if len(r.buf) >= r.max {
 				return errUnitTooLarge
 			}
-			nb := make([]byte, len(r.buf), min(2*cap(r.buf), r.max))
+			nb := make([]byte, len(r.buf), min(max(2*cap(r.buf), 4<<10), r.max))
 			copy(nb, r.buf)
 			r.buf = nb
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/sluss/sluss/pseudonym"
 )
@@ -125,23 +126,52 @@ type xmlRewriter struct {
 	started bool
 	generic bool
 
-	attrs []rawAttr
-	dbuf  []byte
-	offs  []int
+	attrs  []rawAttr
+	dbuf   []byte
+	offs   []int
+	lastNS string
+	lastID nsID
+
+	// finish's scratch
+	pending [][]localRepl
+	del     []bool
+	view    []int
+	starts  []int
+	joined  []byte
 }
 
 const flushSize = 32 << 10
 
 // rewriteXML rewrites one XML part from r to w.
 func (ps *pkgState) rewriteXML(part int, name string, r io.Reader, w io.Writer) error {
-	x := &xmlRewriter{ps: ps, part: part, dir: dirOf(name), w: bufio.NewWriterSize(w, 32<<10)}
-	x.src = newRawReader(r, ps.j.lim.MaxUnit)
+	bufs, _ := partBuffers.Get().(*partBuffer)
+	if bufs == nil {
+		bufs = &partBuffer{w: bufio.NewWriterSize(nil, 32<<10), raw: make([]byte, 0, 64<<10)}
+	}
+	defer partBuffers.Put(bufs)
+	bufs.w.Reset(w)
+	defer bufs.w.Reset(nil)
+	x := &xmlRewriter{ps: ps, part: part, dir: dirOf(name), w: bufs.w}
+	x.src = &rawReader{r: r, buf: bufs.raw[:0], max: ps.j.lim.MaxUnit}
+	defer func() {
+		if cap(x.src.buf) <= 256<<10 {
+			bufs.raw = x.src.buf[:0]
+		}
+	}()
 	x.dec = xml.NewDecoder(x.src)
 	ps.j.g.Separate()
 	if err := x.run(); err != nil {
 		return err
 	}
 	return x.w.Flush()
+}
+
+// partBuffers recycles the buffers of a part's rewrite.
+var partBuffers sync.Pool
+
+type partBuffer struct {
+	w   *bufio.Writer
+	raw []byte
 }
 
 func (x *xmlRewriter) run() error {
@@ -246,8 +276,19 @@ func (x *xmlRewriter) top() *frame {
 	return &x.stack[len(x.stack)-1]
 }
 
+// nsOf returns the id of a namespace URI; the last one is remembered,
+// since elements mostly follow others of their vocabulary.
+func (x *xmlRewriter) nsOf(uri string) nsID {
+	if uri == x.lastNS {
+		return x.lastID
+	}
+	id := namespaces[uri]
+	x.lastNS, x.lastID = uri, id
+	return id
+}
+
 func (x *xmlRewriter) start(se xml.StartElement, a, b int64) error {
-	id := namespaces[se.Name.Space]
+	id := x.nsOf(se.Name.Space)
 	local := se.Name.Local
 	var f frame
 	if p := x.top(); p != nil {
@@ -454,7 +495,13 @@ func (x *xmlRewriter) end() error {
 		return nil
 	}
 	x.hold--
-	return x.finish(f.opened)
+	if err := x.finish(f.opened); err != nil {
+		return err
+	}
+	if g := x.ps.j.g; g.Pending() >= maxPending {
+		return g.Flush(x.ps.j.ctx)
+	}
+	return nil
 }
 
 func (x *xmlRewriter) chars(cd xml.CharData, a, b int64) error {
@@ -509,11 +556,13 @@ func (x *xmlRewriter) finish(u *unit) error {
 		x.ps.j.text.WriteByte('\n')
 		return nil
 	}
-	pending := make([][]localRepl, len(u.nodes))
-	del := make([]bool, len(u.nodes))
-	var view []int
-	var starts []int
-	var joined []byte
+	pending, del := x.pending[:0], x.del[:0]
+	for range u.nodes {
+		pending, del = append(pending, nil), append(del, false)
+	}
+	x.pending, x.del = pending, del
+	view, starts, joined := x.view, x.starts, x.joined
+	defer func() { x.view, x.starts, x.joined = view, starts, joined }()
 	build := func(skip change) {
 		view, starts, joined = view[:0], starts[:0], joined[:0]
 		for i := range u.nodes {
