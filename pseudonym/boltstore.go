@@ -96,13 +96,9 @@ func (s *BoltStore) Put(ctx context.Context, entries ...Entry) error {
 		return nil
 	}
 	// A batch may offer one token twice; with different values, that is
-	// a collision. (A map: batches from documents hold thousands.)
-	batch := make(map[string][]byte, len(todo))
-	for _, e := range todo {
-		if v, ok := batch[e.Token]; ok && !bytes.Equal(v, e.Value) {
-			return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
-		}
-		batch[e.Token] = e.Value
+	// a collision.
+	if err := batchCollision(todo); err != nil {
+		return err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(boltBucket)
