@@ -82,3 +82,17 @@ func TestUnknownVocabulary(t *testing.T) {
 	back, _ := reidentifyBytes(t, p, pseudo)
 	sameDocument(t, doc, back)
 }
+
+// TestPreviewPicturesPass: pictures are not read, the preview picture of
+// an embedded ODF object (no extension) included.
+func TestPreviewPicturesPass(t *testing.T) {
+	p := newPseudonymizer(t)
+	preview := []byte("VCLMTF Karin Nilsson")
+	doc := rezip(t, readFixture(t, "letter.odt"), nil, entry{name: "ObjectReplacements/Object 1", body: preview, method: 8},
+		entry{name: "Pictures/1000000000000010000000106AE7B5A2.png", body: []byte("\x89PNG"), method: 0})
+	pseudo, _ := pseudonymizeBytes(t, p, doc)
+	_, ps := parts(t, pseudo)
+	if !bytes.Equal(ps["ObjectReplacements/Object 1"], preview) {
+		t.Errorf("the preview picture changed")
+	}
+}

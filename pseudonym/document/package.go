@@ -213,6 +213,10 @@ func (ps *pkgState) kindOf(name string) int {
 	switch {
 	case lower == "mimetype" && ps.format.ODF():
 		return kindMimetype
+	case ps.format.ODF() && (strings.HasPrefix(lower, "basic/") || strings.HasPrefix(lower, "scripts/")):
+		return kindUnsupported // a macro project
+	case ps.format.ODF() && strings.HasPrefix(lower, "objectreplacements/"):
+		return kindBinary // the preview picture of an embedded object
 	case lower == "docprops/thumbnail.jpeg" || lower == "docprops/thumbnail.jpg" || lower == "docprops/thumbnail.png" ||
 		lower == "thumbnails/thumbnail.png" || lower == "docprops/thumbnail.wmf" || lower == "docprops/thumbnail.emf":
 		return kindThumbnail

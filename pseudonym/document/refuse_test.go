@@ -91,6 +91,7 @@ func TestRefusals(t *testing.T) {
 		{"no document parts", makeZip(t, entry{name: "notes.txt", body: []byte("Tolvan Tolvansson")}), Limits{}, ErrNotDocument},
 		{"macro project", rezip(t, docx, nil, entry{name: "word/vbaProject.bin", body: []byte("Attribute VB_Name")}), Limits{}, ErrUnsupported},
 		{"OLE object", rezip(t, docx, nil, entry{name: "word/embeddings/oleObject1.bin", body: []byte("\xd0\xcf\x11\xe0 Tolvan Tolvansson")}), Limits{}, ErrUnsupported},
+		{"ODF macros", rezip(t, readFixture(t, "letter.odt"), nil, entry{name: "Basic/Standard/Module1.xml", body: []byte(`<script:module xmlns:script="http://openoffice.org/2000/script">Sub Main</script:module>`)}), Limits{}, ErrUnsupported},
 		{"encrypted part", rezip(t, docx, nil, entry{name: "word/extra.xml", body: []byte("<a/>"), flags: 1}), Limits{}, ErrUnsupported},
 		{"not well-formed", rezip(t, docx, replacePart("word/document.xml", "</w:body>", "<w:p>Tolvan Tolvansson</w:body>")), Limits{}, ErrNotDocument},
 		{"not UTF-8", rezip(t, docx, replacePart("word/document.xml", `encoding="UTF-8"`, `encoding="ISO-8859-1"`)), Limits{}, ErrNotDocument},

@@ -443,6 +443,8 @@ func (x *xmlRewriter) start(se xml.StartElement, a, b int64) error {
 		if local == "table-cell" || local == "covered-table-cell" {
 			f.cell = &cellInfo{}
 		}
+	case nsDraw:
+		f.cell = nil // a shape anchored in a cell is not the cell's text
 	case nsConfig:
 		if local == "config-item" {
 			x.open(&f, unitExact)
