@@ -157,7 +157,7 @@ func (x *xmlRewriter) attributes(se xml.StartElement, f *frame, a, b int64, reid
 	if !ok || len(x.attrs) != len(se.Attr) {
 		return x.errorf("a start tag the rewriter cannot read")
 	}
-	valueType := attrValue(se, "urn:oasis:names:tc:opendocument:xmlns:office:1.0", "value-type")
+	valueType := attrValue(se, officeNS, "value-type")
 	for i, at := range se.Attr {
 		rs, err := x.attrReplacements(rl[i], f, at, valueType, reid)
 		if err != nil {

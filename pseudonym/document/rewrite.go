@@ -142,6 +142,8 @@ type xmlRewriter struct {
 
 const flushSize = 32 << 10
 
+const officeNS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+
 // rewriteXML rewrites one XML part from r to w.
 func (ps *pkgState) rewriteXML(part int, name string, r io.Reader, w io.Writer) error {
 	bufs, _ := partBuffers.Get().(*partBuffer)
@@ -442,6 +444,13 @@ func (x *xmlRewriter) start(se xml.StartElement, a, b int64) error {
 	case nsTable:
 		if local == "table-cell" || local == "covered-table-cell" {
 			f.cell = &cellInfo{}
+			if x.ps.j.mode == modeExtract {
+				// A numeric cell says its value; its text is a rendering.
+				switch attrValue(se, officeNS, "value-type") {
+				case "float", "percentage", "currency":
+					f.cell.subst = []byte(attrValue(se, officeNS, "value"))
+				}
+			}
 		}
 	case nsDraw:
 		f.cell = nil // a shape anchored in a cell is not the cell's text
@@ -548,6 +557,13 @@ func (x *xmlRewriter) finish(u *unit) error {
 		return nil
 	}
 	if x.ps.j.mode == modeExtract {
+		if u.cell != nil && u.cell.subst != nil {
+			if u.cellIndex == 0 {
+				x.ps.j.text.Write(u.cell.subst)
+			}
+			x.ps.j.text.WriteByte('\n')
+			return nil
+		}
 		for i := range u.nodes {
 			if n := &u.nodes[i]; n.change == changeSep {
 				x.ps.j.text.WriteString(n.sep)
