@@ -231,6 +231,12 @@ func TestDocumentsEndToEnd(t *testing.T) {
 	if !h.auditHas(t, `"action":"deny"`, `"status":415`) {
 		t.Errorf("audit lacks the refusal:\n%s", h.audit.String())
 	}
+	// The harness checks personalValues in the logs; these too.
+	for _, v := range documentValues {
+		if strings.Contains(h.audit.String()+h.debug.String(), v) {
+			t.Errorf("a log holds a personal value of the documents")
+		}
+	}
 }
 
 // withPart returns doc with one more part.
