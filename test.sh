@@ -17,17 +17,28 @@ log() { printf 'test.sh: %s\n' "$*" >&2; }
 # certutil (libnss3-tools) for Chromium's trust store, node to evaluate the
 # PAC file.
 apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl)
-missing=()
-for p in "${apt_packages[@]}"; do
-	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+# LibreOffice, headless, and pdftotext (poppler-utils) for the document
+# tests: a pseudonymized DOCX, XLSX, PPTX, ODT, ODS or ODP must still open
+# and convert to PDF. Installed without their recommended packages (Java,
+# extra fonts), which the conversions do not need.
+lean_packages=(libreoffice-writer libreoffice-calc libreoffice-impress poppler-utils)
+sudo_=""
+[ "$(id -u)" -eq 0 ] || sudo_=sudo
+updated=""
+install_missing() { # APT-FLAGS PACKAGE…
+	local flags=$1 missing=() p
+	shift
+	for p in "$@"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
 	log "installing Debian packages: ${missing[*]}"
-	sudo_=""
-	[ "$(id -u)" -eq 0 ] || sudo_=sudo
-	$sudo_ apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+	[ -n "$updated" ] || { $sudo_ apt-get update -qq; updated=1; }
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq $flags "${missing[@]}" >/dev/null
+}
+install_missing "" "${apt_packages[@]}"
+install_missing --no-install-recommends "${lean_packages[@]}"
 
 # The real age CLI, for interop tests.
 if ! age --version 2>/dev/null | grep -qx 'v1.3.1'; then

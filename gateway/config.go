@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluss/sluss/pseudonym/document"
 )
 
 // Config is the gateway section of sluss's YAML configuration file. The
@@ -26,13 +28,13 @@ import (
 //	  services:
 //	    - name: files
 //	      hosts: [files.example.org, "*.blob.example.net"]
-//	      profile: storage        # inspect | storage | webdav | form
+//	      profile: storage        # inspect | storage | webdav | form | documents
 //	      rules:                  # tried before the profile's own rules
 //	        - methods: [POST]
 //	          path: /api/*
 //	          content_type: application/json
-//	          request: [pseudonymize]  # encrypt, pseudonymize, pseudonymize-metadata
-//	          response: [reidentify]   # decrypt, reidentify, webdav-sizes
+//	          request: [pseudonymize]  # encrypt, pseudonymize, pseudonymize-metadata, pseudonymize-documents
+//	          response: [reidentify]   # decrypt, reidentify, reidentify-documents, webdav-sizes
 //	          websocket: pseudonymize  # refuse | relay | pseudonymize (default from the transformers)
 //	          websocket_binary: allow  # binary messages pass unchanged (default: refused)
 //	    - hosts: [updates.example.com]
@@ -157,6 +159,13 @@ type Limits struct {
 	// received: it is decoded as it streams, never whole in memory.
 	MaxDecodedBytes int64 `yaml:"max_decoded_bytes"` // 64 MiB
 	MaxDecodeRatio  int   `yaml:"max_decode_ratio"`  // 100
+	// MaxDocumentBytes bounds an office document that a
+	// pseudonymize-documents rule reads whole (413 past it), and one that
+	// reidentify-documents re-identifies (larger ones pass with tokens).
+	MaxDocumentBytes int64 `yaml:"max_document_bytes"` // 100 MiB
+	// DocumentSpoolDir holds documents past 8 MiB while they are
+	// rewritten, in unlinked files encrypted with a key held in memory.
+	DocumentSpoolDir string `yaml:"document_spool_dir"` // os.TempDir()
 }
 
 func (l Limits) withDefaults() Limits {
@@ -185,7 +194,16 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDecodeRatio <= 0 {
 		l.MaxDecodeRatio = 100
 	}
+	if l.MaxDocumentBytes <= 0 {
+		l.MaxDocumentBytes = 100 << 20
+	}
 	return l
+}
+
+// documentLimits are the limits of the document rewriter.
+func (l Limits) documentLimits() document.Limits {
+	l = l.withDefaults()
+	return document.Limits{MaxBytes: l.MaxDocumentBytes, SpoolDir: l.DocumentSpoolDir}
 }
 
 // Approve adds a service for one host pattern with a profile, as the

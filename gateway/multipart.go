@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluss/sluss/crypto"
 	"github.com/sluss/sluss/pseudonym"
+	"github.com/sluss/sluss/pseudonym/document"
 )
 
 // maxMultipartDepth bounds how deep multipart bodies nest (a
@@ -43,6 +44,9 @@ type multipartPseudonymizer struct {
 	filesLater bool
 	limits     expansion
 	charset    string // the charset of text parts that name none
+	// documents, when set, has office document file parts pseudonymized
+	// inside (documentPart) instead of encrypted.
+	documents *document.Limits
 }
 
 const partWhat = "a part of the multipart body"
@@ -144,6 +148,11 @@ func (m *multipartPseudonymizer) part(ctx context.Context, mw *multipart.Writer,
 		hdr.Set("Content-Type", s)
 	}
 	_, readable := pseudonym.FormatFromContentType(ct)
+	if file && m.documents != nil && isDocumentPart(filename, ct) {
+		c, err := m.documentPart(ctx, mw, hdr, decoded)
+		total.Add(c)
+		return total, err
+	}
 	if file || (ct != "" && !readable) {
 		hdr.Del("Content-Transfer-Encoding")
 		body, err := decoded()

@@ -57,6 +57,10 @@ type Pseudonymize struct {
 	// encrypt: a WebDAV PROPPATCH or LOCK body (display names, lock
 	// owners) or a body on a GET or DELETE must not leave as it came.
 	MarkupAsText bool
+	// Documents pseudonymizes the office documents among the file parts
+	// of multipart forms inside instead of encrypting them (see
+	// [PseudonymizeDocuments]).
+	Documents bool
 	// Limits bounds header growth and body decoding; zero fields take
 	// the defaults of [Limits].
 	Limits Limits
@@ -122,6 +126,10 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 		}
 		x.KeyVersion = version
 		mp := &multipartPseudonymizer{p: p, recipients: recipients, filesLater: t.EncryptedBody, limits: lim.expansion(), charset: params["charset"]}
+		if t.Documents {
+			dl := lim.documentLimits()
+			mp.documents = &dl
+		}
 		in, out := params["boundary"], params["boundary"]
 		if outBoundary != "" {
 			out = outBoundary
@@ -164,13 +172,21 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 func (s *Service) setLimits(l Limits) {
 	for i := range s.Rules {
 		for k, t := range s.Rules[i].Request {
-			if ps, ok := t.(Pseudonymize); ok {
+			switch ps := t.(type) {
+			case Pseudonymize:
+				ps.Limits = l
+				s.Rules[i].Request[k] = ps
+			case PseudonymizeDocuments:
 				ps.Limits = l
 				s.Rules[i].Request[k] = ps
 			}
 		}
 		for k, t := range s.Rules[i].Response {
-			if r, ok := t.(Reidentify); ok {
+			switch r := t.(type) {
+			case Reidentify:
+				r.Limits = l
+				s.Rules[i].Response[k] = r
+			case ReidentifyDocuments:
 				r.Limits = l
 				s.Rules[i].Response[k] = r
 			}

@@ -87,6 +87,19 @@ var profiles = map[string]func() []Rule{
 			Rule{Methods: []string{"PROPFIND"}, Request: meta, Response: []ResponseTransformer{Reidentify{}, WebDAVSizes{}}},
 			Rule{Methods: davMethods, Request: meta, Response: []ResponseTransformer{Reidentify{}}})
 	},
+	// documents is storage, except that office documents (DOCX, XLSX,
+	// PPTX, ODT, ODS, ODP), uploaded whole or in multipart forms, are
+	// pseudonymized inside instead of encrypted, and re-identified on the
+	// way back for users allowed to.
+	"documents": func() []Rule {
+		meta := []RequestTransformer{Pseudonymize{MarkupAsText: true}}
+		read := []ResponseTransformer{Reidentify{}, ReidentifyDocuments{}, Decrypt{}}
+		return []Rule{
+			{Methods: uploadMethods, Request: []RequestTransformer{PseudonymizeDocuments{}}, Response: read},
+			{Methods: readMethods, Request: meta, Response: read},
+			{Methods: otherMethods, Request: meta, Response: []ResponseTransformer{Reidentify{}}},
+		}
+	},
 	// form pseudonymizes: JSON, form, text and CSV bodies, URLs and file
 	// names leave with tokens, and responses are re-identified. A body it
 	// cannot pseudonymize is refused, except the file parts of multipart
@@ -128,7 +141,8 @@ func (s *Service) pseudonymizes() bool {
 // pseudonymizes reports whether a rule pseudonymizes requests.
 func (ru *Rule) pseudonymizes() bool {
 	for _, t := range ru.Request {
-		if _, ok := t.(Pseudonymize); ok {
+		switch t.(type) {
+		case Pseudonymize, PseudonymizeDocuments:
 			return true
 		}
 	}

@@ -154,6 +154,9 @@ func builtinTransformers() map[string]any {
 		// the text parts of forms pseudonymized, the body left to encrypt.
 		"pseudonymize-metadata": Pseudonymize{EncryptedBody: true},
 		"reidentify":            Reidentify{},
+		// Office documents pseudonymized inside, other uploads encrypted.
+		"pseudonymize-documents": PseudonymizeDocuments{},
+		"reidentify-documents":   ReidentifyDocuments{},
 	}
 }
 

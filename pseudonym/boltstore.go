@@ -95,14 +95,14 @@ func (s *BoltStore) Put(ctx context.Context, entries ...Entry) error {
 	if len(todo) == 0 {
 		return nil
 	}
+	// A batch may offer one token twice; with different values, that is
+	// a collision.
+	if err := batchCollision(todo); err != nil {
+		return err
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(boltBucket)
-		for i, e := range todo {
-			for _, o := range todo[:i] {
-				if o.Token == e.Token && !bytes.Equal(o.Value, e.Value) {
-					return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
-				}
-			}
+		for _, e := range todo {
 			if old := b.Get([]byte(e.Token)); old != nil {
 				v, err := s.open(e.Token, old)
 				if err != nil {

@@ -25,7 +25,10 @@
 // personnummer that travels as a JSON number becomes a numeric token of the
 // same length that is never a valid personnummer (its month is 00); see
 // IsNumberToken. MayHoldToken tells a caller whether a response needs a
-// re-identification pass at all.
+// re-identification pass at all. Segments serves callers that parse a
+// structured document themselves (package document does, for office
+// files): it reports replacements as spans of each piece, so that a
+// token can go back into the markup the text came from.
 //
 // Everything streams with bounded memory; invalid input is a *SyntaxError
 // with line and offset; errors and logs carry counts and token ids, never a

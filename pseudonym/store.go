@@ -40,6 +40,30 @@ type Store interface {
 	Close() error
 }
 
+// batchCollision returns ErrCollision when entries offer one token with
+// two values: pairwise for the few entries of a request, with a map for
+// the thousands of a document.
+func batchCollision(entries []Entry) error {
+	if len(entries) <= 16 {
+		for i, e := range entries {
+			for _, o := range entries[:i] {
+				if o.Token == e.Token && !bytes.Equal(o.Value, e.Value) {
+					return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string][]byte, len(entries))
+	for _, e := range entries {
+		if v, ok := seen[e.Token]; ok && !bytes.Equal(v, e.Value) {
+			return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
+		}
+		seen[e.Token] = e.Value
+	}
+	return nil
+}
+
 // MemoryStore is a Store in process memory, for tests and benchmarks. The
 // zero value is ready to use.
 type MemoryStore struct {
@@ -57,15 +81,13 @@ func (s *MemoryStore) Put(_ context.Context, entries ...Entry) error {
 	if s.m == nil {
 		s.m = map[string][]byte{}
 	}
-	for i, e := range entries {
+	for _, e := range entries {
 		if old, ok := s.m[e.Token]; ok && !bytes.Equal(old, e.Value) {
 			return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
 		}
-		for _, o := range entries[:i] {
-			if o.Token == e.Token && !bytes.Equal(o.Value, e.Value) {
-				return fmt.Errorf("%w: token %s", ErrCollision, e.Token)
-			}
-		}
+	}
+	if err := batchCollision(entries); err != nil {
+		return err
 	}
 	for _, e := range entries {
 		if _, ok := s.m[e.Token]; !ok {
