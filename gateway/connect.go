@@ -55,22 +55,22 @@ func (g *Gateway) onConnect(host string, ctx *goproxy.ProxyCtx) (*goproxy.Connec
 // closes or both have been idle for the idle timeout.
 func (g *Gateway) tunnel(client net.Conn, target string, ev *auditEvent) {
 	ev.action = "tunnel"
-	defer func() { g.record(ev) }()
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), g.limits.DialTimeout)
 	upstream, err := g.dialChecked(ctx, "tcp", target, true)
 	cancel()
 	if err != nil {
 		if ee, ok := isEgress(err); ok {
-			rf := egressRefusal(ee)
-			ev.deny(rf)
-			writeConnectRefusal(client, rf.status, rf.reason, ev.id)
-			return
+			ev.deny(egressRefusal(ee))
+		} else {
+			ev.status, ev.reasonCode, ev.reason = http.StatusBadGateway, codeUnreachable, "the cloud service could not be reached"
 		}
-		ev.status, ev.reasonCode, ev.reason = http.StatusBadGateway, codeUnreachable, "the cloud service could not be reached"
+		// Audited before the client hears it, as admission's refusals are.
+		g.record(ev)
 		writeConnectRefusal(client, ev.status, ev.reason, ev.id)
 		return
 	}
+	defer func() { g.record(ev) }()
 	defer upstream.Close()
 	if !g.track(client, true) {
 		return
