@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -31,9 +30,9 @@ type refusal struct {
 }
 
 // admit decides a CONNECT (tls) or a plain-HTTP proxy request to target
-// (host:port). For CONNECT the target's name is resolved and checked now,
-// so the client hears the refusal instead of a handshake that leads
-// nowhere; every dial checks again on the address it uses.
+// (host:port). For an inspected CONNECT the target's name is resolved and
+// checked now, so the client hears the refusal instead of a handshake that
+// leads nowhere; every dial checks again on the address it uses.
 func (g *Gateway) admit(ctx context.Context, r *http.Request, target string, tls bool) admission {
 	user, ok := g.authenticate(r)
 	a := admission{user: user, target: target}
@@ -63,7 +62,13 @@ func (g *Gateway) admit(ctx context.Context, r *http.Request, target string, tls
 		a.refusal = egressRefusal(egressError(codePort))
 		return a
 	}
-	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil || tls {
+	// An IP literal is checked now. A name is resolved now only for an
+	// inspected CONNECT, whose client would otherwise hear of a refused
+	// destination only after its TLS handshake; a tunnel dials at once,
+	// and dialChecked refuses it the same way, so resolving here as well
+	// would look the name up twice.
+	_, literal := netip.ParseAddr(strings.Trim(host, "[]"))
+	if literal == nil || (tls && svc.Action != Tunnel) {
 		if _, err := g.destinations(ctx, svc, host, port); err != nil {
 			if ee, ok := isEgress(err); ok {
 				a.refusal = egressRefusal(ee)
@@ -83,10 +88,4 @@ func egressRefusal(ee *EgressError) *refusal {
 // deny records a refusal on the audit event.
 func (ev *auditEvent) deny(rf *refusal) {
 	ev.action, ev.status, ev.reasonCode, ev.reason = rf.action, rf.status, rf.code, rf.reason
-}
-
-// errorIsEgress is for callers that only need to know.
-func errorIsEgress(err error) bool {
-	var ee *EgressError
-	return errors.As(err, &ee)
 }

@@ -415,6 +415,7 @@ func bufferSmallBody(req *http.Request) error {
 func (g *Gateway) forwardError(w http.ResponseWriter, r *http.Request, err error) {
 	s := stateFrom(r.Context())
 	var re *RefusedError
+	var ee *EgressError
 	switch {
 	case errors.As(err, &re):
 		s.x.Denied()
@@ -424,8 +425,7 @@ func (g *Gateway) forwardError(w http.ResponseWriter, r *http.Request, err error
 		}
 		s.x.Log.Debug().Err(err).Int("status", re.Status).Msg("request refused")
 		writeRefusal(w, r, re.Status, "Refused by the gateway", re.Reason, s.ev.id)
-	case errorIsEgress(err):
-		ee, _ := isEgress(err)
+	case errors.As(err, &ee):
 		rf := egressRefusal(ee)
 		s.x.Denied()
 		s.ev.reasonCode, s.ev.reason = rf.code, rf.reason
