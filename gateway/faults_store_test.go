@@ -127,26 +127,10 @@ func TestFaultStoreDiskFull(t *testing.T) {
 		}
 	}()
 
-	// post sends one record; it returns the status and the record's number
-	// upstream (0 if none was stored).
 	post := func(pnr string, n int) (int, int, string) {
 		t.Helper()
 		values = append(values, pnr)
-		body := fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, n, pnr)
-		before := c.requests.Load()
-		resp, err := cl.Post(c.URL()+"/api/records", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var rec int
-		if resp.StatusCode == http.StatusCreated {
-			fmt.Sscanf(string(b), `{"id":%d}`, &rec)
-		} else if c.requests.Load() != before {
-			t.Fatalf("a refused request (%s) reached the upstream", resp.Status)
-		}
-		return resp.StatusCode, rec, string(b)
+		return postRecord(t, cl, c, pnr, n)
 	}
 	sent := map[int]string{} // upstream record → the body the client sent
 	i := 0
@@ -331,21 +315,7 @@ func TestFaultStoreReadOnly(t *testing.T) {
 	cl := h.client("", "")
 	post := func(i int) (int, int, string) {
 		t.Helper()
-		before := c.requests.Load()
-		resp, err := cl.Post(c.URL()+"/api/records", "application/json",
-			strings.NewReader(fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, i, testPersonnummer(i))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var rec int
-		if resp.StatusCode == http.StatusCreated {
-			fmt.Sscanf(string(b), `{"id":%d}`, &rec)
-		} else if c.requests.Load() != before {
-			t.Fatalf("a refused request (%s) reached the upstream", resp.Status)
-		}
-		return resp.StatusCode, rec, string(b)
+		return postRecord(t, cl, c, testPersonnummer(i), i)
 	}
 	sent := map[int]int{} // upstream record → personnummer number
 	for i := 0; i < 20; i++ {
@@ -414,4 +384,26 @@ func TestFaultStoreReadOnly(t *testing.T) {
 	if status, _, b := post(100); status != http.StatusCreated {
 		t.Fatalf("the refused request sent again after the repair: %d %s", status, b)
 	}
+}
+
+// postRecord sends one record to the cloud's records API; it returns the
+// status, the record's number upstream (0 if none was stored) and the
+// body. A refused request must not have reached the upstream.
+func postRecord(t *testing.T, cl *http.Client, c *cloud, pnr string, n int) (int, int, string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"id":%d,"personnummer":"%s"}`, n, pnr)
+	before := c.requests.Load()
+	resp, err := cl.Post(c.URL()+"/api/records", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var rec int
+	if resp.StatusCode == http.StatusCreated {
+		fmt.Sscanf(string(b), `{"id":%d}`, &rec)
+	} else if c.requests.Load() != before {
+		t.Fatalf("a refused request (%s) reached the upstream", resp.Status)
+	}
+	return resp.StatusCode, rec, string(b)
 }
