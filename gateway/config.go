@@ -64,7 +64,15 @@ type Config struct {
 	// AuditCheckpointInterval is how often the audit log's chain head is
 	// signed (default 1m; see AuditLog).
 	AuditCheckpointInterval time.Duration `yaml:"audit_checkpoint_interval"`
+	// Profiles are profiles beyond the built-in ones, each a protocol
+	// adapter (gateway/s3) registered by the program that wires the
+	// gateway; a service names one in its profile field.
+	Profiles map[string]ProfileFunc `yaml:"-"`
 }
+
+// A ProfileFunc builds the rules of a service whose profile it is, from
+// the service's options.
+type ProfileFunc func(options map[string]string) ([]Rule, error)
 
 // APIConfig configures the HTTP API on the admin listener.
 //
@@ -112,6 +120,9 @@ type ServiceConfig struct {
 	// service that lists a loopback host (127.0.0.1, ::1, localhost)
 	// has it implicitly. The gateway's own listeners stay out of reach.
 	AllowLoopback bool `yaml:"allow_loopback"`
+	// Options are settings of the service's profile, for profiles that
+	// take any (see the profile's documentation).
+	Options map[string]string `yaml:"options"`
 }
 
 // RuleConfig is one custom rule. Empty match fields match everything.
@@ -221,8 +232,8 @@ func (c *Config) Approve(spec string) error {
 	if _, err := parseHostPattern(host); err != nil {
 		return err
 	}
-	if _, ok := profiles[profile]; !ok {
-		return fmt.Errorf("unknown profile %q (known: %s)", profile, profileNames())
+	if _, ok := profiles[profile]; !ok && c.Profiles[profile] == nil {
+		return fmt.Errorf("unknown profile %q (known: %s)", profile, profileNames(c.Profiles))
 	}
 	c.Services = append(c.Services, ServiceConfig{Name: host, Hosts: []string{host}, Profile: profile, Ports: ports})
 	return nil

@@ -60,7 +60,7 @@ func NewPolicy(c *Config) (*Policy, error) {
 	}
 	p.def.egress = eg
 	for i, sc := range c.Services {
-		svc, err := newService(sc)
+		svc, err := newService(sc, c.Profiles)
 		if err != nil {
 			return nil, fmt.Errorf("service %d (%s): %w", i+1, sc.Name, err)
 		}
@@ -86,7 +86,7 @@ func NewPolicy(c *Config) (*Policy, error) {
 	return p, nil
 }
 
-func newService(sc ServiceConfig) (*Service, error) {
+func newService(sc ServiceConfig, profiles map[string]ProfileFunc) (*Service, error) {
 	if len(sc.Hosts) == 0 {
 		return nil, fmt.Errorf("no hosts")
 	}
@@ -101,7 +101,7 @@ func newService(sc ServiceConfig) (*Service, error) {
 	default:
 		return nil, fmt.Errorf("action must be inspect, tunnel or block, not %q", sc.Action)
 	}
-	rules, err := buildRules(sc)
+	rules, err := buildRules(sc, profiles)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func TestRules(t *testing.T) {
 	rules, err := buildRules(ServiceConfig{Profile: "webdav", Rules: []RuleConfig{
 		{Methods: []string{"post"}, Path: "/api/*", ContentType: "application/json"},
 		{Path: "/private/*", Deny: "private area"},
-	}})
+	}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +68,14 @@ func TestRules(t *testing.T) {
 	if ru := svc.ruleFor(req("PROPFIND", "/", "")); ru.Deny != "" || len(ru.Response) != 2 {
 		t.Errorf("webdav PROPFIND not allowed with size rewriting")
 	}
-	st, _ := buildRules(ServiceConfig{Profile: "storage"})
+	st, _ := buildRules(ServiceConfig{Profile: "storage"}, nil)
 	if ru := (&Service{Rules: st}).ruleFor(req("MKCOL", "/", "")); ru.Deny == "" {
 		t.Errorf("storage allows MKCOL")
 	}
-	if _, err := buildRules(ServiceConfig{Rules: []RuleConfig{{Request: []string{"decrypt"}}}}); err == nil {
+	if _, err := buildRules(ServiceConfig{Rules: []RuleConfig{{Request: []string{"decrypt"}}}}, nil); err == nil {
 		t.Errorf("decrypt accepted as a request transformer")
 	}
-	if _, err := buildRules(ServiceConfig{Profile: "nope"}); err == nil {
+	if _, err := buildRules(ServiceConfig{Profile: "nope"}, nil); err == nil {
 		t.Errorf("unknown profile accepted")
 	}
 }

@@ -149,9 +149,12 @@ func (ru *Rule) pseudonymizes() bool {
 	return false
 }
 
-func profileNames() string {
-	names := make([]string, 0, len(profiles))
+func profileNames(extra map[string]ProfileFunc) string {
+	names := make([]string, 0, len(profiles)+len(extra))
 	for n := range profiles {
+		names = append(names, n)
+	}
+	for n := range extra {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -160,7 +163,7 @@ func profileNames() string {
 
 // buildRules returns the custom rules of a service followed by its
 // profile's.
-func buildRules(sc ServiceConfig) ([]Rule, error) {
+func buildRules(sc ServiceConfig, extra map[string]ProfileFunc) ([]Rule, error) {
 	builtins := builtinTransformers()
 	var rules []Rule
 	for i, rc := range sc.Rules {
@@ -191,9 +194,19 @@ func buildRules(sc ServiceConfig) ([]Rule, error) {
 	if profile == "" {
 		profile = "inspect"
 	}
+	if mk := extra[profile]; mk != nil {
+		more, err := mk(sc.Options)
+		if err != nil {
+			return nil, fmt.Errorf("profile %s: %w", profile, err)
+		}
+		return append(rules, more...), nil
+	}
 	mk, ok := profiles[profile]
 	if !ok {
-		return nil, fmt.Errorf("unknown profile %q (known: %s)", profile, profileNames())
+		return nil, fmt.Errorf("unknown profile %q (known: %s)", profile, profileNames(extra))
+	}
+	if len(sc.Options) > 0 {
+		return nil, fmt.Errorf("profile %s takes no options", profile)
 	}
 	return append(rules, mk()...), nil
 }

@@ -823,7 +823,7 @@ func TestWebSocketRuleConfig(t *testing.T) {
 		{ServiceConfig{Rules: []RuleConfig{{WebSocketBinary: "allow"}}}, "", "applies only to pseudonymized"},
 		{ServiceConfig{Rules: []RuleConfig{{WebSocketBinary: "yes"}}}, "", "websocket_binary must be"},
 	} {
-		rules, err := buildRules(tc.sc)
+		rules, err := buildRules(tc.sc, nil)
 		switch {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("%+v: error %v, want %q", tc.sc, err, tc.err)
