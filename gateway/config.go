@@ -64,6 +64,10 @@ type Config struct {
 	// AuditCheckpointInterval is how often the audit log's chain head is
 	// signed (default 1m; see AuditLog).
 	AuditCheckpointInterval time.Duration `yaml:"audit_checkpoint_interval"`
+	// Resolve gives names fixed addresses, as /etc/hosts would, for names
+	// the gateway must not look up in DNS (split horizon, tests). The
+	// addresses still pass the egress checks of the service they reach.
+	Resolve map[string][]string `yaml:"resolve"`
 	// Profiles are profiles beyond the built-in ones, each a protocol
 	// adapter (gateway/s3) registered by the program that wires the
 	// gateway; a service names one in its profile field.

@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,7 +113,14 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 		return nil, err
 	}
 	g.dialAddr = (&net.Dialer{Timeout: g.limits.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	fixed, err := fixedAddresses(cfg.Resolve)
+	if err != nil {
+		return nil, err
+	}
 	g.resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+		if a, ok := fixed[strings.ToLower(strings.TrimSuffix(host, "."))]; ok {
+			return a, nil
+		}
 		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	}
 	g.records = &recordPool{}
@@ -144,6 +152,25 @@ func New(cfg Config, keys KeySource, audit, log zerolog.Logger, opts ...Option) 
 	g.connect.OnRequest().HandleConnectFunc(g.onConnect)
 	g.mitm = newMITMServer(g)
 	return g, nil
+}
+
+// fixedAddresses parses the resolve: section.
+func fixedAddresses(m map[string][]string) (map[string][]netip.Addr, error) {
+	out := make(map[string][]netip.Addr, len(m))
+	for name, list := range m {
+		if len(list) == 0 {
+			return nil, fmt.Errorf("resolve: %s has no address", name)
+		}
+		for _, a := range list {
+			ip, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("resolve: %s: %q is not an IP address", name, a)
+			}
+			key := strings.ToLower(strings.TrimSuffix(name, "."))
+			out[key] = append(out[key], ip.Unmap())
+		}
+	}
+	return out, nil
 }
 
 func upstreamRoots(extraCA string) (*x509.CertPool, error) {
