@@ -3,7 +3,9 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"os"
@@ -64,20 +66,23 @@ func TestServerWithAWSCLI(t *testing.T) {
 }
 
 // TestServerChecksSignatures proves versitygw refuses what a gateway that
-// signs wrongly would send: a wrong secret and a body that does not match
-// its signed hash.
+// signs wrongly would send: a wrong secret, a body that does not match its
+// signed hash or its Content-MD5.
 func TestServerChecksSignatures(t *testing.T) {
 	s := Start(t)
 	s.CreateBucket(t, "reports")
 	tests := []struct {
-		name   string
-		secret string
-		tamper bool
-		want   int
+		name       string
+		secret     string
+		tamper     bool
+		contentMD5 string
+		want       int
 	}{
-		{"right secret", s.SecretKey, false, http.StatusOK},
-		{"wrong secret", s.SecretKey + "x", false, http.StatusForbidden},
-		{"body changed after signing", s.SecretKey, true, http.StatusBadRequest},
+		{"right secret", s.SecretKey, false, "", http.StatusOK},
+		{"wrong secret", s.SecretKey + "x", false, "", http.StatusForbidden},
+		{"body changed after signing", s.SecretKey, true, "", http.StatusBadRequest},
+		{"right Content-MD5", s.SecretKey, false, md5Base64("quarterly figures"), http.StatusOK},
+		{"wrong Content-MD5", s.SecretKey, false, md5Base64("other figures"), http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +90,9 @@ func TestServerChecksSignatures(t *testing.T) {
 			req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, s.URL+"/reports/q3.txt", nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.contentMD5 != "" {
+				req.Header.Set("Content-MD5", tt.contentMD5)
 			}
 			signV4(req, body, s.AccessKey, tt.secret, Region, time.Now())
 			if tt.tamper {
@@ -102,4 +110,9 @@ func TestServerChecksSignatures(t *testing.T) {
 			}
 		})
 	}
+}
+
+func md5Base64(s string) string {
+	sum := md5.Sum([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
