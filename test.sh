@@ -15,8 +15,8 @@ log() { printf 'test.sh: %s\n' "$*" >&2; }
 # through the proxy, chromium for the bench report (and the browser test),
 # mitmproxy and squid as the bench's peers, GNU time for the CLI benchmark,
 # certutil (libnss3-tools) for Chromium's trust store, node to evaluate the
-# PAC file.
-apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl)
+# PAC file, and the AWS CLI v2 (/usr/bin/aws) and s3cmd as S3 clients.
+apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl awscli s3cmd)
 # LibreOffice, headless, and pdftotext (poppler-utils) for the document
 # tests: a pseudonymized DOCX, XLSX, PPTX, ODT, ODS or ODP must still open
 # and convert to PDF. Installed without their recommended packages (Java,
@@ -44,6 +44,16 @@ install_missing --no-install-recommends "${lean_packages[@]}"
 if ! age --version 2>/dev/null | grep -qx 'v1.3.1'; then
 	log "installing age v1.3.1"
 	go install filippo.io/age/cmd/...@v1.3.1
+fi
+
+# versitygw, a real S3 server that checks SigV4, for the S3 tests
+# (internal/s3test). The build takes a few minutes. Its --version says
+# "git" when built by go install, so the version is read from the binary's
+# build information.
+versitygw_version() { go version -m "$(go env GOPATH)/bin/versitygw" 2>/dev/null | awk '$1 == "mod" { print $3 }'; }
+if [ "$(versitygw_version)" != v1.8.0 ]; then
+	log "installing versitygw v1.8.0"
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
 # staticcheck, pinned so a new release cannot break CI.
