@@ -223,7 +223,7 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 
 func incomplete(err error) *Error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return ErrIncompleteBody.withMessage("The aws-chunked body ended before its final chunk.")
+		return ErrIncompleteBody.withMessage("The aws-chunked body ended early.")
 	}
 	return ErrIncompleteBody.withCause(err)
 }
@@ -342,7 +342,8 @@ func (c *chunkedReader) check(toSign, claimed string) error {
 // a declared trailer or the trailer signature.
 func (c *chunkedReader) finish() error {
 	var signedText strings.Builder
-	budget, empty, signature := maxTrailerSize, false, false
+	// ended: the last line was empty, as every client ends the body.
+	budget, ended, signature := maxTrailerSize, false, false
 	for {
 		line, _, err := c.readLine(min(budget, maxChunkLine))
 		if err == io.EOF {
@@ -355,8 +356,8 @@ func (c *chunkedReader) finish() error {
 		if budget <= 0 {
 			return InvalidRequest("The aws-chunked trailer is too long.")
 		}
-		if line == "" {
-			empty = true
+		ended = line == ""
+		if ended {
 			continue
 		}
 		if !c.trailer {
@@ -393,8 +394,8 @@ func (c *chunkedReader) finish() error {
 		signedText.WriteByte('\n')
 	}
 	switch {
-	case !c.trailer && !empty:
-		return ErrIncompleteBody.withMessage("The aws-chunked body ended inside its final chunk.")
+	case !ended:
+		return ErrIncompleteBody.withMessage("The aws-chunked body does not end in an empty line.")
 	case c.signedTrailer && !signature:
 		return ErrIncompleteBody.withMessage("The aws-chunked body lacks its trailer signature.")
 	case c.declared >= 0 && c.decoded != c.declared:
