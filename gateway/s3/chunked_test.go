@@ -404,3 +404,53 @@ func streaming(keyID, secret, region string, trailer http.Header) func(*http.Req
 		return signer.StreamingSignV4(req, keyID, secret, "", region, int64(len(data)), time.Now().UTC(), sha256Hasher{sha256.New()})
 	}
 }
+
+// FuzzChunked feeds the aws-chunked reader arbitrary bodies in all three
+// modes: it must not panic, must not give more bytes than it was sent, and
+// must fail with an *Error. A clean end needs valid signatures, which the
+// fuzzer cannot forge, so only unsigned bodies may end cleanly, and then
+// with the declared trailer.
+func FuzzChunked(f *testing.F) {
+	f.Add(docChunkedBody(false)[65000:], uint8(0))
+	f.Add(docChunkedBody(true)[66000:], uint8(1))
+	f.Add([]byte("5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"), uint8(2))
+	f.Add([]byte("0\r\nx-amz-checksum-crc32:AAAAAA==\n\r\n\r\n"), uint8(2))
+	f.Add([]byte("0;chunk-signature="+strings.Repeat("0", 64)+"\r\n\r\n"), uint8(0))
+	f.Add([]byte("ffffffffffffff\r\n"), uint8(2))
+	mode := []string{StreamingPayload, StreamingPayloadTrailer, StreamingUnsignedPayloadTrailer}
+	f.Fuzz(func(t *testing.T, body []byte, m uint8) {
+		s := &Signed{
+			PayloadHash: mode[int(m)%len(mode)],
+			Time:        docTime,
+			signingKey:  signingKey(docSecret, "20130524", "us-east-1", "s3"),
+			seed:        docSeed,
+			scope:       "20130524/us-east-1/s3/aws4_request",
+		}
+		h := http.Header{}
+		if s.PayloadHash != StreamingPayload {
+			h.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
+		}
+		r := &http.Request{Header: h, Body: io.NopCloser(bytes.NewReader(body))}
+		b, trailers, err := s.Body(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(b)
+		if len(got) > len(body) {
+			t.Fatalf("%d bytes out of a %d-byte body", len(got), len(body))
+		}
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is not an *Error", err)
+			}
+			return
+		}
+		if s.PayloadHash != StreamingUnsignedPayloadTrailer {
+			t.Fatalf("a signed body the fuzzer made up was accepted: %q", body)
+		}
+		if trailers().Get("X-Amz-Checksum-Crc32") == "" {
+			t.Fatalf("accepted without the declared trailer: %q", body)
+		}
+	})
+}

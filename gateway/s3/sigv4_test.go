@@ -186,7 +186,6 @@ func TestSigningKeyExample(t *testing.T) {
 // "Signature Calculations for the Authorization Header" and "Query String
 // Authentication" examples as a server receives them.
 func TestVerifyS3Examples(t *testing.T) {
-	const host = "examplebucket.s3.amazonaws.com"
 	auth := func(signed, sig string) string {
 		return "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=" + signed + ", Signature=" + sig + "\n"
 	}
