@@ -535,3 +535,41 @@ func (v *verifyServer) do(t *testing.T, req *http.Request) verifyResult {
 	defer v.mu.Unlock()
 	return verifyResult{body: string(data), signed: v.signed, trailers: v.trailers}
 }
+
+// TestSignS3Examples signs the S3 documentation's example requests with
+// Sign and expects the documented Authorization headers.
+func TestSignS3Examples(t *testing.T) {
+	tests := []struct {
+		name, url, rangeHeader, signature string
+		signed                            string
+	}{
+		{"GET Object", "https://examplebucket.s3.amazonaws.com/test.txt", "bytes=0-9",
+			"f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41", "host;range;x-amz-content-sha256;x-amz-date"},
+		{"GET Bucket Lifecycle", "https://examplebucket.s3.amazonaws.com/?lifecycle", "",
+			"fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543", "host;x-amz-content-sha256;x-amz-date"},
+		{"GET Bucket", "https://examplebucket.s3.amazonaws.com/?max-keys=2&prefix=J", "",
+			"34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7", "host;x-amz-content-sha256;x-amz-date"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest("GET", tt.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.rangeHeader != "" {
+				req.Header.Set("Range", tt.rangeHeader)
+			}
+			if err := Sign(req, Credentials{AccessKeyID: docKeyID, Secret: docSecret}, "us-east-1", emptySHA256, docTime); err != nil {
+				t.Fatal(err)
+			}
+			want := "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=" +
+				tt.signed + ", Signature=" + tt.signature
+			if got := req.Header.Get("Authorization"); got != want {
+				t.Errorf("Authorization\n%s\nwant\n%s", got, want)
+			}
+			if got := req.Header.Get("X-Amz-Date"); got != "20130524T000000Z" {
+				t.Errorf("X-Amz-Date %q", got)
+			}
+		})
+	}
+}
