@@ -64,7 +64,11 @@ const (
 	maxS3User     = 128
 )
 
-var accessKeyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{3,128}$`)
+var (
+	accessKeyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{3,128}$`)
+	// quotablePattern is what messages may quote: an ID's characters.
+	quotablePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{0,128}$`)
+)
 
 // check validates a credential; its messages never contain the secret.
 func (c S3Credential) check() error {
@@ -93,11 +97,11 @@ func (c S3Credential) check() error {
 
 func notPrintable(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }
 
-// describeAccessKeyID quotes an access key ID for a message when it looks
-// like one. Anything else (a secret pasted in the wrong place, a client's
-// garbage) is described by its length only.
+// describeAccessKeyID quotes an access key ID for a message when it is
+// made of an ID's characters. Anything else (a secret pasted in the wrong
+// place, a client's garbage) is described by its length only.
 func describeAccessKeyID(id string) string {
-	if accessKeyIDPattern.MatchString(id) {
+	if quotablePattern.MatchString(id) {
 		return strconv.Quote(id)
 	}
 	return fmt.Sprintf("(malformed, %d bytes)", len(id))
