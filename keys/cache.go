@@ -98,6 +98,9 @@ func (c *cachedStore) refresh(ctx context.Context) error {
 	if old == nil || old.enc.Version != sn.enc.Version {
 		c.log.Info().Int("key_version", sn.enc.Version).Str("store", c.b.location()).Msg("region identity loaded")
 	}
+	if old == nil || len(old.s3) != len(sn.s3) {
+		c.log.Info().Int("s3_keys", len(sn.s3)).Str("store", c.b.location()).Msg("S3 access keys loaded")
+	}
 	return nil
 }
 
@@ -113,6 +116,12 @@ func (c *cachedStore) load(ctx context.Context) (*snapshot, error) {
 		}
 		docs[kind] = d
 	}
+	// S3 access keys are optional: the store works without any.
+	d, _, err := c.b.get(ctx, KindS3)
+	if err != nil {
+		return nil, err
+	}
+	docs[KindS3] = d
 	sn, err := buildSnapshot(docs, c.b.where, c.s.HMACDomains, c.s.escrow)
 	if err != nil {
 		return nil, err

@@ -360,6 +360,8 @@ func checkFailsClosed(t *testing.T, st Store, reason string) {
 	errs = append(errs, err)
 	_, err = st.CA()
 	errs = append(errs, err)
+	_, err = st.S3Credential("AKIAFAILSCLOSED")
+	errs = append(errs, err)
 	errs = append(errs, st.Ready())
 	for i, err := range errs {
 		collect(err)

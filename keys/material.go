@@ -25,9 +25,11 @@ import (
 
 // document is how one kind of key material is stored: as the data of a
 // Vault KV v2 secret, or as a JSON file of the embedded store. Versions are
-// in ascending order; the last one is current.
+// in ascending order; the last one is current. The S3 document (KindS3)
+// has no versions but S3 access keys, sorted by ID.
 type document struct {
-	Versions []entry `json:"versions"`
+	Versions []entry   `json:"versions,omitempty"`
+	S3       []s3Entry `json:"s3_credentials,omitempty"`
 }
 
 // entry is one key version. Secret is the private part: an
@@ -44,6 +46,9 @@ type entry struct {
 // String and GoString keep a document that slips into a format string
 // from printing secrets.
 func (d *document) String() string {
+	if d != nil && len(d.S3) > 0 {
+		return fmt.Sprintf("keys document (%d S3 access keys)", len(d.S3))
+	}
 	if d == nil || len(d.Versions) == 0 {
 		return "keys document (empty)"
 	}
@@ -217,6 +222,7 @@ type snapshot struct {
 	hmac       map[string]hmacRing
 	reid       []byte
 	ca         *CA
+	s3         map[string]S3Credential // by access key ID
 }
 
 type hmacRing struct {
@@ -236,10 +242,15 @@ func kinds(domains []string) []string {
 	return append(ks, KindReidentification, KindCA)
 }
 
-// buildSnapshot parses documents (one per kind) into a snapshot. where
-// names a kind's location for error messages.
+// buildSnapshot parses documents (one per kind, and KindS3 if there is
+// one) into a snapshot. where names a kind's location for error messages.
 func buildSnapshot(docs map[string]*document, where func(string) string, domains []string, escrow []*crypto.Recipient) (*snapshot, error) {
 	s := &snapshot{hmac: make(map[string]hmacRing, len(domains))}
+	s3, err := parseS3(docs[KindS3], where(KindS3))
+	if err != nil {
+		return nil, err
+	}
+	s.s3 = s3
 	for _, kind := range kinds(domains) {
 		d := docs[kind]
 		if d == nil {

@@ -35,6 +35,11 @@ type Store interface {
 	ReidentificationKey() ([]byte, error)
 	// CA returns the current certificate authority of the gateway.
 	CA() (*CA, error)
+	// S3Credential returns the S3 access key with an ID, to verify a
+	// client's signature with; an unknown ID is an error wrapping
+	// ErrNotFound. Keys added with Admin.AddS3Credential are seen within
+	// a refresh interval.
+	S3Credential(accessKeyID string) (S3Credential, error)
 	// Ready returns nil while the cached keys are fresh enough to use, and
 	// the reason otherwise.
 	Ready() error
@@ -151,6 +156,16 @@ type Admin interface {
 	// the exit plan, and writes an audit event (who, when, which versions)
 	// to the logger.
 	ExportIdentities(ctx context.Context) ([]Identity, error)
+	// AddS3Credential stores an S3 access key (c.Created is set to now);
+	// one with the same ID is replaced. The change is audited, without
+	// the secret.
+	AddS3Credential(ctx context.Context, c S3Credential) error
+	// ListS3Credentials returns every S3 access key, sorted by ID, with
+	// Secret empty.
+	ListS3Credentials(ctx context.Context) ([]S3Credential, error)
+	// RemoveS3Credential deletes an S3 access key; an unknown ID is an
+	// error wrapping ErrNotFound. The change is audited.
+	RemoveS3Credential(ctx context.Context, accessKeyID string) error
 	// Location names where keys are kept (a directory, or Vault's address
 	// and path), for messages.
 	Location() string

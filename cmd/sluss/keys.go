@@ -22,7 +22,8 @@ Commands:
   list             show versions, creation times and public fingerprints
   recipient        print the age1pq1… recipients new files are encrypted to
   export-identity  print every identity version (AGE-SECRET-KEY-PQ-1…), for
-                   the exit plan; needs --i-understand-this-exports-the-private-key`
+                   the exit plan; needs --i-understand-this-exports-the-private-key
+  s3               add, list and remove S3 access keys (sluss keys s3 help)`
 
 var keysCommands = map[string]func(ctx context.Context, e *env, args []string) error{
 	"init":            runKeysInit,
@@ -30,6 +31,7 @@ var keysCommands = map[string]func(ctx context.Context, e *env, args []string) e
 	"list":            runKeysList,
 	"recipient":       runKeysRecipient,
 	"export-identity": runKeysExport,
+	"s3":              runKeysS3,
 }
 
 func runKeys(ctx context.Context, e *env, args []string) error {

@@ -41,7 +41,8 @@ func TestExampleConfig(t *testing.T) {
 // TestKeysOutputHasNoSecret runs the keys commands (and their errors)
 // in-process, collects everything they print, and searches it for every
 // secret in the store: identity seeds in hex, base64 and Bech32, HMAC and
-// re-identification keys in hex and base64, the CA key's PEM body.
+// re-identification keys in hex and base64, the CA key's PEM body, S3
+// secret access keys.
 func TestKeysOutputHasNoSecret(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	var out bytes.Buffer
@@ -62,6 +63,22 @@ func TestKeysOutputHasNoSecret(t *testing.T) {
 	sluss("keys", "rotate", "--hmac", "nope", "--data-dir", dir)
 	exported := filepath.Join(t.TempDir(), "exported.txt")
 	sluss("keys", "export-identity", "--i-understand-this-exports-the-private-key", "-o", exported, "--data-dir", dir)
+	s3 := func(secret string, args ...string) {
+		e.stdin = strings.NewReader(secret + "\n")
+		sluss(append([]string{"keys", "s3"}, append(args, "--data-dir", dir)...)...)
+	}
+	s3("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "add", "AKIAIOSFODNN7EXAMPLE")
+	s3("Sy1Rm9vYmFyK3NsdXNzL2lzc3VlZC9rZXkwMQ==", "add", "SLUSSANNA", "--user", "anna", "--issued")
+	s3("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", "add", "AKIAREMOVED")
+	s3("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", "add", "AKIAREMOVED") // replaced
+	s3("bad secret with spaces", "add", "AKIABAD")
+	s3("Sy1Rm9vYmFyK3NsdXNzL2lzc3VlZC9rZXkwMQ==", "add", "AKIAISSUED", "--issued")
+	s3("", "list")
+	secrets := storeSecrets(t, filepath.Join(dir, "keys"))
+	s3("", "remove", "AKIAREMOVED")
+	s3("", "remove", "AKIAREMOVED")
+	s3("", "list")
+	secrets["bad secret with spaces"] = "a refused S3 secret"
 	for _, f := range []string{"identity.json", "hmac-name.json", "ca.json"} {
 		p := filepath.Join(dir, "keys", f)
 		os.Chmod(p, 0o644)
@@ -69,7 +86,6 @@ func TestKeysOutputHasNoSecret(t *testing.T) {
 		sluss("encrypt", "--data-dir", dir, "-o", filepath.Join(t.TempDir(), "x"), exported)
 		os.Chmod(p, 0o600)
 	}
-	secrets := storeSecrets(t, filepath.Join(dir, "keys"))
 	os.WriteFile(filepath.Join(dir, "keys", "hmac-pnr.json"), []byte(`{"versions":[{"version":1,"secret":"not base64 at all"}]}`), 0o600)
 	sluss("keys", "list", "--data-dir", dir)
 
@@ -111,9 +127,13 @@ func storeSecrets(t *testing.T, dir string) map[string]string {
 				Version int
 				Secret  string
 			}
+			S3 []struct{ Secret string } `json:"s3_credentials"`
 		}
 		if err := json.Unmarshal(b, &doc); err != nil {
 			t.Fatal(err)
+		}
+		for _, c := range doc.S3 {
+			secrets[c.Secret] = filepath.Base(f) + " S3 secret"
 		}
 		for _, v := range doc.Versions {
 			what := fmt.Sprintf("%s v%d", filepath.Base(f), v.Version)
@@ -139,4 +159,28 @@ func storeSecrets(t *testing.T, dir string) map[string]string {
 		}
 	}
 	return secrets
+}
+
+// TestReadS3Secret: the secret is the first line of standard input,
+// without its line ending; nothing else is trimmed (the key store refuses
+// whitespace, with a message that does not quote it).
+func TestReadS3Secret(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"abc/DEF+123\n", "abc/DEF+123", true},
+		{"abc/DEF+123", "abc/DEF+123", true},
+		{"abc/DEF+123\r\n", "abc/DEF+123", true},
+		{"first\nsecond\n", "first", true},
+		{" padded \n", " padded ", true},
+		{"", "", false},
+		{"\n", "", false},
+		{"\r\n", "", false},
+	} {
+		got, err := readS3Secret(strings.NewReader(tc.in))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("readS3Secret(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
 }
