@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +15,11 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/crypto/hkdf"
 
 	"github.com/sluss/sluss/gateway"
+	"github.com/sluss/sluss/gateway/s3"
+	"github.com/sluss/sluss/gateway/uploads"
 	"github.com/sluss/sluss/keys"
 	"github.com/sluss/sluss/pseudonym"
 )
@@ -57,6 +61,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	gc := fc.Gateway
+	// Protocol adapters are profiles; their stores are set below, once
+	// the key store is open.
+	s3a := &s3.Adapter{}
+	gc.Profiles = map[string]gateway.ProfileFunc{"s3": s3a.Profile}
 	for _, a := range approve {
 		if err := gc.Approve(a); err != nil {
 			return usagef("--approve %s: %v", a, err)
@@ -126,6 +134,25 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	pseudo, err := pseudonym.New(pseudonym.Config{Logger: &logger}, store, rstore)
 	if err != nil {
 		return err
+	}
+
+	// Upload state (S3 multipart) lives beside the re-identification
+	// store, sealed under a key derived from the same key-store secret.
+	ustore, err := uploads.OpenBolt(filepath.Join(fc.Keys.DataDir, uploads.StoreFile), uploadStateKey(storeKey))
+	if err != nil {
+		return err
+	}
+	defer ustore.Close()
+	s3a.State, s3a.Log = ustore, logger
+	s3a.Credentials = func(id string) (s3.Credential, error) {
+		c, err := store.S3Credential(id)
+		if errors.Is(err, keys.ErrNotFound) {
+			return s3.Credential{}, fmt.Errorf("%w", s3.ErrUnknownAccessKey)
+		}
+		if err != nil {
+			return s3.Credential{}, err
+		}
+		return s3.Credential{AccessKeyID: c.AccessKeyID, Secret: c.Secret, User: c.User, Issued: c.Issued}, nil
 	}
 
 	gw, err := gateway.New(gc, gateway.FromStore(store), alog.Logger(), logger, gateway.WithPseudonymizer(pseudo), gateway.WithAuditLog(alog))
@@ -304,4 +331,13 @@ func runCA(ctx context.Context, e *env, args []string) error {
 	}
 	_, err = e.stdout.Write(ca.CertPEM)
 	return err
+}
+
+// uploadStateKey derives the upload-state store's key from the
+// re-identification key, so that neither store's file opens with the
+// other's key.
+func uploadStateKey(reidentification []byte) []byte {
+	k := make([]byte, 32)
+	io.ReadFull(hkdf.New(sha256.New, reidentification, nil, []byte("sluss upload state v1")), k)
+	return k
 }

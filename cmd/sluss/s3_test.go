@@ -1,0 +1,504 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluss/sluss/crypto"
+	"github.com/sluss/sluss/gateway/s3"
+	"github.com/sluss/sluss/internal/s3test"
+)
+
+// s3Gateway is a versitygw that checks signatures and a real `sluss
+// serve` with an s3 service in front of it, reached as s3.sluss.test (a
+// name only the gateway resolves, so no client can go around it).
+type s3Gateway struct {
+	srv      *s3test.Server
+	bin, dir string
+	cfg      string
+	p        *serveProc
+	endpoint string // http://s3.sluss.test:PORT
+	identity string // exported identity file, for age -d
+}
+
+const s3Bucket = "region"
+
+func startS3Gateway(t *testing.T) *s3Gateway {
+	t.Helper()
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, s3Bucket)
+	g := &s3Gateway{srv: srv, bin: buildSluss(t), dir: t.TempDir()}
+	_, port, _ := strings.Cut(srv.Addr, ":")
+	g.endpoint = "http://s3.sluss.test:" + port
+	g.cfg = filepath.Join(g.dir, "sluss.yaml")
+	os.WriteFile(g.cfg, []byte(fmt.Sprintf(`keys:
+  data_dir: %s
+gateway:
+  resolve:
+    s3.sluss.test: [127.0.0.1]
+  services:
+    - name: storage
+      hosts: [s3.sluss.test]
+      profile: s3
+      ports: [%s]
+      allow_loopback: true
+`, filepath.Join(g.dir, "keys"), port)), 0o600)
+	add := exec.Command(g.bin, "keys", "s3", "add", "--config", g.cfg, srv.AccessKey)
+	add.Stdin = strings.NewReader(srv.SecretKey + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("sluss keys s3 add: %v\n%s", err, out)
+	}
+	g.start(t)
+	exp := exec.Command(g.bin, "keys", "export-identity", "--config", g.cfg, "--"+exportConsentFlag)
+	out, err := exp.Output()
+	if err != nil {
+		t.Fatalf("sluss keys export-identity: %v", err)
+	}
+	g.identity = filepath.Join(g.dir, "identity.txt")
+	os.WriteFile(g.identity, out, 0o600)
+	return g
+}
+
+func (g *s3Gateway) start(t *testing.T) {
+	t.Helper()
+	g.p = startServeBinary(t, g.bin, "--config", g.cfg, "--debug")
+}
+
+// clientEnv is what every client process gets: the proxy, the
+// credentials, nothing of the developer's own settings.
+func (g *s3Gateway) clientEnv(t *testing.T) []string {
+	return append(s3test.CleanEnv(t),
+		"HTTP_PROXY="+g.p.proxy, "http_proxy="+g.p.proxy, "NO_PROXY=", "no_proxy=",
+		"AWS_ACCESS_KEY_ID="+g.srv.AccessKey, "AWS_SECRET_ACCESS_KEY="+g.srv.SecretKey,
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_CA_BUNDLE=")
+}
+
+func runTool(t *testing.T, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// checkStored decrypts the object the server keeps for key with the
+// real age CLI and compares it with want.
+func (g *s3Gateway) checkStored(t *testing.T, key string, want []byte) {
+	t.Helper()
+	stored, err := os.ReadFile(g.srv.ObjectPath(s3Bucket, key))
+	if err != nil {
+		t.Fatalf("%s: not stored: %v", key, err)
+	}
+	if !crypto.IsEncrypted(stored) {
+		t.Fatalf("%s: the server holds plaintext", key)
+	}
+	if len(want) > 64 && bytes.Contains(stored, want[:64]) {
+		t.Fatalf("%s: the stored object contains plaintext", key)
+	}
+	age, err := exec.LookPath("age")
+	if err != nil {
+		t.Fatal("the age CLI is not installed (test.sh installs it)")
+	}
+	out, err := exec.Command(age, "-d", "-i", g.identity, g.srv.ObjectPath(s3Bucket, key)).Output()
+	if err != nil {
+		t.Fatalf("%s: age -d: %v", key, err)
+	}
+	if !bytes.Equal(out, want) {
+		t.Fatalf("%s: age -d gives %d bytes that differ from the %d uploaded", key, len(out), len(want))
+	}
+}
+
+func (g *s3Gateway) audited(t *testing.T, substr string) int {
+	return strings.Count(g.p.audit.String(), substr)
+}
+
+func randomFile(t *testing.T, dir, name string, size int) []byte {
+	t.Helper()
+	b := make([]byte, size)
+	rand.Read(b)
+	p := filepath.Join(dir, name)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+const mib = 1 << 20
+
+// s3Sizes are the files every client uploads: empty, small, at aws's
+// multipart threshold, 64 MiB in 8 MiB parts (the last part full), and
+// 100 MiB (the last part short).
+var s3Sizes = map[string]int{"empty": 0, "one": mib, "eight": 8 * mib, "sixtyfour": 64 * mib, "hundred": 100 * mib}
+
+func s3Files(t *testing.T) (string, map[string][]byte) {
+	src := t.TempDir()
+	files := map[string][]byte{}
+	for name, size := range s3Sizes {
+		files[name] = randomFile(t, src, name, size)
+	}
+	return src, files
+}
+
+func TestS3AWSCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3 with large files")
+	}
+	cl := s3test.FindClients(t)
+	g := startS3Gateway(t)
+	env := g.clientEnv(t)
+	src, files := s3Files(t)
+	aws := func(args ...string) string {
+		return runTool(t, env, cl.AWS, append([]string{"--endpoint-url", g.endpoint}, args...)...)
+	}
+	for name := range files {
+		aws("s3", "cp", filepath.Join(src, name), "s3://"+s3Bucket+"/aws/"+name)
+	}
+	for name, want := range files {
+		g.checkStored(t, "aws/"+name, want)
+	}
+	back := t.TempDir()
+	for name, want := range files {
+		aws("s3", "cp", "s3://"+s3Bucket+"/aws/"+name, filepath.Join(back, name))
+		got, _ := os.ReadFile(filepath.Join(back, name))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: downloaded %d bytes differ from the %d uploaded", name, len(got), len(want))
+		}
+	}
+	// sync: the first run uploads, the second finds nothing to do.
+	aws("s3", "sync", src, "s3://"+s3Bucket+"/sync/")
+	if again := aws("s3", "sync", src, "s3://"+s3Bucket+"/sync/"); strings.TrimSpace(again) != "" {
+		t.Errorf("a second aws s3 sync transferred again:\n%s", again)
+	}
+	ls := aws("s3", "ls", "s3://"+s3Bucket+"/aws/")
+	for name, want := range files {
+		if !strings.Contains(ls, fmt.Sprintf(" %d %s", len(want), name)) {
+			t.Errorf("aws s3 ls does not list %s with its plaintext size %d:\n%s", name, len(want), ls)
+		}
+	}
+	if n := g.audited(t, `"action":"encrypt"`); n < len(files) {
+		t.Errorf("the audit log has %d encrypt events, want at least %d", n, len(files))
+	}
+}
+
+func TestS3Rclone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3 with large files")
+	}
+	cl := s3test.FindClients(t)
+	g := startS3Gateway(t)
+	env := g.clientEnv(t)
+	src, files := s3Files(t)
+	remote := ":s3,provider=Other,env_auth=true,endpoint='" + g.endpoint + "':" + s3Bucket + "/rclone"
+	rclone := func(args ...string) string {
+		return runTool(t, env, cl.Rclone, append([]string{"--s3-upload-cutoff", "8M", "--s3-chunk-size", "8M",
+			"--s3-upload-concurrency", "8", "--low-level-retries", "2", "--retries", "1"}, args...)...)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("audit:\n%s\nstderr:\n%s", g.p.audit, g.p.stderr)
+		}
+	})
+	rclone("copy", src, remote)
+	for name, want := range files {
+		g.checkStored(t, "rclone/"+name, want)
+	}
+	rclone("check", src, remote)
+	back := t.TempDir()
+	rclone("copy", remote, back)
+	for name, want := range files {
+		got, _ := os.ReadFile(filepath.Join(back, name))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: downloaded %d bytes differ from the %d uploaded", name, len(got), len(want))
+		}
+	}
+	if out := rclone("copy", "-v", src, remote); !strings.Contains(out, "Unchanged skipping") && strings.Contains(out, "Copied") {
+		t.Errorf("a second rclone copy transferred again:\n%s", out)
+	}
+	if g.audited(t, `"action":"encrypt"`) < len(files) {
+		t.Error("the audit log lacks the uploads")
+	}
+}
+
+func TestS3s3cmd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3 with large files")
+	}
+	cl := s3test.FindClients(t)
+	g := startS3Gateway(t)
+	env := g.clientEnv(t)
+	src, files := s3Files(t)
+	proxy, _ := url.Parse(g.p.proxy)
+	host := strings.TrimPrefix(g.endpoint, "http://")
+	cfg := filepath.Join(t.TempDir(), "s3cfg")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[default]
+access_key = %s
+secret_key = %s
+host_base = %s
+host_bucket = %s
+use_https = False
+proxy_host = %s
+proxy_port = %s
+multipart_chunk_size_mb = 8
+signature_v2 = False
+`, g.srv.AccessKey, g.srv.SecretKey, host, host, proxy.Hostname(), proxy.Port())), 0o600)
+	s3cmd := func(args ...string) string {
+		return runTool(t, env, cl.S3cmd, append([]string{"-c", cfg}, args...)...)
+	}
+	for name := range files {
+		s3cmd("put", filepath.Join(src, name), "s3://"+s3Bucket+"/s3cmd/"+name)
+	}
+	for name, want := range files {
+		g.checkStored(t, "s3cmd/"+name, want)
+	}
+	back := t.TempDir()
+	for name, want := range files {
+		s3cmd("get", "s3://"+s3Bucket+"/s3cmd/"+name, filepath.Join(back, name))
+		got, _ := os.ReadFile(filepath.Join(back, name))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: downloaded %d bytes differ from the %d uploaded", name, len(got), len(want))
+		}
+	}
+	s3cmd("sync", src+"/", "s3://"+s3Bucket+"/s3cmd-sync/")
+	if out := s3cmd("sync", src+"/", "s3://"+s3Bucket+"/s3cmd-sync/"); strings.Contains(out, "upload:") {
+		t.Errorf("a second s3cmd sync uploaded again:\n%s", out)
+	}
+	if g.audited(t, `"action":"encrypt"`) < len(files) {
+		t.Error("the audit log lacks the uploads")
+	}
+}
+
+// s3Request sends a request signed by the gateway package's own signer
+// through the gateway.
+func (g *s3Gateway) s3Request(t *testing.T, method, path string, body []byte, cred s3.Credentials, sign func(*http.Request)) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, g.endpoint+path, bytes.NewReader(body))
+	if body == nil {
+		req.Body = http.NoBody
+	}
+	hash := s3.UnsignedPayload
+	if sign != nil {
+		sign(req)
+	} else if err := s3.Sign(req, cred, "us-east-1", hash, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	proxy, _ := url.Parse(g.p.proxy)
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func readAll(resp *http.Response) string {
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return string(b)
+}
+
+var s3CodeRE = regexp.MustCompile(`<Code>([^<]+)</Code>`)
+
+func s3Code(body string) string {
+	if m := s3CodeRE.FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func (g *s3Gateway) cred() s3.Credentials {
+	return s3.Credentials{AccessKeyID: g.srv.AccessKey, Secret: g.srv.SecretKey}
+}
+
+func (g *s3Gateway) notStored(t *testing.T, key string) {
+	t.Helper()
+	if _, err := os.Stat(g.srv.ObjectPath(s3Bucket, key)); err == nil {
+		t.Errorf("%s was stored", key)
+	}
+}
+
+// createUpload starts a multipart upload with signed requests of the
+// test's own and returns its id.
+func (g *s3Gateway) createUpload(t *testing.T, key string) string {
+	t.Helper()
+	resp := g.s3Request(t, "POST", "/"+s3Bucket+"/"+key+"?uploads=", nil, g.cred(), nil)
+	body := readAll(resp)
+	m := regexp.MustCompile(`<UploadId>([^<]+)</UploadId>`).FindStringSubmatch(body)
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("CreateMultipartUpload: %d %s", resp.StatusCode, body)
+	}
+	return m[1]
+}
+
+func (g *s3Gateway) putPart(t *testing.T, key, upload string, n int, data []byte) (int, string, string) {
+	t.Helper()
+	resp := g.s3Request(t, "PUT", fmt.Sprintf("/%s/%s?partNumber=%d&uploadId=%s", s3Bucket, key, n, url.QueryEscape(upload)), data, g.cred(), nil)
+	body := readAll(resp)
+	return resp.StatusCode, resp.Header.Get("Etag"), body
+}
+
+func (g *s3Gateway) complete(t *testing.T, key, upload string, etags ...string) (int, string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("<CompleteMultipartUpload>")
+	for i, e := range etags {
+		fmt.Fprintf(&b, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i+1, e)
+	}
+	b.WriteString("</CompleteMultipartUpload>")
+	resp := g.s3Request(t, "POST", "/"+s3Bucket+"/"+key+"?uploadId="+url.QueryEscape(upload), []byte(b.String()), g.cred(), nil)
+	return resp.StatusCode, readAll(resp)
+}
+
+// TestS3Refusals: requests the gateway must refuse with S3's own errors,
+// storing nothing: a wrong secret, an unknown key, an expired presigned
+// URL, a part sent again with other content.
+func TestS3Refusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	cl := s3test.FindClients(t)
+	g := startS3Gateway(t)
+	data := make([]byte, 100)
+	rand.Read(data)
+
+	for _, tc := range []struct {
+		name string
+		cred s3.Credentials
+		code string
+	}{
+		{"wrong secret", s3.Credentials{AccessKeyID: g.srv.AccessKey, Secret: "not-the-secret"}, "SignatureDoesNotMatch"},
+		{"unknown key", s3.Credentials{AccessKeyID: "AKIANOTKNOWN", Secret: g.srv.SecretKey}, "InvalidAccessKeyId"},
+	} {
+		key := "refused/" + strings.ReplaceAll(tc.name, " ", "-")
+		resp := g.s3Request(t, "PUT", "/"+s3Bucket+"/"+key, data, tc.cred, nil)
+		body := readAll(resp)
+		if resp.StatusCode != 403 || s3Code(body) != tc.code {
+			t.Errorf("%s: %d %s, want 403 %s", tc.name, resp.StatusCode, body, tc.code)
+		}
+		g.notStored(t, key)
+	}
+	unsigned, _ := http.NewRequest("GET", g.endpoint+"/"+s3Bucket+"/x", nil)
+	proxy, _ := url.Parse(g.p.proxy)
+	pc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+	if resp, err := pc.Do(unsigned); err != nil || resp.StatusCode != 403 || s3Code(readAll(resp)) != "AccessDenied" {
+		t.Errorf("an unsigned request was not refused with AccessDenied")
+	}
+
+	// Presigned GET: valid, then expired.
+	if resp := g.s3Request(t, "PUT", "/"+s3Bucket+"/presigned", data, g.cred(), nil); resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, readAll(resp))
+	}
+	env := g.clientEnv(t)
+	presign := func(expires string) string {
+		return strings.TrimSpace(runTool(t, env, cl.AWS, "--endpoint-url", g.endpoint, "s3", "presign", "s3://"+s3Bucket+"/presigned", "--expires-in", expires))
+	}
+	resp, err := pc.Get(presign("300"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(resp); resp.StatusCode != 200 || got != string(data) {
+		t.Errorf("presigned GET: %d, %d bytes", resp.StatusCode, len(got))
+	}
+	expired := presign("1")
+	time.Sleep(2 * time.Second)
+	resp, err = pc.Get(expired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(resp); resp.StatusCode != 403 || s3Code(body) != "AccessDenied" {
+		t.Errorf("expired presigned GET: %d %s", resp.StatusCode, body)
+	}
+
+	// A part sent again with other content is refused before anything of
+	// it is sealed; the upload completes with the first content.
+	key := "refused/resent"
+	up := g.createUpload(t, key)
+	part1 := make([]byte, 5*mib)
+	rand.Read(part1)
+	status, etag1, body := g.putPart(t, key, up, 1, part1)
+	if status != 200 {
+		t.Fatalf("part 1: %d %s", status, body)
+	}
+	other := bytes.Clone(part1)
+	other[3*mib] ^= 1
+	if status, _, body := g.putPart(t, key, up, 1, other); status != 400 || s3Code(body) != "InvalidRequest" {
+		t.Errorf("part 1 sent again with other content: %d %s", status, body)
+	}
+	if status, etag, _ := g.putPart(t, key, up, 1, part1); status != 200 || etag != etag1 {
+		t.Errorf("part 1 sent again with the same content: %d %s", status, etag)
+	}
+	part2 := []byte("the end")
+	status, etag2, body := g.putPart(t, key, up, 2, part2)
+	if status != 200 {
+		t.Fatalf("part 2: %d %s", status, body)
+	}
+	if status, body := g.complete(t, key, up, etag1, etag2); status != 200 {
+		t.Fatalf("complete: %d %s", status, body)
+	}
+	g.checkStored(t, key, append(bytes.Clone(part1), part2...))
+	if !strings.Contains(g.p.audit.String(), `"action":"deny"`) {
+		t.Error("the refusals are not in the audit log")
+	}
+}
+
+// TestS3RestartAndRanges: the gateway is killed in the middle of a
+// multipart upload and started again; the upload completes, and range
+// reads across chunk and part boundaries give the plaintext bytes.
+func TestS3RestartAndRanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	g := startS3Gateway(t)
+	key := "restart/file"
+	up := g.createUpload(t, key)
+	part1, part2 := make([]byte, 5*mib), make([]byte, mib+123)
+	rand.Read(part1)
+	rand.Read(part2)
+	status, etag1, body := g.putPart(t, key, up, 1, part1)
+	if status != 200 {
+		t.Fatalf("part 1: %d %s", status, body)
+	}
+	g.p.cmd.Process.Kill()
+	<-g.p.exited
+	g.start(t)
+	status, etag2, body := g.putPart(t, key, up, 2, part2)
+	if status != 200 {
+		t.Fatalf("part 2 after the restart: %d %s", status, body)
+	}
+	if status, body := g.complete(t, key, up, etag1, etag2); status != 200 {
+		t.Fatalf("complete after the restart: %d %s", status, body)
+	}
+	want := append(bytes.Clone(part1), part2...)
+	g.checkStored(t, key, want)
+	chunk, part := int64(crypto.ChunkSize), int64(len(part1))
+	size := int64(len(want))
+	for _, r := range [][2]int64{{0, 0}, {chunk - 1, chunk}, {chunk, 2*chunk - 1}, {part - 1, part}, {part - 10, part + chunk + 10}, {size - 1, size - 1}, {0, size - 1}} {
+		resp := g.s3Request(t, "GET", "/"+s3Bucket+"/"+key, nil, g.cred(), func(req *http.Request) {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", r[0], r[1]))
+			s3.Sign(req, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now())
+		})
+		got := readAll(resp)
+		if resp.StatusCode != 206 || got != string(want[r[0]:r[1]+1]) {
+			t.Errorf("range %d-%d: %d, %d bytes, want %d", r[0], r[1], resp.StatusCode, len(got), r[1]-r[0]+1)
+		}
+	}
+	resp := g.s3Request(t, "HEAD", "/"+s3Bucket+"/"+key, nil, g.cred(), nil)
+	resp.Body.Close()
+	if resp.ContentLength != size || !strings.HasSuffix(resp.Header.Get("Etag"), `-2"`) {
+		t.Errorf("HEAD: %d bytes, ETag %s; want %d and a two-part ETag", resp.ContentLength, resp.Header.Get("Etag"), size)
+	}
+}

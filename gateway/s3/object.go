@@ -1,0 +1,237 @@
+package s3
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sluss/sluss/crypto"
+	"github.com/sluss/sluss/gateway"
+)
+
+var errMissingLength = newError(http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+
+func keysUnavailable(err error) *Error {
+	return newError(http.StatusServiceUnavailable, "ServiceUnavailable", "the region's encryption keys are unavailable; nothing was stored").withCause(err)
+}
+
+// putObject encrypts a whole object into one age file.
+func (c *call) putObject() (*http.Response, error) {
+	n := DecodedLength(c.req)
+	if n < 0 {
+		return nil, errMissingLength
+	}
+	version, recipients, err := c.x.Keys.EncryptionKeys()
+	if err != nil {
+		return nil, keysUnavailable(err)
+	}
+	d, err := newDigests(c.req.Header)
+	if err != nil {
+		return nil, err
+	}
+	body, trailers, err := c.signed.Body(c.req)
+	if err != nil {
+		return nil, err
+	}
+	plain := &checkedReader{r: body, d: d, trailers: trailers}
+	enc, err := crypto.EncryptReader(plain, recipients...)
+	if err != nil {
+		return nil, InternalError(err)
+	}
+	size, err := crypto.EncryptedSize(n, recipients...)
+	if err != nil {
+		return nil, InternalError(err)
+	}
+	out := c.outgoing(c.req.Context(), http.MethodPut)
+	if err := c.sealMetadata(out.Header); err != nil {
+		return nil, err
+	}
+	resp, err := c.send(out, enc, size, UnsignedPayload, "")
+	if plain.err != nil && plain.err != io.EOF {
+		// The client's body broke its promise (digest, signature, length):
+		// the upstream request was cut before its end, nothing stored.
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, ErrorFrom(plain.err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK {
+		c.x.Encrypted(version)
+		rec := objectRecord{CT: unquote(resp.Header.Get("Etag")), PT: d.etag(), Size: n}
+		if err := c.recordObject(c.objectKey(), rec); err != nil {
+			c.x.Log.Warn().Err(err).Msg("s3 object record not written")
+		}
+		resp.Header.Set("Etag", quote(rec.PT))
+		d.echo(resp.Header)
+	}
+	return c.plainResponse(resp), nil
+}
+
+// copyObject copies an object on the provider: an age file copied whole
+// is still the same age file. Its record goes with it.
+func (c *call) copyObject() (*http.Response, error) {
+	if _, err := c.readSmallBody(); err != nil {
+		return nil, err
+	}
+	if c.req.Header.Get("X-Amz-Copy-Source-Range") != "" {
+		return nil, NotImplemented("copying a range of an encrypted object is not supported")
+	}
+	srcPath, err := copySourcePath(c.req.Header.Get("X-Amz-Copy-Source"))
+	if err != nil {
+		return nil, err
+	}
+	srcKey := objectKey(c.req.URL.Host, srcPath)
+	if !c.pathStyle() {
+		// Virtual-hosted: the copy source names the bucket, the host
+		// holds it as its first label.
+		if _, rest, ok := strings.Cut(strings.TrimPrefix(srcPath, "/"), "/"); ok {
+			srcKey = objectKey(c.req.URL.Host, "/"+rest)
+		}
+	}
+	src := c.lookupObject(srcKey)
+	out := c.outgoing(c.req.Context(), http.MethodPut)
+	for _, h := range []string{"X-Amz-Copy-Source-If-Match", "X-Amz-Copy-Source-If-None-Match"} {
+		if v := out.Header.Get(h); v != "" && src != nil && unquote(v) == src.PT {
+			out.Header.Set(h, quote(src.CT))
+		}
+	}
+	if err := c.sealMetadata(out.Header); err != nil {
+		return nil, err
+	}
+	resp, err := c.send(out, nil, 0, "", "")
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return c.plainResponse(resp), nil
+	}
+	doc, err := readUpstreamXML(resp)
+	if err != nil {
+		return nil, err
+	}
+	if src != nil {
+		if ct, ok := xmlValue(doc, "ETag"); ok {
+			rec := *src
+			rec.CT = unquote(html(ct))
+			c.recordObject(c.objectKey(), rec)
+			doc = replaceXMLValue(doc, "ETag", "&quot;"+rec.PT+"&quot;")
+		}
+	}
+	return c.plainResponse(replaceBody(resp, doc)), nil
+}
+
+func copySourcePath(v string) (string, error) {
+	v, _, _ = strings.Cut(v, "?")
+	p, err := url.PathUnescape(v)
+	if err != nil || strings.Trim(p, "/") == "" {
+		return "", InvalidRequest("x-amz-copy-source is not a bucket and key")
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p, nil
+}
+
+// pathStyle reports whether the request names its bucket in the path
+// (https://host/bucket/key), as the gateway expects S3 clients to be set
+// up; virtual-hosted requests (https://bucket.host/key) work for reads
+// and writes, but a copy's source is then looked up as path-style.
+func (c *call) pathStyle() bool {
+	return strings.Trim(c.req.URL.Path, "/") != ""
+}
+
+// read handles GET and HEAD: objects are decrypted (Range, HEAD sizes),
+// listings report plaintext sizes and ETags.
+func (c *call) read() (*http.Response, error) {
+	key := c.objectKey()
+	rec := c.lookupObject(key)
+	out := c.outgoing(c.req.Context(), c.req.Method)
+	if rec != nil {
+		for _, h := range []string{"If-Match", "If-None-Match"} {
+			if v := out.Header.Get(h); v != "" && unquote(v) == rec.PT {
+				out.Header.Set(h, quote(rec.CT))
+			}
+		}
+	}
+	resp, err := gateway.Decrypt{}.TransformResponse(c.x, out, signingTransport{c})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK && c.req.Method == http.MethodGet && isListing(resp) {
+		return c.rewriteListing(resp)
+	}
+	clientETag(resp.Header, rec)
+	c.openMetadata(resp.Header)
+	return c.plainResponse(resp), nil
+}
+
+// signingTransport signs each request the decrypting reader sends.
+type signingTransport struct{ c *call }
+
+func (t signingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.c.send(r, nil, 0, "", "")
+}
+
+func isListing(resp *http.Response) bool {
+	ct := resp.Header.Get("Content-Type")
+	return strings.Contains(ct, "xml")
+}
+
+// readUpstreamXML reads a small XML answer whole.
+func readUpstreamXML(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	doc, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, newError(http.StatusBadGateway, "InternalError", "the storage service's answer was cut").withCause(err)
+	}
+	return doc, nil
+}
+
+func replaceBody(resp *http.Response, body []byte) *http.Response {
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+	resp.Header.Del("Content-Md5")
+	return resp
+}
+
+// xmlValue returns the text of the first <name> element in doc (as
+// written, entities unresolved).
+func xmlValue(doc []byte, name string) (string, bool) {
+	_, v, _, ok := findXML(doc, name, 0)
+	return v, ok
+}
+
+// findXML finds <name>value</name> from off: the offsets of value.
+func findXML(doc []byte, name string, off int) (start int, value string, end int, ok bool) {
+	open, close := "<"+name+">", "</"+name+">"
+	i := bytes.Index(doc[off:], []byte(open))
+	if i < 0 {
+		return 0, "", 0, false
+	}
+	start = off + i + len(open)
+	j := bytes.Index(doc[start:], []byte(close))
+	if j < 0 {
+		return 0, "", 0, false
+	}
+	return start, string(doc[start : start+j]), start + j, true
+}
+
+func replaceXMLValue(doc []byte, name, value string) []byte {
+	s, _, e, ok := findXML(doc, name, 0)
+	if !ok {
+		return doc
+	}
+	return append(append(append([]byte(nil), doc[:s]...), value...), doc[e:]...)
+}
+
+// html resolves the entities S3 writes in ETags.
+func html(s string) string {
+	return strings.NewReplacer("&quot;", `"`, "&#34;", `"`, "&amp;", "&", "&lt;", "<", "&gt;", ">", "&apos;", "'").Replace(s)
+}
