@@ -28,7 +28,7 @@ import (
 //	  services:
 //	    - name: files
 //	      hosts: [files.example.org, "*.blob.example.net"]
-//	      profile: storage        # inspect | storage | webdav | form | documents
+//	      profile: storage        # inspect | storage | webdav | form | documents | s3
 //	      rules:                  # tried before the profile's own rules
 //	        - methods: [POST]
 //	          path: /api/*
@@ -39,10 +39,17 @@ import (
 //	          websocket_binary: allow  # binary messages pass unchanged (default: refused)
 //	    - hosts: [updates.example.com]
 //	      action: tunnel          # inspect (default) | tunnel | block
+//	    - name: archive
+//	      hosts: [s3.region.example]
+//	      profile: s3             # S3 clients; keys: sluss keys s3 add
+//	      options:
+//	        upstream_key: AKIA…   # signs issued keys' requests upstream
 //	    - name: intranet-archive
 //	      hosts: [archive.region.internal]
 //	      ports: [443, 8443]      # default: 443 (CONNECT, https), 80 (http)
 //	      allow_private: true     # private ranges only where allowed
+//	  resolve:                    # fixed addresses, as /etc/hosts (still egress-checked)
+//	    archive.region.internal: [10.1.2.3]
 type Config struct {
 	Listen      string `yaml:"listen"`
 	AdminListen string `yaml:"admin_listen"`

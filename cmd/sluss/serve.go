@@ -43,7 +43,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "", "proxy `ADDR` (default 127.0.0.1:8080)")
 	adminListen := fs.String("admin-listen", "", "admin `ADDR` for /healthz, /readyz, /metrics, /proxy.pac and the /v1/ API (default 127.0.0.1:8081)")
 	var approve stringList
-	fs.Var(&approve, "approve", "approve `HOSTPATTERN[=PROFILE]` (profile inspect, storage, webdav, form or documents; default storage); repeatable")
+	fs.Var(&approve, "approve", "approve `HOSTPATTERN[=PROFILE]` (profile inspect, storage, webdav, form, documents or s3; default storage); repeatable")
 	def := fs.String("default", "", "what unlisted hosts get: block (default) or tunnel")
 	upstreamCA := fs.String("upstream-ca", "", "also trust the CA certificates in `FILE` for upstream TLS")
 	users := fs.String("users", "", "authenticate clients against the bcrypt password `FILE` (name:hash lines)")
