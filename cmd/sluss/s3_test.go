@@ -502,3 +502,60 @@ func TestS3RestartAndRanges(t *testing.T) {
 		t.Errorf("HEAD: %d bytes, ETag %s; want %d and a two-part ETag", resp.ContentLength, resp.Header.Get("Etag"), size)
 	}
 }
+
+// vmKiB reads a line (VmRSS, VmHWM) of /proc/PID/status, in KiB.
+func vmKiB(t *testing.T, pid int, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no %s in /proc/%d/status", field, pid)
+	}
+	var n int64
+	fmt.Sscan(string(m[1]), &n)
+	return n
+}
+
+// TestS3MemoryFlat: a 1 GiB multipart upload, 8 parts in flight at a
+// time, grows the gateway's peak RSS by less than 100 MiB.
+func TestS3MemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uploads 1 GiB")
+	}
+	cl := s3test.FindClients(t)
+	g := startS3Gateway(t)
+	env := g.clientEnv(t)
+	cfg := filepath.Join(t.TempDir(), "aws-config")
+	os.WriteFile(cfg, []byte("[default]\ns3 =\n  max_concurrent_requests = 8\n  multipart_chunksize = 8MB\n"), 0o600)
+	env = append(env, "AWS_CONFIG_FILE="+cfg)
+	src := t.TempDir()
+	randomFile(t, src, "warm", 9*mib)
+	runTool(t, env, cl.AWS, "--endpoint-url", g.endpoint, "s3", "cp", filepath.Join(src, "warm"), "s3://"+s3Bucket+"/mem/warm")
+	f, err := os.Create(filepath.Join(src, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, mib)
+	for range 1024 {
+		rand.Read(buf)
+		f.Write(buf)
+	}
+	f.Close()
+	pid := g.p.cmd.Process.Pid
+	before := vmKiB(t, pid, "VmRSS")
+	runTool(t, env, cl.AWS, "--endpoint-url", g.endpoint, "s3", "cp", filepath.Join(src, "big"), "s3://"+s3Bucket+"/mem/big")
+	peak := vmKiB(t, pid, "VmHWM")
+	t.Logf("gateway RSS before %d MiB, peak during a 1 GiB upload %d MiB", before>>10, peak>>10)
+	if growth := peak - before; growth > 100<<10 {
+		t.Errorf("peak RSS grew by %d MiB during a 1 GiB upload, want < 100", growth>>10)
+	}
+	if st, err := os.Stat(g.srv.ObjectPath(s3Bucket, "mem/big")); err != nil || st.Size() < 1<<30 {
+		t.Fatalf("the 1 GiB object was not stored: %v", err)
+	}
+	if g.audited(t, `"method":"PUT","path":"/region/mem/big"`) < 128 {
+		t.Errorf("the audit log has fewer than 128 part uploads")
+	}
+}
