@@ -73,4 +73,22 @@ func TestKeysWithVault(t *testing.T) {
 	if got := sluss(0, "keys", "list", "--config", gateway); !regexp.MustCompile(`(?m)^identity +v2 +\* `).MatchString(got) {
 		t.Fatalf("list: %s", got)
 	}
+
+	// S3 access keys: the operator adds and removes, the gateway reads.
+	const s3Secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	e.stdin = strings.NewReader(s3Secret + "\n")
+	if got := sluss(1, "keys", "s3", "add", "AKIAVAULT", "--config", gateway); !strings.Contains(got, "secret/data/sluss/s3") || !strings.Contains(got, "sluss-operator.hcl") {
+		t.Fatalf("s3 add with the gateway's policy: %s", got)
+	}
+	e.stdin = strings.NewReader(s3Secret + "\n")
+	if got := sluss(0, "keys", "s3", "add", "AKIAVAULT", "--user", "anna", "--issued", "--config", operator); !strings.Contains(got, "added s3 access key AKIAVAULT (issued to anna)") {
+		t.Fatalf("s3 add: %s", got)
+	}
+	if got := sluss(0, "keys", "s3", "list", "--config", gateway); !regexp.MustCompile(`(?m)^AKIAVAULT +issued +anna +\d{4}-`).MatchString(got) || strings.Contains(got, s3Secret[:12]) {
+		t.Fatalf("s3 list: %s", got)
+	}
+	sluss(0, "keys", "s3", "remove", "AKIAVAULT", "--config", operator)
+	if got := sluss(0, "keys", "s3", "list", "--config", gateway); got != "" {
+		t.Fatalf("s3 list after remove: %q", got)
+	}
 }
