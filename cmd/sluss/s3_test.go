@@ -559,3 +559,48 @@ func TestS3MemoryFlat(t *testing.T) {
 		t.Errorf("the audit log has fewer than 128 part uploads")
 	}
 }
+
+// TestS3ObjectKeysPseudonymized: a personnummer in an object key goes
+// upstream as a token, is listed and read back by its real name through
+// the gateway, and appears in no log.
+func TestS3ObjectKeysPseudonymized(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	cl := s3test.FindClients(t)
+	g := startS3Gateway(t)
+	env := g.clientEnv(t)
+	pnr := testPersonnummer(7)
+	src := t.TempDir()
+	data := randomFile(t, src, "journal.txt", 200_000)
+	key := "journal/" + pnr + ".txt"
+	aws := func(args ...string) string {
+		return runTool(t, env, cl.AWS, append([]string{"--endpoint-url", g.endpoint}, args...)...)
+	}
+	aws("s3", "cp", filepath.Join(src, "journal.txt"), "s3://"+s3Bucket+"/"+key)
+	entries, err := os.ReadDir(filepath.Join(g.srv.Dir, s3Bucket, "journal"))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("the server holds %d objects under journal/ (%v), want 1", len(entries), err)
+	}
+	stored := entries[0].Name()
+	if strings.Contains(stored, pnr) || strings.Contains(stored, strings.ReplaceAll(pnr, "-", "")) {
+		t.Fatalf("the personnummer went upstream in the key: %s", stored)
+	}
+	g.checkStored(t, "journal/"+stored, data)
+	if ls := aws("s3", "ls", "s3://"+s3Bucket+"/journal/"); !strings.Contains(ls, pnr+".txt") {
+		t.Errorf("the listing does not show the real name:\n%s", ls)
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	aws("s3", "cp", "s3://"+s3Bucket+"/"+key, back)
+	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
+		t.Error("the object read back by its real name differs")
+	}
+	for _, log := range []string{g.p.audit.String(), g.p.stderr.String()} {
+		if strings.Contains(log, pnr) || strings.Contains(log, strings.ReplaceAll(pnr, "-", "")[2:]) {
+			t.Fatal("the personnummer is in the gateway's logs")
+		}
+	}
+	if !strings.Contains(g.p.audit.String(), `"path":"/region/journal/`) {
+		t.Error("the audit log does not show the upload")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,11 @@ type call struct {
 	up       Credentials // what the gateway signs upstream with
 	region   string
 	resource string // the path, for error documents
+
+	// Names as sent upstream (names.go).
+	upPath, upRawPath string
+	upQuery           url.Values
+	copySource        string
 }
 
 func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
@@ -115,11 +121,14 @@ func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next
 		}
 		return c.errorResponse(err), nil
 	}
-	return resp, nil
+	return c.reidentifyXML(resp), nil
 }
 
 func (c *call) serve() (*http.Response, error) {
 	if err := c.authenticate(); err != nil {
+		return nil, err
+	}
+	if err := c.pseudonymizeNames(); err != nil {
 		return nil, err
 	}
 	q := c.req.URL.Query()
@@ -333,6 +342,7 @@ func (c *call) outgoing(ctx context.Context, method string) *http.Request {
 	if presign {
 		out.URL.RawQuery = q.Encode()
 	}
+	c.applyNames(out)
 	return out
 }
 

@@ -18,7 +18,7 @@ func (c *call) rewriteListing(resp *http.Response) (*http.Response, error) {
 		return nil, err
 	}
 	base := ""
-	if seg, _, _ := strings.Cut(strings.Trim(c.req.URL.Path, "/"), "/"); seg != "" {
+	if seg, _, _ := strings.Cut(strings.Trim(c.upstreamPath(), "/"), "/"); seg != "" {
 		base = "/" + seg
 	}
 	urlEncoded := bytes.Contains(doc, []byte("<EncodingType>url</EncodingType>"))

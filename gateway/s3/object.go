@@ -82,7 +82,7 @@ func (c *call) copyObject() (*http.Response, error) {
 	if c.req.Header.Get("X-Amz-Copy-Source-Range") != "" {
 		return nil, NotImplemented("copying a range of an encrypted object is not supported")
 	}
-	srcPath, err := copySourcePath(c.req.Header.Get("X-Amz-Copy-Source"))
+	srcPath, err := copySourcePath(orDefault(c.copySource, c.req.Header.Get("X-Amz-Copy-Source")))
 	if err != nil {
 		return nil, err
 	}

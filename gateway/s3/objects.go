@@ -38,7 +38,16 @@ func objectKey(host, path string) string {
 	return "s3/obj/" + hex.EncodeToString(sum[:20])
 }
 
-func (c *call) objectKey() string { return objectKey(c.req.URL.Host, c.req.URL.Path) }
+// objectKey is the record key of the request's object, by its path as
+// sent upstream.
+func (c *call) objectKey() string { return objectKey(c.req.URL.Host, c.upstreamPath()) }
+
+func (c *call) upstreamPath() string {
+	if c.upRawPath != "" {
+		return c.upPath
+	}
+	return c.req.URL.Path
+}
 
 func (c *call) lookupObject(key string) *objectRecord {
 	v, err := c.s.a.State.Get(c.req.Context(), key)

@@ -1,0 +1,127 @@
+package s3
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sluss/sluss/gateway"
+	"github.com/sluss/sluss/pseudonym"
+)
+
+// Object keys are paths: personnummer and names in them go upstream as
+// tokens, like the storage profile's paths, and come back as the
+// originals in listings for users with the reidentify right. The
+// gateway's records of objects are kept by the key as sent upstream.
+
+// keyParams are the query parameters that hold object keys or their
+// prefixes.
+var keyParams = []string{"prefix", "start-after", "marker", "key-marker"}
+
+// pseudonymizeNames computes the upstream path, key parameters and copy
+// source of the request, and the path the audit log shows.
+func (c *call) pseudonymizeNames() error {
+	p := c.x.Pseudonymizer
+	if p == nil {
+		return newError(http.StatusServiceUnavailable, "ServiceUnavailable", "the gateway has no re-identification store, so object keys cannot be pseudonymized; nothing was sent")
+	}
+	ctx := c.req.Context()
+	escaped, counts, err := p.PseudonymizePath(ctx, c.req.URL.EscapedPath())
+	if err != nil {
+		return c.namesError(err)
+	}
+	c.x.AddCounts(counts)
+	if c.upPath, err = url.PathUnescape(escaped); err != nil {
+		return InvalidRequest("the request path is not a valid escaped path")
+	}
+	c.upRawPath = escaped
+	c.x.AuditPath = escaped
+	q := c.req.URL.Query()
+	changed := false
+	for _, k := range keyParams {
+		v := q.Get(k)
+		if v == "" {
+			continue
+		}
+		pv, counts, err := p.PseudonymizePath(ctx, url.PathEscape(v))
+		if err != nil {
+			return c.namesError(err)
+		}
+		c.x.AddCounts(counts)
+		if pv, err = url.PathUnescape(pv); err == nil && pv != v {
+			q.Set(k, pv)
+			changed = true
+		}
+	}
+	if changed {
+		c.upQuery = q
+	}
+	if src := c.req.Header.Get("X-Amz-Copy-Source"); src != "" {
+		path, version, _ := strings.Cut(src, "?")
+		ps, counts, err := p.PseudonymizePath(ctx, path)
+		if err != nil {
+			return c.namesError(err)
+		}
+		c.x.AddCounts(counts)
+		if version != "" {
+			ps += "?" + version
+		}
+		c.copySource = ps
+	}
+	return nil
+}
+
+func (c *call) namesError(err error) *Error {
+	return newError(http.StatusServiceUnavailable, "ServiceUnavailable", "object keys could not be pseudonymized; nothing was sent").withCause(err)
+}
+
+// applyNames points an outgoing request at the pseudonymized names.
+func (c *call) applyNames(out *http.Request) {
+	if c.upRawPath == "" {
+		return
+	}
+	out.URL.Path, out.URL.RawPath = c.upPath, c.upRawPath
+	if c.upQuery != nil {
+		q := out.URL.Query()
+		for _, k := range keyParams {
+			if v := c.upQuery.Get(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		out.URL.RawQuery = q.Encode()
+	}
+	if c.copySource != "" {
+		out.Header.Set("X-Amz-Copy-Source", c.copySource)
+	}
+}
+
+// maxXMLReidentify is the largest XML answer re-identified (a listing of
+// 1 000 keys is a few hundred KiB).
+const maxXMLReidentify = 32 << 20
+
+// reidentifyXML puts the original names back into an XML answer (listings,
+// upload and copy results, errors) for users with the reidentify right.
+func (c *call) reidentifyXML(resp *http.Response) *http.Response {
+	if !c.x.User.Can(gateway.RightReidentify) || c.x.Pseudonymizer == nil || !strings.Contains(resp.Header.Get("Content-Type"), "xml") || c.req.Method == http.MethodHead {
+		return resp
+	}
+	doc, err := io.ReadAll(io.LimitReader(resp.Body, maxXMLReidentify+1))
+	resp.Body.Close()
+	if err != nil || len(doc) > maxXMLReidentify {
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(doc), errReader{ErrInternalError}))
+		return resp
+	}
+	out, counts, err := c.x.Pseudonymizer.ReidentifyString(c.req.Context(), pseudonym.FormatText, string(doc))
+	if err != nil {
+		c.x.Log.Debug().Err(err).Msg("s3 answer not re-identified")
+		return replaceBody(resp, doc)
+	}
+	c.x.AddCounts(counts)
+	return replaceBody(resp, []byte(out))
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
