@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -603,4 +606,168 @@ func TestS3ObjectKeysPseudonymized(t *testing.T) {
 	if !strings.Contains(g.p.audit.String(), `"path":"/region/journal/`) {
 		t.Error("the audit log does not show the upload")
 	}
+}
+
+// TestS3MultipartEdges: the hard cases of multipart uploads, each either
+// one age file at the end or refused with an S3 error before anything of
+// it is stored.
+func TestS3MultipartEdges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	g := startS3Gateway(t)
+	part := func(n int) []byte {
+		b := make([]byte, 5*mib)
+		rand.Read(b)
+		return b
+	}
+	code := func(status int, body string) string { return fmt.Sprintf("%d %s", status, s3Code(body)) }
+
+	t.Run("out of order and concurrent, last part full", func(t *testing.T) {
+		key := "edges/concurrent"
+		up := g.createUpload(t, key)
+		parts := [][]byte{part(1), part(2), part(3)}
+		etags := make([]string, 3)
+		errs := make(chan string, 3)
+		for _, n := range []int{3, 1, 2} {
+			go func() {
+				status, etag, body := g.putPart(t, key, up, n, parts[n-1])
+				etags[n-1] = etag
+				if status != 200 {
+					errs <- fmt.Sprintf("part %d: %d %s", n, status, body)
+					return
+				}
+				errs <- ""
+			}()
+		}
+		for range 3 {
+			if e := <-errs; e != "" {
+				t.Fatal(e)
+			}
+		}
+		if status, body := g.complete(t, key, up, etags...); status != 200 {
+			t.Fatalf("complete: %d %s", status, body)
+		}
+		g.checkStored(t, key, bytes.Join(parts, nil))
+	})
+
+	t.Run("uneven parts refused", func(t *testing.T) {
+		key := "edges/uneven"
+		up := g.createUpload(t, key)
+		if status, _, body := g.putPart(t, key, up, 1, part(1)); status != 200 {
+			t.Fatalf("part 1: %d %s", status, body)
+		}
+		if got := code2(g.putPart(t, key, up, 2, make([]byte, 6*mib))); got != "400 InvalidRequest" {
+			t.Errorf("a part larger than part 1: %s", got)
+		}
+		if status, _, body := g.putPart(t, key, up, 2, []byte("short")); status != 200 {
+			t.Fatalf("a short part 2: %d %s", status, body)
+		}
+		if got := code2(g.putPart(t, key, up, 3, part(3))); got != "400 InvalidRequest" {
+			t.Errorf("a part after a short one: %s", got)
+		}
+		if status, body := g.complete(t, key, up, `"x"`, `"y"`, `"z"`); code(status, body) != "400 InvalidPart" {
+			t.Errorf("complete with parts that were not uploaded: %s", code(status, body))
+		}
+		g.notStored(t, key)
+	})
+
+	t.Run("part 1 not a multiple of 64 KiB", func(t *testing.T) {
+		key := "edges/odd"
+		up := g.createUpload(t, key)
+		if status, _, body := g.putPart(t, key, up, 1, make([]byte, 5*mib+1)); status != 200 {
+			t.Fatalf("part 1: %d %s", status, body)
+		}
+		if got := code2(g.putPart(t, key, up, 2, []byte("x"))); got != "400 InvalidRequest" {
+			t.Errorf("part 2 after an odd part 1: %s", got)
+		}
+	})
+
+	t.Run("gaps, copies and aborts", func(t *testing.T) {
+		key := "edges/gap"
+		up := g.createUpload(t, key)
+		p1 := part(1)
+		_, e1, _ := g.putPart(t, key, up, 1, p1)
+		_, e3, _ := g.putPart(t, key, up, 3, []byte("three"))
+		var b strings.Builder
+		fmt.Fprintf(&b, "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part><Part><PartNumber>3</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>", e1, e3)
+		resp := g.s3Request(t, "POST", "/"+s3Bucket+"/"+key+"?uploadId="+url.QueryEscape(up), []byte(b.String()), g.cred(), nil)
+		if got := code(resp.StatusCode, readAll(resp)); got != "400 InvalidPart" {
+			t.Errorf("complete with a gap: %s", got)
+		}
+		resp = g.s3Request(t, "PUT", fmt.Sprintf("/%s/%s?partNumber=2&uploadId=%s", s3Bucket, key, url.QueryEscape(up)), nil, g.cred(), func(r *http.Request) {
+			r.Header.Set("X-Amz-Copy-Source", "/"+s3Bucket+"/edges/concurrent")
+			s3.Sign(r, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now())
+		})
+		if got := code(resp.StatusCode, readAll(resp)); got != "501 NotImplemented" {
+			t.Errorf("UploadPartCopy: %s", got)
+		}
+		resp = g.s3Request(t, "DELETE", "/"+s3Bucket+"/"+key+"?uploadId="+url.QueryEscape(up), nil, g.cred(), nil)
+		if resp.StatusCode != 204 {
+			t.Errorf("abort: %d %s", resp.StatusCode, readAll(resp))
+		}
+		resp = g.s3Request(t, "GET", "/"+s3Bucket+"/"+key+"?uploadId="+url.QueryEscape(up), nil, g.cred(), nil)
+		if got := code(resp.StatusCode, readAll(resp)); got != "404 NoSuchUpload" {
+			t.Errorf("ListParts after abort: %s", got)
+		}
+		if got := code2(g.putPart(t, key, up, 2, []byte("late"))); got != "404 NoSuchUpload" {
+			t.Errorf("a part after abort: %s", got)
+		}
+		g.notStored(t, key)
+	})
+
+	t.Run("digests", func(t *testing.T) {
+		data := []byte("the plaintext the client promised")
+		put := func(key, header, value string) (int, string, http.Header) {
+			resp := g.s3Request(t, "PUT", "/"+s3Bucket+"/"+key, data, g.cred(), func(r *http.Request) {
+				r.Header.Set(header, value)
+				s3.Sign(r, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now())
+			})
+			return resp.StatusCode, readAll(resp), resp.Header
+		}
+		if status, body, _ := put("edges/bad-md5", "Content-Md5", "1B2M2Y8AsgTpgAmY7PhCfg=="); code(status, body) != "400 BadDigest" {
+			t.Errorf("a wrong Content-MD5: %s", code(status, body))
+		}
+		g.notStored(t, "edges/bad-md5")
+		if status, body, _ := put("edges/bad-crc", "X-Amz-Checksum-Crc32", "AAAAAA=="); code(status, body) != "400 BadDigest" {
+			t.Errorf("a wrong x-amz-checksum-crc32: %s", code(status, body))
+		}
+		g.notStored(t, "edges/bad-crc")
+		sum := md5sum(data)
+		status, body, h := put("edges/good-md5", "Content-Md5", sum)
+		if status != 200 {
+			t.Fatalf("a right Content-MD5: %d %s", status, body)
+		}
+		g.checkStored(t, "edges/good-md5", data)
+		raw, _ := os.ReadFile(g.srv.ObjectPath(s3Bucket, "edges/good-md5"))
+		if strings.Trim(h.Get("Etag"), `"`) != md5hex(data) || md5hex(raw) == md5hex(data) {
+			t.Errorf("the client's ETag is %s, want the plaintext's MD5", h.Get("Etag"))
+		}
+	})
+
+	t.Run("browser POST upload refused", func(t *testing.T) {
+		body := "--b\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nedges/form\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nplaintext\r\n--b--\r\n"
+		resp := g.s3Request(t, "POST", "/"+s3Bucket, []byte(body), g.cred(), func(r *http.Request) {
+			r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+			s3.Sign(r, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now())
+		})
+		if got := code(resp.StatusCode, readAll(resp)); got != "501 NotImplemented" {
+			t.Errorf("POST Object: %s", got)
+		}
+		g.notStored(t, "edges/form")
+	})
+}
+
+func code2(status int, _ string, body string) string {
+	return fmt.Sprintf("%d %s", status, s3Code(body))
+}
+
+func md5sum(b []byte) string {
+	s := md5.Sum(b)
+	return base64.StdEncoding.EncodeToString(s[:])
+}
+
+func md5hex(b []byte) string {
+	s := md5.Sum(b)
+	return hex.EncodeToString(s[:])
 }

@@ -110,6 +110,8 @@ type call struct {
 	upPath, upRawPath string
 	upQuery           url.Values
 	copySource        string
+
+	preread []byte // the body, when it had to be read before deciding
 }
 
 func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
@@ -148,9 +150,16 @@ func (c *call) serve() (*http.Response, error) {
 		return c.abortMultipart(q.Get("uploadId"))
 	case m == http.MethodGet && uploadID:
 		return c.listParts(q)
+	case m == http.MethodPost && !has(q, "delete") && !has(q, "restore") && !has(q, "select"):
+		// Browser-form uploads (POST Object) and unknown POSTs would carry
+		// a file past the encryption: refused.
+		return nil, NotImplemented("this POST request is not supported through sluss (browser-form uploads included): use PutObject or a multipart upload")
 	case m == http.MethodPut && copySource:
 		return c.copyObject()
 	case m == http.MethodPut && isObjectPut(c.req, q):
+		if isBucketPath(c.req) {
+			return c.putBucketOrObject()
+		}
 		return c.putObject()
 	case m == http.MethodGet || m == http.MethodHead:
 		return c.read()
@@ -171,7 +180,37 @@ func isObjectPut(r *http.Request, q map[string][]string) bool {
 		}
 	}
 	p := strings.Trim(r.URL.Path, "/")
-	return strings.Contains(p, "/") || (p != "" && DecodedLength(r) > 0 && r.Header.Get("Content-Type") != "application/xml")
+	return strings.Contains(p, "/") || (p != "" && DecodedLength(r) > 0)
+}
+
+// isBucketPath reports whether the path names only a bucket (path style),
+// or an object at the top of a virtual-hosted bucket.
+func isBucketPath(r *http.Request) bool {
+	p := strings.Trim(r.URL.Path, "/")
+	return p != "" && !strings.Contains(p, "/")
+}
+
+// maxBucketConfig bounds a CreateBucketConfiguration body.
+const maxBucketConfig = 4 << 10
+
+// putBucketOrObject tells a CreateBucket with a configuration body from a
+// PutObject at the top of a virtual-hosted bucket by its body: only a
+// small CreateBucketConfiguration document goes upstream as it is; any
+// other body is encrypted.
+func (c *call) putBucketOrObject() (*http.Response, error) {
+	if n := DecodedLength(c.req); n <= 0 || n > maxBucketConfig {
+		return c.putObject()
+	}
+	body, err := c.readSmallBody()
+	if err != nil {
+		return nil, err
+	}
+	if doc := bytes.TrimSpace(body); bytes.HasPrefix(doc, []byte("<CreateBucketConfiguration")) || (bytes.HasPrefix(doc, []byte("<?xml")) && bytes.Contains(doc[:min(len(doc), 200)], []byte("<CreateBucketConfiguration"))) {
+		sum := sha256.Sum256(body)
+		return c.sendSmall(body, hex.EncodeToString(sum[:]))
+	}
+	c.preread = body
+	return c.putObject()
 }
 
 // authenticate verifies the client's signature and picks the credential
@@ -356,9 +395,13 @@ func (c *call) forwardSmall() (*http.Response, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(body)
+	return c.sendSmall(body, hex.EncodeToString(sum[:]))
+}
+
+func (c *call) sendSmall(body []byte, hash string) (*http.Response, error) {
 	out := c.outgoing(c.req.Context(), c.req.Method)
 	md5 := c.req.Header.Get("Content-Md5")
-	resp, err := c.send(out, bytes.NewReader(body), int64(len(body)), hex.EncodeToString(sum[:]), md5)
+	resp, err := c.send(out, bytes.NewReader(body), int64(len(body)), hash, md5)
 	if err != nil {
 		return nil, err
 	}

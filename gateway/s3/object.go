@@ -32,8 +32,13 @@ func (c *call) putObject() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, trailers, err := c.signed.Body(c.req)
-	if err != nil {
+	var body io.Reader
+	var trailers func() http.Header
+	if c.preread != nil {
+		// Read and checked already (putBucketOrObject).
+		body, trailers = bytes.NewReader(c.preread), func() http.Header { return nil }
+		d, _ = newDigests(http.Header{})
+	} else if body, trailers, err = c.signed.Body(c.req); err != nil {
 		return nil, err
 	}
 	plain := &checkedReader{r: body, d: d, trailers: trailers}
