@@ -601,6 +601,39 @@ func TestS3ObjectKeysPseudonymized(t *testing.T) {
 	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
 		t.Error("the object read back by its real name differs")
 	}
+	// A copy on the provider is the same age file, listed and read by its
+	// real name; conditional reads take the ETag the client knows.
+	aws("s3", "cp", "s3://"+s3Bucket+"/"+key, "s3://"+s3Bucket+"/copy/"+pnr+".txt")
+	if ls := aws("s3", "ls", "s3://"+s3Bucket+"/copy/"); !strings.Contains(ls, fmt.Sprintf(" %d %s.txt", len(data), pnr)) {
+		t.Errorf("the copy is not listed with its name and plaintext size:\n%s", ls)
+	}
+	copyBack := filepath.Join(t.TempDir(), "copy")
+	aws("s3", "cp", "s3://"+s3Bucket+"/copy/"+pnr+".txt", copyBack)
+	if got, _ := os.ReadFile(copyBack); !bytes.Equal(got, data) {
+		t.Error("the copy differs")
+	}
+	etag := `"` + md5hex(data) + `"`
+	for _, tc := range []struct {
+		header string
+		status int
+	}{{"If-None-Match", 304}, {"If-Match", 200}} {
+		resp := g.s3Request(t, "GET", "/"+s3Bucket+"/"+url.PathEscape("journal")+"/"+pnr+".txt", nil, g.cred(), func(r *http.Request) {
+			r.Header.Set(tc.header, etag)
+			s3.Sign(r, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now())
+		})
+		readAll(resp)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: the client's ETag: %d, want %d", tc.header, resp.StatusCode, tc.status)
+		}
+	}
+	// DeleteObjects names the keys by their real names; the tokens go.
+	aws("s3api", "delete-objects", "--bucket", s3Bucket, "--delete", `{"Objects":[{"Key":"`+key+`"}]}`)
+	aws("s3", "rm", "--recursive", "s3://"+s3Bucket+"/copy/")
+	for _, dir := range []string{"journal", "copy"} {
+		if left, _ := os.ReadDir(filepath.Join(g.srv.Dir, s3Bucket, dir)); len(left) != 0 {
+			t.Errorf("deleting left %d objects under %s/", len(left), dir)
+		}
+	}
 	for _, log := range []string{g.p.audit.String(), g.p.stderr.String()} {
 		if strings.Contains(log, pnr) || strings.Contains(log, strings.ReplaceAll(pnr, "-", "")[2:]) {
 			t.Fatal("the personnummer is in the gateway's logs")

@@ -3,7 +3,9 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -393,6 +395,25 @@ func (c *call) forwardSmall() (*http.Response, error) {
 	body, err := c.readSmallBody()
 	if err != nil {
 		return nil, err
+	}
+	if len(body) > 0 {
+		q := c.req.URL.Query()
+		switch {
+		case c.req.Method == http.MethodPost && has(q, "delete"):
+			// DeleteObjects names keys: they go as the tokens they are
+			// stored under.
+			body, err = c.pseudonymizeElements(body, "Key")
+		case has(q, "tagging"):
+			body, err = c.pseudonymizeElements(body, "Key", "Value")
+		}
+		if err != nil {
+			return nil, err
+		}
+		// The client's digest was checked; the provider gets the MD5 of
+		// what it receives (DeleteObjects needs one, and a client may have
+		// sent a checksum instead, which does not go upstream).
+		sum := md5.Sum(body)
+		c.req.Header.Set("Content-Md5", base64.StdEncoding.EncodeToString(sum[:]))
 	}
 	sum := sha256.Sum256(body)
 	return c.sendSmall(body, hex.EncodeToString(sum[:]))

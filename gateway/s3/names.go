@@ -2,6 +2,8 @@ package s3
 
 import (
 	"bytes"
+	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -125,3 +127,43 @@ func (c *call) reidentifyXML(resp *http.Response) *http.Response {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// pseudonymizeElements pseudonymizes the text of every <name> element of
+// an XML body (DeleteObjects keys, tag keys and values), as object keys
+// are: the provider never sees the identifiers they hold.
+func (c *call) pseudonymizeElements(doc []byte, names ...string) ([]byte, error) {
+	p := c.x.Pseudonymizer
+	if p == nil {
+		return nil, c.namesError(errors.New("no pseudonymizer"))
+	}
+	for _, name := range names {
+		var out []byte
+		off := 0
+		for {
+			start, v, end, ok := findXML(doc, name, off)
+			if !ok {
+				break
+			}
+			text := html(v)
+			pv, counts, err := p.PseudonymizePath(c.req.Context(), url.PathEscape(text))
+			if err != nil {
+				return nil, c.namesError(err)
+			}
+			c.x.AddCounts(counts)
+			if pv, err = url.PathUnescape(pv); err == nil && pv != text {
+				out = append(append(out, doc[off:start]...), xmlEscape(pv)...)
+			} else {
+				out = append(out, doc[off:end]...)
+			}
+			off = end
+		}
+		doc = append(out, doc[off:]...)
+	}
+	return doc, nil
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
