@@ -886,3 +886,82 @@ func TestS3MinioGo(t *testing.T) {
 		t.Error("the audit log lacks minio-go's requests")
 	}
 }
+
+// TestS3Interrupted: each client is killed in the middle of a multipart
+// upload and run again: aws and rclone start a new upload, s3cmd
+// --continue-put resumes the old one (ListParts tells it which parts are
+// there, by the ETags it knows). Either way the object is one age file.
+func TestS3Interrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	cl := s3test.FindClients(t)
+	g := startS3Gateway(t)
+	env := g.clientEnv(t)
+	src := t.TempDir()
+	data := randomFile(t, src, "big", 64*mib)
+	file := filepath.Join(src, "big")
+	awsCfg := filepath.Join(t.TempDir(), "aws-config")
+	os.WriteFile(awsCfg, []byte("[default]\ns3 =\n  max_bandwidth = 16MB/s\n"), 0o600)
+	proxy, _ := url.Parse(g.p.proxy)
+	host := strings.TrimPrefix(g.endpoint, "http://")
+	s3cfg := filepath.Join(t.TempDir(), "s3cfg")
+	os.WriteFile(s3cfg, []byte(fmt.Sprintf("[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\nuse_https = False\nproxy_host = %s\nproxy_port = %s\nmultipart_chunk_size_mb = 8\n",
+		g.srv.AccessKey, g.srv.SecretKey, host, host, proxy.Hostname(), proxy.Port())), 0o600)
+	remote := ":s3,provider=Other,env_auth=true,endpoint='" + g.endpoint + "':" + s3Bucket + "/int/rclone"
+	for _, tc := range []struct {
+		name  string
+		key   string
+		first []string
+		again []string
+	}{
+		{"aws", "int/aws", []string{cl.AWS, "--endpoint-url", g.endpoint, "s3", "cp", file, "s3://" + s3Bucket + "/int/aws"}, nil},
+		{"rclone", "int/rclone/big", []string{cl.Rclone, "--s3-upload-cutoff", "8M", "--s3-chunk-size", "8M", "--bwlimit", "16M", "copyto", file, remote + "/big"}, nil},
+		{"s3cmd", "int/s3cmd", []string{cl.S3cmd, "-c", s3cfg, "--limit-rate=16m", "put", file, "s3://" + s3Bucket + "/int/s3cmd"},
+			[]string{cl.S3cmd, "-c", s3cfg, "--continue-put", "put", file, "s3://" + s3Bucket + "/int/s3cmd"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := append(append([]string(nil), env...), "AWS_CONFIG_FILE="+awsCfg)
+			mark := fmt.Sprintf(`"method":"PUT","path":"/%s/%s"`, s3Bucket, tc.key)
+			before := g.audited(t, mark)
+			cmd := exec.Command(tc.first[0], tc.first[1:]...)
+			cmd.Env = e
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			interrupted := false
+			for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if g.audited(t, mark)-before >= 2 {
+					cmd.Process.Kill()
+					interrupted = true
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("the first upload ended before it could be interrupted: %v", err)
+				default:
+				}
+			}
+			<-done
+			if !interrupted {
+				t.Fatal("the first upload sent no parts")
+			}
+			again := tc.again
+			if again == nil {
+				again = tc.first
+			}
+			runTool(t, e, again[0], again[1:]...)
+			g.checkStored(t, tc.key, data)
+			if tc.again != nil {
+				// Resumed: one CreateMultipartUpload and one Complete in
+				// all, no second upload.
+				posts := fmt.Sprintf(`"method":"POST","path":"/%s/%s"`, s3Bucket, tc.key)
+				if n := g.audited(t, posts); n != 2 {
+					t.Errorf("%d POSTs for the object, want 2 (create, then complete after resuming)", n)
+				}
+			}
+		})
+	}
+}
