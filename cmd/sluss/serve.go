@@ -143,6 +143,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ustore.Close()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep() // before ustore.Close
+	go sweepUploads(sweepCtx, ustore, logger)
 	s3a.State, s3a.Log = ustore, logger
 	s3a.Credentials = func(id string) (s3.Credential, error) {
 		c, err := store.S3Credential(id)
@@ -340,4 +343,23 @@ func uploadStateKey(reidentification []byte) []byte {
 	k := make([]byte, 32)
 	io.ReadFull(hkdf.New(sha256.New, reidentification, nil, []byte("sluss upload state v1")), k)
 	return k
+}
+
+// sweepUploads removes expired upload state (abandoned uploads) at start
+// and every hour.
+func sweepUploads(ctx context.Context, s uploads.Store, log zerolog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.Sweep(ctx); err != nil {
+			log.Warn().Err(err).Msg("upload state sweep failed")
+		} else if n > 0 {
+			log.Info().Int("removed", n).Msg("expired upload state removed")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
