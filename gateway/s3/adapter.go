@@ -113,7 +113,8 @@ type call struct {
 	upQuery           url.Values
 	copySource        string
 
-	preread []byte // the body, when it had to be read before deciding
+	preread    []byte // the body, when it had to be read before deciding
+	objectBody bool   // the answer is an object's content
 }
 
 func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {

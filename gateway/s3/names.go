@@ -101,12 +101,12 @@ func (c *call) applyNames(out *http.Request) {
 
 // maxXMLReidentify is the largest XML answer re-identified (a listing of
 // 1 000 keys is a few hundred KiB).
-const maxXMLReidentify = 32 << 20
+const maxXMLReidentify = maxXMLAnswer
 
 // reidentifyXML puts the original names back into an XML answer (listings,
 // upload and copy results, errors) for users with the reidentify right.
 func (c *call) reidentifyXML(resp *http.Response) *http.Response {
-	if !c.x.User.Can(gateway.RightReidentify) || c.x.Pseudonymizer == nil || !strings.Contains(resp.Header.Get("Content-Type"), "xml") || c.req.Method == http.MethodHead {
+	if c.objectBody || !c.x.User.Can(gateway.RightReidentify) || c.x.Pseudonymizer == nil || !strings.Contains(resp.Header.Get("Content-Type"), "xml") || c.req.Method == http.MethodHead {
 		return resp
 	}
 	doc, err := io.ReadAll(io.LimitReader(resp.Body, maxXMLReidentify+1))

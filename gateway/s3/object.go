@@ -168,9 +168,11 @@ func (c *call) read() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode == http.StatusOK && c.req.Method == http.MethodGet && isListing(resp) {
+	if resp.StatusCode == http.StatusOK && c.req.Method == http.MethodGet && c.isBucketRead() && strings.Contains(resp.Header.Get("Content-Type"), "xml") {
 		return c.rewriteListing(resp)
 	}
+	// An object's body is the client's own: nothing in it is rewritten.
+	c.objectBody = resp.StatusCode/100 == 2
 	clientETag(resp.Header, rec)
 	c.openMetadata(resp.Header)
 	return c.plainResponse(resp), nil
@@ -183,15 +185,24 @@ func (t signingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.c.send(r, nil, 0, "", "")
 }
 
-func isListing(resp *http.Response) bool {
-	ct := resp.Header.Get("Content-Type")
-	return strings.Contains(ct, "xml")
+// isBucketRead reports whether a GET reads a bucket (a listing or a
+// bucket subresource) rather than an object: path-style, a path of the
+// bucket alone.
+func (c *call) isBucketRead() bool {
+	return !strings.Contains(strings.Trim(c.req.URL.Path, "/"), "/")
 }
+
+// maxXMLAnswer bounds the XML answers the gateway reads whole (listings,
+// upload and copy results).
+const maxXMLAnswer = 32 << 20
 
 // readUpstreamXML reads a small XML answer whole.
 func readUpstreamXML(resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
-	doc, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	doc, err := io.ReadAll(io.LimitReader(resp.Body, maxXMLAnswer+1))
+	if err == nil && len(doc) > maxXMLAnswer {
+		return nil, newError(http.StatusBadGateway, "InternalError", "the storage service's answer is larger than the gateway reads")
+	}
 	if err != nil {
 		return nil, newError(http.StatusBadGateway, "InternalError", "the storage service's answer was cut").withCause(err)
 	}
