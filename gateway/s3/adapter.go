@@ -96,18 +96,17 @@ type service struct {
 
 // call is one client request on its way through the adapter.
 type call struct {
-	s        *service
-	x        *gateway.Exchange
-	req      *http.Request // the outgoing request, still as the client signed it
-	next     http.RoundTripper
-	signed   *Signed
-	up       Credentials // what the gateway signs upstream with
-	region   string
-	resource string // the path, for error documents
+	s      *service
+	x      *gateway.Exchange
+	req    *http.Request // the outgoing request, still as the client signed it
+	next   http.RoundTripper
+	signed *Signed
+	up     Credentials // what the gateway signs upstream with
+	region string
 }
 
 func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
-	c := &call{s: s, x: x, req: req, next: next, resource: req.URL.Path}
+	c := &call{s: s, x: x, req: req, next: next}
 	resp, err := c.serve()
 	if err != nil {
 		if req.Body != nil {
@@ -251,7 +250,9 @@ func (c *call) errorResponse(err error) *http.Response {
 		c.x.Log.Debug().Err(err).Str("code", e.Code).Msg("s3 request failed")
 	}
 	rec := &responseRecorder{header: http.Header{}}
-	WriteError(rec, e, c.resource, c.x.ID)
+	// No Resource: the path is the object's key, which may hold a name
+	// or a personnummer, and an error answer is what clients log.
+	WriteError(rec, e, "", c.x.ID)
 	return rec.response(c.req)
 }
 

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sluss/sluss/gateway/s3"
+	"github.com/sluss/sluss/internal/s3test"
+)
+
+// s3User is a sluss user of a gateway started with users.
+type s3User struct {
+	name, password string
+	rights         []string
+}
+
+// s3Setup changes what startS3GatewayWith starts.
+type s3Setup struct {
+	// users, if any, are written to a bcrypt users file, each in a group
+	// of its own with its rights; without users, loopback clients are the
+	// local user with every right.
+	users []s3User
+	// front, if set, sits between the gateway and versitygw: it gets every
+	// upstream request and passes it on to next (versitygw), or not.
+	front func(next http.Handler) http.Handler
+}
+
+// startS3GatewayWith is startS3Gateway with users or a fault-injecting
+// front before versitygw.
+func startS3GatewayWith(t *testing.T, setup s3Setup) *s3Gateway {
+	t.Helper()
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, s3Bucket)
+	g := &s3Gateway{srv: srv, bin: buildSluss(t), dir: t.TempDir()}
+	_, port, _ := strings.Cut(srv.Addr, ":")
+	if setup.front != nil {
+		port = startFront(t, srv, setup.front)
+	}
+	g.endpoint = "http://s3.sluss.test:" + port
+	var users strings.Builder
+	if len(setup.users) > 0 {
+		var file strings.Builder
+		users.WriteString("  users_file: " + filepath.Join(g.dir, "users") + "\n  groups:\n")
+		for _, u := range setup.users {
+			hash, err := bcrypt.GenerateFromPassword([]byte(u.password), bcrypt.MinCost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&file, "%s:%s\n", u.name, hash)
+			fmt.Fprintf(&users, "    - name: %s-group\n      members: [%s]\n      rights: [%s]\n", u.name, u.name, strings.Join(u.rights, ", "))
+		}
+		os.WriteFile(filepath.Join(g.dir, "users"), []byte(file.String()), 0o600)
+	}
+	g.cfg = filepath.Join(g.dir, "sluss.yaml")
+	os.WriteFile(g.cfg, []byte(fmt.Sprintf(`keys:
+  data_dir: %s
+gateway:
+  resolve:
+    s3.sluss.test: [127.0.0.1]
+%s  services:
+    - name: storage
+      hosts: [s3.sluss.test]
+      profile: s3
+      ports: [%s]
+      allow_loopback: true
+`, filepath.Join(g.dir, "keys"), users.String(), port)), 0o600)
+	add := exec.Command(g.bin, "keys", "s3", "add", "--config", g.cfg, srv.AccessKey)
+	add.Stdin = strings.NewReader(srv.SecretKey + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("sluss keys s3 add: %v\n%s", err, out)
+	}
+	g.start(t)
+	exp := exec.Command(g.bin, "keys", "export-identity", "--config", g.cfg, "--"+exportConsentFlag)
+	out, err := exp.Output()
+	if err != nil {
+		t.Fatalf("sluss keys export-identity: %v", err)
+	}
+	g.identity = filepath.Join(g.dir, "identity.txt")
+	os.WriteFile(g.identity, out, 0o600)
+	return g
+}
+
+// startFront serves front(versitygw) on a loopback port of its own and
+// returns the port. Requests keep the Host the gateway signed.
+func startFront(t *testing.T, srv *s3test.Server, front func(http.Handler) http.Handler) string {
+	t.Helper()
+	target, _ := url.Parse(srv.URL)
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host
+	}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: front(rp)}
+	go hs.Serve(l)
+	t.Cleanup(func() { hs.Close() })
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// s3Call is one request a test signs itself and sends through the
+// gateway.
+type s3Call struct {
+	method, path string
+	body         []byte
+	header       http.Header
+	cred         s3.Credentials // default: the server's root key
+	payload      string         // x-amz-content-sha256; default UNSIGNED-PAYLOAD
+	proxy        string         // default: the gateway's proxy URL, no user
+}
+
+func (g *s3Gateway) do(t *testing.T, c s3Call) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(c.method, g.endpoint+c.path, bytes.NewReader(c.body))
+	if c.body == nil {
+		req.Body = http.NoBody
+	}
+	for k, vs := range c.header {
+		req.Header[k] = vs
+	}
+	if c.cred.AccessKeyID == "" {
+		c.cred = g.cred()
+	}
+	if c.payload == "" {
+		c.payload = s3.UnsignedPayload
+	}
+	if err := s3.Sign(req, c.cred, "us-east-1", c.payload, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if c.proxy == "" {
+		c.proxy = g.p.proxy
+	}
+	proxy, _ := url.Parse(c.proxy)
+	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", c.method, c.path, err)
+	}
+	return resp, readAll(resp)
+}
+
+// proxyAs is the gateway's proxy URL with a user's credentials.
+func (g *s3Gateway) proxyAs(u s3User) string {
+	p, _ := url.Parse(g.p.proxy)
+	p.User = url.UserPassword(u.name, u.password)
+	return p.String()
+}
+
+// directHead sends a HEAD straight to versitygw, as the storage provider
+// would answer anyone.
+func (g *s3Gateway) directHead(t *testing.T, key string) http.Header {
+	t.Helper()
+	req, _ := http.NewRequest("HEAD", g.srv.URL+"/"+s3Bucket+"/"+key, nil)
+	if err := s3.Sign(req, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("direct HEAD %s: %s", key, resp.Status)
+	}
+	return resp.Header
+}
+
+// TestS3NoPersonalData: object keys and metadata holding personnummer
+// and names go through the gateway; neither the audit log, nor the debug
+// log, nor an error answer of the gateway holds them, the provider keeps
+// the metadata only sealed, and HEAD through the gateway gives it back.
+func TestS3NoPersonalData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	g := startS3Gateway(t)
+	const name = "Astrid Lindqvist"
+	secrets := []string{"19121212-1212", "191212121212", name, "Astrid", "Lindqvist"}
+	for i := 1; i <= 2; i++ {
+		pnr := testPersonnummer(i)
+		secrets = append(secrets, pnr, strings.ReplaceAll(pnr, "-", ""))
+	}
+	keyOf := func(pnr string) string { return "people/" + pnr + " " + name + ".txt" }
+	escaped := func(key string) string { return "/" + s3Bucket + "/" + strings.ReplaceAll(key, " ", "%20") }
+	note := "journal för " + name + " 19121212-1212"
+	meta := http.Header{"X-Amz-Meta-Note": {note}}
+	data := []byte("anteckningar\n")
+
+	// PutObject, and a multipart upload of two parts.
+	put := keyOf("19121212-1212")
+	if resp, body := g.do(t, s3Call{method: "PUT", path: escaped(put), body: data, header: meta}); resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	multi := keyOf(testPersonnummer(1))
+	resp, body := g.do(t, s3Call{method: "POST", path: escaped(multi) + "?uploads=", header: meta})
+	up, ok := xmlText(body, "UploadId")
+	if resp.StatusCode != 200 || !ok {
+		t.Fatalf("CreateMultipartUpload: %d %s", resp.StatusCode, body)
+	}
+	part1 := make([]byte, 5*mib)
+	rand.Read(part1)
+	var etags []string
+	for n, p := range [][]byte{part1, data} {
+		resp, body := g.do(t, s3Call{method: "PUT", path: fmt.Sprintf("%s?partNumber=%d&uploadId=%s", escaped(multi), n+1, url.QueryEscape(up)), body: p})
+		if resp.StatusCode != 200 {
+			t.Fatalf("part %d: %d %s", n+1, resp.StatusCode, body)
+		}
+		etags = append(etags, resp.Header.Get("Etag"))
+	}
+	var doc strings.Builder
+	doc.WriteString("<CompleteMultipartUpload>")
+	for i, e := range etags {
+		fmt.Fprintf(&doc, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i+1, e)
+	}
+	doc.WriteString("</CompleteMultipartUpload>")
+	if resp, body := g.do(t, s3Call{method: "POST", path: escaped(multi) + "?uploadId=" + url.QueryEscape(up), body: []byte(doc.String())}); resp.StatusCode != 200 {
+		t.Fatalf("CompleteMultipartUpload: %d %s", resp.StatusCode, body)
+	}
+	g.checkStored(t, put, data)
+	g.checkStored(t, multi, append(bytes.Clone(part1), data...))
+
+	for _, key := range []string{put, multi} {
+		// The provider holds the metadata sealed; the gateway opens it.
+		stored := g.directHead(t, key).Get("X-Amz-Meta-Note")
+		if !strings.HasPrefix(stored, "sluss1.") || strings.Contains(stored, "1212") || strings.Contains(stored, "Astrid") {
+			t.Errorf("%s: versitygw holds x-amz-meta-note %q, want it sealed", key, stored)
+		}
+		resp, _ := g.do(t, s3Call{method: "HEAD", path: escaped(key)})
+		if got := resp.Header.Get("X-Amz-Meta-Note"); resp.StatusCode != 200 || got != note {
+			t.Errorf("%s: HEAD through the gateway: %d, x-amz-meta-note %q, want %q", key, resp.StatusCode, got, note)
+		}
+		if resp, body := g.do(t, s3Call{method: "GET", path: escaped(key)}); resp.StatusCode != 200 || resp.Header.Get("X-Amz-Meta-Note") != note {
+			t.Errorf("%s: GET through the gateway: %d, x-amz-meta-note %q", key, resp.StatusCode, resp.Header.Get("X-Amz-Meta-Note"))
+		} else if key == put && body != string(data) {
+			t.Errorf("%s: GET gives %q", key, body)
+		}
+	}
+
+	// Refusals the gateway answers itself must not echo the key.
+	refused := keyOf(testPersonnummer(2))
+	for _, tc := range []struct {
+		name string
+		call s3Call
+		code string
+	}{
+		{"wrong secret", s3Call{method: "PUT", path: escaped(refused), body: data, cred: s3.Credentials{AccessKeyID: g.srv.AccessKey, Secret: "wrong"}}, "SignatureDoesNotMatch"},
+		{"unknown key", s3Call{method: "GET", path: escaped(refused), cred: s3.Credentials{AccessKeyID: "AKIANOTKNOWN", Secret: "x"}}, "InvalidAccessKeyId"},
+		{"part of no upload", s3Call{method: "PUT", path: escaped(refused) + "?partNumber=1&uploadId=nosuch", body: data}, "NoSuchUpload"},
+		{"no such key (versitygw's answer)", s3Call{method: "GET", path: escaped(refused)}, "NoSuchKey"},
+		{"body shorter than signed", s3Call{method: "PUT", path: escaped(refused), body: data, payload: strings.Repeat("0", 64)}, "XAmzContentSHA256Mismatch"},
+	} {
+		resp, body := g.do(t, tc.call)
+		if s3Code(body) != tc.code {
+			t.Errorf("%s: %d %s, want %s", tc.name, resp.StatusCode, body, tc.code)
+		}
+		for _, s := range secrets {
+			if strings.Contains(body, s) || strings.Contains(body, strings.ReplaceAll(s, " ", "%20")) {
+				t.Errorf("%s: the error answer holds %q:\n%s", tc.name, s, body)
+			}
+		}
+		g.notStored(t, refused)
+	}
+
+	if n := g.audited(t, `"action":"encrypt"`); n < 3 {
+		t.Errorf("the audit log has %d encrypt events, want 3 (a PUT, two parts)", n)
+	}
+	for _, log := range []struct{ name, text string }{{"audit log", g.p.audit.String()}, {"debug log", g.p.stderr.String()}} {
+		for _, s := range append(secrets, note) {
+			if strings.Contains(log.text, s) || strings.Contains(log.text, strings.ReplaceAll(s, " ", "%20")) {
+				t.Errorf("the %s holds %q", log.name, s)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("audit:\n%s\nstderr:\n%s", g.p.audit, g.p.stderr)
+	}
+}
+
+func xmlText(doc, name string) (string, bool) {
+	_, rest, ok := strings.Cut(doc, "<"+name+">")
+	if !ok {
+		return "", false
+	}
+	v, _, ok := strings.Cut(rest, "</"+name+">")
+	return v, ok
+}
