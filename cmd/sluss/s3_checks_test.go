@@ -299,3 +299,67 @@ func xmlText(doc, name string) (string, bool) {
 	v, _, ok := strings.Cut(rest, "</"+name+">")
 	return v, ok
 }
+
+// TestS3Rights: with a users file, anyone signed in may upload, but only
+// a user with the decrypt right reads an encrypted object (or its
+// metadata) in plaintext; others get S3's AccessDenied.
+func TestS3Rights(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	reader := s3User{"reader", "läs-lösen", []string{"decrypt"}}
+	clerk := s3User{"clerk", "skriv-lösen", nil}
+	g := startS3GatewayWith(t, s3Setup{users: []s3User{reader, clerk}})
+	data := []byte("protokoll från mötet\n")
+	note := "utkast"
+	path := "/" + s3Bucket + "/rights/protokoll.txt"
+
+	if resp, _ := g.do(t, s3Call{method: "PUT", path: path, body: data}); resp.StatusCode != http.StatusProxyAuthRequired {
+		t.Errorf("PUT without proxy credentials: %d, want 407", resp.StatusCode)
+	}
+	if resp, body := g.do(t, s3Call{method: "PUT", path: path, body: data, proxy: g.proxyAs(clerk), header: http.Header{"X-Amz-Meta-Note": {note}}}); resp.StatusCode != 200 {
+		t.Fatalf("PUT by a user without decrypt: %d %s", resp.StatusCode, body)
+	}
+	g.checkStored(t, "rights/protokoll.txt", data)
+
+	for _, tc := range []struct {
+		user   s3User
+		method string
+		status int
+		body   string // for 200
+		code   string // for errors
+		note   string // x-amz-meta-note, "sealed" for sealed
+	}{
+		{clerk, "GET", 403, "", "AccessDenied", ""},
+		{clerk, "HEAD", 200, "", "", "sealed"},
+		{reader, "GET", 200, string(data), "", note},
+		{reader, "HEAD", 200, "", "", note},
+	} {
+		resp, body := g.do(t, s3Call{method: tc.method, path: path, proxy: g.proxyAs(tc.user)})
+		name := tc.user.name + " " + tc.method
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %s, want %d", name, resp.StatusCode, body, tc.status)
+			continue
+		}
+		if tc.code != "" && (s3Code(body) != tc.code || resp.Header.Get("Content-Type") != "application/xml") {
+			t.Errorf("%s: %s %q, want an S3 XML error %s", name, resp.Header.Get("Content-Type"), body, tc.code)
+		}
+		if tc.code != "" && strings.Contains(body, string(data[:8])) {
+			t.Errorf("%s: the refusal holds plaintext", name)
+		}
+		if tc.status == 200 && body != tc.body {
+			t.Errorf("%s: body %q, want %q", name, body, tc.body)
+		}
+		got := resp.Header.Get("X-Amz-Meta-Note")
+		switch {
+		case tc.note == "sealed" && !strings.HasPrefix(got, "sluss1."):
+			t.Errorf("%s: x-amz-meta-note %q, want it sealed", name, got)
+		case tc.note != "sealed" && got != tc.note:
+			t.Errorf("%s: x-amz-meta-note %q, want %q", name, got, tc.note)
+		}
+	}
+	audit := g.p.audit.String()
+	if !strings.Contains(audit, `"user":"clerk"`) || !strings.Contains(audit, `"user":"reader"`) || !strings.Contains(audit, `"action":"deny"`) {
+		t.Errorf("the audit log does not name the users and the refusal:\n%s", audit)
+	}
+}
