@@ -176,8 +176,14 @@ func (c *call) authenticate() error {
 		}
 		return cred.Secret, nil
 	}
-	restoreExpect(c.req)
+	restored := restoreExpect(c.req)
 	signed, err := Verify(c.req, c.req.URL.Host, c.s.a.now(), lookup)
+	if restored && errors.Is(err, ErrSignatureDoesNotMatch) {
+		// The client's own spelling is gone with the header; the other
+		// one in use is aws-sdk-go v1's, which signs it when it retries.
+		c.req.Header.Set("Expect", "100-Continue")
+		signed, err = Verify(c.req, c.req.URL.Host, c.s.a.now(), lookup)
+	}
 	c.req.Header.Del("Expect")
 	if err != nil {
 		return err
@@ -205,10 +211,14 @@ func (c *call) authenticate() error {
 }
 
 // restoreExpect puts back the "Expect: 100-continue" the gateway's proxy
-// answered and removed, when the client signed it (the AWS SDKs do).
-func restoreExpect(r *http.Request) {
+// answered and removed, when the client signed it, and reports whether it
+// did. The value is signed as the client spelt it, which the proxy did not
+// keep: most clients write "100-continue"; aws-sdk-go v1 (rclone 1.60)
+// writes "100-Continue" and signs it on a retry, when the header is left
+// from the first attempt.
+func restoreExpect(r *http.Request) bool {
 	if r.Header.Get("Expect") != "" {
-		return
+		return false
 	}
 	list := r.URL.Query().Get("X-Amz-SignedHeaders")
 	if _, rest, ok := strings.Cut(r.Header.Get("Authorization"), "SignedHeaders="); ok {
@@ -217,8 +227,10 @@ func restoreExpect(r *http.Request) {
 	for _, h := range strings.Split(list, ";") {
 		if strings.EqualFold(strings.TrimSpace(h), "expect") {
 			r.Header.Set("Expect", "100-continue")
+			return true
 		}
 	}
+	return false
 }
 
 func orDefault(v ...string) string {
