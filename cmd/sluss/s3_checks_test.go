@@ -215,6 +215,10 @@ func TestS3NoPersonalData(t *testing.T) {
 	if resp, body := g.do(t, s3Call{method: "PUT", path: escaped(put), body: data, header: meta}); resp.StatusCode != 200 {
 		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
 	}
+	nameOnly := "people/" + name + " remiss.txt"
+	if resp, body := g.do(t, s3Call{method: "PUT", path: escaped(nameOnly), body: data, header: meta}); resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
 	multi := keyOf(testPersonnummer(1))
 	resp, body := g.do(t, s3Call{method: "POST", path: escaped(multi) + "?uploads=", header: meta})
 	up, ok := xmlText(body, "UploadId")
@@ -252,7 +256,7 @@ func TestS3NoPersonalData(t *testing.T) {
 		t.Errorf("GET cut by the provider: %d %s", resp.StatusCode, body)
 	}
 
-	for _, key := range []string{put, multi} {
+	for _, key := range []string{put, nameOnly, multi} {
 		// The provider holds the metadata sealed; the gateway opens it.
 		stored := g.directHead(t, key).Get("X-Amz-Meta-Note")
 		if !strings.HasPrefix(stored, "sluss1.") || strings.Contains(stored, "1212") || strings.Contains(stored, "Astrid") {
@@ -294,8 +298,8 @@ func TestS3NoPersonalData(t *testing.T) {
 		g.notStored(t, refused)
 	}
 
-	if n := g.audited(t, `"action":"encrypt"`); n < 3 {
-		t.Errorf("the audit log has %d encrypt events, want 3 (a PUT, two parts)", n)
+	if n := g.audited(t, `"action":"encrypt"`); n < 4 {
+		t.Errorf("the audit log has %d encrypt events, want 4 (two PUTs, two parts)", n)
 	}
 	for _, log := range []struct{ name, text string }{{"audit log", g.p.audit.String()}, {"debug log", g.p.stderr.String()}} {
 		for _, s := range append(secrets, note) {
