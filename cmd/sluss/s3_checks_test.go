@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -100,10 +101,14 @@ gateway:
 func startFront(t *testing.T, srv *s3test.Server, front func(http.Handler) http.Handler) string {
 	t.Helper()
 	target, _ := url.Parse(srv.URL)
-	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		pr.SetURL(target)
-		pr.Out.Host = pr.In.Host
-	}}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+		},
+		// Requests the gateway cuts on purpose are no news.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
