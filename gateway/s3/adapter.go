@@ -99,14 +99,13 @@ type service struct {
 
 // call is one client request on its way through the adapter.
 type call struct {
-	s        *service
-	x        *gateway.Exchange
-	req      *http.Request // the outgoing request, still as the client signed it
-	next     http.RoundTripper
-	signed   *Signed
-	up       Credentials // what the gateway signs upstream with
-	region   string
-	resource string // the path, for error documents
+	s      *service
+	x      *gateway.Exchange
+	req    *http.Request // the outgoing request, still as the client signed it
+	next   http.RoundTripper
+	signed *Signed
+	up     Credentials // what the gateway signs upstream with
+	region string
 
 	// Names as sent upstream (names.go).
 	upPath, upRawPath string
@@ -118,7 +117,7 @@ type call struct {
 }
 
 func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
-	c := &call{s: s, x: x, req: req, next: next, resource: req.URL.Path}
+	c := &call{s: s, x: x, req: req, next: next}
 	resp, err := c.serve()
 	if err != nil {
 		if req.Body != nil {
@@ -228,8 +227,14 @@ func (c *call) authenticate() error {
 		}
 		return cred.Secret, nil
 	}
-	restoreExpect(c.req)
+	restored := restoreExpect(c.req)
 	signed, err := Verify(c.req, c.req.URL.Host, c.s.a.now(), lookup)
+	if restored && errors.Is(err, ErrSignatureDoesNotMatch) {
+		// The client's own spelling is gone with the header; the other
+		// one in use is aws-sdk-go v1's, which signs it when it retries.
+		c.req.Header.Set("Expect", "100-Continue")
+		signed, err = Verify(c.req, c.req.URL.Host, c.s.a.now(), lookup)
+	}
 	c.req.Header.Del("Expect")
 	if err != nil {
 		return err
@@ -257,10 +262,14 @@ func (c *call) authenticate() error {
 }
 
 // restoreExpect puts back the "Expect: 100-continue" the gateway's proxy
-// answered and removed, when the client signed it (the AWS SDKs do).
-func restoreExpect(r *http.Request) {
+// answered and removed, when the client signed it, and reports whether it
+// did. The value is signed as the client spelt it, which the proxy did not
+// keep: most clients write "100-continue"; aws-sdk-go v1 (rclone 1.60)
+// writes "100-Continue" and signs it on a retry, when the header is left
+// from the first attempt.
+func restoreExpect(r *http.Request) bool {
 	if r.Header.Get("Expect") != "" {
-		return
+		return false
 	}
 	list := r.URL.Query().Get("X-Amz-SignedHeaders")
 	if _, rest, ok := strings.Cut(r.Header.Get("Authorization"), "SignedHeaders="); ok {
@@ -269,8 +278,10 @@ func restoreExpect(r *http.Request) {
 	for _, h := range strings.Split(list, ";") {
 		if strings.EqualFold(strings.TrimSpace(h), "expect") {
 			r.Header.Set("Expect", "100-continue")
+			return true
 		}
 	}
+	return false
 }
 
 func orDefault(v ...string) string {
@@ -302,7 +313,9 @@ func (c *call) errorResponse(err error) *http.Response {
 		c.x.Log.Debug().Err(err).Str("code", e.Code).Msg("s3 request failed")
 	}
 	rec := &responseRecorder{header: http.Header{}}
-	WriteError(rec, e, c.resource, c.x.ID)
+	// No Resource: the path is the object's key, which may hold a name
+	// or a personnummer, and an error answer is what clients log.
+	WriteError(rec, e, "", c.x.ID)
 	return rec.response(c.req)
 }
 

@@ -100,14 +100,15 @@ type errorDocument struct {
 	XMLName   xml.Name `xml:"Error"`
 	Code      string   `xml:"Code"`
 	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource"`
+	Resource  string   `xml:"Resource,omitempty"`
 	RequestID string   `xml:"RequestId"`
 }
 
 // WriteError writes e as S3's XML error document
 // (<Error><Code/><Message/><Resource/><RequestId/></Error>, Content-Type
-// application/xml). resource is the request path; requestID the gateway's
-// request id, also sent as x-amz-request-id.
+// application/xml). resource is the request path, or "" to leave
+// Resource out; requestID the gateway's request id, also sent as
+// x-amz-request-id.
 func WriteError(w http.ResponseWriter, e *Error, resource, requestID string) {
 	status := e.Status
 	if status == 0 {

@@ -11,24 +11,31 @@ import (
 )
 
 func TestWriteError(t *testing.T) {
-	w := httptest.NewRecorder()
-	WriteError(w, AccessDenied("Request has expired"), "/bucket/key", "req-1")
-	if w.Code != http.StatusForbidden {
-		t.Errorf("status %d, want 403", w.Code)
-	}
-	if ct := w.Header().Get("Content-Type"); ct != "application/xml" {
-		t.Errorf("Content-Type %q", ct)
-	}
-	if id := w.Header().Get("X-Amz-Request-Id"); id != "req-1" {
-		t.Errorf("x-amz-request-id %q", id)
-	}
-	body := w.Body.String()
-	if !strings.HasPrefix(body, xml.Header) {
-		t.Errorf("no XML declaration: %q", body)
-	}
-	want := "<Error><Code>AccessDenied</Code><Message>Request has expired</Message><Resource>/bucket/key</Resource><RequestId>req-1</RequestId></Error>"
-	if got := strings.TrimPrefix(body, xml.Header); got != want {
-		t.Errorf("body\n%s\nwant\n%s", got, want)
+	for _, tt := range []struct {
+		resource, want string
+	}{
+		{"/bucket/key", "<Error><Code>AccessDenied</Code><Message>Request has expired</Message><Resource>/bucket/key</Resource><RequestId>req-1</RequestId></Error>"},
+		// The adapter leaves Resource out: a key may hold personal data.
+		{"", "<Error><Code>AccessDenied</Code><Message>Request has expired</Message><RequestId>req-1</RequestId></Error>"},
+	} {
+		w := httptest.NewRecorder()
+		WriteError(w, AccessDenied("Request has expired"), tt.resource, "req-1")
+		if w.Code != http.StatusForbidden {
+			t.Errorf("status %d, want 403", w.Code)
+		}
+		if ct := w.Header().Get("Content-Type"); ct != "application/xml" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		if id := w.Header().Get("X-Amz-Request-Id"); id != "req-1" {
+			t.Errorf("x-amz-request-id %q", id)
+		}
+		body := w.Body.String()
+		if !strings.HasPrefix(body, xml.Header) {
+			t.Errorf("no XML declaration: %q", body)
+		}
+		if got := strings.TrimPrefix(body, xml.Header); got != tt.want {
+			t.Errorf("resource %q: body\n%s\nwant\n%s", tt.resource, got, tt.want)
+		}
 	}
 }
 
