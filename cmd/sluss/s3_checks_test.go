@@ -39,6 +39,12 @@ type s3Setup struct {
 	// front, if set, sits between the gateway and versitygw: it gets every
 	// upstream request and passes it on to next (versitygw), or not.
 	front func(next http.Handler) http.Handler
+	// options are the s3 service's options: (YAML lines, indented);
+	// {{root}} stands for versitygw's access key.
+	options string
+	// issued are access keys issued to sluss users (id → user); each
+	// one's secret is its id reversed.
+	issued map[string]string
 }
 
 // startS3GatewayWith is startS3Gateway with users or a fault-injecting
@@ -79,11 +85,17 @@ gateway:
       profile: s3
       ports: [%s]
       allow_loopback: true
-`, filepath.Join(g.dir, "keys"), users.String(), port)), 0o600)
-	add := exec.Command(g.bin, "keys", "s3", "add", "--config", g.cfg, srv.AccessKey)
-	add.Stdin = strings.NewReader(srv.SecretKey + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("sluss keys s3 add: %v\n%s", err, out)
+%s`, filepath.Join(g.dir, "keys"), users.String(), port, strings.ReplaceAll(setup.options, "{{root}}", srv.AccessKey))), 0o600)
+	addKey := func(id, secret string, flags ...string) {
+		add := exec.Command(g.bin, append([]string{"keys", "s3", "add", "--config", g.cfg, id}, flags...)...)
+		add.Stdin = strings.NewReader(secret + "\n")
+		if out, err := add.CombinedOutput(); err != nil {
+			t.Fatalf("sluss keys s3 add: %v\n%s", err, out)
+		}
+	}
+	addKey(srv.AccessKey, srv.SecretKey)
+	for id, user := range setup.issued {
+		addKey(id, reverse(id), "--issued", "--user", user)
 	}
 	g.start(t)
 	exp := exec.Command(g.bin, "keys", "export-identity", "--config", g.cfg, "--"+exportConsentFlag)
@@ -94,6 +106,14 @@ gateway:
 	g.identity = filepath.Join(g.dir, "identity.txt")
 	os.WriteFile(g.identity, out, 0o600)
 	return g
+}
+
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
 }
 
 // startFront serves front(versitygw) on a loopback port of its own and
@@ -576,4 +596,46 @@ func TestS3PartRetryClients(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestS3IssuedKeys: a key the region issued to a sluss user works in that
+// user's proxy session only, and the gateway signs its requests upstream
+// with the service's own key, which the user never sees.
+func TestS3IssuedKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	cl := s3test.FindClients(t)
+	anna := s3User{name: "anna", password: "anna-pw", rights: []string{"decrypt"}}
+	bob := s3User{name: "bob", password: "bob-pw", rights: []string{"decrypt"}}
+	const key = "ANNAISSUED01"
+	g := startS3GatewayWith(t, s3Setup{
+		users:   []s3User{anna, bob},
+		options: "      options:\n        upstream_key: {{root}}\n",
+		issued:  map[string]string{key: "anna"},
+	})
+	src := t.TempDir()
+	data := randomFile(t, src, "f", 3*mib)
+	env := func(u s3User) []string {
+		p := g.proxyAs(u)
+		return append(s3test.CleanEnv(t), "HTTP_PROXY="+p, "http_proxy="+p, "NO_PROXY=", "no_proxy=",
+			"AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+reverse(key), "AWS_DEFAULT_REGION=us-east-1", "AWS_CA_BUNDLE=")
+	}
+	runTool(t, env(anna), cl.AWS, "--endpoint-url", g.endpoint, "s3", "cp", filepath.Join(src, "f"), "s3://"+s3Bucket+"/issued/f")
+	g.checkStored(t, "issued/f", data)
+	back := filepath.Join(t.TempDir(), "back")
+	runTool(t, env(anna), cl.AWS, "--endpoint-url", g.endpoint, "s3", "cp", "s3://"+s3Bucket+"/issued/f", back)
+	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
+		t.Error("anna's download differs")
+	}
+	if !strings.Contains(g.p.audit.String(), `"user":"anna"`) {
+		t.Error("the audit log does not name anna")
+	}
+	cmd := exec.Command(cl.AWS, "--endpoint-url", g.endpoint, "s3", "cp", filepath.Join(src, "f"), "s3://"+s3Bucket+"/issued/bob")
+	cmd.Env = env(bob)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "AccessDenied") {
+		t.Errorf("anna's key in bob's session: %v\n%s", err, out)
+	}
+	g.notStored(t, "issued/bob")
 }

@@ -42,38 +42,7 @@ const s3Bucket = "region"
 
 func startS3Gateway(t *testing.T) *s3Gateway {
 	t.Helper()
-	srv := s3test.Start(t)
-	srv.CreateBucket(t, s3Bucket)
-	g := &s3Gateway{srv: srv, bin: buildSluss(t), dir: t.TempDir()}
-	_, port, _ := strings.Cut(srv.Addr, ":")
-	g.endpoint = "http://s3.sluss.test:" + port
-	g.cfg = filepath.Join(g.dir, "sluss.yaml")
-	os.WriteFile(g.cfg, []byte(fmt.Sprintf(`keys:
-  data_dir: %s
-gateway:
-  resolve:
-    s3.sluss.test: [127.0.0.1]
-  services:
-    - name: storage
-      hosts: [s3.sluss.test]
-      profile: s3
-      ports: [%s]
-      allow_loopback: true
-`, filepath.Join(g.dir, "keys"), port)), 0o600)
-	add := exec.Command(g.bin, "keys", "s3", "add", "--config", g.cfg, srv.AccessKey)
-	add.Stdin = strings.NewReader(srv.SecretKey + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("sluss keys s3 add: %v\n%s", err, out)
-	}
-	g.start(t)
-	exp := exec.Command(g.bin, "keys", "export-identity", "--config", g.cfg, "--"+exportConsentFlag)
-	out, err := exp.Output()
-	if err != nil {
-		t.Fatalf("sluss keys export-identity: %v", err)
-	}
-	g.identity = filepath.Join(g.dir, "identity.txt")
-	os.WriteFile(g.identity, out, 0o600)
-	return g
+	return startS3GatewayWith(t, s3Setup{})
 }
 
 func (g *s3Gateway) start(t *testing.T) {
