@@ -271,6 +271,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 		rep.Cells = append(rep.Cells, cells...)
+		if len(scenarios) == 1 {
+			// Its runs are so many objects, not a time: the header
+			// gives their mean length; the warm-up is one object.
+			var secs float64
+			var n int
+			for _, c := range cells {
+				for _, r := range c.Runs {
+					secs += r.Seconds
+					n++
+				}
+			}
+			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), s3.runs
+		}
 	}
 	if len(scenarios) == 1 && scenarios[0].Name == ScenarioSoak {
 		// The soak's cell has three runs, the thirds after its warm-up.

@@ -320,10 +320,11 @@ func (g *s3Gateway) auditEvents() (map[string]int, error) {
 type s3Settings struct {
 	objects, inFlight, runs int
 	size                    int64
+	perfDir                 string
 }
 
 func s3SettingsOf(o Options) s3Settings {
-	s := s3Settings{objects: o.Objects, inFlight: o.Concurrency, runs: o.Runs, size: o.Size}
+	s := s3Settings{objects: o.Objects, inFlight: o.Concurrency, runs: o.Runs, size: o.Size, perfDir: o.PerfDir}
 	if s.objects <= 0 {
 		s.objects = DefaultS3Objects
 	}
@@ -400,10 +401,15 @@ func measureS3(ctx context.Context, e *env, bin string, ss s3Settings, progress 
 		}
 		for _, x := range []struct {
 			c   *Cell
-			res *loadResult
+			res *s3Result
 		}{{&up, upRes}, {&down, downRes}} {
 			x.c.Available = true
-			summarize(x.c, x.res, runtime.NumCPU())
+			summarize(x.c, x.res.loadResult, runtime.NumCPU())
+			if p := x.res.profile; p != nil && p.err != nil {
+				x.c.addNote("no profile: " + p.err.Error())
+			} else if p != nil {
+				x.c.Profile, x.c.ProfileFile = p.top, p.file
+			}
 		}
 		if w.pid > 0 {
 			info.StoredEncrypted = true
@@ -419,8 +425,47 @@ func measureS3(ctx context.Context, e *env, bin string, ss s3Settings, progress 
 	return out
 }
 
+// s3Result is one phase (uploads or downloads) of one way.
+type s3Result struct {
+	*loadResult
+	profile *s3Profile // --perf, through the gateway
+}
+
+// s3Profile is where the gateway's CPU went during one phase.
+type s3Profile struct {
+	top  []ProfileEntry
+	file string
+	err  error
+}
+
+// startS3Perf records the gateway during one phase with Linux perf, if
+// perfDir is set; the function it returns stops and reads the recording.
+func startS3Perf(ctx context.Context, perfDir string, pid int, name string) func() *s3Profile {
+	if perfDir == "" || pid <= 0 {
+		return func() *s3Profile { return nil }
+	}
+	file := filepath.Join(perfDir, name+".perf.data")
+	rec, err := startPerf(pid, file)
+	if err == nil {
+		err = rec.enable()
+	}
+	return func() *s3Profile {
+		if rec == nil {
+			return &s3Profile{err: err}
+		}
+		if stopErr := rec.stop(); err == nil {
+			err = stopErr
+		}
+		p := &s3Profile{file: file, err: err}
+		if err == nil {
+			p.top, p.err = perfTop(ctx, file, 15)
+		}
+		return p
+	}
+}
+
 // runS3Way measures one way: the upload runs, then the download runs.
-func runS3Way(ctx context.Context, w s3Way, v *versitygw, ss s3Settings, data []byte, progress func(string)) (up, down *loadResult, err error) {
+func runS3Way(ctx context.Context, w s3Way, v *versitygw, ss s3Settings, data []byte, progress func(string)) (up, down *s3Result, err error) {
 	prefix := w.mode + "/"
 	key := func(run, k int) string { return fmt.Sprintf("%srun%d/object-%d.bin", prefix, run, k) }
 	sinkPID := v.pid()
@@ -468,7 +513,7 @@ func runS3Way(ctx context.Context, w s3Way, v *versitygw, ss s3Settings, data []
 	w.client.RemoveObject(ctx, s3Bucket, key(0, 0), minio.RemoveObjectOptions{})
 
 	counts := make([]workerCounts, 1)
-	record := func(res *loadResult, start time.Time, err error) {
+	record := func(res *s3Result, start time.Time, err error) {
 		res.samples = append(res.samples, sample{done: time.Now(), latency: time.Since(start), err: err})
 		if err != nil {
 			counts[0].errors.Add(1)
@@ -477,20 +522,23 @@ func runS3Way(ctx context.Context, w s3Way, v *versitygw, ss s3Settings, data []
 		counts[0].requests.Add(1)
 		counts[0].bytes.Add(int64(len(data)))
 	}
-	newResult := func() *loadResult {
-		r := &loadResult{measured: w.pid > 0}
+	var stopPerf func() *s3Profile
+	newResult := func(scenario string) *s3Result {
+		stopPerf = startS3Perf(ctx, ss.perfDir, w.pid, scenario+"-"+w.mode)
+		r := &s3Result{loadResult: &loadResult{measured: w.pid > 0}}
 		if w.pid > 0 {
 			resetPeakRSS(w.pid)
 		}
 		r.snapshots = append(r.snapshots, takeSnapshot(w.pid, sinkPID, counts))
 		return r
 	}
-	finish := func(r *loadResult) {
+	finish := func(r *s3Result) {
+		r.profile = stopPerf()
 		r.window = r.snapshots[len(r.snapshots)-1].at.Sub(r.snapshots[0].at) / time.Duration(max(1, len(r.snapshots)-1))
 		r.peakRSS = r.snapshots[len(r.snapshots)-1].proxy.peakRSS
 	}
 
-	up = newResult()
+	up = newResult(ScenarioS3Upload)
 	for run := 1; run <= ss.runs; run++ {
 		progress(fmt.Sprintf("%s: upload run %d/%d: %d objects of %s, %d parts of %s at once", w.mode, run, ss.runs, ss.objects, sizeName(int64(len(data))), ss.inFlight, sizeName(s3PartSize)))
 		for k := range ss.objects {
@@ -510,7 +558,7 @@ func runS3Way(ctx context.Context, w s3Way, v *versitygw, ss s3Settings, data []
 	}
 	finish(up)
 
-	down = newResult()
+	down = newResult(ScenarioS3Download)
 	var mu sync.Mutex
 	for run := 1; run <= ss.runs; run++ {
 		progress(fmt.Sprintf("%s: download run %d/%d: %d objects, %d at once", w.mode, run, ss.runs, ss.objects, ss.inFlight))
