@@ -523,6 +523,11 @@ func runS3Way(ctx context.Context, w s3Way, v *versitygw, ss s3Settings, data []
 		counts[0].bytes.Add(int64(len(data)))
 	}
 	var stopPerf func() *s3Profile
+	defer func() {
+		if stopPerf != nil { // a phase that failed
+			stopPerf()
+		}
+	}()
 	newResult := func(scenario string) *s3Result {
 		stopPerf = startS3Perf(ctx, ss.perfDir, w.pid, scenario+"-"+w.mode)
 		r := &s3Result{loadResult: &loadResult{measured: w.pid > 0}}
@@ -533,7 +538,7 @@ func runS3Way(ctx context.Context, w s3Way, v *versitygw, ss s3Settings, data []
 		return r
 	}
 	finish := func(r *s3Result) {
-		r.profile = stopPerf()
+		r.profile, stopPerf = stopPerf(), nil
 		r.window = r.snapshots[len(r.snapshots)-1].at.Sub(r.snapshots[0].at) / time.Duration(max(1, len(r.snapshots)-1))
 		r.peakRSS = r.snapshots[len(r.snapshots)-1].proxy.peakRSS
 	}
