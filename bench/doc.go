@@ -29,4 +29,9 @@
 // mostly idle users on one gateway for minutes, the gateway's memory,
 // descriptors and goroutines sampled over time, and a verdict ([Soak]):
 // no error, flat after warm-up, every stored object back intact.
+//
+// The s3 scenario (only when named) starts a real S3 server, versitygw,
+// and a gateway with an s3 service in front of it, and measures minio-go
+// multipart uploads and whole downloads both ways ([S3Run]); it needs
+// versitygw on PATH or in GOPATH/bin.
 package bench

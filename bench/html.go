@@ -64,6 +64,9 @@ h3{font-size:15px;margin:20px 0 6px}
 				b.WriteString(soakHTML(c))
 			}
 		}
+		if cells[0].S3 != nil {
+			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].S3.describe()))
+		}
 		for _, c := range cells {
 			if len(c.Profile) > 0 {
 				fmt.Fprintf(&b, "<p class=meta>%s, where its CPU went (perf, %s):", esc(c.Mode), esc(c.ProfileFile))
@@ -95,6 +98,9 @@ h3{font-size:15px;margin:20px 0 6px}
 }
 
 func scenarioTitle(name string) string {
+	if t := s3Titles[name]; t != "" {
+		return t
+	}
 	for _, s := range Scenarios() {
 		if s.Name == name {
 			return s.Title

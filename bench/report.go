@@ -92,6 +92,10 @@ type Cell struct {
 	// Soak is what the soak scenario adds: its mix, the gateway's
 	// resources over time and the verdict.
 	Soak *Soak `json:"soak,omitempty"`
+
+	// S3 is what the s3 scenario's cells (s3-upload, s3-download) add:
+	// the server, the shape of the load, the gateway's audit.
+	S3 *S3Run `json:"s3,omitempty"`
 }
 
 // Soak is the soak scenario's account of one gateway carrying many mostly

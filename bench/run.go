@@ -49,6 +49,12 @@ type Options struct {
 	// Size caps its objects (default 64 MiB). Runs does not apply.
 	ThinkTime time.Duration
 
+	// Objects is how many objects each run of the s3 scenario (only when
+	// named) uploads and downloads, default DefaultS3Objects; there Size
+	// is the object size (default 64 MiB) and Concurrency the parts (or,
+	// downloading, objects) in flight (default 4).
+	Objects int
+
 	// SinkDir keeps the sink's CA across runs (a gateway already running
 	// must trust it); default a temporary directory.
 	SinkDir string
@@ -81,7 +87,7 @@ func (o *Options) defaults() {
 // to start) is reported as not available with the reason; only a failure
 // of the bench itself (no sink) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	soak := soakSettingsOf(o)
+	soak, s3 := soakSettingsOf(o), s3SettingsOf(o)
 	o.defaults()
 	started := time.Now()
 	scenarios, err := selectScenarios(o.Scenarios)
@@ -118,6 +124,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	if os.Getenv(ChildEnv) != "" {
 		return nil, fmt.Errorf("refusing to run a bench inside a process a bench started (%s is set)", ChildEnv)
+	}
+	var versitygwBin string
+	if slices.ContainsFunc(scenarios, func(s *Scenario) bool { return s.Name == ScenarioS3 }) {
+		if versitygwBin, err = findVersitygw(); err != nil {
+			return nil, err
+		}
 	}
 
 	dir, err := os.MkdirTemp("", "sluss-bench-")
@@ -193,7 +205,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		m mode
 	}
 	var jobs []job
+	runS3 := false
 	for _, s := range scenarios {
+		if s.Name == ScenarioS3 {
+			// Measured below, its own way, as two scenarios of cells.
+			runS3 = true
+			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioS3Upload, ScenarioS3Download)
+			continue
+		}
 		rep.Settings.Scenarios = append(rep.Settings.Scenarios, s.Name)
 		if s.Name == ScenarioSoak {
 			// The soak starts its own gateway with the full policy.
@@ -237,6 +256,34 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			logf(prefix + ": not available: " + c.Note)
 		}
 		rep.Cells = append(rep.Cells, c)
+	}
+	if runS3 {
+		progress := func(s string) { logf("s3: " + s) }
+		cells := measureS3(ctx, e, versitygwBin, s3, progress)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, c := range cells {
+			if c.Available {
+				logf(fmt.Sprintf("s3: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
+			} else {
+				logf(fmt.Sprintf("s3: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
+			}
+		}
+		rep.Cells = append(rep.Cells, cells...)
+		if len(scenarios) == 1 {
+			// Its runs are so many objects, not a time: the header
+			// gives their mean length; the warm-up is one object.
+			var secs float64
+			var n int
+			for _, c := range cells {
+				for _, r := range c.Runs {
+					secs += r.Seconds
+					n++
+				}
+			}
+			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), s3.runs
+		}
 	}
 	if len(scenarios) == 1 && scenarios[0].Name == ScenarioSoak {
 		// The soak's cell has three runs, the thirds after its warm-up.

@@ -73,6 +73,12 @@ func WriteTable(w io.Writer, r *Report) error {
 			}
 		}
 	}
+	for _, c := range r.Cells {
+		if c.S3 != nil {
+			fmt.Fprintln(w, "\n"+c.S3.describe())
+			break // the same for all of its cells
+		}
+	}
 	_, err := fmt.Fprintf(w, "\n%d cells in %.0fs.\n", len(r.Cells), r.Seconds)
 	return err
 }
