@@ -3,7 +3,6 @@ package crypto
 import (
 	"bytes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -26,14 +25,15 @@ import (
 // (its plaintext offset divided by [ChunkSize]) and whether it ends the
 // file. Every piece but the last must be a whole number of chunks.
 //
-// Sealing two different plaintexts at the same chunk index reuses a nonce
-// and breaks the encryption: callers must make sure a chunk index is only
-// ever sealed again with the same plaintext ([Pieces.ChunkDigest] lets them
-// check without keeping the plaintext).
+// Releasing two different plaintexts sealed at the same chunk index
+// reuses a nonce and breaks the encryption: callers must make sure a chunk
+// index is only ever sent again with the same plaintext. A sealed chunk's
+// last 16 bytes (its tag) tell: the same index sealed again gives the same
+// tag only for the same plaintext, so a caller can keep the tags of what it
+// sent and compare before sending again.
 type Pieces struct {
 	opening []byte // header and nonce
 	aead    cipher.AEAD
-	digest  []byte // key of ChunkDigest
 }
 
 // NewPieces starts a new age file to recipients, with a fresh file key.
@@ -90,11 +90,7 @@ func newPieces(opening, fileKey []byte) (*Pieces, error) {
 	if err != nil {
 		return nil, err
 	}
-	digest := make([]byte, 32)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, fileKey, nonce, []byte("sluss chunk digest")), digest); err != nil {
-		return nil, err
-	}
-	return &Pieces{opening: opening, aead: aead, digest: digest}, nil
+	return &Pieces{opening: opening, aead: aead}, nil
 }
 
 // Opening returns the file's first bytes: the age header and the payload
@@ -111,19 +107,6 @@ func (p *Pieces) HeaderSize() int64 { return int64(len(p.opening) - nonceSize) }
 // chunk.
 func SealedSize(n int64) int64 {
 	return payloadSize(n)
-}
-
-// ChunkDigest returns a 16-byte keyed digest of the plaintext of chunk
-// index, so that a caller can tell whether a chunk it is asked to seal
-// again is the one it sealed before. The key comes from the file key: the
-// digest says nothing about the plaintext to whoever lacks it.
-func (p *Pieces) ChunkDigest(index int64, plaintext []byte) []byte {
-	m := hmac.New(sha256.New, p.digest)
-	var idx [8]byte
-	binary.BigEndian.PutUint64(idx[:], uint64(index))
-	m.Write(idx[:])
-	m.Write(plaintext)
-	return m.Sum(nil)[:16]
 }
 
 // SealChunk appends to dst the sealed chunk index of the payload.

@@ -117,8 +117,11 @@ func TestOpenPiecesContinuesTheFile(t *testing.T) {
 	if !bytes.Equal(s1, s2) {
 		t.Fatal("a reopened file seals differently")
 	}
-	if !bytes.Equal(p.ChunkDigest(3, a), q.ChunkDigest(3, a)) || bytes.Equal(p.ChunkDigest(3, a), p.ChunkDigest(4, a)) {
-		t.Fatal("chunk digests are not per file and per index")
+	b := bytes.Clone(a)
+	b[7] ^= 1
+	s3, _ := q.SealChunk(nil, 0, b, false)
+	if bytes.Equal(s1[len(s1)-16:], s3[len(s3)-16:]) {
+		t.Fatal("other plaintext at the same index gives the same tag")
 	}
 	if _, err := q.OpenChunk(nil, 0, s1, true); err == nil {
 		t.Fatal("a chunk opened with the wrong final flag")

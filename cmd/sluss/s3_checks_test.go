@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
@@ -275,18 +276,36 @@ func TestS3NoPersonalData(t *testing.T) {
 	if resp, body := g.do(t, s3Call{method: "POST", path: escaped(multi) + "?uploadId=" + url.QueryEscape(up), body: []byte(doc.String())}); resp.StatusCode != 200 {
 		t.Fatalf("CompleteMultipartUpload: %d %s", resp.StatusCode, body)
 	}
-	g.checkStored(t, put, data)
-	g.checkStored(t, multi, append(bytes.Clone(part1), data...))
+	// The provider's keys are tokens; each object is one age file.
+	stored := g.storedKeys(t, "people/")
+	if len(stored) != 3 {
+		t.Fatalf("the provider holds %d objects under people/, want 3: %v", len(stored), stored)
+	}
+	contents := map[string]int{}
+	for _, k := range stored {
+		for _, sec := range secrets {
+			if strings.Contains(k, sec) {
+				t.Errorf("the provider's key %q holds %q", k, sec)
+			}
+		}
+		contents[string(g.decryptStored(t, k))]++
+	}
+	if contents[string(data)] != 2 || contents[string(append(bytes.Clone(part1), data...))] != 1 {
+		t.Error("the stored objects do not decrypt to what was uploaded")
+	}
 	if resp, body := g.do(t, s3Call{method: "GET", path: escaped(put)}); resp.StatusCode/100 != 5 || cutGet.count() == 0 {
 		t.Errorf("GET cut by the provider: %d %s", resp.StatusCode, body)
 	}
 
-	for _, key := range []string{put, nameOnly, multi} {
-		// The provider holds the metadata sealed; the gateway opens it.
-		stored := g.directHead(t, key).Get("X-Amz-Meta-Note")
-		if !strings.HasPrefix(stored, "sluss1.") || strings.Contains(stored, "1212") || strings.Contains(stored, "Astrid") {
-			t.Errorf("%s: versitygw holds x-amz-meta-note %q, want it sealed", key, stored)
+	for _, key := range stored {
+		// The provider holds the metadata sealed.
+		held := g.directHead(t, key).Get("X-Amz-Meta-Note")
+		if !strings.HasPrefix(held, "sluss1.") || strings.Contains(held, "1212") || strings.Contains(held, "Astrid") {
+			t.Errorf("%s: versitygw holds x-amz-meta-note %q, want it sealed", key, held)
 		}
+	}
+	for _, key := range []string{put, nameOnly, multi} {
+		// The gateway opens it.
 		resp, _ := g.do(t, s3Call{method: "HEAD", path: escaped(key)})
 		if got := resp.Header.Get("X-Amz-Meta-Note"); resp.StatusCode != 200 || got != note {
 			t.Errorf("%s: HEAD through the gateway: %d, x-amz-meta-note %q, want %q", key, resp.StatusCode, got, note)
@@ -320,7 +339,9 @@ func TestS3NoPersonalData(t *testing.T) {
 				t.Errorf("%s: the error answer holds %q:\n%s", tc.name, s, body)
 			}
 		}
-		g.notStored(t, refused)
+		if n := len(g.storedKeys(t, "people/")); n != 3 {
+			t.Errorf("%s: the provider holds %d objects under people/, want 3", tc.name, n)
+		}
 	}
 
 	if n := g.audited(t, `"action":"encrypt"`); n < 4 {
@@ -638,4 +659,35 @@ func TestS3IssuedKeys(t *testing.T) {
 		t.Errorf("anna's key in bob's session: %v\n%s", err, out)
 	}
 	g.notStored(t, "issued/bob")
+}
+
+// storedKeys lists the provider's object keys under prefix, from its own
+// files.
+func (g *s3Gateway) storedKeys(t *testing.T, prefix string) []string {
+	t.Helper()
+	var keys []string
+	root := filepath.Join(g.srv.Dir, s3Bucket)
+	filepath.WalkDir(filepath.Join(root, prefix), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		keys = append(keys, filepath.ToSlash(rel))
+		return nil
+	})
+	return keys
+}
+
+// decryptStored decrypts the provider's object with the real age CLI.
+func (g *s3Gateway) decryptStored(t *testing.T, key string) []byte {
+	t.Helper()
+	age, err := exec.LookPath("age")
+	if err != nil {
+		t.Fatal("the age CLI is not installed (test.sh installs it)")
+	}
+	out, err := exec.Command(age, "-d", "-i", g.identity, g.srv.ObjectPath(s3Bucket, key)).Output()
+	if err != nil {
+		t.Fatalf("%s: age -d: %v", key, err)
+	}
+	return out
 }

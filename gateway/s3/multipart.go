@@ -2,6 +2,7 @@ package s3
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,10 +33,10 @@ import (
 // part but the last and 2n for the last. A short part can only be the
 // last: it is sent once, as 2n.
 //
-// Sealing other plaintext at a chunk index already sealed would reuse a
-// nonce, so before a batch of chunks is sealed their keyed digests are
+// Sending other plaintext sealed at a chunk index already sent would
+// reuse a nonce, so before a batch of sealed chunks is sent their tags are
 // written to the part's state; a part sent again must match them chunk by
-// chunk, or it is refused before its first differing chunk is sealed.
+// chunk, or it is refused before its first differing chunk leaves.
 
 const (
 	// maxPartNumber is the largest client part number: each takes two
@@ -63,7 +64,7 @@ type uploadRecord struct {
 type partRecord struct {
 	Size      int64     `json:"size"`
 	FinalOnly bool      `json:"final_only"` // a short part: sealed only as the file's end
-	Digests   [][]byte  `json:"digests"`    // of chunks recorded before they were sealed
+	Digests   [][]byte  `json:"digests"`    // tags of the chunks, recorded before they were sent
 	Lease     time.Time `json:"lease"`
 	Done      bool      `json:"done"`
 	MD5       string    `json:"md5"`
@@ -519,7 +520,8 @@ func (j *sealJob) seal(a, b *io.PipeWriter) error {
 		}
 	}
 	buf := make([]byte, sealBatch)
-	out := make([]byte, 0, crypto.ChunkSize+16)
+	sealed := make([]byte, 0, crypto.SealedSize(sealBatch))
+	var finalChunk []byte
 	var done int64 // chunks sealed
 	for done < chunks {
 		want := min(int64(sealBatch), j.size-done*crypto.ChunkSize)
@@ -546,36 +548,43 @@ func (j *sealJob) seal(a, b *io.PipeWriter) error {
 				return err
 			}
 		}
-		if err := j.record(done, batch); err != nil {
-			return err
-		}
+		// Seal the batch first, then record (or compare) its chunks' tags,
+		// and only then send: a chunk whose tag differs from an earlier
+		// attempt's holds other plaintext and never leaves.
+		sealed = sealed[:0]
 		for k := int64(0); k < n; k++ {
 			chunk := batch[k*crypto.ChunkSize : min(int64(len(batch)), (k+1)*crypto.ChunkSize)]
-			idx := j.first + done + k
-			final := last && k == n-1
-			var err error
-			if a != nil {
-				if out, err = j.pieces.SealChunk(out[:0], idx, chunk, false); err != nil {
+			final := a == nil && last && k == n-1 // a short part is only ever the end
+			if sealed, err = j.pieces.SealChunk(sealed, j.first+done+k, chunk, final); err != nil {
+				return err
+			}
+		}
+		if err := j.record(done, sealed, n); err != nil {
+			return err
+		}
+		if a != nil {
+			if _, err := a.Write(sealed); err != nil {
+				return err
+			}
+		}
+		if b != nil && j.sendA && j.active.abandoned() {
+			b.CloseWithError(errAbandoned)
+			b = nil
+		}
+		if b != nil {
+			body := sealed
+			if a != nil && last {
+				// The final copy: the part's last chunk sealed as the end.
+				lastStart := int64(len(sealed)) - (int64(len(batch)) - (n-1)*crypto.ChunkSize + tagSize)
+				if _, err := b.Write(sealed[:lastStart]); err != nil {
 					return err
 				}
-				if _, err := a.Write(out); err != nil {
+				if finalChunk, err = j.pieces.SealChunk(finalChunk[:0], j.first+done+n-1, batch[(n-1)*crypto.ChunkSize:], true); err != nil {
 					return err
 				}
+				body = finalChunk
 			}
-			if b == nil {
-				continue
-			}
-			if j.sendA && j.active.abandoned() {
-				b.CloseWithError(errAbandoned)
-				b = nil
-				continue
-			}
-			if a == nil || final {
-				if out, err = j.pieces.SealChunk(out[:0], idx, chunk, final); err != nil {
-					return err
-				}
-			}
-			if _, err := b.Write(out); err != nil {
+			if _, err := b.Write(body); err != nil {
 				return err
 			}
 		}
@@ -600,26 +609,30 @@ func writeBoth(a, b io.Writer, p []byte) error {
 
 var errOtherContent = InvalidRequest("this part was uploaded before with other content: an encrypted part can only be sent again with the same content (a nonce is never reused); abort the upload and start again")
 
-// record compares the digests of a batch's chunks with an earlier
-// attempt's and writes the new ones, before any of them is sealed.
-func (j *sealJob) record(done int64, batch []byte) error {
+// tagSize is the Poly1305 tag that ends each sealed chunk.
+const tagSize = 16
+
+// record compares the tags of a batch's sealed chunks with an earlier
+// attempt's and writes the new ones, before any of them is sent. The same
+// chunk index sealed again gives the same tag only for the same
+// plaintext, so the tags tell a retried part from other content.
+func (j *sealJob) record(done int64, sealed []byte, n int64) error {
 	var fresh [][]byte
-	n := max(1, (int64(len(batch))+crypto.ChunkSize-1)/crypto.ChunkSize)
 	for k := int64(0); k < n; k++ {
-		chunk := batch[k*crypto.ChunkSize : min(int64(len(batch)), (k+1)*crypto.ChunkSize)]
-		d := j.pieces.ChunkDigest(j.first+done+k, chunk)
+		end := min(int64(len(sealed)), (k+1)*(crypto.ChunkSize+tagSize))
+		tag := sealed[end-tagSize : end]
 		if i := done + k; i < int64(len(j.prior)) {
-			if !bytes.Equal(j.prior[i], d) {
+			if !hmac.Equal(j.prior[i], tag) {
 				return errOtherContent
 			}
 			continue
 		}
-		fresh = append(fresh, d)
+		fresh = append(fresh, bytes.Clone(tag))
 	}
-	now := j.c.s.a.now()
-	if len(fresh) == 0 && done > 0 {
+	if len(fresh) == 0 {
 		return nil
 	}
+	now := j.c.s.a.now()
 	return j.c.s.a.State.Update(j.c.req.Context(), partKey(j.up, j.n), uploadTTL, func(old []byte) ([]byte, error) {
 		var p partRecord
 		if old != nil {
@@ -627,7 +640,7 @@ func (j *sealJob) record(done int64, batch []byte) error {
 				return nil, err
 			}
 		}
-		if int64(len(p.Digests)) != done+n-int64(len(fresh)) && len(fresh) > 0 {
+		if int64(len(p.Digests)) != done+n-int64(len(fresh)) {
 			// Someone else recorded this part meanwhile.
 			return nil, ErrSlowDown.withMessage("this part is being uploaded by another request")
 		}
