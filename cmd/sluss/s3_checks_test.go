@@ -40,6 +40,8 @@ type s3Setup struct {
 	// front, if set, sits between the gateway and versitygw: it gets every
 	// upstream request and passes it on to next (versitygw), or not.
 	front func(next http.Handler) http.Handler
+	// virtual serves buckets as host names (region.s3.sluss.test).
+	virtual bool
 	// options are the s3 service's options: (YAML lines, indented);
 	// {{root}} stands for versitygw's access key.
 	options string
@@ -52,7 +54,14 @@ type s3Setup struct {
 // front before versitygw.
 func startS3GatewayWith(t *testing.T, setup s3Setup) *s3Gateway {
 	t.Helper()
-	srv := s3test.Start(t)
+	var opts []s3test.Option
+	hosts, resolve := "[s3.sluss.test]", "    s3.sluss.test: [127.0.0.1]\n"
+	if setup.virtual {
+		opts = append(opts, s3test.VirtualHosts("s3.sluss.test"))
+		hosts = `[s3.sluss.test, "*.s3.sluss.test"]`
+		resolve += "    " + s3Bucket + ".s3.sluss.test: [127.0.0.1]\n"
+	}
+	srv := s3test.Start(t, opts...)
 	srv.CreateBucket(t, s3Bucket)
 	g := &s3Gateway{srv: srv, bin: buildSluss(t), dir: t.TempDir()}
 	_, port, _ := strings.Cut(srv.Addr, ":")
@@ -79,14 +88,13 @@ func startS3GatewayWith(t *testing.T, setup s3Setup) *s3Gateway {
   data_dir: %s
 gateway:
   resolve:
-    s3.sluss.test: [127.0.0.1]
-%s  services:
+%s%s  services:
     - name: storage
-      hosts: [s3.sluss.test]
+      hosts: %s
       profile: s3
       ports: [%s]
       allow_loopback: true
-%s`, filepath.Join(g.dir, "keys"), users.String(), port, strings.ReplaceAll(setup.options, "{{root}}", srv.AccessKey))), 0o600)
+%s`, filepath.Join(g.dir, "keys"), resolve, users.String(), hosts, port, strings.ReplaceAll(setup.options, "{{root}}", srv.AccessKey))), 0o600)
 	addKey := func(id, secret string, flags ...string) {
 		add := exec.Command(g.bin, append([]string{"keys", "s3", "add", "--config", g.cfg, id}, flags...)...)
 		add.Stdin = strings.NewReader(secret + "\n")
@@ -690,4 +698,43 @@ func (g *s3Gateway) decryptStored(t *testing.T, key string) []byte {
 		t.Fatalf("%s: age -d: %v", key, err)
 	}
 	return out
+}
+
+// TestS3VirtualHosted: clients that name the bucket in the host
+// (https://region.s3.sluss.test/key) get the same: one age file per
+// object, plaintext sizes and ETags in listings, copies.
+func TestS3VirtualHosted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	cl := s3test.FindClients(t)
+	g := startS3GatewayWith(t, s3Setup{virtual: true})
+	cfg := filepath.Join(t.TempDir(), "aws-config")
+	os.WriteFile(cfg, []byte("[default]\ns3 =\n  addressing_style = virtual\n"), 0o600)
+	env := append(g.clientEnv(t), "AWS_CONFIG_FILE="+cfg)
+	aws := func(args ...string) string {
+		return runTool(t, env, cl.AWS, append([]string{"--endpoint-url", g.endpoint}, args...)...)
+	}
+	src := t.TempDir()
+	files := map[string][]byte{"small": randomFile(t, src, "small", 100_000), "multi": randomFile(t, src, "multi", 20*mib)}
+	for name := range files {
+		aws("s3", "cp", filepath.Join(src, name), "s3://"+s3Bucket+"/vh/"+name)
+	}
+	aws("s3", "cp", "s3://"+s3Bucket+"/vh/small", "s3://"+s3Bucket+"/vh/copy")
+	files["copy"] = files["small"]
+	ls := aws("s3", "ls", "s3://"+s3Bucket+"/vh/")
+	for name, want := range files {
+		g.checkStored(t, "vh/"+name, want)
+		if !strings.Contains(ls, fmt.Sprintf(" %d %s", len(want), name)) {
+			t.Errorf("%s is not listed with its plaintext size:\n%s", name, ls)
+		}
+		back := filepath.Join(t.TempDir(), name)
+		aws("s3", "cp", "s3://"+s3Bucket+"/vh/"+name, back)
+		if got, _ := os.ReadFile(back); !bytes.Equal(got, want) {
+			t.Errorf("%s: the download differs", name)
+		}
+	}
+	if !strings.Contains(g.p.audit.String(), `"host":"`+s3Bucket+`.s3.sluss.test"`) {
+		t.Error("the audit log shows no virtual-hosted request")
+	}
 }

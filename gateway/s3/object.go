@@ -91,15 +91,14 @@ func (c *call) copyObject() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcKey := objectKey(c.req.URL.Host, srcPath)
-	if !c.pathStyle() {
-		// Virtual-hosted: the copy source names the bucket, the host
-		// holds it as its first label.
-		if _, rest, ok := strings.Cut(strings.TrimPrefix(srcPath, "/"), "/"); ok {
-			srcKey = objectKey(c.req.URL.Host, "/"+rest)
+	// The source's record is under its path-style name, or, when the
+	// request is virtual-hosted, under bucket.host and the key.
+	src := c.lookupObject(objectKey(c.req.URL.Host, srcPath))
+	if bucket, rest, ok := strings.Cut(strings.TrimPrefix(srcPath, "/"), "/"); src == nil && ok {
+		if _, base, ok := strings.Cut(c.req.URL.Host, "."); ok {
+			src = c.lookupObject(objectKey(bucket+"."+base, "/"+rest))
 		}
 	}
-	src := c.lookupObject(srcKey)
 	out := c.outgoing(c.req.Context(), http.MethodPut)
 	for _, h := range []string{"X-Amz-Copy-Source-If-Match", "X-Amz-Copy-Source-If-None-Match"} {
 		if v := out.Header.Get(h); v != "" && src != nil && unquote(v) == src.PT {
@@ -141,14 +140,6 @@ func copySourcePath(v string) (string, error) {
 		p = "/" + p
 	}
 	return p, nil
-}
-
-// pathStyle reports whether the request names its bucket in the path
-// (https://host/bucket/key), as the gateway expects S3 clients to be set
-// up; virtual-hosted requests (https://bucket.host/key) work for reads
-// and writes, but a copy's source is then looked up as path-style.
-func (c *call) pathStyle() bool {
-	return strings.Trim(c.req.URL.Path, "/") != ""
 }
 
 // read handles GET and HEAD: objects are decrypted (Range, HEAD sizes),
