@@ -656,6 +656,28 @@ func TestS3MultipartEdges(t *testing.T) {
 		g.checkStored(t, key, bytes.Join(parts, nil))
 	})
 
+	t.Run("whole-object checksum on complete", func(t *testing.T) {
+		// Newer SDKs send the whole object's CRC64NVME with Complete: it
+		// says nothing of the XML body, and the upload completes.
+		key := "edges/full-object-checksum"
+		up := g.createUpload(t, key)
+		data := []byte("one part, the whole object")
+		status, etag, body := g.putPart(t, key, up, 1, data)
+		if status != 200 {
+			t.Fatalf("part 1: %d %s", status, body)
+		}
+		doc := "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + etag + "</ETag></Part></CompleteMultipartUpload>"
+		resp := g.s3Request(t, "POST", "/"+s3Bucket+"/"+key+"?uploadId="+url.QueryEscape(up), []byte(doc), g.cred(), func(r *http.Request) {
+			r.Header.Set("X-Amz-Checksum-Crc64nvme", "AAAAAAAAAAA=")
+			r.Header.Set("X-Amz-Checksum-Type", "FULL_OBJECT")
+			s3.Sign(r, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now())
+		})
+		if got := readAll(resp); resp.StatusCode != 200 {
+			t.Fatalf("complete: %d %s", resp.StatusCode, got)
+		}
+		g.checkStored(t, key, data)
+	})
+
 	t.Run("uneven parts refused", func(t *testing.T) {
 		key := "edges/uneven"
 		up := g.createUpload(t, key)

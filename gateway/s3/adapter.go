@@ -462,7 +462,14 @@ func (c *call) readSmallBody() ([]byte, error) {
 	if len(body) > maxSmallBody {
 		return nil, InvalidRequest(fmt.Sprintf("a request body that is not a file may be at most %d bytes", maxSmallBody))
 	}
-	d, err := newDigests(c.req.Header)
+	claims := c.req.Header
+	if c.req.Method == http.MethodPost && c.req.URL.Query().Has("uploadId") {
+		// On CompleteMultipartUpload an x-amz-checksum-* header is the
+		// whole object's checksum, not the XML body's: only Content-MD5
+		// and trailers speak of the body.
+		claims = http.Header{"Content-Md5": c.req.Header.Values("Content-Md5"), "X-Amz-Trailer": c.req.Header.Values("X-Amz-Trailer")}
+	}
+	d, err := newDigests(claims)
 	if err != nil {
 		return nil, err
 	}
