@@ -183,6 +183,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	go func() { errc <- gw.ServeAdmin(al) }()
 
 	proxyURL := "http://" + pl.Addr().String()
+	clientsUse := proxyURL
+	if gc.PACProxy != "" {
+		// Behind a load balancer clients use its address, which the PAC
+		// file names too; the listener above is this gateway's own.
+		clientsUse = "http://" + gc.PACProxy + " (load balancer; /proxy.pac names it)"
+	}
 	fmt.Fprintf(e.stderr, `sluss gateway running
   proxy:      %s   (export https_proxy=%[1]s http_proxy=%[1]s)
   admin:      http://%s/healthz, /readyz, /metrics, /proxy.pac; API under /v1/ (/v1/openapi.yaml); services in use: /v1/services.html
@@ -194,6 +200,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
   audit log:  %s, chain %s, checkpoints signed by key %s (sluss audit key)
 `, proxyURL, al.Addr(), enc.Region, enc.Version, caPath, len(gc.Services), orDefault(gc.Default, "block"),
 		orDefault(gc.AuditLog, "standard output"), alog.Chain(), alog.KeyFingerprint())
+	if clientsUse != proxyURL {
+		fmt.Fprintf(e.stderr, "  clients:    %s\n", clientsUse)
+	}
 	if err := alog.Err(); err != nil {
 		fmt.Fprintf(e.stderr, "warning: %v: the gateway refuses requests until the audit log can be written\n", err)
 	}

@@ -111,3 +111,47 @@ func TestServeRefusesOpenListener(t *testing.T) {
 		t.Errorf("serve listened on all interfaces without user authentication")
 	}
 }
+
+// TestServeNamesLoadBalancer: with pac_proxy set (gateways behind a load
+// balancer), the start-up message and the PAC file name the balancer's
+// address for clients, and the message still shows this gateway's own.
+func TestServeNamesLoadBalancer(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sluss.yaml")
+	os.WriteFile(cfg, []byte("keys:\n  data_dir: "+filepath.Join(dir, "keys")+"\ngateway:\n  pac_proxy: lb.region.example:3128\n"), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &lockedBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: stderr, getenv: func(string) string { return "" }}
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, e, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"})
+	}()
+	adminRE := regexp.MustCompile(`admin:\s+(http://\S+)/healthz`)
+	var admin string
+	for i := 0; i < 200 && admin == ""; i++ {
+		if m := adminRE.FindStringSubmatch(stderr.String()); m != nil {
+			admin = m[1]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if admin == "" {
+		t.Fatalf("no start-up message:\n%s", stderr.String())
+	}
+	time.Sleep(50 * time.Millisecond)
+	out := stderr.String()
+	if !strings.Contains(out, "clients:    http://lb.region.example:3128") || !strings.Contains(out, "proxy:      http://127.0.0.1:") {
+		t.Errorf("the start-up message does not name the balancer and the gateway:\n%s", out)
+	}
+	resp, err := http.Get(admin + "/proxy.pac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pac, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(pac, []byte("PROXY lb.region.example:3128")) {
+		t.Errorf("the PAC file does not name the balancer:\n%s", pac)
+	}
+	cancel()
+	<-done
+}
