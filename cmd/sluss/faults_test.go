@@ -32,7 +32,13 @@ func buildSluss(t *testing.T) string {
 		t.Skip("go not on PATH: cannot build the sluss binary")
 	}
 	bin := filepath.Join(t.TempDir(), "sluss")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", bin}
+	if os.Getenv("SLUSS_TEST_RACE") != "" {
+		// The end-to-end tests then also run the gateway under the race
+		// detector (slow; not in CI by default).
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}
 	return bin
@@ -76,7 +82,13 @@ func startServeBinary(t *testing.T, bin string, args ...string) *serveProc {
 		t.Fatal(err)
 	}
 	go func() { p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.exited })
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+		if strings.Contains(p.stderr.String(), "WARNING: DATA RACE") {
+			t.Errorf("the race detector found a race in sluss serve:\n%s", p.stderr)
+		}
+	})
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		out := p.stderr.String()
 		pm, am := proxyLineRE.FindStringSubmatch(out), adminLineRE.FindStringSubmatch(out)
