@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -377,5 +378,57 @@ func TestGetReadsThroughCache(t *testing.T) {
 	}
 	if _, err := pseudonyms(t, db).Get(ctx, "pnr1_c"); !errors.Is(err, pseudonym.ErrNotFound) {
 		t.Errorf("a fresh store found a deleted row: %v", err)
+	}
+}
+
+// TestSilentServerFailsFast: a server that accepts connections and never
+// answers (a hung database, a dropped route) is an error within the
+// deadlines, not a hang.
+func TestSilentServerFailsFast(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var mu sync.Mutex
+	var held []net.Conn
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	ctx := context.Background()
+	db, err := Open(ctx, "postgres://sluss:pw@"+l.Addr().String()+"/sluss?sslmode=disable", Options{ConnectTimeout: 500 * time.Millisecond, OpTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ps := pseudonyms(t, db)
+	for name, op := range map[string]func() error{
+		"Ping":    func() error { return db.Ping(ctx) },
+		"Migrate": func() error { return db.Migrate(ctx) },
+		"Put":     func() error { return ps.Put(ctx, pseudonym.Entry{Token: "t", Value: []byte("v")}) },
+	} {
+		start := time.Now()
+		if err := op(); err == nil {
+			t.Errorf("%s against a silent server succeeded", name)
+		}
+		// Far beyond the deadlines: only a hang fails this.
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%s took %v to fail", name, d)
+		}
 	}
 }

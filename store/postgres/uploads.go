@@ -56,7 +56,7 @@ func (s *uploadStore) Update(ctx context.Context, key string, ttl time.Duration,
 	ctx, cancel := s.db.deadline(ctx, s.db.opts.OpTimeout)
 	defer cancel()
 	for range maxAttempts {
-		raced := false
+		var fnErr error
 		err := pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 			var raw []byte
 			err := tx.QueryRow(ctx, "SELECT sealed FROM upload_state WHERE key = $1 FOR UPDATE", key).Scan(&raw)
@@ -73,6 +73,7 @@ func (s *uploadStore) Update(ctx context.Context, key string, ttl time.Duration,
 			}
 			v, err := fn(old)
 			if err != nil {
+				fnErr = err
 				return err
 			}
 			switch {
@@ -89,7 +90,6 @@ func (s *uploadStore) Update(ctx context.Context, key string, ttl time.Duration,
 				tag, err = tx.Exec(ctx, "INSERT INTO upload_state (key, expires, sealed) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
 					key, expires.Unix(), s.sealer.Seal(key, v, expires))
 				if err == nil && tag.RowsAffected() == 0 {
-					raced = true
 					return errRaced
 				}
 			}
@@ -98,10 +98,15 @@ func (s *uploadStore) Update(ctx context.Context, key string, ttl time.Duration,
 			}
 			return nil
 		})
-		if raced || retryable(err) {
+		switch {
+		case err == nil:
+			return nil
+		case fnErr != nil && errors.Is(err, fnErr):
+			return fnErr
+		case errors.Is(err, errRaced) || retryable(err):
 			continue
 		}
-		return err
+		return fmt.Errorf("upload state: update in postgres: %w", err)
 	}
 	return fmt.Errorf("upload state: update of one key kept meeting concurrent ones (%d attempts)", maxAttempts)
 }
