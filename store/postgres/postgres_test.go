@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -430,5 +431,98 @@ func TestSilentServerFailsFast(t *testing.T) {
 		if d := time.Since(start); d > 20*time.Second {
 			t.Errorf("%s took %v to fail", name, d)
 		}
+	}
+}
+
+// TestRecordsAreBboltRecords: a row holds what the bbolt stores hold for
+// the same entry (their Sealers open it), so records can move between the
+// two; the expiry column is the record's own.
+func TestRecordsAreBboltRecords(t *testing.T) {
+	srv := pgtest.Start(t)
+	ctx := context.Background()
+	db := openDB(t, srv.URL, Options{})
+	if err := pseudonyms(t, db).Put(ctx, pseudonym.Entry{Token: "pnr1_m", Value: []byte("197001011234")}); err != nil {
+		t.Fatal(err)
+	}
+	var sealed []byte
+	if err := db.pool.QueryRow(ctx, "SELECT sealed FROM pseudonyms WHERE token = 'pnr1_m'").Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := pseudonym.NewSealer(testKey)
+	if v, err := ps.Open("pnr1_m", sealed); err != nil || string(v) != "197001011234" {
+		t.Errorf("pseudonym.Sealer opened %q, %v", v, err)
+	}
+
+	if err := uploadState(t, db).Update(ctx, "s3/u", time.Hour, func([]byte) ([]byte, error) { return []byte("state"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	var expires int64
+	if err := db.pool.QueryRow(ctx, "SELECT expires, sealed FROM upload_state WHERE key = 's3/u'").Scan(&expires, &sealed); err != nil {
+		t.Fatal(err)
+	}
+	us, _ := uploads.NewSealer(testKey)
+	if v, err := us.Open("s3/u", sealed, time.Now()); err != nil || string(v) != "state" {
+		t.Errorf("uploads.Sealer opened %q, %v", v, err)
+	}
+	if e := int64(binary.BigEndian.Uint64(sealed)); e != expires {
+		t.Errorf("expires column %d, record's expiry %d", expires, e)
+	}
+	if d := time.Until(time.Unix(expires, 0)); d < 59*time.Minute || d > time.Hour {
+		t.Errorf("an hour's ttl expires in %v", d)
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	srv := pgtest.Start(b)
+	db, err := Open(context.Background(), srv.URL, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	s, _ := db.PseudonymStore(testKey)
+	ctx := context.Background()
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		batch := make([]pseudonym.Entry, 20) // a form post's identifiers
+		for i := range batch {
+			batch[i] = pseudonym.Entry{Token: fmt.Sprintf("pnr1_%09d", n), Value: fmt.Appendf(nil, "%012d", n)}
+			n++
+		}
+		if err := s.Put(ctx, batch...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	srv := pgtest.Start(b)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		cache int
+	}{{"warm", 0}, {"cold", -1}} {
+		b.Run(c.name, func(b *testing.B) {
+			db, err := Open(ctx, srv.URL, Options{CacheSize: c.cache})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if err := db.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			s, _ := db.PseudonymStore(testKey)
+			if err := s.Put(ctx, pseudonym.Entry{Token: "pnr1_bench", Value: []byte("197001011234")}); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := s.Get(ctx, "pnr1_bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
