@@ -54,6 +54,16 @@ func (c *tokenCache) addLocked(token string, value []byte) {
 	c.cur[token] = value
 }
 
+func (c *tokenCache) reset() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.cur)
+	clear(c.old)
+}
+
 func (c *tokenCache) len() int {
 	if c == nil {
 		return 0

@@ -174,11 +174,6 @@ func (s *pseudonymStore) Get(ctx context.Context, token string) ([]byte, error) 
 
 // Close drops the cache; the DB stays open.
 func (s *pseudonymStore) Close() error {
-	if s.cache != nil {
-		s.cache.mu.Lock()
-		clear(s.cache.cur)
-		clear(s.cache.old)
-		s.cache.mu.Unlock()
-	}
+	s.cache.reset()
 	return nil
 }
