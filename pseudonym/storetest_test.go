@@ -21,4 +21,3 @@ func TestBoltStoreContract(t *testing.T) {
 		}
 	})
 }
-
