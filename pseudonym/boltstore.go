@@ -3,34 +3,29 @@ package pseudonym
 import (
 	"bytes"
 	"context"
-	"crypto/cipher"
-	"crypto/rand"
 	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 var boltBucket = []byte("tokens")
 
 const (
-	boltAD    = "sluss/pseudonym/store/v1\x00"
 	maxKnown  = 1 << 20 // tokens remembered in memory as already stored
 	StoreFile = "pseudonyms.db"
 )
 
-// BoltStore is the embedded Store: one bbolt file, each original sealed
-// with XChaCha20-Poly1305 under a key the caller supplies (from the key
-// store), the token as associated data so a sealed value cannot be moved to
-// another token. Writes are batched per Put and tokens already stored are
-// remembered in memory, so the hot path does no disk I/O for identifiers it
-// has seen. Safe for concurrent use.
+// BoltStore is the embedded Store: one bbolt file, each original sealed by
+// a Sealer under a key the caller supplies (from the key store). Writes
+// are batched per Put and tokens already stored are remembered in memory,
+// so the hot path does no disk I/O for identifiers it has seen. Safe for
+// concurrent use.
 type BoltStore struct {
-	db   *bolt.DB
-	aead cipher.AEAD
+	db     *bolt.DB
+	sealer *Sealer
 
 	mu    sync.Mutex
 	seed  maphash.Seed
@@ -40,9 +35,9 @@ type BoltStore struct {
 // OpenBoltStore opens or creates the store file at path. key is the 32-byte
 // at-rest encryption key.
 func OpenBoltStore(path string, key []byte) (*BoltStore, error) {
-	aead, err := chacha20poly1305.NewX(key)
+	sealer, err := NewSealer(key)
 	if err != nil {
-		return nil, fmt.Errorf("pseudonym: store key: %w", err)
+		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
@@ -55,27 +50,7 @@ func OpenBoltStore(path string, key []byte) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("pseudonym: failed to initialise store: %w", err)
 	}
-	return &BoltStore{db: db, aead: aead, seed: maphash.MakeSeed(), known: map[string]uint64{}}, nil
-}
-
-func (s *BoltStore) seal(token string, value []byte) []byte {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(value)+s.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		panic("pseudonym: crypto/rand failed: " + err.Error())
-	}
-	return s.aead.Seal(nonce, nonce, value, []byte(boltAD+token))
-}
-
-func (s *BoltStore) open(token string, sealed []byte) ([]byte, error) {
-	ns := s.aead.NonceSize()
-	if len(sealed) < ns+s.aead.Overhead() {
-		return nil, fmt.Errorf("pseudonym: stored value for %s is truncated", token)
-	}
-	v, err := s.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(boltAD+token))
-	if err != nil {
-		return nil, fmt.Errorf("pseudonym: stored value for %s fails authentication (wrong key or tampering)", token)
-	}
-	return v, nil
+	return &BoltStore{db: db, sealer: sealer, seed: maphash.MakeSeed(), known: map[string]uint64{}}, nil
 }
 
 // Put implements Store: one transaction for all new entries.
@@ -104,7 +79,7 @@ func (s *BoltStore) Put(ctx context.Context, entries ...Entry) error {
 		b := tx.Bucket(boltBucket)
 		for _, e := range todo {
 			if old := b.Get([]byte(e.Token)); old != nil {
-				v, err := s.open(e.Token, old)
+				v, err := s.sealer.Open(e.Token, old)
 				if err != nil {
 					return err
 				}
@@ -113,7 +88,7 @@ func (s *BoltStore) Put(ctx context.Context, entries ...Entry) error {
 				}
 				continue
 			}
-			if err := b.Put([]byte(e.Token), s.seal(e.Token, e.Value)); err != nil {
+			if err := b.Put([]byte(e.Token), s.sealer.Seal(e.Token, e.Value)); err != nil {
 				return err
 			}
 		}
@@ -145,7 +120,7 @@ func (s *BoltStore) Get(ctx context.Context, token string) ([]byte, error) {
 			return fmt.Errorf("%w: %s", ErrNotFound, token)
 		}
 		var err error
-		v, err = s.open(token, sealed)
+		v, err = s.sealer.Open(token, sealed)
 		return err
 	})
 	return v, err

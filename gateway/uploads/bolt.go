@@ -3,15 +3,11 @@ package uploads
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
-	"crypto/cipher"
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // StoreFile is the embedded store's file name in the data directory.
@@ -19,23 +15,20 @@ const StoreFile = "uploads.db"
 
 var boltBucket = []byte("uploads")
 
-const boltAD = "sluss/uploads/v1\x00"
-
-// BoltStore is the embedded Store: one bbolt file, each value sealed with
-// XChaCha20-Poly1305 under the caller's key with its key as associated
-// data, and prefixed with its expiry time.
+// BoltStore is the embedded Store: one bbolt file, each value sealed by a
+// Sealer under the caller's key.
 type BoltStore struct {
-	db   *bolt.DB
-	aead cipher.AEAD
-	now  func() time.Time
+	db     *bolt.DB
+	sealer *Sealer
+	now    func() time.Time
 }
 
 // OpenBolt opens or creates the store at path; key is 32 bytes from the
 // key store.
 func OpenBolt(path string, key []byte) (*BoltStore, error) {
-	aead, err := chacha20poly1305.NewX(key)
+	sealer, err := NewSealer(key)
 	if err != nil {
-		return nil, fmt.Errorf("upload state key: %w", err)
+		return nil, err
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
@@ -48,36 +41,15 @@ func OpenBolt(path string, key []byte) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("failed to prepare upload state %s: %w", path, err)
 	}
-	return &BoltStore{db: db, aead: aead, now: time.Now}, nil
+	return &BoltStore{db: db, sealer: sealer, now: time.Now}, nil
 }
 
 func (s *BoltStore) seal(key string, value []byte, expires time.Time) []byte {
-	out := make([]byte, 8, 8+chacha20poly1305.NonceSizeX+len(value)+s.aead.Overhead())
-	binary.BigEndian.PutUint64(out, uint64(expires.Unix()))
-	nonce := make([]byte, chacha20poly1305.NonceSizeX)
-	rand.Read(nonce)
-	out = append(out, nonce...)
-	return s.aead.Seal(out, nonce, value, s.ad(key, out[:8]))
+	return s.sealer.Seal(key, value, expires)
 }
 
-func (s *BoltStore) ad(key string, expiry []byte) []byte {
-	return append([]byte(boltAD+key+"\x00"), expiry...)
-}
-
-// open returns the value in raw, nil if it expired.
 func (s *BoltStore) open(key string, raw []byte) ([]byte, error) {
-	if len(raw) < 8+chacha20poly1305.NonceSizeX {
-		return nil, errors.New("upload state record is truncated")
-	}
-	if time.Unix(int64(binary.BigEndian.Uint64(raw)), 0).Before(s.now()) {
-		return nil, nil
-	}
-	nonce, ct := raw[8:8+chacha20poly1305.NonceSizeX], raw[8+chacha20poly1305.NonceSizeX:]
-	v, err := s.aead.Open(nil, nonce, ct, s.ad(key, raw[:8]))
-	if err != nil {
-		return nil, errors.New("upload state record failed to authenticate (wrong key or tampered)")
-	}
-	return v, nil
+	return s.sealer.Open(key, raw, s.now())
 }
 
 func (s *BoltStore) Get(_ context.Context, key string) ([]byte, error) {

@@ -3,7 +3,9 @@
 // upload — the age file's opening, piece sizes, digests the client will
 // check — and what it must know of objects it stored (their plaintext
 // ETags). Any piece may reach any gateway, so the state lives in a [Store]
-// shared by them: [OpenBolt] on one machine.
+// shared by them: [OpenBolt] on one machine, store/postgres for several
+// gateways. Both seal records with [Sealer]; uploadstest holds them to one
+// contract.
 //
 // Values are opaque to the store and sealed at rest; keys are chosen by the
 // adapters and must not contain personal data (use digests of paths).
