@@ -188,6 +188,7 @@ func TestChart(t *testing.T) {
 			files: map[string]string{
 				"keys.vault.auth.approle.role_id_file":   "secret sluss-vault-approle role_id",
 				"keys.vault.auth.approle.secret_id_file": "secret sluss-vault-approle secret_id",
+				"gateway.users_file":                     "secret sluss-users users",
 			},
 		},
 	}, {
@@ -225,6 +226,7 @@ func TestChart(t *testing.T) {
 			files: map[string]string{
 				"keys.vault.auth.approle.role_id_file":   "secret sluss-vault-approle role_id",
 				"keys.vault.auth.approle.secret_id_file": "secret sluss-vault-approle secret_id",
+				"gateway.users_file":                     "secret sluss-users users",
 			},
 		},
 	}}
@@ -255,6 +257,7 @@ func TestChartRefuses(t *testing.T) {
 		{"several gateways on the embedded store", []string{"--set", "postgres.enabled=false"}, "replicaCount > 1 needs postgres.enabled"},
 		{"AppRole Secret without IDs", []string{"--set", "vault.approle.create=true"}, "vault.approle.roleId is required"},
 		{"no Vault", []string{"--set", "vault.address="}, "vault.address is required"},
+		{"no client accounts", []string{"--set", "users.existingSecret="}, "users.existingSecret is required"},
 		{"no PostgreSQL Secret", []string{"--set", "postgres.existingSecret="}, "postgres.existingSecret is required"},
 	}
 	for _, tt := range tests {

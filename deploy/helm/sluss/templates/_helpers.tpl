@@ -49,7 +49,7 @@ The sluss YAML: the user's config with what must agree with the pod
 {{- if $v.vault.caConfigMap }}{{ $_ := set $vault "ca_cert" "/etc/sluss/vault-ca/ca.crt" }}{{ end -}}
 {{- $gateway := dict "listen" (printf "0.0.0.0:%d" (int $v.service.proxyPort)) "admin_listen" (printf "0.0.0.0:%d" (int $v.service.adminPort)) -}}
 {{- if $v.upstreamCA.configMap }}{{ $_ := set $gateway "upstream_ca" "/etc/sluss/upstream-ca/ca.crt" }}{{ end -}}
-{{- if $v.users.existingSecret }}{{ $_ := set $gateway "users_file" "/etc/sluss/users/users" }}{{ end -}}
+{{- $_ := set $gateway "users_file" "/etc/sluss/users/users" -}}
 {{- $fixed := dict "keys" (dict "data_dir" "/var/lib/sluss" "vault" $vault) "gateway" $gateway -}}
 {{- mergeOverwrite (deepCopy (default (dict) $v.config)) $fixed | toYaml -}}
 {{- end -}}
