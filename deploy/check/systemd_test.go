@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -243,35 +242,10 @@ func TestMemoryDenyWriteExecute(t *testing.T) {
 		}
 	}
 
-	goBin := findTool(t, "go")
 	dir := t.TempDir()
-	sluss := filepath.Join(dir, "sluss")
-	build := exec.Command(goBin, "build", "-o", sluss, "./cmd/sluss")
-	build.Dir = "../.."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/sluss: %v\n%s", err, out)
-	}
-
-	cmd := mdweCommand(t, sluss, "serve", "--data-dir", filepath.Join(dir, "data"),
+	cmd := mdweCommand(t, buildSluss(t), "serve", "--data-dir", filepath.Join(dir, "data"),
 		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--audit-log", filepath.Join(dir, "audit.json"))
-	var output lockedBuffer
-	cmd.Stderr = &output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	})
-	adminRE := regexp.MustCompile(`admin:\s+(http://\S+)/healthz`)
-	var base string
-	for deadline := time.Now().Add(time.Minute); base == ""; time.Sleep(20 * time.Millisecond) {
-		if m := adminRE.FindStringSubmatch(output.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("sluss serve under MDWE did not start:\n%s", output.String())
-		}
-	}
+	base, output := startServe(t, cmd)
 
 	client := &http.Client{Timeout: 30 * time.Second}
 	call := func(method, path string, body []byte) []byte {
@@ -301,22 +275,4 @@ func TestMemoryDenyWriteExecute(t *testing.T) {
 	if got := call(http.MethodPost, "/v1/decrypt", sealed); !bytes.Equal(got, plaintext) {
 		t.Fatalf("/v1/decrypt returned %q", got)
 	}
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
