@@ -154,7 +154,6 @@ type slussConfig struct {
 type want struct {
 	replicas       int32
 	image          string
-	approleSecret  string // the Secret holding role_id and secret_id
 	dbSecret       string // "": no PostgreSQL
 	dbKey          string
 	vaultPort      int32
@@ -178,7 +177,6 @@ func TestChart(t *testing.T) {
 		want: want{
 			replicas:       3,
 			image:          "registry.example/sluss/sluss:0.1.0",
-			approleSecret:  "sluss-vault-approle",
 			dbSecret:       "sluss-postgres",
 			dbKey:          "url",
 			vaultPort:      8200,
@@ -197,7 +195,6 @@ func TestChart(t *testing.T) {
 		want: want{
 			replicas:       5,
 			image:          "registry.region.example/sluss:1.2.3",
-			approleSecret:  "sluss-vault-approle", // made by the chart
 			dbSecret:       "region-postgres",
 			dbKey:          "database-url",
 			vaultPort:      8201,
@@ -218,7 +215,6 @@ func TestChart(t *testing.T) {
 		want: want{
 			replicas:       1,
 			image:          "registry.example/sluss/sluss:0.1.0",
-			approleSecret:  "sluss-vault-approle",
 			vaultPort:      8200,
 			serviceType:    corev1.ServiceTypeClusterIP,
 			maxUnavailable: "1",
