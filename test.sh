@@ -15,8 +15,9 @@ log() { printf 'test.sh: %s\n' "$*" >&2; }
 # through the proxy, chromium for the bench report (and the browser test),
 # mitmproxy and squid as the bench's peers, GNU time for the CLI benchmark,
 # certutil (libnss3-tools) for Chromium's trust store, node to evaluate the
-# PAC file, and the AWS CLI v2 (/usr/bin/aws) and s3cmd as S3 clients.
-apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl awscli s3cmd)
+# PAC file, the AWS CLI v2 (/usr/bin/aws) and s3cmd as S3 clients, and
+# HAProxy in front of several gateways (internal/haproxytest).
+apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl awscli s3cmd haproxy)
 # LibreOffice, headless, and pdftotext (poppler-utils) for the document
 # tests: a pseudonymized DOCX, XLSX, PPTX, ODT, ODS or ODP must still open
 # and convert to PDF. Installed without their recommended packages (Java,
@@ -56,6 +57,15 @@ if [ "$(versitygw_version)" != v1.8.0 ]; then
 	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
+# helm, to render the chart in deploy/helm (deploy/check). The build takes
+# about 4 minutes; like versitygw's, its version is in its build
+# information.
+helm_version() { go version -m "$(go env GOPATH)/bin/helm" 2>/dev/null | awk '$1 == "mod" { print $3 }'; }
+if [ "$(helm_version)" != v3.22.0 ]; then
+	log "installing helm v3.22.0"
+	go install helm.sh/helm/v3/cmd/helm@v3.22.0
+fi
+
 # staticcheck, pinned so a new release cannot break CI.
 if ! staticcheck -version 2>/dev/null | grep -q '(0.8.2)'; then
 	log "installing staticcheck"
@@ -77,9 +87,13 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 staticcheck ./...
+# deploy/check is a module of its own (the Kubernetes API types).
+(cd deploy/check && go vet ./... && staticcheck ./...)
 
 log "running tests"
 go test -count=1 "$@" ./...
+# The deploy files: the Helm chart rendered and decoded, the systemd unit.
+(cd deploy/check && go test -count=1 "$@" ./...)
 
 # The packages that share state across goroutines, under the race detector
 # (the slow end-to-end scenarios are already covered above).
