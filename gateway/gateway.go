@@ -60,6 +60,8 @@ type Gateway struct {
 	tunnels map[net.Conn]struct{}
 	closed  atomic.Bool
 	servers []*http.Server
+
+	readyChecks []readyCheck
 }
 
 // An Option sets what New needs beyond the configuration.
@@ -69,6 +71,18 @@ type Option func(*Gateway)
 // pseudonymize or re-identify use. Without one, such rules refuse.
 func WithPseudonymizer(p *pseudonym.Pseudonymizer) Option {
 	return func(g *Gateway) { g.pseudo = p }
+}
+
+// WithReadyCheck adds a check /readyz runs (a shared database, for
+// example): while it fails, the gateway reports not ready with the
+// check's name and error.
+func WithReadyCheck(name string, check func(context.Context) error) Option {
+	return func(g *Gateway) { g.readyChecks = append(g.readyChecks, readyCheck{name, check}) }
+}
+
+type readyCheck struct {
+	name  string
+	check func(context.Context) error
 }
 
 // New builds a gateway. Audit events go to audit, one per request;

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"golang.org/x/net/netutil"
 )
@@ -182,6 +183,15 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": fmt.Sprintf("encryption key: %v", err)})
 		return
+	}
+	for _, c := range g.readyChecks {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		err := c.check(ctx)
+		cancel()
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": c.name + ": " + err.Error()})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "key_version": version, "pseudonymization": g.pseudo != nil})
 }

@@ -21,6 +21,7 @@ import (
 // keys are errors, so a typo cannot silently fall back to a default.
 type fileConfig struct {
 	Keys    keys.Config    `yaml:"keys"`
+	Store   storeConfig    `yaml:"store"`
 	Gateway gateway.Config `yaml:"gateway"`
 }
 

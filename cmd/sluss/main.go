@@ -43,6 +43,7 @@ var commands = map[string]command{
 	"bench":        {"measure throughput and latency: direct, through the gateway, and peers", runBench},
 	"services":     {"list the cloud services in use (per host) from audit logs", runServices},
 	"audit":        {"verify the audit log's hash chain and signed checkpoints (sluss audit verify)", runAudit},
+	"db":           {"create or update the PostgreSQL schema of the shared state (sluss db migrate)", runDB},
 }
 
 func main() {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -93,13 +92,13 @@ func runPseudonymTool(ctx context.Context, e *env, name string, args []string) e
 	if err := os.MkdirAll(fc.Keys.DataDir, 0o700); err != nil {
 		return err
 	}
-	store, err := pseudonym.OpenBoltStore(filepath.Join(fc.Keys.DataDir, pseudonym.StoreFile), storeKey)
+	shared, err := openSharedStores(ctx, e, fc, storeKey, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer shared.Close()
 	cfg.Logger = &log
-	p, err := pseudonym.New(cfg, ks, store)
+	p, err := pseudonym.New(cfg, ks, shared.pseudonyms)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,8 @@ type s3Gateway struct {
 	p        *serveProc
 	endpoint string // http://s3.sluss.test:PORT
 	identity string // exported identity file, for age -d
+
+	newConnEach bool // a connection per request (through a load balancer)
 }
 
 const s3Bucket = "region"
@@ -272,7 +274,9 @@ func (g *s3Gateway) s3Request(t *testing.T, method, path string, body []byte, cr
 		t.Fatal(err)
 	}
 	proxy, _ := url.Parse(g.p.proxy)
-	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+	// Behind a load balancer, each request on a connection of its own
+	// may reach another gateway.
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy), DisableKeepAlives: g.newConnEach}}
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -120,31 +120,30 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	// The re-identification store lives beside the keys; its key comes
-	// from the key store, so a stolen file alone reveals nothing.
+	// The re-identification store and the upload state: bbolt files
+	// beside the keys, or PostgreSQL shared by every gateway. Their key
+	// comes from the key store, so a stolen file or dump alone reveals
+	// nothing.
 	storeKey, err := store.ReidentificationKey()
 	if err != nil {
 		return fmt.Errorf("no re-identification key: %w", err)
 	}
-	rstore, err := pseudonym.OpenBoltStore(filepath.Join(fc.Keys.DataDir, pseudonym.StoreFile), storeKey)
+	shared, err := openSharedStores(ctx, e, fc, storeKey, logger)
 	if err != nil {
 		return err
 	}
-	defer rstore.Close()
-	pseudo, err := pseudonym.New(pseudonym.Config{Logger: &logger}, store, rstore)
+	defer shared.Close()
+	pseudo, err := pseudonym.New(pseudonym.Config{Logger: &logger}, store, shared.pseudonyms)
 	if err != nil {
 		return err
 	}
-
-	// Upload state (S3 multipart) lives beside the re-identification
-	// store, sealed under a key derived from the same key-store secret.
-	ustore, err := uploads.OpenBolt(filepath.Join(fc.Keys.DataDir, uploads.StoreFile), uploadStateKey(storeKey))
-	if err != nil {
-		return err
+	ustore := shared.uploads
+	var gwOpts []gateway.Option
+	if shared.db != nil {
+		gwOpts = append(gwOpts, gateway.WithReadyCheck("database", shared.db.Ping))
 	}
-	defer ustore.Close()
 	sweepCtx, stopSweep := context.WithCancel(ctx)
-	defer stopSweep() // before ustore.Close
+	defer stopSweep() // before the stores close
 	go sweepUploads(sweepCtx, ustore, logger)
 	s3a.State, s3a.Log = ustore, logger
 	s3a.Credentials = func(id string) (s3.Credential, error) {
@@ -158,7 +157,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return s3.Credential{AccessKeyID: c.AccessKeyID, Secret: c.Secret, User: c.User, Issued: c.Issued}, nil
 	}
 
-	gw, err := gateway.New(gc, gateway.FromStore(store), alog.Logger(), logger, gateway.WithPseudonymizer(pseudo), gateway.WithAuditLog(alog))
+	gw, err := gateway.New(gc, gateway.FromStore(store), alog.Logger(), logger, append(gwOpts, gateway.WithPseudonymizer(pseudo), gateway.WithAuditLog(alog))...)
 	if err != nil {
 		return err
 	}

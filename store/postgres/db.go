@@ -20,10 +20,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -208,11 +210,29 @@ func (db *DB) Version(ctx context.Context) (int, error) {
 	return v, nil
 }
 
-// retryable reports whether a transaction failed only because another one
-// got in its way, so running it again may succeed.
+// retryable reports whether a transaction failed without having run: it
+// met another one (serialization failure, deadlock), or its connection
+// was already dead — the server terminated it (a restart: the pool keeps
+// connections from before) or nothing of the query was sent. Running it
+// again may succeed.
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") // serialization_failure, deadlock_detected
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return true
+		case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+			return true
+		}
+		return false
+	}
+	return err != nil && pgconn.SafeToRetry(err)
+}
+
+// staleConnection reports whether a read failed on a connection the
+// server had closed: a read is safe to run again on another.
+func staleConnection(err error) bool {
+	return retryable(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // maxAttempts bounds the retries of a transaction that keeps meeting

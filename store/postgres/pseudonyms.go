@@ -75,7 +75,8 @@ func (s *pseudonymStore) Put(ctx context.Context, entries ...pseudonym.Entry) er
 		err = pgx.BeginFunc(ctx, s.db.pool, func(tx pgx.Tx) error {
 			return s.put(ctx, tx, tokens, sealed, todo)
 		})
-		if !retryable(err) {
+		// Put is idempotent: a batch whose connection died may run again.
+		if !staleConnection(err) {
 			break
 		}
 	}
@@ -157,7 +158,13 @@ func (s *pseudonymStore) Get(ctx context.Context, token string) ([]byte, error) 
 	ctx, cancel := s.db.deadline(ctx, s.db.opts.OpTimeout)
 	defer cancel()
 	var sealed []byte
-	err := s.db.pool.QueryRow(ctx, "SELECT sealed FROM pseudonyms WHERE token = $1", token).Scan(&sealed)
+	var err error
+	for range 3 {
+		err = s.db.pool.QueryRow(ctx, "SELECT sealed FROM pseudonyms WHERE token = $1", token).Scan(&sealed)
+		if !staleConnection(err) {
+			break
+		}
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", pseudonym.ErrNotFound, token)
 	}

@@ -35,7 +35,13 @@ func (s *uploadStore) Get(ctx context.Context, key string) ([]byte, error) {
 	defer cancel()
 	now := s.now()
 	var raw []byte
-	err := s.db.pool.QueryRow(ctx, "SELECT sealed FROM upload_state WHERE key = $1 AND expires >= $2", key, now.Unix()).Scan(&raw)
+	var err error
+	for range 3 {
+		err = s.db.pool.QueryRow(ctx, "SELECT sealed FROM upload_state WHERE key = $1 AND expires >= $2", key, now.Unix()).Scan(&raw)
+		if !staleConnection(err) {
+			break
+		}
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, uploads.ErrNotFound
 	}
