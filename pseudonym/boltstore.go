@@ -128,3 +128,20 @@ func (s *BoltStore) Get(ctx context.Context, token string) ([]byte, error) {
 
 // Close implements Store.
 func (s *BoltStore) Close() error { return s.db.Close() }
+
+// Walk calls fn for every entry, in token order (see Walker).
+func (s *BoltStore) Walk(ctx context.Context, fn func(Entry) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(boltBucket).ForEach(func(k, sealed []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			token := string(k)
+			v, err := s.sealer.Open(token, sealed)
+			if err != nil {
+				return err
+			}
+			return fn(Entry{Token: token, Value: v})
+		})
+	})
+}

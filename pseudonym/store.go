@@ -40,6 +40,13 @@ type Store interface {
 	Close() error
 }
 
+// A Walker lists every entry of a store, in token order, to move a
+// region's mappings to another store (sluss db export). BoltStore and the
+// PostgreSQL store implement it.
+type Walker interface {
+	Walk(ctx context.Context, fn func(Entry) error) error
+}
+
 // batchCollision returns ErrCollision when entries offer one token with
 // two values: pairwise for the few entries of a request, with a map for
 // the thousands of a document.

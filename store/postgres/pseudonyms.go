@@ -184,3 +184,30 @@ func (s *pseudonymStore) Close() error {
 	s.cache.reset()
 	return nil
 }
+
+// Walk calls fn for every entry, in token order (see pseudonym.Walker).
+func (s *pseudonymStore) Walk(ctx context.Context, fn func(pseudonym.Entry) error) error {
+	rows, err := s.db.pool.Query(ctx, `SELECT token, sealed FROM pseudonyms ORDER BY token COLLATE "C"`)
+	if err != nil {
+		return fmt.Errorf("pseudonym: failed to list tokens in postgres: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var token string
+		var sealed []byte
+		if err := rows.Scan(&token, &sealed); err != nil {
+			return fmt.Errorf("pseudonym: failed to list tokens in postgres: %w", err)
+		}
+		v, err := s.sealer.Open(token, sealed)
+		if err != nil {
+			return err
+		}
+		if err := fn(pseudonym.Entry{Token: token, Value: v}); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("pseudonym: failed to list tokens in postgres: %w", err)
+	}
+	return nil
+}
