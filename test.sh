@@ -15,9 +15,11 @@ log() { printf 'test.sh: %s\n' "$*" >&2; }
 # through the proxy, chromium for the bench report (and the browser test),
 # mitmproxy and squid as the bench's peers, GNU time for the CLI benchmark,
 # certutil (libnss3-tools) for Chromium's trust store, node to evaluate the
-# PAC file, the AWS CLI v2 (/usr/bin/aws) and s3cmd as S3 clients, and
-# HAProxy in front of several gateways (internal/haproxytest).
-apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl awscli s3cmd haproxy)
+# PAC file, the AWS CLI v2 (/usr/bin/aws) and s3cmd as S3 clients,
+# HAProxy in front of several gateways (internal/haproxytest), PostgreSQL 15
+# for the shared state (internal/pgtest runs its own server in a temporary
+# directory), and systemd-analyze for the unit's check.
+apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl awscli s3cmd haproxy postgresql systemd)
 # LibreOffice, headless, and pdftotext (poppler-utils) for the document
 # tests: a pseudonymized DOCX, XLSX, PPTX, ODT, ODS or ODP must still open
 # and convert to PDF. Installed without their recommended packages (Java,
@@ -97,5 +99,5 @@ go test -count=1 "$@" ./...
 
 # The packages that share state across goroutines, under the race detector
 # (the slow end-to-end scenarios are already covered above).
-log "race detector on keys, pseudonym and gateway"
-go test -race -short -count=1 ./keys/... ./pseudonym/... ./gateway/...
+log "race detector on keys, pseudonym, gateway and store"
+go test -race -short -count=1 ./keys/... ./pseudonym/... ./gateway/... ./store/...
