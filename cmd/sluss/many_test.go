@@ -203,6 +203,23 @@ gateway:
 				t.Errorf("GET through %s: %d %s", proxy, status, body)
 			}
 		}
+		// And with curl through HAProxy, a connection each: every gateway
+		// behind it re-identifies.
+		curl, err := exec.LookPath("curl")
+		if err != nil {
+			t.Fatal("curl is not installed (test.sh installs it)")
+		}
+		for range 6 {
+			out, err := exec.Command(curl, "-sS", "--fail", "-x", lb, recordURL("one")).Output()
+			if err != nil || !strings.Contains(string(out), pnr) {
+				t.Errorf("curl through HAProxy: %v %s", err, out)
+			}
+		}
+		for i, p := range gws {
+			if !strings.Contains(p.audit.String(), `"host":"records.sluss.test"`) {
+				t.Errorf("gateway %d audited no request", i+1)
+			}
+		}
 	})
 
 	t.Run("multipart upload over three gateways", func(t *testing.T) {
