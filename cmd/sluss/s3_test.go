@@ -574,6 +574,16 @@ func TestS3ObjectKeysPseudonymized(t *testing.T) {
 	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
 		t.Error("the object read back by its real name differs")
 	}
+	// Tags go as tokens and come back as the originals; the object's
+	// attributes are the plaintext's.
+	aws("s3api", "put-object-tagging", "--bucket", s3Bucket, "--key", key, "--tagging", "TagSet=[{Key=patient,Value="+pnr+"}]")
+	if tags := aws("s3api", "get-object-tagging", "--bucket", s3Bucket, "--key", key); !strings.Contains(tags, pnr) {
+		t.Errorf("the tag does not come back with its original value:\n%s", tags)
+	}
+	attrs := aws("s3api", "get-object-attributes", "--bucket", s3Bucket, "--key", key, "--object-attributes", "ETag", "ObjectSize", "Checksum", "ObjectParts")
+	if !strings.Contains(attrs, fmt.Sprintf(`"ObjectSize": %d`, len(data))) || !strings.Contains(attrs, md5hex(data)) {
+		t.Errorf("GetObjectAttributes does not give the plaintext's size and ETag:\n%s", attrs)
+	}
 	// A copy on the provider is the same age file, listed and read by its
 	// real name; conditional reads take the ETag the client knows.
 	aws("s3", "cp", "s3://"+s3Bucket+"/"+key, "s3://"+s3Bucket+"/copy/"+pnr+".txt")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/sluss/sluss/crypto"
@@ -162,8 +163,12 @@ func (c *call) read() (*http.Response, error) {
 	if resp.StatusCode == http.StatusOK && c.req.Method == http.MethodGet && c.isBucketRead() && strings.Contains(resp.Header.Get("Content-Type"), "xml") {
 		return c.rewriteListing(resp)
 	}
+	if resp.StatusCode == http.StatusOK && c.req.Method == http.MethodGet && c.req.URL.Query().Has("attributes") {
+		return c.rewriteAttributes(resp, rec)
+	}
 	// An object's body is the client's own: nothing in it is rewritten.
-	c.objectBody = resp.StatusCode/100 == 2
+	// (Subresources — ?tagging, ?acl — are the gateway's XML answers.)
+	c.objectBody = resp.StatusCode/100 == 2 && !hasSubresource(c.req.URL.Query())
 	clientETag(resp.Header, rec)
 	c.openMetadata(resp.Header)
 	return c.plainResponse(resp), nil
@@ -241,4 +246,53 @@ func replaceXMLValue(doc []byte, name, value string) []byte {
 // html resolves the entities S3 writes in ETags.
 func html(s string) string {
 	return strings.NewReplacer("&quot;", `"`, "&#34;", `"`, "&amp;", "&", "&lt;", "<", "&gt;", ">", "&apos;", "'").Replace(s)
+}
+
+// hasSubresource reports whether a GET names something other than the
+// object's content: ?tagging, ?acl, ?attributes, ?retention…
+func hasSubresource(q url.Values) bool {
+	for k := range q {
+		switch {
+		case k == "versionId" || k == "partNumber" || strings.HasPrefix(k, "response-") || strings.HasPrefix(k, "X-Amz-") || strings.HasPrefix(k, "x-amz-"):
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// rewriteAttributes answers GetObjectAttributes in the client's terms: the
+// plaintext size and ETag of an object the gateway stored; the provider's
+// checksums and part list describe the ciphertext, so they go.
+func (c *call) rewriteAttributes(resp *http.Response, rec *objectRecord) (*http.Response, error) {
+	doc, err := readUpstreamXML(resp)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
+		if etag, ok := xmlValue(doc, "ETag"); ok && unquote(html(etag)) == rec.CT {
+			doc = replaceXMLValue(doc, "ETag", rec.PT)
+			doc = replaceXMLValue(doc, "ObjectSize", strconv.FormatInt(rec.Size, 10))
+		}
+	}
+	for _, el := range []string{"Checksum", "ObjectParts"} {
+		doc = removeXMLElement(doc, el)
+	}
+	return c.plainResponse(replaceBody(resp, doc)), nil
+}
+
+// removeXMLElement removes every <name>…</name> from doc.
+func removeXMLElement(doc []byte, name string) []byte {
+	open, close := []byte("<"+name+">"), []byte("</"+name+">")
+	for {
+		i := bytes.Index(doc, open)
+		if i < 0 {
+			return doc
+		}
+		j := bytes.Index(doc[i:], close)
+		if j < 0 {
+			return doc
+		}
+		doc = append(doc[:i:i], doc[i+j+len(close):]...)
+	}
 }
