@@ -475,6 +475,21 @@ func TestS3RestartAndRanges(t *testing.T) {
 			t.Errorf("range %d-%d: %d, %d bytes, want %d", r[0], r[1], resp.StatusCode, len(got), r[1]-r[0]+1)
 		}
 	}
+	// By part number: the client's parts, not the provider's.
+	for n, want := range [][]byte{part1, part2} {
+		resp := g.s3Request(t, "GET", fmt.Sprintf("/%s/%s?partNumber=%d", s3Bucket, key, n+1), nil, g.cred(), nil)
+		if got := readAll(resp); resp.StatusCode/100 != 2 || got != string(want) || resp.Header.Get("X-Amz-Mp-Parts-Count") != "2" {
+			t.Errorf("GET part %d: %d, %d bytes, parts count %q", n+1, resp.StatusCode, len(got), resp.Header.Get("X-Amz-Mp-Parts-Count"))
+		}
+		resp = g.s3Request(t, "HEAD", fmt.Sprintf("/%s/%s?partNumber=%d", s3Bucket, key, n+1), nil, g.cred(), nil)
+		resp.Body.Close()
+		if resp.ContentLength != int64(len(want)) {
+			t.Errorf("HEAD part %d: %d bytes, want %d", n+1, resp.ContentLength, len(want))
+		}
+	}
+	if resp := g.s3Request(t, "GET", "/"+s3Bucket+"/"+key+"?partNumber=3", nil, g.cred(), nil); resp.StatusCode != 416 {
+		t.Errorf("GET part 3 of 2: %d", resp.StatusCode)
+	}
 	resp := g.s3Request(t, "HEAD", "/"+s3Bucket+"/"+key, nil, g.cred(), nil)
 	resp.Body.Close()
 	if resp.ContentLength != size || !strings.HasSuffix(resp.Header.Get("Etag"), `-2"`) {

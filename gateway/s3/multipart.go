@@ -770,7 +770,7 @@ func (c *call) completeMultipart(uploadID string) (*http.Response, error) {
 	if !ok || bytes.Contains(doc, []byte("<Error>")) {
 		return c.plainResponse(replaceBody(resp, doc)), nil
 	}
-	obj := objectRecord{CT: unquote(html(ct)), PT: fmt.Sprintf("%s-%d", hex.EncodeToString(md5s.Sum(nil)), last), Size: total}
+	obj := objectRecord{CT: unquote(html(ct)), PT: fmt.Sprintf("%s-%d", hex.EncodeToString(md5s.Sum(nil)), last), Size: total, PartSize: rec.PartSize, Parts: last}
 	if err := c.recordObject(rec.Object, obj); err != nil {
 		c.x.Log.Warn().Err(err).Msg("s3 object record not written")
 	}

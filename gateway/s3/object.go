@@ -156,9 +156,23 @@ func (c *call) read() (*http.Response, error) {
 			}
 		}
 	}
+	part, partLen, err := c.partRange(out, rec)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := gateway.Decrypt{}.TransformResponse(c.x, out, signingTransport{c})
 	if err != nil {
 		return nil, err
+	}
+	if part > 0 && resp.StatusCode/100 == 2 {
+		if rec.Parts > 0 {
+			resp.Header.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(rec.Parts))
+		}
+		if c.req.Method == http.MethodHead && resp.StatusCode == http.StatusOK {
+			// HEAD of a part: its own length.
+			resp.ContentLength = partLen
+			resp.Header.Set("Content-Length", strconv.FormatInt(partLen, 10))
+		}
 	}
 	if resp.StatusCode == http.StatusOK && c.req.Method == http.MethodGet && c.isBucketRead() && strings.Contains(resp.Header.Get("Content-Type"), "xml") {
 		return c.rewriteListing(resp)
@@ -295,4 +309,36 @@ func removeXMLElement(doc []byte, name string) []byte {
 		}
 		doc = append(doc[:i:i], doc[i+j+len(close):]...)
 	}
+}
+
+// partRange turns a GET or HEAD by part number (?partNumber=N) into the
+// plaintext range of that part: the provider's parts are not the
+// client's. It returns the part number, 0 if none was asked.
+func (c *call) partRange(out *http.Request, rec *objectRecord) (n int, length int64, err error) {
+	q := out.URL.Query()
+	v := q.Get("partNumber")
+	if v == "" {
+		return 0, 0, nil
+	}
+	if n, err = strconv.Atoi(v); err != nil || n < 1 {
+		return 0, 0, newError(http.StatusBadRequest, "InvalidArgument", "partNumber must be a positive integer")
+	}
+	if rec == nil {
+		return 0, 0, NotImplemented("this object was not stored through sluss, so its parts are unknown: read it with a Range")
+	}
+	parts, size := rec.Parts, rec.PartSize
+	if parts == 0 {
+		parts, size = 1, rec.Size // a single-part object is its one part
+	}
+	if n > parts {
+		return 0, 0, newError(http.StatusRequestedRangeNotSatisfiable, "InvalidPartNumber", "The requested partnumber is not satisfiable")
+	}
+	q.Del("partNumber")
+	out.URL.RawQuery = q.Encode()
+	from := int64(n-1) * size
+	length = min(size, rec.Size-from)
+	if out.Method == http.MethodGet && length > 0 {
+		out.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", from, from+length-1))
+	}
+	return n, length, nil
 }

@@ -28,6 +28,9 @@ type objectRecord struct {
 	CT   string `json:"ct"`   // upstream ETag, unquoted
 	PT   string `json:"pt"`   // client's ETag, unquoted
 	Size int64  `json:"size"` // plaintext size
+	// PartSize and Parts of a multipart object, for GETs by part number.
+	PartSize int64 `json:"part_size,omitempty"`
+	Parts    int   `json:"parts,omitempty"`
 }
 
 // objectTTL keeps object records as long as the objects may live.
