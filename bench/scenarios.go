@@ -196,14 +196,14 @@ var (
 	surnames   = []string{"Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson", "Gustafsson"}
 )
 
-// personnummer returns a valid-looking YYYYMMDD-NNNC with a Luhn check
-// digit; samordning adds 60 to the day.
+// personnummer returns a valid-looking YYYYMMDD-NNNC (NNN from 001) with
+// a Luhn check digit; samordning adds 60 to the day.
 func personnummer(r *rand.Rand, samordning bool) string {
 	y, m, d := 1940+r.IntN(70), 1+r.IntN(12), 1+r.IntN(28)
 	if samordning {
 		d += 60
 	}
-	n := r.IntN(1000)
+	n := 1 + r.IntN(999) // birth number 000 is never issued: not a personnummer
 	digits := fmt.Sprintf("%02d%02d%02d%03d", y%100, m, d, n)
 	sum := 0
 	for i, c := range digits {

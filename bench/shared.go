@@ -645,7 +645,7 @@ func measureReidentify(ctx context.Context, writer, reader *gatewayProcess, ss s
 				return nil, nil, err
 			}
 			if bytes.Contains(tok, first) {
-				return nil, nil, errors.New("/v1/pseudonymize left a personnummer in clear: nothing to re-identify")
+				return nil, nil, fmt.Errorf("/v1/pseudonymize left a personnummer in clear (record %d of batch %d): nothing to re-identify", i+1, run+1)
 			}
 			batches[run][i] = record{first, tok}
 		}
