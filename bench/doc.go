@@ -34,4 +34,9 @@
 // and a gateway with an s3 service in front of it, and measures minio-go
 // multipart uploads and whole downloads both ways ([S3Run]); it needs
 // versitygw on PATH or in GOPATH/bin.
+//
+// The shared scenario (only when named) starts three gateways behind
+// HAProxy twice, with their own bbolt stores and with one PostgreSQL,
+// and measures form posts per second and re-identification latency, cold
+// and warm, in both ([SharedRun]); it needs haproxy and PostgreSQL 15.
 package bench

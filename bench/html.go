@@ -67,6 +67,9 @@ h3{font-size:15px;margin:20px 0 6px}
 		if cells[0].S3 != nil {
 			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].S3.describe()))
 		}
+		if cells[0].Shared != nil {
+			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].Shared.describe()))
+		}
 		for _, c := range cells {
 			if len(c.Profile) > 0 {
 				fmt.Fprintf(&b, "<p class=meta>%s, where its CPU went (perf, %s):", esc(c.Mode), esc(c.ProfileFile))
@@ -99,6 +102,9 @@ h3{font-size:15px;margin:20px 0 6px}
 
 func scenarioTitle(name string) string {
 	if t := s3Titles[name]; t != "" {
+		return t
+	}
+	if t := sharedTitles[name]; t != "" {
 		return t
 	}
 	for _, s := range Scenarios() {

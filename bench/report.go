@@ -96,6 +96,11 @@ type Cell struct {
 	// S3 is what the s3 scenario's cells (s3-upload, s3-download) add:
 	// the server, the shape of the load, the gateway's audit.
 	S3 *S3Run `json:"s3,omitempty"`
+
+	// Shared is what the shared scenario's cells (shared-form,
+	// shared-reidentify-cold, shared-reidentify-warm) add: the gateways,
+	// the balancer, the database, the PostgreSQL/bbolt ratio.
+	Shared *SharedRun `json:"shared,omitempty"`
 }
 
 // Soak is the soak scenario's account of one gateway carrying many mostly

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -87,7 +88,7 @@ func (o *Options) defaults() {
 // to start) is reported as not available with the reason; only a failure
 // of the bench itself (no sink) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	soak, s3 := soakSettingsOf(o), s3SettingsOf(o)
+	soak, s3, shared := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o)
 	o.defaults()
 	started := time.Now()
 	scenarios, err := selectScenarios(o.Scenarios)
@@ -129,6 +130,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if slices.ContainsFunc(scenarios, func(s *Scenario) bool { return s.Name == ScenarioS3 }) {
 		if versitygwBin, err = findVersitygw(); err != nil {
 			return nil, err
+		}
+	}
+
+	var haproxyBin string
+	if slices.ContainsFunc(scenarios, func(s *Scenario) bool { return s.Name == ScenarioShared }) {
+		if haproxyBin, err = exec.LookPath("haproxy"); err != nil {
+			return nil, fmt.Errorf("the shared scenario needs haproxy (Debian's haproxy; ./test.sh installs it): %w", err)
 		}
 	}
 
@@ -205,8 +213,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		m mode
 	}
 	var jobs []job
-	runS3 := false
+	runS3, runShared := false, false
 	for _, s := range scenarios {
+		if s.Name == ScenarioShared {
+			// Measured below, its own way, as three scenarios of cells.
+			runShared = true
+			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioSharedForm, ScenarioSharedReidCold, ScenarioSharedReidWarm)
+			continue
+		}
 		if s.Name == ScenarioS3 {
 			// Measured below, its own way, as two scenarios of cells.
 			runS3 = true
@@ -283,6 +297,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 			}
 			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), s3.runs
+		}
+	}
+	if runShared {
+		progress := func(s string) { logf("shared: " + s) }
+		cells := measureShared(ctx, e, haproxyBin, shared, progress)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, c := range cells {
+			if c.Available {
+				logf(fmt.Sprintf("shared: %s × %s: %.0f req/s, p50 %s ms, p99 %s ms, %d errors", c.Scenario, c.Mode, c.ReqPerSec.Median, ms(c.P50Ms), ms(c.P99Ms), c.Errors))
+			} else {
+				logf(fmt.Sprintf("shared: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
+			}
+		}
+		if len(cells) > 0 && cells[0].Shared.PostgresToBolt != nil {
+			logf(fmt.Sprintf("shared: form posts/s, postgres/bbolt: %.2f", *cells[0].Shared.PostgresToBolt))
+		}
+		rep.Cells = append(rep.Cells, cells...)
+		if len(scenarios) == 1 {
+			rep.Settings.Modes = []string{ModeSharedBolt, ModeSharedPostgres}
 		}
 	}
 	if len(scenarios) == 1 && scenarios[0].Name == ScenarioSoak {

@@ -55,6 +55,7 @@ func Scenarios() []*Scenario {
 		{Name: ScenarioAPIEncrypt, Title: "API /v1/encrypt", Concurrency: 4, Size: 1 << 20, API: true, prepare: probeAPI, request: apiEncryptRequests},
 		{Name: ScenarioAPIPseudonymize, Title: "API /v1/pseudonymize", Concurrency: 4, API: true, prepare: probeAPI, request: apiPseudonymizeRequests},
 		{Name: ScenarioS3, Title: "S3 multipart: 64 MiB objects in 8 MiB parts, 4 in flight, minio-go to versitygw", Concurrency: s3InFlight, Size: s3ObjectSize, Explicit: true},
+		{Name: ScenarioShared, Title: "Three gateways behind HAProxy: form posts and re-identification, bbolt vs PostgreSQL", Concurrency: 16, Explicit: true},
 		{Name: ScenarioSoak, Title: "Soak: many mostly idle users on one gateway (uploads, downloads, forms, API calls)", Concurrency: DefaultSoakConnections, Size: soakMaxObject, Explicit: true},
 	}
 }
@@ -195,14 +196,14 @@ var (
 	surnames   = []string{"Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson", "Svensson", "Gustafsson"}
 )
 
-// personnummer returns a valid-looking YYYYMMDD-NNNC with a Luhn check
-// digit; samordning adds 60 to the day.
+// personnummer returns a valid-looking YYYYMMDD-NNNC (NNN from 001) with
+// a Luhn check digit; samordning adds 60 to the day.
 func personnummer(r *rand.Rand, samordning bool) string {
 	y, m, d := 1940+r.IntN(70), 1+r.IntN(12), 1+r.IntN(28)
 	if samordning {
 		d += 60
 	}
-	n := r.IntN(1000)
+	n := 1 + r.IntN(999) // birth number 000 is never issued: not a personnummer
 	digits := fmt.Sprintf("%02d%02d%02d%03d", y%100, m, d, n)
 	sum := 0
 	for i, c := range digits {

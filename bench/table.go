@@ -79,6 +79,12 @@ func WriteTable(w io.Writer, r *Report) error {
 			break // the same for all of its cells
 		}
 	}
+	for _, c := range r.Cells {
+		if c.Shared != nil {
+			fmt.Fprintln(w, "\n"+c.Shared.describe())
+			break
+		}
+	}
 	_, err := fmt.Fprintf(w, "\n%d cells in %.0fs.\n", len(r.Cells), r.Seconds)
 	return err
 }

@@ -5,7 +5,8 @@
 // sluss to the database sluss.
 //
 // Without PostgreSQL installed the test is skipped, unless the environment
-// sets CI or SLUSS_REQUIRE_PG: then it fails.
+// sets CI or SLUSS_REQUIRE_PG: then it fails. [Launch] starts the same
+// cluster outside a test (sluss bench).
 package pgtest
 
 import (
@@ -36,12 +37,13 @@ type Server struct {
 	// URL connects as sluss (password auth over TCP) to the database sluss.
 	URL string
 
-	t        testing.TB
+	t        testing.TB // nil when launched outside a test
 	bin      string
 	dir      string // owned by the server's user; holds data, socket, log
 	port     int
 	cred     *syscall.Credential // nil: run as ourselves
 	password string
+	durable  bool
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -66,64 +68,98 @@ func binDir() string {
 	return ""
 }
 
+// ErrNotInstalled is Launch's error when there is no initdb.
+var ErrNotInstalled = errors.New("pgtest: PostgreSQL is not installed (initdb not found; set PG_BIN or install Debian's postgresql)")
+
 // Start initialises and starts a server; it is stopped and removed at the
 // end of the test.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := binDir()
-	if bin == "" {
+	s, err := Launch(Options{})
+	if errors.Is(err, ErrNotInstalled) {
 		if os.Getenv("CI") != "" || os.Getenv("SLUSS_REQUIRE_PG") != "" {
 			t.Fatal("pgtest: PostgreSQL is not installed (initdb not found) and CI or SLUSS_REQUIRE_PG is set")
 		}
 		t.Skip("pgtest: PostgreSQL is not installed (initdb not found)")
 	}
-	s := &Server{t: t, bin: bin, password: randomHex(16)}
-	dir, err := os.MkdirTemp("", "pgtest")
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.t = t
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Options change the cluster Launch starts.
+type Options struct {
+	// Durable keeps PostgreSQL's defaults fsync, synchronous_commit and
+	// full_page_writes on (Start turns them off: tests need no
+	// durability), for measuring what a commit costs.
+	Durable bool
+}
+
+// Launch is Start outside a test (sluss bench): the same cluster, whose
+// owner must call Close. Its Start and Stop methods are for tests only.
+func Launch(o Options) (*Server, error) {
+	bin := binDir()
+	if bin == "" {
+		return nil, ErrNotInstalled
+	}
+	s := &Server{bin: bin, password: randomHex(16), durable: o.Durable}
+	dir, err := os.MkdirTemp("", "pgtest")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
 	s.dir = dir
-	t.Cleanup(func() {
-		s.stop()
-		os.RemoveAll(dir)
-	})
+	if err := s.launch(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) launch() error {
 	if os.Geteuid() == 0 {
 		// PostgreSQL refuses to run as root.
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Fatalf("pgtest: running as root needs the postgres system user: %v", err)
+			return fmt.Errorf("pgtest: running as root needs the postgres system user: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
+		if err := os.Chown(s.dir, uid, gid); err != nil {
+			return fmt.Errorf("pgtest: %w", err)
 		}
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
+	if err := os.Chmod(s.dir, 0o700); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
-	pwfile := filepath.Join(dir, "pwfile")
+	pwfile := filepath.Join(s.dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte("postgres-"+s.password+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	s.chown(pwfile)
 	if out, err := s.command("initdb", "-D", s.data(), "-U", "postgres", "--pwfile", pwfile,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+		return fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
 	}
 	os.Remove(pwfile)
 
 	// The port is chosen free and may be taken before postgres binds it;
 	// try a few.
 	for attempt := 0; ; attempt++ {
-		s.port = freePort(t)
-		err := s.start()
+		port, err := freePort()
+		if err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+		s.port = port
+		err = s.start()
 		if err == nil {
 			break
 		}
 		if attempt == 4 {
-			t.Fatalf("pgtest: %v", err)
+			return fmt.Errorf("pgtest: %w", err)
 		}
 	}
 	s.URL = (&url.URL{
@@ -137,7 +173,7 @@ func Start(t testing.TB) *Server {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, s.socketURL("postgres"))
 	if err != nil {
-		t.Fatalf("pgtest: connect as postgres: %v", err)
+		return fmt.Errorf("pgtest: connect as postgres: %w", err)
 	}
 	defer conn.Close(ctx)
 	for _, q := range []string{
@@ -145,10 +181,19 @@ func Start(t testing.TB) *Server {
 		"CREATE DATABASE sluss OWNER sluss",
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("pgtest: %s: %v", strings.Fields(q)[1], err)
+			return fmt.Errorf("pgtest: %s: %w", strings.Fields(q)[1], err)
 		}
 	}
-	return s
+	return nil
+}
+
+// Close stops the server and removes its directory.
+func (s *Server) Close() error {
+	err := s.stop()
+	if rmErr := os.RemoveAll(s.dir); err == nil && rmErr != nil {
+		err = fmt.Errorf("pgtest: %w", rmErr)
+	}
+	return err
 }
 
 // NewDatabase creates another empty database owned by sluss and returns
@@ -218,11 +263,14 @@ func (s *Server) start() error {
 		return err
 	}
 	defer log.Close()
-	cmd := s.command("postgres", "-D", s.data(),
+	args := []string{"-D", s.data(),
 		"-p", strconv.Itoa(s.port), "-k", s.socket(),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "max_connections=200",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+		"-c", "max_connections=200"}
+	if !s.durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := s.command("postgres", args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// A test binary that dies without its cleanups takes the server along.
 	if cmd.SysProcAttr == nil {
@@ -299,13 +347,13 @@ func (s *Server) Dump(t testing.TB) string {
 	return out.String()
 }
 
-func freePort(t testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex(n int) string {
