@@ -69,7 +69,7 @@ func Decrypt(src io.Reader, identities ...age.Identity) (io.Reader, error) {
 	if len(identities) == 0 {
 		return nil, ErrNoIdentities
 	}
-	return age.Decrypt(src, identities...)
+	return decryptPayload(src, identities)
 }
 
 // NewReaderAt opens an age file of encryptedSize bytes for random access,

@@ -1,0 +1,240 @@
+package crypto
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"filippo.io/age"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// The payload of an age file is age's STREAM: 64 KiB chunks, each sealed
+// with ChaCha20-Poly1305 under a key derived from the file key and the
+// 16-byte nonce that follows the header, with an 88-bit big-endian chunk
+// counter and a last-chunk flag as the AEAD nonce. age v1.3.1's reader
+// allocates a 64 KiB buffer for every chunk and copies each plaintext once
+// more (PERFORMANCE.md); payloadReader reads the same format into one
+// buffer and opens each chunk in place. age itself still parses the header,
+// unwraps the file key and checks the header MAC.
+
+// readHeader returns the age header at the start of br: every line up to
+// and including the "--- " MAC line. It reads at most 1 MiB; it does not
+// check the header, which age does.
+func readHeader(br *bufio.Reader) ([]byte, error) {
+	var hdr []byte
+	lineStart := 0
+	for {
+		frag, err := br.ReadSlice('\n')
+		hdr = append(hdr, frag...)
+		switch {
+		case len(hdr) > 1<<20:
+			return nil, errors.New("header is longer than 1 MiB")
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF:
+			return nil, errors.New("header is truncated")
+		case err != nil:
+			return nil, err
+		}
+		line := hdr[lineStart:]
+		if lineStart == 0 && string(line) != magic {
+			return nil, errors.New("not an age file: unexpected first line")
+		}
+		if bytes.HasPrefix(line, []byte("--- ")) {
+			return hdr, nil
+		}
+		lineStart = len(hdr)
+	}
+}
+
+// fileKeyCatcher is an identity that remembers the file key it unwrapped,
+// so that Decrypt can open the payload itself once age has checked the
+// header MAC with that key.
+type fileKeyCatcher struct {
+	age.Identity
+	fileKey *[]byte
+}
+
+func (c fileKeyCatcher) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	k, err := c.Identity.Unwrap(stanzas)
+	if err == nil {
+		*c.fileKey = k
+	}
+	return k, err
+}
+
+// isNative reports whether age tries id before other identities: wrapped
+// identities are all foreign to age, so Decrypt orders them as age would.
+func isNative(id age.Identity) bool {
+	switch id.(type) {
+	case *age.X25519Identity, *age.HybridIdentity, *age.ScryptIdentity:
+		return true
+	}
+	return false
+}
+
+// decryptPayload checks the header at the start of src with age and returns
+// a reader of the payload that follows it.
+func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error) {
+	br := bufio.NewReader(src)
+	hdr, err := readHeader(br)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read header: %w", err)
+	}
+	nonce := make([]byte, nonceSize)
+	n, err := io.ReadFull(br, nonce)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("failed to read nonce: %w", err)
+	}
+
+	ordered := slices.Clone(identities)
+	slices.SortStableFunc(ordered, func(a, b age.Identity) int {
+		switch an, bn := isNative(a), isNative(b); {
+		case an && !bn:
+			return -1
+		case !an && bn:
+			return 1
+		}
+		return 0
+	})
+	var fileKey []byte
+	catchers := make([]age.Identity, len(ordered))
+	for i, id := range ordered {
+		catchers[i] = fileKeyCatcher{id, &fileKey}
+	}
+	// age parses the header, unwraps and checks the MAC; its own payload
+	// reader, over the nonce alone, is dropped.
+	if _, err := age.Decrypt(io.MultiReader(bytes.NewReader(hdr), bytes.NewReader(nonce[:n])), catchers...); err != nil {
+		return nil, err
+	}
+	if fileKey == nil {
+		return nil, errors.New("age accepted the header but no identity unwrapped a file key")
+	}
+	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("failed to derive payload key: %w", err)
+	}
+	aead, err := chacha20poly1305.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("failed to derive payload key: %w", err)
+	}
+	return &payloadReader{aead: aead, src: br}, nil
+}
+
+// payloadReader decrypts age's STREAM. It reads one byte past each chunk,
+// so it knows whether the chunk is the last before opening it: one open
+// per chunk, in place, where age tries a full-size chunk as non-last and
+// then as last and so must keep the ciphertext. A file that age would cut
+// after the plaintext of a bad last chunk is cut here before it.
+type payloadReader struct {
+	aead   interface{ Open(dst, nonce, ct, ad []byte) ([]byte, error) }
+	src    io.Reader
+	buf    []byte // encChunkSize + 1: a chunk and the first byte of the next
+	carry  bool   // buf[encChunkSize] is the first byte of the next chunk
+	nonce  [chacha20poly1305.NonceSize]byte
+	unread []byte // plaintext not yet returned, in buf
+	err    error  // returned once unread is empty: io.EOF after the last chunk
+}
+
+func (r *payloadReader) Read(p []byte) (int, error) {
+	for len(r.unread) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		r.err = r.readChunk()
+	}
+	n := copy(p, r.unread)
+	r.unread = r.unread[n:]
+	return n, nil
+}
+
+// WriteTo writes the plaintext from the reader's own buffer, so io.Copy
+// does not copy it once more.
+func (r *payloadReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.unread) > 0 {
+			n, err := w.Write(r.unread)
+			total += int64(n)
+			r.unread = r.unread[n:]
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		if r.err == io.EOF {
+			return total, nil
+		}
+		if r.err != nil {
+			return total, r.err
+		}
+		r.err = r.readChunk()
+	}
+}
+
+// readChunk reads and opens the next chunk into r.unread. It returns io.EOF
+// after the last chunk, or the error that ends the stream.
+func (r *payloadReader) readChunk() error {
+	if r.buf == nil {
+		r.buf = make([]byte, encChunkSize+1)
+	}
+	start := 0
+	if r.carry {
+		r.buf[0] = r.buf[encChunkSize]
+		start = 1
+	}
+	n, err := io.ReadFull(r.src, r.buf[start:])
+	n += start
+	last := false
+	switch {
+	case err == nil:
+		r.carry = true
+	case err == io.EOF && n == 0, err == io.ErrUnexpectedEOF && n == 0:
+		// A message cannot end without a chunk marked last: truncated.
+		return io.ErrUnexpectedEOF
+	case err == io.EOF, err == io.ErrUnexpectedEOF:
+		last = true
+		r.carry = false
+		// The last chunk may be short, or full, but empty only if it is
+		// the first and only one.
+		if n == chunkOverhead && r.nonce != [chacha20poly1305.NonceSize]byte{} {
+			return errors.New("last chunk is empty, try age v1.0.0, and please consider reporting this")
+		}
+	default:
+		return fmt.Errorf("failed to read payload: %w", err)
+	}
+	in := r.buf[:min(n, encChunkSize)]
+	if last {
+		r.nonce[len(r.nonce)-1] = 1
+	}
+	out, err := r.aead.Open(in[:0], r.nonce[:], in, nil)
+	if err != nil {
+		return errors.New("failed to decrypt and authenticate payload chunk, file may be corrupted or tampered with")
+	}
+	incNonce(&r.nonce)
+	r.unread = out
+	if last {
+		return io.EOF
+	}
+	return nil
+}
+
+// incNonce increments the 88-bit chunk counter in the first 11 bytes.
+func incNonce(nonce *[chacha20poly1305.NonceSize]byte) {
+	for i := len(nonce) - 2; i >= 0; i-- {
+		nonce[i]++
+		if nonce[i] != 0 {
+			return
+		}
+	}
+	panic("crypto: STREAM chunk counter wrapped around") // after 2^88 chunks
+}
