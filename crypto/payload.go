@@ -3,6 +3,7 @@ package crypto
 import (
 	"bufio"
 	"bytes"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
@@ -133,9 +134,7 @@ func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error)
 // then as last and so must keep the ciphertext. A file that age would cut
 // after the plaintext of a bad last chunk is cut here before it.
 type payloadReader struct {
-	aead interface {
-		Open(dst, nonce, ct, ad []byte) ([]byte, error)
-	}
+	aead   cipher.AEAD
 	src    io.Reader
 	buf    []byte // encChunkSize + 1: a chunk and the first byte of the next
 	carry  bool   // buf[encChunkSize] is the first byte of the next chunk

@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -106,10 +107,10 @@ func headerMAC(fileKey, header []byte) []byte {
 	return m.Sum(nil)
 }
 
-// lastChunk seals or opens the only (and so last) chunk of a small file:
+// payloadAEAD seals or opens the only (and so last) chunk of a small file:
 // the payload key from the file key and the 16-byte nonce, then the AEAD
 // with the last-chunk flag in the STREAM nonce.
-func payloadAEAD(fileKey, nonce []byte) cipherAEAD {
+func payloadAEAD(fileKey, nonce []byte) cipher.AEAD {
 	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
 	if err != nil {
 		panic(err)
@@ -119,11 +120,6 @@ func payloadAEAD(fileKey, nonce []byte) cipherAEAD {
 		panic(err)
 	}
 	return a
-}
-
-type cipherAEAD interface {
-	Seal(dst, nonce, plaintext, additionalData []byte) []byte
-	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
 }
 
 var lastChunkNonce = [chacha20poly1305.NonceSize]byte{11: 1}
