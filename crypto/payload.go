@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"filippo.io/age"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -22,7 +23,7 @@ import (
 // allocates a 64 KiB buffer for every chunk and copies each plaintext once
 // more (PERFORMANCE.md); payloadReader reads the same format into one
 // buffer and opens each chunk in place. age itself still parses the header,
-// unwraps the file key and checks the header MAC.
+// unwraps the file key and checks the header MAC (age.DecryptHeader).
 
 // readHeader returns the age header at the start of br: every line up to
 // and including the "--- " MAC line. It reads at most 1 MiB; it does not
@@ -54,32 +55,6 @@ func readHeader(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// fileKeyCatcher is an identity that remembers the file key it unwrapped,
-// so that Decrypt can open the payload itself once age has checked the
-// header MAC with that key.
-type fileKeyCatcher struct {
-	age.Identity
-	fileKey *[]byte
-}
-
-func (c fileKeyCatcher) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
-	k, err := c.Identity.Unwrap(stanzas)
-	if err == nil {
-		*c.fileKey = k
-	}
-	return k, err
-}
-
-// isNative reports whether age tries id before other identities: wrapped
-// identities are all foreign to age, so Decrypt orders them as age would.
-func isNative(id age.Identity) bool {
-	switch id.(type) {
-	case *age.X25519Identity, *age.HybridIdentity, *age.ScryptIdentity:
-		return true
-	}
-	return false
-}
-
 // decryptPayload checks the header at the start of src with age and returns
 // a reader of the payload that follows it.
 func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error) {
@@ -88,34 +63,14 @@ func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read header: %w", err)
 	}
-	nonce := make([]byte, nonceSize)
-	n, err := io.ReadFull(br, nonce)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, fmt.Errorf("failed to read nonce: %w", err)
-	}
-
-	ordered := slices.Clone(identities)
-	slices.SortStableFunc(ordered, func(a, b age.Identity) int {
-		switch an, bn := isNative(a), isNative(b); {
-		case an && !bn:
-			return -1
-		case !an && bn:
-			return 1
-		}
-		return 0
-	})
-	var fileKey []byte
-	catchers := make([]age.Identity, len(ordered))
-	for i, id := range ordered {
-		catchers[i] = fileKeyCatcher{id, &fileKey}
-	}
-	// age parses the header, unwraps and checks the MAC; its own payload
-	// reader, over the nonce alone, is dropped.
-	if _, err := age.Decrypt(io.MultiReader(bytes.NewReader(hdr), bytes.NewReader(nonce[:n])), catchers...); err != nil {
+	// age parses the header, unwraps the file key and checks the MAC.
+	fileKey, err := age.DecryptHeader(hdr, slices.Clone(identities)...)
+	if err != nil {
 		return nil, err
 	}
-	if fileKey == nil {
-		return nil, errors.New("age accepted the header but no identity unwrapped a file key")
+	nonce := make([]byte, nonceSize)
+	if _, err := io.ReadFull(br, nonce); err != nil {
+		return nil, fmt.Errorf("failed to read nonce: %w", err)
 	}
 	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
 	if err != nil {
@@ -128,6 +83,12 @@ func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error)
 	return &payloadReader{aead: aead, src: br}, nil
 }
 
+// chunkBuffers holds payloadReader buffers between files: most files are
+// small, and a new 64 KiB buffer per file (allocated, cleared, collected)
+// cost more than the file's own decryption. A buffer goes back only once
+// its reader has ended, when nothing refers to it any more.
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, encChunkSize+1); return &b }}
+
 // payloadReader decrypts age's STREAM. It reads one byte past each chunk,
 // so it knows whether the chunk is the last before opening it: one open
 // per chunk, in place, where age tries a full-size chunk as non-last and
@@ -136,8 +97,8 @@ func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error)
 type payloadReader struct {
 	aead   cipher.AEAD
 	src    io.Reader
-	buf    []byte // encChunkSize + 1: a chunk and the first byte of the next
-	carry  bool   // buf[encChunkSize] is the first byte of the next chunk
+	buf    *[]byte // encChunkSize + 1: a chunk and the first byte of the next
+	carry  bool    // buf[encChunkSize] is the first byte of the next chunk
 	nonce  [chacha20poly1305.NonceSize]byte
 	unread []byte // plaintext not yet returned, in buf
 	err    error  // returned once unread is empty: io.EOF after the last chunk
@@ -146,6 +107,7 @@ type payloadReader struct {
 func (r *payloadReader) Read(p []byte) (int, error) {
 	for len(r.unread) == 0 {
 		if r.err != nil {
+			r.release()
 			return 0, r.err
 		}
 		if len(p) == 0 {
@@ -172,13 +134,23 @@ func (r *payloadReader) WriteTo(w io.Writer) (int64, error) {
 			}
 			continue
 		}
-		if r.err == io.EOF {
-			return total, nil
-		}
 		if r.err != nil {
+			r.release()
+			if r.err == io.EOF {
+				return total, nil
+			}
 			return total, r.err
 		}
 		r.err = r.readChunk()
+	}
+}
+
+// release gives the buffer back once the stream has ended and all of its
+// plaintext has been returned.
+func (r *payloadReader) release() {
+	if r.buf != nil {
+		chunkBuffers.Put(r.buf)
+		r.buf = nil
 	}
 }
 
@@ -186,14 +158,15 @@ func (r *payloadReader) WriteTo(w io.Writer) (int64, error) {
 // after the last chunk, or the error that ends the stream.
 func (r *payloadReader) readChunk() error {
 	if r.buf == nil {
-		r.buf = make([]byte, encChunkSize+1)
+		r.buf = chunkBuffers.Get().(*[]byte)
 	}
+	buf := *r.buf
 	start := 0
 	if r.carry {
-		r.buf[0] = r.buf[encChunkSize]
+		buf[0] = buf[encChunkSize]
 		start = 1
 	}
-	n, err := io.ReadFull(r.src, r.buf[start:])
+	n, err := io.ReadFull(r.src, buf[start:])
 	n += start
 	last := false
 	switch {
@@ -213,7 +186,7 @@ func (r *payloadReader) readChunk() error {
 	default:
 		return fmt.Errorf("failed to read payload: %w", err)
 	}
-	in := r.buf[:min(n, encChunkSize)]
+	in := buf[:min(n, encChunkSize)]
 	if last {
 		r.nonce[len(r.nonce)-1] = 1
 	}

@@ -210,3 +210,40 @@ func TestPayloadReaderKeepsOneBuffer(t *testing.T) {
 
 // onlyReader hides WriteTo, so that copying goes through Read.
 type onlyReader struct{ io.Reader }
+
+// TestPayloadReadersShareNoPlaintext decrypts different files at once, so
+// that pooled buffers pass between readers, and checks every plaintext
+// (run with -race).
+func TestPayloadReadersShareNoPlaintext(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files, plains [][]byte
+	for _, n := range []int64{0, 10, ChunkSize, ChunkSize + 3, 3 * ChunkSize} {
+		pt := randomBytes(t, n)
+		plains = append(plains, pt)
+		files = append(files, encryptBytes(t, pt, id.Recipient()))
+	}
+	errs := make(chan error, 4*len(files))
+	for range 4 {
+		for i := range files {
+			go func() {
+				r, err := Decrypt(bytes.NewReader(files[i]), id)
+				if err == nil {
+					var got []byte
+					got, err = readers[i%len(readers)].read(r)
+					if err == nil && !bytes.Equal(got, plains[i]) {
+						err = errors.New("wrong plaintext")
+					}
+				}
+				errs <- err
+			}()
+		}
+	}
+	for range 4 * len(files) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,13 +71,12 @@ func (s *steps) report(b *testing.B, summed int, ratios ...string) {
 	}
 }
 
-// sumOf is the time of a named step, or of all summed steps for "sum"-like
-// names made of several steps joined by "+".
+// sumOf is the total time of the steps named in expr, joined by "+".
 func (s *steps) sumOf(expr string) float64 {
 	var t time.Duration
-	for _, part := range bytes.Split([]byte(expr), []byte("+")) {
+	for _, part := range strings.Split(expr, "+") {
 		for i, name := range s.names {
-			if name == string(part) {
+			if name == part {
 				t += s.d[i]
 			}
 		}
