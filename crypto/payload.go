@@ -6,11 +6,13 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"filippo.io/age"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -211,4 +213,176 @@ func incNonce(nonce *[chacha20poly1305.NonceSize]byte) {
 		}
 	}
 	panic("crypto: STREAM chunk counter wrapped around") // after 2^88 chunks
+}
+
+// payloadChunks is the number of STREAM chunks in a payload of size bytes,
+// or an error if no plaintext gives that size (age's EncryptedChunkCount).
+func payloadChunks(size int64) (int64, error) {
+	if size < 0 {
+		return 0, fmt.Errorf("invalid encrypted payload size: %d", size)
+	}
+	chunks := (size + encChunkSize - 1) / encChunkSize
+	plain := size - chunks*chunkOverhead
+	want := (plain + ChunkSize - 1) / ChunkSize
+	if plain == 0 {
+		want = 1 // an empty plaintext is one empty chunk
+	}
+	if want != chunks {
+		return 0, fmt.Errorf("invalid encrypted payload size: %d", size)
+	}
+	return chunks, nil
+}
+
+// chunkNonce is the STREAM nonce of chunk i.
+func chunkNonce(i int64, last bool) [chacha20poly1305.NonceSize]byte {
+	var n [chacha20poly1305.NonceSize]byte
+	binary.BigEndian.PutUint64(n[3:11], uint64(i))
+	if last {
+		n[11] = 1
+	}
+	return n
+}
+
+// payloadReaderAt decrypts age's STREAM at offsets, as age's
+// DecryptReaderAt does, but opens each chunk that a ReadAt covers whole
+// straight into the caller's buffer (age opens every chunk into a buffer of
+// its own and copies). It keeps the final chunk's plaintext, authenticated
+// when the file is opened, and, as age does, the last chunk read in part.
+// It is safe for concurrent use.
+type payloadReaderAt struct {
+	aead   cipher.AEAD
+	src    io.ReaderAt // the payload, after the nonce
+	size   int64       // plaintext size
+	chunks int64
+	final  []byte // plaintext of the last chunk
+	cache  atomic.Pointer[cachedChunk]
+}
+
+// cachedChunk is the plaintext of chunk index; it is never written again.
+type cachedChunk struct {
+	index int64
+	plain []byte
+}
+
+// decryptPayloadAt checks the header of the age file in src with age and
+// returns a ReaderAt of its plaintext and the plaintext size.
+func decryptPayloadAt(src io.ReaderAt, encryptedSize int64, identities []age.Identity) (io.ReaderAt, int64, error) {
+	hdr, err := readHeader(bufio.NewReader(io.NewSectionReader(src, 0, encryptedSize)))
+	if err != nil {
+		return nil, 0, fmt.Errorf("failed to read header: %w", err)
+	}
+	fileKey, err := age.DecryptHeader(hdr, slices.Clone(identities)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	nonce := make([]byte, nonceSize)
+	if _, err := io.ReadFull(io.NewSectionReader(src, int64(len(hdr)), encryptedSize-int64(len(hdr))), nonce); err != nil {
+		return nil, 0, fmt.Errorf("failed to read nonce: %w", err)
+	}
+	payloadOff := int64(len(hdr)) + nonceSize
+	payloadSize := encryptedSize - payloadOff
+	chunks, err := payloadChunks(payloadSize)
+	if err != nil {
+		return nil, 0, err
+	}
+	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, 0, fmt.Errorf("failed to derive payload key: %w", err)
+	}
+	aead, err := chacha20poly1305.New(key)
+	if err != nil {
+		return nil, 0, fmt.Errorf("failed to derive payload key: %w", err)
+	}
+	r := &payloadReaderAt{
+		aead:   aead,
+		src:    io.NewSectionReader(src, payloadOff, payloadSize),
+		size:   payloadSize - chunks*chunkOverhead,
+		chunks: chunks,
+	}
+	// The final chunk authenticates the plaintext size.
+	finalOff := (chunks - 1) * encChunkSize
+	final := make([]byte, payloadSize-finalOff)
+	if err := r.readChunk(final, chunks-1); err != nil {
+		return nil, 0, fmt.Errorf("failed to read final chunk: %w", err)
+	}
+	nonceLast := chunkNonce(chunks-1, true)
+	if r.final, err = aead.Open(final[:0], nonceLast[:], final, nil); err != nil {
+		return nil, 0, fmt.Errorf("failed to decrypt and authenticate final chunk: %w", err)
+	}
+	return r, r.size, nil
+}
+
+// readChunk reads the ciphertext of chunk i, len(ct) bytes, into ct.
+func (r *payloadReaderAt) readChunk(ct []byte, i int64) error {
+	n, err := r.src.ReadAt(ct, i*encChunkSize)
+	if err == io.EOF && n == len(ct) {
+		err = nil
+	} else if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (r *payloadReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > r.size {
+		return 0, fmt.Errorf("offset out of range [0:%d]: %d", r.size, off)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := 0
+	var scratch *[]byte
+	defer func() {
+		if scratch != nil {
+			chunkBuffers.Put(scratch)
+		}
+	}()
+	for len(p) > 0 && off < r.size {
+		i := off / ChunkSize
+		within := int(off - i*ChunkSize)
+		var m int
+		if i == r.chunks-1 {
+			m = copy(p, r.final[within:])
+		} else {
+			// Every chunk but the last holds ChunkSize bytes of plaintext.
+			nonce := chunkNonce(i, false)
+			switch c := r.cache.Load(); {
+			case c != nil && c.index == i:
+				m = copy(p, c.plain[within:])
+			case within == 0 && len(p) >= ChunkSize:
+				// p covers the chunk whole: open it straight into p.
+				if scratch == nil {
+					scratch = chunkBuffers.Get().(*[]byte)
+				}
+				ct := (*scratch)[:encChunkSize]
+				if err := r.readChunk(ct, i); err != nil {
+					return n, fmt.Errorf("failed to read chunk at offset %d: %w", i*encChunkSize, err)
+				}
+				if _, err := r.aead.Open(p[:0], nonce[:], ct, nil); err != nil {
+					return n, fmt.Errorf("failed to decrypt and authenticate chunk at offset %d", i*encChunkSize)
+				}
+				m = ChunkSize
+			default:
+				// Part of a chunk: keep it for the next ReadAt, which
+				// (through an io.SectionReader, say) often wants the rest.
+				ct := make([]byte, encChunkSize)
+				if err := r.readChunk(ct, i); err != nil {
+					return n, fmt.Errorf("failed to read chunk at offset %d: %w", i*encChunkSize, err)
+				}
+				plain, err := r.aead.Open(ct[:0], nonce[:], ct, nil)
+				if err != nil {
+					return n, fmt.Errorf("failed to decrypt and authenticate chunk at offset %d", i*encChunkSize)
+				}
+				r.cache.Store(&cachedChunk{index: i, plain: plain})
+				m = copy(p, plain[within:])
+			}
+		}
+		p = p[m:]
+		off += int64(m)
+		n += m
+	}
+	if off == r.size {
+		return n, io.EOF
+	}
+	return n, nil
 }

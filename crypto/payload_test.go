@@ -2,6 +2,8 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
@@ -131,29 +133,7 @@ func TestPayloadReaderOnDamagedFiles(t *testing.T) {
 	ids := []age.Identity{id}
 	for _, size := range []int64{0, 1, 1000, ChunkSize - 1, ChunkSize, ChunkSize + 1, 2 * ChunkSize, 2*ChunkSize + 7} {
 		file := encryptBytes(t, randomBytes(t, size), id.Recipient())
-		hdrLen, err := ReadHeaderSize(bytes.NewReader(file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload := int(hdrLen) + nonceSize
-		cuts := []int{0, int(hdrLen) - 1, int(hdrLen), int(hdrLen) + 5, payload, payload + 1, payload + chunkOverhead, len(file) - 1}
-		for c := payload; c < len(file); c += encChunkSize {
-			cuts = append(cuts, c-1, c, c+1, c+chunkOverhead-1, c+chunkOverhead, c+chunkOverhead+1, c+encChunkSize-1)
-		}
-		var damaged [][]byte
-		damaged = append(damaged, file)
-		for _, c := range cuts {
-			if c >= 0 && c < len(file) {
-				damaged = append(damaged, file[:c])
-				flipped := slices.Clone(file)
-				flipped[c] ^= 0x40
-				damaged = append(damaged, flipped)
-			}
-		}
-		for _, tail := range []string{"x", strings.Repeat("y", chunkOverhead), strings.Repeat("z", encChunkSize)} {
-			damaged = append(damaged, append(slices.Clone(file), tail...))
-		}
-		for _, d := range damaged {
+		for _, d := range damagedFiles(t, file) {
 			for _, rd := range readers {
 				agreeWithAge(t, d, ids, sameReader, rd.read)
 			}
@@ -163,6 +143,34 @@ func TestPayloadReaderOnDamagedFiles(t *testing.T) {
 			agreeWithAge(t, file, ids, src, io.ReadAll)
 		}
 	}
+}
+
+// damagedFiles returns file, then copies of it cut, flipped and extended
+// around the header, the nonce and every chunk boundary.
+func damagedFiles(t *testing.T, file []byte) [][]byte {
+	hdrLen, err := ReadHeaderSize(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := int(hdrLen) + nonceSize
+	cuts := []int{0, int(hdrLen) - 1, int(hdrLen), int(hdrLen) + 5, payload, payload + 1, payload + chunkOverhead, len(file) - 1}
+	for c := payload; c < len(file); c += encChunkSize {
+		cuts = append(cuts, c-1, c, c+1, c+chunkOverhead-1, c+chunkOverhead, c+chunkOverhead+1, c+encChunkSize-1)
+	}
+	var damaged [][]byte
+	damaged = append(damaged, file)
+	for _, c := range cuts {
+		if c >= 0 && c < len(file) {
+			damaged = append(damaged, file[:c])
+			flipped := slices.Clone(file)
+			flipped[c] ^= 0x40
+			damaged = append(damaged, flipped)
+		}
+	}
+	for _, tail := range []string{"x", strings.Repeat("y", chunkOverhead), strings.Repeat("z", encChunkSize)} {
+		damaged = append(damaged, append(slices.Clone(file), tail...))
+	}
+	return damaged
 }
 
 // FuzzPayloadReader compares Decrypt with age.Decrypt on mutated files.
@@ -246,4 +254,117 @@ func TestPayloadReadersShareNoPlaintext(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// errKind sorts a ReadAt error as a caller must: none, io.EOF, or failure.
+func errKind(err error) string {
+	switch {
+	case err == nil:
+		return "nil"
+	case err == io.EOF:
+		return "EOF"
+	}
+	return "error"
+}
+
+// agreeWithAgeAt opens file with NewReaderAt and with age.DecryptReaderAt
+// and fails unless they agree on the opening (error, no match, size) and on
+// every read in reads (offset, length): bytes read, kind of error, bytes.
+// A whole-file read and an io.SectionReader read through small buffers are
+// always among them.
+func agreeWithAgeAt(t *testing.T, file []byte, ids []age.Identity, reads [][2]int64) {
+	t.Helper()
+	theirs, theirSize, theirErr := age.DecryptReaderAt(bytes.NewReader(file), int64(len(file)), slices.Clone(ids)...)
+	ours, ourSize, ourErr := NewReaderAt(bytes.NewReader(file), int64(len(file)), slices.Clone(ids)...)
+	if (theirErr == nil) != (ourErr == nil) {
+		t.Fatalf("open: age says %v, we say %v", theirErr, ourErr)
+	}
+	var noMatch *age.NoIdentityMatchError
+	if errors.As(theirErr, &noMatch) != errors.As(ourErr, &noMatch) {
+		t.Fatalf("open: age says %v, we say %v", theirErr, ourErr)
+	}
+	if theirErr != nil {
+		return
+	}
+	if ourSize != theirSize {
+		t.Fatalf("plaintext size: age says %d, we say %d", theirSize, ourSize)
+	}
+	reads = append(reads, [2]int64{0, theirSize}, [2]int64{0, theirSize + 10})
+	for _, rd := range reads {
+		off, n := rd[0], rd[1]
+		if n < 0 || n > 1<<24 {
+			continue
+		}
+		want, got := make([]byte, n), make([]byte, n)
+		wn, werr := theirs.ReadAt(want, off)
+		gn, gerr := ours.ReadAt(got, off)
+		if wn != gn || errKind(werr) != errKind(gerr) || !bytes.Equal(want[:wn], got[:gn]) {
+			t.Fatalf("ReadAt(%d bytes, %d): age %d, %v; we %d, %v", n, off, wn, werr, gn, gerr)
+		}
+	}
+	want, werr := io.ReadAll(io.NewSectionReader(theirs, 0, theirSize))
+	got, gerr := io.ReadAll(io.NewSectionReader(ours, 0, ourSize))
+	if errKind(werr) != errKind(gerr) || !bytes.Equal(want, got) {
+		t.Fatalf("section read: age %d bytes, %v; we %d, %v", len(want), werr, len(got), gerr)
+	}
+}
+
+func TestPayloadReaderAtOnCCTVVectors(t *testing.T) {
+	entries, err := fs.ReadDir(agetest.Vectors, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		contents, err := fs.ReadFile(agetest.Vectors, e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := parseVector(t, contents)
+		ids := vectorIdentities(t, contents, v)
+		if v.armored || len(ids) == 0 {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			agreeWithAgeAt(t, v.file, ids, [][2]int64{{1, 3}, {ChunkSize - 1, 2}, {ChunkSize, ChunkSize}, {0, 2 * ChunkSize}})
+		})
+	}
+}
+
+func TestPayloadReaderAtOnDamagedFiles(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := int64(ChunkSize)
+	reads := [][2]int64{
+		{0, 1}, {0, c}, {0, c + 1}, {1, c}, {c - 1, 2}, {c, c}, {c, 2 * c}, {c / 2, 3 * c},
+		{2 * c, c}, {2*c + 3, 10}, {2*c + 7, 1}, {2*c + 8, 1}, {-1, 1}, {3 * c, 1},
+		{0, c - 1}, {c, c - 1}, {0, 2*c - 1}, {c + 1, c - 1},
+	}
+	for range 20 {
+		var r [16]byte
+		rand.Read(r[:])
+		reads = append(reads, [2]int64{int64(binary.BigEndian.Uint32(r[:4]) % uint32(3*c)), int64(binary.BigEndian.Uint32(r[4:8]) % uint32(3*c))})
+	}
+	for _, size := range []int64{0, 1, 1000, c - 1, c, c + 1, 2 * c, 2*c + 7} {
+		file := encryptBytes(t, randomBytes(t, size), id.Recipient())
+		for _, d := range damagedFiles(t, file) {
+			agreeWithAgeAt(t, d, []age.Identity{id}, reads)
+		}
+	}
+}
+
+// FuzzPayloadReaderAt compares NewReaderAt with age.DecryptReaderAt on
+// mutated files and arbitrary reads.
+func FuzzPayloadReaderAt(f *testing.F) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, n := range []int64{0, 1, ChunkSize, 2*ChunkSize + 1} {
+		f.Add(encryptBytes(f, randomBytes(f, n), id.Recipient()), int64(n/2), int64(ChunkSize))
+	}
+	f.Fuzz(func(t *testing.T, file []byte, off, n int64) {
+		agreeWithAgeAt(t, file, []age.Identity{id}, [][2]int64{{off, n % (4 * ChunkSize)}})
+	})
 }
