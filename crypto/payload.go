@@ -23,8 +23,9 @@ import (
 // 16-byte nonce that follows the header, with an 88-bit big-endian chunk
 // counter and a last-chunk flag as the AEAD nonce. age v1.3.1's reader
 // allocates a 64 KiB buffer for every chunk and copies each plaintext once
-// more (PERFORMANCE.md); payloadReader reads the same format into one
-// buffer and opens each chunk in place. age itself still parses the header,
+// more (PERFORMANCE.md); payloadReader reads the same format, with the
+// same checks in the same order, into buffers it keeps between chunks and
+// files. age itself still parses the header,
 // unwraps the file key and checks the header MAC (age.DecryptHeader).
 
 // readHeader returns the age header at the start of br: every line up to
@@ -89,25 +90,27 @@ func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error)
 // small, and a new 64 KiB buffer per file (allocated, cleared, collected)
 // cost more than the file's own decryption. A buffer goes back only once
 // its reader has ended, when nothing refers to it any more.
-var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, encChunkSize+1); return &b }}
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, encChunkSize+ChunkSize); return &b }}
 
-// payloadReader decrypts age's STREAM. It reads one byte past each chunk,
-// so it knows whether the chunk is the last before opening it: one open
-// per chunk, in place, where age tries a full-size chunk as non-last and
-// then as last and so must keep the ciphertext. A file that age would cut
-// after the plaintext of a bad last chunk is cut here before it.
+// payloadReader decrypts age's STREAM exactly as age v1.3.1's reader does,
+// chunk for chunk and error for error, but into buffers it keeps: a chunk
+// is read into the first half and opened into the second, which Read then
+// returns from. (age allocates a new 64 KiB buffer per chunk, opens into it
+// and copies the plaintext back into its own.) The open cannot be in place:
+// a full-size chunk is tried as non-last and then as last, and a failed
+// open clears its output.
 type payloadReader struct {
 	aead   cipher.AEAD
 	src    io.Reader
-	buf    *[]byte // encChunkSize + 1: a chunk and the first byte of the next
-	carry  bool    // buf[encChunkSize] is the first byte of the next chunk
+	buf    *[]byte // encChunkSize of ciphertext, then ChunkSize of plaintext
 	nonce  [chacha20poly1305.NonceSize]byte
 	unread []byte // plaintext not yet returned, in buf
 	err    error  // returned once unread is empty: io.EOF after the last chunk
+	probe  [1]byte
 }
 
 func (r *payloadReader) Read(p []byte) (int, error) {
-	for len(r.unread) == 0 {
+	if len(r.unread) == 0 {
 		if r.err != nil {
 			r.release()
 			return 0, r.err
@@ -115,7 +118,11 @@ func (r *payloadReader) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		r.err = r.readChunk()
+		if err := r.next(); err != nil {
+			r.err = err
+			r.release()
+			return 0, err
+		}
 	}
 	n := copy(p, r.unread)
 	r.unread = r.unread[n:]
@@ -127,14 +134,13 @@ func (r *payloadReader) Read(p []byte) (int, error) {
 func (r *payloadReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
-		if len(r.unread) > 0 {
+		for len(r.unread) > 0 {
 			n, err := w.Write(r.unread)
 			total += int64(n)
 			r.unread = r.unread[n:]
 			if err != nil {
 				return total, err
 			}
-			continue
 		}
 		if r.err != nil {
 			r.release()
@@ -143,65 +149,80 @@ func (r *payloadReader) WriteTo(w io.Writer) (int64, error) {
 			}
 			return total, r.err
 		}
-		r.err = r.readChunk()
+		if err := r.next(); err != nil {
+			r.err = err
+		}
 	}
+}
+
+// next reads and opens the next chunk into r.unread. After the last chunk
+// it checks that the source ends there, and returns the error that ends
+// the stream (io.EOF if nothing is wrong) together with the chunk: the
+// error is r.err from then on, returned once r.unread is empty.
+func (r *payloadReader) next() error {
+	last, err := r.readChunk()
+	if err != nil {
+		return err
+	}
+	if !last {
+		return nil
+	}
+	// Trailing data after a full-length final chunk, checked as age does.
+	if _, err := r.src.Read(r.probe[:]); err == nil {
+		r.err = errors.New("trailing data after end of encrypted file")
+	} else if err != io.EOF {
+		r.err = fmt.Errorf("non-EOF error reading after end of encrypted file: %w", err)
+	} else {
+		r.err = io.EOF
+	}
+	return nil
+}
+
+// readChunk is age's DecryptReader.readChunk with buffers kept.
+func (r *payloadReader) readChunk() (last bool, err error) {
+	if r.buf == nil {
+		r.buf = chunkBuffers.Get().(*[]byte)
+	}
+	in, out := (*r.buf)[:encChunkSize], (*r.buf)[encChunkSize:encChunkSize]
+	n, err := io.ReadFull(r.src, in)
+	switch {
+	case err == io.EOF:
+		// A message cannot end without a chunk marked last: truncated.
+		return false, io.ErrUnexpectedEOF
+	case err == io.ErrUnexpectedEOF:
+		// The last chunk can be short, but not empty unless it is the
+		// first and only one.
+		if r.nonce != [chacha20poly1305.NonceSize]byte{} && n == chunkOverhead {
+			return false, errors.New("last chunk is empty, try age v1.0.0, and please consider reporting this")
+		}
+		in = in[:n]
+		last = true
+		r.nonce[len(r.nonce)-1] = 1
+	case err != nil:
+		return false, err
+	}
+	plain, err := r.aead.Open(out, r.nonce[:], in, nil)
+	if err != nil && !last {
+		// A full-length final chunk?
+		last = true
+		r.nonce[len(r.nonce)-1] = 1
+		plain, err = r.aead.Open(out, r.nonce[:], in, nil)
+	}
+	if err != nil {
+		return false, errors.New("failed to decrypt and authenticate payload chunk, file may be corrupted or tampered with")
+	}
+	incNonce(&r.nonce)
+	r.unread = plain
+	return last, nil
 }
 
 // release gives the buffer back once the stream has ended and all of its
 // plaintext has been returned.
 func (r *payloadReader) release() {
-	if r.buf != nil {
+	if r.buf != nil && len(r.unread) == 0 {
 		chunkBuffers.Put(r.buf)
 		r.buf = nil
 	}
-}
-
-// readChunk reads and opens the next chunk into r.unread. It returns io.EOF
-// after the last chunk, or the error that ends the stream.
-func (r *payloadReader) readChunk() error {
-	if r.buf == nil {
-		r.buf = chunkBuffers.Get().(*[]byte)
-	}
-	buf := *r.buf
-	start := 0
-	if r.carry {
-		buf[0] = buf[encChunkSize]
-		start = 1
-	}
-	n, err := io.ReadFull(r.src, buf[start:])
-	n += start
-	last := false
-	switch {
-	case err == nil:
-		r.carry = true
-	case err == io.EOF && n == 0, err == io.ErrUnexpectedEOF && n == 0:
-		// A message cannot end without a chunk marked last: truncated.
-		return io.ErrUnexpectedEOF
-	case err == io.EOF, err == io.ErrUnexpectedEOF:
-		last = true
-		r.carry = false
-		// The last chunk may be short, or full, but empty only if it is
-		// the first and only one.
-		if n == chunkOverhead && r.nonce != [chacha20poly1305.NonceSize]byte{} {
-			return errors.New("last chunk is empty, try age v1.0.0, and please consider reporting this")
-		}
-	default:
-		return fmt.Errorf("failed to read payload: %w", err)
-	}
-	in := buf[:min(n, encChunkSize)]
-	if last {
-		r.nonce[len(r.nonce)-1] = 1
-	}
-	out, err := r.aead.Open(in[:0], r.nonce[:], in, nil)
-	if err != nil {
-		return errors.New("failed to decrypt and authenticate payload chunk, file may be corrupted or tampered with")
-	}
-	incNonce(&r.nonce)
-	r.unread = out
-	if last {
-		return io.EOF
-	}
-	return nil
 }
 
 // incNonce increments the 88-bit chunk counter in the first 11 bytes.
