@@ -25,8 +25,9 @@ import (
 // allocates a 64 KiB buffer for every chunk and copies each plaintext once
 // more (PERFORMANCE.md); payloadReader reads the same format, with the
 // same checks in the same order, into buffers it keeps between chunks and
-// files. age itself still parses the header,
-// unwraps the file key and checks the header MAC (age.DecryptHeader).
+// files, and payloadReaderAt opens chunks straight into the caller's
+// buffer. age itself still parses the header, unwraps the file key and
+// checks the header MAC (age.DecryptHeader).
 
 // readHeader returns the age header at the start of br: every line up to
 // and including the "--- " MAC line. It reads at most 1 MiB; it does not
@@ -75,6 +76,16 @@ func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error)
 	if _, err := io.ReadFull(br, nonce); err != nil {
 		return nil, fmt.Errorf("failed to read nonce: %w", err)
 	}
+	aead, err := payloadAEAD(fileKey, nonce)
+	if err != nil {
+		return nil, err
+	}
+	return &payloadReader{aead: aead, src: br}, nil
+}
+
+// payloadAEAD is the STREAM cipher of a file: ChaCha20-Poly1305 under
+// HKDF-SHA256(file key, salt nonce, "payload").
+func payloadAEAD(fileKey, nonce []byte) (cipher.AEAD, error) {
 	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
 	if err != nil {
 		return nil, fmt.Errorf("failed to derive payload key: %w", err)
@@ -83,7 +94,7 @@ func decryptPayload(src io.Reader, identities []age.Identity) (io.Reader, error)
 	if err != nil {
 		return nil, fmt.Errorf("failed to derive payload key: %w", err)
 	}
-	return &payloadReader{aead: aead, src: br}, nil
+	return aead, nil
 }
 
 // chunkBuffers holds payloadReader buffers between files: most files are
@@ -306,13 +317,9 @@ func decryptPayloadAt(src io.ReaderAt, encryptedSize int64, identities []age.Ide
 	if err != nil {
 		return nil, 0, err
 	}
-	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
+	aead, err := payloadAEAD(fileKey, nonce)
 	if err != nil {
-		return nil, 0, fmt.Errorf("failed to derive payload key: %w", err)
-	}
-	aead, err := chacha20poly1305.New(key)
-	if err != nil {
-		return nil, 0, fmt.Errorf("failed to derive payload key: %w", err)
+		return nil, 0, err
 	}
 	r := &payloadReaderAt{
 		aead:   aead,

@@ -107,15 +107,9 @@ func headerMAC(fileKey, header []byte) []byte {
 	return m.Sum(nil)
 }
 
-// payloadAEAD seals or opens the only (and so last) chunk of a small file:
-// the payload key from the file key and the 16-byte nonce, then the AEAD
-// with the last-chunk flag in the STREAM nonce.
-func payloadAEAD(fileKey, nonce []byte) cipher.AEAD {
-	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
-	if err != nil {
-		panic(err)
-	}
-	a, err := chacha20poly1305.New(key)
+// mustPayloadAEAD is the STREAM cipher of a small file's only chunk.
+func mustPayloadAEAD(fileKey, nonce []byte) cipher.AEAD {
+	a, err := payloadAEAD(fileKey, nonce)
 	if err != nil {
 		panic(err)
 	}
@@ -154,7 +148,7 @@ func BenchmarkWrap(b *testing.B) {
 		headerMAC(fileKey, ageHeader(enc, body))
 		s.done(4)
 		rand.Read(nonce)
-		payloadAEAD(fileKey, nonce).Seal(chunk[:0], lastChunkNonce[:], plain, nil)
+		mustPayloadAEAD(fileKey, nonce).Seal(chunk[:0], lastChunkNonce[:], plain, nil)
 		s.done(5)
 
 		w, err := Encrypt(io.Discard, r)
@@ -190,7 +184,7 @@ func BenchmarkUnwrap(b *testing.B) {
 	nonce := make([]byte, nonceSize)
 	rand.Read(nonce)
 	plain := make([]byte, smallFile)
-	sealed := payloadAEAD(fileKey, nonce).Seal(nil, lastChunkNonce[:], plain, nil)
+	sealed := mustPayloadAEAD(fileKey, nonce).Seal(nil, lastChunkNonce[:], plain, nil)
 	var file bytes.Buffer
 	w, _ := Encrypt(&file, r)
 	w.Write(plain)
@@ -223,7 +217,7 @@ func BenchmarkUnwrap(b *testing.B) {
 			b.Fatal("bad header MAC")
 		}
 		s.done(3)
-		if _, err := payloadAEAD(fileKey, nonce).Open(out[:0], lastChunkNonce[:], sealed, nil); err != nil {
+		if _, err := mustPayloadAEAD(fileKey, nonce).Open(out[:0], lastChunkNonce[:], sealed, nil); err != nil {
 			b.Fatal(err)
 		}
 		s.done(4)
