@@ -101,7 +101,7 @@ func (r *Recipient) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, err
 	}}, pqLabels, nil
 }
 
-// wrap is HPKE base-mode SetupS + Seal of the file key with the X-Wing
+// wrap is HPKE SetupBaseS + Seal of the file key with the X-Wing
 // encapsulation seed given, so that tests can compare it with circl's hpke.
 func (r *Recipient) wrap(fileKey, seed []byte) (enc, body []byte) {
 	enc = make([]byte, encSize)
