@@ -10,8 +10,11 @@
 // object; [IsEncrypted] sniffs whether a body is an age file at all.
 //
 // The file format, the STREAM payload and armor are filippo.io/age's: this
-// package adds only the recipient stanza and sizes, so every file it writes
-// decrypts with `age -d -i` (age ≥ 1.3), which is the region's exit plan.
+// package adds the recipient stanza (X-Wing and the HPKE suite it uses,
+// hpke.go), sizes, and a reader of age's STREAM payload that opens chunks
+// in place (payload.go; age still checks the header). Every file it writes
+// decrypts with `age -d -i` (age ≥ 1.3), which is the region's exit plan;
+// PERFORMANCE.md says why these parts are not age's or circl's own.
 //
 // Identities never print their secret: String and GoString show a public
 // fingerprint. [Identity.SecretKey] and [Identity.Seed] are the only ways

@@ -69,18 +69,18 @@ func Decrypt(src io.Reader, identities ...age.Identity) (io.Reader, error) {
 	if len(identities) == 0 {
 		return nil, ErrNoIdentities
 	}
-	return age.Decrypt(src, identities...)
+	return decryptPayload(src, identities)
 }
 
 // NewReaderAt opens an age file of encryptedSize bytes for random access,
-// as age.DecryptReaderAt does: it reads the header and authenticates the
+// as age.DecryptReaderAt does (payload.go): it reads the header and authenticates the
 // final chunk (and so the plaintext size), then each ReadAt reads and
 // authenticates only the chunks it covers. It returns the plaintext size.
 func NewReaderAt(src io.ReaderAt, encryptedSize int64, identities ...age.Identity) (io.ReaderAt, int64, error) {
 	if len(identities) == 0 {
 		return nil, 0, ErrNoIdentities
 	}
-	return age.DecryptReaderAt(src, encryptedSize, identities...)
+	return decryptPayloadAt(src, encryptedSize, identities)
 }
 
 // DecryptRange returns a reader of plaintext bytes [off, off+length) of the

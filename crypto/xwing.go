@@ -1,10 +1,8 @@
 package crypto
 
 import (
-	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/sha3"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -12,8 +10,6 @@ import (
 	"strings"
 
 	"filippo.io/age"
-	"github.com/cloudflare/circl/hpke"
-	"github.com/cloudflare/circl/kem"
 	"github.com/cloudflare/circl/kem/xwing"
 )
 
@@ -40,8 +36,6 @@ const (
 // also wrapped to X25519 would lose its post-quantum protection.
 var pqLabels = []string{"postquantum"}
 
-var suite = hpke.NewSuite(hpke.KEM_XWING, hpke.KDF_HKDF_SHA256, hpke.AEAD_ChaCha20Poly1305)
-
 // b64 is age's strict, unpadded base64: non-canonical encodings are errors.
 var b64 = base64.RawStdEncoding.Strict()
 
@@ -49,7 +43,7 @@ var b64 = base64.RawStdEncoding.Strict()
 // an age recipient of type mlkem768x25519, written age1pq1….
 // It is safe for concurrent use.
 type Recipient struct {
-	pk  kem.PublicKey
+	pk  *xwing.PublicKey
 	raw []byte
 }
 
@@ -60,11 +54,14 @@ var (
 
 // NewRecipient returns the recipient for a 1216-byte X-Wing public key.
 func NewRecipient(publicKey []byte) (*Recipient, error) {
-	pk, err := xwing.Scheme().UnmarshalBinaryPublicKey(publicKey)
-	if err != nil {
+	if len(publicKey) != PublicKeySize {
+		return nil, fmt.Errorf("invalid mlkem768x25519 public key: %d bytes, want %d", len(publicKey), PublicKeySize)
+	}
+	var pk xwing.PublicKey
+	if err := pk.Unpack(publicKey); err != nil {
 		return nil, fmt.Errorf("invalid mlkem768x25519 public key: %w", err)
 	}
-	return &Recipient{pk: pk, raw: append([]byte(nil), publicKey...)}, nil
+	return &Recipient{pk: &pk, raw: append([]byte(nil), publicKey...)}, nil
 }
 
 // ParseRecipient parses an age1pq1… string, as printed by age-keygen -pq.
@@ -92,23 +89,25 @@ func (r *Recipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 // WrapWithLabels implements age.RecipientWithLabels. The "postquantum" label
 // makes age refuse to encrypt to this recipient together with a classic one.
 func (r *Recipient) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, error) {
-	sender, err := suite.NewSender(r.pk, []byte(hpkeInfo))
-	if err != nil {
-		return nil, nil, fmt.Errorf("failed to set up HPKE sender: %w", err)
-	}
-	enc, sealer, err := sender.Setup(rand.Reader)
-	if err != nil {
+	seed := make([]byte, xwing.EncapsulationSeedSize)
+	if _, err := rand.Read(seed); err != nil {
 		return nil, nil, fmt.Errorf("failed to encapsulate: %w", err)
 	}
-	body, err := sealer.Seal(fileKey, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("failed to encrypt file key: %w", err)
-	}
+	enc, body := r.wrap(fileKey, seed)
 	return []*age.Stanza{{
 		Type: StanzaType,
 		Args: []string{b64.EncodeToString(enc)},
 		Body: body,
 	}}, pqLabels, nil
+}
+
+// wrap is HPKE SetupBaseS + Seal of the file key with the X-Wing
+// encapsulation seed given, so that tests can compare it with circl's hpke.
+func (r *Recipient) wrap(fileKey, seed []byte) (enc, body []byte) {
+	enc = make([]byte, encSize)
+	var ss [xwing.SharedKeySize]byte
+	r.pk.EncapsulateTo(enc, ss[:], seed)
+	return enc, sealFileKey(ss[:], fileKey)
 }
 
 // Bytes returns a copy of the raw 1216-byte public key.
@@ -134,8 +133,7 @@ func (r *Recipient) Equal(o *Recipient) bool { return o != nil && r.pk.Equal(o.p
 // when the secret must be written out, and only then.
 type Identity struct {
 	seed      [SeedSize]byte
-	sk        kem.PrivateKey
-	x25519    *ecdh.PrivateKey // the X25519 half, to reject low-order shares
+	sk        *xwingPrivateKey
 	recipient *Recipient
 }
 
@@ -155,20 +153,12 @@ func NewIdentity(seed []byte) (*Identity, error) {
 	if len(seed) != SeedSize {
 		return nil, fmt.Errorf("invalid mlkem768x25519 secret key: %d bytes, want %d", len(seed), SeedSize)
 	}
-	pk, sk := xwing.Scheme().DeriveKeyPair(seed)
-	// X-Wing expands the seed with SHAKE256 to 96 bytes; the last 32 are
-	// the X25519 scalar. circl's decapsulation does not reject low-order
-	// X25519 shares (an all-zero shared secret); age does, and so must we.
-	expanded := sha3.SumSHAKE256(seed, 96)
-	x, err := ecdh.X25519().NewPrivateKey(expanded[64:96])
+	sk, pub := newXWingPrivateKey(seed)
+	r, err := NewRecipient(pub)
 	if err != nil {
 		return nil, fmt.Errorf("invalid mlkem768x25519 secret key: %w", err)
 	}
-	raw, err := pk.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("invalid mlkem768x25519 secret key: %w", err)
-	}
-	id := &Identity{sk: sk, x25519: x, recipient: &Recipient{pk: pk, raw: raw}}
+	id := &Identity{sk: sk, recipient: r}
 	copy(id.seed[:], seed)
 	return id, nil
 }
@@ -222,24 +212,13 @@ func (i *Identity) unwrap(s *age.Stanza) ([]byte, error) {
 	if len(s.Body) != bodySize {
 		return nil, fmt.Errorf("invalid mlkem768x25519 recipient block: body is %d bytes, want %d", len(s.Body), bodySize)
 	}
-	share, err := ecdh.X25519().NewPublicKey(enc[encSize-32:])
+	ss, err := i.sk.decapsulate(enc)
 	if err != nil {
-		return nil, fmt.Errorf("invalid mlkem768x25519 recipient block: %v", err)
-	}
-	if _, err := i.x25519.ECDH(share); err != nil {
-		return nil, errors.New("invalid mlkem768x25519 recipient block: low-order X25519 share")
-	}
-	receiver, err := suite.NewReceiver(i.sk, []byte(hpkeInfo))
-	if err != nil {
-		return nil, fmt.Errorf("failed to set up HPKE receiver: %w", err)
-	}
-	opener, err := receiver.Setup(enc)
-	if err != nil {
-		return nil, fmt.Errorf("invalid mlkem768x25519 recipient block: %v", err)
+		return nil, fmt.Errorf("invalid mlkem768x25519 recipient block: %w", err)
 	}
 	// ML-KEM rejects implicitly: a share for another key decapsulates to an
 	// unrelated secret, and only the AEAD open below tells them apart.
-	fileKey, err := opener.Open(s.Body, nil)
+	fileKey, err := openFileKey(ss, s.Body)
 	if err != nil {
 		return nil, age.ErrIncorrectIdentity
 	}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -168,6 +171,53 @@ func TestBech32RoundTrip(t *testing.T) {
 			if err != nil || gotHRP != hrp || !bytes.Equal(got, data) {
 				t.Fatalf("round trip %d bytes %s: %q %x %v", n, hrp, gotHRP, got, err)
 			}
+		}
+	}
+}
+
+// TestAgainstAgeCLI runs the age command both ways: it decrypts what we
+// write with our secret key, and we decrypt what it writes to our recipient.
+func TestAgainstAgeCLI(t *testing.T) {
+	ageCmd, err := exec.LookPath("age")
+	if err != nil {
+		t.Skip("the age command is not installed")
+	}
+	id := mustIdentity(t)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key.txt")
+	if err := os.WriteFile(keyFile, []byte(id.SecretKey()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte("hej från regionen "), 5000) // two chunks
+	for range 4 {
+		var ct bytes.Buffer
+		w, err := Encrypt(&ct, id.Recipient())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(msg)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(ageCmd, "-d", "-i", keyFile)
+		cmd.Stdin = &ct
+		got, err := cmd.Output()
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("age -d of our file: %d bytes, %v", len(got), err)
+		}
+
+		cmd = exec.Command(ageCmd, "-e", "-r", id.Recipient().String())
+		cmd.Stdin = bytes.NewReader(msg)
+		theirs, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("age -e: %v", err)
+		}
+		r, err := Decrypt(bytes.NewReader(theirs), id)
+		if err != nil {
+			t.Fatalf("decrypting age's file: %v", err)
+		}
+		if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("decrypting age's file: %d bytes, %v", len(got), err)
 		}
 	}
 }
