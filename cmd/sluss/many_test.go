@@ -169,7 +169,7 @@ gateway:
 	}
 	recordURL := func(id string) string { return "http://records.sluss.test:" + recordsPort + "/records/" + id }
 	post := func(proxy, id, pnr string) (int, error) {
-		body := fmt.Sprintf(`{"personnummer":%q,"anteckning":"ring tillbaka"}`, pnr)
+		body := fmt.Sprintf(`{"personnummer":%q,"namn":"Astrid Lindqvist","anteckning":"ring tillbaka"}`, pnr)
 		resp, err := client(proxy).Post(recordURL(id), "application/json", strings.NewReader(body))
 		if err != nil {
 			return 0, err
@@ -195,7 +195,7 @@ gateway:
 		if status, err := post(gws[0].proxy, "one", pnr); err != nil || status != 201 {
 			t.Fatalf("POST through gateway 1: %d %v", status, err)
 		}
-		if stored := records.all()["one"]; bytes.Contains(stored, []byte(pnr[2:8])) || !bytes.Contains(stored, []byte("sl_pnr")) {
+		if stored := records.all()["one"]; bytes.Contains(stored, []byte(pnr[2:8])) || bytes.Contains(stored, []byte("Lindqvist")) || !bytes.Contains(stored, []byte("sl_pnr")) {
 			t.Fatalf("the upstream holds %q, want a token", stored)
 		}
 		for _, proxy := range []string{gws[1].proxy, gws[2].proxy, lb, lb, lb} {
@@ -258,8 +258,8 @@ gateway:
 				reached++
 			}
 		}
-		if reached < 2 {
-			t.Errorf("the parts reached %d gateway(s), want them spread", reached)
+		if reached != 3 {
+			t.Errorf("the parts reached %d gateway(s), want all three", reached)
 		}
 	})
 
@@ -352,6 +352,11 @@ gateway:
 	})
 
 	dump := pg.Dump(t)
+	for _, name := range []string{"Astrid", "Lindqvist"} {
+		if strings.Contains(dump, name) {
+			t.Fatalf("pg_dump holds a name the test sent")
+		}
+	}
 	for _, pnr := range used {
 		digits := strings.ReplaceAll(pnr, "-", "")
 		if strings.Contains(dump, pnr) || strings.Contains(dump, digits) || strings.Contains(dump, digits[2:]) {
