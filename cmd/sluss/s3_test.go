@@ -219,20 +219,7 @@ func TestS3s3cmd(t *testing.T) {
 	g := startS3Gateway(t)
 	env := g.clientEnv(t)
 	src, files := s3Files(t)
-	proxy, _ := url.Parse(g.p.proxy)
-	host := strings.TrimPrefix(g.endpoint, "http://")
-	cfg := filepath.Join(t.TempDir(), "s3cfg")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`[default]
-access_key = %s
-secret_key = %s
-host_base = %s
-host_bucket = %s
-use_https = False
-proxy_host = %s
-proxy_port = %s
-multipart_chunk_size_mb = 8
-signature_v2 = False
-`, g.srv.AccessKey, g.srv.SecretKey, host, host, proxy.Hostname(), proxy.Port())), 0o600)
+	cfg := g.s3cmdConfig(t)
 	s3cmd := func(args ...string) string {
 		return runTool(t, env, cl.S3cmd, append([]string{"-c", cfg}, args...)...)
 	}
@@ -257,6 +244,27 @@ signature_v2 = False
 	if g.audited(t, `"action":"encrypt"`) < len(files) {
 		t.Error("the audit log lacks the uploads")
 	}
+}
+
+// s3cmdConfig writes an s3cmd configuration for the gateway (path-style,
+// through the proxy, 8 MiB parts) and returns its path.
+func (g *s3Gateway) s3cmdConfig(t *testing.T) string {
+	t.Helper()
+	proxy, _ := url.Parse(g.p.proxy)
+	host := strings.TrimPrefix(g.endpoint, "http://")
+	cfg := filepath.Join(t.TempDir(), "s3cfg")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[default]
+access_key = %s
+secret_key = %s
+host_base = %s
+host_bucket = %s
+use_https = False
+proxy_host = %s
+proxy_port = %s
+multipart_chunk_size_mb = 8
+signature_v2 = False
+`, g.srv.AccessKey, g.srv.SecretKey, host, host, proxy.Hostname(), proxy.Port())), 0o600)
+	return cfg
 }
 
 // s3Request sends a request signed by the gateway package's own signer
@@ -947,11 +955,7 @@ func TestS3Interrupted(t *testing.T) {
 	file := filepath.Join(src, "big")
 	awsCfg := filepath.Join(t.TempDir(), "aws-config")
 	os.WriteFile(awsCfg, []byte("[default]\ns3 =\n  max_bandwidth = 16MB/s\n"), 0o600)
-	proxy, _ := url.Parse(g.p.proxy)
-	host := strings.TrimPrefix(g.endpoint, "http://")
-	s3cfg := filepath.Join(t.TempDir(), "s3cfg")
-	os.WriteFile(s3cfg, []byte(fmt.Sprintf("[default]\naccess_key = %s\nsecret_key = %s\nhost_base = %s\nhost_bucket = %s\nuse_https = False\nproxy_host = %s\nproxy_port = %s\nmultipart_chunk_size_mb = 8\n",
-		g.srv.AccessKey, g.srv.SecretKey, host, host, proxy.Hostname(), proxy.Port())), 0o600)
+	s3cfg := g.s3cmdConfig(t)
 	remote := ":s3,provider=Other,env_auth=true,endpoint='" + g.endpoint + "':" + s3Bucket + "/int/rclone"
 	for _, tc := range []struct {
 		name  string
