@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -118,6 +119,27 @@ func (x *Exchange) Counts() pseudonym.Counts {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.counts
+}
+
+// PseudonymizeHeaders replaces the identifiers in req's headers by their
+// syntax, as pseudonymizing rules do (URLs, Content-Disposition file
+// names, MIME parameters, free text; see requestHeaderRoles), for protocol
+// adapters that sign what they send themselves. A header that does not
+// parse as its syntax says, or grows past the default limit, is refused.
+func (x *Exchange) PseudonymizeHeaders(req *http.Request) error {
+	if x.Pseudonymizer == nil {
+		return refuse(http.StatusServiceUnavailable, "pseudonymization is not available on this gateway, so nothing was sent", nil)
+	}
+	_, err := pseudonymizeRequestHeaders(req.Context(), x, req, Limits{}.withDefaults().MaxHeaderBytes)
+	return err
+}
+
+// ReidentifyHeaders puts the originals back in place of tokens in a
+// response's headers, for users with the reidentify right.
+func (x *Exchange) ReidentifyHeaders(ctx context.Context, h http.Header) {
+	if x.User.Can(RightReidentify) && x.Pseudonymizer != nil {
+		reidentifyHeaders(ctx, x, h)
+	}
 }
 
 // RefusedError is a refusal with the status and message the client sees.

@@ -779,3 +779,50 @@ func TestS3OverTLS(t *testing.T) {
 		t.Error("the audit log lacks the uploads")
 	}
 }
+
+// TestS3HeadersPseudonymized: what a client says of an object in headers
+// the provider keeps (Content-Disposition's file name, x-amz-tagging)
+// goes as tokens, and comes back as the originals through the gateway.
+func TestS3HeadersPseudonymized(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	g := startS3Gateway(t)
+	pnr := testPersonnummer(3)
+	disposition := `attachment; filename="` + pnr + ` Astrid Lindqvist.pdf"`
+	resp := g.s3Request(t, "PUT", "/"+s3Bucket+"/headers/file", []byte("remiss"), g.cred(), func(r *http.Request) {
+		r.Header.Set("Content-Disposition", disposition)
+		r.Header.Set("X-Amz-Tagging", "patient="+pnr)
+		s3.Sign(r, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now())
+	})
+	if body := readAll(resp); resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	held := g.directHead(t, "headers/file").Get("Content-Disposition")
+	if strings.Contains(held, pnr[2:8]) || strings.Contains(held, "Lindqvist") || held == "" {
+		t.Errorf("the provider holds Content-Disposition %q", held)
+	}
+	resp = g.s3Request(t, "HEAD", "/"+s3Bucket+"/headers/file", nil, g.cred(), nil)
+	resp.Body.Close()
+	if got := resp.Header.Get("Content-Disposition"); got != disposition {
+		t.Errorf("HEAD through the gateway: Content-Disposition %q, want %q", got, disposition)
+	}
+	direct, _ := http.NewRequest("GET", g.srv.URL+"/"+s3Bucket+"/headers/file?tagging", nil)
+	s3.Sign(direct, g.cred(), "us-east-1", s3.UnsignedPayload, time.Now())
+	dresp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tags := readAll(dresp); strings.Contains(tags, pnr[2:8]) || !strings.Contains(tags, "patient") {
+		t.Errorf("the provider holds the tags %s", tags)
+	}
+	resp = g.s3Request(t, "GET", "/"+s3Bucket+"/headers/file?tagging", nil, g.cred(), nil)
+	if tags := readAll(resp); !strings.Contains(tags, pnr) {
+		t.Errorf("the tags through the gateway: %s", tags)
+	}
+	for _, log := range []string{g.p.audit.String(), g.p.stderr.String()} {
+		if strings.Contains(log, pnr) || strings.Contains(log, "Lindqvist") {
+			t.Error("a header's personal data is in the gateway's logs")
+		}
+	}
+}

@@ -125,6 +125,7 @@ func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next
 		}
 		return c.errorResponse(err), nil
 	}
+	c.x.ReidentifyHeaders(req.Context(), resp.Header)
 	return c.reidentifyXML(resp), nil
 }
 

@@ -60,6 +60,9 @@ func (c *call) pseudonymizeNames() error {
 	if changed {
 		c.upQuery = q
 	}
+	if err := c.pseudonymizeHeaders(); err != nil {
+		return err
+	}
 	if src := c.req.Header.Get("X-Amz-Copy-Source"); src != "" {
 		path, version, _ := strings.Cut(src, "?")
 		ps, counts, err := p.PseudonymizePath(ctx, path)
@@ -73,6 +76,27 @@ func (c *call) pseudonymizeNames() error {
 		c.copySource = ps
 	}
 	return nil
+}
+
+// pseudonymizeHeaders runs the gateway's header pass over the request
+// (verified already; the gateway signs what it sends): Content-Disposition
+// file names, x-amz-tagging, x-amz-website-redirect-location and free
+// text go upstream as tokens. User metadata is left to sealMetadata, which
+// seals the originals, and the copy source to the key pass above.
+func (c *call) pseudonymizeHeaders() error {
+	h := c.req.Header
+	kept := http.Header{}
+	for name, vs := range h {
+		if strings.HasPrefix(name, "X-Amz-Meta-") || name == "X-Amz-Copy-Source" {
+			kept[name] = vs
+			h.Del(name)
+		}
+	}
+	err := c.x.PseudonymizeHeaders(c.req)
+	for name, vs := range kept {
+		h[name] = vs
+	}
+	return err
 }
 
 func (c *call) namesError(err error) *Error {
