@@ -51,8 +51,9 @@ type Adapter struct {
 	Now func() time.Time
 	Log zerolog.Logger
 
-	once   sync.Once
-	active *activeParts
+	once     sync.Once
+	active   *activeParts
+	metaKeys metaKeyCache
 }
 
 // Options of the s3 profile (a service's options: map):

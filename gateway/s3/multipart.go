@@ -84,18 +84,23 @@ var errNoSuchUpload = newError(http.StatusNotFound, "NoSuchUpload", "The specifi
 
 func (c *call) loadUpload(uploadID string) (string, *uploadRecord, error) {
 	key := uploadKey(c.req.URL.Host, uploadID)
+	rec, err := c.readUpload(key)
+	return key, rec, err
+}
+
+func (c *call) readUpload(key string) (*uploadRecord, error) {
 	v, err := c.s.a.State.Get(c.req.Context(), key)
 	if errors.Is(err, uploads.ErrNotFound) {
-		return key, nil, errNoSuchUpload
+		return nil, errNoSuchUpload
 	}
 	if err != nil {
-		return key, nil, stateError(err)
+		return nil, stateError(err)
 	}
 	var rec uploadRecord
 	if err := json.Unmarshal(v, &rec); err != nil {
-		return key, nil, stateError(err)
+		return nil, stateError(err)
 	}
-	return key, &rec, nil
+	return &rec, nil
 }
 
 func stateError(err error) *Error {
@@ -142,16 +147,9 @@ func (c *call) createMultipart() (*http.Response, error) {
 	if err := c.sealMetadata(out.Header); err != nil {
 		return nil, err
 	}
-	resp, err := c.send(out, nil, 0, "", "")
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return c.plainResponse(resp), nil
-	}
-	doc, err := readUpstreamXML(resp)
-	if err != nil {
-		return nil, err
+	resp, doc, err := c.sendForXML(out, nil, "")
+	if err != nil || doc == nil {
+		return resp, err
 	}
 	var ir initiateResult
 	if err := xml.Unmarshal(doc, &ir); err != nil || ir.UploadID == "" {
@@ -207,7 +205,7 @@ func (c *call) uploadPart(q url.Values) (*http.Response, error) {
 	if err != nil {
 		return nil, InternalError(fmt.Errorf("upload state: %w", err))
 	}
-	partSize, err := c.partSize(up, n, size)
+	partSize, err := c.partSize(up, rec, n, size)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +280,7 @@ func (c *call) uploadPart(q url.Values) (*http.Response, error) {
 
 // partSize returns part 1's size, waiting a while for part 1 to start
 // when a later part comes first.
-func (c *call) partSize(up string, n int, size int64) (int64, error) {
+func (c *call) partSize(up string, rec *uploadRecord, n int, size int64) (int64, error) {
 	if n == 1 {
 		var ps int64
 		err := c.s.a.State.Update(c.req.Context(), up, uploadTTL, func(old []byte) ([]byte, error) {
@@ -310,19 +308,8 @@ func (c *call) partSize(up string, n int, size int64) (int64, error) {
 	}
 	deadline := time.Now().Add(partSizeWait)
 	for {
-		v, gerr := c.s.a.State.Get(c.req.Context(), up)
-		if gerr != nil {
-			if errors.Is(gerr, uploads.ErrNotFound) {
-				return 0, errNoSuchUpload
-			}
-			return 0, stateError(gerr)
-		}
-		var r uploadRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return 0, stateError(err)
-		}
-		if r.PartSize > 0 {
-			return r.PartSize, nil
+		if rec.PartSize > 0 {
+			return rec.PartSize, nil
 		}
 		if time.Now().After(deadline) {
 			return 0, ErrSlowDown.withMessage("part 1 of this upload has not started yet, and the place of later parts depends on its size: send part 1 first, or retry")
@@ -331,6 +318,10 @@ func (c *call) partSize(up string, n int, size int64) (int64, error) {
 		case <-c.req.Context().Done():
 			return 0, ErrorFrom(c.req.Context().Err())
 		case <-time.After(50 * time.Millisecond):
+		}
+		var err error
+		if rec, err = c.readUpload(up); err != nil {
+			return 0, err
 		}
 	}
 }
@@ -755,16 +746,9 @@ func (c *call) completeMultipart(uploadID string) (*http.Response, error) {
 	xmlOut.WriteString(`</CompleteMultipartUpload>`)
 	sum := sha256.Sum256(xmlOut.Bytes())
 	out := c.outgoing(c.req.Context(), http.MethodPost)
-	resp, err := c.send(out, bytes.NewReader(xmlOut.Bytes()), int64(xmlOut.Len()), hex.EncodeToString(sum[:]), "")
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return c.plainResponse(resp), nil
-	}
-	doc, err := readUpstreamXML(resp)
-	if err != nil {
-		return nil, err
+	resp, doc, err := c.sendForXML(out, xmlOut.Bytes(), hex.EncodeToString(sum[:]))
+	if err != nil || doc == nil {
+		return resp, err
 	}
 	ct, ok := xmlValue(doc, "ETag")
 	if !ok || bytes.Contains(doc, []byte("<Error>")) {

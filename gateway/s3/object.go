@@ -29,18 +29,20 @@ func (c *call) putObject() (*http.Response, error) {
 	if err != nil {
 		return nil, keysUnavailable(err)
 	}
-	d, err := newDigests(c.req.Header)
+	claims := c.req.Header
+	if c.preread != nil {
+		claims = http.Header{} // read and checked already (putBucketOrObject)
+	}
+	d, err := newDigests(claims)
 	if err != nil {
 		return nil, err
 	}
-	var body io.Reader
-	var trailers func() http.Header
-	if c.preread != nil {
-		// Read and checked already (putBucketOrObject).
-		body, trailers = bytes.NewReader(c.preread), func() http.Header { return nil }
-		d, _ = newDigests(http.Header{})
-	} else if body, trailers, err = c.signed.Body(c.req); err != nil {
-		return nil, err
+	var body io.Reader = bytes.NewReader(c.preread)
+	trailers := func() http.Header { return nil }
+	if c.preread == nil {
+		if body, trailers, err = c.signed.Body(c.req); err != nil {
+			return nil, err
+		}
 	}
 	plain := &checkedReader{r: body, d: d, trailers: trailers}
 	enc, err := crypto.EncryptReader(plain, recipients...)
@@ -109,16 +111,9 @@ func (c *call) copyObject() (*http.Response, error) {
 	if err := c.sealMetadata(out.Header); err != nil {
 		return nil, err
 	}
-	resp, err := c.send(out, nil, 0, "", "")
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return c.plainResponse(resp), nil
-	}
-	doc, err := readUpstreamXML(resp)
-	if err != nil {
-		return nil, err
+	resp, doc, err := c.sendForXML(out, nil, "")
+	if err != nil || doc == nil {
+		return resp, err
 	}
 	if src != nil {
 		if ct, ok := xmlValue(doc, "ETag"); ok {
@@ -200,6 +195,22 @@ func (t signingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // bucket alone.
 func (c *call) isBucketRead() bool {
 	return !strings.Contains(strings.Trim(c.req.URL.Path, "/"), "/")
+}
+
+// sendForXML sends out with body (payloadHash its SHA-256) and reads a
+// 200 answer's XML document whole; any other answer comes back as it is,
+// with doc nil.
+func (c *call) sendForXML(out *http.Request, body []byte, payloadHash string) (resp *http.Response, doc []byte, err error) {
+	if resp, err = c.send(out, bytes.NewReader(body), int64(len(body)), payloadHash, ""); err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return c.plainResponse(resp), nil, nil
+	}
+	if doc, err = readUpstreamXML(resp); err != nil {
+		return nil, nil, err
+	}
+	return resp, doc, nil
 }
 
 // maxXMLAnswer bounds the XML answers the gateway reads whole (listings,

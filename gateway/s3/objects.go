@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -97,8 +98,10 @@ type metaKey struct {
 	}
 }
 
-func metaKeys(x *gateway.Exchange) ([]metaKey, error) {
-	ids, err := x.Keys.DecryptionKeys()
+// metaKeys returns the metadata keys of the region's identities, newest
+// first. Each is derived once per identity and kept (metaKeyCache).
+func (c *call) metaKeys() ([]metaKey, error) {
+	ids, err := c.x.Keys.DecryptionKeys()
 	if err != nil {
 		return nil, err
 	}
@@ -108,25 +111,48 @@ func metaKeys(x *gateway.Exchange) ([]metaKey, error) {
 		if !ok {
 			continue
 		}
-		k := make([]byte, chacha20poly1305.KeySize)
-		if _, err := io.ReadFull(hkdf.New(sha256.New, ci.Seed(), nil, []byte("sluss s3 metadata v1")), k); err != nil {
-			return nil, err
-		}
-		aead, err := chacha20poly1305.NewX(k)
+		mk, err := c.s.a.metaKeys.get(ci)
 		if err != nil {
 			return nil, err
 		}
-		m := hmac.New(sha256.New, k)
-		m.Write([]byte("key id"))
-		var mk metaKey
-		copy(mk.id[:], m.Sum(nil))
-		mk.aead = aead
 		out = append(out, mk)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no region identity to seal metadata with")
 	}
 	return out, nil
+}
+
+// metaKeyCache keeps the metadata key derived from each identity.
+type metaKeyCache struct {
+	mu   sync.Mutex
+	keys map[*crypto.Identity]metaKey
+}
+
+func (m *metaKeyCache) get(id *crypto.Identity) (metaKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mk, ok := m.keys[id]; ok {
+		return mk, nil
+	}
+	k := make([]byte, chacha20poly1305.KeySize)
+	if _, err := io.ReadFull(hkdf.New(sha256.New, id.Seed(), nil, []byte("sluss s3 metadata v1")), k); err != nil {
+		return metaKey{}, err
+	}
+	aead, err := chacha20poly1305.NewX(k)
+	if err != nil {
+		return metaKey{}, err
+	}
+	h := hmac.New(sha256.New, k)
+	h.Write([]byte("key id"))
+	mk := metaKey{aead: aead}
+	copy(mk.id[:], h.Sum(nil))
+	clear(k)
+	if m.keys == nil || len(m.keys) >= 64 {
+		m.keys = map[*crypto.Identity]metaKey{} // identities rotate rarely
+	}
+	m.keys[id] = mk
+	return mk, nil
 }
 
 // sealMetadata seals every x-amz-meta-* value of h.
@@ -138,7 +164,7 @@ func (c *call) sealMetadata(h http.Header) error {
 		}
 		if keys == nil {
 			var err error
-			if keys, err = metaKeys(c.x); err != nil {
+			if keys, err = c.metaKeys(); err != nil {
 				return newError(http.StatusServiceUnavailable, "ServiceUnavailable", "the region's keys are unavailable")
 			}
 		}
@@ -167,7 +193,7 @@ func (c *call) openMetadata(h http.Header) {
 		}
 		if keys == nil {
 			var err error
-			if keys, err = metaKeys(c.x); err != nil {
+			if keys, err = c.metaKeys(); err != nil {
 				return
 			}
 		}
