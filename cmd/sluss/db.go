@@ -78,6 +78,20 @@ type sharedStores struct {
 	db         *postgres.DB // nil with the embedded stores
 }
 
+// openDatabase opens the shared database and brings its schema up to
+// date (safe from several gateways at once).
+func openDatabase(ctx context.Context, dbURL string, maxConns int32) (*postgres.DB, error) {
+	db, err := postgres.Open(ctx, dbURL, postgres.Options{MaxConns: maxConns})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	return db, nil
+}
+
 func (s *sharedStores) Close() {
 	if s.pseudonyms != nil {
 		s.pseudonyms.Close()
@@ -109,12 +123,8 @@ func openSharedStores(ctx context.Context, e *env, fc *fileConfig, key []byte, l
 		}
 		return s, nil
 	}
-	if s.db, err = postgres.Open(ctx, dbURL, postgres.Options{MaxConns: fc.Store.MaxConns}); err != nil {
+	if s.db, err = openDatabase(ctx, dbURL, fc.Store.MaxConns); err != nil {
 		return nil, err
-	}
-	if err := s.db.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("database: %w", err)
 	}
 	if s.pseudonyms, err = s.db.PseudonymStore(key); err != nil {
 		s.Close()
@@ -245,12 +255,8 @@ func openMappingStore(ctx context.Context, e *env, fc *fileConfig, kind string, 
 		if dbURL == "" {
 			return nil, nil, fmt.Errorf("no database configured: set store.postgres_url or SLUSS_DATABASE_URL")
 		}
-		db, err := postgres.Open(ctx, dbURL, postgres.Options{MaxConns: 4})
+		db, err := openDatabase(ctx, dbURL, 4)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := db.Migrate(ctx); err != nil {
-			db.Close()
 			return nil, nil, err
 		}
 		s, err := db.PseudonymStore(key)
