@@ -826,3 +826,46 @@ func TestS3HeadersPseudonymized(t *testing.T) {
 		}
 	}
 }
+
+// TestS3QueryPseudonymized: query values that name things (a prefix, a
+// response-content-disposition with a file name) reach the provider as
+// tokens; the answer's headers come back with the originals.
+func TestS3QueryPseudonymized(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end S3")
+	}
+	var mu sync.Mutex
+	var seen []string
+	g := startS3GatewayWith(t, s3Setup{front: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen = append(seen, r.URL.RawQuery)
+			mu.Unlock()
+			next.ServeHTTP(w, r)
+		})
+	}})
+	pnr := testPersonnummer(5)
+	if resp := g.s3Request(t, "PUT", "/"+s3Bucket+"/q/file", []byte("brev"), g.cred(), nil); resp.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, readAll(resp))
+	}
+	disposition := `attachment; filename="` + pnr + `.pdf"`
+	resp := g.s3Request(t, "GET", "/"+s3Bucket+"/q/file?response-content-disposition="+url.QueryEscape(disposition), nil, g.cred(), nil)
+	if body := readAll(resp); resp.StatusCode != 200 || body != "brev" || !strings.Contains(resp.Header.Get("Content-Disposition"), pnr+".pdf") {
+		t.Errorf("GET with response-content-disposition: %d %q, Content-Disposition %q", resp.StatusCode, body, resp.Header.Get("Content-Disposition"))
+	}
+	resp = g.s3Request(t, "GET", "/"+s3Bucket+"?list-type=2&prefix="+url.QueryEscape("q/"+pnr), nil, g.cred(), nil)
+	if resp.StatusCode != 200 {
+		t.Errorf("ListObjectsV2 with a prefix: %d %s", resp.StatusCode, readAll(resp))
+	}
+	readAll(resp)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, q := range seen {
+		if u, _ := url.QueryUnescape(q); strings.Contains(u, pnr) || strings.Contains(u, strings.ReplaceAll(pnr, "-", "")) {
+			t.Errorf("the provider got a personnummer in a query: %s", u)
+		}
+	}
+	if len(seen) < 3 {
+		t.Errorf("the provider saw %d requests, want 3", len(seen))
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,7 +109,7 @@ type call struct {
 
 	// Names as sent upstream (names.go).
 	upPath, upRawPath string
-	upQuery           url.Values
+	upParams          map[string]string // query values that changed
 	copySource        string
 
 	preread    []byte // the body, when it had to be read before deciding

@@ -18,9 +18,15 @@ import (
 // originals in listings for users with the reidentify right. The
 // gateway's records of objects are kept by the key as sent upstream.
 
-// keyParams are the query parameters that hold object keys or their
-// prefixes.
-var keyParams = []string{"prefix", "start-after", "marker", "key-marker"}
+// opaqueParams are query parameters that hold no names: the protocol's
+// own numbers, ids and switches, which the provider must get unchanged.
+// Every other value (prefix, start-after, marker, response-content-
+// disposition…) is pseudonymized like a key.
+var opaqueParams = map[string]bool{
+	"uploadId": true, "partNumber": true, "versionId": true, "version-id-marker": true, "upload-id-marker": true,
+	"continuation-token": true, "list-type": true, "max-keys": true, "max-uploads": true, "max-parts": true,
+	"part-number-marker": true, "encoding-type": true, "fetch-owner": true, "delimiter": true, "x-id": true,
+}
 
 // pseudonymizeNames computes the upstream path, key parameters and copy
 // source of the request, and the path the audit log shows.
@@ -40,25 +46,21 @@ func (c *call) pseudonymizeNames() error {
 	}
 	c.upRawPath = escaped
 	c.x.AuditPath = escaped
-	q := c.req.URL.Query()
-	changed := false
-	for _, k := range keyParams {
-		v := q.Get(k)
-		if v == "" {
+	for k, vs := range c.req.URL.Query() {
+		if opaqueParams[k] || strings.HasPrefix(k, "X-Amz-") || len(vs) != 1 || vs[0] == "" {
 			continue
 		}
-		pv, counts, err := p.PseudonymizePath(ctx, url.PathEscape(v))
+		pv, counts, err := p.PseudonymizePath(ctx, url.PathEscape(vs[0]))
 		if err != nil {
 			return c.namesError(err)
 		}
 		c.x.AddCounts(counts)
-		if pv, err = url.PathUnescape(pv); err == nil && pv != v {
-			q.Set(k, pv)
-			changed = true
+		if pv, err = url.PathUnescape(pv); err == nil && pv != vs[0] {
+			if c.upParams == nil {
+				c.upParams = map[string]string{}
+			}
+			c.upParams[k] = pv
 		}
-	}
-	if changed {
-		c.upQuery = q
 	}
 	if err := c.pseudonymizeHeaders(); err != nil {
 		return err
@@ -109,12 +111,10 @@ func (c *call) applyNames(out *http.Request) {
 		return
 	}
 	out.URL.Path, out.URL.RawPath = c.upPath, c.upRawPath
-	if c.upQuery != nil {
+	if c.upParams != nil {
 		q := out.URL.Query()
-		for _, k := range keyParams {
-			if v := c.upQuery.Get(k); v != "" {
-				q.Set(k, v)
-			}
+		for k, v := range c.upParams {
+			q.Set(k, v)
 		}
 		out.URL.RawQuery = q.Encode()
 	}
