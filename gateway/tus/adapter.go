@@ -27,7 +27,7 @@ import (
 // nil, and each request then uses the gateway's keys.
 type Adapter struct {
 	State uploads.Store
-	Keys  gateway.KeySource
+	Keys  resumable.Keys
 	// TTL is how long an unfinished upload is kept; default the engine's.
 	TTL time.Duration
 	Log zerolog.Logger

@@ -74,23 +74,19 @@ func engineError(err error) *Error {
 		return &Error{Status: se.status, Msg: "the provider refuses an upload this large", Cause: err}
 	case errors.As(err, &se):
 		return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("the provider refused the encrypted piece (%d); HEAD the upload and resume", se.status), Cause: err}
-	case isStoreError(err):
+	case errors.Is(err, resumable.ErrState), errors.Is(err, errKeys):
 		return &Error{Status: http.StatusServiceUnavailable, Msg: "the upload state store or the keys are unavailable, so nothing was sent", Cause: err}
+	case errors.Is(err, resumable.ErrSize):
+		return &Error{Status: http.StatusBadRequest, Msg: "Upload-Length does not match the upload's length, or the last piece ends short of it", Cause: err}
+	case errors.Is(err, resumable.ErrProvider):
+		return &Error{Status: http.StatusBadGateway, Msg: "the provider holds less of the upload than it acknowledged; the upload cannot continue: start a new one", Cause: err}
 	}
 	return &Error{Status: http.StatusBadGateway, Msg: "the encrypted piece could not be stored at the provider; HEAD the upload and resume", Cause: err}
 }
 
-// storeError marks a failure of the state store or the keys, which the
-// adapter met before anything went upstream.
-type storeError struct{ err error }
-
-func (e storeError) Error() string { return "upload state: " + e.err.Error() }
-func (e storeError) Unwrap() error { return e.err }
-
-func isStoreError(err error) bool {
-	var se storeError
-	return errors.As(err, &se)
-}
+// errKeys marks a failure of the region's keys, met before anything
+// went upstream.
+var errKeys = errors.New("the region's keys are unavailable")
 
 // errorResponse answers a refused request in text, as tusd does.
 func (c *call) errorResponse(err error) *http.Response {

@@ -3,6 +3,7 @@ package tus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -62,7 +63,7 @@ func (c *call) options() (*http.Response, error) {
 
 // plaintextMax is the largest plaintext whose age file fits in max bytes.
 func (c *call) plaintextMax(max int64) (int64, bool) {
-	_, recipients, err := c.x.Keys.EncryptionKeys()
+	_, recipients, err := c.eng.Keys.EncryptionKeys()
 	if err != nil {
 		return 0, false
 	}
@@ -85,7 +86,19 @@ func (c *call) probeState() error {
 	if err == nil || errors.Is(err, resumable.ErrNotFound) {
 		return nil
 	}
-	return storeError{err}
+	return err
+}
+
+// checkKeys fails unless the region's keys are at hand, before anything
+// goes upstream.
+func (c *call) checkKeys() error {
+	if _, _, err := c.eng.Keys.EncryptionKeys(); err != nil {
+		return fmt.Errorf("%w: %w", errKeys, err)
+	}
+	if _, err := c.eng.Keys.DecryptionKeys(); err != nil {
+		return fmt.Errorf("%w: %w", errKeys, err)
+	}
+	return nil
 }
 
 // create is tus creation: the upload is made at the provider for the
@@ -112,6 +125,9 @@ func (c *call) create() (*http.Response, error) {
 	}
 	meta, err := c.pseudonymizeMetadata(c.req.Header.Get("Upload-Metadata"))
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkKeys(); err != nil {
 		return nil, err
 	}
 	if err := c.probeState(); err != nil {
@@ -197,9 +213,6 @@ func keepReply(h http.Header, reply any) {
 func (c *call) status() (string, resumable.Info, error) {
 	key := stateKey(c.uploadURL())
 	info, err := c.eng.Status(c.ctx(), key)
-	if err != nil && !errors.Is(err, resumable.ErrNotFound) {
-		err = storeError{err}
-	}
 	return key, info, err
 }
 
@@ -252,6 +265,9 @@ func (c *call) patch() (*http.Response, error) {
 	}
 	key, info, err := c.status()
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkKeys(); err != nil {
 		return nil, err
 	}
 	u, err := url.Parse(info.Meta[metaURL])

@@ -1,0 +1,488 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sluss/sluss/crypto"
+)
+
+// The tus tests run a real tusd (file store) behind a real `sluss serve`
+// with a tus service, reached over HTTPS as tus.example.test (a name only
+// the gateway resolves), and real tus-js-client in Node as the client.
+// test.sh installs tusd and tus-js-client and sets SLUSS_REQUIRE_TUS=1,
+// which makes a missing tool fail the tests instead of skipping them.
+
+const (
+	tusHost     = "tus.example.test"
+	tusPassword = "correct horse"
+	// The fictional person of the tests' file names.
+	tusName = "Tolvan Tolvansson"
+	tusPnr  = "19121212-1212"
+)
+
+// tusTools finds tusd, node and the npm directory holding tus-js-client.
+type tusTools struct {
+	tusd, node, modules string
+}
+
+func findTusTools(t *testing.T) tusTools {
+	t.Helper()
+	missing := func(what string) {
+		if os.Getenv("SLUSS_REQUIRE_TUS") != "" {
+			t.Fatalf("%s is not installed and SLUSS_REQUIRE_TUS is set (test.sh installs it)", what)
+		}
+		t.Skipf("%s is not installed (test.sh installs it)", what)
+	}
+	var tt tusTools
+	var err error
+	if tt.tusd, err = exec.LookPath("tusd"); err != nil {
+		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+		tt.tusd = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "tusd")
+		if _, err := os.Stat(tt.tusd); err != nil {
+			missing("tusd")
+		}
+	}
+	if tt.node, err = exec.LookPath("node"); err != nil {
+		missing("node (Debian nodejs)")
+	}
+	tt.modules, _ = filepath.Abs(filepath.Join("..", "..", ".cache", "npm", "node_modules"))
+	for _, m := range []string{"tus-js-client", "http-proxy-agent", "https-proxy-agent"} {
+		if _, err := os.Stat(filepath.Join(tt.modules, m, "package.json")); err != nil {
+			missing(m + " in .cache/npm")
+		}
+	}
+	return tt
+}
+
+// tusRig is tusd and a gateway in front of it.
+type tusRig struct {
+	tools     tusTools
+	bin, dir  string
+	uploadDir string // tusd's file store
+	tusd      *exec.Cmd
+	tusdLog   *lockedBuffer
+	port      string
+	p         *serveProc
+	endpoint  string // https://tus.example.test:PORT/files/
+	caFile    string // the gateway's CA, which clients trust
+	identity  string // exported region identity, for age -d
+}
+
+func startTusRig(t *testing.T) *tusRig {
+	t.Helper()
+	g := &tusRig{tools: findTusTools(t), bin: buildSluss(t), dir: t.TempDir(), uploadDir: t.TempDir(), tusdLog: &lockedBuffer{}}
+	upstreamCA, cert, key := writeServerCert(t, tusHost, t.TempDir())
+	g.port = freePort(t)
+	g.tusd = exec.Command(g.tools.tusd, "-host", "127.0.0.1", "-port", g.port, "-upload-dir", g.uploadDir,
+		"-base-path", "/files/", "-tls-certificate", cert, "-tls-key", key, "-verbose")
+	g.tusd.Stdout, g.tusd.Stderr = g.tusdLog, g.tusdLog
+	if err := g.tusd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.tusd.Process.Kill(); g.tusd.Wait() })
+	waitPort(t, "127.0.0.1:"+g.port, g.tusdLog)
+
+	users := filepath.Join(g.dir, "users")
+	var lines strings.Builder
+	for _, u := range []string{"alice", "bob"} {
+		hash, _ := bcrypt.GenerateFromPassword([]byte(tusPassword), bcrypt.MinCost)
+		fmt.Fprintf(&lines, "%s:%s\n", u, hash)
+	}
+	os.WriteFile(users, []byte(lines.String()), 0o600)
+	cfg := filepath.Join(g.dir, "sluss.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`keys:
+  data_dir: %s
+gateway:
+  upstream_ca: %s
+  users_file: %s
+  groups:
+    - name: readers
+      members: [alice]
+      rights: [decrypt, reidentify]
+  resolve:
+    %s: [127.0.0.1]
+  services:
+    - name: uploads
+      hosts: [%s]
+      profile: tus
+      ports: [%s]
+      allow_loopback: true
+`, filepath.Join(g.dir, "keys"), upstreamCA, users, tusHost, tusHost, g.port)), 0o600)
+	g.p = startServeBinary(t, g.bin, "--config", cfg, "--debug")
+	g.caFile = filepath.Join(g.dir, "keys", "ca.pem")
+	g.endpoint = "https://" + tusHost + ":" + g.port + "/files/"
+	out, err := exec.Command(g.bin, "keys", "export-identity", "--config", cfg, "--"+exportConsentFlag).Output()
+	if err != nil {
+		t.Fatalf("sluss keys export-identity: %v", err)
+	}
+	g.identity = filepath.Join(g.dir, "identity.txt")
+	os.WriteFile(g.identity, out, 0o600)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway stderr:\n%s\naudit:\n%s\ntusd:\n%s", tail(g.p.stderr.String(), 8000), tail(g.p.audit.String(), 8000), tail(g.tusdLog.String(), 4000))
+		}
+	})
+	return g
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+func waitPort(t *testing.T, addr string, log *lockedBuffer) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s:\n%s", addr, log)
+		}
+	}
+}
+
+// writeServerCert makes a CA and a certificate it issues for host, and
+// returns the files of the CA, the certificate and its key.
+func writeServerCert(t *testing.T, host, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tus test CA"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caT, caT, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leafT := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leafT, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	write := func(name, typ string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", der), write("key.pem", "PRIVATE KEY", keyDER)
+}
+
+// proxyURL is the gateway's proxy address with user's credentials.
+func (g *tusRig) proxyURL(user string) *url.URL {
+	u, _ := url.Parse(g.p.proxy)
+	u.User = url.UserPassword(user, tusPassword)
+	return u
+}
+
+// client is a Go HTTP client of user through the gateway, trusting its CA.
+func (g *tusRig) client(t *testing.T, user string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(g.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(g.proxyURL(user)), TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// jsUpload is what testdata/tus-upload.js is given.
+type jsUpload struct {
+	Endpoint    string            `json:"endpoint"`
+	Proxy       string            `json:"proxy"`
+	File        string            `json:"file"`
+	ChunkSize   int               `json:"chunkSize"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	Storage     string            `json:"storage,omitempty"`
+	AbortAfter  int64             `json:"abortAfter,omitempty"`
+	DeferLength bool              `json:"deferLength,omitempty"`
+	Retry       bool              `json:"retry,omitempty"`
+}
+
+type jsResult struct {
+	URL     string `json:"url"`
+	Aborted bool   `json:"aborted"`
+	Resumed bool   `json:"resumed"`
+	Sent    int64  `json:"sent"`
+}
+
+// upload runs tus-js-client in Node through the gateway as alice.
+func (g *tusRig) upload(t *testing.T, o jsUpload) jsResult {
+	t.Helper()
+	o.Endpoint, o.Proxy = g.endpoint, g.proxyURL("alice").String()
+	arg, _ := json.Marshal(o)
+	script, _ := filepath.Abs(filepath.Join("testdata", "tus-upload.js"))
+	cmd := exec.Command(g.tools.node, script, string(arg))
+	// Only the gateway's CA is added to Node's trust: tusd's own is not,
+	// so a client that went around the gateway would fail.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NODE_PATH=" + g.tools.modules, "NODE_EXTRA_CA_CERTS=" + g.caFile}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tus-js-client %s (chunk %d): %v\n%s%s", filepath.Base(o.File), o.ChunkSize, err, out, stderr.String())
+	}
+	var r jsResult
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil || r.URL == "" {
+		t.Fatalf("tus-js-client printed no upload URL: %q %v", out, err)
+	}
+	return r
+}
+
+// stored returns the file tusd keeps for the upload at u.
+func (g *tusRig) stored(u string) string {
+	pu, _ := url.Parse(u)
+	return filepath.Join(g.uploadDir, path.Base(pu.Path))
+}
+
+// checkStored decrypts tusd's file of the upload at u with the real age
+// CLI and compares it with want.
+func (g *tusRig) checkStored(t *testing.T, u string, want []byte) {
+	t.Helper()
+	f := g.stored(u)
+	head := make([]byte, 64<<10)
+	fh, err := os.Open(f)
+	if err != nil {
+		t.Fatalf("tusd has no file for %s: %v", u, err)
+	}
+	n, _ := fh.Read(head)
+	fh.Close()
+	if !crypto.IsEncrypted(head[:n]) {
+		t.Fatalf("tusd holds %s in plaintext", u)
+	}
+	if len(want) >= 64 && bytes.Contains(head[:n], want[:64]) {
+		t.Fatalf("tusd's file of %s contains plaintext", u)
+	}
+	age, err := exec.LookPath("age")
+	if err != nil {
+		t.Fatal("the age CLI is not installed (test.sh installs it)")
+	}
+	out, err := exec.Command(age, "-d", "-i", g.identity, f).Output()
+	if err != nil {
+		t.Fatalf("age -d of tusd's file of %s: %v", u, err)
+	}
+	if !bytes.Equal(out, want) {
+		t.Fatalf("age -d of tusd's file gives %d bytes that differ from the %d uploaded", len(out), len(want))
+	}
+}
+
+// download GETs the upload at u through the gateway as user.
+func (g *tusRig) download(t *testing.T, user, u string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := g.client(t, user).Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	return resp, b.Bytes()
+}
+
+// checkNoPersonalData: the fictional person's name and personnummer are
+// neither in the gateway's debug log and audit log nor in tusd's files.
+func (g *tusRig) checkNoPersonalData(t *testing.T) {
+	t.Helper()
+	values := []string{tusPnr, "191212121212", "Tolvan", "Tolvansson"}
+	for what, text := range map[string]string{"debug log": g.p.stderr.String(), "audit log": g.p.audit.String(), "tusd's log": g.tusdLog.String()} {
+		for _, v := range values {
+			if strings.Contains(text, v) {
+				t.Errorf("the %s contains %q", what, v)
+			}
+		}
+	}
+	infos, _ := filepath.Glob(filepath.Join(g.uploadDir, "*.info"))
+	if len(infos) == 0 {
+		t.Error("tusd has no .info files to check")
+	}
+	for _, f := range infos {
+		b, _ := os.ReadFile(f)
+		for _, v := range values {
+			if bytes.Contains(b, []byte(v)) {
+				t.Errorf("tusd's %s contains %q", filepath.Base(f), v)
+			}
+		}
+	}
+}
+
+func (g *tusRig) audited(substr string) int { return strings.Count(g.p.audit.String(), substr) }
+
+// auditLines returns the audit events that contain all of substrs.
+func (g *tusRig) auditLines(substrs ...string) int {
+	n := 0
+	for _, l := range strings.Split(g.p.audit.String(), "\n") {
+		ok := l != ""
+		for _, s := range substrs {
+			ok = ok && strings.Contains(l, s)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// TestTusJSClient: tus-js-client uploads files of 0 B, 1 MiB and 100 MiB
+// in PATCHes of 1 MiB and of 5 000 001 bytes, one with a deferred
+// length, one interrupted in the middle of a PATCH and resumed by its
+// fingerprint; tusd stores age files that `age -d` opens to the original
+// bytes, the download through the gateway is byte-identical, HEAD answers
+// in plaintext with the file name re-identified, and tusd holds tokens
+// where the client wrote a name and a personnummer.
+func TestTusJSClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tus with 100 MiB files")
+	}
+	g := startTusRig(t)
+	src := t.TempDir()
+	files := map[string][]byte{}
+	for name, size := range map[string]int{"empty": 0, "one": mib, "hundred": 100 * mib, "odd": 3*mib + 5} {
+		files[name] = randomFile(t, src, name, size)
+	}
+	filename := func(name string) string { return tusName + " " + tusPnr + " " + name + ".bin" }
+	type done struct {
+		name, url string
+	}
+	var uploads []done
+	for _, chunk := range []int{mib, 5_000_001} {
+		for _, name := range []string{"empty", "one", "hundred"} {
+			r := g.upload(t, jsUpload{File: filepath.Join(src, name), ChunkSize: chunk,
+				Metadata: map[string]string{"filename": filename(name), "filetype": "application/octet-stream"}})
+			uploads = append(uploads, done{name, r.URL})
+		}
+	}
+	// creation-defer-length: the length comes with the last PATCH.
+	r := g.upload(t, jsUpload{File: filepath.Join(src, "odd"), ChunkSize: mib, DeferLength: true, Metadata: map[string]string{"filename": filename("odd")}})
+	uploads = append(uploads, done{"odd", r.URL})
+
+	// Interrupted in the middle of a PATCH, resumed by the fingerprint
+	// tus-js-client kept in its URL storage.
+	storage := filepath.Join(t.TempDir(), "tus-urls.json")
+	first := g.upload(t, jsUpload{File: filepath.Join(src, "hundred"), ChunkSize: 5_000_001, Storage: storage, AbortAfter: 37*mib + 12345,
+		Metadata: map[string]string{"filename": filename("resumed")}})
+	if !first.Aborted {
+		t.Fatalf("the upload was not interrupted: %+v", first)
+	}
+	heads := g.auditLines(`"method":"HEAD"`)
+	second := g.upload(t, jsUpload{File: filepath.Join(src, "hundred"), ChunkSize: 5_000_001, Storage: storage, Retry: true,
+		Metadata: map[string]string{"filename": filename("resumed")}})
+	if !second.Resumed || second.URL != first.URL {
+		t.Fatalf("the second run did not resume the interrupted upload: %+v after %+v", second, first)
+	}
+	if g.auditLines(`"method":"HEAD"`) <= heads {
+		t.Error("the resumed upload asked no HEAD through the gateway")
+	}
+	uploads = append(uploads, done{"hundred", second.URL})
+	// The gateway saw the PATCH cut where the client stopped, and asked
+	// tusd how much of it tusd kept before it sent the rest.
+	cutAt := strconv.FormatInt(37*mib+12345-7*5_000_001, 10)
+	if g.auditLines(path.Base(second.URL), `"method":"PATCH"`, `"bytes_up":`+cutAt+`,`, `"status":400`) != 1 {
+		t.Errorf("the audit log has no PATCH of %s bytes cut by the client", cutAt)
+	}
+	if n := strings.Count(g.tusdLog.String(), "event=RequestIncoming method=HEAD path="+path.Base(second.URL)); n < 2 {
+		t.Errorf("tusd got %d HEAD requests for the resumed upload, want the client's and the gateway's own", n)
+	}
+
+	alice := g.client(t, "alice")
+	for _, u := range uploads {
+		want := files[u.name]
+		if !strings.HasPrefix(u.url, "https://"+tusHost+":"+g.port+"/files/") {
+			t.Errorf("%s: upload URL %s is not tusd's through the gateway", u.name, u.url)
+		}
+		g.checkStored(t, u.url, want)
+		resp, got := g.download(t, "alice", u.url)
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+			t.Errorf("%s: download through the gateway: %s, %d bytes, identical %v (want %d)", u.name, resp.Status, len(got), bytes.Equal(got, want), len(want))
+		}
+		req, _ := http.NewRequest(http.MethodHead, u.url, nil)
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		hr, err := alice.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.Body.Close()
+		size := strconv.Itoa(len(want))
+		if hr.StatusCode != http.StatusOK || hr.Header.Get("Upload-Offset") != size || hr.Header.Get("Upload-Length") != size {
+			t.Errorf("%s: HEAD: %s, Upload-Offset %q, Upload-Length %q, want %s for both", u.name, hr.Status, hr.Header.Get("Upload-Offset"), hr.Header.Get("Upload-Length"), size)
+		}
+		if md := decodeMetadata(hr.Header.Get("Upload-Metadata")); !strings.HasPrefix(md["filename"], tusName+" "+tusPnr) {
+			t.Errorf("%s: HEAD's metadata is not re-identified for alice: %q", u.name, md["filename"])
+		}
+	}
+	// bob has no reidentify right: he sees tokens.
+	req, _ := http.NewRequest(http.MethodHead, uploads[1].url, nil)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	hr, err := g.client(t, "bob").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Body.Close()
+	if md := decodeMetadata(hr.Header.Get("Upload-Metadata")); md["filename"] == "" || strings.Contains(md["filename"], "Tolvan") || strings.Contains(md["filename"], tusPnr) {
+		t.Errorf("bob's HEAD shows the file name %q", md["filename"])
+	}
+
+	if n := g.auditLines(`"action":"encrypt"`, `"host":"`+tusHost); n < len(uploads) {
+		t.Errorf("the audit log has %d encrypt events for %s, want at least %d", n, tusHost, len(uploads))
+	}
+	if n := g.auditLines(`"method":"PATCH"`, `"service":"uploads"`); n < 100 {
+		t.Errorf("the audit log has %d PATCH events, want at least 100", n)
+	}
+	g.checkNoPersonalData(t)
+}
+
+func decodeMetadata(h string) map[string]string {
+	out := map[string]string{}
+	for _, item := range strings.Split(h, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(item), " ")
+		b, _ := base64.StdEncoding.DecodeString(v)
+		out[k] = string(b)
+	}
+	return out
+}
