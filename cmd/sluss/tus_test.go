@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"context"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -12,6 +14,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -486,3 +489,235 @@ func decodeMetadata(h string) map[string]string {
 	}
 	return out
 }
+
+// tusDo sends one tus request through the gateway.
+func tusDo(t *testing.T, c *http.Client, method, u string, body []byte, h map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(&b)
+	return resp
+}
+
+func patchHeaders(offset int64, extra ...string) map[string]string {
+	h := map[string]string{"Content-Type": "application/offset+octet-stream", "Upload-Offset": strconv.FormatInt(offset, 10)}
+	for i := 0; i+1 < len(extra); i += 2 {
+		h[extra[i]] = extra[i+1]
+	}
+	return h
+}
+
+// tusdSaw counts the requests tusd got with method for the upload id ("" for creations).
+func (g *tusRig) tusdSaw(method, id string) int {
+	return strings.Count(g.tusdLog.String(), "event=RequestIncoming method="+method+" path="+id+"\n") +
+		strings.Count(g.tusdLog.String(), "event=RequestIncoming method="+method+` path="`+id+`"`)
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// TestTusAttacks: what a client must not get away with through the
+// gateway. A PATCH at a wrong offset, without the tus content type, or
+// with a wrong Upload-Checksum is refused with nothing sent to tusd;
+// concatenation is refused and not offered; after a PATCH cut in the
+// middle, other bytes at the same offset are refused (the gateway would
+// otherwise seal them with nonces whose ciphertext of the first bytes
+// already left), while the same bytes complete the upload; a user without
+// the decrypt right gets 403 on GET; termination removes the upload.
+// Neither the gateway's logs nor tusd hold the name and personnummer of
+// the file name.
+func TestTusAttacks(t *testing.T) {
+	g := startTusRig(t)
+	alice, bob := g.client(t, "alice"), g.client(t, "bob")
+
+	opt := tusDo(t, alice, http.MethodOptions, g.endpoint, nil, nil)
+	if ext := opt.Header.Get("Tus-Extension"); strings.Contains(ext, "concatenation") || !strings.Contains(ext, "checksum") || !strings.Contains(ext, "creation-defer-length") {
+		t.Errorf("OPTIONS: Tus-Extension %q, want checksum and creation-defer-length, no concatenation", ext)
+	}
+	if alg := opt.Header.Get("Tus-Checksum-Algorithm"); !strings.Contains(alg, "sha1") {
+		t.Errorf("OPTIONS: Tus-Checksum-Algorithm %q", alg)
+	}
+
+	posts := g.tusdSaw("POST", "")
+	if r := tusDo(t, alice, http.MethodPost, g.endpoint, nil, map[string]string{"Upload-Length": "10", "Upload-Concat": "partial"}); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("POST with Upload-Concat: %s, want 400", r.Status)
+	}
+	if g.tusdSaw("POST", "") != posts {
+		t.Error("a refused concatenation reached tusd")
+	}
+
+	const size = 8 * mib
+	data := make([]byte, size)
+	rand.Read(data)
+	meta := "filename " + base64.StdEncoding.EncodeToString([]byte(tusName+" "+tusPnr+".pdf")) + ",name " + base64.StdEncoding.EncodeToString([]byte(tusName))
+	created := tusDo(t, alice, http.MethodPost, g.endpoint, nil, map[string]string{"Upload-Length": strconv.Itoa(size), "Upload-Metadata": meta})
+	if created.StatusCode != http.StatusCreated {
+		t.Fatalf("POST: %s", created.Status)
+	}
+	u := created.Header.Get("Location")
+	id := path.Base(u)
+	stored := g.stored(u)
+	if r := tusDo(t, alice, http.MethodPatch, u, data[:mib], patchHeaders(0)); r.StatusCode != http.StatusNoContent || r.Header.Get("Upload-Offset") != strconv.Itoa(mib) {
+		t.Fatalf("first PATCH: %s, Upload-Offset %q", r.Status, r.Header.Get("Upload-Offset"))
+	}
+
+	// Refused before anything reaches tusd.
+	patches, held := g.tusdSaw("PATCH", id), fileSize(t, stored)
+	sha1Of := func(b []byte) string { s := sha1.Sum(b); return "sha1 " + base64.StdEncoding.EncodeToString(s[:]) }
+	for _, tt := range []struct {
+		name   string
+		method string
+		h      map[string]string
+		want   int
+	}{
+		{"a wrong offset", http.MethodPatch, patchHeaders(5), http.StatusConflict},
+		{"an offset behind", http.MethodPatch, patchHeaders(0), http.StatusConflict},
+		{"a wrong offset through X-HTTP-Method-Override", http.MethodPost, patchHeaders(7, "X-HTTP-Method-Override", "PATCH"), http.StatusConflict},
+		{"no tus content type", http.MethodPatch, map[string]string{"Upload-Offset": strconv.Itoa(mib), "Content-Type": "application/octet-stream"}, http.StatusUnsupportedMediaType},
+		{"an unknown checksum algorithm", http.MethodPatch, patchHeaders(mib, "Upload-Checksum", "crc32 AAAAAA=="), http.StatusBadRequest},
+		{"a declared length that differs", http.MethodPatch, patchHeaders(mib, "Upload-Length", "12"), http.StatusBadRequest},
+	} {
+		if r := tusDo(t, alice, tt.method, u, data[mib:2*mib], tt.h); r.StatusCode != tt.want {
+			t.Errorf("PATCH with %s: %s, want %d", tt.name, r.Status, tt.want)
+		}
+	}
+	if g.tusdSaw("PATCH", id) != patches || fileSize(t, stored) != held {
+		t.Errorf("refused PATCHes reached tusd (%d PATCHes before, %d after; file %d → %d bytes)", patches, g.tusdSaw("PATCH", id), held, fileSize(t, stored))
+	}
+
+	// Upload-Checksum over the plaintext: a wrong one is 460 and the
+	// offset stays; the right one is taken.
+	if r := tusDo(t, alice, http.MethodPatch, u, data[mib:2*mib], patchHeaders(mib, "Upload-Checksum", sha1Of(data[:10]))); r.StatusCode != 460 {
+		t.Errorf("PATCH with a wrong Upload-Checksum: %s, want 460", r.Status)
+	}
+	if r := tusDo(t, alice, http.MethodHead, u, nil, nil); r.Header.Get("Upload-Offset") != strconv.Itoa(mib) {
+		t.Errorf("after a checksum mismatch HEAD says offset %q, want %d", r.Header.Get("Upload-Offset"), mib)
+	}
+	if r := tusDo(t, alice, http.MethodPatch, u, data[mib:2*mib], patchHeaders(mib, "Upload-Checksum", sha1Of(data[mib:2*mib]))); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH with the right Upload-Checksum: %s", r.Status)
+	}
+
+	// A PATCH of 4 MiB cut after 2.5 MiB, once tusd holds ciphertext of
+	// more than 2 MiB of it.
+	before := fileSize(t, stored)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch, u, io.MultiReader(bytes.NewReader(data[2*mib:2*mib+5*mib/2]), blockUntil(ctx)))
+	req.ContentLength = 4 * mib
+	for k, v := range patchHeaders(2 * mib) {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := alice.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			err = fmt.Errorf("the cut PATCH was answered %s", resp.Status)
+		}
+		errc <- err
+	}()
+	for deadline := time.Now().Add(30 * time.Second); fileSize(t, stored) < before+2*mib; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tusd's file did not grow past %d bytes (%d)", before+2*mib, fileSize(t, stored))
+		}
+	}
+	cancel()
+	if err := <-errc; !strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("cut PATCH: %v", err)
+	}
+	patchAgain := func(body []byte) *http.Response {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			r := tusDo(t, alice, http.MethodPatch, u, body, patchHeaders(2*mib))
+			if r.StatusCode != http.StatusLocked || time.Now().After(deadline) {
+				return r
+			}
+		}
+	}
+	if r := tusDo(t, alice, http.MethodHead, u, nil, nil); r.Header.Get("Upload-Offset") != strconv.Itoa(2*mib) {
+		t.Fatalf("after the cut PATCH HEAD says offset %q, want %d", r.Header.Get("Upload-Offset"), 2*mib)
+	}
+	other := append([]byte(nil), data[2*mib:]...)
+	other[mib/2] ^= 1 // in the first MiB, whose ciphertext already left
+	held = fileSize(t, stored)
+	if r := patchAgain(other); r.StatusCode != http.StatusConflict {
+		t.Errorf("other bytes after the cut PATCH: %s, want 409", r.Status)
+	} else if b, _ := io.ReadAll(r.Body); !strings.Contains(string(b), "differ from those the gateway already encrypted") {
+		t.Errorf("other bytes after the cut PATCH: 409 for another reason: %s", b)
+	}
+	if fileSize(t, stored) != held {
+		t.Errorf("the refused bytes reached tusd (%d → %d bytes)", held, fileSize(t, stored))
+	}
+	if r := patchAgain(data[2*mib:]); r.StatusCode != http.StatusNoContent || r.Header.Get("Upload-Offset") != strconv.Itoa(size) {
+		t.Fatalf("the same bytes after the cut PATCH: %s, Upload-Offset %q", r.Status, r.Header.Get("Upload-Offset"))
+	}
+	g.checkStored(t, u, data)
+
+	if r := tusDo(t, bob, http.MethodGet, u, nil, nil); r.StatusCode != http.StatusForbidden {
+		t.Errorf("bob (no decrypt right) GET: %s, want 403", r.Status)
+	}
+	if r := tusDo(t, alice, http.MethodGet, u, nil, nil); r.StatusCode != http.StatusOK {
+		t.Errorf("alice GET: %s", r.Status)
+	} else if b, _ := io.ReadAll(r.Body); !bytes.Equal(b, data) {
+		t.Errorf("alice's download differs from the upload (%d bytes)", len(b))
+	}
+	if g.auditLines(`"user":"bob"`, `"method":"GET"`, `"action":"deny"`, `"status":403`) != 1 {
+		t.Error("bob's refused download is not audited as denied")
+	}
+
+	// Termination.
+	gone := tusDo(t, alice, http.MethodPost, g.endpoint, nil, map[string]string{"Upload-Defer-Length": "1"})
+	if gone.StatusCode != http.StatusCreated {
+		t.Fatalf("POST: %s", gone.Status)
+	}
+	gu := gone.Header.Get("Location")
+	if r := tusDo(t, alice, http.MethodPatch, gu, data[:mib], patchHeaders(0)); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH: %s", r.Status)
+	}
+	if r := tusDo(t, alice, http.MethodDelete, gu, nil, nil); r.StatusCode != http.StatusNoContent {
+		t.Errorf("DELETE: %s", r.Status)
+	}
+	if _, err := os.Stat(g.stored(gu)); !os.IsNotExist(err) {
+		t.Errorf("tusd still has the terminated upload: %v", err)
+	}
+	if r := tusDo(t, alice, http.MethodHead, gu, nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD of a terminated upload: %s, want 404", r.Status)
+	}
+	if n := g.auditLines(`"host":"`+tusHost, `"service":"uploads"`); n < 20 {
+		t.Errorf("the audit log has %d events for the tus service", n)
+	}
+	g.checkNoPersonalData(t)
+}
+
+// blockUntil is a body that sends nothing more until ctx is done.
+func blockUntil(ctx context.Context) io.Reader {
+	return readerFunc(func([]byte) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
