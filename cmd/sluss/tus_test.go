@@ -355,8 +355,6 @@ func (g *tusRig) checkNoPersonalData(t *testing.T) {
 	}
 }
 
-func (g *tusRig) audited(substr string) int { return strings.Count(g.p.audit.String(), substr) }
-
 // auditLines returns the audit events that contain all of substrs.
 func (g *tusRig) auditLines(substrs ...string) int {
 	n := 0
