@@ -34,9 +34,9 @@ func (downStore) Update(context.Context, string, time.Duration, func([]byte) ([]
 	return errDown
 }
 func (downStore) List(context.Context, string, func(string, []byte) error) error { return errDown }
-func (downStore) DeletePrefix(context.Context, string) error                    { return errDown }
-func (downStore) Sweep(context.Context) (int, error)                            { return 0, errDown }
-func (downStore) Close() error                                                  { return nil }
+func (downStore) DeletePrefix(context.Context, string) error                     { return errDown }
+func (downStore) Sweep(context.Context) (int, error)                             { return 0, errDown }
+func (downStore) Close() error                                                   { return nil }
 
 // countingUpstream answers every request 500 and counts them.
 type countingUpstream struct{ n atomic.Int32 }
