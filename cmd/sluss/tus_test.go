@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -719,3 +720,54 @@ func blockUntil(ctx context.Context) io.Reader {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestTusMemoryFlat: tus-js-client uploads 1 GiB through the gateway in
+// 8 MiB PATCHes, and the gateway's peak RSS grows by less than 100 MiB;
+// tusd's file decrypts with age -d to the same bytes.
+func TestTusMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uploads 1 GiB")
+	}
+	g := startTusRig(t)
+	src := t.TempDir()
+	warm := randomFile(t, src, "warm", 9*mib)
+	g.checkStored(t, g.upload(t, jsUpload{File: filepath.Join(src, "warm"), ChunkSize: 8 * mib}).URL, warm)
+	f, err := os.Create(filepath.Join(src, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.New()
+	buf := make([]byte, mib)
+	for range 1024 {
+		rand.Read(buf)
+		f.Write(buf)
+		sum.Write(buf)
+	}
+	f.Close()
+	pid := g.p.cmd.Process.Pid
+	before := vmKiB(t, pid, "VmRSS")
+	start := time.Now()
+	r := g.upload(t, jsUpload{File: filepath.Join(src, "big"), ChunkSize: 8 * mib, Metadata: map[string]string{"filename": "big.bin"}})
+	took := time.Since(start)
+	peak := vmKiB(t, pid, "VmHWM")
+	t.Logf("gateway RSS before %d MiB, peak during a 1 GiB tus upload %d MiB; the upload took %v", before>>10, peak>>10, took.Round(time.Second))
+	if growth := peak - before; growth > 100<<10 {
+		t.Errorf("peak RSS grew by %d MiB during a 1 GiB upload, want < 100", growth>>10)
+	}
+	age := exec.Command("age", "-d", "-i", g.identity, g.stored(r.URL))
+	out, err := age.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := age.Start(); err != nil {
+		t.Fatal(err)
+	}
+	got := sha256.New()
+	io.Copy(got, out)
+	if err := age.Wait(); err != nil || !bytes.Equal(got.Sum(nil), sum.Sum(nil)) {
+		t.Errorf("age -d of tusd's 1 GiB file: %v, same bytes %v", err, bytes.Equal(got.Sum(nil), sum.Sum(nil)))
+	}
+	if n := g.auditLines(path.Base(r.URL), `"method":"PATCH"`, `"action":"encrypt"`); n != 128 {
+		t.Errorf("the audit log has %d encrypted PATCHes of the 1 GiB upload, want 128", n)
+	}
+}
