@@ -582,6 +582,10 @@ func TestTusAttacks(t *testing.T) {
 		t.Fatalf("first PATCH: %s, Upload-Offset %q", r.Status, r.Header.Get("Upload-Offset"))
 	}
 
+	if r := tusDo(t, alice, http.MethodGet, u, nil, nil); r.StatusCode != http.StatusConflict {
+		t.Errorf("GET of an upload in progress: %s, want 409", r.Status)
+	}
+
 	// Refused before anything reaches tusd.
 	patches, held := g.tusdSaw("PATCH", id), fileSize(t, stored)
 	sha1Of := func(b []byte) string { s := sha1.Sum(b); return "sha1 " + base64.StdEncoding.EncodeToString(s[:]) }

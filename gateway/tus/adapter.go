@@ -146,6 +146,16 @@ func (c *call) pseudonymizeHeaders() error {
 		return err
 	}
 	c.base = tmp.Header
+	// tus uses no query, but one may carry a name: it goes as tokens.
+	// The path is the provider's upload id, which must stay as it is.
+	if q := c.req.URL.RawQuery; q != "" {
+		pq, counts, err := c.x.Pseudonymizer.PseudonymizeRawQuery(c.ctx(), q)
+		if err != nil {
+			return c.pseudonymError(err)
+		}
+		c.x.AddCounts(counts)
+		c.req.URL.RawQuery = pq
+	}
 	return nil
 }
 

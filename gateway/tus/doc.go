@@ -31,7 +31,20 @@
 //     the same piece with other bytes is refused (409) rather than sealed
 //     again with the same nonce: the client must start a new upload.
 //   - GET (tusd's download of a finished upload) decrypts for users with
-//     the decrypt right ([gateway.Decrypt]); others get 403.
+//     the decrypt right ([gateway.Decrypt]); others get 403. An upload
+//     still in progress is not served (409): its age file is cut.
+//
+// A body needs a Content-Length (411 otherwise): the engine places
+// pieces by their exact lengths. The client's body never goes upstream as
+// it is; the adapter builds every upstream request itself, from the
+// client's other headers after the gateway's header pass and a
+// pseudonymized query. The path is the provider's upload id and goes
+// unchanged. X-HTTP-Method-Override on POST is decided on as the method
+// it names, as tusd would.
+//
+// The state of a finished upload lives as long as the engine's TTL; after
+// that HEAD answers 404 (the gateway no longer knows the plaintext's
+// size), while GET still downloads it.
 //
 // Concatenation (Upload-Concat) is not offered: a partial upload has no
 // known offset in the file, so its pieces cannot be sealed into one age

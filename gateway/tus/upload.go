@@ -170,6 +170,11 @@ func (c *call) create() (*http.Response, error) {
 		return c.passOn(po.resp, po.body), nil
 	}
 	if err != nil {
+		if upURL != nil {
+			// Created at the provider but not kept here: nobody could
+			// continue it, so it goes (best effort; it holds no data).
+			c.roundTrip(c.request(c.ctx(), http.MethodDelete, upURL, nil, 0))
+		}
 		return nil, err
 	}
 	h := http.Header{"Location": {location}}
@@ -307,6 +312,16 @@ func (c *call) terminate() (*http.Response, error) {
 // download is tusd's GET of an upload: the age file decrypted for users
 // with the decrypt right, 403 for others.
 func (c *call) download() (*http.Response, error) {
+	// An upload in progress is a cut age file at the provider; the
+	// answer would break off. Finished uploads whose state expired are
+	// served from the provider alone.
+	_, info, err := c.status()
+	switch {
+	case err == nil && !info.Done:
+		return nil, &Error{Status: http.StatusConflict, Msg: "the upload is not complete; it can be downloaded once all of it has been sent"}
+	case err != nil && !errors.Is(err, resumable.ErrNotFound):
+		return nil, err
+	}
 	out := c.request(c.ctx(), http.MethodGet, c.req.URL, nil, 0)
 	resp, err := gateway.Decrypt{}.TransformResponse(c.x, out, c.next)
 	if err != nil {
