@@ -707,6 +707,18 @@ func TestTusAttacks(t *testing.T) {
 	if r := tusDo(t, alice, http.MethodHead, gu, nil, nil); r.StatusCode != http.StatusNotFound {
 		t.Errorf("HEAD of a terminated upload: %s, want 404", r.Status)
 	}
+	// An empty file: complete with its creation; an empty PATCH after it
+	// is a no-op, as at tusd.
+	empty := tusDo(t, alice, http.MethodPost, g.endpoint, nil, map[string]string{"Upload-Length": "0"})
+	if empty.StatusCode != http.StatusCreated || empty.Header.Get("Upload-Offset") != "0" {
+		t.Fatalf("POST of an empty file: %s, Upload-Offset %q", empty.Status, empty.Header.Get("Upload-Offset"))
+	}
+	eu := empty.Header.Get("Location")
+	if r := tusDo(t, alice, http.MethodPatch, eu, nil, patchHeaders(0)); r.StatusCode != http.StatusNoContent || r.Header.Get("Upload-Offset") != "0" {
+		t.Errorf("empty PATCH of an empty file: %s, Upload-Offset %q", r.Status, r.Header.Get("Upload-Offset"))
+	}
+	g.checkStored(t, eu, []byte{})
+
 	if n := g.auditLines(`"host":"`+tusHost, `"service":"uploads"`); n < 20 {
 		t.Errorf("the audit log has %d events for the tus service", n)
 	}

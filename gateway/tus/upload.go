@@ -37,14 +37,12 @@ func (c *call) options() (*http.Response, error) {
 		var ext []string
 		for _, e := range strings.Split(v, ",") {
 			switch e = strings.TrimSpace(e); e {
-			case "", "concatenation", "concatenation-unfinished", "checksum", "checksum-trailer", "expiration":
+			case "", "concatenation", "concatenation-unfinished", "checksum", "checksum-trailer":
+				// Concatenation cannot give one age file; checksums are
+				// the gateway's own (checksum-trailer it does not read).
 			default:
 				ext = append(ext, e)
 			}
-		}
-		// Expiration stays when the provider offers it.
-		if strings.Contains(v, "expiration") {
-			ext = append(ext, "expiration")
 		}
 		ext = append(ext, "checksum")
 		h.Set("Tus-Extension", strings.Join(ext, ","))
@@ -185,6 +183,10 @@ func (c *call) create() (*http.Response, error) {
 		// since no PATCH will come.
 		up := &upstream{c: c, url: upURL, deferred: size < 0}
 		res, err := c.eng.Append(c.ctx(), stateKey(upURL), body.piece(0, -1), up)
+		if err != nil && size == 0 {
+			// The client would take the upload for complete.
+			return nil, err
+		}
 		if err != nil {
 			e := engineError(err)
 			c.x.Log.Debug().Err(err).Int("status", e.Status).Msg("tus creation-with-upload: body not taken")
@@ -271,6 +273,11 @@ func (c *call) patch() (*http.Response, error) {
 	key, info, err := c.status()
 	if err != nil {
 		return nil, err
+	}
+	if info.Done && body.n == 0 && offset == info.Offset {
+		// An empty PATCH at the end of a finished upload (an empty file's
+		// only one, or a retry of the last): nothing to do, as tusd says.
+		return c.reply(http.StatusNoContent, http.Header{"Upload-Offset": {strconv.FormatInt(info.Offset, 10)}}), nil
 	}
 	if err := c.checkKeys(); err != nil {
 		return nil, err
