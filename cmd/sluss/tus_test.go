@@ -443,6 +443,11 @@ func TestTusJSClient(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
 			t.Errorf("%s: download through the gateway: %s, %d bytes, identical %v (want %d)", u.name, resp.Status, len(got), bytes.Equal(got, want), len(want))
 		}
+		// tusd names the file by its metadata: the token, which the
+		// gateway re-identifies for alice.
+		if cd := resp.Header.Get("Content-Disposition"); !strings.Contains(cd, tusName) {
+			t.Errorf("%s: the download's Content-Disposition %q is not re-identified for alice", u.name, cd)
+		}
 		req, _ := http.NewRequest(http.MethodHead, u.url, nil)
 		req.Header.Set("Tus-Resumable", "1.0.0")
 		hr, err := alice.Do(req)
