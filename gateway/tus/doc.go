@@ -52,6 +52,7 @@
 // that use it with 400, which tus clients do not retry.
 //
 // The state key of an upload is a digest of its URL, never a name.
-// Whenever the state store, the keys or the pseudonymizer cannot be
-// reached the request is refused (503) before anything goes upstream.
+// A request that needs the state store, the keys or the pseudonymizer
+// while one of them cannot be reached is refused (503) before anything
+// goes upstream.
 package tus
