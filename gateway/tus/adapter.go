@@ -254,10 +254,17 @@ func (c *call) passOn(resp *http.Response, body []byte) *http.Response {
 	return resp
 }
 
+// maxSize bounds sizes and offsets (1 PiB): the age file of a larger
+// plaintext would not have a size that fits the protocol's integers.
+const maxSize = 1 << 50
+
 func parseSize(v, what string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {
 		return 0, badRequest(what + " is not a non-negative integer")
+	}
+	if n > maxSize {
+		return 0, &Error{Status: http.StatusRequestEntityTooLarge, Msg: what + " is larger than the gateway takes (1 PiB)"}
 	}
 	return n, nil
 }

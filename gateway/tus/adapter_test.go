@@ -106,6 +106,7 @@ func TestRefusedBeforeUpstream(t *testing.T) {
 		{"no length", "POST", nil, 400},
 		{"both lengths", "POST", map[string]string{"Upload-Length": "1", "Upload-Defer-Length": "1"}, 400},
 		{"a negative length", "POST", map[string]string{"Upload-Length": "-1"}, 400},
+		{"a length past any age file", "POST", map[string]string{"Upload-Length": "9223372036854775807"}, 413},
 		{"metadata not base64", "POST", map[string]string{"Upload-Length": "1", "Upload-Metadata": "filename !!"}, 400},
 		{"metadata not UTF-8", "POST", map[string]string{"Upload-Length": "1", "Upload-Metadata": "filename //79"}, 400},
 		{"a repeated metadata key", "POST", map[string]string{"Upload-Length": "1", "Upload-Metadata": "a YQ==,a Yg=="}, 400},
