@@ -97,6 +97,9 @@ type Cell struct {
 	// the server, the shape of the load, the gateway's audit.
 	S3 *S3Run `json:"s3,omitempty"`
 
+	// Tus is what the tus scenario's cells (tus-upload) add.
+	Tus *TusRun `json:"tus,omitempty"`
+
 	// Shared is what the shared scenario's cells (shared-form,
 	// shared-reidentify-cold, shared-reidentify-warm) add: the gateways,
 	// the balancer, the database, the PostgreSQL/bbolt ratio.

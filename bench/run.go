@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 // to start) is reported as not available with the reason; only a failure
 // of the bench itself (no sink) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	soak, s3, shared := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o)
+	soak, s3, shared, tus := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o), tusSettingsOf(o)
 	o.defaults()
 	started := time.Now()
 	scenarios, err := selectScenarios(o.Scenarios)
@@ -129,6 +129,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var versitygwBin string
 	if slices.ContainsFunc(scenarios, func(s *Scenario) bool { return s.Name == ScenarioS3 }) {
 		if versitygwBin, err = findVersitygw(); err != nil {
+			return nil, err
+		}
+	}
+
+	var tusdBin string
+	if slices.ContainsFunc(scenarios, func(s *Scenario) bool { return s.Name == ScenarioTus }) {
+		if tusdBin, err = findTusd(); err != nil {
 			return nil, err
 		}
 	}
@@ -213,12 +220,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		m mode
 	}
 	var jobs []job
-	runS3, runShared := false, false
+	runS3, runShared, runTus := false, false, false
 	for _, s := range scenarios {
 		if s.Name == ScenarioShared {
 			// Measured below, its own way, as three scenarios of cells.
 			runShared = true
 			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioSharedForm, ScenarioSharedReidCold, ScenarioSharedReidWarm)
+			continue
+		}
+		if s.Name == ScenarioTus {
+			// Measured below, its own way.
+			runTus = true
+			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioTusUpload)
 			continue
 		}
 		if s.Name == ScenarioS3 {
@@ -297,6 +310,32 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 			}
 			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), s3.runs
+		}
+	}
+	if runTus {
+		progress := func(s string) { logf("tus: " + s) }
+		cells := measureTus(ctx, e, tusdBin, tus, progress)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, c := range cells {
+			if c.Available {
+				logf(fmt.Sprintf("tus: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
+			} else {
+				logf(fmt.Sprintf("tus: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
+			}
+		}
+		rep.Cells = append(rep.Cells, cells...)
+		if len(scenarios) == 1 {
+			var secs float64
+			var n int
+			for _, c := range cells {
+				for _, r := range c.Runs {
+					secs += r.Seconds
+					n++
+				}
+			}
+			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), tus.runs
 		}
 	}
 	if runShared {
