@@ -546,9 +546,10 @@ func fileSize(t *testing.T, p string) int64 {
 // gateway. A PATCH at a wrong offset, without the tus content type, or
 // with a wrong Upload-Checksum is refused with nothing sent to tusd;
 // concatenation is refused and not offered; after a PATCH cut in the
-// middle, other bytes at the same offset are refused (the gateway would
-// otherwise seal them with nonces whose ciphertext of the first bytes
-// already left), while the same bytes complete the upload; a user without
+// middle, the client resumes where tusd's ciphertext ends, inside that
+// PATCH, and a PATCH from the old offset is refused (that other bytes
+// where ciphertext left are refused is the resumable engine's test,
+// TestInterruptedPiece); a user without
 // the decrypt right gets 403 on GET; termination removes the upload.
 // Neither the gateway's logs nor tusd hold the name and personnummer of
 // the file name.
@@ -627,12 +628,13 @@ func TestTusAttacks(t *testing.T) {
 		t.Fatalf("PATCH with the right Upload-Checksum: %s", r.Status)
 	}
 
-	// A PATCH of 4 MiB cut after 2.5 MiB, once tusd holds ciphertext of
-	// more than 2 MiB of it.
+	// A PATCH of the last 6 MiB cut after 5 MiB, once tusd holds
+	// ciphertext of more than 4 MiB of it (the engine seals and records
+	// 4 MiB before it sends).
 	before := fileSize(t, stored)
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch, u, io.MultiReader(bytes.NewReader(data[2*mib:2*mib+5*mib/2]), blockUntil(ctx)))
-	req.ContentLength = 4 * mib
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch, u, io.MultiReader(bytes.NewReader(data[2*mib:7*mib]), blockUntil(ctx)))
+	req.ContentLength = 6 * mib
 	for k, v := range patchHeaders(2 * mib) {
 		req.Header.Set(k, v)
 	}
@@ -646,39 +648,47 @@ func TestTusAttacks(t *testing.T) {
 		}
 		errc <- err
 	}()
-	for deadline := time.Now().Add(30 * time.Second); fileSize(t, stored) < before+2*mib; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); fileSize(t, stored) < before+4*mib; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("tusd's file did not grow past %d bytes (%d)", before+2*mib, fileSize(t, stored))
+			t.Fatalf("tusd's file did not grow past %d bytes (%d)", before+4*mib, fileSize(t, stored))
 		}
 	}
 	cancel()
 	if err := <-errc; !strings.Contains(err.Error(), "context canceled") {
 		t.Fatalf("cut PATCH: %v", err)
 	}
-	patchAgain := func(body []byte) *http.Response {
+	patchAgain := func(off int, body []byte) *http.Response {
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			r := tusDo(t, alice, http.MethodPatch, u, body, patchHeaders(2*mib))
+			r := tusDo(t, alice, http.MethodPatch, u, body, patchHeaders(int64(off)))
 			if r.StatusCode != http.StatusLocked || time.Now().After(deadline) {
 				return r
 			}
 		}
 	}
-	if r := tusDo(t, alice, http.MethodHead, u, nil, nil); r.Header.Get("Upload-Offset") != strconv.Itoa(2*mib) {
-		t.Fatalf("after the cut PATCH HEAD says offset %q, want %d", r.Header.Get("Upload-Offset"), 2*mib)
+	// The client resumes where tusd's ciphertext ends, in plaintext
+	// terms: at the first 64 KiB chunk tusd does not hold whole, inside
+	// the cut PATCH (once the gateway has asked tusd, after the cut
+	// request let go; until then HEAD says where the PATCH began).
+	var resume int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r := tusDo(t, alice, http.MethodHead, u, nil, nil)
+		resume, _ = strconv.Atoi(r.Header.Get("Upload-Offset"))
+		if resume > 2*mib || time.Now().After(deadline) {
+			break
+		}
 	}
-	other := append([]byte(nil), data[2*mib:]...)
-	other[mib/2] ^= 1 // in the first MiB, whose ciphertext already left
+	if resume%(64<<10) != 0 || resume < 6*mib-64<<10 || resume > 7*mib {
+		t.Fatalf("after the cut PATCH HEAD says offset %d, want the chunk where tusd's %d bytes end (within [%d, %d])", resume, fileSize(t, stored), 6*mib-64<<10, 7*mib)
+	}
 	held = fileSize(t, stored)
-	if r := patchAgain(other); r.StatusCode != http.StatusConflict {
-		t.Errorf("other bytes after the cut PATCH: %s, want 409", r.Status)
-	} else if b, _ := io.ReadAll(r.Body); !strings.Contains(string(b), "differ from those the gateway already encrypted") {
-		t.Errorf("other bytes after the cut PATCH: 409 for another reason: %s", b)
+	if r := patchAgain(2*mib, data[2*mib:]); r.StatusCode != http.StatusConflict {
+		t.Errorf("the cut PATCH again from its start: %s, want 409 (the upload continues at %d)", r.Status, resume)
 	}
 	if fileSize(t, stored) != held {
-		t.Errorf("the refused bytes reached tusd (%d → %d bytes)", held, fileSize(t, stored))
+		t.Errorf("the refused PATCH reached tusd (%d → %d bytes)", held, fileSize(t, stored))
 	}
-	if r := patchAgain(data[2*mib:]); r.StatusCode != http.StatusNoContent || r.Header.Get("Upload-Offset") != strconv.Itoa(size) {
-		t.Fatalf("the same bytes after the cut PATCH: %s, Upload-Offset %q", r.Status, r.Header.Get("Upload-Offset"))
+	if r := patchAgain(resume, data[resume:]); r.StatusCode != http.StatusNoContent || r.Header.Get("Upload-Offset") != strconv.Itoa(size) {
+		t.Fatalf("the rest after the cut PATCH: %s, Upload-Offset %q", r.Status, r.Header.Get("Upload-Offset"))
 	}
 	g.checkStored(t, u, data)
 

@@ -115,6 +115,7 @@ func (a *appending) run(ctx context.Context, p Piece, up Upstream) (Result, erro
 		n := min(sendEnd-off, step)
 		seq++
 		s := Send{Seq: seq, Offset: off, Length: n, Total: total, Last: final && off+n == total, Body: &emitter{p: pr, limit: off + n}}
+		a.sent = true
 		reply, err = up.Send(ctx, s)
 		if pr.err != nil {
 			return Result{}, pr.err

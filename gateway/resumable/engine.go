@@ -367,6 +367,9 @@ func (e *Engine) Append(ctx context.Context, key string, p Piece, up Upstream) (
 	res, err := a.run(ctx, p, up)
 	if err != nil {
 		a.release()
+		if a.sent && p.Seq == 0 {
+			go a.resumeInside(up)
+		}
 		return Result{}, err
 	}
 	return res, nil
@@ -383,6 +386,9 @@ type appending struct {
 	renewed   time.Time
 	// tagRecords counts the upload's tag records: loaded and written.
 	tagRecords int
+	// sent: a send of the piece began, so the provider may hold some of
+	// it.
+	sent bool
 }
 
 func (e *Engine) acquire(ctx context.Context, key string, p Piece) (*appending, error) {
@@ -480,9 +486,59 @@ func (e *Engine) repeat(r *record, p Piece) (Result, error) {
 	return Result{Info: r.info(), Duplicate: true}, nil
 }
 
-// release gives the lease up after a failed piece; the upload stays
+// release gives the lease up after a failed piece. The upload stays
 // dirty, so the next piece asks the provider what it kept.
 func (a *appending) release() {
+	a.update(func(r *record) bool {
+		if r.Lease == nil || r.Lease.Owner != a.owner {
+			return false
+		}
+		r.Lease = nil
+		return true
+	})
+}
+
+// resumeInside lets the client resume in the middle of a piece that
+// failed (Graph's nextExpectedRanges inside a fragment, a tus HEAD
+// inside a PATCH): it asks the provider how much of the file it holds
+// and moves the client's offset to the first chunk the provider does not
+// hold whole. What lies before it is stored, and that chunk's tag is
+// recorded, so it can only be sealed again with the same plaintext. It
+// runs after the failed request has let go (a provider may hold the
+// upload locked a moment longer), and changes nothing if another piece
+// came first.
+func (a *appending) resumeInside(up Upstream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kept := int64(-1)
+	for pause := 50 * time.Millisecond; kept < 0 && ctx.Err() == nil; pause *= 2 {
+		if u, err := up.Offset(ctx, a.r.Stored); err == nil {
+			kept = u
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+	}
+	if kept <= a.r.Stored {
+		return
+	}
+	a.update(func(r *record) bool {
+		if r.Lease != nil && r.Lease.Until.After(a.e.now()) || r.Offset != a.r.Offset || r.Stored != a.r.Stored || r.Done {
+			return false
+		}
+		r.Stored = kept
+		if resume := r.chunkAt(kept) * crypto.ChunkSize; resume > r.Offset {
+			r.Offset, r.CarryFrom, r.Carry = resume, resume, nil
+		}
+		return true
+	})
+}
+
+// update changes the upload's record if fn says so, giving up quietly
+// (the record stays as it was) on any failure.
+func (a *appending) update(fn func(r *record) bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = a.e.State.Update(ctx, a.key, a.e.ttl(), func(old []byte) ([]byte, error) {
@@ -493,10 +549,9 @@ func (a *appending) release() {
 		if err := json.Unmarshal(old, &r); err != nil {
 			return nil, err
 		}
-		if r.Lease == nil || r.Lease.Owner != a.owner {
+		if !fn(&r) {
 			return old, nil
 		}
-		r.Lease = nil
 		return json.Marshal(&r)
 	})
 }

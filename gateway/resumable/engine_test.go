@@ -333,23 +333,49 @@ func TestInterruptedPiece(t *testing.T) {
 			if _, err := g.e.Append(ctx, key, piece(data, 1_000_003, 2_000_000), upstream{p}); err == nil {
 				t.Fatal("broken send succeeded")
 			}
+			// The client resumes from the first chunk the provider does
+			// not hold whole: inside the broken piece when the provider
+			// kept part of it.
+			p.mu.Lock()
+			held := int64(len(p.data))
+			p.mu.Unlock()
+			want := int64(1_000_003)
 			st, _ := g.e.Status(ctx, key)
-			if st.Offset != 1_000_003 {
-				t.Fatalf("after the failure the client resumes at %d", st.Offset)
+			if granule == 0 {
+				want = (held - st.HeaderSize - nonceSize) / encChunkSize * crypto.ChunkSize
+				// (the engine asks the provider once the failed request
+				// has let go)
+				for deadline := time.Now().Add(5 * time.Second); st.Offset != want && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					st, _ = g.e.Status(ctx, key)
+				}
 			}
-			// Other bytes where ciphertext already left: refused; the
-			// provider's wire check would panic had they been sent.
+			if st.Offset != want || (granule == 0 && st.Stored != held) {
+				t.Fatalf("after the failure the client resumes at %d (want %d), stored %d (provider holds %d)", st.Offset, want, st.Stored, held)
+			}
+			resume := int(st.Offset)
+			// Other bytes where ciphertext already left (the chunk the
+			// provider holds part of; a chunk sent but dropped):
+			// refused, and the provider's wire check would panic had
+			// they been sent.
 			other := bytes.Clone(data)
-			other[1_200_000] ^= 1
-			if _, err := g.e.Append(ctx, key, piece(other, 1_000_003, 2_000_000), upstream{p}); !errors.Is(err, ErrChanged) {
+			flip := resume + 10
+			if granule > 0 {
+				flip = 1_200_000
+			}
+			other[flip] ^= 1
+			if _, err := g.e.Append(ctx, key, piece(other, resume, 2_000_000), upstream{p}); !errors.Is(err, ErrChanged) {
 				t.Fatalf("changed retry: %v", err)
 			}
-			// A body that breaks off: nothing is committed.
-			broken := Piece{Offset: 1_000_003, Length: 2_000_000, Body: io.MultiReader(bytes.NewReader(data[1_000_003:1_500_000]), iotestErr{}), Size: -1}
+			// A body that breaks off before anything leaves: nothing is
+			// committed.
+			broken := Piece{Offset: int64(resume), Length: 2_000_000, Body: io.MultiReader(bytes.NewReader(data[resume:resume+500_000]), iotestErr{}), Size: -1}
 			if _, err := g.e.Append(ctx, key, broken, upstream{p}); !errors.Is(err, ErrClientBody) {
 				t.Fatalf("broken body: %v", err)
 			}
-			g.upload2(key, p, data, 1_000_003, 3_000_000)
+			if st2, _ := g.e.Status(ctx, key); st2.Offset != st.Offset {
+				t.Fatalf("a body that broke off moved the offset %d → %d", st.Offset, st2.Offset)
+			}
+			g.upload2(key, p, data, resume, 3_000_000)
 			if got := g.decrypt(p); !bytes.Equal(got, data) {
 				t.Fatal("decrypted file differs")
 			}
