@@ -19,6 +19,9 @@ type Client struct {
 	HTTP    *http.Client
 	APIBase string // https://graph.microsoft.com/v1.0
 	Token   string
+	// NoFileSize leaves item.fileSize out of createUploadSession: the
+	// size is then known from the first fragment's Content-Range.
+	NoFileSize bool
 }
 
 // Session is an open upload session.
@@ -112,7 +115,11 @@ func (c *Client) Cancel(ctx context.Context, uploadURL string) error {
 // (a multiple of 320 KiB), resuming from nextExpectedRanges after each
 // answer, and returns the driveItem.
 func (c *Client) Upload(ctx context.Context, path string, r io.ReaderAt, size, fragment int64) (*DriveItem, error) {
-	s, err := c.CreateSession(ctx, path, size)
+	declared := size
+	if c.NoFileSize {
+		declared = -1
+	}
+	s, err := c.CreateSession(ctx, path, declared)
 	if err != nil {
 		return nil, fmt.Errorf("createUploadSession: %w", err)
 	}

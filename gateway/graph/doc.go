@@ -1,0 +1,61 @@
+// Package graph is the gateway's graph profile: OneDrive and SharePoint
+// clients (rclone, the Microsoft Graph SDKs' large-file upload task, the
+// sync clients' REST calls) store files through sluss, and every file the
+// provider keeps is one age file that `age -d` opens, however the client
+// cut it into upload-session fragments.
+//
+// Start with [Adapter]: give it the shared upload-state store (package
+// uploads) and register [Adapter.Profile] as the gateway's "graph" profile
+// (cmd/sluss does). The adapter
+//
+//   - creates upload sessions (POST …/createUploadSession) through the
+//     shared engine (package resumable), telling the provider the age
+//     file's size in item.fileSize, with the path and item.name
+//     pseudonymized;
+//   - takes the client's fragments (PUT uploadUrl, Content-Range in
+//     plaintext bytes) as pieces of that one age file: the engine seals
+//     them and sends the provider fragments in ciphertext offsets, on
+//     Graph's 320 KiB grid and at most 60 MiB each;
+//   - answers in plaintext terms: nextExpectedRanges of 202 answers and of
+//     status GETs are plaintext offsets (a client may be told to resume in
+//     the middle of the fragment it sent, where the gateway's share ends),
+//     416 for a fragment that does not start there, and the final driveItem
+//     with the plaintext size and the name re-identified;
+//   - cancels sessions (DELETE uploadUrl) at the provider and in the state;
+//   - decrypts downloads (…/content, the download URL it redirects to,
+//     Range too) for users with the decrypt right, 403 for others;
+//   - gives driveItems the gateway stored their plaintext size in metadata
+//     answers, and re-identifies names for users with the reidentify right;
+//   - encrypts simple uploads (PUT …:/content) whole, and pseudonymizes
+//     every other request as JSON.
+//
+// # Hashes
+//
+// The provider's file.hashes (quickXorHash, sha1Hash, sha256Hash) are of
+// the ciphertext, and a client comparing them with its file would fail:
+// they are removed from driveItems of files the gateway stored. The
+// gateway does not compute the plaintext's quickXorHash itself: a client
+// may resume inside a fragment whose bytes the gateway read only in part,
+// and the hash state cannot follow that without keeping the bytes. rclone
+// and the SDKs skip the check when the provider gives no hash.
+//
+// # Configuration
+//
+// Upload and download URLs are on other hosts than the API
+// (graph.microsoft.com → *.up.1drv.com, *.sharepoint.com,
+// *.files.1drv.com), and clients PUT fragments to them through the
+// gateway: those hosts must be graph services too, or fragments would
+// reach the provider as the client sent them (plaintext) — the gateway
+// would not know them as uploads. One service can hold them all:
+//
+//	services:
+//	  - name: onedrive
+//	    hosts: [graph.microsoft.com, "*.up.1drv.com", "*.files.1drv.com", "*.sharepoint.com"]
+//	    profile: graph
+//
+// A PUT with a body to an upload URL the gateway did not create (a
+// session opened around it) is refused, never forwarded.
+//
+// deferCommit sessions are refused: the final commit would have to be
+// sent by the gateway on the client's behalf, which it does not do yet.
+package graph
