@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -229,8 +230,8 @@ func TestGraphUploadSessions(t *testing.T) {
 	g.noPersonalData(t)
 }
 
-// TestGraphResumeMidFragment: a 60 MiB fragment cut after 61 MiB of its
-// body; the gateway sent the provider one full fragment of ciphertext
+// TestGraphResumeMidFragment: a 60 MiB fragment cut 4 KiB before its
+// end; the gateway sent the provider one full fragment of ciphertext
 // before the cut, so the status GET tells the client to resume inside
 // the fragment it sent, and the file completes from there.
 func TestGraphResumeMidFragment(t *testing.T) {
@@ -246,9 +247,20 @@ func TestGraphResumeMidFragment(t *testing.T) {
 		t.Fatal(err)
 	}
 	const fragment = 60 * mib
-	cut := &cutReader{r: bytes.NewReader(data[:fragment]), left: 61 * mib}
+	// The ciphertext of 60 MiB is larger than the provider's 60 MiB
+	// limit, so the gateway sends it in two: the first, 60 MiB of
+	// ciphertext, holds all but ~17 KiB of the plaintext fragment. The
+	// cut falls after it.
+	cut := &cutReader{r: bytes.NewReader(data[:fragment]), left: fragment - 4<<10}
 	if _, err := c.PutFragment(ctx, ses.UploadURL, cut, 0, fragment, int64(len(data))); err == nil {
 		t.Fatal("a fragment cut short was taken")
+	}
+	// The status is asked once the gateway has done with the broken
+	// request (its audit event is written when it ends).
+	for deadline := time.Now().Add(30 * time.Second); g.audited(`"method":"PUT"`) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the broken fragment never ended at the gateway")
+		}
 	}
 	st, err := c.Status(ctx, ses.UploadURL)
 	if err != nil {

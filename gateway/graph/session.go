@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluss/sluss/gateway"
 	"github.com/sluss/sluss/gateway/resumable"
@@ -205,9 +206,24 @@ func (c *call) fragment(key string) (*http.Response, error) {
 		return nil, graphError(http.StatusBadRequest, "invalidRequest", "Content-Length must equal the length Content-Range gives")
 	}
 	up := &upstream{c: c}
-	res, err := c.engine.Append(c.req.Context(), key, resumable.Piece{
-		Offset: first, Length: n, Size: total, Final: last+1 == total, Body: c.req.Body,
-	}, up)
+	body := &countingReader{r: c.req.Body}
+	var res resumable.Result
+	for wait := 20 * time.Millisecond; ; wait *= 2 {
+		res, err = c.engine.Append(c.req.Context(), key, resumable.Piece{
+			Offset: first, Length: n, Size: total, Final: last+1 == total, Body: body,
+		}, up)
+		// A client that lost its connection in the middle of a fragment
+		// resends at once, while the gateway may still be winding the
+		// broken request down: the new fragment waits for it a while.
+		if !errors.Is(err, resumable.ErrBusy) || body.n > 0 || wait > busyWait {
+			break
+		}
+		select {
+		case <-c.req.Context().Done():
+			return nil, c.req.Context().Err()
+		case <-time.After(wait):
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -230,13 +246,13 @@ func (c *call) fragment(key string) (*http.Response, error) {
 		// The provider held the whole file already (a retried last
 		// fragment whose answer was lost): its driveItem is not known
 		// here, the client finds it by its path.
-		body, _ := json.Marshal(map[string]any{"size": res.Size})
-		return c.answer(jsonResponse(c.req, http.StatusCreated, body))
+		item, _ := json.Marshal(map[string]any{"size": res.Size})
+		return c.answer(jsonResponse(c.req, http.StatusCreated, item))
 	}
 	c.remember(done.item, res.Size)
 	plaintextItem(done.item, res.Size)
-	body, _ := json.Marshal(done.item)
-	return c.answer(jsonResponse(c.req, done.status, body))
+	item, _ := json.Marshal(done.item)
+	return c.answer(jsonResponse(c.req, done.status, item))
 }
 
 // completed is the provider's answer to the last fragment.
@@ -332,4 +348,19 @@ func parseContentRange(h string) (first, last, total int64, err error) {
 		return 0, 0, 0, errors.New("the fragment's Content-Range is not bytes first-last/total with first <= last < total")
 	}
 	return first, last, total, nil
+}
+
+// busyWait is about how long a fragment waits for another one of its
+// upload to end.
+const busyWait = 5 * time.Second
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
