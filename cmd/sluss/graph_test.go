@@ -230,10 +230,13 @@ func TestGraphUploadSessions(t *testing.T) {
 	g.noPersonalData(t)
 }
 
-// TestGraphResumeMidFragment: a 60 MiB fragment cut 4 KiB before its
-// end; the gateway sent the provider one full fragment of ciphertext
-// before the cut, so the status GET tells the client to resume inside
-// the fragment it sent, and the file completes from there.
+// TestGraphResumeMidFragment: a fragment cut part way through its body;
+// the client asks the status, resumes from the plaintext offset it is
+// given, and the file completes. The engine counts a fragment for the
+// client only whole (the offset is the broken fragment's start), but
+// when the gateway had sent the provider a whole upstream fragment of it
+// before the cut, the retry sends only the rest: the provider never gets
+// the same range twice.
 func TestGraphResumeMidFragment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end Graph")
@@ -242,60 +245,76 @@ func TestGraphResumeMidFragment(t *testing.T) {
 	c := g.client("alice")
 	ctx := context.Background()
 	data := randomBytes(100 * mib)
-	ses, err := c.CreateSession(ctx, graphName, int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const fragment = 60 * mib
-	// The ciphertext of 60 MiB is larger than the provider's 60 MiB
-	// limit, so the gateway sends it in two: the first, 60 MiB of
-	// ciphertext, holds all but ~17 KiB of the plaintext fragment. The
-	// cut falls after it.
-	cut := &cutReader{r: bytes.NewReader(data[:fragment]), left: fragment - 4<<10}
-	if _, err := c.PutFragment(ctx, ses.UploadURL, cut, 0, fragment, int64(len(data))); err == nil {
-		t.Fatal("a fragment cut short was taken")
-	}
-	// The status is asked once the gateway has done with the broken
-	// request (its audit event is written when it ends).
-	for deadline := time.Now().Add(30 * time.Second); g.audited(`"method":"PUT"`) == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the broken fragment never ended at the gateway")
-		}
-	}
-	st, err := c.Status(ctx, ses.UploadURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, err := st.NextOffset()
-	if err != nil || off <= 0 || off >= fragment {
-		t.Fatalf("status after the cut: %v %v; want to resume inside the first fragment", st.NextExpectedRanges, err)
-	}
-	t.Logf("resuming at %d, inside the 60 MiB fragment", off)
-	// A fragment at another offset is refused with 416.
-	var se *graphtest.StatusError
-	if _, err := c.PutFragment(ctx, ses.UploadURL, bytes.NewReader(data[:graphtest.Granule]), 0, graphtest.Granule, int64(len(data))); !errors.As(err, &se) || se.Status != http.StatusRequestedRangeNotSatisfiable {
-		t.Errorf("a fragment before the resume offset: %v, want 416", err)
-	}
-	var it *graphtest.DriveItem
-	for it == nil {
-		n := min(int64(fragment), int64(len(data))-off)
-		reply, err := c.PutFragment(ctx, ses.UploadURL, bytes.NewReader(data[off:off+n]), off, n, int64(len(data)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch v := reply.(type) {
-		case *graphtest.DriveItem:
-			it = v
-		case *graphtest.Session:
-			if off, err = v.NextOffset(); err != nil {
+	for _, tc := range []struct {
+		name          string
+		fragment, cut int64
+		firstSends    int // upstream fragments starting at 0
+	}{
+		// Graph's largest fragment, cut in its middle: the one upstream
+		// fragment it became is dropped by the provider and sent again.
+		{"60 MiB fragment", 60 * mib, 30 * mib, 2},
+		// A fragment larger than Graph takes becomes two upstream; the
+		// cut falls in the second, so the first is not sent again.
+		{"100 MiB fragment", 100 * mib, 80 * mib, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := tc.name + " " + graphName
+			ses, err := c.CreateSession(ctx, name, int64(len(data)))
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
+			seenBefore := len(g.srv.Seen())
+			putsBefore := g.audited(`"method":"PUT"`)
+			cut := &cutReader{r: bytes.NewReader(data[:tc.fragment]), left: tc.cut}
+			if _, err := c.PutFragment(ctx, ses.UploadURL, cut, 0, tc.fragment, int64(len(data))); err == nil {
+				t.Fatal("a fragment cut short was taken")
+			}
+			// The status is asked once the gateway has done with the
+			// broken request (its audit event is written when it ends).
+			for deadline := time.Now().Add(30 * time.Second); g.audited(`"method":"PUT"`) == putsBefore; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the broken fragment never ended at the gateway")
+				}
+			}
+			st, err := c.Status(ctx, ses.UploadURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			off, err := st.NextOffset()
+			if err != nil || off < 0 || off >= tc.fragment {
+				t.Fatalf("status after the cut: %v %v; want to resume within the broken fragment", st.NextExpectedRanges, err)
+			}
+			t.Logf("resuming at %d", off)
+			// A fragment past the resume offset is refused with 416.
+			var se *graphtest.StatusError
+			if _, err := c.PutFragment(ctx, ses.UploadURL, bytes.NewReader(data[off+graphtest.Granule:off+2*graphtest.Granule]), off+graphtest.Granule, graphtest.Granule, int64(len(data))); !errors.As(err, &se) || se.Status != http.StatusRequestedRangeNotSatisfiable {
+				t.Errorf("a fragment past the resume offset: %v, want 416", err)
+			}
+			var it *graphtest.DriveItem
+			for it == nil {
+				n := min(tc.fragment, int64(len(data))-off)
+				reply, err := c.PutFragment(ctx, ses.UploadURL, bytes.NewReader(data[off:off+n]), off, n, int64(len(data)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch v := reply.(type) {
+				case *graphtest.DriveItem:
+					it = v
+				case *graphtest.Session:
+					if off, err = v.NextOffset(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if it.Size != int64(len(data)) {
+				t.Errorf("driveItem size %d, want %d", it.Size, len(data))
+			}
+			if n := strings.Count(g.srv.Seen()[seenBefore:], "Content-Range: bytes 0-"); n != tc.firstSends {
+				t.Errorf("the provider was sent the start of the file %d times, want %d", n, tc.firstSends)
+			}
+			g.checkStored(t, it.ID, data)
+		})
 	}
-	if it.Size != int64(len(data)) {
-		t.Errorf("driveItem size %d, want %d", it.Size, len(data))
-	}
-	g.checkStored(t, it.ID, data)
 	g.noPersonalData(t)
 }
 
