@@ -97,6 +97,11 @@ type Cell struct {
 	// the server, the shape of the load, the gateway's audit.
 	S3 *S3Run `json:"s3,omitempty"`
 
+	// Graph is what the graph scenario's cells (graph-upload,
+	// graph-download) add: the emulator, the fragments, the gateway's
+	// audit.
+	Graph *GraphRun `json:"graph,omitempty"`
+
 	// Shared is what the shared scenario's cells (shared-form,
 	// shared-reidentify-cold, shared-reidentify-warm) add: the gateways,
 	// the balancer, the database, the PostgreSQL/bbolt ratio.

@@ -27,6 +27,7 @@
 package graphtest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -91,21 +92,51 @@ type session struct {
 // Start starts an emulator on 127.0.0.1 and stops it when the test ends.
 func Start(t testing.TB, graphHost, uploadHost string) *Server {
 	t.Helper()
-	s := &Server{
-		Dir: t.TempDir(), GraphHost: graphHost, UploadHost: uploadHost, Token: "graphtest-token",
-		sessions: map[string]*session{}, items: map[string]*Item{},
-	}
-	os.MkdirAll(filepath.Join(s.Dir, "sessions"), 0o755)
-	os.MkdirAll(filepath.Join(s.Dir, "items"), 0o755)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := New(t.TempDir(), graphHost, uploadHost)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// New starts an emulator on 127.0.0.1 that keeps its files in dir (for
+// programs that are not tests, such as sluss bench); Close stops it.
+func New(dir, graphHost, uploadHost string) (*Server, error) {
+	s := &Server{
+		Dir: dir, GraphHost: graphHost, UploadHost: uploadHost, Token: "graphtest-token",
+		sessions: map[string]*session{}, items: map[string]*Item{},
+	}
+	for _, d := range []string{"sessions", "items"} {
+		if err := os.MkdirAll(filepath.Join(s.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
 	s.Addr = l.Addr().String()
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(l)
-	t.Cleanup(func() { s.srv.Close() })
-	return s
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() error { return s.srv.Close() }
+
+// Delete removes a stored item.
+func (s *Server) Delete(id string) {
+	s.mu.Lock()
+	delete(s.items, id)
+	s.mu.Unlock()
+	os.Remove(s.ItemPath(id))
+}
+
+// Dial connects to the server whatever the address asked, for clients
+// that reach its names directly.
+func (s *Server) Dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	return (&net.Dialer{}).DialContext(ctx, network, s.Addr)
 }
 
 // Port is the listener's port.
