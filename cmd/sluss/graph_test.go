@@ -383,6 +383,60 @@ func TestGraphSessionEdges(t *testing.T) {
 			t.Errorf("createUploadSession %s: %d %s, want %d", body, resp.StatusCode, b, want)
 		}
 	}
+	// Side doors: a file in a JSON batch, an Outlook attachment session,
+	// a compressed fragment.
+	post := func(path, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, g.srv.APIBase()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+g.srv.Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	batch := `{"requests":[{"id":"1","method":"PUT","url":"/me/drive/root:/b.txt:/content","headers":{"Content-Type":"text/plain"},"body":"` + secret + `"}]}`
+	if st, body := post("/$batch", batch); st != http.StatusNotImplemented {
+		t.Errorf("a batch that uploads a file: %d %s, want 501", st, body)
+	}
+	if st, body := post("/me/messages/AAMk/attachments/createUploadSession", `{"AttachmentItem":{"attachmentType":"file","name":"a.bin","size":10}}`); st != http.StatusNotImplemented {
+		t.Errorf("an attachment upload session: %d %s, want 501", st, body)
+	}
+	ses, err = c.CreateSession(ctx, "gz.bin", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest(http.MethodPut, ses.UploadURL, strings.NewReader(secret))
+	req.Header.Set("Content-Range", fmt.Sprintf("bytes 0-%d/100", len(secret)-1))
+	req.Header.Set("Content-Encoding", "gzip")
+	if resp, err := c.HTTP.Do(req); err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("a gzip fragment: %v %v, want 415", resp.StatusCode, err)
+	}
+	if strings.Contains(g.srv.Seen(), secret) || len(g.srv.Items()) != 0 {
+		t.Errorf("a refused request reached the provider")
+	}
+
+	// A simple upload (PUT …:/content) is encrypted whole.
+	data := randomBytes(100_000)
+	req, _ = http.NewRequest(http.MethodPut, g.srv.APIBase()+"/me/drive/root:/"+url.PathEscape(graphName)+":/content", bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+g.srv.Token)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err = c.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var it graphtest.DriveItem
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &it) != nil || it.Size != int64(len(data)) || it.Name != graphName || it.File == nil || len(it.File.Hashes) != 0 {
+		t.Fatalf("simple upload: %d %s", resp.StatusCode, b)
+	}
+	g.checkStored(t, it.ID, data)
+	if meta, err := c.Item(ctx, graphName); err != nil || meta.Size != int64(len(data)) {
+		t.Errorf("metadata of the simple upload: %+v %v", meta, err)
+	}
 	if g.audited(`"host":"`+graphUploadHost) == 0 {
 		t.Error("the audit log has no request to the upload host")
 	}

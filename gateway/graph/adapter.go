@@ -92,7 +92,14 @@ func (c *call) serve() (*http.Response, error) {
 	api := isAPIPath(r.URL.Path)
 	switch m := r.Method; {
 	case api && m == http.MethodPost && strings.HasSuffix(r.URL.Path, "/createUploadSession"):
+		if !isDrivePath(r.URL.Path) {
+			// Outlook attachments and print jobs declare sizes and
+			// offsets of their own the gateway does not translate.
+			return nil, graphError(http.StatusNotImplemented, "notSupported", "only drive items can be uploaded in sessions through sluss")
+		}
 		return c.createSession()
+	case api && m == http.MethodPost && strings.HasSuffix(r.URL.Path, "/$batch"):
+		return c.batch()
 	case api && m == http.MethodPut && strings.HasSuffix(r.URL.Path, "/content"):
 		return c.simpleUpload()
 	case !api && m != http.MethodGet && m != http.MethodHead && m != http.MethodDelete:
@@ -110,6 +117,17 @@ func (c *call) serve() (*http.Response, error) {
 // upload and download URLs.
 func isAPIPath(p string) bool {
 	return strings.HasPrefix(p, "/v1.0/") || strings.HasPrefix(p, "/beta/")
+}
+
+// isDrivePath reports whether an API path addresses a drive
+// (/me/drive/…, /drives/{id}/…, /sites/{id}/drive/…).
+func isDrivePath(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "drive" || seg == "drives" {
+			return true
+		}
+	}
+	return false
 }
 
 // forward pseudonymizes a request (path, query, JSON body) and
@@ -258,4 +276,45 @@ func readJSON(r io.Reader, limit int64) (map[string]any, []byte, error) {
 		return nil, b, err
 	}
 	return doc, b, nil
+}
+
+// maxBatch bounds a JSON batch body.
+const maxBatch = 4 << 20
+
+// batch forwards a JSON batch ($batch) whose requests carry no file:
+// one that uploads (PUT, …/content, createUploadSession) would put the
+// file in the JSON, past the encryption, and is refused.
+func (c *call) batch() (*http.Response, error) {
+	doc, raw, err := readJSON(c.req.Body, maxBatch)
+	c.req.Body.Close()
+	if err != nil {
+		return nil, graphError(http.StatusBadRequest, "invalidRequest", "the batch is not a JSON object the gateway can read")
+	}
+	reqs, _ := doc["requests"].([]any)
+	for _, v := range reqs {
+		r, _ := v.(map[string]any)
+		method, _ := r["method"].(string)
+		u, _ := r["url"].(string)
+		path, _, _ := strings.Cut(u, "?")
+		if !strings.EqualFold(method, http.MethodGet) && !strings.EqualFold(method, http.MethodDelete) &&
+			(strings.EqualFold(method, http.MethodPut) || strings.Contains(path, "/content") || strings.Contains(path, "createUploadSession") || r["body"] != nil && !isJSONBody(r)) {
+			return nil, graphError(http.StatusNotImplemented, "notSupported", "a batch that uploads a file is not supported through sluss: upload it on its own")
+		}
+	}
+	c.req.Body, c.req.ContentLength = io.NopCloser(bytes.NewReader(raw)), int64(len(raw))
+	return c.forward()
+}
+
+// isJSONBody reports whether a batch request's body is JSON (a driveItem
+// update, a folder), not a file.
+func isJSONBody(r map[string]any) bool {
+	h, _ := r["headers"].(map[string]any)
+	for k, v := range h {
+		if strings.EqualFold(k, "Content-Type") {
+			s, _ := v.(string)
+			return strings.HasPrefix(strings.ToLower(strings.TrimSpace(s)), "application/json")
+		}
+	}
+	_, obj := r["body"].(map[string]any)
+	return obj
 }

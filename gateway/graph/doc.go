@@ -53,9 +53,24 @@
 //	    hosts: [graph.microsoft.com, "*.up.1drv.com", "*.files.1drv.com", "*.sharepoint.com"]
 //	    profile: graph
 //
-// A PUT with a body to an upload URL the gateway did not create (a
-// session opened around it) is refused, never forwarded.
+// # Refused
 //
-// deferCommit sessions are refused: the final commit would have to be
-// sent by the gateway on the client's behalf, which it does not do yet.
+// What would carry a file past the encryption is refused, never
+// forwarded: a PUT with a body to an upload URL the gateway did not
+// create (a session opened around it, or one whose state expired), a
+// JSON batch ($batch) with an upload in it, a compressed fragment, and
+// upload sessions for what is not a drive item (Outlook attachments,
+// print jobs: their sizes and offsets are not translated). deferCommit
+// sessions are refused too: the final commit would have to be sent by
+// the gateway on the client's behalf, which it does not do yet.
+//
+// # Resuming
+//
+// A client whose fragment broke off asks the upload URL where to go on
+// and is given the plaintext offset the gateway has taken charge of. The
+// engine counts a fragment only whole, so that is the broken fragment's
+// start; the ciphertext the provider already holds of it is not sent
+// again (the engine asks the provider, re-seals to the same bytes and
+// sends the rest). A fragment sent meanwhile, while the broken request is
+// still winding down at the gateway, waits for it up to a few seconds.
 package graph

@@ -202,6 +202,9 @@ func (c *call) fragment(key string) (*http.Response, error) {
 		return nil, graphError(http.StatusBadRequest, "invalidRequest", err.Error())
 	}
 	n := last - first + 1
+	if ce := c.req.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return nil, graphError(http.StatusUnsupportedMediaType, "invalidRequest", "fragments are taken as they are: send them without Content-Encoding")
+	}
 	if c.req.ContentLength >= 0 && c.req.ContentLength != n {
 		return nil, graphError(http.StatusBadRequest, "invalidRequest", "Content-Length must equal the length Content-Range gives")
 	}
@@ -281,7 +284,7 @@ func (u *upstream) Send(ctx context.Context, s resumable.Send) (any, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	doc, raw, jerr := readJSON(resp.Body, maxJSON)
+	doc, _, jerr := readJSON(resp.Body, maxJSON)
 	switch resp.StatusCode {
 	case http.StatusAccepted:
 		return doc, nil
@@ -291,7 +294,9 @@ func (u *upstream) Send(ctx context.Context, s resumable.Send) (any, error) {
 		}
 		return &completed{status: resp.StatusCode, item: doc}, nil
 	}
-	return nil, &Error{Status: resp.StatusCode, Code: "provider", Body: raw}
+	// The provider's answer speaks of ciphertext offsets: the client
+	// gets the status and asks for the plaintext ones.
+	return nil, providerError(resp.StatusCode, doc)
 }
 
 // Offset asks the upload URL where the provider wants the upload to go
@@ -363,4 +368,20 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// providerError is the client's account of the provider refusing an
+// encrypted fragment.
+func providerError(status int, doc map[string]any) *Error {
+	code := "generalException"
+	if e, ok := doc["error"].(map[string]any); ok {
+		if s, ok := e["code"].(string); ok && s != "" {
+			code = s
+		}
+	}
+	msg := fmt.Sprintf("the provider refused the encrypted fragment (%d %s); GET the upload URL for where to resume", status, code)
+	if status < 400 {
+		status = http.StatusBadGateway
+	}
+	return &Error{Status: status, Code: code, Message: msg}
 }
