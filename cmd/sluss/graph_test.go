@@ -418,24 +418,37 @@ func TestGraphSessionEdges(t *testing.T) {
 		t.Errorf("a refused request reached the provider")
 	}
 
-	// A simple upload (PUT …:/content) is encrypted whole.
-	data := randomBytes(100_000)
-	req, _ = http.NewRequest(http.MethodPut, g.srv.APIBase()+"/me/drive/root:/"+url.PathEscape(graphName)+":/content", bytes.NewReader(data))
-	req.Header.Set("Authorization", "Bearer "+g.srv.Token)
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err = c.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var it graphtest.DriveItem
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &it) != nil || it.Size != int64(len(data)) || it.Name != graphName || it.File == nil || len(it.File.Hashes) != 0 {
-		t.Fatalf("simple upload: %d %s", resp.StatusCode, b)
-	}
-	g.checkStored(t, it.ID, data)
-	if meta, err := c.Item(ctx, graphName); err != nil || meta.Size != int64(len(data)) {
-		t.Errorf("metadata of the simple upload: %+v %v", meta, err)
+	// A simple upload (PUT …:/content) is encrypted whole; it is how
+	// an empty file is uploaded (an upload session cannot take one).
+	for _, size := range []int{100_000, 0} {
+		data := randomBytes(size)
+		name := fmt.Sprintf("%d %s", size, graphName)
+		req, _ = http.NewRequest(http.MethodPut, g.srv.APIBase()+"/me/drive/root:/"+url.PathEscape(name)+":/content", bytes.NewReader(data))
+		req.Header.Set("Authorization", "Bearer "+g.srv.Token)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err = c.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var it graphtest.DriveItem
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &it) != nil || it.Size != int64(size) || it.Name != name || it.File == nil || len(it.File.Hashes) != 0 {
+			t.Fatalf("simple upload of %d bytes: %d %s", size, resp.StatusCode, b)
+		}
+		g.checkStored(t, it.ID, data)
+		if meta, err := c.Item(ctx, name); err != nil || meta.Size != int64(size) {
+			t.Errorf("metadata of the simple upload: %+v %v", meta, err)
+		}
+		resp, err := c.Download(ctx, it.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+			t.Errorf("download of the simple upload of %d bytes: %d, %d bytes", size, resp.StatusCode, len(got))
+		}
 	}
 	if g.audited(`"host":"`+graphUploadHost) == 0 {
 		t.Error("the audit log has no request to the upload host")
