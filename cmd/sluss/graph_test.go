@@ -178,9 +178,7 @@ func TestGraphUploadSessions(t *testing.T) {
 			if it.Size != int64(tc.size) || it.Name != graphName {
 				t.Errorf("driveItem: size %d name %q, want %d %q", it.Size, it.Name, tc.size, graphName)
 			}
-			if it.File != nil && len(it.File.Hashes) > 0 {
-				t.Errorf("driveItem carries the ciphertext's hashes %v", it.File.Hashes)
-			}
+			checkQuickXor(t, "driveItem", it, data)
 			g.checkStored(t, it.ID, data)
 			for _, stored := range g.srv.Items() {
 				if stored.ID == it.ID && !strings.Contains(g.srv.Seen(), `"name":"`+stored.Name+`"`) {
@@ -210,6 +208,7 @@ func TestGraphUploadSessions(t *testing.T) {
 			if err != nil || meta.Size != int64(tc.size) || meta.Name != graphName || meta.ID != it.ID {
 				t.Errorf("metadata: %+v %v", meta, err)
 			}
+			checkQuickXor(t, "metadata", meta, data)
 			resp, err = bob.Download(ctx, it.ID, "")
 			if err != nil {
 				t.Fatal(err)
@@ -309,6 +308,7 @@ func TestGraphResumeMidFragment(t *testing.T) {
 			if it.Size != int64(len(data)) {
 				t.Errorf("driveItem size %d, want %d", it.Size, len(data))
 			}
+			checkQuickXor(t, "driveItem", it, data)
 			if n := strings.Count(g.srv.Seen()[seenBefore:], "Content-Range: bytes 0-"); n != tc.firstSends {
 				t.Errorf("the provider was sent the start of the file %d times, want %d", n, tc.firstSends)
 			}
@@ -433,9 +433,10 @@ func TestGraphSessionEdges(t *testing.T) {
 		var it graphtest.DriveItem
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &it) != nil || it.Size != int64(size) || it.Name != name || it.File == nil || len(it.File.Hashes) != 0 {
+		if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &it) != nil || it.Size != int64(size) || it.Name != name {
 			t.Fatalf("simple upload of %d bytes: %d %s", size, resp.StatusCode, b)
 		}
+		checkQuickXor(t, "simple upload", &it, data)
 		g.checkStored(t, it.ID, data)
 		if meta, err := c.Item(ctx, name); err != nil || meta.Size != int64(size) {
 			t.Errorf("metadata of the simple upload: %+v %v", meta, err)
@@ -530,4 +531,19 @@ func (randomReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		p[i] = byte(x >> 56)
 	}
 	return len(p), nil
+}
+
+// checkQuickXor: the driveItem's hashes are the plaintext's quickXorHash
+// alone (the provider's are of the ciphertext), as rclone checks it.
+func checkQuickXor(t *testing.T, what string, it *graphtest.DriveItem, data []byte) {
+	t.Helper()
+	var h graphtest.QuickXorHash
+	h.Write(data)
+	if it.File == nil || len(it.File.Hashes) != 1 || it.File.Hashes["quickXorHash"] != h.Base64() {
+		var hashes map[string]string
+		if it.File != nil {
+			hashes = it.File.Hashes
+		}
+		t.Errorf("%s: hashes %v, want only the plaintext's quickXorHash %s", what, hashes, h.Base64())
+	}
 }

@@ -219,7 +219,7 @@ func asError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: "invalidRequest", Message: "the fragment does not fit the file's size", err: err}
 	case errors.Is(err, resumable.ErrClientBody):
 		return &Error{Status: http.StatusBadRequest, Code: "invalidRequest", Message: "the fragment's body ended before its Content-Range did", err: err}
-	case errors.Is(err, resumable.ErrState):
+	case errors.Is(err, resumable.ErrState), errors.Is(err, resumable.ErrCheck):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "serviceNotAvailable", Message: "the gateway's upload state is unavailable; retry later", err: err}
 	}
 	return &Error{Status: http.StatusBadGateway, Code: "generalException", Message: "the upload could not be stored at the provider", err: err}

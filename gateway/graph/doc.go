@@ -17,15 +17,14 @@
 //     them and sends the provider fragments in ciphertext offsets, on
 //     Graph's 320 KiB grid and at most 60 MiB each;
 //   - answers in plaintext terms: nextExpectedRanges of 202 answers and of
-//     status GETs are plaintext offsets (a client may be told to resume in
-//     the middle of the fragment it sent, where the gateway's share ends),
-//     416 for a fragment that does not start there, and the final driveItem
-//     with the plaintext size and the name re-identified;
+//     status GETs are plaintext offsets, 416 for a fragment that does not
+//     start there, and the final driveItem with the plaintext size, its
+//     quickXorHash and the name re-identified;
 //   - cancels sessions (DELETE uploadUrl) at the provider and in the state;
 //   - decrypts downloads (…/content, the download URL it redirects to,
 //     Range too) for users with the decrypt right, 403 for others;
-//   - gives driveItems the gateway stored their plaintext size in metadata
-//     answers, and re-identifies names for users with the reidentify right;
+//   - gives driveItems the gateway stored their plaintext size and hash in
+//     metadata answers (kept in the upload-state store by item id), and re-identifies names for users with the reidentify right;
 //   - encrypts simple uploads (PUT …:/content) whole, and pseudonymizes
 //     every other request as JSON.
 //
@@ -33,11 +32,14 @@
 //
 // The provider's file.hashes (quickXorHash, sha1Hash, sha256Hash) are of
 // the ciphertext, and a client comparing them with its file would fail:
-// they are removed from driveItems of files the gateway stored. The
-// gateway does not compute the plaintext's quickXorHash itself: a client
-// may resume inside a fragment whose bytes the gateway read only in part,
-// and the hash state cannot follow that without keeping the bytes. rclone
-// and the SDKs skip the check when the provider gives no hash.
+// driveItems of files the gateway stored carry instead the plaintext's
+// quickXorHash alone, which clients such as rclone check. quickXorHash
+// XORs each byte into a ring at a position set by its offset, so each
+// fragment's share is computed as it streams and kept in the upload state
+// (hashes.go), and the shares are combined when the last fragment lands;
+// SHA-1 and SHA-256 cannot be computed that way without the whole file.
+// If the shares do not cover the file exactly, the driveItem goes without
+// a hash rather than with a wrong one.
 //
 // # Configuration
 //

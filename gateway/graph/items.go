@@ -27,16 +27,18 @@ func itemKey(id string) string {
 
 // itemRecord is what the gateway keeps of a file it stored.
 type itemRecord struct {
-	Size int64 `json:"size"` // plaintext
+	Size     int64  `json:"size"` // plaintext
+	QuickXor string `json:"qx,omitempty"`
 }
 
-// remember records the plaintext size of the driveItem the provider made.
-func (c *call) remember(item map[string]any, size int64) {
+// remember records the plaintext size and hash of the driveItem the
+// provider made.
+func (c *call) remember(item map[string]any, size int64, qx string) {
 	id, _ := item["id"].(string)
 	if id == "" {
 		return
 	}
-	v, _ := json.Marshal(itemRecord{Size: size})
+	v, _ := json.Marshal(itemRecord{Size: size, QuickXor: qx})
 	if err := c.a.State.Update(c.req.Context(), itemKey(id), itemTTL, func([]byte) ([]byte, error) { return v, nil }); err != nil {
 		// The file is stored; only later metadata answers lose its
 		// plaintext size.
@@ -45,11 +47,15 @@ func (c *call) remember(item map[string]any, size int64) {
 }
 
 // plaintextItem makes a driveItem of an age file speak of the plaintext:
-// its size, and no hashes (they are the ciphertext's).
-func plaintextItem(item map[string]any, size int64) {
+// its size, and the plaintext's quickXorHash if the gateway computed it
+// (qx), in place of the provider's hashes, which are the ciphertext's.
+func plaintextItem(item map[string]any, size int64, qx string) {
 	item["size"] = size
 	if f, ok := item["file"].(map[string]any); ok {
 		delete(f, "hashes")
+		if qx != "" {
+			f["hashes"] = map[string]any{"quickXorHash": qx}
+		}
 	}
 }
 
@@ -57,6 +63,12 @@ func plaintextItem(item map[string]any, size int64) {
 func (c *call) simpleUpload() (*http.Response, error) {
 	if err := (gateway.Pseudonymize{EncryptedBody: true}).TransformRequest(c.x, c.req); err != nil {
 		return nil, err
+	}
+	// The plaintext is hashed as Encrypt reads it: the driveItem gets
+	// its quickXorHash.
+	hashed := newQuickXorAt(0)
+	if c.req.Body != nil {
+		c.req.Body = readCloser{io.TeeReader(c.req.Body, hashed), c.req.Body}
 	}
 	if err := (gateway.Encrypt{}).TransformRequest(c.x, c.req); err != nil {
 		return nil, err
@@ -67,7 +79,7 @@ func (c *call) simpleUpload() (*http.Response, error) {
 		if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated) {
 			return resp, err
 		}
-		return c.rewriteItems(resp, true)
+		return c.rewriteItems(resp, true, hashed)
 	}))
 }
 
@@ -98,7 +110,7 @@ func (c *call) sizes(next http.RoundTripper) http.RoundTripper {
 		if err != nil || resp.StatusCode/100 != 2 {
 			return resp, err
 		}
-		return c.rewriteItems(resp, false)
+		return c.rewriteItems(resp, false, nil)
 	})
 }
 
@@ -106,7 +118,7 @@ func (c *call) sizes(next http.RoundTripper) http.RoundTripper {
 // value). Items the gateway holds no record of keep their size; with
 // fresh, the answer is to a simple upload of a file the gateway just
 // encrypted, whose plaintext size it learns from the ciphertext's.
-func (c *call) rewriteItems(resp *http.Response, fresh bool) (*http.Response, error) {
+func (c *call) rewriteItems(resp *http.Response, fresh bool, hashed *quickXor) (*http.Response, error) {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if mt != "application/json" || resp.Header.Get("Content-Encoding") != "" {
 		return resp, nil
@@ -126,13 +138,17 @@ func (c *call) rewriteItems(resp *http.Response, fresh bool) (*http.Response, er
 		}
 		if fresh {
 			if size, ok := c.plaintextSizeOf(item); ok {
-				c.remember(item, size)
-				plaintextItem(item, size)
+				qx := ""
+				if hashed != nil && hashed.n == size {
+					qx = quickXorSum(hashed.ring, size)
+				}
+				c.remember(item, size, qx)
+				plaintextItem(item, size, qx)
 			}
 			return
 		}
 		if rec, ok := c.record(ctx, id); ok {
-			plaintextItem(item, rec.Size)
+			plaintextItem(item, rec.Size, rec.QuickXor)
 		}
 	}
 	fix(doc)

@@ -184,6 +184,9 @@ func (c *call) session(key string, info resumable.Info) (*http.Response, error) 
 			resp.Body.Close()
 			return nil, err
 		}
+		if err := c.a.State.DeletePrefix(c.req.Context(), hashPrefix(key)); err != nil {
+			c.x.Log.Warn().Err(err).Msg("graph: hash shares not removed")
+		}
 		return resp, nil
 	}
 	return nil, graphError(http.StatusMethodNotAllowed, "invalidRequest", "upload URLs take PUT, GET and DELETE through sluss")
@@ -209,11 +212,14 @@ func (c *call) fragment(key string) (*http.Response, error) {
 		return nil, graphError(http.StatusBadRequest, "invalidRequest", "Content-Length must equal the length Content-Range gives")
 	}
 	up := &upstream{c: c}
-	body := &countingReader{r: c.req.Body}
+	ctx := c.req.Context()
+	hashed := newQuickXorAt(first)
+	body := &countingReader{r: io.TeeReader(c.req.Body, hashed)}
+	share := func() error { return c.keepShare(ctx, key, first, n, hashed) }
 	var res resumable.Result
 	for wait := 20 * time.Millisecond; ; wait *= 2 {
-		res, err = c.engine.Append(c.req.Context(), key, resumable.Piece{
-			Offset: first, Length: n, Size: total, Final: last+1 == total, Body: body,
+		res, err = c.engine.Append(ctx, key, resumable.Piece{
+			Offset: first, Length: n, Size: total, Final: last+1 == total, Body: body, Check: share,
 		}, up)
 		// A client that lost its connection in the middle of a fragment
 		// resends at once, while the gateway may still be winding the
@@ -252,8 +258,9 @@ func (c *call) fragment(key string) (*http.Response, error) {
 		item, _ := json.Marshal(map[string]any{"size": res.Size})
 		return c.answer(jsonResponse(c.req, http.StatusCreated, item))
 	}
-	c.remember(done.item, res.Size)
-	plaintextItem(done.item, res.Size)
+	qx, _ := c.fileQuickXor(ctx, key, res.Size)
+	c.remember(done.item, res.Size, qx)
+	plaintextItem(done.item, res.Size, qx)
 	item, _ := json.Marshal(done.item)
 	return c.answer(jsonResponse(c.req, done.status, item))
 }
