@@ -131,6 +131,14 @@ func (g *graphGateway) noPersonalData(t *testing.T) {
 			}
 		}
 	}
+	// Upload and download URLs are pre-authenticated by their query.
+	for where, text := range map[string]string{"the debug log": g.p.stderr.String(), "the audit log": g.p.audit.String()} {
+		for _, v := range []string{"sig=", "tempauth="} {
+			if strings.Contains(text, v) {
+				t.Errorf("%s holds an upload or download URL's query (%s…)", where, v)
+			}
+		}
+	}
 }
 
 func (g *graphGateway) audited(substr string) int { return strings.Count(g.p.audit.String(), substr) }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -183,7 +184,7 @@ func (c *call) errorResponse(err error) *http.Response {
 		c.x.Denied()
 	}
 	if e.Status >= 500 {
-		c.x.Log.Debug().Err(err).Str("code", e.Code).Msg("graph request failed")
+		c.x.Log.Debug().Err(withoutURL(err)).Str("code", e.Code).Msg("graph request failed")
 	}
 	body := e.Body
 	if body == nil {
@@ -317,4 +318,14 @@ func isJSONBody(r map[string]any) bool {
 	}
 	_, obj := r["body"].(map[string]any)
 	return obj
+}
+
+// withoutURL is err for the debug log: a transport error names the URL
+// it failed on, and an upload URL's query is its pre-authentication.
+func withoutURL(err error) error {
+	var u *url.Error
+	if errors.As(err, &u) {
+		return fmt.Errorf("%s: %w", u.Op, u.Err)
+	}
+	return err
 }

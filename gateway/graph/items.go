@@ -86,14 +86,11 @@ func (c *call) simpleUpload() (*http.Response, error) {
 // read serves GETs and HEADs: metadata with plaintext sizes and names,
 // files decrypted.
 func (c *call) read() (*http.Response, error) {
-	if isAPIPath(c.req.URL.Path) {
-		if err := (gateway.Pseudonymize{}).TransformRequest(c.x, c.req); err != nil {
-			return nil, err
-		}
-	} else {
-		// A download URL, made by the provider: logged without its
-		// query (a pre-authentication token).
-		c.x.AuditPath = c.req.URL.EscapedPath()
+	// Download URLs are made by the provider and hold only ids and
+	// tokens, but a client may send any path: it is pseudonymized too
+	// (and logged without the query, which holds the pre-authentication).
+	if err := (gateway.Pseudonymize{}).TransformRequest(c.x, c.req); err != nil {
+		return nil, err
 	}
 	return c.reidentify(c.req, roundTripper(func(r *http.Request) (*http.Response, error) {
 		return gateway.Decrypt{}.TransformResponse(c.x, r, c.sizes(c.next))
