@@ -149,6 +149,16 @@ func (c *Client) Item(ctx context.Context, path string) (*DriveItem, error) {
 	return &it, c.do(req, http.StatusOK, &it)
 }
 
+// Children lists the folder at a path below the root.
+func (c *Client) Children(ctx context.Context, path string) ([]DriveItem, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.APIBase+"/me/drive/root:/"+escapePath(path)+":/children", nil)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	var list struct {
+		Value []DriveItem `json:"value"`
+	}
+	return list.Value, c.do(req, http.StatusOK, &list)
+}
+
 // Download gets an item's content (following the redirect to the
 // download host), with a Range header if rng is not empty.
 func (c *Client) Download(ctx context.Context, id, rng string) (*http.Response, error) {

@@ -277,7 +277,10 @@ func parentAndName(p string) (parent, name string, ok bool) {
 		default:
 			return "", "", false
 		}
-		return parent + "/" + strings.Trim(dir, "/"), file, file != ""
+		if dir = strings.Trim(dir, "/"); dir != "" {
+			parent += "/" + dir
+		}
+		return parent, file, file != ""
 	}
 	return "", "", false
 }
@@ -545,9 +548,12 @@ func (s *Server) simpleUpload(w http.ResponseWriter, r *http.Request, p string) 
 }
 
 func (s *Server) children(w http.ResponseWriter, p string) {
-	parent := "root/"
-	if i := strings.LastIndex(p, "/items/"); i >= 0 {
-		parent = "items/" + p[i+len("/items/"):] + "/"
+	parent := "root"
+	if base, rel, ok := strings.Cut(strings.TrimSuffix(p, ":"), ":/"); ok && strings.HasSuffix(base, "/root") {
+		rel, _ = url.PathUnescape(rel)
+		parent = "root/" + strings.Trim(rel, "/")
+	} else if i := strings.LastIndex(p, "/items/"); i >= 0 {
+		parent = "items/" + p[i+len("/items/"):]
 	} else if !strings.HasSuffix(p, "/root") {
 		graphError(w, http.StatusNotFound, "itemNotFound", "The resource could not be found.")
 		return
@@ -587,7 +593,7 @@ func (s *Server) driveItemLocked(it *Item) map[string]any {
 		"size":                         it.Size,
 		"eTag":                         `"{` + it.ID + `},1"`,
 		"file":                         map[string]any{"mimeType": "application/octet-stream", "hashes": map[string]any{"quickXorHash": it.QuickXor}},
-		"parentReference":              map[string]any{"driveId": "emulated", "path": "/drive/" + strings.TrimSuffix(it.Parent, "/")},
+		"parentReference":              map[string]any{"driveId": "emulated", "path": "/drive/" + it.Parent},
 	}
 }
 
