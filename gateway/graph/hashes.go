@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -12,35 +13,52 @@ import (
 )
 
 // quickXor is OneDrive's quickXorHash of bytes placed at an offset of the
-// file: each byte is XORed into a 160-bit ring at 11 bits per byte
-// further, and the length into the ring's last 8 bytes at the end. The
-// ring of a file is the XOR of the rings of its pieces, each started at
-// its offset, so the gateway can hash the plaintext fragment by fragment
+// file: the byte at offset k is XORed into a 160-bit ring at bit 11·k mod
+// 160, and the length into the ring's last 8 bytes at the end. The ring
+// of a file is the XOR of the rings of its pieces, each started at its
+// offset, so the gateway can hash the plaintext fragment by fragment
 // without keeping any of it.
+//
+// Bytes 160 apart land on the same bit, so Write only XORs the input
+// into 160 columns (a vector XOR per 160 bytes); ring places the columns.
 type quickXor struct {
-	ring [20]byte
-	pos  uint64 // bit position of the next byte in the ring
-	n    int64  // bytes hashed
+	cols [160]byte // cols[k mod 160] is the XOR of the bytes at offsets k
+	off  int64     // offset of the next byte
+	n    int64     // bytes hashed
 }
 
-func newQuickXorAt(offset int64) *quickXor {
-	return &quickXor{pos: uint64(offset%160) * 11 % 160}
-}
+func newQuickXorAt(offset int64) *quickXor { return &quickXor{off: offset} }
 
 func (h *quickXor) Write(p []byte) (int, error) {
-	pos := h.pos
-	for _, b := range p {
-		v := uint16(b) << (pos % 8)
-		i := pos / 8
-		h.ring[i] ^= byte(v)
-		h.ring[(i+1)%20] ^= byte(v >> 8)
-		if pos += 11; pos >= 160 {
-			pos -= 160
-		}
+	n := len(p)
+	if i := int(h.off % 160); i != 0 {
+		// The rest of the row first, so that blocks start at column 0.
+		k := min(160-i, len(p))
+		subtle.XORBytes(h.cols[i:i+k], h.cols[i:i+k], p[:k])
+		p = p[k:]
 	}
-	h.pos = pos
-	h.n += int64(len(p))
-	return len(p), nil
+	for len(p) >= 160 {
+		subtle.XORBytes(h.cols[:], h.cols[:], p[:160])
+		p = p[160:]
+	}
+	for j, b := range p {
+		h.cols[j] ^= b
+	}
+	h.off += int64(n)
+	h.n += int64(n)
+	return n, nil
+}
+
+// ring places the columns on the ring.
+func (h *quickXor) ring() [20]byte {
+	var r [20]byte
+	for k, b := range h.cols {
+		pos := k * 11 % 160
+		v := uint16(b) << (pos % 8)
+		r[pos/8] ^= byte(v)
+		r[(pos/8+1)%20] ^= byte(v >> 8)
+	}
+	return r
 }
 
 // quickXorSum is the digest of a file of size bytes whose pieces' rings
@@ -82,7 +100,8 @@ func (c *call) ttl() time.Duration {
 // keepShare records a fragment's share; it runs as the piece's check,
 // before the engine counts the fragment.
 func (c *call) keepShare(ctx context.Context, key string, offset, n int64, h *quickXor) error {
-	v, _ := json.Marshal(hashPiece{Length: n, Ring: h.ring[:]})
+	ring := h.ring()
+	v, _ := json.Marshal(hashPiece{Length: n, Ring: ring[:]})
 	return c.a.State.Update(ctx, hashKey(key, offset), c.ttl(), func([]byte) ([]byte, error) { return v, nil })
 }
 

@@ -137,7 +137,7 @@ func (c *call) rewriteItems(resp *http.Response, fresh bool, hashed *quickXor) (
 			if size, ok := c.plaintextSizeOf(item); ok {
 				qx := ""
 				if hashed != nil && hashed.n == size {
-					qx = quickXorSum(hashed.ring, size)
+					qx = quickXorSum(hashed.ring(), size)
 				}
 				c.remember(item, size, qx)
 				plaintextItem(item, size, qx)
