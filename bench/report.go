@@ -99,6 +99,10 @@ type Cell struct {
 
 	// Tus is what the tus scenario's cells (tus-upload) add.
 	Tus *TusRun `json:"tus,omitempty"`
+	// Graph is what the graph scenario's cells (graph-upload,
+	// graph-download) add: the emulator, the fragments, the gateway's
+	// audit.
+	Graph *GraphRun `json:"graph,omitempty"`
 
 	// Shared is what the shared scenario's cells (shared-form,
 	// shared-reidentify-cold, shared-reidentify-warm) add: the gateways,

@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 // to start) is reported as not available with the reason; only a failure
 // of the bench itself (no sink) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	soak, s3, shared, tus := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o), tusSettingsOf(o)
+	soak, s3, shared, tus, graph := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o), tusSettingsOf(o), graphSettingsOf(o)
 	o.defaults()
 	started := time.Now()
 	scenarios, err := selectScenarios(o.Scenarios)
@@ -220,7 +220,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		m mode
 	}
 	var jobs []job
-	runS3, runShared, runTus := false, false, false
+	runS3, runShared, runTus, runGraph := false, false, false, false
 	for _, s := range scenarios {
 		if s.Name == ScenarioShared {
 			// Measured below, its own way, as three scenarios of cells.
@@ -232,6 +232,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			// Measured below, its own way.
 			runTus = true
 			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioTusUpload)
+			continue
+		}
+		if s.Name == ScenarioGraph {
+			// Measured below, its own way, as two scenarios of cells.
+			runGraph = true
+			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioGraphUpload, ScenarioGraphDownload)
 			continue
 		}
 		if s.Name == ScenarioS3 {
@@ -336,6 +342,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 			}
 			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), tus.runs
+		}
+	}
+	if runGraph {
+		progress := func(s string) { logf("graph: " + s) }
+		cells := measureGraph(ctx, e, graph, progress)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, c := range cells {
+			if c.Available {
+				logf(fmt.Sprintf("graph: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
+			} else {
+				logf(fmt.Sprintf("graph: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
+			}
+		}
+		rep.Cells = append(rep.Cells, cells...)
+		if len(scenarios) == 1 {
+			// Its runs are so many files, not a time (as for s3).
+			var secs float64
+			var n int
+			for _, c := range cells {
+				for _, r := range c.Runs {
+					secs += r.Seconds
+					n++
+				}
+			}
+			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), graph.runs
 		}
 	}
 	if runShared {

@@ -28,7 +28,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		htmlFile, baselineFile  string
 		quiet                   bool
 	)
-	fs.Var(&scenarios, "scenario", "`SCENARIO` to run, repeatable or comma-separated: upload, download, form, small, latency, api-encrypt, api-pseudonymize (default all of these), soak (only when named: 1 000 users for 5 minutes), s3 (only when named: multipart uploads and downloads to versitygw, direct and through an s3 gateway), tus (only when named: 100 MiB tus uploads in 5 MiB PATCHes to tusd, direct and through a tus gateway), shared (only when named: three gateways behind HAProxy, form posts and re-identification with bbolt and with PostgreSQL)")
+	fs.Var(&scenarios, "scenario", "`SCENARIO` to run, repeatable or comma-separated: upload, download, form, small, latency, api-encrypt, api-pseudonymize (default all of these), soak (only when named: 1 000 users for 5 minutes), s3 (only when named: multipart uploads and downloads to versitygw, direct and through an s3 gateway), tus (only when named: 100 MiB tus uploads in 5 MiB PATCHes to tusd, direct and through a tus gateway), graph (only when named: Graph upload sessions of 100 MiB files in 10 MiB fragments and downloads, to the Graph emulator, direct and through a graph gateway), shared (only when named: three gateways behind HAProxy, form posts and re-identification with bbolt and with PostgreSQL)")
 	fs.Var(&modes, "mode", "`MODE` to measure, repeatable or comma-separated: direct, gateway-inspect, gateway-full, gateway (with --proxy) (default direct, gateway-inspect, gateway-full)")
 	fs.Var(&peers, "peer", "also measure a MITM `PEER`: mitmproxy or squid (Debian packages mitmproxy, squid-openssl); repeatable")
 	fs.DurationVar(&o.Duration, "duration", 0, "length of one measured run (default 1s); for soak the whole soak (default 5m)")
@@ -36,7 +36,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.ThinkTime, "think", 0, "soak: mean pause of each user between requests, exponential (default 5s)")
 	fs.IntVar(&o.Runs, "runs", 3, "measured runs per cell (min/median/max over them)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "`N` workers (keep-alive clients) per cell (default per scenario: 16, 1 for latency, 4 for the API, 1000 for soak; for s3 the parts or objects in flight, 4; for tus the uploads at once, 4)")
-	fs.IntVar(&o.Objects, "objects", 0, "s3, tus: `N` objects (uploads) per run (default 4); shared: records per re-identification run (default 300)")
+	fs.IntVar(&o.Objects, "objects", 0, "s3, tus: `N` objects (uploads) per run (default 4); graph: files per run (default 4); shared: records per re-identification run (default 300)")
 	fs.StringVar(&size, "size", "", "body `SIZE`, e.g. 1K, 64K, 8M (default per scenario; for soak the largest object, default 64M; for s3 the object, default 64M, in 8M parts; for tus the file, default 100M)")
 	fs.StringVar(&o.Proxy, "proxy", "", "measure a gateway already running at `ADDR` (host:port) instead of starting sluss serve")
 	fs.StringVar(&o.ProxyCA, "proxy-ca", "", "CA certificate `FILE` of the --proxy gateway")
