@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/sluss/sluss/crypto"
 	"sort"
 	"strconv"
 	"time"
@@ -25,11 +26,47 @@ type quickXor struct {
 	cols [160]byte // cols[k mod 160] is the XOR of the bytes at offsets k
 	off  int64     // offset of the next byte
 	n    int64     // bytes hashed
+	// marks, when kept, are the columns at every 64 KiB boundary of the
+	// file the bytes passed: a fragment that fails part way may be
+	// counted up to one of them (the engine resumes the client at a
+	// chunk), and its share is then the columns there.
+	marks map[int64][160]byte
 }
 
 func newQuickXorAt(offset int64) *quickXor { return &quickXor{off: offset} }
 
+// newMarkedQuickXorAt is newQuickXorAt keeping marks.
+func newMarkedQuickXorAt(offset int64) *quickXor {
+	return &quickXor{off: offset, marks: map[int64][160]byte{}}
+}
+
 func (h *quickXor) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := len(p)
+		if h.marks != nil {
+			k = int(min(int64(k), crypto.ChunkSize-h.off%crypto.ChunkSize))
+		}
+		h.write(p[:k])
+		p = p[k:]
+		if h.marks != nil && h.off%crypto.ChunkSize == 0 {
+			h.marks[h.off] = h.cols
+		}
+	}
+	return n, nil
+}
+
+// upTo returns the hash of the bytes before file offset end, if a mark
+// was kept there.
+func (h *quickXor) upTo(end int64) (*quickXor, bool) {
+	cols, ok := h.marks[end]
+	if !ok {
+		return nil, false
+	}
+	return &quickXor{cols: cols, off: end, n: h.n - (h.off - end)}, true
+}
+
+func (h *quickXor) write(p []byte) {
 	n := len(p)
 	if i := int(h.off % 160); i != 0 {
 		// The rest of the row first, so that blocks start at column 0.
@@ -46,7 +83,6 @@ func (h *quickXor) Write(p []byte) (int, error) {
 	}
 	h.off += int64(n)
 	h.n += int64(n)
-	return n, nil
 }
 
 // ring places the columns on the ring.
@@ -82,10 +118,11 @@ type hashPiece struct {
 func hashPrefix(key string) string { return key + "/qx/" }
 
 // hashKey names the share of the fragment at a plaintext offset. The
-// engine counts a fragment only whole and resumes where the last one it
-// counted ended, so every offset with a share is where a counted
-// fragment starts, and the share a retried fragment writes replaces the
-// broken one's.
+// engine resumes the client where the last fragment it counted ended, or
+// inside a fragment that failed part way (then that fragment's share is
+// rewritten for the part counted), so every offset with a share is where
+// a counted part starts, and the share a retried fragment writes
+// replaces the broken one's.
 func hashKey(key string, offset int64) string {
 	return hashPrefix(key) + fmt.Sprintf("%020d", offset)
 }

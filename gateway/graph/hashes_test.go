@@ -50,3 +50,31 @@ func BenchmarkQuickXor(b *testing.B) {
 		h.Write(data)
 	}
 }
+
+// TestQuickXorMarks: the hash of a fragment up to a 64 KiB boundary of
+// the file, taken from its marks, is the hash of those bytes alone.
+func TestQuickXorMarks(t *testing.T) {
+	data := make([]byte, 700_001)
+	rand.Read(data)
+	const first = 100_000
+	h := newMarkedQuickXorAt(first)
+	for rest := data[first:]; len(rest) > 0; {
+		k := min(len(rest), 1+len(rest)%4099)
+		h.Write(rest[:k])
+		rest = rest[k:]
+	}
+	for _, end := range []int64{2 << 16, 5 << 16, 10 << 16} {
+		part, ok := h.upTo(end)
+		if !ok {
+			t.Fatalf("no mark at %d", end)
+		}
+		want := newQuickXorAt(first)
+		want.Write(data[first:end])
+		if part.ring() != want.ring() || part.n != want.n {
+			t.Fatalf("hash up to %d differs (n %d, want %d)", end, part.n, want.n)
+		}
+	}
+	if _, ok := h.upTo(first + 1); ok {
+		t.Fatal("a mark off a 64 KiB boundary")
+	}
+}

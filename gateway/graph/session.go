@@ -213,7 +213,7 @@ func (c *call) fragment(key string) (*http.Response, error) {
 	}
 	up := &upstream{c: c}
 	ctx := c.req.Context()
-	hashed := newQuickXorAt(first)
+	hashed := newMarkedQuickXorAt(first)
 	body := &countingReader{r: io.TeeReader(c.req.Body, hashed)}
 	share := func() error { return c.keepShare(ctx, key, first, n, hashed) }
 	var res resumable.Result
@@ -234,6 +234,9 @@ func (c *call) fragment(key string) (*http.Response, error) {
 		}
 	}
 	if err != nil {
+		if body.n > 0 {
+			c.countPart(key, first, n, hashed)
+		}
 		return nil, err
 	}
 	c.x.Encrypted(res.KeyVersion)
@@ -263,6 +266,24 @@ func (c *call) fragment(key string) (*http.Response, error) {
 	plaintextItem(done.item, res.Size, qx)
 	item, _ := json.Marshal(done.item)
 	return c.answer(jsonResponse(c.req, done.status, item))
+}
+
+// countPart rewrites the hash share of a fragment that failed: for the
+// part the engine counted when it resumes the client inside the
+// fragment, none when it resumes at the fragment's start (the retry
+// writes it).
+func (c *call) countPart(key string, first, n int64, hashed *quickXor) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.req.Context()), 5*time.Second)
+	defer cancel()
+	info, err := c.engine.Status(ctx, key)
+	if err != nil {
+		return
+	}
+	if part, ok := hashed.upTo(info.Offset); ok && info.Offset > first && info.Offset < first+n {
+		_ = c.keepShare(ctx, key, first, part.n, part)
+		return
+	}
+	_ = c.a.State.Update(ctx, hashKey(key, first), c.ttl(), func([]byte) ([]byte, error) { return nil, nil })
 }
 
 // completed is the provider's answer to the last fragment.

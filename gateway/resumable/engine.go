@@ -366,10 +366,11 @@ func (e *Engine) Append(ctx context.Context, key string, p Piece, up Upstream) (
 	}
 	res, err := a.run(ctx, p, up)
 	if err != nil {
-		a.release()
+		kept := int64(-1)
 		if a.sent && p.Seq == 0 {
-			go a.resumeInside(up)
+			kept = a.askKept(up)
 		}
+		a.release(kept)
 		return Result{}, err
 	}
 	return res, nil
@@ -486,51 +487,44 @@ func (e *Engine) repeat(r *record, p Piece) (Result, error) {
 	return Result{Info: r.info(), Duplicate: true}, nil
 }
 
+// askKept asks the provider, after a piece failed part way, how much of
+// the file it holds, so that the client may resume inside the piece; -1
+// if it cannot tell within a couple of seconds (a provider may hold the
+// upload locked a moment after the broken request).
+func (a *appending) askKept(up Upstream) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for pause := 50 * time.Millisecond; ; pause *= 2 {
+		if u, err := up.Offset(ctx, a.r.Stored); err == nil {
+			return u
+		}
+		select {
+		case <-ctx.Done():
+			return -1
+		case <-time.After(pause):
+		}
+	}
+}
+
 // release gives the lease up after a failed piece. The upload stays
-// dirty, so the next piece asks the provider what it kept.
-func (a *appending) release() {
+// dirty, so the next piece asks the provider again what it kept. When
+// the provider is known to hold kept bytes of the file, the client
+// resumes from the first chunk the provider does not hold whole, inside
+// the piece that failed (Graph's nextExpectedRanges inside a fragment, a
+// tus HEAD inside a PATCH): what lies before it is stored, and that
+// chunk's tag is recorded, so it can only be sealed again with the same
+// plaintext.
+func (a *appending) release(kept int64) {
 	a.update(func(r *record) bool {
 		if r.Lease == nil || r.Lease.Owner != a.owner {
 			return false
 		}
 		r.Lease = nil
-		return true
-	})
-}
-
-// resumeInside lets the client resume in the middle of a piece that
-// failed (Graph's nextExpectedRanges inside a fragment, a tus HEAD
-// inside a PATCH): it asks the provider how much of the file it holds
-// and moves the client's offset to the first chunk the provider does not
-// hold whole. What lies before it is stored, and that chunk's tag is
-// recorded, so it can only be sealed again with the same plaintext. It
-// runs after the failed request has let go (a provider may hold the
-// upload locked a moment longer), and changes nothing if another piece
-// came first.
-func (a *appending) resumeInside(up Upstream) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kept := int64(-1)
-	for pause := 50 * time.Millisecond; kept < 0 && ctx.Err() == nil; pause *= 2 {
-		if u, err := up.Offset(ctx, a.r.Stored); err == nil {
-			kept = u
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(pause):
-		}
-	}
-	if kept <= a.r.Stored {
-		return
-	}
-	a.update(func(r *record) bool {
-		if r.Lease != nil && r.Lease.Until.After(a.e.now()) || r.Offset != a.r.Offset || r.Stored != a.r.Stored || r.Done {
-			return false
-		}
-		r.Stored = kept
-		if resume := r.chunkAt(kept) * crypto.ChunkSize; resume > r.Offset {
-			r.Offset, r.CarryFrom, r.Carry = resume, resume, nil
+		if kept > r.Stored {
+			r.Stored = kept
+			if resume := r.chunkAt(kept) * crypto.ChunkSize; resume > r.Offset {
+				r.Offset, r.CarryFrom, r.Carry = resume, resume, nil
+			}
 		}
 		return true
 	})
