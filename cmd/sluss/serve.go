@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/hkdf"
 
 	"github.com/sluss/sluss/gateway"
+	"github.com/sluss/sluss/gateway/nextcloud"
 	"github.com/sluss/sluss/gateway/s3"
 	"github.com/sluss/sluss/gateway/uploads"
 	"github.com/sluss/sluss/keys"
@@ -64,7 +65,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	// Protocol adapters are profiles; their stores are set below, once
 	// the key store is open.
 	s3a := &s3.Adapter{}
-	gc.Profiles = map[string]gateway.ProfileFunc{"s3": s3a.Profile}
+	nca := &nextcloud.Adapter{}
+	gc.Profiles = map[string]gateway.ProfileFunc{"s3": s3a.Profile, "nextcloud": nca.Profile}
 	for _, a := range approve {
 		if err := gc.Approve(a); err != nil {
 			return usagef("--approve %s: %v", a, err)
@@ -146,6 +148,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	defer stopSweep() // before the stores close
 	go sweepUploads(sweepCtx, ustore, logger)
 	s3a.State, s3a.Log = ustore, logger
+	nca.State, nca.Log = ustore, logger
 	s3a.Credentials = func(id string) (s3.Credential, error) {
 		c, err := store.S3Credential(id)
 		if errors.Is(err, keys.ErrNotFound) {
