@@ -175,6 +175,17 @@ func seqOf(name, numbering string) (int, error) {
 	return int(n), nil
 }
 
+// byteRange parses a chunk named START-END (inclusive byte offsets).
+func byteRange(name string) (start, end int64, ok bool) {
+	a, b, found := strings.Cut(name, "-")
+	if !found || a == "" || b == "" || strings.Trim(a+b, "0123456789") != "" || len(a) > 18 || len(b) > 18 {
+		return 0, 0, false
+	}
+	start, _ = strconv.ParseInt(a, 10, 64)
+	end, _ = strconv.ParseInt(b, 10, 64)
+	return start, end, end >= start
+}
+
 // chunkName is the client's name of the chunk with a sequence number.
 func chunkName(seq int, numbering string) string {
 	if numbering == numberingFromZero {
@@ -190,14 +201,21 @@ func (c *call) putChunk() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	seq, err := seqOf(c.chunk, info.Meta[metaNumbering])
-	if err != nil {
-		return nil, err
-	}
 	if c.req.ContentLength < 0 {
 		return nil, refusal(http.StatusLengthRequired, "a chunk needs a Content-Length", nil)
 	}
+	var seq int
 	offset := int64(-1)
+	if start, end, ok := byteRange(c.chunk); ok && info.Meta[metaNumbering] == numberingFromZero {
+		// START-END byte names (the documented first form): ordered by
+		// offset, so sent one after the other.
+		if end-start+1 != c.req.ContentLength {
+			return nil, refusal(http.StatusBadRequest, "the chunk's name and its Content-Length disagree", nil)
+		}
+		offset = start
+	} else if seq, err = seqOf(c.chunk, info.Meta[metaNumbering]); err != nil {
+		return nil, err
+	}
 	if v := c.req.Header.Get("OC-Chunk-Offset"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
@@ -353,8 +371,11 @@ func (c *call) list() (*http.Response, error) {
 	entry(c.folder+"/", info.Offset, true)
 	if c.req.Header.Get("Depth") != "0" {
 		for _, p := range info.Pieces {
-			if p.Seq > 0 {
+			switch {
+			case p.Seq > 0:
 				entry(c.folder+"/"+chunkName(p.Seq, info.Meta[metaNumbering]), p.Length, false)
+			case p.Length > 0:
+				entry(fmt.Sprintf("%s/%015d-%015d", c.folder, p.Offset, p.Offset+p.Length-1), p.Length, false)
 			}
 		}
 	}
