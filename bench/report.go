@@ -97,6 +97,11 @@ type Cell struct {
 	// the server, the shape of the load, the gateway's audit.
 	S3 *S3Run `json:"s3,omitempty"`
 
+	// Nextcloud is what the nextcloud scenario's cells
+	// (nextcloud-upload, nextcloud-download) add, in the s3 scenario's
+	// terms: objects are files, parts are chunks.
+	Nextcloud *S3Run `json:"nextcloud,omitempty"`
+
 	// Shared is what the shared scenario's cells (shared-form,
 	// shared-reidentify-cold, shared-reidentify-warm) add: the gateways,
 	// the balancer, the database, the PostgreSQL/bbolt ratio.

@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 // to start) is reported as not available with the reason; only a failure
 // of the bench itself (no sink) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	soak, s3, shared := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o)
+	soak, s3, shared, nc := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o), ncSettingsOf(o)
 	o.defaults()
 	started := time.Now()
 	scenarios, err := selectScenarios(o.Scenarios)
@@ -213,12 +213,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		m mode
 	}
 	var jobs []job
-	runS3, runShared := false, false
+	runS3, runShared, runNextcloud := false, false, false
 	for _, s := range scenarios {
 		if s.Name == ScenarioShared {
 			// Measured below, its own way, as three scenarios of cells.
 			runShared = true
 			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioSharedForm, ScenarioSharedReidCold, ScenarioSharedReidWarm)
+			continue
+		}
+		if s.Name == ScenarioNextcloud {
+			runNextcloud = true
+			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioNextcloudUpload, ScenarioNextcloudDownload)
 			continue
 		}
 		if s.Name == ScenarioS3 {
@@ -297,6 +302,32 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 			}
 			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), s3.runs
+		}
+	}
+	if runNextcloud {
+		progress := func(s string) { logf("nextcloud: " + s) }
+		cells := measureNextcloud(ctx, e, nc, progress)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, c := range cells {
+			if c.Available {
+				logf(fmt.Sprintf("nextcloud: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
+			} else {
+				logf(fmt.Sprintf("nextcloud: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
+			}
+		}
+		rep.Cells = append(rep.Cells, cells...)
+		if len(scenarios) == 1 {
+			var secs float64
+			var n int
+			for _, c := range cells {
+				for _, r := range c.Runs {
+					secs += r.Seconds
+					n++
+				}
+			}
+			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), nc.runs
 		}
 	}
 	if runShared {

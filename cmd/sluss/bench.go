@@ -28,7 +28,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		htmlFile, baselineFile  string
 		quiet                   bool
 	)
-	fs.Var(&scenarios, "scenario", "`SCENARIO` to run, repeatable or comma-separated: upload, download, form, small, latency, api-encrypt, api-pseudonymize (default all of these), soak (only when named: 1 000 users for 5 minutes), s3 (only when named: multipart uploads and downloads to versitygw, direct and through an s3 gateway), shared (only when named: three gateways behind HAProxy, form posts and re-identification with bbolt and with PostgreSQL)")
+	fs.Var(&scenarios, "scenario", "`SCENARIO` to run, repeatable or comma-separated: upload, download, form, small, latency, api-encrypt, api-pseudonymize (default all of these), soak (only when named: 1 000 users for 5 minutes), s3 (only when named: multipart uploads and downloads to versitygw, direct and through an s3 gateway), nextcloud (only when named: chunked uploads and downloads to the test Nextcloud, direct and through a nextcloud gateway), shared (only when named: three gateways behind HAProxy, form posts and re-identification with bbolt and with PostgreSQL)")
 	fs.Var(&modes, "mode", "`MODE` to measure, repeatable or comma-separated: direct, gateway-inspect, gateway-full, gateway (with --proxy) (default direct, gateway-inspect, gateway-full)")
 	fs.Var(&peers, "peer", "also measure a MITM `PEER`: mitmproxy or squid (Debian packages mitmproxy, squid-openssl); repeatable")
 	fs.DurationVar(&o.Duration, "duration", 0, "length of one measured run (default 1s); for soak the whole soak (default 5m)")

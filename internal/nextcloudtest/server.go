@@ -13,7 +13,8 @@
 //     PROPPATCH (accepted, ignored);
 //   - chunked upload v2 under /remote.php/dav/uploads/USER/ID/: MKCOL,
 //     chunk PUTs, PROPFIND of the folder, MOVE of .file (chunks joined in
-//     the order of their names, OC-Total-Length checked), DELETE;
+//     the natural order of their names, as Nextcloud's strnatcmp: 2 before
+//     10; OC-Total-Length checked), DELETE;
 //   - basic authentication, and a quota answered with 507.
 //
 // [Server.Requests] records every request (method, path, body size) so a
@@ -67,6 +68,7 @@ type Server struct {
 	fileIDs  map[string]int64
 	nextID   int64
 	requests []Request
+	noLog    bool
 }
 
 // Request is what the server saw of one request.
@@ -82,8 +84,19 @@ type Request struct {
 // Start starts a server for the test and stops it at cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// New starts a server keeping its files and certificate in dir (the
+// bench uses it outside tests); Close stops it.
+func New(dir string) (*Server, error) {
 	s := &Server{
-		Dir:      t.TempDir(),
+		Dir:      filepath.Join(dir, "data"),
 		User:     "tester",
 		Password: "correct horse battery staple",
 		Version:  "28.0.4.1",
@@ -91,25 +104,35 @@ func Start(t testing.TB) *Server {
 		fileIDs:  map[string]int64{},
 		nextID:   100,
 	}
-	if err := os.MkdirAll(filepath.Join(s.Dir, "files", s.User), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(s.Dir, "uploads", s.User), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"files", "uploads"} {
+		if err := os.MkdirAll(filepath.Join(s.Dir, d, s.User), 0o755); err != nil {
+			return nil, err
+		}
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.EnableHTTP2 = false
 	s.srv.StartTLS()
-	t.Cleanup(s.srv.Close)
 	s.URL = s.srv.URL
 	u, _ := url.Parse(s.URL)
 	s.Port = u.Port()
-	s.CAFile = filepath.Join(t.TempDir(), "nextcloudtest-ca.pem")
+	s.CAFile = filepath.Join(dir, "nextcloudtest-ca.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
 	if err := os.WriteFile(s.CAFile, pemBytes, 0o644); err != nil {
-		t.Fatal(err)
+		s.srv.Close()
+		return nil, err
 	}
-	return s
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// KeepRequests sets whether Requests records (on by default); a long
+// benchmark turns it off.
+func (s *Server) KeepRequests(on bool) {
+	s.mu.Lock()
+	s.noLog = !on
+	s.mu.Unlock()
 }
 
 // Client is an HTTP client that trusts the server, for direct requests.
@@ -171,8 +194,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.noLog {
+			return
+		}
 		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Body: body.n, Status: sw.status, Header: r.Header.Clone()})
-		s.mu.Unlock()
 	}()
 	s.route(sw, r)
 }
@@ -709,7 +735,39 @@ func (s *Server) uploads(w http.ResponseWriter, r *http.Request, rel string) {
 	}
 }
 
-// assemble joins an upload's chunks, in the order of their names, into
+// naturalLess orders names as PHP's strnatcmp: runs of digits compare
+// as numbers.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+// assemble joins an upload's chunks, in the natural order of their names, into
 // the file the Destination header names.
 func (s *Server) assemble(w http.ResponseWriter, r *http.Request, folder string) {
 	dest, ok := s.destination(r)
@@ -739,7 +797,7 @@ func (s *Server) assemble(w http.ResponseWriter, r *http.Request, folder string)
 		davError(w, http.StatusBadRequest, `Sabre\DAV\Exception\BadRequest`, "too many chunks")
 		return
 	}
-	sort.Strings(names)
+	sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
 	if tl := r.Header.Get("OC-Total-Length"); tl != "" {
 		if n, err := strconv.ParseInt(tl, 10, 64); err != nil || n != total {
 			davError(w, http.StatusBadRequest, `Sabre\DAV\Exception\BadRequest`, fmt.Sprintf("chunks on server do not sum up to %s but to %d bytes", tl, total))

@@ -61,3 +61,17 @@ func TestNextcloudcmdDirect(t *testing.T) {
 		t.Fatalf("big.bin synced back: %d bytes, %v", len(back), err)
 	}
 }
+
+func TestNaturalLess(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		less bool
+	}{
+		{"2", "10", true}, {"10", "2", false}, {"00001", "2", true}, {"0000000000000009", "0000000000000010", true},
+		{"a2", "a10", true}, {"1", "1", false}, {"000000000000000-000000010485759", "000000010485760-000000020971519", true},
+	} {
+		if got := naturalLess(c.a, c.b); got != c.less {
+			t.Errorf("naturalLess(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}
