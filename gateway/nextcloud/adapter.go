@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ type Adapter struct {
 	// minutes.
 	SeqWait time.Duration
 	Log     zerolog.Logger
+
+	order chunkOrder
 }
 
 // Profile builds the rules of a nextcloud service. It takes no options.
@@ -62,21 +65,12 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 	}
 	// Chunking v1 is refused before the webdav upload rule encrypts.
 	for _, ru := range webdav {
-		if containsMethod(ru.Methods, http.MethodPut) {
+		if slices.Contains(ru.Methods, http.MethodPut) {
 			ru.Request = append([]gateway.RequestTransformer{refuseV1{}}, ru.Request...)
 		}
 		rules = append(rules, ru)
 	}
 	return rules, nil
-}
-
-func containsMethod(ms []string, m string) bool {
-	for _, x := range ms {
-		if x == m {
-			return true
-		}
-	}
-	return false
 }
 
 // v1ChunkName is chunking v1's name of a piece: FILE-chunking-ID-COUNT-INDEX.

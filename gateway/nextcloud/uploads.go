@@ -69,7 +69,11 @@ func (c *call) serve() (*http.Response, error) {
 		return nil, refusal(http.StatusServiceUnavailable, "the gateway has no upload-state store, so chunked upload is not available", nil)
 	}
 	// /remote.php/dav/uploads/USER/ID[/CHUNK]
-	segs := strings.Split(strings.TrimPrefix(c.req.URL.EscapedPath(), uploadsPrefix), "/")
+	esc, ok := strings.CutPrefix(c.req.URL.EscapedPath(), uploadsPrefix)
+	if !ok {
+		return nil, refusal(http.StatusBadRequest, "bad upload path", nil)
+	}
+	segs := strings.Split(esc, "/")
 	if len(segs) > 0 && segs[len(segs)-1] == "" {
 		segs = segs[:len(segs)-1]
 	}
@@ -84,7 +88,8 @@ func (c *call) serve() (*http.Response, error) {
 		return nil, refusal(http.StatusMethodNotAllowed, "an upload folder holds chunks only", nil)
 	}
 	for _, s := range segs {
-		if s == "." || s == ".." || s == "" {
+		u, err := url.PathUnescape(s)
+		if err != nil || u == "." || u == ".." || u == "" || strings.ContainsAny(u, "/\\") {
 			return nil, refusal(http.StatusBadRequest, "bad upload path", nil)
 		}
 	}
@@ -237,7 +242,14 @@ func (c *call) putChunk() (*http.Response, error) {
 		check = sum.verify
 	}
 	up := &chunkUpstream{c: c}
+	var release func(bool)
+	if seq > 0 {
+		release = c.a.order.wait(ctx, c.key, seq)
+	}
 	res, err := c.e.Append(ctx, c.key, resumable.Piece{Seq: seq, Offset: offset, Length: c.req.ContentLength, Size: -1, Body: body, Check: check}, up)
+	if release != nil {
+		release(err == nil)
+	}
 	if err != nil {
 		return nil, err
 	}
