@@ -83,14 +83,34 @@ gateway:
 // SLUSS_REQUIRE_NEXTCLOUD=1).
 func nextcloudcmd(t *testing.T) string {
 	t.Helper()
+	missing := func(why string) {
+		if os.Getenv("SLUSS_REQUIRE_NEXTCLOUD") == "1" || os.Getenv("CI") != "" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
 	p, err := exec.LookPath("nextcloudcmd")
 	if err != nil {
-		if os.Getenv("SLUSS_REQUIRE_NEXTCLOUD") == "1" {
-			t.Fatal("nextcloudcmd not found (Debian nextcloud-desktop-cmd; test.sh installs it)")
-		}
-		t.Skip("nextcloudcmd not found (Debian nextcloud-desktop-cmd; test.sh installs it)")
+		missing("nextcloudcmd not found (Debian nextcloud-desktop-cmd; test.sh installs it)")
+	}
+	// The client gets a certificate directory of its own in a mount
+	// namespace (see sync).
+	if out, err := exec.Command("unshare", append(unshareArgs(), "true")...).CombinedOutput(); err != nil {
+		missing(fmt.Sprintf("unshare cannot make a mount namespace here (%v: %s), so nextcloudcmd cannot be given the gateway's CA", err, strings.TrimSpace(string(out))))
+	}
+	if _, err := exec.LookPath("openssl"); err != nil {
+		missing("the openssl CLI is not installed (it names the CA file as OpenSSL looks it up)")
 	}
 	return p
+}
+
+// unshareArgs make a mount namespace: as root directly, otherwise in a
+// user namespace of its own.
+func unshareArgs() []string {
+	if os.Geteuid() == 0 {
+		return []string{"-m", "--"}
+	}
+	return []string{"-r", "-m", "--"}
 }
 
 // ncChunkSize is the desktop client's chunk size in the tests: no
@@ -116,9 +136,9 @@ func (g *ncGateway) sync(t *testing.T, bin, dir string, trustCA bool) (string, e
 	if trustCA {
 		g.hashedCA(t, certs)
 	}
-	args := []string{"-m", "--", "sh", "-c", `mount --bind "$0" /etc/ssl/certs && exec "$@"`, certs,
+	args := append(unshareArgs(), "sh", "-c", `mount --bind "$0" /etc/ssl/certs && exec "$@"`, certs,
 		bin, "--non-interactive", "--max-sync-retries", "1", "--httpproxy", g.p.proxy,
-		"-u", g.srv.User, "-p", g.srv.Password, dir, g.base}
+		"-u", g.srv.User, "-p", g.srv.Password, dir, g.base)
 	cmd := exec.Command("unshare", args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()

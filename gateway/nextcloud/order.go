@@ -12,40 +12,55 @@ import (
 // second, since the predecessor may be at another gateway). It only
 // hurries: the engine still decides the order.
 type chunkOrder struct {
-	mu   sync.Mutex
-	done map[string]*orderGate
+	mu    sync.Mutex
+	gates map[string]*orderGate
 }
 
 type orderGate struct {
-	seq     int           // the highest chunk appended here
+	seq     int           // the highest chunk known appended
 	changed chan struct{} // closed and replaced when seq grows
-	users   int
+	used    time.Time
 }
 
-// localWait is how long a chunk waits here for its predecessor before it
-// leaves the waiting to the engine (the predecessor may be elsewhere).
-const localWait = 30 * time.Second
+const (
+	// localWait is how long a chunk waits here for its predecessor
+	// before it leaves the waiting to the engine (the predecessor may be
+	// at another gateway).
+	localWait = 30 * time.Second
+	// gateIdle is how long the gate of an upload no chunk has used is
+	// kept (an upload ends with MOVE or DELETE, which forget it; this is
+	// for those abandoned).
+	gateIdle = time.Hour
+)
 
-// wait returns when chunk seq-1 of the upload at key was appended on
-// this gateway, after localWait, or when ctx ends. release must be
-// called when the chunk is done.
-func (o *chunkOrder) wait(ctx context.Context, key string, seq int) (release func(appended bool)) {
+// wait returns when chunk seq-1 of the upload at key was appended (on
+// this gateway, or before: appended is the highest chunk the upload
+// state held when the chunk arrived), after localWait, or when ctx ends.
+// done must be called when the chunk has been appended.
+func (o *chunkOrder) wait(ctx context.Context, key string, seq, appended int) (done func()) {
+	now := time.Now()
 	o.mu.Lock()
-	if o.done == nil {
-		o.done = map[string]*orderGate{}
+	if o.gates == nil {
+		o.gates = map[string]*orderGate{}
 	}
-	g := o.done[key]
+	for k, g := range o.gates {
+		if now.Sub(g.used) > gateIdle {
+			delete(o.gates, k)
+		}
+	}
+	g := o.gates[key]
 	if g == nil {
 		g = &orderGate{changed: make(chan struct{})}
-		o.done[key] = g
+		o.gates[key] = g
 	}
-	g.users++
+	g.used = now
+	o.raise(g, appended)
 	o.mu.Unlock()
 	timer := time.NewTimer(localWait)
 	defer timer.Stop()
-	for {
+	for waiting := true; waiting; {
 		o.mu.Lock()
-		ready, changed := seq <= 1 || g.seq >= seq-1, g.changed
+		ready, changed := g.seq >= seq-1, g.changed
 		o.mu.Unlock()
 		if ready {
 			break
@@ -53,24 +68,31 @@ func (o *chunkOrder) wait(ctx context.Context, key string, seq int) (release fun
 		select {
 		case <-changed:
 		case <-timer.C:
-			ready = true
+			waiting = false
 		case <-ctx.Done():
-			ready = true
-		}
-		if ready {
-			break
+			waiting = false
 		}
 	}
-	return func(appended bool) {
+	return func() {
 		o.mu.Lock()
-		defer o.mu.Unlock()
-		if appended && seq > g.seq {
-			g.seq = seq
-			close(g.changed)
-			g.changed = make(chan struct{})
-		}
-		if g.users--; g.users == 0 {
-			delete(o.done, key)
-		}
+		o.raise(g, seq)
+		g.used = time.Now()
+		o.mu.Unlock()
 	}
+}
+
+// raise records that chunk seq is appended; o.mu is held.
+func (o *chunkOrder) raise(g *orderGate, seq int) {
+	if seq > g.seq {
+		g.seq = seq
+		close(g.changed)
+		g.changed = make(chan struct{})
+	}
+}
+
+// forget drops the gate of an upload that ended.
+func (o *chunkOrder) forget(key string) {
+	o.mu.Lock()
+	delete(o.gates, key)
+	o.mu.Unlock()
 }

@@ -242,13 +242,17 @@ func (c *call) putChunk() (*http.Response, error) {
 		check = sum.verify
 	}
 	up := &chunkUpstream{c: c}
-	var release func(bool)
+	var appended func()
 	if seq > 0 {
-		release = c.a.order.wait(ctx, c.key, seq)
+		last := 0
+		for _, p := range info.Pieces {
+			last = max(last, p.Seq)
+		}
+		appended = c.a.order.wait(ctx, c.key, seq, last)
 	}
 	res, err := c.e.Append(ctx, c.key, resumable.Piece{Seq: seq, Offset: offset, Length: c.req.ContentLength, Size: -1, Body: body, Check: check}, up)
-	if release != nil {
-		release(err == nil)
+	if appended != nil && err == nil {
+		appended()
 	}
 	if err != nil {
 		return nil, err
@@ -326,6 +330,7 @@ func (c *call) finish() (*http.Response, error) {
 	}
 	if resp.StatusCode/100 == 2 {
 		c.x.Encrypted(info.KeyVersion)
+		c.a.order.forget(c.key)
 		if err := c.e.Abort(ctx, c.key); err != nil {
 			c.x.Log.Debug().Err(err).Msg("upload state not removed after the final MOVE")
 		}
@@ -340,6 +345,7 @@ func (c *call) abort() (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotFound {
+		c.a.order.forget(c.key)
 		if err := c.e.Abort(c.req.Context(), c.key); err != nil && !errors.Is(err, resumable.ErrNotFound) {
 			resp.Body.Close()
 			return nil, err
