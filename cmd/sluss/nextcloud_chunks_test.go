@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +28,7 @@ type ncUpload struct {
 	client *http.Client
 	folder string // path of the upload folder
 	dest   string // Destination URL
-	total  int
+	total  int    // -1: not said
 }
 
 func (g *ncGateway) newUpload(t *testing.T, client *http.Client, id, name string, total int) *ncUpload {
@@ -41,7 +43,11 @@ func (g *ncGateway) newUpload(t *testing.T, client *http.Client, id, name string
 }
 
 func (u *ncUpload) headers() map[string]string {
-	return map[string]string{"Destination": u.dest, "OC-Total-Length": strconv.Itoa(u.total)}
+	h := map[string]string{"Destination": u.dest}
+	if u.total >= 0 {
+		h["OC-Total-Length"] = strconv.Itoa(u.total)
+	}
+	return h
 }
 
 func (u *ncUpload) put(t *testing.T, n int, b []byte) (int, string) {
@@ -114,6 +120,27 @@ func TestNextcloudWebUploader(t *testing.T) {
 	}
 	rel := g.checkStoredAs(t, file)
 	noPersonalData(t, "the stored file's name", rel)
+	st, err := os.Stat(g.srv.FilePath(rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Upstream, the chunks are the engine's sends, named 00001…, and
+	// OC-Total-Length is the age file's size.
+	var sends []string
+	for _, r := range g.srv.Requests() {
+		if strings.HasPrefix(r.Path, "/remote.php/dav/uploads/") && r.Method != http.MethodDelete {
+			if tl := r.Header.Get("OC-Total-Length"); tl != strconv.FormatInt(st.Size(), 10) {
+				t.Errorf("%s %s: OC-Total-Length %q, want the age file's %d", r.Method, r.Path, tl, st.Size())
+			}
+		}
+		if r.Method == http.MethodPut && strings.HasPrefix(r.Path, "/remote.php/dav/uploads/") {
+			sends = append(sends, r.Path[strings.LastIndex(r.Path, "/")+1:])
+		}
+	}
+	slices.Sort(sends)
+	if strings.Join(sends, ",") != "00001,00002,00003,00004,00005" {
+		t.Errorf("the server got chunks %v, want 00001…00005", sends)
+	}
 	for _, r := range g.srv.Requests() {
 		noPersonalData(t, "a path the server saw", r.Path)
 		for k, vs := range r.Header {
@@ -399,4 +426,63 @@ func TestNextcloudMemoryFlat(t *testing.T) {
 	if !bytes.Equal(d.Sum(nil), h.Sum(nil)) {
 		t.Error("the 1 GiB file does not decrypt to what was uploaded")
 	}
+}
+
+// TestNextcloudDesktopNumbering: the desktop client's form — MKCOL
+// without a Destination, chunks counted from 0 in 16 digits with
+// OC-Chunk-Offset — is listed back by those names with plaintext sizes; a
+// wrong offset is refused. An upload of unknown size (no
+// OC-Total-Length) is finished by the MOVE.
+func TestNextcloudDesktopNumbering(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end Nextcloud")
+	}
+	g := startNextcloudGateway(t)
+	client := g.proxyClient(t, "", "")
+	user := g.srv.User
+	dest := g.base + "/remote.php/dav/files/" + user + "/desktop.bin"
+	file := randomBytes(2*ncChunkSize + 777)
+	folder := "/remote.php/dav/uploads/" + user + "/4711"
+	if code, body, _ := g.davRequest(t, client, "MKCOL", folder, nil, map[string]string{"OC-Total-Length": strconv.Itoa(len(file))}); code != http.StatusCreated {
+		t.Fatalf("MKCOL: %d %s", code, body)
+	}
+	put := func(n, off int, b []byte) int {
+		code, _, _ := g.davRequest(t, client, http.MethodPut, fmt.Sprintf("%s/%016d", folder, n), b, map[string]string{"OC-Chunk-Offset": strconv.Itoa(off)})
+		return code
+	}
+	if code := put(0, 0, file[:ncChunkSize]); code != http.StatusCreated {
+		t.Fatalf("chunk 0: %d", code)
+	}
+	if code := put(1, ncChunkSize+1, file[ncChunkSize:2*ncChunkSize]); code != http.StatusBadRequest {
+		t.Errorf("chunk 1 at a wrong OC-Chunk-Offset: %d, want 400", code)
+	}
+	if code := put(1, ncChunkSize, file[ncChunkSize:2*ncChunkSize]); code != http.StatusCreated {
+		t.Fatalf("chunk 1: %d", code)
+	}
+	got := g.propfindSizes(t, client, folder)
+	want := map[string]int64{"0000000000000000": ncChunkSize, "0000000000000001": ncChunkSize}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("PROPFIND of the upload folder lists %v, want %v", got, want)
+	}
+	if code := put(2, 2*ncChunkSize, file[2*ncChunkSize:]); code != http.StatusCreated {
+		t.Fatalf("chunk 2: %d", code)
+	}
+	if code, body, _ := g.davRequest(t, client, "MOVE", folder+"/.file", nil, map[string]string{"Destination": dest, "OC-Total-Length": strconv.Itoa(len(file))}); code != http.StatusCreated {
+		t.Fatalf("MOVE: %d %s", code, body)
+	}
+	g.checkStoredAs(t, file)
+
+	// Size unknown: the engine holds the end back until the MOVE.
+	u := g.newUpload(t, client, "unknown-size", "unknown.bin", -1)
+	h := u.headers()
+	second := randomBytes(3 << 16) // ends on an age chunk boundary
+	for i, b := range [][]byte{file[:ncChunkSize], second} {
+		if code, body, _ := g.davRequest(t, client, http.MethodPut, fmt.Sprintf("%s/%d", u.folder, i+1), b, h); code != http.StatusCreated {
+			t.Fatalf("chunk %d: %d %s", i+1, code, body)
+		}
+	}
+	if code, body, _ := g.davRequest(t, client, "MOVE", u.folder+"/.file", nil, h); code != http.StatusCreated {
+		t.Fatalf("MOVE: %d %s", code, body)
+	}
+	g.checkStoredAs(t, append(bytes.Clone(file[:ncChunkSize]), second...))
 }
