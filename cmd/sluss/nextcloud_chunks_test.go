@@ -150,7 +150,32 @@ func TestNextcloudWebUploader(t *testing.T) {
 			t.Errorf("%s %s reached the server with the plaintext's OC-Checksum", r.Method, r.Path)
 		}
 	}
-	code, body, _ := g.davRequest(t, client, http.MethodGet, "/remote.php/dav/files/"+g.srv.User+"/"+url.PathEscape(name), nil, nil)
+	// Listings give the plaintext's size in both properties the desktop
+	// client reads.
+	code, body, _ := g.davRequest(t, client, "PROPFIND", "/remote.php/dav/files/"+g.srv.User+"/", nil, map[string]string{"Depth": "1"})
+	var ms struct {
+		Responses []struct {
+			Href   string `xml:"href"`
+			Length string `xml:"propstat>prop>getcontentlength"`
+			Size   string `xml:"http://owncloud.org/ns propstat>prop>size"`
+		} `xml:"response"`
+	}
+	if err := xml.Unmarshal([]byte(body), &ms); code != http.StatusMultiStatus || err != nil {
+		t.Fatalf("PROPFIND: %d %v", code, err)
+	}
+	listed := false
+	for _, r := range ms.Responses {
+		if strings.HasSuffix(r.Href, "/"+url.PathEscape(name)) {
+			listed = true
+			if want := strconv.Itoa(len(file)); r.Length != want || r.Size != want {
+				t.Errorf("PROPFIND lists getcontentlength %s and oc:size %s, want the plaintext's %s", r.Length, r.Size, want)
+			}
+		}
+	}
+	if !listed {
+		t.Errorf("PROPFIND does not list %s by its name:\n%s", name, body)
+	}
+	code, body, _ = g.davRequest(t, client, http.MethodGet, "/remote.php/dav/files/"+g.srv.User+"/"+url.PathEscape(name), nil, nil)
 	if code != http.StatusOK || body != string(file) {
 		t.Errorf("GET through the gateway: %d, %d bytes; want the %d uploaded", code, len(body), len(file))
 	}

@@ -68,6 +68,9 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 		if slices.Contains(ru.Methods, http.MethodPut) {
 			ru.Request = append([]gateway.RequestTransformer{refuseV1{}}, ru.Request...)
 		}
+		if slices.Equal(ru.Methods, []string{"PROPFIND"}) {
+			ru.Response = append(slices.Clip(ru.Response), fileSizes{})
+		}
 		rules = append(rules, ru)
 	}
 	return rules, nil
