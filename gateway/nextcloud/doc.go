@@ -21,7 +21,8 @@
 //   - PROPFIND of an upload folder (the desktop client's resume) answered
 //     from the upload state: the client's chunks with plaintext sizes;
 //   - sizes in the client's terms: OC-Total-Length is the plaintext size
-//     from the client and the age file's size upstream;
+//     from the client and the age file's size upstream; listings give
+//     files' oc:size in plaintext as well as getcontentlength (sizes.go);
 //   - checksums: an OC-Checksum on a chunk (SHA1, MD5, Adler32) is
 //     checked against the chunk's plaintext and not sent on. The one on
 //     the final MOVE covers the whole file, which the gateway never holds
