@@ -60,6 +60,20 @@ if [ "$(versitygw_version)" != v1.8.0 ]; then
 	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 fi
 
+# tusd, a real tus server, and tus-js-client with the proxy agents Node
+# needs, in .cache/npm, for the tus tests (cmd/sluss/tus_test.go), which
+# fail instead of skipping when SLUSS_REQUIRE_TUS is set.
+tusd_version() { go version -m "$(go env GOPATH)/bin/tusd" 2>/dev/null | awk '$1 == "mod" { print $3 }'; }
+if [ "$(tusd_version)" != v2.9.1 ]; then
+	log "installing tusd v2.9.1"
+	go install github.com/tus/tusd/v2/cmd/tusd@v2.9.1
+fi
+if ! grep -qs '"version": "4.3.1"' .cache/npm/node_modules/tus-js-client/package.json; then
+	log "installing tus-js-client 4.3.1 into .cache/npm"
+	npm install --prefix .cache/npm --no-audit --no-fund tus-js-client@4.3.1 http-proxy-agent@7.0.2 https-proxy-agent@7.0.6 >/dev/null
+fi
+export SLUSS_REQUIRE_TUS=1
+
 # helm, to render the chart in deploy/helm (deploy/check). The build takes
 # about 4 minutes; like versitygw's, its version is in its build
 # information.

@@ -70,6 +70,9 @@ h3{font-size:15px;margin:20px 0 6px}
 		if cells[0].Nextcloud != nil {
 			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].Nextcloud.describeNextcloud()))
 		}
+		if cells[0].Tus != nil {
+			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].Tus.describe()))
+		}
 		if cells[0].Shared != nil {
 			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].Shared.describe()))
 		}
@@ -108,6 +111,9 @@ func scenarioTitle(name string) string {
 		return t
 	}
 	if t := ncTitles[name]; t != "" {
+		return t
+	}
+	if t := tusTitles[name]; t != "" {
 		return t
 	}
 	if t := sharedTitles[name]; t != "" {

@@ -102,6 +102,9 @@ type Cell struct {
 	// terms: objects are files, parts are chunks.
 	Nextcloud *S3Run `json:"nextcloud,omitempty"`
 
+	// Tus is what the tus scenario's cells (tus-upload) add.
+	Tus *TusRun `json:"tus,omitempty"`
+
 	// Shared is what the shared scenario's cells (shared-form,
 	// shared-reidentify-cold, shared-reidentify-warm) add: the gateways,
 	// the balancer, the database, the PostgreSQL/bbolt ratio.

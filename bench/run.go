@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 // to start) is reported as not available with the reason; only a failure
 // of the bench itself (no sink) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	soak, s3, shared, nc := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o), ncSettingsOf(o)
+	soak, s3, shared, tus, nc := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o), tusSettingsOf(o), ncSettingsOf(o)
 	o.defaults()
 	started := time.Now()
 	scenarios, err := selectScenarios(o.Scenarios)
@@ -129,6 +129,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var versitygwBin string
 	if slices.ContainsFunc(scenarios, func(s *Scenario) bool { return s.Name == ScenarioS3 }) {
 		if versitygwBin, err = findVersitygw(); err != nil {
+			return nil, err
+		}
+	}
+
+	var tusdBin string
+	if slices.ContainsFunc(scenarios, func(s *Scenario) bool { return s.Name == ScenarioTus }) {
+		if tusdBin, err = findTusd(); err != nil {
 			return nil, err
 		}
 	}
@@ -213,7 +220,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		m mode
 	}
 	var jobs []job
-	runS3, runShared, runNextcloud := false, false, false
+	runS3, runShared, runTus, runNextcloud := false, false, false, false
 	for _, s := range scenarios {
 		if s.Name == ScenarioShared {
 			// Measured below, its own way, as three scenarios of cells.
@@ -222,8 +229,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			continue
 		}
 		if s.Name == ScenarioNextcloud {
+			// Measured below, its own way, as two scenarios of cells.
 			runNextcloud = true
 			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioNextcloudUpload, ScenarioNextcloudDownload)
+			continue
+		}
+		if s.Name == ScenarioTus {
+			// Measured below, its own way.
+			runTus = true
+			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioTusUpload)
 			continue
 		}
 		if s.Name == ScenarioS3 {
@@ -319,6 +333,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Cells = append(rep.Cells, cells...)
 		if len(scenarios) == 1 {
+			// Its runs are so many files, not a time.
 			var secs float64
 			var n int
 			for _, c := range cells {
@@ -328,6 +343,32 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 			}
 			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), nc.runs
+		}
+	}
+	if runTus {
+		progress := func(s string) { logf("tus: " + s) }
+		cells := measureTus(ctx, e, tusdBin, tus, progress)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, c := range cells {
+			if c.Available {
+				logf(fmt.Sprintf("tus: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
+			} else {
+				logf(fmt.Sprintf("tus: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
+			}
+		}
+		rep.Cells = append(rep.Cells, cells...)
+		if len(scenarios) == 1 {
+			var secs float64
+			var n int
+			for _, c := range cells {
+				for _, r := range c.Runs {
+					secs += r.Seconds
+					n++
+				}
+			}
+			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), tus.runs
 		}
 	}
 	if runShared {

@@ -86,6 +86,12 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 	}
 	for _, c := range r.Cells {
+		if c.Tus != nil {
+			fmt.Fprintln(w, "\n"+c.Tus.describe())
+			break
+		}
+	}
+	for _, c := range r.Cells {
 		if c.Shared != nil {
 			fmt.Fprintln(w, "\n"+c.Shared.describe())
 			break

@@ -109,6 +109,7 @@ var errLowOrderShare = errors.New("low-order X25519 share")
 func newXWingPrivateKey(seed []byte) (*xwingPrivateKey, []byte) {
 	expanded := sha3.SumSHAKE256(seed, mlkem768.KeySeedSize+x25519.Size)
 	pkm, skm := mlkem768.NewKeyFromSeed(expanded[:mlkem768.KeySeedSize])
+	leaveAVX()
 	sk := &xwingPrivateKey{mlkem: skm}
 	copy(sk.x[:], expanded[mlkem768.KeySeedSize:])
 	x25519.KeyGen(&sk.xpk, &sk.x)
@@ -128,6 +129,7 @@ func (sk *xwingPrivateKey) decapsulate(enc []byte) ([]byte, error) {
 	}
 	var ssm [mlkem768.SharedKeySize]byte
 	sk.mlkem.DecapsulateTo(ssm[:], enc[:mlkem768.CiphertextSize])
+	leaveAVX()
 	var share, ssx x25519.Key
 	copy(share[:], enc[mlkem768.CiphertextSize:])
 	// The all-zero output, not circl's verdict on the input, is what age's

@@ -138,7 +138,7 @@ func BenchmarkWrap(b *testing.B) {
 		s.done(0)
 		enc := make([]byte, encSize)
 		rand.Read(seed)
-		r.pk.EncapsulateTo(enc, ss[:], seed)
+		r.encapsulate(enc, ss[:], seed)
 		s.done(1)
 		key, baseNonce := keySchedule(hpkeSuiteID, hpkeContext, ss[:])
 		s.done(2)
@@ -342,4 +342,39 @@ func BenchmarkStreamDecrypt(b *testing.B) {
 	b.ReportMetric(s.sumOf("bare")/s.sumOf("readerat"), "readerat/bare")
 	b.ReportMetric(s.sumOf("bare")/s.sumOf("streamread"), "streamread/bare")
 	b.ReportMetric(s.sumOf("bare")/s.sumOf("barecopy"), "barecopy/bare")
+}
+
+// BenchmarkAVXTransition shows why leaveAVX exists: the HPKE key schedule
+// (SHA-256 on SHA-NI, legacy SSE) right after circl's X-Wing encapsulation
+// (AVX2, no VZEROUPPER), with the upper YMM state left dirty as circl
+// leaves it and cleared, in one run:
+//
+//	go test ./crypto -run '^$' -bench AVXTransition
+//
+// Compare keyschedule-ns of the two; on CPUs without the penalty they
+// are equal.
+func BenchmarkAVXTransition(b *testing.B) {
+	r := mustIdentity(b).Recipient()
+	seed := make([]byte, xwing.EncapsulationSeedSize)
+	enc := make([]byte, encSize)
+	var ss [xwing.SharedKeySize]byte
+	for _, clear := range []bool{false, true} {
+		name := "dirty"
+		if clear {
+			name = "cleared"
+		}
+		b.Run(name, func(b *testing.B) {
+			var ks time.Duration
+			for b.Loop() {
+				r.pk.EncapsulateTo(enc, ss[:], seed)
+				if clear {
+					leaveAVX()
+				}
+				t := time.Now()
+				keySchedule(hpkeSuiteID, hpkeContext, ss[:])
+				ks += time.Since(t)
+			}
+			b.ReportMetric(float64(ks.Nanoseconds())/float64(b.N), "keyschedule-ns")
+		})
+	}
 }

@@ -58,7 +58,9 @@ func NewRecipient(publicKey []byte) (*Recipient, error) {
 		return nil, fmt.Errorf("invalid mlkem768x25519 public key: %d bytes, want %d", len(publicKey), PublicKeySize)
 	}
 	var pk xwing.PublicKey
-	if err := pk.Unpack(publicKey); err != nil {
+	err := pk.Unpack(publicKey)
+	leaveAVX()
+	if err != nil {
 		return nil, fmt.Errorf("invalid mlkem768x25519 public key: %w", err)
 	}
 	return &Recipient{pk: &pk, raw: append([]byte(nil), publicKey...)}, nil
@@ -106,8 +108,15 @@ func (r *Recipient) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, err
 func (r *Recipient) wrap(fileKey, seed []byte) (enc, body []byte) {
 	enc = make([]byte, encSize)
 	var ss [xwing.SharedKeySize]byte
-	r.pk.EncapsulateTo(enc, ss[:], seed)
+	r.encapsulate(enc, ss[:], seed)
 	return enc, sealFileKey(ss[:], fileKey)
+}
+
+// encapsulate is X-Wing's encapsulation, leaving no AVX state behind
+// (avx_amd64.go).
+func (r *Recipient) encapsulate(enc, ss, seed []byte) {
+	r.pk.EncapsulateTo(enc, ss, seed)
+	leaveAVX()
 }
 
 // Bytes returns a copy of the raw 1216-byte public key.

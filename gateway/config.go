@@ -28,7 +28,7 @@ import (
 //	  services:
 //	    - name: files
 //	      hosts: [files.example.org, "*.blob.example.net"]
-//	      profile: storage        # inspect | storage | webdav | form | documents | s3
+//	      profile: storage        # inspect | storage | webdav | form | documents | s3 | tus
 //	      rules:                  # tried before the profile's own rules
 //	        - methods: [POST]
 //	          path: /api/*

@@ -134,6 +134,23 @@ func (x *Exchange) PseudonymizeHeaders(req *http.Request) error {
 	return err
 }
 
+// PseudonymizeFilename pseudonymizes a file name as the gateway's own
+// file-name pass does (Content-Disposition filename): the extension stays,
+// and a name beside a personnummer goes as one token with it. For protocol
+// adapters that carry file names in fields of their own (tus
+// Upload-Metadata).
+func (x *Exchange) PseudonymizeFilename(ctx context.Context, name string) (string, error) {
+	if x.Pseudonymizer == nil {
+		return "", refuse(http.StatusServiceUnavailable, "pseudonymization is not available on this gateway, so nothing was sent", nil)
+	}
+	pn, c, err := pseudonymizeFilename(ctx, x.Pseudonymizer, name)
+	if err != nil {
+		return "", pseudonymRefusal(err, "a file name")
+	}
+	x.AddCounts(c)
+	return pn, nil
+}
+
 // ReidentifyHeaders puts the originals back in place of tokens in a
 // response's headers, for users with the reidentify right.
 func (x *Exchange) ReidentifyHeaders(ctx context.Context, h http.Header) {

@@ -204,6 +204,7 @@ func (a *appending) recordTags(ctx context.Context, idx []int64, tags map[int64]
 // A failure leaves them to expire.
 func (a *appending) pruneTags(ctx context.Context, keepFrom int64, all bool) {
 	var stale []string
+	live := 0
 	_ = a.e.State.List(ctx, tagPrefix(a.key), func(k string, v []byte) error {
 		last := int64(-1)
 		for ; len(v) >= tagEntry; v = v[tagEntry:] {
@@ -211,16 +212,24 @@ func (a *appending) pruneTags(ctx context.Context, keepFrom int64, all bool) {
 		}
 		if all || last < keepFrom {
 			stale = append(stale, k)
+		} else {
+			live++
 		}
 		return nil
 	})
+	if live == 0 && len(stale) > 0 {
+		_ = a.e.State.DeletePrefix(ctx, tagPrefix(a.key))
+		return
+	}
 	for _, k := range stale {
 		_ = a.e.State.Update(ctx, k, a.e.ttl(), func([]byte) ([]byte, error) { return nil, nil })
 	}
 }
 
+// batchBuffers hold a batch of sealed chunks (sealed in place where
+// their plaintext was read) and the file's opening.
 var batchBuffers = sync.Pool{New: func() any {
-	b := make([]byte, 0, sealBatch*(crypto.ChunkSize+encChunkSize))
+	b := make([]byte, 0, sealBatch*encChunkSize+16<<10)
 	return &b
 }}
 

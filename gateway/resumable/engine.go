@@ -211,9 +211,10 @@ const (
 	encChunkSize = crypto.ChunkSize + 16
 	nonceSize    = 16
 	leaseTTL     = time.Minute
-	// sealBatch chunks are sealed, and their tags recorded, before they
-	// are sent.
-	sealBatch = 16
+	// sealBatch chunks (4 MiB) are sealed, and their tags recorded,
+	// before they are sent: one state write per batch, a few MiB of
+	// memory per piece in flight.
+	sealBatch = 64
 )
 
 func (e *Engine) ttl() time.Duration {
