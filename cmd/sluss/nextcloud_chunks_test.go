@@ -511,3 +511,51 @@ func TestNextcloudDesktopNumbering(t *testing.T) {
 	}
 	g.checkStoredAs(t, append(bytes.Clone(file[:ncChunkSize]), second...))
 }
+
+// TestNextcloudAccountName: an account whose id is a person's name (the
+// server's own name for the user, in the clear in Authorization anyway)
+// stays in WebDAV paths as it is, so the server finds the user; the file
+// names below it are still pseudonymized, and the audit log has neither.
+func TestNextcloudAccountName(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end Nextcloud")
+	}
+	g := startNextcloudGateway(t)
+	if err := g.srv.SetUser("Tolvan Tolvansson"); err != nil {
+		t.Fatal(err)
+	}
+	client := g.proxyClient(t, "", "")
+	account := url.PathEscape(g.srv.User)
+	if code, body, _ := g.davRequest(t, client, "PROPFIND", "/remote.php/dav/files/"+account+"/", nil, map[string]string{"Depth": "1"}); code != http.StatusMultiStatus {
+		t.Fatalf("PROPFIND of the account's files: %d %s", code, body)
+	}
+	file := randomBytes(5_000_000 + 4321)
+	u := &ncUpload{g: g, client: client, total: len(file),
+		folder: "/remote.php/dav/uploads/" + account + "/acct-1",
+		dest:   g.base + "/remote.php/dav/files/" + account + "/" + url.PathEscape("19121212-1212.txt")}
+	if code, body, _ := g.davRequest(t, client, "MKCOL", u.folder, nil, u.headers()); code != http.StatusCreated {
+		t.Fatalf("MKCOL: %d %s", code, body)
+	}
+	for i, b := range [][]byte{file[:5_000_000], file[5_000_000:]} {
+		if code, body := u.put(t, i+1, b); code != http.StatusCreated {
+			t.Fatalf("chunk %d: %d %s", i+1, code, body)
+		}
+	}
+	if code, body := u.move(t, nil); code != http.StatusCreated {
+		t.Fatalf("MOVE: %d %s", code, body)
+	}
+	rel := g.checkStoredAs(t, file)
+	if strings.Contains(rel, "19121212") {
+		t.Errorf("the file is stored as %q, with the personnummer", rel)
+	}
+	code, body, _ := g.davRequest(t, client, http.MethodGet, "/remote.php/dav/files/"+account+"/"+url.PathEscape("19121212-1212.txt"), nil, nil)
+	if code != http.StatusOK || body != string(file) {
+		t.Errorf("GET by the real name: %d, %d bytes", code, len(body))
+	}
+	for _, r := range g.srv.Requests() {
+		if strings.Contains(r.Path, "19121212") || strings.Contains(r.Header.Get("Destination"), "19121212") {
+			t.Errorf("%s %s reached the server with the personnummer", r.Method, r.Path)
+		}
+	}
+	noPersonalData(t, "the audit log", g.p.audit.String())
+}

@@ -48,7 +48,7 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 			// Chunked upload: names pseudonymized by the core, bodies
 			// left to the adapter, which never forwards them.
 			Path:      uploadsPrefix + "*",
-			Request:   []gateway.RequestTransformer{gateway.Pseudonymize{EncryptedBody: true}},
+			Request:   []gateway.RequestTransformer{keepAccount{gateway.Pseudonymize{EncryptedBody: true}}},
 			Response:  []gateway.ResponseTransformer{gateway.Reidentify{}, &chunked{a: a}},
 			WebSocket: gateway.WebSocketRefuse,
 		},
@@ -67,6 +67,14 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 	for _, ru := range webdav {
 		if slices.Contains(ru.Methods, http.MethodPut) {
 			ru.Request = append([]gateway.RequestTransformer{refuseV1{}}, ru.Request...)
+		}
+		for i, t := range ru.Request {
+			if _, ok := t.(gateway.Pseudonymize); ok {
+				ru.Request = slices.Clone(ru.Request)
+				ru.Request[i] = keepAccount{t}
+				// What the webdav rules derive for WebSockets.
+				ru.WebSocket = gateway.WebSocketRefuse
+			}
 		}
 		if slices.Equal(ru.Methods, []string{"PROPFIND"}) {
 			ru.Response = append(slices.Clip(ru.Response), fileSizes{})

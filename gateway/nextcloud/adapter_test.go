@@ -108,3 +108,22 @@ func TestWithoutBulkUpload(t *testing.T) {
 		t.Error("a broken document was passed")
 	}
 }
+
+func TestAccountSegment(t *testing.T) {
+	for _, c := range []struct{ in, account, token, out string }{
+		{"/remote.php/dav/files/Tolvan%20Tolvansson/a/b.txt", "Tolvan%20Tolvansson", "/remote.php/dav/files/sl_name1_x/a/sl_name1_y.txt", "/remote.php/dav/files/Tolvan%20Tolvansson/a/sl_name1_y.txt"},
+		{"/remote.php/dav/uploads/Tolvan%20Tolvansson/42/1", "Tolvan%20Tolvansson", "/remote.php/dav/uploads/sl_name1_x/42/1", "/remote.php/dav/uploads/Tolvan%20Tolvansson/42/1"},
+		{"/remote.php/dav/files/anna", "anna", "/remote.php/dav/files/anna", "/remote.php/dav/files/anna"},
+	} {
+		a, ok := accountOf(c.in)
+		if !ok || a != c.account {
+			t.Errorf("accountOf(%q) = %q, %v", c.in, a, ok)
+		}
+		if out, ok := withAccount(c.token, a); !ok || out != c.out {
+			t.Errorf("withAccount(%q) = %q, %v; want %q", c.token, out, ok, c.out)
+		}
+	}
+	if _, ok := accountOf("/remote.php/webdav/Tolvan/x"); ok {
+		t.Error("the legacy webdav root has no account segment")
+	}
+}

@@ -836,3 +836,17 @@ func (s *Server) assemble(w http.ResponseWriter, r *http.Request, folder string)
 	os.RemoveAll(folder)
 	s.finishFile(w, r, dest, existed)
 }
+
+// SetUser renames the account (its files and uploads move along), for
+// tests of user ids that look like personal data.
+func (s *Server) SetUser(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range []string{"files", "uploads"} {
+		if err := os.Rename(filepath.Join(s.Dir, d, s.User), filepath.Join(s.Dir, d, name)); err != nil {
+			return err
+		}
+	}
+	s.User = name
+	return nil
+}
