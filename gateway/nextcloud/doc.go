@@ -34,6 +34,11 @@
 //     …-chunking-ID-COUNT-INDEX, whose pieces would be sealed as files of
 //     their own).
 //
+// The account in WebDAV paths (/remote.php/dav/files/ACCOUNT/…, also in
+// Destination) is left as the client wrote it (account.go): it is the
+// server's name for the user, sent in Authorization anyway, and a token
+// in its place would name no user.
+//
 // The upload state is keyed by a digest of the host and the upload
 // folder's path as sent upstream (pseudonymized), so no name reaches the
 // store's keys.
