@@ -165,7 +165,12 @@ func (a *appending) run(ctx context.Context, p Piece, up Upstream) (Result, erro
 	if err != nil {
 		return Result{}, stateErr(err)
 	}
-	a.pruneTags(ctx, keepFrom, final)
+	// Tags below the carried chunks are never consulted again; they are
+	// dropped with the file's end, or once enough of them have gathered
+	// (one state write saved on most pieces).
+	if final || a.tagRecords > maxTagRecords {
+		a.pruneTags(ctx, keepFrom, final)
+	}
 	return Result{Info: info, Reply: reply}, nil
 }
 
@@ -173,9 +178,14 @@ func (a *appending) run(ctx context.Context, p Piece, up Upstream) (Result, erro
 // batch: pairs of an 8-byte chunk index and the chunk's 16-byte tag.
 const tagEntry = 8 + 16
 
+// maxTagRecords is how many tag records may gather before a piece prunes
+// them.
+const maxTagRecords = 16
+
 func (a *appending) loadTags(ctx context.Context) (map[int64][16]byte, error) {
 	tags := map[int64][16]byte{}
 	err := a.e.State.List(ctx, tagPrefix(a.key), func(_ string, v []byte) error {
+		a.tagRecords++
 		for ; len(v) >= tagEntry; v = v[tagEntry:] {
 			tags[int64(binary.BigEndian.Uint64(v))] = [16]byte(v[8:tagEntry])
 		}
@@ -192,6 +202,7 @@ func (a *appending) recordTags(ctx context.Context, idx []int64, tags map[int64]
 		v = append(v, t[:]...)
 	}
 	key := fmt.Sprintf("%s%012d", tagPrefix(a.key), idx[0])
+	a.tagRecords++
 	err := a.e.State.Update(ctx, key, a.e.ttl(), func([]byte) ([]byte, error) { return v, nil })
 	if err != nil {
 		return stateErr(err)

@@ -381,6 +381,8 @@ type appending struct {
 	wasDirty  bool
 	duplicate bool
 	renewed   time.Time
+	// tagRecords counts the upload's tag records: loaded and written.
+	tagRecords int
 }
 
 func (e *Engine) acquire(ctx context.Context, key string, p Piece) (*appending, error) {
