@@ -18,8 +18,9 @@ log() { printf 'test.sh: %s\n' "$*" >&2; }
 # PAC file, the AWS CLI v2 (/usr/bin/aws) and s3cmd as S3 clients,
 # HAProxy in front of several gateways (internal/haproxytest), PostgreSQL 15
 # for the shared state (internal/pgtest runs its own server in a temporary
-# directory), and systemd-analyze for the unit's check.
-apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl awscli s3cmd haproxy postgresql systemd)
+# directory), systemd-analyze for the unit's check, and the Nextcloud
+# desktop client's nextcloudcmd (the nextcloud profile's tests).
+apt_packages=(curl time rclone chromium libnss3-tools nodejs mitmproxy squid-openssl awscli s3cmd haproxy postgresql systemd nextcloud-desktop-cmd)
 # LibreOffice, headless, and pdftotext (poppler-utils) for the document
 # tests: a pseudonymized DOCX, XLSX, PPTX, ODT, ODS or ODP must still open
 # and convert to PDF. Installed without their recommended packages (Java,
@@ -107,6 +108,8 @@ staticcheck ./...
 (cd deploy/check && go vet ./... && staticcheck ./...)
 
 log "running tests"
+# The Nextcloud tests fail, instead of skipping, without nextcloudcmd.
+export SLUSS_REQUIRE_NEXTCLOUD=1
 go test -count=1 "$@" ./...
 # The deploy files: the Helm chart rendered and decoded, the systemd unit.
 (cd deploy/check && go test -count=1 "$@" ./...)

@@ -67,6 +67,9 @@ h3{font-size:15px;margin:20px 0 6px}
 		if cells[0].S3 != nil {
 			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].S3.describe()))
 		}
+		if cells[0].Nextcloud != nil {
+			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].Nextcloud.describeNextcloud()))
+		}
 		if cells[0].Tus != nil {
 			fmt.Fprintf(&b, "<p class=meta>%s</p>\n", esc(cells[0].Tus.describe()))
 		}
@@ -108,6 +111,9 @@ h3{font-size:15px;margin:20px 0 6px}
 
 func scenarioTitle(name string) string {
 	if t := s3Titles[name]; t != "" {
+		return t
+	}
+	if t := ncTitles[name]; t != "" {
 		return t
 	}
 	if t := tusTitles[name]; t != "" {

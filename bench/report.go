@@ -97,6 +97,11 @@ type Cell struct {
 	// the server, the shape of the load, the gateway's audit.
 	S3 *S3Run `json:"s3,omitempty"`
 
+	// Nextcloud is what the nextcloud scenario's cells
+	// (nextcloud-upload, nextcloud-download) add, in the s3 scenario's
+	// terms: objects are files, parts are chunks.
+	Nextcloud *S3Run `json:"nextcloud,omitempty"`
+
 	// Tus is what the tus scenario's cells (tus-upload) add.
 	Tus *TusRun `json:"tus,omitempty"`
 	// Graph is what the graph scenario's cells (graph-upload,

@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 // to start) is reported as not available with the reason; only a failure
 // of the bench itself (no sink) is an error.
 func Run(ctx context.Context, o Options) (*Report, error) {
-	soak, s3, shared, tus, graph := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o), tusSettingsOf(o), graphSettingsOf(o)
+	soak, s3, shared, tus, graph, nc := soakSettingsOf(o), s3SettingsOf(o), sharedSettingsOf(o), tusSettingsOf(o), graphSettingsOf(o), ncSettingsOf(o)
 	o.defaults()
 	started := time.Now()
 	scenarios, err := selectScenarios(o.Scenarios)
@@ -220,12 +220,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		m mode
 	}
 	var jobs []job
-	runS3, runShared, runTus, runGraph := false, false, false, false
+	runS3, runShared, runTus, runGraph, runNextcloud := false, false, false, false, false
 	for _, s := range scenarios {
 		if s.Name == ScenarioShared {
 			// Measured below, its own way, as three scenarios of cells.
 			runShared = true
 			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioSharedForm, ScenarioSharedReidCold, ScenarioSharedReidWarm)
+			continue
+		}
+		if s.Name == ScenarioNextcloud {
+			// Measured below, its own way, as two scenarios of cells.
+			runNextcloud = true
+			rep.Settings.Scenarios = append(rep.Settings.Scenarios, ScenarioNextcloudUpload, ScenarioNextcloudDownload)
 			continue
 		}
 		if s.Name == ScenarioTus {
@@ -316,6 +322,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				}
 			}
 			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), s3.runs
+		}
+	}
+	if runNextcloud {
+		progress := func(s string) { logf("nextcloud: " + s) }
+		cells := measureNextcloud(ctx, e, nc, progress)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		for _, c := range cells {
+			if c.Available {
+				logf(fmt.Sprintf("nextcloud: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
+			} else {
+				logf(fmt.Sprintf("nextcloud: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
+			}
+		}
+		rep.Cells = append(rep.Cells, cells...)
+		if len(scenarios) == 1 {
+			// Its runs are so many files, not a time.
+			var secs float64
+			var n int
+			for _, c := range cells {
+				for _, r := range c.Runs {
+					secs += r.Seconds
+					n++
+				}
+			}
+			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), nc.runs
 		}
 	}
 	if runTus {

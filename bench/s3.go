@@ -81,6 +81,11 @@ var s3Titles = map[string]string{
 
 // describe says in one paragraph what the s3 cells measured.
 func (r *S3Run) describe() string {
+	return "s3: " + r.describeBody()
+}
+
+// describeBody is the paragraph without the scenario's name.
+func (r *S3Run) describeBody() string {
 	var events []string
 	for _, a := range slices.Sorted(maps.Keys(r.AuditEvents)) {
 		events = append(events, fmt.Sprintf("%s %d", a, r.AuditEvents[a]))
@@ -93,7 +98,7 @@ func (r *S3Run) describe() string {
 	if r.StoredEncrypted {
 		stored = "age files"
 	}
-	return fmt.Sprintf("s3: %s, client %s; each run %d objects uploaded one after another, %d parts of %s at once, then downloaded whole, %d objects at once, each compared with what was sent. The gateway's audit log (whole scenario): %s; objects stored through it: %s.",
+	return fmt.Sprintf("%s, client %s; each run %d objects uploaded one after another, %d parts of %s at once, then downloaded whole, %d objects at once, each compared with what was sent. The gateway's audit log (whole scenario): %s; objects stored through it: %s.",
 		r.Server, r.Client, r.ObjectsPerRun, r.InFlight, sizeName(r.PartSizeBytes), min(r.InFlight, r.ObjectsPerRun), audit, stored)
 }
 

@@ -55,6 +55,7 @@ func Scenarios() []*Scenario {
 		{Name: ScenarioAPIEncrypt, Title: "API /v1/encrypt", Concurrency: 4, Size: 1 << 20, API: true, prepare: probeAPI, request: apiEncryptRequests},
 		{Name: ScenarioAPIPseudonymize, Title: "API /v1/pseudonymize", Concurrency: 4, API: true, prepare: probeAPI, request: apiPseudonymizeRequests},
 		{Name: ScenarioS3, Title: "S3 multipart: 64 MiB objects in 8 MiB parts, 4 in flight, minio-go to versitygw", Concurrency: s3InFlight, Size: s3ObjectSize, Explicit: true},
+		{Name: ScenarioNextcloud, Title: "Nextcloud chunked upload: 100 MiB files in 10 MiB chunks, 4 in flight, to the test Nextcloud", Concurrency: ncInFlight, Size: ncFileSize, Explicit: true},
 		{Name: ScenarioTus, Title: "tus: 100 MiB uploads in 5 MiB PATCHes, 4 at once, to tusd", Concurrency: tusInFlight, Size: tusFileSize, Explicit: true},
 		{Name: ScenarioGraph, Title: "Graph upload sessions: 100 MiB files in 10 MiB fragments, then /content downloads, to the Graph emulator", Concurrency: 1, Size: graphFileSize, Explicit: true},
 		{Name: ScenarioShared, Title: "Three gateways behind HAProxy: form posts and re-identification, bbolt vs PostgreSQL", Concurrency: 16, Explicit: true},

@@ -80,6 +80,12 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 	}
 	for _, c := range r.Cells {
+		if c.Nextcloud != nil {
+			fmt.Fprintln(w, "\n"+c.Nextcloud.describeNextcloud())
+			break
+		}
+	}
+	for _, c := range r.Cells {
 		if c.Tus != nil {
 			fmt.Fprintln(w, "\n"+c.Tus.describe())
 			break

@@ -28,7 +28,7 @@ import (
 //	  services:
 //	    - name: files
 //	      hosts: [files.example.org, "*.blob.example.net"]
-//	      profile: storage        # inspect | storage | webdav | form | documents | s3 | tus | graph
+//	      profile: storage        # inspect | storage | webdav | form | documents | s3 | tus | graph | nextcloud
 //	      rules:                  # tried before the profile's own rules
 //	        - methods: [POST]
 //	          path: /api/*

@@ -210,3 +210,14 @@ func buildRules(sc ServiceConfig, extra map[string]ProfileFunc) ([]Rule, error) 
 	}
 	return append(rules, mk()...), nil
 }
+
+// ProfileRules returns the rules of a built-in profile ("webdav",
+// "storage"…), for protocol adapters that extend one: the nextcloud
+// profile is webdav plus chunked upload.
+func ProfileRules(name string) ([]Rule, error) {
+	mk, ok := profiles[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown built-in profile %q", name)
+	}
+	return mk(), nil
+}

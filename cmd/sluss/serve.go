@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluss/sluss/gateway"
 	"github.com/sluss/sluss/gateway/graph"
+	"github.com/sluss/sluss/gateway/nextcloud"
 	"github.com/sluss/sluss/gateway/s3"
 	"github.com/sluss/sluss/gateway/tus"
 	"github.com/sluss/sluss/gateway/uploads"
@@ -45,7 +46,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "", "proxy `ADDR` (default 127.0.0.1:8080)")
 	adminListen := fs.String("admin-listen", "", "admin `ADDR` for /healthz, /readyz, /metrics, /proxy.pac and the /v1/ API (default 127.0.0.1:8081)")
 	var approve stringList
-	fs.Var(&approve, "approve", "approve `HOSTPATTERN[=PROFILE]` (profile inspect, storage, webdav, form, documents, s3, tus or graph; default storage); repeatable")
+	fs.Var(&approve, "approve", "approve `HOSTPATTERN[=PROFILE]` (profile inspect, storage, webdav, form, documents, s3, tus, graph or nextcloud; default storage); repeatable")
 	def := fs.String("default", "", "what unlisted hosts get: block (default) or tunnel")
 	upstreamCA := fs.String("upstream-ca", "", "also trust the CA certificates in `FILE` for upstream TLS")
 	users := fs.String("users", "", "authenticate clients against the bcrypt password `FILE` (name:hash lines)")
@@ -68,7 +69,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	s3a := &s3.Adapter{}
 	tusa := &tus.Adapter{}
 	grapha := &graph.Adapter{}
-	gc.Profiles = map[string]gateway.ProfileFunc{"s3": s3a.Profile, "tus": tusa.Profile, "graph": grapha.Profile}
+	nca := &nextcloud.Adapter{}
+	gc.Profiles = map[string]gateway.ProfileFunc{"s3": s3a.Profile, "tus": tusa.Profile, "graph": grapha.Profile, "nextcloud": nca.Profile}
 	for _, a := range approve {
 		if err := gc.Approve(a); err != nil {
 			return usagef("--approve %s: %v", a, err)
@@ -152,6 +154,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	s3a.State, s3a.Log = ustore, logger
 	tusa.State, tusa.Keys, tusa.Log = ustore, gateway.FromStore(store), logger
 	grapha.State, grapha.Log = ustore, logger
+	nca.State, nca.Log = ustore, logger
 	s3a.Credentials = func(id string) (s3.Credential, error) {
 		c, err := store.S3Credential(id)
 		if errors.Is(err, keys.ErrNotFound) {
