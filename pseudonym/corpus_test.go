@@ -254,6 +254,17 @@ func TestCorpusStyles(t *testing.T) {
 	checkTargets(t, scoreCorpus(t, "styles corpus", loadTxtarCorpus(t, stylesCorpusFile, 40)), issue16Targets)
 }
 
+// styles2CorpusFile holds a second set of documents in the styles of issue
+// 16 (with paths and object keys, signatures, case notes, names from many
+// countries), committed before the detector was run on it; see its header.
+const styles2CorpusFile = "testdata/corpus_styles2.txtar"
+
+// TestCorpusStyles2 scores the second styles corpus against the targets of
+// issue 16.
+func TestCorpusStyles2(t *testing.T) {
+	checkTargets(t, scoreCorpus(t, "styles corpus 2", loadTxtarCorpus(t, styles2CorpusFile, 40)), issue16Targets)
+}
+
 // TestCorpus scores the first corpus: the targets of issue 16, and no
 // regression from the scores it had before (names precision 0.994).
 func TestCorpus(t *testing.T) {
