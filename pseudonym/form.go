@@ -151,6 +151,7 @@ func (p *Pseudonymizer) PseudonymizePath(ctx context.Context, escapedPath string
 		if !ok {
 			return "", Counts{}, &SyntaxError{Format: "path", Line: 1, Offset: int64(len(out)), Msg: "invalid percent-encoding"}
 		}
+		fileNameView(dec) // karin_johansson.pdf, astrid-lindqvist.txt
 		out = s.rewriteMapped(out, []byte(seg), dec, offs, false)
 	}
 	if err := s.flush(ctx); err != nil {
@@ -220,6 +221,7 @@ func (p *Pseudonymizer) PseudonymizeFilename(ctx context.Context, name string) (
 			i = end - 1
 		}
 	}
+	fileNameView(dec) // astrid-lindqvist.txt, the dot of the extension
 	out := s.rewriteMapped(nil, raw, dec, nil, false)
 	if err := s.flush(ctx); err != nil {
 		return "", Counts{}, err

@@ -91,8 +91,8 @@ func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []name
 		if k := bytes.IndexByte(b[ls:], '\n'); k >= 0 {
 			le = ls + k
 		}
-		if le > from && (d.valueMode && le-ls <= maxLowerValue && severalWords(b[ls:le]) ||
-			informalLine(b[ls:le])) {
+		if le > from && (d.valueMode && le-ls <= maxLowerValue && severalWords(b[ls:le]) &&
+			d.mayHoldLowerName(b[ls:le]) || informalLine(b[ls:le])) {
 			dst = d.lowerLine(dst, b, ls, le, from, n0)
 		}
 		ls = le + 1
@@ -104,6 +104,83 @@ func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []name
 // value) read for lower-case names whatever their style: messages in an
 // API are often written like "Minh kom inte, jag ringer lan".
 const maxLowerValue = 2 << 10
+
+// cueBits has the bit lowerHash(w) set for every word after which
+// lowerName may take an ordinary word as a name: the greetings, lowerCues
+// and the person cues that are not weak ones (hej saga, pappa stig).
+var cueBits = func() (t [64]uint64) {
+	set := func(w string) {
+		h := lowerHash([]byte(w))
+		t[h>>6&63] |= 1 << (h & 63)
+	}
+	for w := range greetings {
+		set(w)
+	}
+	for w := range lowerCues {
+		set(w)
+	}
+	for w := range personCues {
+		if !weakCues[w] {
+			set(w)
+		}
+	}
+	return t
+}()
+
+// mayHoldLowerName is the cheap test a value of a structured body passes
+// before lowerLine reads it word by word: some lower-case word in it is
+// one that a rule of lowerName can take without a cue (a name no
+// ordinary word spells, or one the stream has seen), or one of the cues
+// after which an ordinary word can be a name, or the value starts in lower
+// case (stig vill att …). Prose in a notes field ("Vi har haft ett möte om
+// planeringen") has none of these and costs one hash per word.
+func (d *nameDetector) mayHoldLowerName(v []byte) bool {
+	var buf [48]byte
+	for i := 0; i < len(v); {
+		cl := byteClass[v[i]]
+		switch cl {
+		case classOther:
+			i++
+			continue
+		case classUpper:
+			for i++; i < len(v) && byteClass[v[i]] != classOther; i++ {
+			}
+			continue
+		}
+		start := i
+		h := uint32(2166136261) // lowerHash, fused with the scan
+		for ; i < len(v) && byteClass[v[i]] == classLower; i++ {
+			h ^= uint32(v[i])
+			h *= 16777619
+		}
+		if cl == classHigh || i < len(v) && (byteClass[v[i]] != classOther || v[i] == '-' || v[i] == '\'') {
+			// Not plain ASCII: the word as lowerLine splits it.
+			if _, u, _ := letterAt(v, start); u {
+				for i = start + 1; i < len(v) && byteClass[v[i]] != classOther; i++ {
+				}
+				continue
+			}
+			i = wordEnd(v, start)
+			if i == start {
+				i++
+				continue
+			}
+			h = lowerHash(v[start:i])
+		}
+		if i-start < 2 || i-start > len(buf) {
+			continue
+		}
+		if start == 0 || cueBits[h>>6&63]&(1<<(h&63)) != 0 {
+			return true
+		}
+		if d.lx.mayBeLowerName(h) || d.seenBits[h>>6&(seenBitWords-1)]&(1<<(h&63)) != 0 {
+			if !d.lx.isCommon(appendLower(buf[:0], v[start:i])) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // informalLine reports whether a clause of line starts with a lower-case
 // word of two letters or more, or with a greeting (Hej! Mvh), and the line
