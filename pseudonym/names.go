@@ -1489,20 +1489,43 @@ func verbPartner(wf wordFacts) bool {
 // speakerLine reports whether the run ws[k:e] starts a line of a chat and
 // is followed by a colon and a message in lower case: "Saga: jag behöver
 // kvitton", "[14:03] Linda: ok". The words of a speaker label that are
-// names in any list are names, ordinary words or not.
-func speakerLine(b []byte, ws []word, k, e int) bool {
+// names in any list are names, ordinary words or not. A label followed by
+// a message that starts with a capital, or with the speaker's role in
+// brackets before the colon ("Stig: Synd!", "Iris (mamma till Alva): Är
+// det …"), is a looser one (loose is true): then only a given name in it
+// is taken, since "Datum: Idag" and "Plats: Stora salen" look the same.
+func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 	end := ws[e-1].end
-	if end+2 >= len(b) || b[end] != ':' || b[end+1] != ' ' || !lineStartBefore(b, ws[k].start) {
-		return false
+	if !lineStartBefore(b, ws[k].start) {
+		return false, false
+	}
+	if end+2 < len(b) && b[end] == ' ' && b[end+1] == '(' {
+		// "Iris (mamma till Alva): …"
+		le := len(b)
+		if n := bytes.IndexByte(b[end:], '\n'); n >= 0 {
+			le = end + n
+		}
+		p := bytes.IndexByte(b[end:le], ')')
+		if p < 0 || p > 48 || end+p+2 >= le || b[end+p+1] != ':' || b[end+p+2] != ' ' {
+			return false, false
+		}
+		end += p + 1
+		loose = true
+	}
+	if end+2 >= len(b) || b[end] != ':' || b[end+1] != ' ' {
+		return false, false
 	}
 	l, u, _ := letterAt(b, end+2)
-	if !l || u {
-		return false
+	if !l {
+		return false, false
 	}
 	// A token (sl_name1_…) is no message: pseudonymizing twice must not
 	// change anything.
 	we := wordEnd(b, end+2)
-	return we >= len(b) || b[we] != '_' && !isDigit(b[we])
+	if we < len(b) && (b[we] == '_' || isDigit(b[we])) {
+		return false, false
+	}
+	return true, loose || u
 }
 
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
@@ -1535,7 +1558,14 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		return true
 	}
 	// A chat speaker: the names among the words of the label.
-	if speakerLine(b, ws, k, e) {
+	speaker, loose := speakerLine(b, ws, k, e)
+	if speaker && loose {
+		// Only a label that starts with a given name.
+		wf := d.facts(b[first.start:first.end])
+		speaker = first.shape == shapeCap && e-k <= 3 && !wf.calendar && !wf.cue && !wf.function &&
+			(wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0)
+	}
+	if speaker {
 		if thing() {
 			return dst
 		}
@@ -1545,7 +1575,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				continue
 			}
 			wf := d.facts(b[w.start:w.end])
-			if wf.seen || wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) ||
+			if loose && j == k || wf.seen || wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) ||
 				!wf.common && !wf.definiteCompound {
 				dst = d.emitWords(dst, b, from, ws, j, j+1, ruleSpeaker)
 			}
@@ -1659,6 +1689,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
 			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
 				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
+			if k > 1 && first.gapJoin && ws[k-1].gapJoin && ws[k-1].shape == shapeLower &&
+				string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "till" &&
+				d.facts(b[ws[k-2].start:ws[k-2].end]).strongCue {
+				// "mamma till Alva", "handläggare till Milo": the relation
+				// names the person; "till" is no place preposition here.
+				c.strongCue, c.locative, c.inLocative = true, false, false
+			}
 		} else if ws[j-1].shape == shapeInitial {
 			c.afterInitial = true
 		} else if p := ws[j-1]; p.shape == shapeUpper && w.shape == shapeCap && !infos[j-1-k].capable &&
