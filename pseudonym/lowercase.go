@@ -55,6 +55,8 @@ type lowerWord struct {
 	abbrev      bool // followed by ". " and a lower-case word: ang. hämtning
 	cand        bool // a name list or the stream may hold it (see lowerHash)
 	greet       bool // one of greetings
+	signoff     bool // after a slash that starts a clause: "tack! /jari"
+	speaker     bool // first of its line, before ": " (a chat label: "lina: har nån sett")
 }
 
 // lowerHash is FNV-1a over w with ASCII letters folded to lower case: the
@@ -286,11 +288,30 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		start := i
 		afterCode := broken
 		broken = false
-		prevCode := i > 0 && (isDigit(b[i-1]) || b[i-1] == '_' || b[i-1] == '@' || b[i-1] == '/' ||
+		// "/jari" after a blank signs a message; "a/b" is a path.
+		signoff := i > 0 && b[i-1] == '/' && (i == 1 || b[i-2] == ' ' || b[i-2] == '\n')
+		prevCode := i > 0 && (isDigit(b[i-1]) || b[i-1] == '_' || b[i-1] == '@' || b[i-1] == '/' && !signoff ||
 			b[i-1] == '.' && i >= 2 && isASCIILetter(b[i-2]))
 		e := wordEnd(b, i)
+		userLabel := false
+		if prevCode && b[i-1] == '_' && e+1 < le && b[e] == ':' && b[e+1] == ' ' {
+			// A user name as a chat label: "fritidsledare_sami: …".
+			a := i - 1
+			for a > ls && (isASCIILetter(b[a-1]) || b[a-1] == '_') {
+				a--
+			}
+			if userLabel = lineStartBefore(b, a); userLabel {
+				prevCode = false
+			}
+		}
 		nextCode := e < len(b) && (isDigit(b[e]) || b[e] == '_' || b[e] == '@' ||
 			(b[e] == '.' || b[e] == '/') && e+1 < len(b) && isASCIILetter(b[e+1]))
+		if nextCode && !prevCode && b[e] == '_' && lineStartBefore(b, start) {
+			// Perhaps a user name that labels a chat line
+			// (fritidsledare_sami:): its last part is read on its own.
+			gapStart, clause, broken, i = e+1, false, true, e+1
+			continue
+		}
 		if prevCode || nextCode {
 			i = skipCode(b, e)
 			for i < le && (b[i] == '.' || b[i] == '@' || b[i] == '/' || b[i] == '-') && i+1 < le && isASCIILetter(b[i+1]) {
@@ -303,7 +324,10 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		joined := len(gap) == 1 && gap[0] == ' ' || len(gap) == 2 && gap[0] == ',' && gap[1] == ' '
 		abbrev := e+2 < le && b[e] == '.' && b[e+1] == ' ' && 'a' <= b[e+2] && b[e+2] <= 'z'
 		lw := lowerWord{start: start, end: e, upper: u, clauseStart: clause,
-			joined: joined && len(ws) > 0 && !afterCode, abbrev: abbrev}
+			joined: joined && len(ws) > 0 && !afterCode, abbrev: abbrev, signoff: signoff && !nextCode}
+		if len(ws) == 0 || clause || userLabel {
+			lw.speaker = userLabel || e+1 < le && b[e] == ':' && b[e+1] == ' ' && lineStartBefore(b, start)
+		}
 		if !u {
 			// Most words are no name in any list: a bit set says so
 			// before any map is asked.
@@ -386,13 +410,15 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	switch {
 	case w.abbrev:
 		return "" // ang. hämtning: an abbreviation, unless a list is sure
+	case w.speaker && f&(lexGiven|lexForeignGiven) != 0 && !english:
+		return ruleLowerSpeaker // [19:10] lina: har nån sett min jacka
 	case !wf.common && !place && evidence:
 		// The weaker lists: with a cue, another name, or as the subject
 		// after a verb (idag kommer jovana).
 		if cue || prevName || nextName || subjectVerbs[string(prevLower)] {
 			return ruleLowerContext
 		}
-	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)]) &&
+	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)] || w.signoff) &&
 		(!wf.common || f&(lexGiven|lexForeignGiven|lexSurname) != 0):
 		return ruleLowerCue // pappa stig, min dotter nova, hej saga
 	case prevName && f&lexSurname != 0 && ws[j-1].end+1 == w.start &&
@@ -406,7 +432,7 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		if ok, _ := d.verbFollows(b, w.end); ok {
 			return ruleLowerVerb
 		}
-	case f == 0 && !wf.common && !wf.commonCompound && greetings[string(prevLower)]:
+	case f == 0 && !wf.common && !wf.commonCompound && (greetings[string(prevLower)] || w.signoff):
 		return ruleLowerGreet // mvh kicki
 	}
 	return ""

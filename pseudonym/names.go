@@ -1059,8 +1059,8 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	if (cued && givenEv || worldEv) && inf.score < 1 {
 		inf.score = 1
 	}
-	if c.afterVerb && mid && givenEv && inf.score < 3 {
-		inf.score++ // På tisdag kom Love tillbaka
+	if c.afterVerb && mid && (givenEv || world && !isCommon && !english && !place) && inf.score < 3 {
+		inf.score++ // På tisdag kom Love tillbaka; Idag kommer Nimo
 	}
 	if c.paren && f&lexGiven != 0 && inf.score == 2 {
 		inf.score++ // Larmcentralen (Jonas)
