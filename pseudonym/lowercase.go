@@ -37,6 +37,11 @@ var lowerCues = map[string]bool{
 	"frågade": true, "säg": true, "sa": true,
 }
 
+// Possessive pronouns before a relation: "min man", "hennes man".
+var possessivePronouns = map[string]bool{
+	"min": true, "din": true, "hans": true, "hennes": true, "er": true, "vår": true,
+}
+
 // Greetings and sign-offs, after which even a word no list holds is a name
 // (hej kicki, mvh jonte).
 var greetings = map[string]bool{
@@ -400,8 +405,11 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	if hasNext {
 		next = d.facts(b[ws[j+1].start:ws[j+1].end])
 	}
-	cue := prev.cue || lowerCues[string(prevLower)]
-	strongCue := prev.strongCue || lowerCues[string(prevLower)]
+	// "min man dariush": man after a possessive is the husband.
+	husband := string(prevLower) == "man" && j >= 2 && ws[j-1].joined &&
+		possessivePronouns[string(appendLower(nil, b[ws[j-2].start:ws[j-2].end]))]
+	cue := prev.cue || lowerCues[string(prevLower)] || husband
+	strongCue := prev.strongCue || lowerCues[string(prevLower)] || husband
 	prevName := j > 0 && w.joined && ws[j-1].name
 	evidence := f&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen
 	// The next word is a name by the lists (serkan demir).

@@ -193,7 +193,8 @@ var personCues = func() map[string]bool {
 		"vikarie", "vikarien", "praktikant", "medsökande", "sökanden", "arbetstagare",
 		"arbetstagaren", "anställd", "anställde", "hr", "hr-partner", "biträdande",
 		"ledamot", "ordförande", "sekreterare", "justerare", "närvarande", "deltagare",
-		"pat", "pat.",
+		"pat", "pat.", "hustru", "chaufför", "förare", "tandläkare", "tandhygienist", "pedagog",
+		"fritidsledare",
 	} {
 		m[w] = true
 	}
@@ -786,6 +787,17 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	lower := appendLower(d.buf[:0], text)
 	wf.cue = personCues[string(lower)]
 	wf.strongCue = wf.cue && !weakCues[string(lower)]
+	if !wf.cue && len(lower) >= 6 {
+		// The definite form of a role or relation: arbetsterapeuten,
+		// hustrun, chauffören.
+		for _, suf := range [...]string{"en", "n"} {
+			if stem := lower[:len(lower)-len(suf)]; bytes.HasSuffix(lower, []byte(suf)) &&
+				personCues[string(stem)] && !weakCues[string(stem)] && len(stem) >= 4 {
+				wf.cue, wf.strongCue = true, true
+				break
+			}
+		}
+	}
 	wf.inPreposition = inPrepositions[string(lower)]
 	wf.weakSurnameSuffix = hasSuffix(lower, weakSurnameSuffixes)
 	wf.surnameShape = hasSuffixStem(lower, surnameSuffixes, 2) || hasSuffixStem(lower, weakSurnameSuffixes, 2)
