@@ -1729,6 +1729,22 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			total += int(inf.score)
 		}
 	}
+	// A capitalised word the lists rule out, between two words that are
+	// names by themselves, is a middle name: Ahmad Shah Popal, Anna Maj
+	// Lind.
+	for j := 1; j+1 < len(infos); j++ {
+		w := ws[k+j]
+		if infos[j].capable || w.shape != shapeCap || !w.gapJoin || !ws[k+j+1].gapJoin ||
+			!infos[j-1].capable || !infos[j+1].capable || infos[j-1].score < 2 || infos[j+1].score < 2 ||
+			ws[k+j-1].shape != shapeCap || ws[k+j+1].shape != shapeCap {
+			continue
+		}
+		if wf := d.facts(b[w.start:w.end]); !wf.cue && !wf.venue && !wf.company && !wf.org && !wf.placeNoun &&
+			!wf.function && !wf.preposition && !wf.conjunction && !wf.institutional() && !wf.calendar {
+			infos[j] = wordInfo{capable: true, stemEnd: w.end}
+			capable++
+		}
+	}
 	// Split the run at words that cannot be names: "Anna Skolan" is Anna.
 	// Evaluate each capable stretch on its own.
 	checkedThing := false
@@ -1866,7 +1882,10 @@ func (d *nameDetector) calendarWord(b []byte, ws []word, j, k, e int) bool {
 		return false
 	}
 	for _, n := range []int{j - 1, j + 1} {
-		if n >= 0 && n < len(ws) && ws[n].shape != shapeLower && d.facts(b[ws[n].start:ws[n].end]).calendar {
+		// Next to a day or month with only a space between (Maj Juni,
+		// Måndag Maj), not over a colon: "Onsdag: Maj Lundqvist".
+		if n >= 0 && n < len(ws) && ws[n].shape != shapeLower && ws[max(n, j)].gapJoin &&
+			d.facts(b[ws[n].start:ws[n].end]).calendar {
 			return true
 		}
 	}
