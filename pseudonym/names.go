@@ -1745,6 +1745,26 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			capable++
 		}
 	}
+	// In a line of capitals an ordinary word tells nothing (RING, BERG),
+	// but one that a name list holds, right after a given name, is the
+	// rest of the name: HELENA SKOG, NGUYỄN THỊ HOA.
+	for j := 1; j < len(infos); j++ {
+		w, p := ws[k+j], ws[k+j-1]
+		if infos[j].score != 0 || w.shape != shapeUpper || p.shape != shapeUpper ||
+			!w.gapJoin || !infos[j-1].capable || infos[j-1].score < 2 || !d.capsLine(b, w.start) {
+			continue
+		}
+		wf := d.facts(b[w.start:w.end])
+		if wf.flags&(nameFlags|lexForeign|lexForeignGiven) != 0 && !wf.cue && !wf.function && !wf.preposition &&
+			!wf.conjunction && !wf.venue && !wf.company && !wf.calendar && !wf.inPreposition &&
+			d.facts(b[p.start:p.end]).flags&(lexGiven|lexForeignGiven) != 0 {
+			if !infos[j].capable {
+				capable++
+			}
+			infos[j] = wordInfo{capable: true, score: 1, stemEnd: w.end}
+			total++
+		}
+	}
 	// Split the run at words that cannot be names: "Anna Skolan" is Anna.
 	// Evaluate each capable stretch on its own.
 	checkedThing := false
@@ -1805,8 +1825,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if !stretchCue && runPnr {
 			stretchCue = nearPnr(b, ws[k+s].start, last.end, pnrs)
 		}
-		if !stretchCue && t == len(infos) && n > 0 && sum >= 1 {
-			stretchCue = d.nameFollowsConjunction(b, last.end) // Emir och Lejla
+		if !stretchCue && n > 0 && sum >= 1 && (t == len(infos) ||
+			ws[k+t].shape == shapeUpper && d.facts(b[ws[k+t].start:ws[k+t].end]).conjunction) {
+			// Emir och Lejla; in capitals the conjunction is part of the
+			// run: ZORAN OCH LINNÉA.
+			stretchCue = d.nameFollowsConjunction(b, last.end)
 		}
 		isName := sum >= 3 || (stretchCue && n > 0 && sum >= 1) || (n >= 2 && sum >= 2)
 		givenFirst := false
