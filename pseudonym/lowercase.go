@@ -185,6 +185,21 @@ func (d *nameDetector) mayHoldLowerName(v []byte) bool {
 				return true
 			}
 		}
+		if cl == classHigh || hasHighByte(v[start:i]) {
+			var fb [64]byte
+			if d.lx.mayBeLowerName(lowerHash(foldLetters(fb[:0], v[start:i]))) && !d.lx.isCommon(appendLower(buf[:0], v[start:i])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasHighByte(w []byte) bool {
+	for _, c := range w {
+		if c >= 0x80 {
+			return true
+		}
 	}
 	return false
 }
@@ -338,6 +353,11 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			// before any map is asked.
 			h := lowerHash(b[start:e])
 			lw.cand = d.lx.mayBeLowerName(h) || d.seenBits[h>>6&(seenBitWords-1)]&(1<<(h&63)) != 0
+			if !lw.cand && hasHighByte(b[start:e]) {
+				// mehić: the lists may hold it as Mehic.
+				var buf [64]byte
+				lw.cand = d.lx.mayBeLowerName(lowerHash(foldLetters(buf[:0], b[start:e])))
+			}
 			lw.greet = greetingBits[h>>6&3]&(1<<(h&63)) != 0 && greetings[string(b[start:e])]
 		}
 		ws = append(ws, lw)
@@ -360,7 +380,8 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		if w.upper || w.name || w.end-w.start < 2 || w.end-w.start < 3 && !(j > 0 && ws[j-1].name) {
 			continue
 		}
-		if !w.cand && !(j > 0 && w.joined && ws[j-1].greet) {
+		if !w.cand && !(j > 0 && w.joined && (ws[j-1].greet ||
+			w.end-w.start >= 4 && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue)) {
 			continue
 		}
 		if rule := d.lowerName(b, ws, j); rule != "" {
@@ -440,7 +461,9 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		if ok, _ := d.verbFollows(b, w.end); ok {
 			return ruleLowerVerb
 		}
-	case f == 0 && !wf.common && !wf.commonCompound && (greetings[string(prevLower)] || w.signoff):
+	case f == 0 && !wf.common && !wf.commonCompound && (greetings[string(prevLower)] || w.signoff ||
+		prev.strongCue && w.end-w.start >= 4 && !wf.definiteCompound):
+		// mvh kicki; chauffören mirsad
 		return ruleLowerGreet // mvh kicki
 	}
 	return ""
