@@ -45,6 +45,7 @@ var namedThingHeads = []string{
 	"center", "centret", "centrum", "samling", "samlingen", "akademi", "akademien", "orden",
 	"medalj", "medaljen", "filmer", "film", "filmen", "föreläsning", "föreläsningen",
 	"minnesfond", "sjukhuset", "plakett", "plaketten", "staty", "statyn", "byst", "bysten",
+	"minne", "minnet", "hylla", "hyllan", // Stiftelsen Anna Whitlocks minne, Ture Sventon-hyllan
 }
 
 // byLastByte groups word endings by their last byte, so that a word is

@@ -905,9 +905,6 @@ type wordContext struct {
 	afterAcronym bool
 	// The run is all that stands between brackets (Larmcentralen (Jonas)).
 	paren bool
-	// The run starts a cell of a list (a line, after a tab or ';') and
-	// has two words or more: "Somchai Wongsakul – lagerarbete".
-	cell bool
 }
 
 // info classifies one word in its context.
@@ -1052,8 +1049,8 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 				return inf // an acronym: BUP, LSS
 			}
 			inf.score = 0
-			if (mid || c.cell && w.shape == shapeCap) && !locative {
-				inf.score = 1 // two such words are a name: no Swedish word is spelt so
+			if mid && !locative {
+				inf.score = 1
 			}
 			if wf.weakSurnameSuffix && !locative {
 				inf.score++
@@ -1701,7 +1698,6 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.inLocative = prevContext && before.inPreposition
 			c.institution = institution
 			c.strongCue = k > 0 && first.gapJoin && before.strongCue
-			c.cell = e-k >= 2 && ws[k+1].gapJoin && ws[k+1].shape == shapeCap && cellStart(b, first.start)
 			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
 			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
 				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
