@@ -98,8 +98,13 @@ func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []name
 		if k := bytes.IndexByte(b[ls:], '\n'); k >= 0 {
 			le = ls + k
 		}
-		if le > from && (d.valueMode && le-ls <= maxLowerValue && severalWords(b[ls:le]) &&
-			d.mayHoldLowerName(b[ls:le]) || informalLine(b[ls:le])) {
+		var read bool
+		if d.valueMode && le-ls <= maxLowerValue {
+			read = severalWords(b[ls:le]) && d.mayHoldLowerName(b[ls:le])
+		} else {
+			read = informalLine(b[ls:le])
+		}
+		if le > from && read {
 			dst = d.lowerLine(dst, b, ls, le, from, n0)
 		}
 		ls = le + 1
@@ -140,7 +145,7 @@ var cueBits = func() (t [64]uint64) {
 // ordinary word spells, or one the stream has seen), or one of the cues
 // after which an ordinary word can be a name, or the value or a clause in
 // it starts in lower case (stig vill att …), or a word labels a message
-// (lina: …); a word of two letters counts only after a capitalised one
+// (lina: …), or a greeting stands in it (Mvh kicki); a word of two letters counts only after a capitalised one
 // (Maria ek). Prose in a notes field ("Vi har haft ett möte om
 // planeringen") has none of these and costs about one hash per word.
 // TestLowerGate holds it to the corpora: it never rules out a line in which
@@ -155,9 +160,20 @@ func (d *nameDetector) mayHoldLowerName(v []byte) bool {
 			i++
 			continue
 		case classUpper:
+			start := i
 			for i++; i < len(v) && byteClass[v[i]] != classOther; i++ {
 			}
 			capEnd = i
+			switch v[start] {
+			case 'H', 'T', 'M', 'K', 'P': // a greeting (Mvh kicki, Hej! stig …)
+				if i-start <= 10 {
+					var gb [16]byte
+					g := appendLower(gb[:0], v[start:i])
+					if h := lowerHash(g); greetingBits[h>>6&3]&(1<<(h&63)) != 0 && greetings[string(g)] {
+						return true
+					}
+				}
+			}
 			continue
 		}
 		start := i

@@ -87,6 +87,10 @@ func pathView(b, buf []byte) ([]byte, []byte) {
 		if k == len(b) {
 			break
 		}
+		if b[k] == '.' && !extensionAt(b, k) {
+			at = k + 1 // a full stop, a decimal, a domain: no extension here
+			continue
+		}
 		a, e := k, k+1
 		for a > 0 && !isBlankByte(b[a-1]) {
 			a--
@@ -114,6 +118,17 @@ func indexFrom(b []byte, i int, c byte) int {
 		return i + k
 	}
 	return len(b)
+}
+
+// extensionAt reports whether the dot at b[k] may start a file name's
+// extension: one to five letters or digits after it, then the end of the
+// token.
+func extensionAt(b []byte, k int) bool {
+	e := k + 1
+	for e < len(b) && e-k <= 6 && (isASCIILetter(b[e]) || isDigit(b[e])) {
+		e++
+	}
+	return e > k+1 && e-k <= 6 && (e == len(b) || isBlankByte(b[e]) || b[e] == ',' || b[e] == '.' || b[e] == ';' || b[e] == ':' || b[e] == '!' || b[e] == '?')
 }
 
 func isBlankByte(c byte) bool {
