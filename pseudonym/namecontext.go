@@ -48,6 +48,14 @@ var namedThingHeads = []string{
 	"minne", "minnet", "hylla", "hyllan", // Stiftelsen Anna Whitlocks minne, Ture Sventon-hyllan
 }
 
+// Capitalised heads of events named after a person or a character, at the
+// end of a run of capitalised words: Kalle Anka Cup, Astrid Lindgren
+// Festival. Unlike namedThingHeads, none of them is a surname.
+var eventHeads = map[string]bool{
+	"cup": true, "cupen": true, "festival": true, "festivalen": true, "open": true,
+	"games": true, "loppet": true, "marathon": true, "maraton": true, "rally": true,
+}
+
 // byLastByte groups word endings by their last byte, so that a word is
 // compared only with the endings it may have.
 func byLastByte(ends []string) (t [256][]string) {

@@ -1418,6 +1418,9 @@ func (d *nameDetector) surnameOnly(b []byte, w word) bool {
 // hyphen compound with a lower-case head (Selma Lagerlöf-priset, Greta
 // Garbo-salen).
 func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
+	if last := ws[e-1]; e-k >= 2 && last.shape == shapeCap && eventHeads[string(appendLower(d.buf[:0], b[last.start:last.end]))] {
+		return true // Kalle Anka Cup, Astrid Lindgren Festival
+	}
 	for j := k; j < e; j++ {
 		w := b[ws[j].start:ws[j].end]
 		if h := bytes.LastIndexByte(w, '-'); h > 0 && h+1 < len(w) {
