@@ -254,6 +254,17 @@ func TestCorpusStyles(t *testing.T) {
 	checkTargets(t, scoreCorpus(t, "styles corpus", loadTxtarCorpus(t, stylesCorpusFile, 40)), issue16Targets)
 }
 
+// styles2CorpusFile holds a second set of documents in the styles of issue
+// 16 (with paths and object keys, signatures, case notes, names from many
+// countries), committed before the detector was run on it; see its header.
+const styles2CorpusFile = "testdata/corpus_styles2.txtar"
+
+// TestCorpusStyles2 scores the second styles corpus against the targets of
+// issue 16.
+func TestCorpusStyles2(t *testing.T) {
+	checkTargets(t, scoreCorpus(t, "styles corpus 2", loadTxtarCorpus(t, styles2CorpusFile, 40)), issue16Targets)
+}
+
 // TestCorpus scores the first corpus: the targets of issue 16, and no
 // regression from the scores it had before (names precision 0.994).
 func TestCorpus(t *testing.T) {
@@ -282,6 +293,30 @@ func TestCorpusHeldOut(t *testing.T) {
 		t.Errorf("names: recall %.3f (want ≥ 131/137), precision %.3f (want ≥ 129/141)", sc.recall(), sc.precision())
 	}
 }
+
+// TestCorpusHeldOut2 scores the second held-out corpus, written after the
+// detector was tuned on the second styles corpus and never tuned on. Its
+// names scores are reported against the targets of issue 16, not asserted;
+// what is asserted is the personnummer targets and, as a floor, the first
+// names scores it had (recall 0.926 = 175/189, precision 0.982 = 164/167),
+// so that a change can only improve them.
+func TestCorpusHeldOut2(t *testing.T) {
+	scores := scoreCorpus(t, "held-out corpus 2", loadTxtarCorpus(t, heldOut2CorpusFile, 15))
+	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < issue16Targets.pnrPrecision {
+		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ %.3f)", sc.recall(), sc.precision(), issue16Targets.pnrPrecision)
+	}
+	sc := scores[KindName]
+	if sc.recall() < 175.0/189 || sc.precision() < 164.0/167 {
+		t.Errorf("names: recall %.3f (want ≥ 175/189), precision %.3f (want ≥ 164/167)", sc.recall(), sc.precision())
+	}
+	if sc.recall() < issue16Targets.nameRecall || sc.precision() < issue16Targets.namePrecision {
+		t.Logf("names: recall %.3f, precision %.3f: short of the targets of issue 16 (%.2f, %.2f)",
+			sc.recall(), sc.precision(), issue16Targets.nameRecall, issue16Targets.namePrecision)
+	}
+}
+
+// heldOut2CorpusFile: see TestCorpusHeldOut2.
+const heldOut2CorpusFile = "testdata/corpus_heldout2.txtar"
 
 // heldOutCorpusFile: see TestCorpusHeldOut and testdata/corpus/README.md.
 const heldOutCorpusFile = "testdata/corpus_heldout.txtar"

@@ -29,6 +29,20 @@ type csvRewriter struct {
 	offs         []int
 	out          []byte
 	names        []bool // per column: a name field
+	// Per column: the header is a person's role (tolk, klient), the cells
+	// read and those found to be names whole (see nameColumn).
+	cueCol           []bool
+	cells, nameCells []int
+}
+
+// nameColumn reports whether column col holds names: its header is a
+// person's role, or three quarters of its cells so far, two at least,
+// were names whole.
+func (c *csvRewriter) nameColumn(col int) bool {
+	if col >= len(c.cells) {
+		return false
+	}
+	return c.cueCol[col] || c.nameCells[col] >= 2 && c.nameCells[col]*4 >= c.cells[col]*3
 }
 
 func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) error {
@@ -301,6 +315,13 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 			c.names = append(c.names, false)
 		}
 		c.names[col] = c.s.p.isNameField([]byte(strings.TrimSpace(name)))
+		for len(c.cueCol) <= col {
+			c.cueCol = append(c.cueCol, false)
+			c.cells = append(c.cells, 0)
+			c.nameCells = append(c.nameCells, 0)
+		}
+		lower := strings.ToLower(strings.TrimSpace(name))
+		c.cueCol[col] = personCues[lower] && !weakCues[lower] && !greetings[lower]
 		c.out = append(c.out[:0], c.raw...)
 	} else {
 		whole := col < len(c.names) && c.names[col]
@@ -308,7 +329,17 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		if quoted {
 			c.s.base++
 		}
+		names := c.s.p.detectNames && !c.s.pnrOnly && !whole && col < len(c.cells)
+		if names && c.nameColumn(col) && c.s.names.nameShapedCell(dec) {
+			c.s.names.rememberCell(bytes.TrimSpace(dec))
+		}
 		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
+		if names && len(bytes.TrimSpace(dec)) > 0 {
+			c.cells[col]++
+			if wholeName(dec, c.s.nms) {
+				c.nameCells[col]++
+			}
+		}
 	}
 	if quoted {
 		if err := c.w.WriteByte('"'); err != nil {

@@ -35,6 +35,7 @@ const (
 	ruleLowerSurname = "lower case: a surname after a given name"
 	ruleLowerVerb    = "lower case: a given name as the subject of the verb after it"
 	ruleLowerGreet   = "lower case: a word after a greeting or sign-off"
+	ruleLowerSpeaker = "lower case: a given name as a chat speaker label"
 )
 
 // decide reports one replaced value to Config.Explain, if set.

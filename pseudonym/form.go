@@ -134,7 +134,9 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 
 // PseudonymizePath pseudonymizes the segments of a URL path (escaped form,
 // as in URL.EscapedPath or RawPath). Slashes and the escaping of untouched
-// bytes are kept.
+// bytes are kept. In each segment '_', '-' between letters, escaped spaces
+// and the dot of the extension separate words, as in a file name
+// (/arkiv/astrid-lindqvist.txt, /arkiv/ansokan%20mirjam%20lindholm.docx).
 func (p *Pseudonymizer) PseudonymizePath(ctx context.Context, escapedPath string) (string, Counts, error) {
 	s, err := p.newSession()
 	if err != nil {
@@ -151,6 +153,7 @@ func (p *Pseudonymizer) PseudonymizePath(ctx context.Context, escapedPath string
 		if !ok {
 			return "", Counts{}, &SyntaxError{Format: "path", Line: 1, Offset: int64(len(out)), Msg: "invalid percent-encoding"}
 		}
+		fileNameView(dec) // karin_johansson.pdf, astrid-lindqvist.txt
 		out = s.rewriteMapped(out, []byte(seg), dec, offs, false)
 	}
 	if err := s.flush(ctx); err != nil {
@@ -200,9 +203,11 @@ func (p *Pseudonymizer) PseudonymizeQuery(ctx context.Context, q url.Values) (ur
 	return out, s.counts, nil
 }
 
-// PseudonymizeFilename pseudonymizes a file name (no directories): '_' and
-// '.' separate words as spaces do, so "Anna_Andersson_19121212-1212.pdf"
-// becomes "<token>_<token>_<token>.pdf" and the extension stays.
+// PseudonymizeFilename pseudonymizes a file name (no directories): '_',
+// '-' between letters and the dot of the extension separate words as
+// spaces do, so "Anna_Andersson_19121212-1212.pdf" becomes
+// "<token>_<token>_<token>.pdf" and "astrid-lindqvist.txt"
+// "<token>-<token>.txt"; the extension stays.
 func (p *Pseudonymizer) PseudonymizeFilename(ctx context.Context, name string) (string, Counts, error) {
 	s, err := p.newSession()
 	if err != nil {
@@ -220,6 +225,7 @@ func (p *Pseudonymizer) PseudonymizeFilename(ctx context.Context, name string) (
 			i = end - 1
 		}
 	}
+	fileNameView(dec) // astrid-lindqvist.txt, the dot of the extension
 	out := s.rewriteMapped(nil, raw, dec, nil, false)
 	if err := s.flush(ctx); err != nil {
 		return "", Counts{}, err

@@ -2,6 +2,7 @@ package pseudonym
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sort"
 )
 
@@ -37,6 +38,11 @@ var lowerCues = map[string]bool{
 	"frågade": true, "säg": true, "sa": true,
 }
 
+// Possessive pronouns before a relation: "min man", "hennes man".
+var possessivePronouns = map[string]bool{
+	"min": true, "din": true, "hans": true, "hennes": true, "er": true, "vår": true,
+}
+
 // Greetings and sign-offs, after which even a word no list holds is a name
 // (hej kicki, mvh jonte).
 var greetings = map[string]bool{
@@ -55,20 +61,35 @@ type lowerWord struct {
 	abbrev      bool // followed by ". " and a lower-case word: ang. hämtning
 	cand        bool // a name list or the stream may hold it (see lowerHash)
 	greet       bool // one of greetings
+	signoff     bool // after a slash that starts a clause: "tack! /jari"
+	speaker     bool // first of its line, before ": " (a chat label: "lina: har nån sett")
 }
 
-// lowerHash is FNV-1a over w with ASCII letters folded to lower case: the
-// key of the bit sets that rule most words out.
+// lowerHash hashes w with ASCII capitals folded to lower case (bit 5 set
+// in every byte, which also folds some bytes of other letters together: a
+// harmless collision, since every bit set keyed by it is only a filter
+// before an exact lookup): the key of the bit sets that rule most words
+// out. It reads eight bytes at a time, so that a word costs one or two
+// multiplications.
 func lowerHash(w []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range w {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		h ^= uint32(c)
-		h *= 16777619
+	const fold = 0x2020202020202020
+	h := uint64(len(w)) * 0x9e3779b97f4a7c15
+	for len(w) >= 8 {
+		h = (h ^ (binary.LittleEndian.Uint64(w) | fold)) * 0xff51afd7ed558ccd
+		h ^= h >> 31
+		w = w[8:]
 	}
-	return h
+	if len(w) > 0 {
+		var x uint64
+		for i, c := range w {
+			x |= uint64(c|0x20) << (8 * i)
+		}
+		h = (h ^ x) * 0xff51afd7ed558ccd
+	}
+	h ^= h >> 29
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 32
+	return uint32(h)
 }
 
 // seenBitWords is the size of nameDetector.seenBits in 64-bit words.
@@ -91,8 +112,13 @@ func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []name
 		if k := bytes.IndexByte(b[ls:], '\n'); k >= 0 {
 			le = ls + k
 		}
-		if le > from && (d.valueMode && le-ls <= maxLowerValue && severalWords(b[ls:le]) ||
-			informalLine(b[ls:le])) {
+		var read bool
+		if d.valueMode && le-ls <= maxLowerValue {
+			read = severalWords(b[ls:le]) && d.mayHoldLowerName(b[ls:le])
+		} else {
+			read = informalLine(b[ls:le])
+		}
+		if le > from && read {
 			dst = d.lowerLine(dst, b, ls, le, from, n0)
 		}
 		ls = le + 1
@@ -104,6 +130,147 @@ func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []name
 // value) read for lower-case names whatever their style: messages in an
 // API are often written like "Minh kom inte, jag ringer lan".
 const maxLowerValue = 2 << 10
+
+// cueBits has the bit lowerHash(w) set for every word after which
+// lowerName may take an ordinary word as a name: the greetings, lowerCues
+// and the person cues that are not weak ones (hej saga, pappa stig). It is
+// large enough (64 Kbit) that an ordinary word seldom shares a bit with
+// them; isLowerCue decides a word that does.
+var cueBits = func() (t [1 << 10]uint64) {
+	for _, m := range []map[string]bool{greetings, lowerCues, personCues} {
+		for w := range m {
+			if isLowerCue([]byte(w)) {
+				h := lowerHash([]byte(w)) & (1<<16 - 1)
+				t[h>>6] |= 1 << (h & 63)
+			}
+		}
+	}
+	return t
+}()
+
+// isLowerCue reports whether the lower-case word w is one of the words
+// cueBits holds.
+func isLowerCue(w []byte) bool {
+	return greetings[string(w)] || lowerCues[string(w)] || personCues[string(w)] && !weakCues[string(w)]
+}
+
+// mayHoldLowerName is the cheap test a value of a structured body passes
+// before lowerLine reads it word by word: some lower-case word in it is
+// one that a rule of lowerName can take without a cue (a name no
+// ordinary word spells, or one the stream has seen), or one of the cues
+// after which an ordinary word can be a name, or the value or a clause in
+// it starts in lower case (stig vill att …), or a word labels a message
+// (lina: …), or a greeting stands in it (Mvh kicki); a word of two letters counts only after a capitalised one
+// (Maria ek). Prose in a notes field ("Vi har haft ett möte om
+// planeringen") has none of these and costs about one hash per word.
+// TestLowerGate holds it to the corpora: it never rules out a line in which
+// the scan finds a name.
+func (d *nameDetector) mayHoldLowerName(v []byte) bool {
+	var buf [48]byte
+	capEnd := -1 // where the last capitalised word ended
+	for i := 0; i < len(v); {
+		cl := byteClass[v[i]]
+		switch cl {
+		case classOther:
+			i++
+			continue
+		case classUpper:
+			start := i
+			for i++; i < len(v) && byteClass[v[i]] != classOther; i++ {
+			}
+			capEnd = i
+			switch v[start] {
+			case 'H', 'T', 'M', 'K', 'P': // a greeting (Mvh kicki, Hej! stig …)
+				if i-start <= 10 {
+					var gb [16]byte
+					g := appendLower(gb[:0], v[start:i])
+					if h := lowerHash(g); greetingBits[h>>6&3]&(1<<(h&63)) != 0 && greetings[string(g)] {
+						return true
+					}
+				}
+			}
+			continue
+		}
+		start := i
+		high := false // a Latin-1 letter (å, ä, ö, é, ü …) in lower case
+		for i < len(v) {
+			c := v[i]
+			if byteClass[c] == classLower {
+				i++
+				continue
+			}
+			if c == 0xc3 && i > start && i+1 < len(v) && v[i+1] >= 0xa0 && v[i+1] <= 0xbf && v[i+1] != 0xb7 {
+				i += 2
+				high = true
+				continue
+			}
+			break
+		}
+		slow := i == start || i < len(v) && (byteClass[v[i]] != classOther || v[i] == '-' || v[i] == '\'')
+		var h uint32
+		if !slow {
+			h = lowerHash(v[start:i])
+		} else {
+			// Not plain ASCII: the word as lowerLine splits it.
+			if _, u, _ := letterAt(v, start); u {
+				for i = start + 1; i < len(v) && byteClass[v[i]] != classOther; i++ {
+				}
+				continue
+			}
+			i = wordEnd(v, start)
+			if i == start {
+				i++
+				continue
+			}
+			h = lowerHash(v[start:i])
+		}
+		if i-start < 2 || i-start > len(buf) {
+			continue
+		}
+		if start == 0 || cueBits[h>>6&(1<<10-1)]&(1<<(h&63)) != 0 && isLowerCue(v[start:i]) || i < len(v) && v[i] == ':' ||
+			start >= 2 && v[start-1] == ' ' && (v[start-2] == '.' || v[start-2] == '!' || v[start-2] == '?' || v[start-2] == ':') {
+			// A clause that starts in lower case (ok. stig vill …) or a
+			// chat label (lina: …): informal, read word by word.
+			return true
+		}
+		if i-start == 2 && capEnd != start-1 {
+			continue // two letters are a name only after a name (Maria ek)
+		}
+		if d.lx.mayBeLowerName(h) || d.seenBits[h>>6&(seenBitWords-1)]&(1<<(h&63)) != 0 {
+			if !d.lx.isCommon(appendLower(buf[:0], v[start:i])) {
+				return true
+			}
+		}
+		if (slow || high) && nonSwedishLetters(v[start:i]) {
+			var fb [64]byte
+			if d.lx.mayBeLowerName(lowerHash(foldLetters(fb[:0], v[start:i]))) && !d.lx.isCommon(appendLower(buf[:0], v[start:i])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nonSwedishLetters reports whether w holds a letter outside ASCII and the
+// Swedish å, ä, ö, é (in either case): only then may its folded form
+// (Mehic for Mehić) be what the lists hold.
+func nonSwedishLetters(w []byte) bool {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c < 0x80 {
+			continue
+		}
+		if c == 0xc3 && i+1 < len(w) {
+			switch w[i+1] {
+			case 0xa5, 0xa4, 0xb6, 0xa9, 0x85, 0x84, 0x96, 0x89:
+				i++
+				continue
+			}
+		}
+		return true
+	}
+	return false
+}
 
 // informalLine reports whether a clause of line starts with a lower-case
 // word of two letters or more, or with a greeting (Hej! Mvh), and the line
@@ -209,11 +376,30 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		start := i
 		afterCode := broken
 		broken = false
-		prevCode := i > 0 && (isDigit(b[i-1]) || b[i-1] == '_' || b[i-1] == '@' || b[i-1] == '/' ||
+		// "/jari" after a blank signs a message; "a/b" is a path.
+		signoff := i > 0 && b[i-1] == '/' && (i == 1 || b[i-2] == ' ' || b[i-2] == '\n')
+		prevCode := i > 0 && (isDigit(b[i-1]) || b[i-1] == '_' || b[i-1] == '@' || b[i-1] == '/' && !signoff ||
 			b[i-1] == '.' && i >= 2 && isASCIILetter(b[i-2]))
 		e := wordEnd(b, i)
+		userLabel := false
+		if prevCode && b[i-1] == '_' && e+1 < le && b[e] == ':' && b[e+1] == ' ' {
+			// A user name as a chat label: "fritidsledare_sami: …".
+			a := i - 1
+			for a > ls && (isASCIILetter(b[a-1]) || b[a-1] == '_') {
+				a--
+			}
+			if userLabel = lineStartBefore(b, a); userLabel {
+				prevCode = false
+			}
+		}
 		nextCode := e < len(b) && (isDigit(b[e]) || b[e] == '_' || b[e] == '@' ||
 			(b[e] == '.' || b[e] == '/') && e+1 < len(b) && isASCIILetter(b[e+1]))
+		if nextCode && !prevCode && b[e] == '_' && lineStartBefore(b, start) {
+			// Perhaps a user name that labels a chat line
+			// (fritidsledare_sami:): its last part is read on its own.
+			gapStart, clause, broken, i = e+1, false, true, e+1
+			continue
+		}
 		if prevCode || nextCode {
 			i = skipCode(b, e)
 			for i < le && (b[i] == '.' || b[i] == '@' || b[i] == '/' || b[i] == '-') && i+1 < le && isASCIILetter(b[i+1]) {
@@ -226,12 +412,20 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		joined := len(gap) == 1 && gap[0] == ' ' || len(gap) == 2 && gap[0] == ',' && gap[1] == ' '
 		abbrev := e+2 < le && b[e] == '.' && b[e+1] == ' ' && 'a' <= b[e+2] && b[e+2] <= 'z'
 		lw := lowerWord{start: start, end: e, upper: u, clauseStart: clause,
-			joined: joined && len(ws) > 0 && !afterCode, abbrev: abbrev}
+			joined: joined && len(ws) > 0 && !afterCode, abbrev: abbrev, signoff: signoff && !nextCode}
+		if len(ws) == 0 || clause || userLabel {
+			lw.speaker = userLabel || e+1 < le && b[e] == ':' && b[e+1] == ' ' && lineStartBefore(b, start)
+		}
 		if !u {
 			// Most words are no name in any list: a bit set says so
 			// before any map is asked.
 			h := lowerHash(b[start:e])
 			lw.cand = d.lx.mayBeLowerName(h) || d.seenBits[h>>6&(seenBitWords-1)]&(1<<(h&63)) != 0
+			if !lw.cand && nonSwedishLetters(b[start:e]) {
+				// mehić: the lists may hold it as Mehic.
+				var buf [64]byte
+				lw.cand = d.lx.mayBeLowerName(lowerHash(foldLetters(buf[:0], b[start:e])))
+			}
 			lw.greet = greetingBits[h>>6&3]&(1<<(h&63)) != 0 && greetings[string(b[start:e])]
 		}
 		ws = append(ws, lw)
@@ -254,7 +448,8 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		if w.upper || w.name || w.end-w.start < 2 || w.end-w.start < 3 && !(j > 0 && ws[j-1].name) {
 			continue
 		}
-		if !w.cand && !(j > 0 && w.joined && ws[j-1].greet) {
+		if !w.cand && !(j > 0 && w.joined && (ws[j-1].greet ||
+			w.end-w.start >= 4 && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue)) {
 			continue
 		}
 		if rule := d.lowerName(b, ws, j); rule != "" {
@@ -299,8 +494,11 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	if hasNext {
 		next = d.facts(b[ws[j+1].start:ws[j+1].end])
 	}
-	cue := prev.cue || lowerCues[string(prevLower)]
-	strongCue := prev.strongCue || lowerCues[string(prevLower)]
+	// "min man dariush": man after a possessive is the husband.
+	husband := string(prevLower) == "man" && j >= 2 && ws[j-1].joined &&
+		possessivePronouns[string(appendLower(nil, b[ws[j-2].start:ws[j-2].end]))]
+	cue := prev.cue || lowerCues[string(prevLower)] || husband
+	strongCue := prev.strongCue || lowerCues[string(prevLower)] || husband
 	prevName := j > 0 && w.joined && ws[j-1].name
 	evidence := f&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen
 	// The next word is a name by the lists (serkan demir).
@@ -309,13 +507,15 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	switch {
 	case w.abbrev:
 		return "" // ang. hämtning: an abbreviation, unless a list is sure
+	case w.speaker && f&(lexGiven|lexForeignGiven) != 0 && !english:
+		return ruleLowerSpeaker // [19:10] lina: har nån sett min jacka
 	case !wf.common && !place && evidence:
 		// The weaker lists: with a cue, another name, or as the subject
 		// after a verb (idag kommer jovana).
 		if cue || prevName || nextName || subjectVerbs[string(prevLower)] {
 			return ruleLowerContext
 		}
-	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)]) &&
+	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)] || w.signoff) &&
 		(!wf.common || f&(lexGiven|lexForeignGiven|lexSurname) != 0):
 		return ruleLowerCue // pappa stig, min dotter nova, hej saga
 	case prevName && f&lexSurname != 0 && ws[j-1].end+1 == w.start &&
@@ -329,7 +529,9 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		if ok, _ := d.verbFollows(b, w.end); ok {
 			return ruleLowerVerb
 		}
-	case f == 0 && !wf.common && !wf.commonCompound && greetings[string(prevLower)]:
+	case f == 0 && !wf.common && !wf.commonCompound && (greetings[string(prevLower)] || w.signoff ||
+		prev.strongCue && w.end-w.start >= 4 && !wf.definiteCompound):
+		// mvh kicki; chauffören mirsad
 		return ruleLowerGreet // mvh kicki
 	}
 	return ""

@@ -45,6 +45,15 @@ var namedThingHeads = []string{
 	"center", "centret", "centrum", "samling", "samlingen", "akademi", "akademien", "orden",
 	"medalj", "medaljen", "filmer", "film", "filmen", "föreläsning", "föreläsningen",
 	"minnesfond", "sjukhuset", "plakett", "plaketten", "staty", "statyn", "byst", "bysten",
+	"minne", "minnet", "hylla", "hyllan", // Stiftelsen Anna Whitlocks minne, Ture Sventon-hyllan
+}
+
+// Capitalised heads of events named after a person or a character, at the
+// end of a run of capitalised words: Kalle Anka Cup, Astrid Lindgren
+// Festival. Unlike namedThingHeads, none of them is a surname.
+var eventHeads = map[string]bool{
+	"cup": true, "cupen": true, "festival": true, "festivalen": true, "open": true,
+	"games": true, "loppet": true, "marathon": true, "maraton": true, "rally": true,
 }
 
 // byLastByte groups word endings by their last byte, so that a word is
@@ -532,4 +541,108 @@ func upperWord(w []byte) bool {
 		i += n
 	}
 	return true
+}
+
+// A column of names: in a CSV export, a column whose header is a person's
+// role (tolk, klient, handläggare) or whose cells so far have been names
+// holds names, and a cell of it shaped like a name is one even when the
+// lists lack its words (Gulalai Sahak, Ploy Chaiyaporn). That is the
+// document's evidence, as for a word used as a name elsewhere: the words
+// are remembered, so the cell and later mentions are found.
+
+// maxCellWords bounds the words of a cell taken as a name by its column.
+const maxCellWords = 4
+
+// nameShapedCell reports whether v (a whole cell) is one to four
+// capitalised words, each either a name in some list or no ordinary word,
+// and none a place, an institution, a company form, a room or a compound
+// noun: "Gulalai Sahak" is, "Lillby Hembygdsförening", "IFK Lillby" and
+// "Testperson Test" are not.
+func (d *nameDetector) nameShapedCell(v []byte) bool {
+	v = bytes.TrimSpace(v)
+	if len(v) < 2 || len(v) > 80 || d.notPerson(v) {
+		return false
+	}
+	words := 0
+	for i := 0; i < len(v); {
+		if v[i] == ' ' {
+			if i+1 < len(v) && v[i+1] == ' ' {
+				return false
+			}
+			i++
+			continue
+		}
+		l, u, n := letterAt(v, i)
+		if !l || !u {
+			return false
+		}
+		e := wordEnd(v, i)
+		if e < len(v) && v[e] != ' ' || e-i < 2 {
+			return false
+		}
+		for k := i + n; k < e; {
+			l, u, m := letterAt(v, k)
+			if l && u && (k == 0 || v[k-1] != '-') {
+				return false // SoL, McDonald: an identifier or no name of this form
+			}
+			k += m
+		}
+		wf := d.facts(v[i:e])
+		named := wf.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0
+		if wf.cue || wf.company || wf.venue || wf.org || wf.placeNoun || wf.placeSuffix ||
+			wf.definiteCompound || wf.commonCompound || wf.internalCap || wf.calendar ||
+			wf.common && !named || wf.flags&lexPlace != 0 && wf.flags&(nameFlags|lexForeignGiven) == 0 {
+			return false
+		}
+		words++
+		if words > maxCellWords {
+			return false
+		}
+		i = e
+	}
+	return words > 0
+}
+
+// rememberCell notes the words of a cell that its column makes a name.
+func (d *nameDetector) rememberCell(v []byte) {
+	for i := 0; i < len(v); {
+		l, _, n := letterAt(v, i)
+		if !l {
+			i += n
+			continue
+		}
+		e := wordEnd(v, i)
+		d.remember(v[i:e])
+		i = e
+	}
+}
+
+// wholeName reports whether every word of v overlaps one of ms: the cell
+// was found to be a name, all of it.
+func wholeName(v []byte, ms []nameMatch) bool {
+	words := 0
+	for i := 0; i < len(v); {
+		l, _, n := letterAt(v, i)
+		if !l {
+			if !isSpace(v[i]) && v[i] != ',' && v[i] != '.' && v[i] != '-' {
+				return false
+			}
+			i += n
+			continue
+		}
+		e := wordEnd(v, i)
+		found := false
+		for _, m := range ms {
+			if m.start < e && i < m.end {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+		words++
+		i = e
+	}
+	return words > 0
 }

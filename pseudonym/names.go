@@ -193,7 +193,8 @@ var personCues = func() map[string]bool {
 		"vikarie", "vikarien", "praktikant", "medsökande", "sökanden", "arbetstagare",
 		"arbetstagaren", "anställd", "anställde", "hr", "hr-partner", "biträdande",
 		"ledamot", "ordförande", "sekreterare", "justerare", "närvarande", "deltagare",
-		"pat", "pat.",
+		"pat", "pat.", "hustru", "chaufför", "förare", "tandläkare", "tandhygienist", "pedagog",
+		"fritidsledare", "ledare", "handledare", "instruktör",
 	} {
 		m[w] = true
 	}
@@ -786,6 +787,17 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	lower := appendLower(d.buf[:0], text)
 	wf.cue = personCues[string(lower)]
 	wf.strongCue = wf.cue && !weakCues[string(lower)]
+	if !wf.cue && len(lower) >= 6 {
+		// The definite form of a role or relation: arbetsterapeuten,
+		// hustrun, chauffören.
+		for _, suf := range [...]string{"en", "n", "er"} { // … and the plural: instruktörer
+			if stem := lower[:len(lower)-len(suf)]; bytes.HasSuffix(lower, []byte(suf)) &&
+				personCues[string(stem)] && !weakCues[string(stem)] && len(stem) >= 4 {
+				wf.cue, wf.strongCue = true, true
+				break
+			}
+		}
+	}
 	wf.inPreposition = inPrepositions[string(lower)]
 	wf.weakSurnameSuffix = hasSuffix(lower, weakSurnameSuffixes)
 	wf.surnameShape = hasSuffixStem(lower, surnameSuffixes, 2) || hasSuffixStem(lower, weakSurnameSuffixes, 2)
@@ -1059,8 +1071,8 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	if (cued && givenEv || worldEv) && inf.score < 1 {
 		inf.score = 1
 	}
-	if c.afterVerb && mid && givenEv && inf.score < 3 {
-		inf.score++ // På tisdag kom Love tillbaka
+	if c.afterVerb && mid && (givenEv || world && !isCommon && !english && !place) && inf.score < 3 {
+		inf.score++ // På tisdag kom Love tillbaka; Idag kommer Nimo
 	}
 	if c.paren && f&lexGiven != 0 && inf.score == 2 {
 		inf.score++ // Larmcentralen (Jonas)
@@ -1406,6 +1418,9 @@ func (d *nameDetector) surnameOnly(b []byte, w word) bool {
 // hyphen compound with a lower-case head (Selma Lagerlöf-priset, Greta
 // Garbo-salen).
 func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
+	if last := ws[e-1]; e-k >= 2 && last.shape == shapeCap && eventHeads[string(appendLower(d.buf[:0], b[last.start:last.end]))] {
+		return true // Kalle Anka Cup, Astrid Lindgren Festival
+	}
 	for j := k; j < e; j++ {
 		w := b[ws[j].start:ws[j].end]
 		if h := bytes.LastIndexByte(w, '-'); h > 0 && h+1 < len(w) {
@@ -1489,20 +1504,43 @@ func verbPartner(wf wordFacts) bool {
 // speakerLine reports whether the run ws[k:e] starts a line of a chat and
 // is followed by a colon and a message in lower case: "Saga: jag behöver
 // kvitton", "[14:03] Linda: ok". The words of a speaker label that are
-// names in any list are names, ordinary words or not.
-func speakerLine(b []byte, ws []word, k, e int) bool {
+// names in any list are names, ordinary words or not. A label followed by
+// a message that starts with a capital, or with the speaker's role in
+// brackets before the colon ("Stig: Synd!", "Iris (mamma till Alva): Är
+// det …"), is a looser one (loose is true): then only a given name in it
+// is taken, since "Datum: Idag" and "Plats: Stora salen" look the same.
+func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 	end := ws[e-1].end
-	if end+2 >= len(b) || b[end] != ':' || b[end+1] != ' ' || !lineStartBefore(b, ws[k].start) {
-		return false
+	if !lineStartBefore(b, ws[k].start) {
+		return false, false
+	}
+	if end+2 < len(b) && b[end] == ' ' && b[end+1] == '(' {
+		// "Iris (mamma till Alva): …"
+		le := len(b)
+		if n := bytes.IndexByte(b[end:], '\n'); n >= 0 {
+			le = end + n
+		}
+		p := bytes.IndexByte(b[end:le], ')')
+		if p < 0 || p > 48 || end+p+2 >= le || b[end+p+1] != ':' || b[end+p+2] != ' ' {
+			return false, false
+		}
+		end += p + 1
+		loose = true
+	}
+	if end+2 >= len(b) || b[end] != ':' || b[end+1] != ' ' {
+		return false, false
 	}
 	l, u, _ := letterAt(b, end+2)
-	if !l || u {
-		return false
+	if !l {
+		return false, false
 	}
 	// A token (sl_name1_…) is no message: pseudonymizing twice must not
 	// change anything.
 	we := wordEnd(b, end+2)
-	return we >= len(b) || b[we] != '_' && !isDigit(b[we])
+	if we < len(b) && (b[we] == '_' || isDigit(b[we])) {
+		return false, false
+	}
+	return true, loose || u
 }
 
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
@@ -1535,7 +1573,14 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		return true
 	}
 	// A chat speaker: the names among the words of the label.
-	if speakerLine(b, ws, k, e) {
+	speaker, loose := speakerLine(b, ws, k, e)
+	if speaker && loose {
+		// Only a label that starts with a given name.
+		wf := d.facts(b[first.start:first.end])
+		speaker = first.shape == shapeCap && e-k <= 3 && !wf.calendar && !wf.cue && !wf.function &&
+			(wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0)
+	}
+	if speaker {
 		if thing() {
 			return dst
 		}
@@ -1545,7 +1590,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				continue
 			}
 			wf := d.facts(b[w.start:w.end])
-			if wf.seen || wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) ||
+			if loose && j == k || wf.seen || wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) ||
 				!wf.common && !wf.definiteCompound {
 				dst = d.emitWords(dst, b, from, ws, j, j+1, ruleSpeaker)
 			}
@@ -1659,6 +1704,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
 			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
 				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
+			if k > 1 && first.gapJoin && ws[k-1].gapJoin && ws[k-1].shape == shapeLower &&
+				string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "till" &&
+				d.facts(b[ws[k-2].start:ws[k-2].end]).strongCue {
+				// "mamma till Alva", "handläggare till Milo": the relation
+				// names the person; "till" is no place preposition here.
+				c.strongCue, c.locative, c.inLocative = true, false, false
+			}
 		} else if ws[j-1].shape == shapeInitial {
 			c.afterInitial = true
 		} else if p := ws[j-1]; p.shape == shapeUpper && w.shape == shapeCap && !infos[j-1-k].capable &&
@@ -1678,6 +1730,42 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if inf.capable {
 			capable++
 			total += int(inf.score)
+		}
+	}
+	// A capitalised word the lists rule out, between two words that are
+	// names by themselves, is a middle name: Ahmad Shah Popal, Anna Maj
+	// Lind.
+	for j := 1; j+1 < len(infos); j++ {
+		w := ws[k+j]
+		if infos[j].capable || w.shape != shapeCap || !w.gapJoin || !ws[k+j+1].gapJoin ||
+			!infos[j-1].capable || !infos[j+1].capable || infos[j-1].score < 2 || infos[j+1].score < 2 ||
+			ws[k+j-1].shape != shapeCap || ws[k+j+1].shape != shapeCap {
+			continue
+		}
+		if wf := d.facts(b[w.start:w.end]); !wf.cue && !wf.venue && !wf.company && !wf.org && !wf.placeNoun &&
+			!wf.function && !wf.preposition && !wf.conjunction && !wf.institutional() && !wf.calendar {
+			infos[j] = wordInfo{capable: true, stemEnd: w.end}
+			capable++
+		}
+	}
+	// In a line of capitals an ordinary word tells nothing (RING, BERG),
+	// but one that a name list holds, right after a given name, is the
+	// rest of the name: HELENA SKOG, NGUYỄN THỊ HOA.
+	for j := 1; j < len(infos); j++ {
+		w, p := ws[k+j], ws[k+j-1]
+		if infos[j].score != 0 || w.shape != shapeUpper || p.shape != shapeUpper ||
+			!w.gapJoin || !infos[j-1].capable || infos[j-1].score < 2 || !d.capsLine(b, w.start) {
+			continue
+		}
+		wf := d.facts(b[w.start:w.end])
+		if wf.flags&(nameFlags|lexForeign|lexForeignGiven) != 0 && !wf.cue && !wf.function && !wf.preposition &&
+			!wf.conjunction && !wf.venue && !wf.company && !wf.calendar && !wf.inPreposition &&
+			d.facts(b[p.start:p.end]).flags&(lexGiven|lexForeignGiven) != 0 {
+			if !infos[j].capable {
+				capable++
+			}
+			infos[j] = wordInfo{capable: true, score: 1, stemEnd: w.end}
+			total++
 		}
 	}
 	// Split the run at words that cannot be names: "Anna Skolan" is Anna.
@@ -1740,8 +1828,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if !stretchCue && runPnr {
 			stretchCue = nearPnr(b, ws[k+s].start, last.end, pnrs)
 		}
-		if !stretchCue && t == len(infos) && n > 0 && sum >= 1 {
-			stretchCue = d.nameFollowsConjunction(b, last.end) // Emir och Lejla
+		if !stretchCue && n > 0 && sum >= 1 && (t == len(infos) ||
+			ws[k+t].shape == shapeUpper && d.facts(b[ws[k+t].start:ws[k+t].end]).conjunction) {
+			// Emir och Lejla; in capitals the conjunction is part of the
+			// run: ZORAN OCH LINNÉA.
+			stretchCue = d.nameFollowsConjunction(b, last.end)
 		}
 		isName := sum >= 3 || (stretchCue && n > 0 && sum >= 1) || (n >= 2 && sum >= 2)
 		givenFirst := false
@@ -1817,7 +1908,10 @@ func (d *nameDetector) calendarWord(b []byte, ws []word, j, k, e int) bool {
 		return false
 	}
 	for _, n := range []int{j - 1, j + 1} {
-		if n >= 0 && n < len(ws) && ws[n].shape != shapeLower && d.facts(b[ws[n].start:ws[n].end]).calendar {
+		// Next to a day or month with only a space between (Maj Juni,
+		// Måndag Maj), not over a colon: "Onsdag: Maj Lundqvist".
+		if n >= 0 && n < len(ws) && ws[n].shape != shapeLower && ws[max(n, j)].gapJoin &&
+			d.facts(b[ws[n].start:ws[n].end]).calendar {
 			return true
 		}
 	}

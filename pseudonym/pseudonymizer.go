@@ -184,6 +184,19 @@ func (p *Pseudonymizer) isNameField(name []byte) bool {
 	if len(p.fields) == 0 {
 		return false
 	}
+	var buf [64]byte
+	if len(name) <= len(buf) {
+		ascii := true
+		for _, c := range name {
+			if c >= 0x80 {
+				ascii = false
+				break
+			}
+		}
+		if ascii {
+			return p.fields[string(appendLower(buf[:0], name))] // no allocation: every JSON key passes here
+		}
+	}
 	return p.fields[strings.ToLower(string(name))]
 }
 

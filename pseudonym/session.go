@@ -66,6 +66,7 @@ type session struct {
 
 	// transformText's window and output chunk, from a pool when set.
 	textBuf, textOut []byte
+	viewBuf          []byte // pathView's copy of a text
 
 	// re-identification
 	reCache   map[string][]byte
@@ -141,7 +142,9 @@ func (s *session) flush(ctx context.Context) error {
 func (s *session) rewrite(dst, b []byte, from int) []byte {
 	s.pnrs = findPersonnummerBefore(s.pnrs[:0], b, from, s.dateRef)
 	if s.p.detectNames {
-		s.nms = s.names.find(s.nms[:0], b, from, s.pnrs)
+		var view []byte
+		view, s.viewBuf = pathView(b, s.viewBuf)
+		s.nms = s.names.find(s.nms[:0], view, from, s.pnrs)
 	} else {
 		s.nms = s.nms[:0]
 	}
