@@ -205,10 +205,7 @@ func (a *appending) recordTags(ctx context.Context, idx []int64, tags map[int64]
 	key := fmt.Sprintf("%s%012d", tagPrefix(a.key), idx[0])
 	a.tagRecords++
 	err := a.e.State.Update(ctx, key, a.e.ttl(), func([]byte) ([]byte, error) { return v, nil })
-	if err != nil {
-		return stateErr(err)
-	}
-	return a.renew(ctx)
+	return stateErr(err)
 }
 
 // pruneTags forgets the tags of chunks that will never be sealed again:
@@ -348,6 +345,9 @@ func (p *producer) fill() error {
 		if err := p.finishBody(); err != nil {
 			return err
 		}
+	}
+	if !p.a.holdsLease() {
+		return p.fail(errLeaseLost)
 	}
 	if len(fresh) > 0 {
 		if err := p.a.recordTags(p.ctx, fresh, p.tags); err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -210,11 +211,22 @@ type lease struct {
 const (
 	encChunkSize = crypto.ChunkSize + 16
 	nonceSize    = 16
-	leaseTTL     = time.Minute
 	// sealBatch chunks (4 MiB) are sealed, and their tags recorded,
 	// before they are sent: one state write per batch, a few MiB of
 	// memory per piece in flight.
 	sealBatch = 64
+)
+
+// A piece holds a lease on its upload for leaseTTL, renewed every
+// renewEvery while it runs; it stops sending once its last renewal is
+// leaseTTL-leaseMargin old (the margin covers clocks of gateways that
+// disagree), so a lease that ran out while its holder was cut off from
+// the store never covers two senders. A gateway that dies leaves its
+// uploads locked for at most leaseTTL. (Variables for the tests.)
+var (
+	leaseTTL    = 20 * time.Second
+	renewEvery  = 5 * time.Second
+	leaseMargin = 5 * time.Second
 )
 
 func (e *Engine) ttl() time.Duration {
@@ -364,7 +376,9 @@ func (e *Engine) Append(ctx context.Context, key string, p Piece, up Upstream) (
 	if a.duplicate {
 		return e.repeat(a.r, p)
 	}
+	stop := a.keepLease()
 	res, err := a.run(ctx, p, up)
+	stop()
 	if err != nil {
 		kept := int64(-1)
 		if a.sent && p.Seq == 0 {
@@ -384,7 +398,7 @@ type appending struct {
 	r         *record // as it was when the lease was taken
 	wasDirty  bool
 	duplicate bool
-	renewed   time.Time
+	renewed   atomic.Int64 // when the lease was last taken or renewed, Unix ns
 	// tagRecords counts the upload's tag records: loaded and written.
 	tagRecords int
 	// sent: a send of the piece began, so the provider may hold some of
@@ -439,7 +453,7 @@ func (e *Engine) acquire(ctx context.Context, key string, p Piece) (*appending, 
 		})
 		switch {
 		case err == nil:
-			a.renewed = time.Now()
+			a.renewed.Store(time.Now().UnixNano())
 			return a, nil
 		case errors.Is(err, errDuplicate):
 			return a, nil
@@ -550,11 +564,31 @@ func (a *appending) update(fn func(r *record) bool) {
 	})
 }
 
-// renew extends the lease when a quarter of it has passed.
-func (a *appending) renew(ctx context.Context) error {
-	if time.Since(a.renewed) < leaseTTL/4 {
-		return nil
-	}
+// keepLease renews the lease every renewEvery until the returned func
+// is called.
+func (a *appending) keepLease() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(renewEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				a.renew()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// renew extends the lease, if the piece still holds it.
+func (a *appending) renew() {
+	ctx, cancel := context.WithTimeout(context.Background(), renewEvery)
+	defer cancel()
 	err := a.e.State.Update(ctx, a.key, a.e.ttl(), func(old []byte) ([]byte, error) {
 		if old == nil {
 			return nil, ErrNotFound
@@ -564,14 +598,20 @@ func (a *appending) renew(ctx context.Context) error {
 			return nil, err
 		}
 		if r.Lease == nil || r.Lease.Owner != a.owner {
-			return nil, fmt.Errorf("%w: the piece's lease was lost", ErrBusy)
+			return nil, errLeaseLost
 		}
 		r.Lease.Until = a.e.now().Add(leaseTTL)
 		return json.Marshal(&r)
 	})
-	if err != nil {
-		return stateErr(err)
+	if err == nil {
+		a.renewed.Store(time.Now().UnixNano())
 	}
-	a.renewed = time.Now()
-	return nil
+}
+
+var errLeaseLost = fmt.Errorf("%w: the piece's lease on the upload was lost", ErrBusy)
+
+// holdsLease reports whether the lease is surely still the piece's: it
+// was renewed recently enough.
+func (a *appending) holdsLease() bool {
+	return time.Since(time.Unix(0, a.renewed.Load())) < leaseTTL-leaseMargin
 }

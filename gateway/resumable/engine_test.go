@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -507,4 +508,76 @@ func TestCheckRunsBeforeTheEnd(t *testing.T) {
 	if got := g.decrypt(p); !bytes.Equal(got, data) {
 		t.Fatal("decrypted file differs")
 	}
+}
+
+// A piece from a client slower than the lease lasts keeps its lease by
+// renewing it; a piece whose lease was taken over stops sending.
+func TestLeaseRenewal(t *testing.T) {
+	ttl, every, margin := leaseTTL, renewEvery, leaseMargin
+	leaseTTL, renewEvery, leaseMargin = 400*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond
+	t.Cleanup(func() { leaseTTL, renewEvery, leaseMargin = ttl, every, margin })
+	g := newRig(t)
+	ctx := context.Background()
+	p := newProvider(0, 0)
+	data := randomBytes(3 * sealBatch * crypto.ChunkSize / 2)
+	key := g.begin(Options{Size: int64(len(data))}, p)
+	slow := &slowReader{r: bytes.NewReader(data), every: len(data) / 8, pause: 200 * time.Millisecond}
+	if _, err := g.e.Append(ctx, key, Piece{Offset: 0, Length: int64(len(data)), Body: slow, Size: -1}, upstream{p}); err != nil {
+		t.Fatalf("a piece slower than its lease: %v", err)
+	}
+	if got := g.decrypt(p); !bytes.Equal(got, data) {
+		t.Fatal("decrypted file differs")
+	}
+
+	// Another owner takes the lease in the middle of a piece (as a
+	// gateway would once the first's renewals stopped reaching the
+	// store): the first stops before its next batch leaves.
+	p2 := newProvider(0, 0)
+	key2 := g.begin(Options{Size: int64(len(data))}, p2)
+	steal := func() {
+		g.store.Update(ctx, key2, time.Hour, func(old []byte) ([]byte, error) {
+			var r record
+			if err := json.Unmarshal(old, &r); err != nil {
+				return nil, err
+			}
+			r.Lease = &lease{Owner: "another gateway", Until: time.Now().Add(time.Hour)}
+			return json.Marshal(&r)
+		})
+	}
+	stolen := &slowReader{r: bytes.NewReader(data), every: sealBatch * crypto.ChunkSize, pause: leaseTTL, before: steal}
+	if _, err := g.e.Append(ctx, key2, Piece{Offset: 0, Length: int64(len(data)), Body: stolen, Size: -1}, upstream{p2}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a piece whose lease was taken: %v", err)
+	}
+	if int64(len(p2.data)) > g.cipherOf(key2, sealBatch*crypto.ChunkSize) {
+		t.Fatalf("the provider got %d bytes after the lease was lost", len(p2.data))
+	}
+}
+
+// cipherOf is the ciphertext size of the first n bytes of plaintext (whole
+// chunks), header included.
+func (g *rig) cipherOf(key string, n int64) int64 {
+	return int64(len(mustOpening(g, key))) + n/crypto.ChunkSize*encChunkSize
+}
+
+// slowReader pauses after every `every` bytes (calling before first, once).
+type slowReader struct {
+	r      io.Reader
+	every  int
+	pause  time.Duration
+	before func()
+	n      int
+}
+
+func (s *slowReader) Read(b []byte) (int, error) {
+	if s.n >= s.every {
+		if s.before != nil {
+			s.before()
+			s.before = nil
+		}
+		time.Sleep(s.pause)
+		s.n = 0
+	}
+	n, err := s.r.Read(b[:min(len(b), s.every-s.n)])
+	s.n += n
+	return n, err
 }
