@@ -94,6 +94,7 @@ type tusRig struct {
 	endpoint  string // https://tus.example.test:PORT/files/
 	caFile    string // the gateway's CA, which clients trust
 	identity  string // exported region identity, for age -d
+	cfg       string // the gateway's configuration file
 }
 
 func startTusRig(t *testing.T) *tusRig {
@@ -136,6 +137,7 @@ gateway:
       ports: [%s]
       allow_loopback: true
 `, filepath.Join(g.dir, "keys"), upstreamCA, users, tusHost, tusHost, g.port)), 0o600)
+	g.cfg = cfg
 	g.p = startServeBinary(t, g.bin, "--config", cfg, "--debug")
 	g.caFile = filepath.Join(g.dir, "keys", "ca.pem")
 	g.endpoint = "https://" + tusHost + ":" + g.port + "/files/"
@@ -800,5 +802,81 @@ func TestTusMemoryFlat(t *testing.T) {
 	}
 	if n := g.auditLines(path.Base(r.URL), `"method":"PATCH"`, `"action":"encrypt"`); n != 128 {
 		t.Errorf("the audit log has %d encrypted PATCHes of the 1 GiB upload, want 128", n)
+	}
+}
+
+// TestTusGatewayKilled: the gateway is killed (SIGKILL) in the middle of
+// a PATCH and started again on the same state; the client asks where to
+// resume and completes the upload through the new process, and the file
+// at tusd is one age file of the original bytes. The dead gateway's
+// lease on the upload holds the new one off for at most its 20 seconds
+// (423, which tus clients retry).
+func TestTusGatewayKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end tus")
+	}
+	g := startTusRig(t)
+	alice := g.client(t, "alice")
+	const size = 12 * mib
+	data := make([]byte, size)
+	rand.Read(data)
+	created := tusDo(t, alice, http.MethodPost, g.endpoint, nil, map[string]string{"Upload-Length": strconv.Itoa(size)})
+	if created.StatusCode != http.StatusCreated {
+		t.Fatalf("POST: %s", created.Status)
+	}
+	u := created.Header.Get("Location")
+	stored := g.stored(u)
+	if r := tusDo(t, alice, http.MethodPatch, u, data[:3*mib], patchHeaders(0)); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("first PATCH: %s", r.Status)
+	}
+	// The rest in one PATCH whose body stops after 7 MiB; once tusd
+	// holds ciphertext of more than 4 MiB of it, the gateway dies.
+	before := fileSize(t, stored)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch, u, io.MultiReader(bytes.NewReader(data[3*mib:10*mib]), blockUntil(ctx)))
+	req.ContentLength = size - 3*mib
+	for k, v := range patchHeaders(3 * mib) {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	go func() {
+		if resp, err := alice.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); fileSize(t, stored) < before+4*mib; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tusd's file did not grow past %d bytes (%d)", before+4*mib, fileSize(t, stored))
+		}
+	}
+	g.p.cmd.Process.Kill()
+	<-g.p.exited
+	cancel()
+	old := g.p
+	g.p = startServeBinary(t, g.bin, "--config", g.cfg, "--debug")
+	alice = g.client(t, "alice")
+
+	head := tusDo(t, alice, http.MethodHead, u, nil, nil)
+	resume, err := strconv.Atoi(head.Header.Get("Upload-Offset"))
+	if head.StatusCode != http.StatusOK || err != nil || resume < 3*mib || resume > 10*mib {
+		t.Fatalf("HEAD through the new gateway: %s, Upload-Offset %q", head.Status, head.Header.Get("Upload-Offset"))
+	}
+	start := time.Now()
+	var r *http.Response
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		r = tusDo(t, alice, http.MethodPatch, u, data[resume:], patchHeaders(int64(resume)))
+		if r.StatusCode != http.StatusLocked || time.Now().After(deadline) {
+			break
+		}
+	}
+	if r.StatusCode != http.StatusNoContent || r.Header.Get("Upload-Offset") != strconv.Itoa(size) {
+		b, _ := io.ReadAll(r.Body)
+		t.Fatalf("the rest through the new gateway: %s, Upload-Offset %q: %s", r.Status, r.Header.Get("Upload-Offset"), b)
+	}
+	t.Logf("resumed at %d of %d bytes; the dead gateway's lease held the upload %v more", resume, size, time.Since(start).Round(100*time.Millisecond))
+	g.checkStored(t, u, data)
+	if !strings.Contains(old.audit.String(), `"method":"PATCH"`) || !strings.Contains(g.p.audit.String(), `"method":"PATCH"`) {
+		t.Error("the PATCHes are not in both gateways' audit logs")
 	}
 }
