@@ -70,6 +70,8 @@ if [ "$(tusd_version)" != v2.9.1 ]; then
 fi
 if ! grep -qs '"version": "4.3.1"' .cache/npm/node_modules/tus-js-client/package.json; then
 	log "installing tus-js-client 4.3.1 into .cache/npm"
+	# npm comes with some nodejs builds; Debian's is a package of its own.
+	command -v npm >/dev/null || install_missing "" npm
 	npm install --prefix .cache/npm --no-audit --no-fund tus-js-client@4.3.1 http-proxy-agent@7.0.2 https-proxy-agent@7.0.6 >/dev/null
 fi
 export SLUSS_REQUIRE_TUS=1
