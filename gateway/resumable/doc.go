@@ -38,12 +38,16 @@
 // after a failed or interrupted piece) must give the recorded tag, or the
 // piece is refused ([ErrChanged]) before that chunk leaves. After an
 // interrupted piece the engine asks the provider how much it kept
-// ([Upstream.Offset]) and sends only the rest.
+// ([Upstream.Offset]), lets the client resume from the first chunk the
+// provider does not hold whole — inside the broken piece, if it kept part
+// of it — and sends only the rest.
 //
 // # Concurrency
 //
 // One piece of an upload is appended at a time, across gateways: a piece
-// takes a lease on the upload's record. Pieces that arrive in parallel
-// and are ordered by sequence number rather than offset (Nextcloud chunk
-// names) wait for their predecessor ([Piece.Seq]).
+// takes a lease on the upload's record (20 seconds, renewed while it
+// runs, so a gateway that dies holds the upload for no longer; another
+// piece meanwhile gets [ErrBusy]). Pieces that arrive in parallel and are
+// ordered by sequence number rather than offset (Nextcloud chunk names)
+// wait for their predecessor ([Piece.Seq]).
 package resumable
