@@ -164,7 +164,8 @@ func parseToken(b []byte, i int) (id tokenID, layout byte, end int, ok bool) {
 type macer struct {
 	kind    Kind
 	version int
-	h       hash.Hash
+	key     []byte
+	h       hash.Hash // made on first use: most requests need no token
 	label   []byte
 	sum     []byte
 }
@@ -176,7 +177,7 @@ func newMacer(kind Kind, version int, key []byte) (*macer, error) {
 	return &macer{
 		kind:    kind,
 		version: version,
-		h:       hmac.New(sha256.New, key),
+		key:     key,
 		// Domain separation: the label differs per kind even if a key
 		// source hands out the same key for both.
 		label: []byte(macLabelBase + kind.String() + "\x00"),
@@ -186,6 +187,9 @@ func newMacer(kind Kind, version int, key []byte) (*macer, error) {
 
 // id returns the token id of a normalised value.
 func (m *macer) id(value []byte) tokenID {
+	if m.h == nil {
+		m.h = hmac.New(sha256.New, m.key)
+	}
 	m.h.Reset()
 	m.h.Write(m.label)
 	m.h.Write(value)
