@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -48,7 +49,7 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 			// Chunked upload: names pseudonymized by the core, bodies
 			// left to the adapter, which never forwards them.
 			Path:      uploadsPrefix + "*",
-			Request:   []gateway.RequestTransformer{keepAccount{gateway.Pseudonymize{EncryptedBody: true}}},
+			Request:   []gateway.RequestTransformer{refuseDotSegments{}, keepAccount{gateway.Pseudonymize{EncryptedBody: true}}},
 			Response:  []gateway.ResponseTransformer{gateway.Reidentify{}, &chunked{a: a}},
 			WebSocket: gateway.WebSocketRefuse,
 		},
@@ -65,6 +66,7 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 	}
 	// Chunking v1 is refused before the webdav upload rule encrypts.
 	for _, ru := range webdav {
+		ru.Request = append([]gateway.RequestTransformer{refuseDotSegments{}}, ru.Request...)
 		if slices.Contains(ru.Methods, http.MethodPut) {
 			ru.Request = append([]gateway.RequestTransformer{refuseV1{}}, ru.Request...)
 		}
@@ -95,6 +97,39 @@ func (refuseV1) TransformRequest(x *gateway.Exchange, req *http.Request) error {
 	if req.Header.Get("OC-Chunked") != "" || v1ChunkName.MatchString(req.URL.Path) {
 		x.Denied()
 		return &gateway.RefusedError{Status: http.StatusNotImplemented, Reason: "chunking v1 is not supported through sluss: use chunking v2 (the server's capabilities offer it)"}
+	}
+	return nil
+}
+
+// refuseDotSegments refuses paths (and Destination headers) with "." or
+// ".." segments or empty ones: the server would resolve them, so that a
+// chunk could reach the upload folder by a path the chunked-upload rule
+// does not match (and be encrypted as a file of its own, breaking the
+// upload), or a file land where its rule did not look.
+type refuseDotSegments struct{}
+
+func (refuseDotSegments) TransformRequest(x *gateway.Exchange, req *http.Request) error {
+	paths := []string{req.URL.Path}
+	if d := req.Header.Get("Destination"); d != "" {
+		u, err := url.Parse(d)
+		if err != nil {
+			x.Denied()
+			return &gateway.RefusedError{Status: http.StatusBadRequest, Reason: "the Destination header is not a URL"}
+		}
+		paths = append(paths, u.Path)
+	}
+	for _, p := range paths {
+		// A folder's path may end in a slash; nothing else may be empty.
+		rest := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+		if rest == "" {
+			continue
+		}
+		for _, seg := range strings.Split(rest, "/") {
+			if seg == "" || seg == "." || seg == ".." {
+				x.Denied()
+				return &gateway.RefusedError{Status: http.StatusBadRequest, Reason: "paths with empty, . or .. segments are not forwarded"}
+			}
+		}
 	}
 	return nil
 }

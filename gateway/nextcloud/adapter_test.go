@@ -5,8 +5,11 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"hash/adler32"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/sluss/sluss/gateway"
 )
 
 func TestSeqOf(t *testing.T) {
@@ -125,5 +128,29 @@ func TestAccountSegment(t *testing.T) {
 	}
 	if _, ok := accountOf("/remote.php/webdav/Tolvan/x"); ok {
 		t.Error("the legacy webdav root has no account segment")
+	}
+}
+
+func TestRefuseDotSegments(t *testing.T) {
+	for p, refused := range map[string]bool{
+		"/":                               false,
+		"/status.php":                     false,
+		"/remote.php/dav/files/u/dir/":    false,
+		"/remote.php/dav/files/u/a.b/..c": false,
+		"/remote.php/dav/files/u/../../dav/uploads/u/1/00001": true,
+		"/remote.php/dav/files/u/./x":                         true,
+		"/remote.php/dav/files/u//x":                          true,
+		"/remote.php/dav/files/u/x/..":                        true,
+	} {
+		req := httptest.NewRequest("PUT", "https://cloud.example.test"+p, nil)
+		err := refuseDotSegments{}.TransformRequest(&gateway.Exchange{}, req)
+		if (err != nil) != refused {
+			t.Errorf("%s: %v, want refused %v", p, err, refused)
+		}
+	}
+	req := httptest.NewRequest("MOVE", "https://cloud.example.test/remote.php/dav/files/u/a", nil)
+	req.Header.Set("Destination", "https://cloud.example.test/remote.php/dav/files/u/../../dav/uploads/u/1/.file")
+	if err := (refuseDotSegments{}).TransformRequest(&gateway.Exchange{}, req); err == nil {
+		t.Error("a Destination with .. segments was let through")
 	}
 }
