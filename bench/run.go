@@ -296,72 +296,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Cells = append(rep.Cells, c)
 	}
-	if runS3 {
-		progress := func(s string) { logf("s3: " + s) }
-		cells := measureS3(ctx, e, versitygwBin, s3, progress)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		for _, c := range cells {
-			if c.Available {
-				logf(fmt.Sprintf("s3: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
-			} else {
-				logf(fmt.Sprintf("s3: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
-			}
-		}
-		rep.Cells = append(rep.Cells, cells...)
-		if len(scenarios) == 1 {
-			// Its runs are so many objects, not a time: the header
-			// gives their mean length; the warm-up is one object.
-			var secs float64
-			var n int
-			for _, c := range cells {
-				for _, r := range c.Runs {
-					secs += r.Seconds
-					n++
-				}
-			}
-			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), s3.runs
-		}
+	// The scenarios measured their own way, in runs of so many objects or
+	// files rather than of a time: when one is all that runs, the
+	// header gives their mean length and no warm-up.
+	own := []struct {
+		on      bool
+		name    string
+		runs    int
+		measure func(progress func(string)) []Cell
+	}{
+		{runS3, "s3", s3.runs, func(p func(string)) []Cell { return measureS3(ctx, e, versitygwBin, s3, p) }},
+		{runNextcloud, "nextcloud", nc.runs, func(p func(string)) []Cell { return measureNextcloud(ctx, e, nc, p) }},
+		{runTus, "tus", tus.runs, func(p func(string)) []Cell { return measureTus(ctx, e, tusdBin, tus, p) }},
+		{runGraph, "graph", graph.runs, func(p func(string)) []Cell { return measureGraph(ctx, e, graph, p) }},
 	}
-	if runNextcloud {
-		progress := func(s string) { logf("nextcloud: " + s) }
-		cells := measureNextcloud(ctx, e, nc, progress)
+	for _, sc := range own {
+		if !sc.on {
+			continue
+		}
+		cells := sc.measure(func(s string) { logf(sc.name + ": " + s) })
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		for _, c := range cells {
 			if c.Available {
-				logf(fmt.Sprintf("nextcloud: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
+				logf(fmt.Sprintf("%s: %s × %s: %.1f MB/s, %d errors", sc.name, c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
 			} else {
-				logf(fmt.Sprintf("nextcloud: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
-			}
-		}
-		rep.Cells = append(rep.Cells, cells...)
-		if len(scenarios) == 1 {
-			// Its runs are so many files, not a time.
-			var secs float64
-			var n int
-			for _, c := range cells {
-				for _, r := range c.Runs {
-					secs += r.Seconds
-					n++
-				}
-			}
-			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), nc.runs
-		}
-	}
-	if runTus {
-		progress := func(s string) { logf("tus: " + s) }
-		cells := measureTus(ctx, e, tusdBin, tus, progress)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		for _, c := range cells {
-			if c.Available {
-				logf(fmt.Sprintf("tus: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
-			} else {
-				logf(fmt.Sprintf("tus: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
+				logf(fmt.Sprintf("%s: %s × %s: not available: %s", sc.name, c.Scenario, c.Mode, c.Note))
 			}
 		}
 		rep.Cells = append(rep.Cells, cells...)
@@ -374,34 +335,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					n++
 				}
 			}
-			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), tus.runs
-		}
-	}
-	if runGraph {
-		progress := func(s string) { logf("graph: " + s) }
-		cells := measureGraph(ctx, e, graph, progress)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		for _, c := range cells {
-			if c.Available {
-				logf(fmt.Sprintf("graph: %s × %s: %.1f MB/s, %d errors", c.Scenario, c.Mode, c.MBPerSec.Median, c.Errors))
-			} else {
-				logf(fmt.Sprintf("graph: %s × %s: not available: %s", c.Scenario, c.Mode, c.Note))
-			}
-		}
-		rep.Cells = append(rep.Cells, cells...)
-		if len(scenarios) == 1 {
-			// Its runs are so many files, not a time (as for s3).
-			var secs float64
-			var n int
-			for _, c := range cells {
-				for _, r := range c.Runs {
-					secs += r.Seconds
-					n++
-				}
-			}
-			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), graph.runs
+			rep.Settings.WarmupSeconds, rep.Settings.RunSeconds, rep.Settings.Runs = 0, secs/float64(max(1, n)), sc.runs
 		}
 	}
 	if runShared {
