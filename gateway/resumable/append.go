@@ -103,7 +103,8 @@ func (a *appending) run(ctx context.Context, p Piece, up Upstream) (Result, erro
 	if first == 0 {
 		pr.pos, pr.opening = 0, true
 	}
-	defer pr.free()
+	pr.start()
+	defer pr.stop()
 
 	var reply any
 	seq := r.Sends
@@ -117,8 +118,8 @@ func (a *appending) run(ctx context.Context, p Piece, up Upstream) (Result, erro
 		s := Send{Seq: seq, Offset: off, Length: n, Total: total, Last: final && off+n == total, Body: &emitter{p: pr, limit: off + n}}
 		a.sent = true
 		reply, err = up.Send(ctx, s)
-		if pr.err != nil {
-			return Result{}, pr.err
+		if pr.failed != nil {
+			return Result{}, pr.failed
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("sending to the provider: %w", err)
@@ -268,11 +269,129 @@ type producer struct {
 	keepFrom          int64 // first chunk carried after the piece
 	kept              []byte
 
-	buf  *[]byte
-	out  []byte // ciphertext ready; out[0] sits at file offset pos
-	pos  int64
+	// The batches are made by a goroutine of their own (loop), one ahead
+	// of the one being sent, so that reading and sealing the client's
+	// next batch overlaps sending the last. Fields above this line and
+	// err and done are the goroutine's until it has closed ready.
 	err  error
 	done bool
+
+	ready    chan batch    // made batches, in order; closed after the last
+	free     chan *[]byte  // buffers to make batches in
+	quit     chan struct{} // closed when the piece gives up
+	quitOnce sync.Once
+
+	cur    *[]byte // the buffer of the batch being sent
+	out    []byte  // ciphertext ready; out[0] sits at file offset pos
+	pos    int64
+	failed error // the error a batch came with
+}
+
+// batch is ciphertext ready to leave, in buf; or the error that stopped
+// the making of batches.
+type batch struct {
+	out []byte
+	buf *[]byte
+	err error
+}
+
+var errGaveUp = errors.New("the piece gave up")
+
+// batchesAhead is how many batch buffers a piece uses: one being sent,
+// one being made.
+const batchesAhead = 2
+
+// start sets the goroutine making batches going.
+func (p *producer) start() {
+	p.ready = make(chan batch, 1)
+	p.free = make(chan *[]byte, batchesAhead)
+	p.quit = make(chan struct{})
+	for range batchesAhead {
+		p.free <- batchBuffers.Get().(*[]byte)
+	}
+	go p.loop()
+}
+
+func (p *producer) loop() {
+	defer close(p.ready)
+	defer p.reclaim()
+	for {
+		var buf *[]byte
+		select {
+		case buf = <-p.free:
+		case <-p.quit:
+			return
+		}
+		out, err := p.fill(buf)
+		if errors.Is(err, io.EOF) {
+			batchBuffers.Put(buf)
+			if err := p.finishBody(); err != nil {
+				p.hand(batch{err: err})
+			}
+			return
+		}
+		if !p.hand(batch{out: out, buf: buf, err: err}) {
+			batchBuffers.Put(buf)
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// hand passes a batch on, unless the piece gave up.
+func (p *producer) hand(b batch) bool {
+	select {
+	case p.ready <- b:
+		return true
+	case <-p.quit:
+		return false
+	}
+}
+
+// reclaim puts the buffers nobody will make batches in back in the pool.
+func (p *producer) reclaim() {
+	for {
+		select {
+		case b := <-p.free:
+			batchBuffers.Put(b)
+		default:
+			return
+		}
+	}
+}
+
+// nextBatch takes the next batch to send; io.EOF after the last.
+func (p *producer) nextBatch() error {
+	if p.failed != nil {
+		return p.failed
+	}
+	if p.cur != nil {
+		p.free <- p.cur // never blocks: the channel holds every buffer
+		p.cur = nil
+	}
+	b, ok := <-p.ready
+	if !ok {
+		return io.EOF
+	}
+	if b.err != nil {
+		p.failed = b.err
+		return b.err
+	}
+	p.out, p.cur = b.out, b.buf
+	return nil
+}
+
+// stop ends the making of batches (if the piece gives up early) and
+// gives the buffers back.
+func (p *producer) stop() {
+	p.quitOnce.Do(func() { close(p.quit) })
+	if p.cur != nil {
+		batchBuffers.Put(p.cur)
+		p.cur = nil
+	}
+	p.reclaim()
 }
 
 // emitted is the file offset of the next byte to leave.
@@ -285,19 +404,16 @@ func (p *producer) fail(err error) error {
 	return p.err
 }
 
-// fill makes the next batch of ciphertext.
-func (p *producer) fill() error {
+// fill makes the next batch of ciphertext in buf.
+func (p *producer) fill(buf *[]byte) ([]byte, error) {
 	if p.err != nil {
-		return p.err
+		return nil, p.err
 	}
 	if p.done {
-		return io.EOF
-	}
-	if p.buf == nil {
-		p.buf = batchBuffers.Get().(*[]byte)
+		return nil, io.EOF
 	}
 	hdr := int64(len(p.r.Opening))
-	out := (*p.buf)[:0]
+	out := (*buf)[:0]
 	if p.opening {
 		out, p.opening = append(out, p.r.Opening...), false
 	}
@@ -309,7 +425,7 @@ func (p *producer) fill() error {
 		start := len(out)
 		chunk := out[start : start+int(min(crypto.ChunkSize, p.end-i*crypto.ChunkSize))]
 		if err := p.read(chunk); err != nil {
-			return err
+			return nil, err
 		}
 		if i >= p.keepFrom {
 			p.kept = append(p.kept, chunk...)
@@ -317,14 +433,14 @@ func (p *producer) fill() error {
 		var err error
 		out, err = p.pieces.SealChunk(out, i, chunk, p.final && i == p.sealTo-1)
 		if err != nil {
-			return p.fail(err)
+			return nil, p.fail(err)
 		}
 		tag := [16]byte(out[len(out)-16:])
 		cs := hdr + i*encChunkSize
 		ce := cs + int64(len(out)-start)
 		if old, ok := p.tags[i]; ok {
 			if old != tag {
-				return p.fail(fmt.Errorf("%w (chunk %d)", ErrChanged, i))
+				return nil, p.fail(fmt.Errorf("%w (chunk %d)", ErrChanged, i))
 			}
 		} else if ce > p.sendFrom && cs < p.sendEnd {
 			p.tags[i] = tag
@@ -338,28 +454,33 @@ func (p *producer) fill() error {
 		if rest := p.end - p.sealTo*crypto.ChunkSize; rest > 0 && !p.final {
 			tail := make([]byte, rest)
 			if err := p.read(tail); err != nil {
-				return err
+				return nil, err
 			}
 			p.kept = append(p.kept, tail...)
 		}
 		if err := p.finishBody(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !p.a.holdsLease() {
-		return p.fail(errLeaseLost)
+		return nil, p.fail(errLeaseLost)
+	}
+	select {
+	case <-p.quit:
+		// The piece gave up: these chunks will not leave.
+		return nil, p.fail(errGaveUp)
+	default:
 	}
 	if len(fresh) > 0 {
 		if err := p.a.recordTags(p.ctx, fresh, p.tags); err != nil {
-			return p.fail(err)
+			return nil, p.fail(err)
 		}
 	}
 	if len(out) == 0 {
 		p.done = true
-		return io.EOF
+		return nil, io.EOF
 	}
-	p.out = out
-	return nil
+	return out, nil
 }
 
 // read reads exactly len(b) bytes of plaintext.
@@ -398,7 +519,7 @@ func (p *producer) readTo(b []byte, limit int64) (int, error) {
 			if p.pos >= limit && p.pos >= p.sendFrom {
 				return 0, io.EOF
 			}
-			if err := p.fill(); err != nil {
+			if err := p.nextBatch(); err != nil {
 				return 0, err
 			}
 			continue
@@ -417,25 +538,19 @@ func (p *producer) readTo(b []byte, limit int64) (int, error) {
 	}
 }
 
-// drain seals what is left after the sends (chunks that stay carried)
-// and reads the body to its end.
+// drain lets the batches left after the sends (chunks that stay
+// carried) be made, which reads the body to its end; when it returns nil
+// the goroutine is done.
 func (p *producer) drain() error {
 	for {
 		p.pos += int64(len(p.out))
 		p.out = nil
-		if err := p.fill(); err != nil {
+		if err := p.nextBatch(); err != nil {
 			if errors.Is(err, io.EOF) {
-				return p.finishBody()
+				return nil
 			}
 			return err
 		}
-	}
-}
-
-func (p *producer) free() {
-	if p.buf != nil {
-		batchBuffers.Put(p.buf)
-		p.buf = nil
 	}
 }
 
