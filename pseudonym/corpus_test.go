@@ -315,6 +315,17 @@ func TestCorpusHeldOut2(t *testing.T) {
 	}
 }
 
+// styles3CorpusFile holds a third set of documents in the styles of issue
+// 16 (registers in capitals, chat labels, names that are Swedish words,
+// names from many countries), committed before the detector was run on it.
+const styles3CorpusFile = "testdata/corpus_styles3.txtar"
+
+// TestCorpusStyles3 scores the third styles corpus against the targets of
+// issue 16.
+func TestCorpusStyles3(t *testing.T) {
+	checkTargets(t, scoreCorpus(t, "styles corpus 3", loadTxtarCorpus(t, styles3CorpusFile, 30)), issue16Targets)
+}
+
 // heldOut2CorpusFile: see TestCorpusHeldOut2.
 const heldOut2CorpusFile = "testdata/corpus_heldout2.txtar"
 
