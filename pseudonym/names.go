@@ -69,6 +69,9 @@ type nameDetector struct {
 	// forcedEnd is the end of the second subject of "X och Y verb" once X
 	// was found, or -1.
 	forcedEnd int
+	// titleEnd is the end (in words) of the last run taken as the title
+	// of a work, or 0: a title joined to it by "och" or a comma is one too.
+	titleEnd int
 }
 
 func newNameDetector(lx *lexicon) *nameDetector {
@@ -1216,6 +1219,7 @@ func (d *nameDetector) runEnd(b []byte, ws []word, k int) int {
 func (d *nameDetector) findPass(dst []nameMatch, b []byte, from int, pnrs []pnrMatch) []nameMatch {
 	d.capsFor = nil
 	d.forcedEnd = -1
+	d.titleEnd = 0
 	d.splitWords(b)
 	ws := d.words
 	d.labelInitials(b, ws)
@@ -1543,6 +1547,23 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 	return true, loose || u
 }
 
+// relationBrackets reports whether " (relation till " follows end: the
+// role of a chat speaker who is someone's relative ("(mamma till Alva)").
+func (d *nameDetector) relationBrackets(b []byte, end int) bool {
+	if end+2 >= len(b) || b[end] != ' ' || b[end+1] != '(' {
+		return false
+	}
+	s, e, ok := nextWordAt(b, end+2)
+	if !ok || s != end+2 {
+		return false
+	}
+	if !d.facts(b[s:e]).strongCue {
+		return false
+	}
+	s2, e2, ok := nextWordAt(b, e)
+	return ok && s2 == e+1 && string(appendLower(d.buf[:0], b[s2:e2])) == "till"
+}
+
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
 	first := ws[k]
 	if e == k+1 {
@@ -1551,6 +1572,24 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if wf := d.facts(b[first.start:first.end]); !wf.seen && (wf.function || wf.preposition ||
 			wf.conjunction || wf.cue && wf.flags&lexGiven == 0 || wf.company || wf.venue || wf.internalCap ||
 			wf.placeSuffix) {
+			return dst
+		}
+	}
+	// "har vi läst Pippi Långstrump och Emil i Lönneberga": the titles of
+	// works.
+	if k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
+		workCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] ||
+		d.titleEnd > 0 && (d.titleEnd == k && b[ws[k-1].end] == ',' && first.gapCueOK && !first.gapSentence ||
+			d.titleEnd == k-1 && first.gapJoin && ws[k-1].gapJoin && ws[k-1].shape == shapeLower &&
+				d.facts(b[ws[k-1].start:ws[k-1].end]).conjunction) {
+		seen := false
+		for j := k; j < e; j++ {
+			if ws[j].shape != shapeLower && d.facts(b[ws[j].start:ws[j].end]).seen {
+				seen = true
+			}
+		}
+		if !seen {
+			d.titleEnd = e
 			return dst
 		}
 	}
@@ -1575,10 +1614,14 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// A chat speaker: the names among the words of the label.
 	speaker, loose := speakerLine(b, ws, k, e)
 	if speaker && loose {
-		// Only a label that starts with a given name.
+		// Only a label that starts with a given name, or one whose
+		// brackets say whose relative the speaker is: "Bror (morfar till
+		// Elsa):", "Kourosh (pappa till Mina):".
 		wf := d.facts(b[first.start:first.end])
-		speaker = first.shape == shapeCap && e-k <= 3 && !wf.calendar && !wf.cue && !wf.function &&
-			(wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0)
+		speaker = first.shape == shapeCap && e-k <= 3 && !wf.calendar && !wf.function &&
+			(!wf.cue && (wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
+				d.relationBrackets(b, ws[e-1].end) && d.nameable(b, first) && !wf.definite &&
+					(!wf.cue || wf.flags&(lexGiven|lexForeignGiven) != 0))
 	}
 	if speaker {
 		if thing() {
