@@ -72,6 +72,9 @@ type nameDetector struct {
 	// titleEnd is the end (in words) of the last run taken as the title
 	// of a work, or 0: a title joined to it by "och" or a comma is one too.
 	titleEnd int
+	// Scratch for findColumns.
+	colMatches []nameMatch
+	colCells   []textCell
 }
 
 func newNameDetector(lx *lexicon) *nameDetector {
@@ -1170,6 +1173,7 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 	dst = d.findPass(dst, b, from, pnrs)
 	n1 := len(dst)
 	dst = d.findLower(dst, b, from, n0)
+	dst = d.findColumns(dst, b, from, n0)
 	if d.learned != learned {
 		// The first reading's reasons stand: the second only adds what
 		// the names it taught find.
@@ -1178,6 +1182,7 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 		dst = d.findPass(dst[:n0], b, from, pnrs)
 		n1 = len(dst)
 		dst = d.findLower(dst, b, from, n0)
+		dst = d.findColumns(dst, b, from, n0)
 		for i := n0; i < len(dst); i++ {
 			k, ok := slices.BinarySearchFunc(d.firstPass, dst[i].start, func(m nameMatch, t int) int { return m.start - t })
 			if ok {
@@ -1208,6 +1213,11 @@ func (d *nameDetector) runEnd(b []byte, ws []word, k int) int {
 		// A particle inside a name: "Carl von Linné", "Ebba af Klint".
 		if e+1 < len(ws) && ws[e+1].gapJoin && ws[e+1].shape == shapeCap &&
 			nameParticles[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
+			// … but not after an ordinary word no list holds: "Bokat av
+			// Thanh Huong Le" is a participle and the name after it.
+			if p := d.facts(b[ws[e-1].start:ws[e-1].end]); p.common && !p.seen && p.flags&(nameFlags|lexForeign|lexWorld) == 0 {
+				break
+			}
 			e += 2
 			continue
 		}
