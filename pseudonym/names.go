@@ -1557,6 +1557,49 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 	return true, loose || u
 }
 
+// wholeRunName reports whether the context makes the run ws[k:e] of
+// capitalised words a name (see evalRun).
+func (d *nameDetector) wholeRunName(b []byte, ws []word, k, e int) bool {
+	for j := k; j < e; j++ {
+		w := ws[j]
+		if w.shape != shapeCap || j > k && !w.gapJoin {
+			return false
+		}
+		wf := d.facts(b[w.start:w.end])
+		if wf.venue || wf.org || wf.company || wf.placeNoun || wf.calendar || wf.internalCap || wf.cue ||
+			wf.flags&lexPlace != 0 && wf.flags&nameFlags == 0 || wf.placeSuffix && wf.flags&nameFlags == 0 {
+			return false
+		}
+	}
+	first, last := ws[k], ws[e-1]
+	if first.gapSlash && first.start > 0 && b[first.start-1] == '/' && lineStartBefore(b, first.start-1) {
+		lf := d.facts(b[last.start:last.end])
+		return lf.flags&lexSurname != 0 || lf.surnameSuffix
+	}
+	// " och hans fru", " och hennes man": the run is the spouse's partner.
+	s1, e1, ok := nextWordAt(b, last.end)
+	if !ok || s1 != last.end+1 || string(appendLower(d.buf[:0], b[s1:e1])) != "och" {
+		return false
+	}
+	s2, e2, ok := nextWordAt(b, e1)
+	if !ok || s2 != e1+1 {
+		return false
+	}
+	if p := string(appendLower(d.buf[:0], b[s2:e2])); p != "hans" && p != "hennes" {
+		return false
+	}
+	s3, e3, ok := nextWordAt(b, e2)
+	if !ok || s3 != e2+1 || !d.facts(b[s3:e3]).strongCue {
+		return false
+	}
+	for j := k; j < e; j++ {
+		if wf := d.facts(b[ws[j].start:ws[j].end]); wf.common && wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // relationBrackets reports whether " (relation till " follows end: the
 // role of a chat speaker who is someone's relative ("(mamma till Alva)").
 func (d *nameDetector) relationBrackets(b []byte, end int) bool {
@@ -1650,10 +1693,32 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		return dst
 	}
+	// Two or three capitalised words that the context makes a person's
+	// name whatever the lists say: a signature at a line start ("/Vår
+	// Lindgren", a surname last) or a subject whose spouse follows
+	// ("Somchai Wongsawat och hans fru Malee").
+	if e-k >= 2 && e-k <= 3 && d.wholeRunName(b, ws, k, e) {
+		if thing() {
+			return dst
+		}
+		return d.emitWords(dst, b, from, ws, k, e, ruleCue)
+	}
 	// "Ros kan man beskära": an ordinary word the document also uses as a
 	// name, but here the object before verb and subject.
 	if e == k+1 && (first.gapSentence || k == 0) && d.facts(b[first.start:first.end]).seen && d.objectFirst(b, first) {
 		return dst
+	}
+	// "Vår utflykt blir av": a function word the document also uses as a
+	// name, here at a sentence start before a lower-case word that is no
+	// verb.
+	if e == k+1 && (first.gapSentence || k == 0) && first.shape == shapeCap {
+		if wf := d.facts(b[first.start:first.end]); wf.seen && wf.function {
+			if ns, ne, ok := nextWordAt(b, first.end); ok && ns == first.end+1 {
+				if l, u, _ := letterAt(b, ns); l && !u && !subjectVerbs[string(appendLower(d.buf[:0], b[ns:ne]))] {
+					return dst
+				}
+			}
+		}
 	}
 	// One capitalised word that starts a sentence and is the subject of the
 	// verb after it: "Dmytro har ringt", "Milan gjorde två mål", "Saga och
