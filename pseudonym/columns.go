@@ -45,15 +45,26 @@ func (d *nameDetector) findColumns(dst []nameMatch, b []byte, from, n0 int) []na
 	// Evidence: cells that a name fills whole, one per line.
 	ev := d.colCells[:0]
 	for i := 0; i < len(ms); i++ {
-		ls := bytes.LastIndexByte(b[:ms[i].start], '\n') + 1
-		le := bytes.IndexByte(b[ms[i].start:], '\n')
+		// Only short lines: look no further than maxColumnLine for their
+		// ends, so that a long paragraph costs nothing per name.
+		at := ms[i].start
+		lo := max(0, at-maxColumnLine)
+		ls := bytes.LastIndexByte(b[lo:at], '\n') + 1 + lo
+		if ls == lo && lo > 0 {
+			continue
+		}
+		if len(ev) > 0 && ev[len(ev)-1].line == ls {
+			continue
+		}
+		hi := min(len(b), ls+maxColumnLine)
+		le := bytes.IndexByte(b[at:hi], '\n')
 		if le < 0 {
+			if hi < len(b) {
+				continue
+			}
 			le = len(b)
 		} else {
-			le += ms[i].start
-		}
-		if le-ls > maxColumnLine || len(ev) > 0 && ev[len(ev)-1].line == ls {
-			continue
+			le += at
 		}
 		if c, ok := lineCell(b, ls, le, ms[i].start); ok && wholeNameAt(b, c.start, c.start+len(bytes.TrimRight(b[c.start:c.end], " ")), ms) {
 			ev = append(ev, c)

@@ -1600,6 +1600,36 @@ func (d *nameDetector) wholeRunName(b []byte, ws []word, k, e int) bool {
 	return true
 }
 
+// titleAfterConjunction reports whether "och" joins ws[k] to the title
+// that ended at d.titleEnd, over at most three lower-case words of that
+// title ("Karlsson på taket och Emil i Lönneberga").
+func (d *nameDetector) titleAfterConjunction(b []byte, ws []word, k int) bool {
+	if k-1 < d.titleEnd || k-1-d.titleEnd > 3 || !ws[k].gapJoin ||
+		!d.facts(b[ws[k-1].start:ws[k-1].end]).conjunction {
+		return false
+	}
+	for j := d.titleEnd; j < k; j++ {
+		if ws[j].shape != shapeLower || !ws[j].gapJoin {
+			return false
+		}
+	}
+	return true
+}
+
+// afterWorkCue reports whether a work cue stands right before ws[k], or
+// before a subject pronoun right before it ("läser vi Karlsson på taket").
+func (d *nameDetector) afterWorkCue(b []byte, ws []word, k int) bool {
+	if k == 0 || !ws[k].gapJoin || ws[k-1].shape != shapeLower {
+		return false
+	}
+	if workCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
+		return true
+	}
+	return k > 1 && ws[k-1].gapJoin && ws[k-2].shape == shapeLower &&
+		subjectPronouns[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] &&
+		workCues[string(appendLower(d.buf[:0], b[ws[k-2].start:ws[k-2].end]))]
+}
+
 // relationBrackets reports whether " (relation till " follows end: the
 // role of a chat speaker who is someone's relative ("(mamma till Alva)").
 func (d *nameDetector) relationBrackets(b []byte, end int) bool {
@@ -1630,11 +1660,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	// "har vi läst Pippi Långstrump och Emil i Lönneberga": the titles of
 	// works.
-	if k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
-		workCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] ||
+	if d.afterWorkCue(b, ws, k) ||
 		d.titleEnd > 0 && (d.titleEnd == k && b[ws[k-1].end] == ',' && first.gapCueOK && !first.gapSentence ||
-			d.titleEnd == k-1 && first.gapJoin && ws[k-1].gapJoin && ws[k-1].shape == shapeLower &&
-				d.facts(b[ws[k-1].start:ws[k-1].end]).conjunction) {
+			d.titleAfterConjunction(b, ws, k)) {
 		seen := false
 		for j := k; j < e; j++ {
 			if ws[j].shape != shapeLower && d.facts(b[ws[j].start:ws[j].end]).seen {
