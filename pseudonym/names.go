@@ -1630,6 +1630,67 @@ func (d *nameDetector) afterWorkCue(b []byte, ws []word, k int) bool {
 		workCues[string(appendLower(d.buf[:0], b[ws[k-2].start:ws[k-2].end]))]
 }
 
+// headerFields are the labels of a mail or form header whose value is a
+// person when it starts with a given name: "Från: Linnea Brand".
+var headerFields = map[string]bool{
+	"från": true, "till": true, "kopia": true, "avsändare": true, "mottagare": true,
+	"kontaktperson": true, "kontakt": true, "from": true, "to": true, "cc": true,
+}
+
+// headerOrBracketName reports whether the run ws[k:e] of capitalised words
+// is a name by where it stands: the whole value of a header field, starting
+// with a given name ("Från: Linnea Brand", the surname an ordinary word),
+// or one given name in the brackets of a chat label ("[10:02]
+// Vårdcentralen (Sanna): …").
+func (d *nameDetector) headerOrBracketName(b []byte, ws []word, k, e int) bool {
+	first, last := ws[k], ws[e-1]
+	if first.shape != shapeCap || !d.givenEvidence(b, first) {
+		return false
+	}
+	for j := k; j < e; j++ {
+		w := ws[j]
+		if w.shape != shapeCap || j > k && !w.gapJoin {
+			return false
+		}
+		wf := d.facts(b[w.start:w.end])
+		// After a given name a place's name may be the surname (Lund,
+		// Brand); first it is the place.
+		if wf.venue || wf.org || wf.company || wf.placeNoun || wf.calendar || wf.internalCap || wf.function ||
+			wf.definiteCompound || j == k && wf.flags&lexPlace != 0 && wf.flags&nameFlags == 0 {
+			return false
+		}
+	}
+	ls := bytes.LastIndexByte(b[:first.start], '\n') + 1
+	if first.start-ls > 60 {
+		return false
+	}
+	if first.start > ls && b[first.start-1] == '(' {
+		// The brackets of a chat label: "(Sanna): " after one to three
+		// words at the line start.
+		if e != k+1 || last.end+2 >= len(b) || b[last.end] != ')' || b[last.end+1] != ':' || b[last.end+2] != ' ' {
+			return false
+		}
+		if first.start < 2 || b[first.start-2] != ' ' {
+			return false
+		}
+		return k > 0 && lineStartBefore(b, ws[max(0, k-3)].start) && ws[k-1].start >= ls
+	}
+	// A header: "Label: Given Surname" and nothing after it on the line.
+	if e-k < 2 || e-k > 3 || !(last.end == len(b) || b[last.end] == '\n' || b[last.end] == '\r') {
+		return false
+	}
+	vs, ok := fieldValue(b, ls, first.start+1)
+	if !ok || vs != first.start {
+		return false
+	}
+	i := ls
+	for i < first.start && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	le := wordEnd(b, i)
+	return le+1 < len(b) && b[le] == ':' && headerFields[string(appendLower(d.buf[:0], b[i:le]))]
+}
+
 // relationBrackets reports whether " (relation till " follows end: the
 // role of a chat speaker who is someone's relative ("(mamma till Alva)").
 func (d *nameDetector) relationBrackets(b []byte, end int) bool {
@@ -1725,7 +1786,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// name whatever the lists say: a signature at a line start ("/Vår
 	// Lindgren", a surname last) or a subject whose spouse follows
 	// ("Somchai Wongsawat och hans fru Malee").
-	if e-k >= 2 && e-k <= 3 && d.wholeRunName(b, ws, k, e) {
+	if e-k <= 3 && (e-k >= 2 && d.wholeRunName(b, ws, k, e) || d.headerOrBracketName(b, ws, k, e)) {
 		if thing() {
 			return dst
 		}

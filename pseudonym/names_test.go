@@ -48,6 +48,10 @@ func TestNameContext(t *testing.T) {
 		{"Ros (farmor till Alva): vi är sena", []string{"Ros", "Alva"}},
 		{"Tack för i dag!\n/Ros Ekström", []string{"Ros", "Ekström"}},
 		{"Kittipong Saelim och hans fru kom i tid.", []string{"Kittipong", "Saelim"}},
+		{"Från: Greta Skog\nÄmne: Hembesök", []string{"Greta", "Skog"}},
+		{"Kopia: Hedda Falun\nÄmne: Hembesök", []string{"Hedda", "Falun"}},
+		{"Till: Socialnämnden Lillby\nÄmne: Hembesök", nil},
+		{"[10:02] Hemtjänsten (Malin): Vi kommer kl 14.", []string{"Malin"}},
 		{"Tis 13–15  Rum Ada  Bokat av Lars Berg", []string{"Lars", "Berg"}},
 		// Places, bodies and firms.
 		{"Kontakta Vårdguiden vid frågor.", nil},
