@@ -39,9 +39,12 @@ func (d *nameDetector) findColumns(dst []nameMatch, b []byte, from, n0 int) []na
 	if len(dst)-n0 < 2 {
 		return dst
 	}
-	ms := append(d.colMatches[:0], dst[n0:]...)
-	slices.SortFunc(ms, func(a, b nameMatch) int { return a.start - b.start })
-	d.colMatches = ms
+	ms := dst[n0:]
+	if !slices.IsSortedFunc(ms, func(a, b nameMatch) int { return a.start - b.start }) {
+		ms = append(d.colMatches[:0], ms...)
+		slices.SortFunc(ms, func(a, b nameMatch) int { return a.start - b.start })
+		d.colMatches = ms
+	}
 	// Evidence: cells that a name fills whole, one per line.
 	ev := d.colCells[:0]
 	for i := 0; i < len(ms); i++ {

@@ -1644,7 +1644,10 @@ var headerFields = map[string]bool{
 // Vårdcentralen (Sanna): …").
 func (d *nameDetector) headerOrBracketName(b []byte, ws []word, k, e int) bool {
 	first, last := ws[k], ws[e-1]
-	if first.shape != shapeCap || !d.givenEvidence(b, first) {
+	// Where it stands first (cheap): after "(" or after ": ".
+	if first.shape != shapeCap || first.start < 2 ||
+		b[first.start-1] != '(' && (b[first.start-1] != ' ' || b[first.start-2] != ':') ||
+		!d.givenEvidence(b, first) {
 		return false
 	}
 	for j := k; j < e; j++ {
@@ -1660,8 +1663,10 @@ func (d *nameDetector) headerOrBracketName(b []byte, ws []word, k, e int) bool {
 			return false
 		}
 	}
-	ls := bytes.LastIndexByte(b[:first.start], '\n') + 1
-	if first.start-ls > 60 {
+	// Both stand near the line start: look back no further.
+	lo := max(0, first.start-60)
+	ls := bytes.LastIndexByte(b[lo:first.start], '\n') + 1 + lo
+	if ls == lo && lo > 0 {
 		return false
 	}
 	if first.start > ls && b[first.start-1] == '(' {
