@@ -315,6 +315,35 @@ func TestCorpusHeldOut2(t *testing.T) {
 	}
 }
 
+// styles3CorpusFile holds a third set of documents in the styles of issue
+// 16 (registers in capitals, chat labels, names that are Swedish words,
+// names from many countries), committed before the detector was run on it.
+const styles3CorpusFile = "testdata/corpus_styles3.txtar"
+
+// TestCorpusStyles3 scores the third styles corpus against the targets of
+// issue 16.
+func TestCorpusStyles3(t *testing.T) {
+	checkTargets(t, scoreCorpus(t, "styles corpus 3", loadTxtarCorpus(t, styles3CorpusFile, 30)), issue16Targets)
+}
+
+// TestCorpusHeldOut3 scores the third held-out corpus, written after the
+// detector was tuned on the third styles corpus, committed before it was
+// run on them and never tuned on. Its names scores are reported against
+// the targets of issue 16, not asserted; the personnummer targets are.
+func TestCorpusHeldOut3(t *testing.T) {
+	scores := scoreCorpus(t, "held-out corpus 3", loadTxtarCorpus(t, heldOut3CorpusFile, 15))
+	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < issue16Targets.pnrPrecision {
+		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ %.3f)", sc.recall(), sc.precision(), issue16Targets.pnrPrecision)
+	}
+	if sc := scores[KindName]; sc.recall() < issue16Targets.nameRecall || sc.precision() < issue16Targets.namePrecision {
+		t.Logf("names: recall %.3f, precision %.3f: short of the targets of issue 16 (%.2f, %.2f)",
+			sc.recall(), sc.precision(), issue16Targets.nameRecall, issue16Targets.namePrecision)
+	}
+}
+
+// heldOut3CorpusFile: see TestCorpusHeldOut3.
+const heldOut3CorpusFile = "testdata/corpus_heldout3.txtar"
+
 // heldOut2CorpusFile: see TestCorpusHeldOut2.
 const heldOut2CorpusFile = "testdata/corpus_heldout2.txtar"
 

@@ -27,6 +27,7 @@ const (
 	ruleGivenSurname = "an ordinary word, capitalised, before a surname"
 	ruleInverted     = "list cell written surname first: Efternamn, Förnamn"
 	ruleSpeaker      = "chat speaker label before a message"
+	ruleColumn       = "column or field of a block whose other cells are names"
 	ruleSubject      = "subject of the verb after it at a sentence start"
 	ruleLowerList    = "lower case: a name list holds it, and it is no ordinary word"
 	ruleLowerSeen    = "lower case: the document used it as a name"

@@ -449,7 +449,7 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			continue
 		}
 		if !w.cand && !(j > 0 && w.joined && (ws[j-1].greet ||
-			w.end-w.start >= 4 && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue)) {
+			w.end-w.start >= 4 && !ws[j-1].name && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue)) {
 			continue
 		}
 		if rule := d.lowerName(b, ws, j); rule != "" {
@@ -487,6 +487,11 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	if j > 0 && w.joined {
 		p := ws[j-1]
 		prev = d.facts(b[p.start:p.end])
+		if p.name {
+			// "Bror ville ha hjälp": a relation word found as a name is
+			// the person, not a cue for the word after it.
+			prev.cue, prev.strongCue = false, false
+		}
 		prevLower = appendLower(d.lowerBuf[:0], b[p.start:p.end])
 		d.lowerBuf = prevLower
 	}

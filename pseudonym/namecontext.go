@@ -56,6 +56,16 @@ var eventHeads = map[string]bool{
 	"games": true, "loppet": true, "marathon": true, "maraton": true, "rally": true,
 }
 
+// workCues are the lower-case words right before the title of a book, a
+// film or a play: "har vi läst Pippi Långstrump", "filmen Harry Potter".
+// The run after one is a work (often named after a character), not a
+// person, unless the document has used it as a name.
+var workCues = map[string]bool{
+	"läs": true, "läsa": true, "läser": true, "läste": true, "läst": true, "högläsning": true,
+	"boken": true, "filmen": true, "pjäsen": true, "romanen": true, "sagan": true,
+	"serien": true, "musikalen": true, "föreställningen": true, "barnboken": true,
+}
+
 // byLastByte groups word endings by their last byte, so that a word is
 // compared only with the endings it may have.
 func byLastByte(ends []string) (t [256][]string) {

@@ -69,6 +69,12 @@ type nameDetector struct {
 	// forcedEnd is the end of the second subject of "X och Y verb" once X
 	// was found, or -1.
 	forcedEnd int
+	// titleEnd is the end (in words) of the last run taken as the title
+	// of a work, or 0: a title joined to it by "och" or a comma is one too.
+	titleEnd int
+	// Scratch for findColumns.
+	colMatches []nameMatch
+	colCells   []textCell
 }
 
 func newNameDetector(lx *lexicon) *nameDetector {
@@ -1167,6 +1173,7 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 	dst = d.findPass(dst, b, from, pnrs)
 	n1 := len(dst)
 	dst = d.findLower(dst, b, from, n0)
+	dst = d.findColumns(dst, b, from, n0)
 	if d.learned != learned {
 		// The first reading's reasons stand: the second only adds what
 		// the names it taught find.
@@ -1175,6 +1182,7 @@ func (d *nameDetector) find(dst []nameMatch, b []byte, from int, pnrs []pnrMatch
 		dst = d.findPass(dst[:n0], b, from, pnrs)
 		n1 = len(dst)
 		dst = d.findLower(dst, b, from, n0)
+		dst = d.findColumns(dst, b, from, n0)
 		for i := n0; i < len(dst); i++ {
 			k, ok := slices.BinarySearchFunc(d.firstPass, dst[i].start, func(m nameMatch, t int) int { return m.start - t })
 			if ok {
@@ -1205,6 +1213,11 @@ func (d *nameDetector) runEnd(b []byte, ws []word, k int) int {
 		// A particle inside a name: "Carl von Linné", "Ebba af Klint".
 		if e+1 < len(ws) && ws[e+1].gapJoin && ws[e+1].shape == shapeCap &&
 			nameParticles[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
+			// … but not after an ordinary word no list holds: "Bokat av
+			// Thanh Huong Le" is a participle and the name after it.
+			if p := d.facts(b[ws[e-1].start:ws[e-1].end]); p.common && !p.seen && p.flags&(nameFlags|lexForeign|lexWorld) == 0 {
+				break
+			}
 			e += 2
 			continue
 		}
@@ -1216,6 +1229,7 @@ func (d *nameDetector) runEnd(b []byte, ws []word, k int) int {
 func (d *nameDetector) findPass(dst []nameMatch, b []byte, from int, pnrs []pnrMatch) []nameMatch {
 	d.capsFor = nil
 	d.forcedEnd = -1
+	d.titleEnd = 0
 	d.splitWords(b)
 	ws := d.words
 	d.labelInitials(b, ws)
@@ -1543,6 +1557,162 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 	return true, loose || u
 }
 
+// wholeRunName reports whether the context makes the run ws[k:e] of
+// capitalised words a name (see evalRun).
+func (d *nameDetector) wholeRunName(b []byte, ws []word, k, e int) bool {
+	for j := k; j < e; j++ {
+		w := ws[j]
+		if w.shape != shapeCap || j > k && !w.gapJoin {
+			return false
+		}
+		wf := d.facts(b[w.start:w.end])
+		if wf.venue || wf.org || wf.company || wf.placeNoun || wf.calendar || wf.internalCap || wf.cue ||
+			wf.flags&lexPlace != 0 && wf.flags&nameFlags == 0 || wf.placeSuffix && wf.flags&nameFlags == 0 {
+			return false
+		}
+	}
+	first, last := ws[k], ws[e-1]
+	if first.gapSlash && first.start > 0 && b[first.start-1] == '/' && lineStartBefore(b, first.start-1) {
+		lf := d.facts(b[last.start:last.end])
+		return lf.flags&lexSurname != 0 || lf.surnameSuffix
+	}
+	// " och hans fru", " och hennes man": the run is the spouse's partner.
+	s1, e1, ok := nextWordAt(b, last.end)
+	if !ok || s1 != last.end+1 || string(appendLower(d.buf[:0], b[s1:e1])) != "och" {
+		return false
+	}
+	s2, e2, ok := nextWordAt(b, e1)
+	if !ok || s2 != e1+1 {
+		return false
+	}
+	if p := string(appendLower(d.buf[:0], b[s2:e2])); p != "hans" && p != "hennes" {
+		return false
+	}
+	s3, e3, ok := nextWordAt(b, e2)
+	if !ok || s3 != e2+1 || !d.facts(b[s3:e3]).strongCue {
+		return false
+	}
+	for j := k; j < e; j++ {
+		if wf := d.facts(b[ws[j].start:ws[j].end]); wf.common && wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// titleAfterConjunction reports whether "och" joins ws[k] to the title
+// that ended at d.titleEnd, over at most three lower-case words of that
+// title ("Karlsson på taket och Emil i Lönneberga").
+func (d *nameDetector) titleAfterConjunction(b []byte, ws []word, k int) bool {
+	if k-1 < d.titleEnd || k-1-d.titleEnd > 3 || !ws[k].gapJoin ||
+		!d.facts(b[ws[k-1].start:ws[k-1].end]).conjunction {
+		return false
+	}
+	for j := d.titleEnd; j < k; j++ {
+		if ws[j].shape != shapeLower || !ws[j].gapJoin {
+			return false
+		}
+	}
+	return true
+}
+
+// afterWorkCue reports whether a work cue stands right before ws[k], or
+// before a subject pronoun right before it ("läser vi Karlsson på taket").
+func (d *nameDetector) afterWorkCue(b []byte, ws []word, k int) bool {
+	if k == 0 || !ws[k].gapJoin || ws[k-1].shape != shapeLower {
+		return false
+	}
+	if workCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
+		return true
+	}
+	return k > 1 && ws[k-1].gapJoin && ws[k-2].shape == shapeLower &&
+		subjectPronouns[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] &&
+		workCues[string(appendLower(d.buf[:0], b[ws[k-2].start:ws[k-2].end]))]
+}
+
+// headerFields are the labels of a mail or form header whose value is a
+// person when it starts with a given name: "Från: Linnea Brand".
+var headerFields = map[string]bool{
+	"från": true, "till": true, "kopia": true, "avsändare": true, "mottagare": true,
+	"kontaktperson": true, "kontakt": true, "from": true, "to": true, "cc": true,
+}
+
+// headerOrBracketName reports whether the run ws[k:e] of capitalised words
+// is a name by where it stands: the whole value of a header field, starting
+// with a given name ("Från: Linnea Brand", the surname an ordinary word),
+// or one given name in the brackets of a chat label ("[10:02]
+// Vårdcentralen (Sanna): …").
+func (d *nameDetector) headerOrBracketName(b []byte, ws []word, k, e int) bool {
+	first, last := ws[k], ws[e-1]
+	// Where it stands first (cheap): after "(" or after ": ".
+	if first.shape != shapeCap || first.start < 2 ||
+		b[first.start-1] != '(' && (b[first.start-1] != ' ' || b[first.start-2] != ':') ||
+		!d.givenEvidence(b, first) {
+		return false
+	}
+	for j := k; j < e; j++ {
+		w := ws[j]
+		if w.shape != shapeCap || j > k && !w.gapJoin {
+			return false
+		}
+		wf := d.facts(b[w.start:w.end])
+		// After a given name a place's name may be the surname (Lund,
+		// Brand); first it is the place.
+		if wf.venue || wf.org || wf.company || wf.placeNoun || wf.calendar || wf.internalCap || wf.function ||
+			wf.definiteCompound || j == k && wf.flags&lexPlace != 0 && wf.flags&nameFlags == 0 {
+			return false
+		}
+	}
+	// Both stand near the line start: look back no further.
+	lo := max(0, first.start-60)
+	ls := bytes.LastIndexByte(b[lo:first.start], '\n') + 1 + lo
+	if ls == lo && lo > 0 {
+		return false
+	}
+	if first.start > ls && b[first.start-1] == '(' {
+		// The brackets of a chat label: "(Sanna): " after one to three
+		// words at the line start.
+		if e != k+1 || last.end+2 >= len(b) || b[last.end] != ')' || b[last.end+1] != ':' || b[last.end+2] != ' ' {
+			return false
+		}
+		if first.start < 2 || b[first.start-2] != ' ' {
+			return false
+		}
+		return k > 0 && lineStartBefore(b, ws[max(0, k-3)].start) && ws[k-1].start >= ls
+	}
+	// A header: "Label: Given Surname" and nothing after it on the line.
+	if e-k < 2 || e-k > 3 || !(last.end == len(b) || b[last.end] == '\n' || b[last.end] == '\r') {
+		return false
+	}
+	vs, ok := fieldValue(b, ls, first.start+1)
+	if !ok || vs != first.start {
+		return false
+	}
+	i := ls
+	for i < first.start && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	le := wordEnd(b, i)
+	return le+1 < len(b) && b[le] == ':' && headerFields[string(appendLower(d.buf[:0], b[i:le]))]
+}
+
+// relationBrackets reports whether " (relation till " follows end: the
+// role of a chat speaker who is someone's relative ("(mamma till Alva)").
+func (d *nameDetector) relationBrackets(b []byte, end int) bool {
+	if end+2 >= len(b) || b[end] != ' ' || b[end+1] != '(' {
+		return false
+	}
+	s, e, ok := nextWordAt(b, end+2)
+	if !ok || s != end+2 {
+		return false
+	}
+	if !d.facts(b[s:e]).strongCue {
+		return false
+	}
+	s2, e2, ok := nextWordAt(b, e)
+	return ok && s2 == e+1 && string(appendLower(d.buf[:0], b[s2:e2])) == "till"
+}
+
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
 	first := ws[k]
 	if e == k+1 {
@@ -1551,6 +1721,22 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if wf := d.facts(b[first.start:first.end]); !wf.seen && (wf.function || wf.preposition ||
 			wf.conjunction || wf.cue && wf.flags&lexGiven == 0 || wf.company || wf.venue || wf.internalCap ||
 			wf.placeSuffix) {
+			return dst
+		}
+	}
+	// "har vi läst Pippi Långstrump och Emil i Lönneberga": the titles of
+	// works.
+	if d.afterWorkCue(b, ws, k) ||
+		d.titleEnd > 0 && (d.titleEnd == k && b[ws[k-1].end] == ',' && first.gapCueOK && !first.gapSentence ||
+			d.titleAfterConjunction(b, ws, k)) {
+		seen := false
+		for j := k; j < e; j++ {
+			if ws[j].shape != shapeLower && d.facts(b[ws[j].start:ws[j].end]).seen {
+				seen = true
+			}
+		}
+		if !seen {
+			d.titleEnd = e
 			return dst
 		}
 	}
@@ -1575,10 +1761,14 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// A chat speaker: the names among the words of the label.
 	speaker, loose := speakerLine(b, ws, k, e)
 	if speaker && loose {
-		// Only a label that starts with a given name.
+		// Only a label that starts with a given name, or one whose
+		// brackets say whose relative the speaker is: "Bror (morfar till
+		// Elsa):", "Kourosh (pappa till Mina):".
 		wf := d.facts(b[first.start:first.end])
-		speaker = first.shape == shapeCap && e-k <= 3 && !wf.calendar && !wf.cue && !wf.function &&
-			(wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0)
+		speaker = first.shape == shapeCap && e-k <= 3 && !wf.calendar && !wf.function &&
+			(!wf.cue && (wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
+				d.relationBrackets(b, ws[e-1].end) && d.nameable(b, first) && !wf.definite &&
+					(!wf.cue || wf.flags&(lexGiven|lexForeignGiven) != 0))
 	}
 	if speaker {
 		if thing() {
@@ -1597,10 +1787,32 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		return dst
 	}
+	// Two or three capitalised words that the context makes a person's
+	// name whatever the lists say: a signature at a line start ("/Vår
+	// Lindgren", a surname last) or a subject whose spouse follows
+	// ("Somchai Wongsawat och hans fru Malee").
+	if e-k <= 3 && (e-k >= 2 && d.wholeRunName(b, ws, k, e) || d.headerOrBracketName(b, ws, k, e)) {
+		if thing() {
+			return dst
+		}
+		return d.emitWords(dst, b, from, ws, k, e, ruleCue)
+	}
 	// "Ros kan man beskära": an ordinary word the document also uses as a
 	// name, but here the object before verb and subject.
 	if e == k+1 && (first.gapSentence || k == 0) && d.facts(b[first.start:first.end]).seen && d.objectFirst(b, first) {
 		return dst
+	}
+	// "Vår utflykt blir av": a function word the document also uses as a
+	// name, here at a sentence start before a lower-case word that is no
+	// verb.
+	if e == k+1 && (first.gapSentence || k == 0) && first.shape == shapeCap {
+		if wf := d.facts(b[first.start:first.end]); wf.seen && wf.function {
+			if ns, ne, ok := nextWordAt(b, first.end); ok && ns == first.end+1 {
+				if l, u, _ := letterAt(b, ns); l && !u && !subjectVerbs[string(appendLower(d.buf[:0], b[ns:ne]))] {
+					return dst
+				}
+			}
+		}
 	}
 	// One capitalised word that starts a sentence and is the subject of the
 	// verb after it: "Dmytro har ringt", "Milan gjorde två mål", "Saga och

@@ -37,6 +37,22 @@ func TestNameContext(t *testing.T) {
 		{"Göteborg Andersson 19121212-1212", []string{"Andersson"}},
 		// A label before a personnummer is no name.
 		{"Pnr 19580417-1394 saknas i journalen.", nil},
+		// Columns and fields whose other cells are names (columns.go);
+		// a column of places stays places, a firm in a field stays one.
+		{"Ordförande: Gunnar Ek\nSekreterare: Yasmin Ali\nKassör: Qorsho Xirsi\nRevisor: Lillby Revision AB",
+			[]string{"Gunnar", "Ek", "Yasmin", "Ali", "Qorsho", "Xirsi"}},
+		{"NAMN           ORT\nKARIN BERG     LILLBY\nEVA HOLM       NORRBY\nROS ÄNG        STORBY\n",
+			[]string{"KARIN", "BERG", "EVA", "HOLM", "ROS", "ÄNG"}},
+		// Titles of works, a relative's chat label, a signature, a spouse.
+		{"I höst läser vi Karlsson på taket och Emil i Lönneberga.", nil},
+		{"Ros (farmor till Alva): vi är sena", []string{"Ros", "Alva"}},
+		{"Tack för i dag!\n/Ros Ekström", []string{"Ros", "Ekström"}},
+		{"Kittipong Saelim och hans fru kom i tid.", []string{"Kittipong", "Saelim"}},
+		{"Från: Signe Kapten\nÄmne: Hembesök", []string{"Signe", "Kapten"}},
+		{"Kontaktperson: Alva Brand\nTel: 0123-456 78", []string{"Alva", "Brand"}},
+		{"Till: Socialnämnden Lillby\nÄmne: Hembesök", nil},
+		{"[10:02] Hemtjänsten (Malin): Vi kommer kl 14.", []string{"Malin"}},
+		{"Tis 13–15  Rum Ada  Bokat av Lars Berg", []string{"Lars", "Berg"}},
 		// Places, bodies and firms.
 		{"Kontakta Vårdguiden vid frågor.", nil},
 		{"Arbetet på Gustav Adolfs torg pågår.", nil},
