@@ -69,10 +69,14 @@
 // # Resuming
 //
 // A client whose fragment broke off asks the upload URL where to go on
-// and is given the plaintext offset the gateway has taken charge of. The
-// engine counts a fragment only whole, so that is the broken fragment's
-// start; the ciphertext the provider already holds of it is not sent
-// again (the engine asks the provider, re-seals to the same bytes and
-// sends the rest). A fragment sent meanwhile, while the broken request is
-// still winding down at the gateway, waits for it up to a few seconds.
+// and is given the plaintext offset the gateway has taken charge of.
+// When the gateway had sent the provider part of the broken fragment (a
+// client fragment larger than 60 MiB becomes several upstream), that is
+// inside the fragment, at the first 64 KiB chunk the provider does not
+// hold whole; otherwise it is the fragment's start. Either way the
+// ciphertext the provider holds is not sent again (the engine re-seals
+// to the same bytes and sends the rest), and the fragment's share of the
+// quickXorHash is kept for the part counted. A fragment sent meanwhile,
+// while the broken request is still winding down at the gateway, waits
+// for it up to a few seconds.
 package graph
