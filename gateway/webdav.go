@@ -20,11 +20,23 @@ const maxListing = 16 << 20
 // clients that compare sizes (rclone) agree with what they uploaded. The
 // sizes are computed for the current recipients' header size; a listed
 // size that no age file can have is left as is.
-type WebDAVSizes struct{}
+//
+// With OCSize, the oc:size of files is rewritten too (Nextcloud's
+// property, which its desktop client reads into the same field as
+// getcontentlength); a folder's oc:size, the sum of what it holds, stays
+// the provider's, since the number of files in it is not known.
+type WebDAVSizes struct {
+	OCSize bool
+}
 
-var contentLengthProp = regexp.MustCompile(`(<(?:[A-Za-z0-9_.-]+:)?getcontentlength(?:\s[^>]*)?>)\s*(\d+)\s*(</)`)
+var (
+	contentLengthProp = regexp.MustCompile(`(<(?:[A-Za-z0-9_.-]+:)?getcontentlength(?:\s[^>]*)?>)\s*(\d+)\s*(</)`)
+	davResponse       = regexp.MustCompile(`(?s)<(?:[A-Za-z0-9_.-]+:)?response(?:\s[^>]*)?>.*?</(?:[A-Za-z0-9_.-]+:)?response>`)
+	davCollection     = regexp.MustCompile(`<(?:[A-Za-z0-9_.-]+:)?collection\s*/>`)
+	ocSizeProp        = regexp.MustCompile(`(<(?:[A-Za-z0-9_.-]+:)?size(?:\s[^>]*)?>)\s*(\d+)\s*(</)`)
+)
 
-func (WebDAVSizes) TransformResponse(x *Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
+func (w WebDAVSizes) TransformResponse(x *Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
 	resp, err := next.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusMultiStatus {
 		return resp, err
@@ -49,18 +61,29 @@ func (WebDAVSizes) TransformResponse(x *Exchange, req *http.Request, next http.R
 		return resp, nil
 	}
 	resp.Body.Close()
-	body = contentLengthProp.ReplaceAllFunc(body, func(m []byte) []byte {
-		sm := contentLengthProp.FindSubmatch(m)
-		n, err := strconv.ParseInt(string(sm[2]), 10, 64)
-		if err != nil {
-			return m
+	plain := func(prop *regexp.Regexp) func([]byte) []byte {
+		return func(m []byte) []byte {
+			sm := prop.FindSubmatch(m)
+			n, err := strconv.ParseInt(string(sm[2]), 10, 64)
+			if err != nil {
+				return m
+			}
+			ps, err := crypto.PlaintextSize(n, hs)
+			if err != nil {
+				return m
+			}
+			return append(append(append([]byte{}, sm[1]...), strconv.FormatInt(ps, 10)...), sm[3]...)
 		}
-		ps, err := crypto.PlaintextSize(n, hs)
-		if err != nil {
-			return m
-		}
-		return append(append(append([]byte{}, sm[1]...), strconv.FormatInt(ps, 10)...), sm[3]...)
-	})
+	}
+	body = contentLengthProp.ReplaceAllFunc(body, plain(contentLengthProp))
+	if w.OCSize {
+		body = davResponse.ReplaceAllFunc(body, func(entry []byte) []byte {
+			if davCollection.Match(entry) {
+				return entry
+			}
+			return ocSizeProp.ReplaceAllFunc(entry, plain(ocSizeProp))
+		})
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))

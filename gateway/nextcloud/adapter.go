@@ -78,8 +78,12 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 				ru.WebSocket = gateway.WebSocketRefuse
 			}
 		}
-		if slices.Equal(ru.Methods, []string{"PROPFIND"}) {
-			ru.Response = append(slices.Clip(ru.Response), fileSizes{})
+		// Nextcloud's oc:size of files in plaintext too.
+		for i, t := range ru.Response {
+			if _, ok := t.(gateway.WebDAVSizes); ok {
+				ru.Response = slices.Clone(ru.Response)
+				ru.Response[i] = gateway.WebDAVSizes{OCSize: true}
+			}
 		}
 		rules = append(rules, ru)
 	}
