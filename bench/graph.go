@@ -8,13 +8,10 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -108,7 +105,7 @@ func graphSettingsOf(o Options) graphSettings {
 
 // startGraphGateway starts a `sluss serve` with one graph service for
 // the emulator's two hosts, resolved to 127.0.0.1.
-func startGraphGateway(ctx context.Context, e *env, srv *graphtest.Server) (*s3Gateway, error) {
+func startGraphGateway(ctx context.Context, e *env, srv *graphtest.Server) (*auditedGateway, error) {
 	dir := filepath.Join(e.dir, "gateway-graph")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -130,25 +127,7 @@ gateway:
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	listen, admin := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
-	g := &s3Gateway{auditFile: filepath.Join(dir, "audit.jsonl")}
-	cmd := exec.Command(e.exe, "serve", "--config", cfg, "--listen", listen, "--admin-listen", admin, "--audit-log", g.auditFile)
-	cmd.Env = append(os.Environ(), "SLUSS_CONFIG=", "SLUSS_DATA_DIR=")
-	cmd.Stdout = io.Discard
-	p, _, err := startProcess(cmd, "sluss serve (graph)")
-	if err != nil {
-		return nil, err
-	}
-	g.gatewayProcess = &gatewayProcess{process: p, proxyURL: &url.URL{Scheme: "http", Host: listen}, adminURL: "http://" + admin, dir: dir}
-	if err := waitReady(ctx, p, g.adminURL+"/readyz", 30*time.Second); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("sluss serve (graph) did not become ready: %w%s", err, p.stderrTail())
-	}
-	return g, nil
+	return startAuditedGateway(ctx, e, cfg, dir, "graph")
 }
 
 // graphWay is one way to the emulator: directly or through the gateway.

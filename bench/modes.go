@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -296,4 +298,57 @@ func (m *externalMode) target(ctx context.Context, s *Scenario) (*target, error)
 	t.proxy = m.proxy
 	t.roots, err = loadCertPool(m.ca)
 	return t, err
+}
+
+// auditedGateway is a `sluss serve` from a configuration file of a
+// scenario's own (s3, nextcloud, tus, graph), with its audit log in a file
+// the scenario reads afterwards.
+type auditedGateway struct {
+	*gatewayProcess
+	auditFile string
+}
+
+// startAuditedGateway starts sluss serve with cfg, keeping what it writes
+// in dir, and waits until it is ready; name is for messages.
+func startAuditedGateway(ctx context.Context, e *env, cfg, dir, name string) (*auditedGateway, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	listen, admin := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
+	g := &auditedGateway{auditFile: filepath.Join(dir, "audit.jsonl")}
+	cmd := exec.Command(e.exe, "serve", "--config", cfg, "--listen", listen, "--admin-listen", admin, "--audit-log", g.auditFile)
+	cmd.Env = append(os.Environ(), "SLUSS_CONFIG=", "SLUSS_DATA_DIR=")
+	cmd.Stdout = io.Discard
+	p, _, err := startProcess(cmd, "sluss serve ("+name+")")
+	if err != nil {
+		return nil, err
+	}
+	g.gatewayProcess = &gatewayProcess{process: p, proxyURL: &url.URL{Scheme: "http", Host: listen}, adminURL: "http://" + admin, dir: dir}
+	if err := waitReady(ctx, p, g.adminURL+"/readyz", 30*time.Second); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("sluss serve (%s) did not become ready: %w%s", name, err, p.stderrTail())
+	}
+	return g, nil
+}
+
+// auditEvents counts the audit log's events by action.
+func (g *auditedGateway) auditEvents() (map[string]int, error) {
+	f, err := os.Open(g.auditFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the gateway's audit log: %w", err)
+	}
+	defer f.Close()
+	out := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			Action string `json:"action"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Action != "" {
+			out[ev.Action]++
+		}
+	}
+	return out, sc.Err()
 }

@@ -1,19 +1,16 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -85,14 +82,7 @@ type ncWay struct {
 	pid    int    // the gateway's, 0 direct
 }
 
-// ncGateway is a `sluss serve` with one nextcloud service for the test
-// server's port, its host name resolved to 127.0.0.1.
-type ncGateway struct {
-	*gatewayProcess
-	auditFile string
-}
-
-func startNextcloudGateway(ctx context.Context, e *env, srv *nextcloudtest.Server) (*ncGateway, error) {
+func startNextcloudGateway(ctx context.Context, e *env, srv *nextcloudtest.Server) (*auditedGateway, error) {
 	dir := filepath.Join(e.dir, "gateway-nextcloud")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -114,47 +104,12 @@ gateway:
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
+	g, err := startAuditedGateway(ctx, e, cfg, dir, "nextcloud")
 	if err != nil {
 		return nil, err
-	}
-	listen, admin := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
-	g := &ncGateway{auditFile: filepath.Join(dir, "audit.jsonl")}
-	cmd := exec.Command(e.exe, "serve", "--config", cfg, "--listen", listen, "--admin-listen", admin, "--audit-log", g.auditFile)
-	cmd.Env = append(os.Environ(), "SLUSS_CONFIG=", "SLUSS_DATA_DIR=")
-	cmd.Stdout = io.Discard
-	p, _, err := startProcess(cmd, "sluss serve (nextcloud)")
-	if err != nil {
-		return nil, err
-	}
-	g.gatewayProcess = &gatewayProcess{process: p, proxyURL: &url.URL{Scheme: "http", Host: listen}, adminURL: "http://" + admin, dir: dir}
-	if err := waitReady(ctx, p, g.adminURL+"/readyz", 30*time.Second); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("sluss serve (nextcloud) did not become ready: %w%s", err, p.stderrTail())
 	}
 	g.caFile = filepath.Join(dir, "keys", "ca.pem")
 	return g, nil
-}
-
-// auditEvents counts the audit log's events by action.
-func (g *ncGateway) auditEvents() (map[string]int, error) {
-	f, err := os.Open(g.auditFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the gateway's audit log: %w", err)
-	}
-	defer f.Close()
-	out := map[string]int{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			Action string `json:"action"`
-		}
-		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Action != "" {
-			out[ev.Action]++
-		}
-	}
-	return out, sc.Err()
 }
 
 // ncClient is an HTTP client trusting caFile, through proxy if not nil.

@@ -1,12 +1,10 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"go/build"
@@ -243,14 +241,7 @@ func newS3Client(endpoint, access, secret string, proxy *url.URL) (*minio.Client
 	return c, tr, nil
 }
 
-// s3Gateway is a `sluss serve` with one s3 service, s3.sluss.test on
-// versitygw's port, resolved to 127.0.0.1, knowing versitygw's key.
-type s3Gateway struct {
-	*gatewayProcess
-	auditFile string
-}
-
-func startS3Gateway(ctx context.Context, e *env, v *versitygw) (*s3Gateway, error) {
+func startS3Gateway(ctx context.Context, e *env, v *versitygw) (*auditedGateway, error) {
 	dir := filepath.Join(e.dir, "gateway-s3")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -279,46 +270,7 @@ gateway:
 	if out, err := add.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("sluss keys s3 add: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	ports, err := freePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	listen, admin := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
-	g := &s3Gateway{auditFile: filepath.Join(dir, "audit.jsonl")}
-	cmd := exec.Command(e.exe, "serve", "--config", cfg, "--listen", listen, "--admin-listen", admin, "--audit-log", g.auditFile)
-	cmd.Env = append(os.Environ(), "SLUSS_CONFIG=", "SLUSS_DATA_DIR=")
-	cmd.Stdout = io.Discard
-	p, _, err := startProcess(cmd, "sluss serve (s3)")
-	if err != nil {
-		return nil, err
-	}
-	g.gatewayProcess = &gatewayProcess{process: p, proxyURL: &url.URL{Scheme: "http", Host: listen}, adminURL: "http://" + admin, dir: dir}
-	if err := waitReady(ctx, p, g.adminURL+"/readyz", 30*time.Second); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("sluss serve (s3) did not become ready: %w%s", err, p.stderrTail())
-	}
-	return g, nil
-}
-
-// auditEvents counts the audit log's events by action.
-func (g *s3Gateway) auditEvents() (map[string]int, error) {
-	f, err := os.Open(g.auditFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the gateway's audit log: %w", err)
-	}
-	defer f.Close()
-	out := map[string]int{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			Action string `json:"action"`
-		}
-		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Action != "" {
-			out[ev.Action]++
-		}
-	}
-	return out, sc.Err()
+	return startAuditedGateway(ctx, e, cfg, dir, "s3")
 }
 
 // s3Settings are the s3 scenario's knobs, resolved from Options.

@@ -1,10 +1,8 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"go/build"
@@ -145,12 +143,7 @@ func startTusd(ctx context.Context, e *env, bin string) (*tusdServer, error) {
 	return s, nil
 }
 
-type tusGateway struct {
-	*gatewayProcess
-	auditFile string
-}
-
-func startTusGateway(ctx context.Context, e *env, s *tusdServer) (*tusGateway, error) {
+func startTusGateway(ctx context.Context, e *env, s *tusdServer) (*auditedGateway, error) {
 	dir := filepath.Join(e.dir, "gateway-tus")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -172,45 +165,7 @@ gateway:
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
-	if err != nil {
-		return nil, err
-	}
-	listen, admin := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
-	g := &tusGateway{auditFile: filepath.Join(dir, "audit.jsonl")}
-	cmd := exec.Command(e.exe, "serve", "--config", cfg, "--listen", listen, "--admin-listen", admin, "--audit-log", g.auditFile)
-	cmd.Env = append(os.Environ(), "SLUSS_CONFIG=", "SLUSS_DATA_DIR=")
-	cmd.Stdout = io.Discard
-	p, _, err := startProcess(cmd, "sluss serve (tus)")
-	if err != nil {
-		return nil, err
-	}
-	g.gatewayProcess = &gatewayProcess{process: p, proxyURL: &url.URL{Scheme: "http", Host: listen}, adminURL: "http://" + admin, dir: dir}
-	if err := waitReady(ctx, p, g.adminURL+"/readyz", 30*time.Second); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("sluss serve (tus) did not become ready: %w%s", err, p.stderrTail())
-	}
-	return g, nil
-}
-
-func (g *tusGateway) auditEvents() (map[string]int, error) {
-	f, err := os.Open(g.auditFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the gateway's audit log: %w", err)
-	}
-	defer f.Close()
-	out := map[string]int{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			Action string `json:"action"`
-		}
-		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Action != "" {
-			out[ev.Action]++
-		}
-	}
-	return out, sc.Err()
+	return startAuditedGateway(ctx, e, cfg, dir, "tus")
 }
 
 type tusSettings struct {
