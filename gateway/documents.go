@@ -305,3 +305,37 @@ func (cs closers) Close() error {
 	}
 	return first
 }
+
+// IsDocument reports whether a file with this name and Content-Type is
+// an office document that a documents service pseudonymizes inside: its
+// type is a document type, or it is generic (none,
+// application/octet-stream, application/zip) and the name ends in a
+// document extension. Protocol adapters that assemble a file from pieces
+// ask it with the name and type the client declared.
+func IsDocument(name, contentType string) bool {
+	return isDocumentPart(name, contentType)
+}
+
+// PseudonymizeDocument reads a whole office document from body and
+// returns it pseudonymized inside, for protocol adapters that assemble a
+// document from pieces (S3 multipart, tus, Nextcloud chunking, Graph
+// upload sessions) before anything of it leaves. The result is bounded by
+// the gateway's limits.max_document_bytes; the caller closes it. The
+// error is a refusal ([RefusedError]) whose message names no value: a
+// document that does not parse, is too large or holds what cannot be
+// pseudonymized is never sent.
+func (x *Exchange) PseudonymizeDocument(ctx context.Context, body io.Reader) (*document.Spooled, error) {
+	lim := x.limits.withDefaults()
+	out, counts, err := pseudonymizeDocument(ctx, x.Pseudonymizer, body, lim.documentLimits())
+	x.AddCounts(counts)
+	if err != nil {
+		return nil, err
+	}
+	x.Pseudonymized()
+	return out, nil
+}
+
+// MaxDocumentBytes is the largest document the gateway pseudonymizes
+// (limits.max_document_bytes): adapters refuse a document upload that
+// grows past it as soon as it does.
+func (x *Exchange) MaxDocumentBytes() int64 { return x.limits.withDefaults().MaxDocumentBytes }

@@ -322,7 +322,7 @@ func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, meta *connMeta)
 	rc := http.NewResponseController(w)
 	cw := &countingWriter{ResponseWriter: w, rc: rc, idle: g.limits.IdleTimeout}
 	rc.SetWriteDeadline(time.Now().Add(g.limits.IdleTimeout))
-	x := &Exchange{ID: ev.id, User: meta.user, Service: svc, Keys: g.keys, Pseudonymizer: g.pseudo, Log: g.log.With().Str("request_id", ev.id).Logger()}
+	x := &Exchange{ID: ev.id, User: meta.user, Service: svc, Keys: g.keys, Pseudonymizer: g.pseudo, limits: g.limits, Log: g.log.With().Str("request_id", ev.id).Logger()}
 	var up int64
 	var upg *upgrade // a request to switch protocols, admitted
 	defer func() {

@@ -51,6 +51,7 @@ type Exchange struct {
 	// the log shows no path until it is set.
 	AuditPath string
 
+	limits  Limits // the gateway's; zero (the defaults) outside a gateway
 	mu      sync.Mutex
 	counts  pseudonym.Counts
 	outcome Outcome

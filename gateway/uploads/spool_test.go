@@ -1,0 +1,90 @@
+package uploads
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestSpool(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t)
+	sp := &Spool{State: st}
+	rnd := rand.NewChaCha8([32]byte{1})
+	piece := func(n int) []byte { b := make([]byte, n); rnd.Read(b); return b }
+	a, b, c := piece(SpoolBlock*2+17), piece(0), piece(SpoolBlock)
+	for _, p := range []struct {
+		name string
+		body []byte
+	}{{"00002", c}, {"00001", piece(1000)}, {"00003", b}, {"00001", a}} { // 00001 put twice: the second replaces
+		if _, err := sp.Put(ctx, "up/x", p.name, bytes.NewReader(p.body), 1<<30); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pieces, err := sp.Pieces(ctx, "up/x")
+	if err != nil || len(pieces) != 3 || pieces[0].Name != "00001" || pieces[0].Size != int64(len(a)) {
+		t.Fatalf("pieces %+v, %v", pieces, err)
+	}
+	got, err := io.ReadAll(sp.Open(ctx, "up/x", pieces))
+	if want := append(append(append([]byte{}, a...), c...), b...); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes (%v), want %d", len(got), err, len(want))
+	}
+	if n, _ := sp.Size(ctx, "up/x"); n != int64(len(a)+len(c)) {
+		t.Errorf("size %d", n)
+	}
+	// The replaced piece's blocks are gone: only the live generation's remain.
+	blocks := 0
+	st.List(ctx, spoolBlocks("up/x"), func(string, []byte) error { blocks++; return nil })
+	if blocks != 3+1 {
+		t.Errorf("%d blocks stored, want 4", blocks)
+	}
+
+	// Past the limit: refused, nothing of the piece kept, the others intact.
+	if _, err := sp.Put(ctx, "up/x", "00004", bytes.NewReader(piece(SpoolBlock*3)), int64(len(a)+len(c))+SpoolBlock); !errors.Is(err, ErrSpoolFull) {
+		t.Fatalf("over the limit: %v", err)
+	}
+	if p, _ := sp.Pieces(ctx, "up/x"); len(p) != 3 {
+		t.Errorf("%d pieces after a refused one", len(p))
+	}
+	blocks = 0
+	st.List(ctx, spoolBlocks("up/x"), func(string, []byte) error { blocks++; return nil })
+	if blocks != 4 {
+		t.Errorf("%d blocks after a refused piece, want 4", blocks)
+	}
+
+	// A piece cut off halfway does not count.
+	if _, err := sp.Put(ctx, "up/x", "00005", io.MultiReader(bytes.NewReader(piece(SpoolBlock+5)), errReader{}), 1<<30); err == nil {
+		t.Fatal("a broken body was taken")
+	}
+	if p, _ := sp.Pieces(ctx, "up/x"); len(p) != 3 {
+		t.Errorf("%d pieces after a broken one", len(p))
+	}
+
+	// A block that changed under the index fails the read.
+	pieces, _ = sp.Pieces(ctx, "up/x")
+	key := spoolBlocks("up/x") + "00002/" + pieces[1].Gen + "/000000"
+	st.Update(ctx, key, sp.ttl(), func(old []byte) ([]byte, error) { v := bytes.Clone(old); v[0] ^= 1; return v, nil })
+	if _, err := io.ReadAll(sp.Open(ctx, "up/x", pieces)); err == nil || !strings.Contains(err.Error(), "hash") {
+		t.Errorf("a changed block read as %v", err)
+	}
+
+	if _, err := sp.Put(ctx, "up/x", "a/b", strings.NewReader("x"), 10); err == nil {
+		t.Error("a piece name with a slash was taken")
+	}
+	if err := sp.Delete(ctx, "up/x"); err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	st.List(ctx, "up/x/", func(string, []byte) error { left++; return nil })
+	if left != 0 {
+		t.Errorf("%d values left after Delete", left)
+	}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
