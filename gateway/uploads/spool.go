@@ -103,7 +103,7 @@ func (s *Spool) Put(ctx context.Context, upload, name string, r io.Reader, max i
 		return SpoolPiece{}, err
 	}
 	for block := 0; ; block++ {
-		n, rerr := io.ReadFull(r, buf)
+		n, rerr := fill(r, buf)
 		if n > 0 {
 			if others+p.Size+int64(n) > max {
 				return fail(ErrSpoolFull)
@@ -116,7 +116,7 @@ func (s *Spool) Put(ctx context.Context, upload, name string, r io.Reader, max i
 			}
 			p.Size += int64(n)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
@@ -132,6 +132,21 @@ func (s *Spool) Put(ctx context.Context, upload, name string, r io.Reader, max i
 		s.State.DeletePrefix(context.WithoutCancel(ctx), spoolBlocks(upload)+name+"/"+old.Gen+"/")
 	}
 	return p, nil
+}
+
+// fill reads into buf until it is full or r ends. Only io.EOF ends the
+// piece: a body cut short (net/http's io.ErrUnexpectedEOF, a reset) is an
+// error, never a shorter piece.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Pieces lists the upload's pieces, by name in byte order.

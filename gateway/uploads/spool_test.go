@@ -64,6 +64,13 @@ func TestSpool(t *testing.T) {
 		t.Errorf("%d pieces after a broken one", len(p))
 	}
 
+	if _, err := sp.Put(ctx, "up/x", "00006", io.MultiReader(strings.NewReader("short"), eofReader{io.ErrUnexpectedEOF}), 1<<30); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("a body cut short was taken: %v", err)
+	}
+	if p, _ := sp.Pieces(ctx, "up/x"); len(p) != 3 {
+		t.Errorf("%d pieces after a body cut short", len(p))
+	}
+
 	// A block that changed under the index fails the read.
 	pieces, _ = sp.Pieces(ctx, "up/x")
 	key := spoolBlocks("up/x") + "00002/" + pieces[1].Gen + "/000000"
@@ -88,3 +95,7 @@ func TestSpool(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+type eofReader struct{ err error }
+
+func (r eofReader) Read([]byte) (int, error) { return 0, r.err }
