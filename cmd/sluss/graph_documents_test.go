@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluss/sluss/crypto"
 	"github.com/sluss/sluss/internal/graphtest"
@@ -154,8 +155,12 @@ func TestGraphDocuments(t *testing.T) {
 		if it.Size != int64(len(data)) || it.Name != path[strings.LastIndex(path, "/")+1:] {
 			t.Fatalf("the driveItem of %s: size %d name %q", path, it.Size, it.Name)
 		}
-		if want := (int64(len(data)) + fragment - 1) / fragment; int64(g.audited(`"host":"`+graphUploadHost)-puts) < want {
-			t.Errorf("the audit log lacks the fragments of %s", path)
+		// The audit event is written as the answer ends: wait for it.
+		want := int((int64(len(data)) + fragment - 1) / fragment)
+		for deadline := time.Now().Add(10 * time.Second); g.audited(`"host":"`+graphUploadHost)-puts < want; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the audit log lacks the fragments of %s", path)
+			}
 		}
 		return it
 	}
@@ -278,6 +283,17 @@ func TestGraphDocuments(t *testing.T) {
 		}
 		if _, err := bob.PutFragment(ctx, s.UploadURL, bytes.NewReader(letter[:4000]), 0, 4000, int64(len(letter))); err != nil {
 			t.Fatal(err)
+		}
+		// A fragment cut short is not kept.
+		puts := g.audited(`"method":"PUT"`)
+		cut := &cutReader{r: bytes.NewReader(letter[4000:]), left: 1000}
+		if _, err := bob.PutFragment(ctx, s.UploadURL, cut, 4000, int64(len(letter)-4000), int64(len(letter))); err == nil {
+			t.Fatal("a fragment cut short was taken")
+		}
+		for deadline := time.Now().Add(10 * time.Second); g.audited(`"method":"PUT"`) == puts; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the broken fragment never ended at the gateway")
+			}
 		}
 		st, err := bob.Status(ctx, s.UploadURL)
 		if err != nil || len(st.NextExpectedRanges) == 0 || st.NextExpectedRanges[0] != "4000-7537" {
