@@ -223,6 +223,18 @@ func TestGraphDocuments(t *testing.T) {
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, it.DownloadURL, nil)
 		graphSameText(t, "alice's DOCX by its download URL", letter, graphGet(t, alice, req))
+		list, err := bob.Children(ctx, "docs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range list {
+			if want := map[string]int{"letter.docx": len(letter), "register.xlsx": len(register)}[it.Name]; it.Size != int64(want) {
+				t.Errorf("%s is listed with %d bytes, not the %d uploaded", it.Name, it.Size, want)
+			}
+		}
+		if len(list) != 2 {
+			t.Errorf("the folder lists %d items, want 2", len(list))
+		}
 		it, err = bob.Item(ctx, "docs/register.xlsx")
 		if err != nil {
 			t.Fatal(err)

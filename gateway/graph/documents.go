@@ -166,11 +166,11 @@ func (c *call) docSession(key string, rec docRecord) (*http.Response, error) {
 		if rec.Done {
 			return nil, graphError(http.StatusNotFound, "itemNotFound", "the upload session is complete")
 		}
-		got, err := c.spool().Size(ctx, docKey(key))
+		next, _, err := c.spooled(ctx, key, rec)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", resumable.ErrState, err)
+			return nil, err
 		}
-		return c.sessionStatus(resumable.Info{Size: rec.Size, Offset: got}, rec.Expires)
+		return c.sessionStatus(resumable.Info{Size: rec.Size, Offset: next}, rec.Expires)
 	case http.MethodDelete:
 		resp, err := c.next.RoundTrip(c.upstreamRequest(ctx, http.MethodDelete, nil))
 		if err != nil {
@@ -222,6 +222,27 @@ func (c *call) cancelUpstream(target *url.URL) {
 	resp.Body.Close()
 }
 
+// spooled is where the client goes on (next) and how much is spooled
+// (got). They differ when the whole file is spooled but the session did
+// not complete (the last fragment's pseudonymization or upload failed
+// for a reason that may pass): the client sends the last fragment again,
+// which replaces the spooled one.
+func (c *call) spooled(ctx context.Context, key string, rec docRecord) (next, got int64, err error) {
+	pieces, err := c.spool().Pieces(ctx, docKey(key))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", resumable.ErrState, err)
+	}
+	var last int64
+	for _, p := range pieces {
+		last = got
+		got += p.Size
+	}
+	if rec.Size > 0 && got == rec.Size && len(pieces) > 0 {
+		return last, got, nil
+	}
+	return got, got, nil
+}
+
 // pieceName names a spooled fragment by its offset: names sort in byte
 // order.
 func pieceName(offset int64) string { return fmt.Sprintf("%015d", offset) }
@@ -254,12 +275,12 @@ func (c *call) docFragment(key string, rec docRecord) (*http.Response, error) {
 		return nil, graphError(http.StatusRequestEntityTooLarge, "requestTooLarge", "the document is larger than the gateway pseudonymizes (limits.max_document_bytes), so nothing was sent")
 	}
 	sp := c.spool()
-	got, err := sp.Size(ctx, docKey(key))
+	next, got, err := c.spooled(ctx, key, rec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", resumable.ErrState, err)
+		return nil, err
 	}
-	if first != got {
-		return nil, &resumable.OffsetError{Got: first, Want: got}
+	if first != next && first != got {
+		return nil, &resumable.OffsetError{Got: first, Want: next}
 	}
 	if rec.Size < 0 {
 		// The first fragment's total is the file's size from now on.
