@@ -111,6 +111,15 @@ func graphSameText(t *testing.T, what string, want, got []byte) {
 	}
 }
 
+func graphDo(t *testing.T, c *graphtest.Client, req *http.Request) *http.Response {
+	t.Helper()
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 func graphGet(t *testing.T, c *graphtest.Client, req *http.Request) []byte {
 	t.Helper()
 	resp, err := c.HTTP.Do(req)
@@ -270,6 +279,17 @@ func TestGraphDocuments(t *testing.T) {
 		var se *graphtest.StatusError
 		if !errors.As(err, &se) || se.Status != http.StatusBadRequest {
 			t.Errorf("a .docx that is no zip: %v, want 400", err)
+		}
+		// A session whose path names no document but whose item.name
+		// does is a document session all the same.
+		body := strings.NewReader(`{"item":{"name":"trick.docx","@microsoft.graph.conflictBehavior":"replace"}}`)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.srv.APIBase()+"/me/drive/root:/docs/trick.bin:/createUploadSession", body)
+		req.Header.Set("Authorization", "Bearer "+g.srv.Token)
+		req.Header.Set("Content-Type", "application/json")
+		var s graphtest.Session
+		readJSONInto(t, graphDo(t, bob, req), &s)
+		if _, err := bob.PutFragment(ctx, s.UploadURL, bytes.NewReader(notZip), 0, int64(len(notZip)), int64(len(notZip))); !errors.As(err, &se) || se.Status != http.StatusBadRequest {
+			t.Errorf("a session named .docx in item.name only, given no zip: %v, want 400", err)
 		}
 		big := graphDocFixture(t, "slides.pptx") // 28 KiB, over the 20000 bytes allowed
 		if _, err := bob.CreateSession(ctx, "docs/slides.pptx", int64(len(big))); !errors.As(err, &se) || se.Status != http.StatusRequestEntityTooLarge {
