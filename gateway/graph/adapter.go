@@ -34,7 +34,11 @@ type Adapter struct {
 	// TTL is how long an upload session's state lives after its last
 	// fragment; default the engine's (7 days).
 	TTL time.Duration
-	Log zerolog.Logger
+	// DocumentFragment is the size of the fragments a pseudonymized
+	// document is sent to the provider in: a multiple of [Granule], at
+	// most [MaxFragment] (the default).
+	DocumentFragment int64
+	Log              zerolog.Logger
 }
 
 // Profile builds the rules of a graph service: every request goes to

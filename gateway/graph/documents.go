@@ -26,10 +26,6 @@ import (
 // pseudonymizes the document and uploads the rewritten one to the
 // provider's session, in fragments of its own size.
 
-// docSendMax bounds the fragments a rewritten document is sent to the
-// provider in: Graph's largest, a multiple of its 320 KiB granule.
-const docSendMax = MaxFragment
-
 // docLease is how long a document session is held by the fragment that
 // completes it (pseudonymizing and sending it).
 const docLease = 10 * time.Minute
@@ -394,10 +390,15 @@ func (c *call) finishDocument(key string, rec docRecord) (*http.Response, error)
 }
 
 // sendDocument uploads the rewritten document to the provider's session
-// in fragments of at most docSendMax, and returns its driveItem.
+// in fragments of at most Adapter.DocumentFragment, and returns its
+// driveItem.
 func (c *call) sendDocument(ctx context.Context, doc *document.Spooled) (int, map[string]any, error) {
 	size := doc.Size()
 	r := doc.Reader()
+	docSendMax := int64(MaxFragment)
+	if f := c.a.DocumentFragment; f > 0 && f%Granule == 0 && f <= MaxFragment {
+		docSendMax = f
+	}
 	up := &upstream{c: c}
 	for off := int64(0); off < size; {
 		n := min(docSendMax, size-off)
