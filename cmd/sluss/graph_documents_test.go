@@ -269,6 +269,9 @@ func TestGraphDocuments(t *testing.T) {
 			t.Errorf("the simple upload's driveItem has size %d, not %d", it.Size, len(letter))
 		}
 		graphTokenized(t, "the stored simple upload", stored(t, it.ID))
+		// The download URL of the upload's own driveItem.
+		dl, _ := http.NewRequestWithContext(ctx, http.MethodGet, it.DownloadURL, nil)
+		graphSameText(t, "alice's simple upload by its download URL", letter, graphGet(t, alice, dl))
 		graphSameText(t, "alice's simple upload", letter, download(t, alice, it.ID, ""))
 	})
 

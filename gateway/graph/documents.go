@@ -375,6 +375,7 @@ func (c *call) finishDocument(key string, rec docRecord) (*http.Response, error)
 		qx = quickXorSum(hashed.ring(), rec.Size)
 	}
 	c.remember(item, itemRecord{Size: rec.Size, QuickXor: qx, Type: rec.Type})
+	c.documentDownloadURL(item, rec.Type)
 	plaintextItem(item, rec.Size, qx)
 	if err := c.updateSession(context.WithoutCancel(ctx), key, func(r *docRecord) error {
 		r.Done, r.Finishing = true, time.Time{}
@@ -490,6 +491,7 @@ func (c *call) simpleUploadDocument() (*http.Response, error) {
 		return c.rewriteItems(resp, func(item map[string]any) {
 			qx := quickXorSum(hashed.ring(), hashed.n)
 			c.remember(item, itemRecord{Size: hashed.n, QuickXor: qx, Type: typ})
+			c.documentDownloadURL(item, typ)
 			plaintextItem(item, hashed.n, qx)
 		})
 	}))
