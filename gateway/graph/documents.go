@@ -92,9 +92,9 @@ func documentType(name, contentType string) string {
 	return f.ContentType()
 }
 
-// documentUpload reports whether a createUploadSession is for an office
-// document: by the path's file name, or the item.name of the body. Either
-// is enough, so that a client cannot have a document encrypted under one
+// documentUpload is the Content-Type of the office document a
+// createUploadSession is for, or "": by the path's file name, or the
+// item.name of the body. Either is enough, so that a client cannot have a document encrypted under one
 // name and stored under the other (it is pseudonymized, or refused when
 // it is no document).
 func (c *call) documentUpload(item map[string]any) string {
