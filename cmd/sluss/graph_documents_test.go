@@ -209,6 +209,10 @@ func TestGraphDocuments(t *testing.T) {
 		if g.srv.Sessions() != 0 {
 			t.Errorf("%d provider upload sessions left open", g.srv.Sessions())
 		}
+		// Each document reached the provider in one fragment, rewritten.
+		if n := strings.Count(g.srv.Seen(), "PUT "+graphUploadHost); n != 2 {
+			t.Errorf("the provider got %d fragments for the two documents, want 2", n)
+		}
 	})
 	if letterItem == nil || registerItem == nil {
 		t.FailNow()
@@ -277,6 +281,7 @@ func TestGraphDocuments(t *testing.T) {
 
 	t.Run("refused", func(t *testing.T) {
 		items := len(g.srv.Items())
+		providerPuts := strings.Count(g.srv.Seen(), "PUT "+graphUploadHost)
 		notZip := bytes.Repeat([]byte("Besök av Tolvan Tolvansson, 19121212-1212. "), 120)
 		_, err := bob.Upload(ctx, "docs/notes.docx", bytes.NewReader(notZip), int64(len(notZip)), 2000)
 		var se *graphtest.StatusError
@@ -302,6 +307,9 @@ func TestGraphDocuments(t *testing.T) {
 		noSize.NoFileSize = true
 		if _, err := noSize.Upload(ctx, "docs/slides.pptx", bytes.NewReader(big), int64(len(big)), 7000); !errors.As(err, &se) || se.Status != http.StatusRequestEntityTooLarge {
 			t.Errorf("a document over the limit without fileSize: %v, want 413", err)
+		}
+		if n := strings.Count(g.srv.Seen(), "PUT "+graphUploadHost) - providerPuts; n != 0 {
+			t.Errorf("refused documents sent the provider %d fragments", n)
 		}
 		if n := len(g.srv.Items()); n != items {
 			t.Errorf("refused documents reached the provider: %d items, want %d", n, items)
