@@ -63,7 +63,9 @@
 // 320 KiB) with its own size. A document that is refused (not a zip,
 // does not parse, macros, too large), or that the provider does not
 // take whole, ends the session: the provider's session is deleted and
-// the spool with it, and the client starts again.
+// the spool with it, and the client starts again. While fragments are
+// spooled the provider's session sees no traffic: the expirationDateTime
+// the client is given stays the one the provider set at creation.
 //
 // The driveItem returned, and later metadata answers, give the size and
 // quickXorHash of what the client sent, as for age files: clients such
