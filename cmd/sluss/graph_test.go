@@ -44,6 +44,14 @@ var graphPersonal = []string{"19121212-1212", "191212-1212", "Tolvan", "Tolvanss
 
 func startGraphGateway(t *testing.T) *graphGateway {
 	t.Helper()
+	return startGraphGatewayWith(t, "", "")
+}
+
+// startGraphGatewayWith starts the gateway with more of the graph
+// service's configuration (YAML lines indented for the service) and of
+// the gateway's (indented for gateway:).
+func startGraphGatewayWith(t *testing.T, service, gateway string) *graphGateway {
+	t.Helper()
 	srv := graphtest.Start(t, graphAPIHost, graphUploadHost)
 	bin, dir := buildSluss(t), t.TempDir()
 	var users strings.Builder
@@ -73,7 +81,7 @@ gateway:
       profile: graph
       ports: [%s]
       allow_loopback: true
-`, filepath.Join(dir, "keys"), filepath.Join(dir, "users"), graphAPIHost, graphUploadHost, graphAPIHost, graphUploadHost, srv.Port())), 0o600)
+%s%s`, filepath.Join(dir, "keys"), filepath.Join(dir, "users"), graphAPIHost, graphUploadHost, graphAPIHost, graphUploadHost, srv.Port(), service, gateway)), 0o600)
 	g := &graphGateway{srv: srv, p: startServeBinary(t, bin, "--config", cfg, "--debug")}
 	out, err := exec.Command(bin, "keys", "export-identity", "--config", cfg, "--"+exportConsentFlag).Output()
 	if err != nil {

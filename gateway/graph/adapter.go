@@ -34,23 +34,41 @@ type Adapter struct {
 	// TTL is how long an upload session's state lives after its last
 	// fragment; default the engine's (7 days).
 	TTL time.Duration
-	Log zerolog.Logger
+	// DocumentFragment is the size of the fragments a pseudonymized
+	// document is sent to the provider in: a multiple of [Granule], at
+	// most [MaxFragment] (the default).
+	DocumentFragment int64
+	Log              zerolog.Logger
 }
 
-// Profile builds the rules of a graph service (it takes no options):
-// every request goes to the adapter.
+// Profile builds the rules of a graph service: every request goes to
+// the adapter. Its one option, documents: "true", has office documents
+// pseudonymized inside instead of encrypted (documents.go).
 func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
-	for k := range options {
-		return nil, fmt.Errorf("unknown option %q (the graph profile takes none)", k)
+	s := &service{a: a}
+	for k, v := range options {
+		switch {
+		case k == "documents" && v == "true":
+			s.documents = true
+		case k == "documents" && v == "false":
+		case k == "documents":
+			return nil, fmt.Errorf("option documents is %q: it takes \"true\" or \"false\"", v)
+		default:
+			return nil, fmt.Errorf("unknown option %q (the graph profile takes documents)", k)
+		}
 	}
 	return []gateway.Rule{{
-		Response:  []gateway.ResponseTransformer{&service{a: a}},
+		Response:  []gateway.ResponseTransformer{s},
 		WebSocket: gateway.WebSocketRefuse,
 	}}, nil
 }
 
 // service is one graph service's transformer.
-type service struct{ a *Adapter }
+type service struct {
+	a *Adapter
+	// documents: office documents are pseudonymized inside.
+	documents bool
+}
 
 // call is one client request on its way through the adapter.
 type call struct {
@@ -59,10 +77,12 @@ type call struct {
 	req    *http.Request
 	next   http.RoundTripper
 	engine *resumable.Engine
+	// documents: the service pseudonymizes office documents inside.
+	documents bool
 }
 
 func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
-	c := &call{a: s.a, x: x, req: req, next: next,
+	c := &call{a: s.a, x: x, req: req, next: next, documents: s.documents,
 		engine: &resumable.Engine{State: s.a.State, Keys: x.Keys, TTL: s.a.TTL}}
 	resp, err := c.serve()
 	if err != nil {
@@ -77,6 +97,18 @@ func (s *service) TransformResponse(x *gateway.Exchange, req *http.Request, next
 func (c *call) serve() (*http.Response, error) {
 	r := c.req
 	key := sessionKey(r.URL.Host, r.URL.EscapedPath(), r.URL.RawQuery)
+	if !isAPIPath(r.URL.Path) {
+		// A document upload session is in the state whatever the
+		// service's options say now: its mode was decided at creation.
+		rec, err := c.documentSession(key)
+		switch {
+		case err == nil:
+			c.x.AuditPath = r.URL.EscapedPath()
+			return c.docSession(key, rec)
+		case !errors.Is(err, uploads.ErrNotFound):
+			return nil, graphError(http.StatusServiceUnavailable, "serviceNotAvailable", "the gateway's upload state is unavailable; retry later")
+		}
+	}
 	if r.Method == http.MethodPut || r.Method == http.MethodGet || r.Method == http.MethodDelete || r.Method == http.MethodPost {
 		info, err := c.engine.Status(r.Context(), key)
 		switch {
@@ -102,6 +134,9 @@ func (c *call) serve() (*http.Response, error) {
 	case api && m == http.MethodPost && strings.HasSuffix(r.URL.Path, "/$batch"):
 		return c.batch()
 	case api && m == http.MethodPut && strings.HasSuffix(r.URL.Path, "/content"):
+		if c.documents && gateway.IsDocument(contentFileName(r.URL.Path), r.Header.Get("Content-Type")) {
+			return c.simpleUploadDocument()
+		}
 		return c.simpleUpload()
 	case !api && m != http.MethodGet && m != http.MethodHead && m != http.MethodDelete:
 		// An upload URL the gateway did not create (a session opened

@@ -3,7 +3,9 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/sluss/sluss/gateway/resumable"
@@ -83,5 +85,46 @@ func TestErrorStatuses(t *testing.T) {
 	// The engine's offset is plaintext and told; no other number is.
 	if e := asError(&resumable.OffsetError{Got: 5, Want: 327680}); e.Message == "" || e.Code != "invalidRange" {
 		t.Errorf("offset error: %+v", e)
+	}
+}
+
+func TestProfileOptions(t *testing.T) {
+	a := &Adapter{}
+	for _, opts := range []map[string]string{nil, {"documents": "true"}, {"documents": "false"}} {
+		if _, err := a.Profile(opts); err != nil {
+			t.Errorf("%v: %v", opts, err)
+		}
+	}
+	for _, opts := range []map[string]string{{"documents": "yes"}, {"documents": ""}, {"encrypt": "true"}} {
+		if _, err := a.Profile(opts); err == nil {
+			t.Errorf("%v: taken", opts)
+		}
+	}
+}
+
+func TestDocumentNames(t *testing.T) {
+	for p, want := range map[string]string{
+		"/v1.0/me/drive/root:/docs/letter.docx:/content":  "letter.docx",
+		"/v1.0/drives/D/items/P:/register.xlsx:/content":  "register.xlsx",
+		"/v1.0/me/drive/items/0123/content":               "",
+		"/v1.0/me/drive/root:/docs/letter.docx:/children": "",
+	} {
+		if got := contentFileName(p); got != want {
+			t.Errorf("contentFileName(%q) = %q, want %q", p, got, want)
+		}
+	}
+	if documentType("a.docx", "") == "" || documentType("a.txt", "") != "" || documentType("", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet") == "" {
+		t.Error("documentType")
+	}
+}
+
+func TestExactReader(t *testing.T) {
+	r := &exactReader{r: strings.NewReader("abc"), left: 5}
+	if _, err := io.ReadAll(r); !errors.Is(err, errShortFragment) {
+		t.Errorf("a short body: %v", err)
+	}
+	r = &exactReader{r: strings.NewReader("abcdef"), left: 3}
+	if b, err := io.ReadAll(r); err != nil || string(b) != "abc" {
+		t.Errorf("%q %v", b, err)
 	}
 }

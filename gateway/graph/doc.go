@@ -2,7 +2,8 @@
 // clients (rclone, the Microsoft Graph SDKs' large-file upload task, the
 // sync clients' REST calls) store files through sluss, and every file the
 // provider keeps is one age file that `age -d` opens, however the client
-// cut it into upload-session fragments.
+// cut it into upload-session fragments (or, in services with the
+// documents option, an office document pseudonymized inside).
 //
 // Start with [Adapter]: give it the shared upload-state store (package
 // uploads) and register [Adapter.Profile] as the gateway's "graph" profile
@@ -26,7 +27,9 @@
 //   - gives driveItems the gateway stored their plaintext size and hash in
 //     metadata answers (kept in the upload-state store by item id), and re-identifies names for users with the reidentify right;
 //   - encrypts simple uploads (PUT …:/content) whole, and pseudonymizes
-//     every other request as JSON.
+//     every other request as JSON;
+//   - with the option documents: "true", pseudonymizes office documents
+//     inside instead (see Documents).
 //
 // # Hashes
 //
@@ -40,6 +43,40 @@
 // SHA-1 and SHA-256 cannot be computed that way without the whole file.
 // If the shares do not cover the file exactly, the driveItem goes without
 // a hash rather than with a wrong one.
+//
+// # Documents
+//
+// With the option documents: "true", an office document (by the name
+// the createUploadSession path or item.name gives, or a simple upload's
+// name or Content-Type: gateway.IsDocument) is pseudonymized inside
+// instead of encrypted (documents.go), so that the provider can open it.
+// The mode is decided when the session is created and kept in its state:
+// a client cannot switch it midway. The provider's session is created
+// without item.fileSize (optional in Graph: a quota check), since the
+// rewritten document has another size. The client's fragments are
+// spooled sealed in the upload-state store (uploads.Spool, one piece per
+// fragment named by its offset), bounded by limits.max_document_bytes
+// (413), and answered as Graph does, in the client's offsets; nothing of
+// the document goes upstream. The last fragment has the gateway read the
+// spool whole, pseudonymize it and upload the rewritten document to the
+// provider's session in fragments of at most 60 MiB (a multiple of
+// 320 KiB) with its own size. A document that is refused (not a zip,
+// does not parse, macros, too large), or that the provider does not
+// take whole, ends the session: the provider's session is deleted and
+// the spool with it, and the client starts again. While fragments are
+// spooled the provider's session sees no traffic: the expirationDateTime
+// the client is given stays the one the provider set at creation.
+//
+// The driveItem returned, and later metadata answers, give the size and
+// quickXorHash of what the client sent, as for age files: clients such
+// as rclone compare them with their file. The provider's own hashes are
+// of the rewritten document and are dropped. A download is the
+// rewritten document (tokens) for users without the reidentify right
+// and the re-identified one for users with it: either way other bytes
+// than the client's, with the same text. A download URL names no file,
+// so the gateway remembers, for an hour, the download URLs it sees for
+// documents (the redirect of …/content, a driveItem's
+// @microsoft.graph.downloadUrl in metadata answers).
 //
 // # Configuration
 //

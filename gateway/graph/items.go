@@ -27,18 +27,21 @@ func itemKey(id string) string {
 
 // itemRecord is what the gateway keeps of a file it stored.
 type itemRecord struct {
-	Size     int64  `json:"size"` // plaintext
+	Size     int64  `json:"size"` // plaintext: the bytes the client sent
 	QuickXor string `json:"qx,omitempty"`
+	// Type is the Content-Type of an office document stored
+	// pseudonymized inside (not encrypted); empty for age files.
+	Type string `json:"type,omitempty"`
 }
 
 // remember records the plaintext size and hash of the driveItem the
 // provider made.
-func (c *call) remember(item map[string]any, size int64, qx string) {
+func (c *call) remember(item map[string]any, rec itemRecord) {
 	id, _ := item["id"].(string)
 	if id == "" {
 		return
 	}
-	v, _ := json.Marshal(itemRecord{Size: size, QuickXor: qx})
+	v, _ := json.Marshal(rec)
 	if err := c.a.State.Update(c.req.Context(), itemKey(id), itemTTL, func([]byte) ([]byte, error) { return v, nil }); err != nil {
 		// The file is stored; only later metadata answers lose its
 		// plaintext size.
@@ -79,21 +82,45 @@ func (c *call) simpleUpload() (*http.Response, error) {
 		if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated) {
 			return resp, err
 		}
-		return c.rewriteItems(resp, true, hashed)
+		return c.rewriteItems(resp, func(item map[string]any) {
+			if size, ok := c.plaintextSizeOf(item); ok {
+				qx := ""
+				if hashed.n == size {
+					qx = quickXorSum(hashed.ring(), size)
+				}
+				c.remember(item, itemRecord{Size: size, QuickXor: qx})
+				plaintextItem(item, size, qx)
+			}
+		})
 	}))
 }
 
 // read serves GETs and HEADs: metadata with plaintext sizes and names,
 // files decrypted.
 func (c *call) read() (*http.Response, error) {
+	// Which document, if any, the request is for is told before the
+	// path is pseudonymized (documents.go).
+	docType := c.documentRead()
 	// Download URLs are made by the provider and hold only ids and
 	// tokens, but a client may send any path: it is pseudonymized too
 	// (and logged without the query, which holds the pre-authentication).
 	if err := (gateway.Pseudonymize{}).TransformRequest(c.x, c.req); err != nil {
 		return nil, err
 	}
+	decrypt := roundTripper(func(r *http.Request) (*http.Response, error) {
+		return gateway.Decrypt{}.TransformResponse(c.x, r, c.documentType(docType, c.sizes(c.next)))
+	})
+	if !c.documents && docType == "" {
+		return c.reidentify(c.req, decrypt)
+	}
+	if docType != "" && c.x.User.Can(gateway.RightReidentify) {
+		// A range of the tokenized document is no range of the
+		// re-identified one: the whole document is asked for.
+		c.req.Header.Del("Range")
+		c.req.Header.Del("If-Range")
+	}
 	return c.reidentify(c.req, roundTripper(func(r *http.Request) (*http.Response, error) {
-		return gateway.Decrypt{}.TransformResponse(c.x, r, c.sizes(c.next))
+		return gateway.ReidentifyDocuments{}.TransformResponse(c.x, r, decrypt)
 	}))
 }
 
@@ -107,15 +134,15 @@ func (c *call) sizes(next http.RoundTripper) http.RoundTripper {
 		if err != nil || resp.StatusCode/100 != 2 {
 			return resp, err
 		}
-		return c.rewriteItems(resp, false, nil)
+		return c.rewriteItems(resp, nil)
 	})
 }
 
 // rewriteItems fixes the driveItems of a JSON answer (one, or a listing's
 // value). Items the gateway holds no record of keep their size; with
 // fresh, the answer is to a simple upload of a file the gateway just
-// encrypted, whose plaintext size it learns from the ciphertext's.
-func (c *call) rewriteItems(resp *http.Response, fresh bool, hashed *quickXor) (*http.Response, error) {
+// stored, and fresh fixes its item.
+func (c *call) rewriteItems(resp *http.Response, fresh func(item map[string]any)) (*http.Response, error) {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if mt != "application/json" || resp.Header.Get("Content-Encoding") != "" {
 		return resp, nil
@@ -133,19 +160,15 @@ func (c *call) rewriteItems(resp *http.Response, fresh bool, hashed *quickXor) (
 		if _, file := item["file"]; !file || id == "" {
 			return
 		}
-		if fresh {
-			if size, ok := c.plaintextSizeOf(item); ok {
-				qx := ""
-				if hashed != nil && hashed.n == size {
-					qx = quickXorSum(hashed.ring(), size)
-				}
-				c.remember(item, size, qx)
-				plaintextItem(item, size, qx)
-			}
+		if fresh != nil {
+			fresh(item)
 			return
 		}
 		if rec, ok := c.record(ctx, id); ok {
 			plaintextItem(item, rec.Size, rec.QuickXor)
+			if rec.Type != "" {
+				c.documentDownloadURL(item, rec.Type)
+			}
 		}
 	}
 	fix(doc)

@@ -68,6 +68,11 @@ func (c *call) createSession() (*http.Response, error) {
 			size = n
 		}
 	}
+	if c.documents {
+		if typ := c.documentUpload(item); typ != "" {
+			return c.createDocumentSession(doc, item, size, typ)
+		}
+	}
 	var session map[string]any
 	var upstreamErr error
 	info, err := c.engine.Begin(ctx, resumable.Options{Size: size, Granule: Granule, MaxSend: MaxFragment},
@@ -262,7 +267,7 @@ func (c *call) fragment(key string) (*http.Response, error) {
 		return c.answer(jsonResponse(c.req, http.StatusCreated, item))
 	}
 	qx, _ := c.fileQuickXor(ctx, key, res.Size)
-	c.remember(done.item, res.Size, qx)
+	c.remember(done.item, itemRecord{Size: res.Size, QuickXor: qx})
 	plaintextItem(done.item, res.Size, qx)
 	item, _ := json.Marshal(done.item)
 	return c.answer(jsonResponse(c.req, done.status, item))
