@@ -548,6 +548,14 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 				}
 				i++
 			}
+			// Dotted initials joined by hyphens: B.-M. Frisk, K.-E. Lund.
+			for letters == 1 && i+3 < len(b) && b[i] == '.' && b[i+1] == '-' {
+				l, u, n := letterAt(b, i+2)
+				if !l || !u || i+2+n >= len(b) || b[i+2+n] != '.' {
+					break
+				}
+				i += 2 + n
+			}
 		} else {
 			i = wordEnd(b, i)
 		}
@@ -898,6 +906,10 @@ type wordContext struct {
 	capsLine, capsNeighbour bool
 	// The word follows an initial (S. Sultani, A-K Berg).
 	afterInitial bool
+	// ... and the initial stands mid-line or is hyphenated (Närvarande:
+	// B.-M. Frisk), so it is no outline letter (A. Inledning): then an
+	// ordinary word after it is a surname too.
+	namedInitial bool
 	// The word follows a finite verb (På tisdag kom Love tillbaka: the
 	// subject after the verb).
 	afterVerb bool
@@ -1085,6 +1097,9 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	}
 	if c.afterInitial && inf.score < 3 && !(isCommon && !sv) && !(place && !sv) {
 		inf.score = min(inf.score+2, 3) // S. Sultani, K. Lund, J. Bergman
+	}
+	if c.namedInitial && isCommon && mid && !place && !wf.definite && !wf.placeNoun && !wf.placeSuffix {
+		inf.score = 3 // B.-M. Frisk, Kopia: A. Frisk
 	}
 	if possPlace {
 		inf.score = 0 // Lunds kommun, Halmstads kommun
@@ -1923,8 +1938,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				// names the person; "till" is no place preposition here.
 				c.strongCue, c.locative, c.inLocative = true, false, false
 			}
-		} else if ws[j-1].shape == shapeInitial {
+		} else if p := ws[j-1]; p.shape == shapeInitial {
 			c.afterInitial = true
+			c.namedInitial = p.end-p.start > 1 || !p.gapSentence || !lineStartBefore(b, p.start)
 		} else if p := ws[j-1]; p.shape == shapeUpper && w.shape == shapeCap && !infos[j-1-k].capable &&
 			!d.facts(b[p.start:p.end]).cue {
 			c.afterAcronym = true
@@ -1936,6 +1952,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		inf := d.info(b, &ws[j], c)
 		if inf.capable && d.calendarWord(b, ws, j, k, e) {
+			inf = wordInfo{}
+		}
+		if inf.capable && !inf.seen && d.verbBeforeInitial(b, ws, j, k, e) {
 			inf = wordInfo{}
 		}
 		infos = append(infos, inf)
@@ -2110,6 +2129,24 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	d.infos = infos
 	return dst
+}
+
+// verbBeforeInitial reports whether ws[j], the first word of the run
+// ws[k:e], starts a sentence or a line and is an ordinary word that no
+// list holds as a given name, right before an initial: "Ring S. Demir",
+// "Maila T. Haugen" are an imperative and a name. A given name stands
+// before a middle initial (Anna S. Demir) as the lists say.
+func (d *nameDetector) verbBeforeInitial(b []byte, ws []word, j, k, e int) bool {
+	w := ws[j]
+	if j != k || j+1 >= e || ws[j+1].shape != shapeInitial || w.shape != shapeCap || !(w.gapSentence || j == 0) {
+		return false
+	}
+	wf := d.facts(b[w.start:w.end])
+	if wf.seen || wf.flags&lexGiven != 0 && !wf.common {
+		return false
+	}
+	return wf.common || wf.flags&(lexGiven|lexForeignGiven) == 0 ||
+		subjectVerbs[string(appendLower(d.buf[:0], b[w.start:w.end]))]
 }
 
 // calendarWord reports whether ws[j] is a weekday or month word among
