@@ -1281,6 +1281,9 @@ func (d *nameDetector) labelInitials(b []byte, ws []word) {
 		if pf.cue || pf.conjunction || nameParticles[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
 			continue
 		}
+		if n := ws[k+1]; n.start == w.end+2 && b[w.end] == '.' && n.shape == shapeCap && d.surnameOnly(b, n) {
+			continue // "till J. Pettersson", "kontaktar R. Nowak": a surname follows
+		}
 		ws[k].shape = shapeLower
 		if n := &ws[k+1]; n.start-w.end <= 3 {
 			n.gapSentence, n.gapJoin, n.gapCueOK = true, false, false
@@ -1989,9 +1992,17 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			continue
 		}
 		wf := d.facts(b[w.start:w.end])
-		if wf.flags&(nameFlags|lexForeign|lexForeignGiven) != 0 && !wf.cue && !wf.function && !wf.preposition &&
-			!wf.conjunction && !wf.venue && !wf.company && !wf.calendar && !wf.inPreposition &&
-			d.facts(b[p.start:p.end]).flags&(lexGiven|lexForeignGiven) != 0 {
+		pGiven := d.facts(b[p.start:p.end]).flags&(lexGiven|lexForeignGiven) != 0
+		plain := !wf.cue && !wf.function && !wf.preposition && !wf.conjunction && !wf.venue && !wf.company &&
+			!wf.calendar && !wf.inPreposition
+		// A given name somewhere between two words that are names
+		// (NGUYEN VAN MINH); an ordinary word that makes up a register's
+		// cell with a given name before it (VIKTOR HÄGG, in a column).
+		middle := wf.flags&(lexGiven|lexForeignGiven) != 0 && j+1 < len(infos) && infos[j+1].capable &&
+			infos[j+1].score >= 2 && ws[k+j+1].shape == shapeUpper && ws[k+j+1].gapJoin
+		cell := pGiven && e-k == 2 && wf.flags&lexPlace == 0 && !wf.definite && !wf.placeNoun &&
+			!wf.placeSuffix && cellStart(b, p.start) && cellEnd(b, w.end) && !cellEnd(b, p.end)
+		if plain && (wf.flags&(nameFlags|lexForeign|lexForeignGiven) != 0 && (pGiven || middle) || cell) {
 			if !infos[j].capable {
 				capable++
 			}
