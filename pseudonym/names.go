@@ -910,6 +910,10 @@ type wordContext struct {
 	// B.-M. Frisk), so it is no outline letter (A. Inledning): then an
 	// ordinary word after it is a surname too.
 	namedInitial bool
+	// strongCue, and the cue is a role or relation in definite form
+	// (Dottern Ros, grannen Ljung), no greeting (Mvh Hemtjänst) or title
+	// (Mamma Mu).
+	relationCue bool
 	// The word follows a finite verb (På tisdag kom Love tillbaka: the
 	// subject after the verb).
 	afterVerb bool
@@ -1042,6 +1046,12 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		// the lexicons would otherwise rule out (Patienten Tolvan).
 		inf.score = 0
 		if strong && (wf.definite || wf.surnameShape) {
+			inf.score = 1
+		}
+		if c.relationCue && !wf.definite && !wf.placeNoun && !wf.placeSuffix && !wf.org && !wf.calendar &&
+			!wf.function && !wf.preposition && !wf.conjunction && !wf.inPreposition && !wf.commonTail {
+			// "Dottern Ros bor i Malmö", "grannen Ljung": a relation
+			// or a role, then a word capitalised mid-sentence.
 			inf.score = 1
 		}
 	case f&^(lexWorld|lexEnglish|lexForeignGiven) == 0 && !isCommon:
@@ -1931,6 +1941,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.inLocative = prevContext && before.inPreposition
 			c.institution = institution
 			c.strongCue = k > 0 && first.gapJoin && before.strongCue
+			c.relationCue = c.strongCue && relationCueWord(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))
 			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
 			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
 				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
@@ -1952,6 +1963,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			pf := d.facts(b[ws[j-1].start:ws[j-1].end])
 			c.institution = pf.institutional()
 			c.strongCue = pf.strongCue
+			c.relationCue = c.strongCue && w.gapJoin && relationCueWord(appendLower(d.buf[:0], b[ws[j-1].start:ws[j-1].end]))
 		}
 		inf := d.info(b, &ws[j], c)
 		if inf.capable && d.calendarWord(b, ws, j, k, e) {
@@ -2140,6 +2152,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	d.infos = infos
 	return dst
+}
+
+// relationCueWord reports whether the person cue lower is a role or a
+// relation in definite form (dottern, grannen, läkaren), not a greeting.
+func relationCueWord(lower []byte) bool {
+	return len(lower) >= 5 && lower[len(lower)-1] == 'n' && !greetings[string(lower)]
 }
 
 // verbBeforeInitial reports whether ws[j], the first word of the run

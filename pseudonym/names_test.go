@@ -61,6 +61,17 @@ func TestNameContext(t *testing.T) {
 		{"Ikea har sökt bygglov i Älmhult.", nil},
 		{"Läkare Utan Gränser har skickat personal.", nil},
 		{"Handläggare Lund ringde. Familjen bor i Lund sedan 2019.", []string{"Lund"}},
+		// Initials: dotted and hyphenated, after an ordinary word before
+		// a surname, and an imperative before one; an outline letter.
+		{"Närvarande: B.-M. Frisk, L.-G. Ahlström", []string{"B.-M", "Frisk", "L.-G", "Ahlström"}},
+		{"Ärendet gick till J. Pettersson i går.", []string{"J", "Pettersson"}},
+		{"Ring S. Demir om hyran.", []string{"S", "Demir"}},
+		{"A. Inledning\nB. Metod\n", nil},
+		// A relation in definite form before an ordinary word, mid-sentence.
+		{"Dottern Ros bor i Malmö. Grannen Ljung har nyckel.", []string{"Ros", "Ljung"}},
+		{"Vi läser Mamma Mu. Mvh Hemtjänst Söder", nil},
+		// A register in capitals.
+		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
 		d := newNameDetector(lx)
 		b := []byte(tc.text)
