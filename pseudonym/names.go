@@ -865,6 +865,18 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 		}
 	}
 	wf.flags = f
+	if f == 0 && !wf.cue && !wf.common && len(lower) >= 9 && !wf.surnameSuffix {
+		// A compound whose last part is a role or relation in definite
+		// form (Familjehemsmamman, Skolsköterskan, Kontaktläraren): a
+		// cue, no name.
+		lower = appendLower(d.buf[:0], text)
+		for p := 3; p+5 <= len(lower); p++ {
+			if utf8.RuneStart(lower[p]) && relationCueWord(lower[p:]) && definiteCue(lower[p:]) {
+				wf.cue, wf.strongCue = true, true
+				break
+			}
+		}
+	}
 	if len(d.seen) > 0 {
 		t := appendTitle(d.buf[:0], text)
 		if d.seen[string(t)] {
@@ -1338,7 +1350,11 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
 	if a.end+2 != c.start || b[a.end] != ',' || b[a.end+1] != ' ' || e-k > 3 || e2-e > 3 {
 		return false
 	}
-	if !cellStart(b, ws[k].start) || !cellEnd(b, ws[e2-1].end) {
+	end := ws[e2-1].end
+	if c.shape == shapeInitial && e2 == e+1 && end < len(b) && b[end] == '.' {
+		end++ // Sultani, S.
+	}
+	if !cellStart(b, ws[k].start) || !cellEnd(b, end) {
 		return false
 	}
 	for j := k; j < e2; j++ {
@@ -1356,6 +1372,11 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
 	}
 	if cf.seen || cf.flags&(lexGiven|lexForeignGiven) != 0 {
 		return true
+	}
+	if c.shape == shapeInitial {
+		// Sultani, S.: a surname by the lists or its form, and an initial.
+		return e2 == e+1 && e-k == 1 && a.shape == shapeCap && (af.seen || !af.common &&
+			(af.flags&(lexSurname|lexForeign|lexWorld) != 0 || af.surnameSuffix || af.surnameShape))
 	}
 	surname := af.seen || af.flags&lexSurname != 0 || af.surnameSuffix || af.surnameShape ||
 		af.flags&(lexForeign|lexWorld) != 0 && !af.common
@@ -2158,6 +2179,21 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 // relation in definite form (dottern, grannen, läkaren), not a greeting.
 func relationCueWord(lower []byte) bool {
 	return len(lower) >= 5 && lower[len(lower)-1] == 'n' && !greetings[string(lower)]
+}
+
+// definiteCue reports whether lower is a person cue that is not a weak
+// one, as it is or in definite form (mamman, läkaren).
+func definiteCue(lower []byte) bool {
+	if personCues[string(lower)] {
+		return !weakCues[string(lower)]
+	}
+	for _, suf := range [...]string{"en", "n"} {
+		if stem := lower[:len(lower)-len(suf)]; bytes.HasSuffix(lower, []byte(suf)) && len(stem) >= 4 &&
+			personCues[string(stem)] && !weakCues[string(stem)] {
+			return true
+		}
+	}
+	return false
 }
 
 // verbBeforeInitial reports whether ws[j], the first word of the run

@@ -70,6 +70,9 @@ func TestNameContext(t *testing.T) {
 		// A relation in definite form before an ordinary word, mid-sentence.
 		{"Dottern Ros bor i Malmö. Grannen Ljung har nyckel.", []string{"Ros", "Ljung"}},
 		{"Vi läser Mamma Mu. Mvh Hemtjänst Söder", nil},
+		// A surname and an initial in a list; a compound role is a cue.
+		{"Sultani, S.     socialsekreterare\nÖberg, Tove     skolsköterska\n", []string{"Sultani", "S", "Öberg", "Tove"}},
+		{"Familjehemsmamman Lovisa Bergkvist ringde.", []string{"Lovisa", "Bergkvist"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
