@@ -854,7 +854,8 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	}
 	// Possessive: Annas, Svenssons, ANNAS.
 	if f&nameFlags == 0 && len(text) > 3 && (text[len(text)-1] == 's' || text[len(text)-1] == 'S') {
-		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 {
+		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 || f == 0 && f2&lexForeignGiven != 0 && f2&(lexPlace|lexEnglish) == 0 {
+			// Zlatans: a given name of another list, with its s.
 			if f2&lexPlace == 0 || f == 0 {
 				f = f2
 				wf.possessive = true

@@ -73,6 +73,8 @@ func TestNameContext(t *testing.T) {
 		// A surname and an initial in a list; a compound role is a cue.
 		{"Sultani, S.     socialsekreterare\nÖberg, Tove     skolsköterska\n", []string{"Sultani", "S", "Öberg", "Tove"}},
 		{"Familjehemsmamman Lovisa Bergkvist ringde.", []string{"Lovisa", "Bergkvist"}},
+		// A given name of another list with a possessive s.
+		{"Har någon sett Zlatans nycklar?", []string{"Zlatan"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
