@@ -75,6 +75,12 @@ func TestNameContext(t *testing.T) {
 		{"Familjehemsmamman Lovisa Bergkvist ringde.", []string{"Lovisa", "Bergkvist"}},
 		// A given name of another list with a possessive s.
 		{"Har någon sett Zlatans nycklar?", []string{"Zlatan"}},
+		// A column under a header that names persons: one name in it is
+		// evidence for the rest of the block, ordinary words and places
+		// after a given name included; the places' column stays places.
+		{"NAMN             ORT\nKARIN LINDGREN   LILLBY\nSTEN LJUNG       NORRBY\nMAJ BERG         STORBY\nOLLE HAMMAR      LILLBY\n",
+			[]string{"KARIN", "LINDGREN", "STEN", "LJUNG", "MAJ", "BERG", "OLLE", "HAMMAR"}},
+		{"LOKAL            ANSVARIG\nRUM ASK          KARIN LINDGREN\nSAL EK           OLLE HAMMAR\n", []string{"KARIN", "LINDGREN", "OLLE", "HAMMAR"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
