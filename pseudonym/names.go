@@ -2022,8 +2022,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	for j := 1; j < len(infos); j++ {
 		w, p := ws[k+j], ws[k+j-1]
 		if infos[j].score != 0 || w.shape != shapeUpper || p.shape != shapeUpper ||
-			!w.gapJoin || !infos[j-1].capable || infos[j-1].score < 2 || !d.capsLine(b, w.start) {
+			!w.gapJoin || !infos[j-1].capable || infos[j-1].score < 1 {
 			continue
+		}
+		capsLine := d.capsLine(b, w.start)
+		if !capsLine && !(e-k == 2 && cellStart(b, p.start) && cellEnd(b, w.end)) {
+			continue // in mixed text, only a cell of its own: Handläggare: STEN LJUNG
 		}
 		wf := d.facts(b[w.start:w.end])
 		pGiven := d.facts(b[p.start:p.end]).flags&(lexGiven|lexForeignGiven) != 0
@@ -2036,7 +2040,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			infos[j+1].score >= 2 && ws[k+j+1].shape == shapeUpper && ws[k+j+1].gapJoin
 		cell := pGiven && e-k == 2 && wf.flags&lexPlace == 0 && !wf.definite && !wf.placeNoun &&
 			!wf.placeSuffix && cellStart(b, p.start) && cellEnd(b, w.end) && !cellEnd(b, p.end)
-		if plain && (wf.flags&(nameFlags|lexForeign|lexForeignGiven) != 0 && (pGiven || middle) || cell) {
+		if plain && (capsLine && wf.flags&(nameFlags|lexForeign|lexForeignGiven) != 0 && (pGiven || middle) && infos[j-1].score >= 2 || cell) {
 			if !infos[j].capable {
 				capable++
 			}

@@ -81,6 +81,9 @@ func TestNameContext(t *testing.T) {
 		{"NAMN             ORT\nKARIN LINDGREN   LILLBY\nSTEN LJUNG       NORRBY\nMAJ BERG         STORBY\nOLLE HAMMAR      LILLBY\n",
 			[]string{"KARIN", "LINDGREN", "STEN", "LJUNG", "MAJ", "BERG", "OLLE", "HAMMAR"}},
 		{"LOKAL            ANSVARIG\nRUM ASK          KARIN LINDGREN\nSAL EK           OLLE HAMMAR\n", []string{"KARIN", "LINDGREN", "OLLE", "HAMMAR"}},
+		// A given name in capitals and an ordinary word filling a field
+		// after a role.
+		{"Handläggare: STEN LJUNG\nRing oss vid behov.", []string{"STEN", "LJUNG"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
