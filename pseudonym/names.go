@@ -55,6 +55,9 @@ type nameDetector struct {
 	// learned counts the names noted by remember, so that find knows when
 	// a text taught it one.
 	learned int
+	// gen changes whenever seen does (remember, forget): a value found
+	// clean in one generation is clean while it lasts (cleanvalues.go).
+	gen uint32
 	// lower holds the words of a line for findLower.
 	lower    []lowerWord
 	lowerBuf []byte
@@ -104,6 +107,7 @@ func (d *nameDetector) remember(w []byte) {
 	key := string(d.buf)
 	d.seen[key] = true
 	d.learned++
+	d.gen++
 	h := lowerHash(appendLower(d.buf[:0], w))
 	d.seenBits[h>>6&(seenBitWords-1)] |= 1 << (h & 63)
 	// Memoized facts of the word in title case and as written, with and
@@ -122,6 +126,7 @@ func (d *nameDetector) forget(w []byte) {
 	}
 	key := string(d.buf)
 	delete(d.seen, key)
+	d.gen++
 	for _, k := range []string{key, string(w)} {
 		delete(d.memo, k)
 		delete(d.memo, k+"s")
