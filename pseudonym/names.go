@@ -981,6 +981,11 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	isCommon := wf.common
 	caps := w.shape == shapeUpper && (c.capsLine || c.capsNeighbour)
 	mid := !w.gapSentence && w.shape == shapeCap
+	if mid && isCommon && f&(nameFlags|lexForeign|lexWorld|lexForeignGiven) == 0 && !wf.seen && columnStart(b, w.start) {
+		// "Ons 09-11  Rum Olof Palme    Samtal Goran Ilić": an ordinary
+		// word at the start of a table cell is capitalised for that.
+		mid = false
+	}
 	// Strong context lets words the lexicons are unsure of count. Next to
 	// a personnummer only mid-sentence: "Pnr 19121212-1212" is a label.
 	strong := c.strongCue || (c.pnr && mid) || c.afterInitial
@@ -2183,6 +2188,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	d.infos = infos
 	return dst
+}
+
+// columnStart reports whether b[i] starts a cell of a table laid out with
+// tabs or two spaces or more.
+func columnStart(b []byte, i int) bool {
+	return i >= 2 && (b[i-1] == '\t' || b[i-1] == ' ' && (b[i-2] == ' ' || b[i-2] == '\t'))
 }
 
 // relationCueWord reports whether the person cue lower is a role or a

@@ -84,6 +84,8 @@ func TestNameContext(t *testing.T) {
 		// A given name in capitals and an ordinary word filling a field
 		// after a role.
 		{"Handläggare: STEN LJUNG\nRing oss vid behov.", []string{"STEN", "LJUNG"}},
+		// An ordinary word at a table cell's start is no first name.
+		{"Ons 09-11  Rum Olof Palme        Samtal Goran Ilić / Ebba Lund", []string{"Goran", "Ilić", "Ebba", "Lund"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
