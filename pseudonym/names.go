@@ -1960,8 +1960,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.capsLine = d.capsLine(b, w.start)
 			c.capsNeighbour = j > k && ws[j-1].shape == shapeUpper || j+1 < e && ws[j+1].shape == shapeUpper
 		}
-		if wf := d.facts(b[w.start:w.end]); wf.cue && wf.flags&lexGiven != 0 && w.shape == shapeCap &&
-			!w.gapSentence && j+1 < e && ws[j+1].shape == shapeCap && ws[j+1].gapJoin {
+		if wf := d.facts(b[w.start:w.end]); wf.cue && wf.flags&lexGiven != 0 && !w.gapSentence && j+1 < e && ws[j+1].gapJoin &&
+			(w.shape == shapeCap && ws[j+1].shape == shapeCap ||
+				w.shape == shapeUpper && ws[j+1].shape == shapeUpper && j > k && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue) {
+			// tandhygienist Bror Lund; Patienten BROR SKOG
 			c.cueAsName = true
 		}
 		if j == e-1 {

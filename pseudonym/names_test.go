@@ -86,6 +86,8 @@ func TestNameContext(t *testing.T) {
 		{"Handläggare: STEN LJUNG\nRing oss vid behov.", []string{"STEN", "LJUNG"}},
 		// An ordinary word at a table cell's start is no first name.
 		{"Ons 09-11  Rum Olof Palme        Samtal Goran Ilić / Ebba Lund", []string{"Goran", "Ilić", "Ebba", "Lund"}},
+		// A relation word that is a given name, in capitals after a role.
+		{"Patienten BROR SKOG kom i tid.", []string{"BROR", "SKOG"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
