@@ -66,6 +66,33 @@ func benchJSON(size int) []byte {
 	return buf.Bytes()
 }
 
+// BenchmarkTransformJSONUnique is BenchmarkTransformJSON with a note
+// that differs in every record (a number in it), so that no value repeats
+// (see cleanvalues.go).
+func BenchmarkTransformJSONUnique(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("[")
+	for i := 0; buf.Len() < 4<<20; i++ {
+		if i > 0 {
+			buf.WriteString(",\n")
+		}
+		fmt.Fprintf(&buf, `{"id":%d,"namn":"Anna Berg","pnr":"19121212-1212","aktiv":true,"belopp":%d.50,"anteckning":"Vi har haft möte %d om planeringen inför hösten och gick igenom budget, lokaler och bemanning på enheten. Vi har haft ett möte om planeringen inför hösten och gick igenom budget, lokaler och bemanning. Vi ses igen i september för uppföljning av alla delar.","kategori":"ekonomi","status":"klar"}`, i, i*7, i)
+	}
+	buf.WriteString("]")
+	benchTransform(b, FormatJSON, buf.Bytes())
+}
+
+// BenchmarkTransformCSVUnique is BenchmarkTransformCSV with a comment that
+// differs in every record.
+func BenchmarkTransformCSVUnique(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("id;namn;personnummer;enhet;kommentar\n")
+	for i := 0; buf.Len() < 4<<20; i++ {
+		fmt.Fprintf(&buf, "%d;Anna Berg;19121212-1212;Hemtjänst Öst;\"Vi har haft möte %d om planeringen inför hösten och gick igenom budget, lokaler och bemanning på enheten. Vi har haft ett möte om planeringen inför hösten och gick igenom budget och lokaler. Uppföljning i september.\"\n", i, i)
+	}
+	benchTransform(b, FormatCSV, buf.Bytes())
+}
+
 // BenchmarkTransformJSONNumbers is an HR export whose personnummer are
 // JSON numbers: 12 and 10 digits, 500 people, each seen many times.
 func BenchmarkTransformJSONNumbers(b *testing.B) {

@@ -74,7 +74,7 @@ func (d *nameDetector) findColumns(dst []nameMatch, b []byte, from, n0 int) []na
 		}
 	}
 	d.colCells = ev
-	if len(ev) < 2 {
+	if len(ev) == 0 {
 		return dst
 	}
 	n := len(dst)
@@ -85,8 +85,8 @@ func (d *nameDetector) findColumns(dst []nameMatch, b []byte, from, n0 int) []na
 		for j < len(ev) && ev[j].kind == ev[i].kind && ev[j].col == ev[i].col && sameBlock(b, ev[j-1].line, ev[j].line) {
 			j++
 		}
-		if j-i >= 2 {
-			dst = d.fillGroup(dst, b, from, ev[i], ev[i].line, ev[j-1].line, ms)
+		if header := ev[i].kind == cellColumn && d.personHeader(b, ev[i]); j-i >= 2 || header {
+			dst = d.fillGroup(dst, b, from, ev[i], ev[i].line, ev[j-1].line, ms, header)
 		}
 		i = j
 	}
@@ -94,6 +94,46 @@ func (d *nameDetector) findColumns(dst []nameMatch, b []byte, from, n0 int) []na
 		slices.SortFunc(dst[n0:], func(a, b nameMatch) int { return a.start - b.start })
 	}
 	return dst
+}
+
+// personHeader reports whether the column of c has a header that names
+// persons (NAMN, Deltagare, Elev) on the first line of its block, at most
+// four lines above: one name in the column is then evidence enough.
+func (d *nameDetector) personHeader(b []byte, c textCell) bool {
+	ls := c.line
+	for range 4 {
+		if ls < 2 || b[ls-1] != '\n' || b[ls-2] == '\n' {
+			break
+		}
+		ls = bytes.LastIndexByte(b[:ls-1], '\n') + 1
+	}
+	if ls == c.line {
+		return false
+	}
+	le := bytes.IndexByte(b[ls:], '\n') + ls
+	if le < ls || le-ls > maxColumnLine {
+		return false
+	}
+	h, ok := lineCellAt(b, ls, le, c)
+	if !ok {
+		return false
+	}
+	v := bytes.TrimRight(b[h.start:h.end], " \r")
+	if len(v) > 24 || bytes.IndexByte(v, ' ') >= 0 {
+		return false
+	}
+	lower := appendLower(d.buf[:0], v)
+	return headerCues[string(lower)] || personCues[string(lower)] && !weakCues[string(lower)]
+}
+
+// maxHeaderRows bounds the lines after its last name that a column under
+// a person header is read.
+const maxHeaderRows = 100
+
+// headerCues are column headers of registers of persons.
+var headerCues = map[string]bool{
+	"namn": true, "name": true, "deltagare": true, "medlem": true, "medlemmar": true,
+	"elev": true, "elever": true, "person": true, "personal": true, "kontaktperson": true,
 }
 
 // sameBlock reports whether the line at b2 follows the line at b1 within
@@ -114,7 +154,10 @@ func sameBlock(b []byte, l1, l2 int) bool {
 // fillGroup looks at every line from two before first to two after last
 // (within the block) and takes the cell of the group's kind and column if
 // it is shaped like a name.
-func (d *nameDetector) fillGroup(dst []nameMatch, b []byte, from int, proto textCell, first, last int, ms []nameMatch) []nameMatch {
+//
+// Under a header that names persons (wide), the whole block is looked at,
+// up to maxHeaderRows lines after last.
+func (d *nameDetector) fillGroup(dst []nameMatch, b []byte, from int, proto textCell, first, last int, ms []nameMatch, wide bool) []nameMatch {
 	// Widen to two lines before and after, stopping at an empty line.
 	lo := first
 	for range 2 {
@@ -124,7 +167,11 @@ func (d *nameDetector) fillGroup(dst []nameMatch, b []byte, from int, proto text
 		lo = bytes.LastIndexByte(b[:lo-1], '\n') + 1
 	}
 	hi := last
-	for range 2 {
+	after := 2
+	if wide {
+		after = maxHeaderRows
+	}
+	for range after {
 		e := bytes.IndexByte(b[hi:], '\n')
 		if e < 0 || hi+e+1 >= len(b) || b[hi+e+1] == '\n' {
 			break
@@ -294,6 +341,7 @@ func (d *nameDetector) columnCell(v []byte) bool {
 		return false
 	}
 	words, named, commas, unknown := 0, 0, 0, 0
+	givenFirst, calendar := false, 0
 	for i := 0; i < len(v); {
 		if v[i] == ' ' {
 			if i+1 < len(v) && v[i+1] == ' ' {
@@ -334,15 +382,29 @@ func (d *nameDetector) columnCell(v []byte) bool {
 		} else if !wf.common {
 			unknown++
 		}
+		if wf.calendar {
+			// MAJ BERG, TOR ANDERSSON: a month or a day that is also a
+			// name, beside a word that is neither.
+			if wf.flags&nameFlags == 0 {
+				return false
+			}
+			calendar++
+		}
 		if wf.cue && wf.flags&lexGiven == 0 || wf.company || wf.venue || wf.org || wf.placeNoun ||
-			wf.calendar || wf.function || wf.preposition || wf.conjunction || wf.internalCap ||
-			wf.flags&lexPlace != 0 && wf.flags&(nameFlags|lexForeignGiven) == 0 {
-			return false
+			wf.function || wf.preposition || wf.conjunction || wf.internalCap ||
+			wf.flags&lexPlace != 0 && wf.flags&(nameFlags|lexForeignGiven) == 0 && !(givenFirst && commas == 0) {
+			return false // … but a place after a given name is a surname: OLLE HAMMAR
+		}
+		if words == 0 {
+			givenFirst = wf.flags&(lexGiven|lexForeignGiven) != 0
 		}
 		if words++; words > 4 {
 			return false
 		}
 		i = e
+	}
+	if calendar >= words {
+		return false
 	}
 	// Words no list or dictionary holds, two or more: Hibaaq Jaamac.
 	return named > 0 || words >= 2 && unknown == words

@@ -341,6 +341,20 @@ func TestCorpusHeldOut3(t *testing.T) {
 	}
 }
 
+// styles4CorpusFile holds a fourth set of documents in the styles of
+// issue 16 (chat labels on names no list holds, dotted hyphenated
+// initials, a verb before an initial, names that are Swedish words, ALL
+// CAPS, rooms, prizes and streets named after people), committed with its
+// baseline score before the detector was tuned for it.
+const styles4CorpusFile = "testdata/corpus_styles4.txtar"
+
+// TestCorpusStyles4 scores the fourth styles corpus against the targets of
+// issue 16 (its baseline before tuning: names recall 0.926, precision
+// 0.964).
+func TestCorpusStyles4(t *testing.T) {
+	checkTargets(t, scoreCorpus(t, "styles corpus 4", loadTxtarCorpus(t, styles4CorpusFile, 30)), issue16Targets)
+}
+
 // heldOut3CorpusFile: see TestCorpusHeldOut3.
 const heldOut3CorpusFile = "testdata/corpus_heldout3.txtar"
 

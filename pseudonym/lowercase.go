@@ -278,8 +278,13 @@ func nonSwedishLetters(w []byte) bool {
 // ": ", ". ", "! " and "? ", found with bytes.Index, so that formal text
 // costs little.
 func informalLine(line []byte) bool {
-	if len(line) < 5 || !severalWords(line) {
+	if len(line) < 5 {
 		return false
+	}
+	if !severalWords(line) {
+		// "/jari" alone on its line signs a message; "lina: ja" is a
+		// chat line.
+		return signoffLine(line) || chatLabelLine(line)
 	}
 	if clauseInformal(line, 0) {
 		return true
@@ -297,6 +302,33 @@ func informalLine(line []byte) bool {
 		}
 	}
 	return false
+}
+
+// signoffLine reports whether line is a slash and one lower-case word.
+func signoffLine(line []byte) bool {
+	i := 0
+	for i < len(line) && line[i] == ' ' {
+		i++
+	}
+	if i+2 >= len(line) || line[i] != '/' {
+		return false
+	}
+	l, u, _ := letterAt(line, i+1)
+	return l && !u && wordEnd(line, i+1) == len(line)
+}
+
+// chatLabelLine reports whether line starts with a lower-case word, a
+// colon, a space and a letter.
+func chatLabelLine(line []byte) bool {
+	if l, u, _ := letterAt(line, 0); !l || u {
+		return false
+	}
+	e := wordEnd(line, 0)
+	if e+2 >= len(line) || line[e] != ':' || line[e+1] != ' ' {
+		return false
+	}
+	l, _, _ := letterAt(line, e+2)
+	return l
 }
 
 // severalWords reports whether b holds a space between two letters (or

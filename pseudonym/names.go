@@ -55,6 +55,9 @@ type nameDetector struct {
 	// learned counts the names noted by remember, so that find knows when
 	// a text taught it one.
 	learned int
+	// gen changes whenever seen does (remember, forget): a value found
+	// clean in one generation is clean while it lasts (cleanvalues.go).
+	gen uint32
 	// lower holds the words of a line for findLower.
 	lower    []lowerWord
 	lowerBuf []byte
@@ -104,6 +107,7 @@ func (d *nameDetector) remember(w []byte) {
 	key := string(d.buf)
 	d.seen[key] = true
 	d.learned++
+	d.gen++
 	h := lowerHash(appendLower(d.buf[:0], w))
 	d.seenBits[h>>6&(seenBitWords-1)] |= 1 << (h & 63)
 	// Memoized facts of the word in title case and as written, with and
@@ -122,6 +126,7 @@ func (d *nameDetector) forget(w []byte) {
 	}
 	key := string(d.buf)
 	delete(d.seen, key)
+	d.gen++
 	for _, k := range []string{key, string(w)} {
 		delete(d.memo, k)
 		delete(d.memo, k+"s")
@@ -548,6 +553,14 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 				}
 				i++
 			}
+			// Dotted initials joined by hyphens: B.-M. Frisk, K.-E. Lund.
+			for letters == 1 && i+3 < len(b) && b[i] == '.' && b[i+1] == '-' {
+				l, u, n := letterAt(b, i+2)
+				if !l || !u || i+2+n >= len(b) || b[i+2+n] != '.' {
+					break
+				}
+				i += 2 + n
+			}
 		} else {
 			i = wordEnd(b, i)
 		}
@@ -846,7 +859,8 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	}
 	// Possessive: Annas, Svenssons, ANNAS.
 	if f&nameFlags == 0 && len(text) > 3 && (text[len(text)-1] == 's' || text[len(text)-1] == 'S') {
-		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 {
+		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 || f == 0 && f2&lexForeignGiven != 0 && f2&(lexPlace|lexEnglish) == 0 {
+			// Zlatans: a given name of another list, with its s.
 			if f2&lexPlace == 0 || f == 0 {
 				f = f2
 				wf.possessive = true
@@ -857,6 +871,18 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 		}
 	}
 	wf.flags = f
+	if f == 0 && !wf.cue && !wf.common && len(lower) >= 9 && !wf.surnameSuffix {
+		// A compound whose last part is a role or relation in definite
+		// form (Familjehemsmamman, Skolsköterskan, Kontaktläraren): a
+		// cue, no name.
+		lower = appendLower(d.buf[:0], text)
+		for p := 3; p+5 <= len(lower); p++ {
+			if utf8.RuneStart(lower[p]) && relationCueWord(lower[p:]) && definiteCue(lower[p:]) {
+				wf.cue, wf.strongCue = true, true
+				break
+			}
+		}
+	}
 	if len(d.seen) > 0 {
 		t := appendTitle(d.buf[:0], text)
 		if d.seen[string(t)] {
@@ -898,6 +924,14 @@ type wordContext struct {
 	capsLine, capsNeighbour bool
 	// The word follows an initial (S. Sultani, A-K Berg).
 	afterInitial bool
+	// ... and the initial stands mid-line or is hyphenated (Närvarande:
+	// B.-M. Frisk), so it is no outline letter (A. Inledning): then an
+	// ordinary word after it is a surname too.
+	namedInitial bool
+	// strongCue, and the cue is a role or relation in definite form
+	// (Dottern Ros, grannen Ljung), no greeting (Mvh Hemtjänst) or title
+	// (Mamma Mu).
+	relationCue bool
 	// The word follows a finite verb (På tisdag kom Love tillbaka: the
 	// subject after the verb).
 	afterVerb bool
@@ -947,6 +981,11 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	isCommon := wf.common
 	caps := w.shape == shapeUpper && (c.capsLine || c.capsNeighbour)
 	mid := !w.gapSentence && w.shape == shapeCap
+	if mid && isCommon && f&(nameFlags|lexForeign|lexWorld|lexForeignGiven) == 0 && !wf.seen && columnStart(b, w.start) {
+		// "Ons 09-11  Rum Olof Palme    Samtal Goran Ilić": an ordinary
+		// word at the start of a table cell is capitalised for that.
+		mid = false
+	}
 	// Strong context lets words the lexicons are unsure of count. Next to
 	// a personnummer only mid-sentence: "Pnr 19121212-1212" is a label.
 	strong := c.strongCue || (c.pnr && mid) || c.afterInitial
@@ -1032,6 +1071,12 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		if strong && (wf.definite || wf.surnameShape) {
 			inf.score = 1
 		}
+		if c.relationCue && !wf.definite && !wf.placeNoun && !wf.placeSuffix && !wf.org && !wf.calendar &&
+			!wf.function && !wf.preposition && !wf.conjunction && !wf.inPreposition && !wf.commonTail {
+			// "Dottern Ros bor i Malmö", "grannen Ljung": a relation
+			// or a role, then a word capitalised mid-sentence.
+			inf.score = 1
+		}
 	case f&^(lexWorld|lexEnglish|lexForeignGiven) == 0 && !isCommon:
 		switch {
 		case wf.placeSuffix || wf.org:
@@ -1085,6 +1130,9 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	}
 	if c.afterInitial && inf.score < 3 && !(isCommon && !sv) && !(place && !sv) {
 		inf.score = min(inf.score+2, 3) // S. Sultani, K. Lund, J. Bergman
+	}
+	if c.namedInitial && isCommon && mid && !place && !wf.definite && !wf.placeNoun && !wf.placeSuffix {
+		inf.score = 3 // B.-M. Frisk, Kopia: A. Frisk
 	}
 	if possPlace {
 		inf.score = 0 // Lunds kommun, Halmstads kommun
@@ -1266,6 +1314,9 @@ func (d *nameDetector) labelInitials(b []byte, ws []word) {
 		if pf.cue || pf.conjunction || nameParticles[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
 			continue
 		}
+		if n := ws[k+1]; n.start == w.end+2 && b[w.end] == '.' && n.shape == shapeCap && d.surnameOnly(b, n) {
+			continue // "till J. Pettersson", "kontaktar R. Nowak": a surname follows
+		}
 		ws[k].shape = shapeLower
 		if n := &ws[k+1]; n.start-w.end <= 3 {
 			n.gapSentence, n.gapJoin, n.gapCueOK = true, false, false
@@ -1310,7 +1361,11 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
 	if a.end+2 != c.start || b[a.end] != ',' || b[a.end+1] != ' ' || e-k > 3 || e2-e > 3 {
 		return false
 	}
-	if !cellStart(b, ws[k].start) || !cellEnd(b, ws[e2-1].end) {
+	end := ws[e2-1].end
+	if c.shape == shapeInitial && e2 == e+1 && end < len(b) && b[end] == '.' {
+		end++ // Sultani, S.
+	}
+	if !cellStart(b, ws[k].start) || !cellEnd(b, end) {
 		return false
 	}
 	for j := k; j < e2; j++ {
@@ -1328,6 +1383,11 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
 	}
 	if cf.seen || cf.flags&(lexGiven|lexForeignGiven) != 0 {
 		return true
+	}
+	if c.shape == shapeInitial {
+		// Sultani, S.: a surname by the lists or its form, and an initial.
+		return e2 == e+1 && e-k == 1 && a.shape == shapeCap && (af.seen || !af.common &&
+			(af.flags&(lexSurname|lexForeign|lexWorld) != 0 || af.surnameSuffix || af.surnameShape))
 	}
 	surname := af.seen || af.flags&lexSurname != 0 || af.surnameSuffix || af.surnameShape ||
 		af.flags&(lexForeign|lexWorld) != 0 && !af.common
@@ -1900,8 +1960,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.capsLine = d.capsLine(b, w.start)
 			c.capsNeighbour = j > k && ws[j-1].shape == shapeUpper || j+1 < e && ws[j+1].shape == shapeUpper
 		}
-		if wf := d.facts(b[w.start:w.end]); wf.cue && wf.flags&lexGiven != 0 && w.shape == shapeCap &&
-			!w.gapSentence && j+1 < e && ws[j+1].shape == shapeCap && ws[j+1].gapJoin {
+		if wf := d.facts(b[w.start:w.end]); wf.cue && wf.flags&lexGiven != 0 && !w.gapSentence && j+1 < e && ws[j+1].gapJoin &&
+			(w.shape == shapeCap && ws[j+1].shape == shapeCap ||
+				w.shape == shapeUpper && ws[j+1].shape == shapeUpper && j > k && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue) {
+			// tandhygienist Bror Lund; Patienten BROR SKOG
 			c.cueAsName = true
 		}
 		if j == e-1 {
@@ -1913,6 +1975,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.inLocative = prevContext && before.inPreposition
 			c.institution = institution
 			c.strongCue = k > 0 && first.gapJoin && before.strongCue
+			c.relationCue = c.strongCue && relationCueWord(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))
 			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
 			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
 				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
@@ -1923,8 +1986,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				// names the person; "till" is no place preposition here.
 				c.strongCue, c.locative, c.inLocative = true, false, false
 			}
-		} else if ws[j-1].shape == shapeInitial {
+		} else if p := ws[j-1]; p.shape == shapeInitial {
 			c.afterInitial = true
+			c.namedInitial = p.end-p.start > 1 || !p.gapSentence || !lineStartBefore(b, p.start)
 		} else if p := ws[j-1]; p.shape == shapeUpper && w.shape == shapeCap && !infos[j-1-k].capable &&
 			!d.facts(b[p.start:p.end]).cue {
 			c.afterAcronym = true
@@ -1933,9 +1997,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			pf := d.facts(b[ws[j-1].start:ws[j-1].end])
 			c.institution = pf.institutional()
 			c.strongCue = pf.strongCue
+			c.relationCue = c.strongCue && w.gapJoin && relationCueWord(appendLower(d.buf[:0], b[ws[j-1].start:ws[j-1].end]))
 		}
 		inf := d.info(b, &ws[j], c)
 		if inf.capable && d.calendarWord(b, ws, j, k, e) {
+			inf = wordInfo{}
+		}
+		if inf.capable && !inf.seen && d.verbBeforeInitial(b, ws, j, k, e) {
 			inf = wordInfo{}
 		}
 		infos = append(infos, inf)
@@ -1966,13 +2034,25 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	for j := 1; j < len(infos); j++ {
 		w, p := ws[k+j], ws[k+j-1]
 		if infos[j].score != 0 || w.shape != shapeUpper || p.shape != shapeUpper ||
-			!w.gapJoin || !infos[j-1].capable || infos[j-1].score < 2 || !d.capsLine(b, w.start) {
+			!w.gapJoin || !infos[j-1].capable || infos[j-1].score < 1 {
 			continue
 		}
+		capsLine := d.capsLine(b, w.start)
+		if !capsLine && !(e-k == 2 && cellStart(b, p.start) && cellEnd(b, w.end)) {
+			continue // in mixed text, only a cell of its own: Handläggare: STEN LJUNG
+		}
 		wf := d.facts(b[w.start:w.end])
-		if wf.flags&(nameFlags|lexForeign|lexForeignGiven) != 0 && !wf.cue && !wf.function && !wf.preposition &&
-			!wf.conjunction && !wf.venue && !wf.company && !wf.calendar && !wf.inPreposition &&
-			d.facts(b[p.start:p.end]).flags&(lexGiven|lexForeignGiven) != 0 {
+		pGiven := d.facts(b[p.start:p.end]).flags&(lexGiven|lexForeignGiven) != 0
+		plain := !wf.cue && !wf.function && !wf.preposition && !wf.conjunction && !wf.venue && !wf.company &&
+			!wf.calendar && !wf.inPreposition
+		// A given name somewhere between two words that are names
+		// (NGUYEN VAN MINH); an ordinary word that makes up a register's
+		// cell with a given name before it (VIKTOR HÄGG, in a column).
+		middle := wf.flags&(lexGiven|lexForeignGiven) != 0 && j+1 < len(infos) && infos[j+1].capable &&
+			infos[j+1].score >= 2 && ws[k+j+1].shape == shapeUpper && ws[k+j+1].gapJoin
+		cell := pGiven && e-k == 2 && wf.flags&lexPlace == 0 && !wf.definite && !wf.placeNoun &&
+			!wf.placeSuffix && cellStart(b, p.start) && cellEnd(b, w.end) && !cellEnd(b, p.end)
+		if plain && (capsLine && wf.flags&(nameFlags|lexForeign|lexForeignGiven) != 0 && (pGiven || middle) && infos[j-1].score >= 2 || cell) {
 			if !infos[j].capable {
 				capable++
 			}
@@ -2110,6 +2190,51 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	d.infos = infos
 	return dst
+}
+
+// columnStart reports whether b[i] starts a cell of a table laid out with
+// tabs or two spaces or more.
+func columnStart(b []byte, i int) bool {
+	return i >= 2 && (b[i-1] == '\t' || b[i-1] == ' ' && (b[i-2] == ' ' || b[i-2] == '\t'))
+}
+
+// relationCueWord reports whether the person cue lower is a role or a
+// relation in definite form (dottern, grannen, läkaren), not a greeting.
+func relationCueWord(lower []byte) bool {
+	return len(lower) >= 5 && lower[len(lower)-1] == 'n' && !greetings[string(lower)]
+}
+
+// definiteCue reports whether lower is a person cue that is not a weak
+// one, as it is or in definite form (mamman, läkaren).
+func definiteCue(lower []byte) bool {
+	if personCues[string(lower)] {
+		return !weakCues[string(lower)]
+	}
+	for _, suf := range [...]string{"en", "n"} {
+		if stem := lower[:len(lower)-len(suf)]; bytes.HasSuffix(lower, []byte(suf)) && len(stem) >= 4 &&
+			personCues[string(stem)] && !weakCues[string(stem)] {
+			return true
+		}
+	}
+	return false
+}
+
+// verbBeforeInitial reports whether ws[j], the first word of the run
+// ws[k:e], starts a sentence or a line and is an ordinary word that no
+// list holds as a given name, right before an initial: "Ring S. Demir",
+// "Maila T. Haugen" are an imperative and a name. A given name stands
+// before a middle initial (Anna S. Demir) as the lists say.
+func (d *nameDetector) verbBeforeInitial(b []byte, ws []word, j, k, e int) bool {
+	w := ws[j]
+	if j != k || j+1 >= e || ws[j+1].shape != shapeInitial || w.shape != shapeCap || !(w.gapSentence || j == 0) {
+		return false
+	}
+	wf := d.facts(b[w.start:w.end])
+	if wf.seen || wf.flags&lexGiven != 0 && !wf.common {
+		return false
+	}
+	return wf.common || wf.flags&(lexGiven|lexForeignGiven) == 0 ||
+		subjectVerbs[string(appendLower(d.buf[:0], b[w.start:w.end]))]
 }
 
 // calendarWord reports whether ws[j] is a weekday or month word among

@@ -61,6 +61,35 @@ func TestNameContext(t *testing.T) {
 		{"Ikea har sökt bygglov i Älmhult.", nil},
 		{"Läkare Utan Gränser har skickat personal.", nil},
 		{"Handläggare Lund ringde. Familjen bor i Lund sedan 2019.", []string{"Lund"}},
+		// Initials: dotted and hyphenated, after an ordinary word before
+		// a surname, and an imperative before one; an outline letter.
+		{"Närvarande: B.-M. Frisk, L.-G. Ahlström", []string{"B.-M", "Frisk", "L.-G", "Ahlström"}},
+		{"Ärendet gick till J. Pettersson i går.", []string{"J", "Pettersson"}},
+		{"Ring S. Demir om hyran.", []string{"S", "Demir"}},
+		{"A. Inledning\nB. Metod\n", nil},
+		// A relation in definite form before an ordinary word, mid-sentence.
+		{"Dottern Ros bor i Malmö. Grannen Ljung har nyckel.", []string{"Ros", "Ljung"}},
+		{"Vi läser Mamma Mu. Mvh Hemtjänst Söder", nil},
+		// A surname and an initial in a list; a compound role is a cue.
+		{"Sultani, S.     socialsekreterare\nÖberg, Tove     skolsköterska\n", []string{"Sultani", "S", "Öberg", "Tove"}},
+		{"Familjehemsmamman Lovisa Bergkvist ringde.", []string{"Lovisa", "Bergkvist"}},
+		// A given name of another list with a possessive s.
+		{"Har någon sett Zlatans nycklar?", []string{"Zlatan"}},
+		// A column under a header that names persons: one name in it is
+		// evidence for the rest of the block, ordinary words and places
+		// after a given name included; the places' column stays places.
+		{"NAMN             ORT\nKARIN LINDGREN   LILLBY\nSTEN LJUNG       NORRBY\nMAJ BERG         STORBY\nOLLE HAMMAR      LILLBY\n",
+			[]string{"KARIN", "LINDGREN", "STEN", "LJUNG", "MAJ", "BERG", "OLLE", "HAMMAR"}},
+		{"LOKAL            ANSVARIG\nRUM ASK          KARIN LINDGREN\nSAL EK           OLLE HAMMAR\n", []string{"KARIN", "LINDGREN", "OLLE", "HAMMAR"}},
+		// A given name in capitals and an ordinary word filling a field
+		// after a role.
+		{"Handläggare: STEN LJUNG\nRing oss vid behov.", []string{"STEN", "LJUNG"}},
+		// An ordinary word at a table cell's start is no first name.
+		{"Ons 09-11  Rum Olof Palme        Samtal Goran Ilić / Ebba Lund", []string{"Goran", "Ilić", "Ebba", "Lund"}},
+		// A relation word that is a given name, in capitals after a role.
+		{"Patienten BROR SKOG kom i tid.", []string{"BROR", "SKOG"}},
+		// A register in capitals.
+		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
 		d := newNameDetector(lx)
 		b := []byte(tc.text)

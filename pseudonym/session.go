@@ -53,6 +53,9 @@ type session struct {
 
 	pnrOnly bool // JSON keys: personnummer only
 
+	// values in which nothing was found (cleanvalues.go)
+	clean cleanValues
+
 	// base is the input offset of the text being rewritten, for
 	// Config.Explain: the window of transformText, or the raw bytes of a
 	// JSON string, CSV field or form value.
@@ -222,6 +225,15 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 		// An organisation or an office in a name field: only what the
 		// free-text detectors find in it is replaced.
 	}
+	var gen uint32
+	if s.p.detectNames {
+		gen = s.names.gen
+	}
+	// Only values read for everything are noted: a JSON key clean of
+	// personnummer may hold a name.
+	if !s.pnrOnly && s.clean.clean(dec, gen) {
+		return append(dst, raw...)
+	}
 	s.pnrs = findPersonnummerBefore(s.pnrs[:0], dec, 0, s.dateRef)
 	if s.p.detectNames && !s.pnrOnly {
 		s.names.valueMode = true
@@ -229,6 +241,9 @@ func (s *session) rewriteMapped(dst, raw, dec []byte, offs []int, whole bool) []
 		s.names.valueMode = false
 	} else {
 		s.nms = s.nms[:0]
+	}
+	if !s.pnrOnly && len(s.pnrs) == 0 && len(s.nms) == 0 && (!s.p.detectNames || s.names.gen == gen) {
+		s.clean.note(dec, gen)
 	}
 	i, pi, ni := 0, 0, 0
 	for pi < len(s.pnrs) || ni < len(s.nms) {
