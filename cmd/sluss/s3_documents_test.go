@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"github.com/sluss/sluss/crypto"
 	"github.com/sluss/sluss/gateway/s3"
 	"github.com/sluss/sluss/internal/s3test"
@@ -161,7 +164,8 @@ func (g *s3Gateway) direct(t *testing.T, method, path string) (int, string) {
 // TestS3Documents: through an s3 service with documents: "true", office
 // documents uploaded whole or in parts (the aws cli's multipart upload
 // of a DOCX over 5 MiB, a signed multipart of small unaligned parts, the
-// cli's PutObject of an XLSX) reach versitygw as valid documents with
+// cli's PutObject of an XLSX, minio-go's aws-chunked bodies with
+// checksum trailers) reach versitygw as valid documents with
 // tokens; alice (reidentify) downloads them re-identified, whole and in
 // ranges, bob gets the tokens; a .docx that is no zip, whole or in
 // parts, and a document over limits.max_document_bytes are refused with
@@ -229,6 +233,36 @@ func TestS3Documents(t *testing.T) {
 	checkTokensOnly(t, "the provider's big.docx", stored("docs/big.docx"))
 	checkTokensOnly(t, "the provider's register.xlsx", stored("docs/register.xlsx"))
 	g.checkStored(t, "docs/data.bin", plain)
+
+	// minio-go: aws-chunked bodies with a CRC32C trailer, whole and in
+	// parts of 5 MiB.
+	aliceProxy, _ := url.Parse(g.proxyAs(alice))
+	mc, err := minio.New(strings.TrimPrefix(g.endpoint, "http://"), &minio.Options{
+		Creds:           credentials.NewStaticV4(g.srv.AccessKey, g.srv.SecretKey, ""),
+		Transport:       &http.Transport{Proxy: http.ProxyURL(aliceProxy)},
+		BucketLookup:    minio.BucketLookupPath,
+		Region:          "us-east-1",
+		TrailingHeaders: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string][]byte{"register.xlsx": register, "big.docx": big} {
+		opts := minio.PutObjectOptions{Checksum: minio.ChecksumCRC32C, PartSize: 5 * mib}
+		if _, err := mc.PutObject(t.Context(), s3Bucket, "minio/"+name, bytes.NewReader(doc), int64(len(doc)), opts); err != nil {
+			t.Fatalf("minio-go PutObject %s: %v", name, err)
+		}
+		checkTokensOnly(t, "the provider's minio/"+name, stored("minio/"+name))
+		obj, err := mc.GetObject(t.Context(), s3Bucket, "minio/"+name, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(obj)
+		if err != nil {
+			t.Fatalf("minio-go GetObject %s: %v", name, err)
+		}
+		sameXMLText(t, "minio-go's "+name, doc, got)
+	}
 
 	back := t.TempDir()
 	for _, name := range []string{"big.docx", "register.xlsx"} {
@@ -375,8 +409,8 @@ func TestS3Documents(t *testing.T) {
 		}
 	}
 
-	if n := g.audited(t, `"action":"pseudonymize"`); n < 3 {
-		t.Errorf("the audit log has %d pseudonymize events, want 3 at least (big.docx, register.xlsx, small/letter.docx)", n)
+	if n := g.audited(t, `"action":"pseudonymize"`); n < 5 {
+		t.Errorf("the audit log has %d pseudonymize events, want 5 at least (aws and minio-go's big.docx and register.xlsx, small/letter.docx)", n)
 	}
 	if n := g.audited(t, `"action":"encrypt"`); n < 1 {
 		t.Errorf("the audit log has %d encrypt events, want data.bin's", n)
