@@ -162,7 +162,8 @@ func (g *s3Gateway) direct(t *testing.T, method, path string) (int, string) {
 }
 
 // TestS3Documents: through an s3 service with documents: "true", office
-// documents uploaded whole or in parts (the aws cli's multipart upload
+// documents uploaded whole or in parts (kept across a gateway restart;
+// the aws cli's multipart upload
 // of a DOCX over 5 MiB, a signed multipart of small unaligned parts, the
 // cli's PutObject of an XLSX, minio-go's aws-chunked bodies with
 // checksum trailers) reach versitygw as valid documents with
@@ -315,6 +316,12 @@ func TestS3Documents(t *testing.T) {
 			etags = append(etags, resp.Header.Get("Etag"))
 		}
 	}
+	// The parts are in the shared upload state: a restarted gateway
+	// lists and completes them.
+	earlierAudit, earlierLog := g.p.audit.String(), g.p.stderr.String()
+	g.p.cmd.Process.Kill()
+	<-g.p.exited
+	g.start(t)
 	// Nothing of the document has reached the provider.
 	if code, body := g.direct(t, "GET", key+"?uploadId="+url.QueryEscape(upload)); code != 200 || strings.Contains(body, "<Part>") {
 		t.Errorf("versitygw's own ListParts of the document upload: %d %s", code, body)
@@ -409,13 +416,19 @@ func TestS3Documents(t *testing.T) {
 		}
 	}
 
-	if n := g.audited(t, `"action":"pseudonymize"`); n < 5 {
+	audit := earlierAudit + g.p.audit.String()
+	if n := strings.Count(audit, `"action":"pseudonymize"`); n < 5 {
 		t.Errorf("the audit log has %d pseudonymize events, want 5 at least (aws and minio-go's big.docx and register.xlsx, small/letter.docx)", n)
 	}
-	if n := g.audited(t, `"action":"encrypt"`); n < 1 {
+	for _, key := range []string{"docs/big.docx", "docs/register.xlsx", "minio/big.docx", "small/letter.docx", "trap/parts.docx"} {
+		if !strings.Contains(audit, `"path":"/`+s3Bucket+"/"+key) {
+			t.Errorf("the audit log lacks the requests for %s", key)
+		}
+	}
+	if n := strings.Count(audit, `"action":"encrypt"`); n < 1 {
 		t.Errorf("the audit log has %d encrypt events, want data.bin's", n)
 	}
-	for _, log := range []struct{ name, text string }{{"audit log", g.p.audit.String()}, {"debug log", g.p.stderr.String()}} {
+	for _, log := range []struct{ name, text string }{{"audit log", audit}, {"debug log", earlierLog + g.p.stderr.String()}} {
 		for _, v := range s3DocumentValues {
 			if strings.Contains(log.text, v) {
 				t.Errorf("the %s holds a personal value of the documents", log.name)
@@ -423,6 +436,6 @@ func TestS3Documents(t *testing.T) {
 		}
 	}
 	if t.Failed() || testing.Verbose() {
-		t.Logf("audit:\n%s\nstderr:\n%s", g.p.audit, g.p.stderr)
+		t.Logf("audit:\n%s\nstderr:\n%s%s", audit, earlierLog, g.p.stderr)
 	}
 }
