@@ -405,6 +405,25 @@ func TestS3Documents(t *testing.T) {
 	if code, body := g.direct(t, "GET", trap+"?uploadId="+url.QueryEscape(trapUpload)); code != 404 {
 		t.Errorf("the refused document's upload is still open at versitygw: %d %s", code, body)
 	}
+	// The client's digest is checked against what it sent.
+	badMD5 := http.Header{"Content-Md5": {md5sum([]byte("other"))}}
+	if resp, body := as(alice, s3Call{method: "PUT", path: "/" + s3Bucket + "/trap/badmd5.docx", body: letter, header: badMD5}); s3Code(body) != "BadDigest" {
+		t.Errorf("PutObject of a document with a wrong Content-MD5: %d %s", resp.StatusCode, body)
+	}
+	g.notStored(t, "trap/badmd5.docx")
+	// The mode is the upload's, decided when it was created: a document
+	// sent as the part of an upload begun for another file is encrypted.
+	other := "/" + s3Bucket + "/switch/report.bin"
+	resp, body = as(alice, s3Call{method: "POST", path: other + "?uploads="})
+	otherUpload, ok := xmlText(body, "UploadId")
+	if resp.StatusCode != 200 || !ok {
+		t.Fatalf("CreateMultipartUpload of report.bin: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = as(alice, s3Call{method: "PUT", path: partPath(other, otherUpload, 1), body: letter, header: http.Header{"Content-Type": {"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}}})
+	if resp, body := as(alice, s3Call{method: "POST", path: other + "?uploadId=" + url.QueryEscape(otherUpload), body: completeXML([]string{resp.Header.Get("Etag")}, 1)}); resp.StatusCode != 200 {
+		t.Fatalf("CompleteMultipartUpload of report.bin: %d %s", resp.StatusCode, body)
+	}
+	g.checkStored(t, "switch/report.bin", letter)
 	if resp, body := as(alice, s3Call{method: "PUT", path: "/" + s3Bucket + "/trap/over.docx", body: over}); resp.StatusCode != 413 || s3Code(body) != "EntityTooLarge" {
 		t.Errorf("PutObject of a document over the limit: %d %s", resp.StatusCode, body)
 	}
