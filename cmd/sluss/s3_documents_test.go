@@ -394,6 +394,11 @@ func TestS3Documents(t *testing.T) {
 	if resp.StatusCode != 200 || !ok {
 		t.Fatalf("CreateMultipartUpload of the fake document: %d %s", resp.StatusCode, body)
 	}
+	if resp, body := as(alice, s3Call{method: "PUT", path: partPath(trap, trapUpload, 1), body: fake}); resp.StatusCode != 400 || strings.Contains(body, "Tolvansson") {
+		t.Errorf("part 1 of a .docx that is no zip: %d %s", resp.StatusCode, body)
+	}
+	// A zip's opening, then no zip: refused when the whole is read.
+	fake = append([]byte("PK\x03\x04"), fake...)
 	resp, _ = as(alice, s3Call{method: "PUT", path: partPath(trap, trapUpload, 1), body: fake})
 	if resp.StatusCode != 200 {
 		t.Fatalf("part of the fake document: %d", resp.StatusCode)

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -176,8 +177,21 @@ func (c *call) spoolPart(up string, n int) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	plain := &checkedReader{r: &lengthReader{r: body, n: size}, d: d, trailers: trailers}
-	piece, err := c.spool().Put(c.req.Context(), up, pieceName(n), plain, max)
+	var r io.Reader = &checkedReader{r: &lengthReader{r: body, n: size}, d: d, trailers: trailers}
+	plain := r.(*checkedReader)
+	if n == 1 && size >= 4 {
+		// Part 1 opens the document: one that is no zip is refused now,
+		// not after the client sent all the others.
+		br := bufio.NewReader(r)
+		if head, _ := br.Peek(4); !document.IsZip(head) {
+			if plain.err != nil && plain.err != io.EOF {
+				return nil, ErrorFrom(plain.err)
+			}
+			return nil, InvalidRequest("the object is named as an office document but its first part is not one, so nothing was stored")
+		}
+		r = br
+	}
+	piece, err := c.spool().Put(c.req.Context(), up, pieceName(n), r, max)
 	switch {
 	case errors.Is(err, uploads.ErrSpoolFull):
 		return nil, errDocumentTooLarge
