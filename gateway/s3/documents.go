@@ -126,7 +126,12 @@ func (c *call) putDocument(docType string) (*http.Response, error) {
 		}
 	}
 	plain := &checkedReader{r: &lengthReader{r: body, n: n}, d: d, trailers: trailers}
-	doc, err := c.x.PseudonymizeDocument(c.req.Context(), plain)
+	br := bufio.NewReader(plain)
+	if head, _ := br.Peek(4); !document.IsZip(head) && (plain.err == nil || plain.err == io.EOF) {
+		// Refused before the rest is read.
+		return nil, InvalidRequest("the object is named as an office document but is not one, so nothing was stored")
+	}
+	doc, err := c.x.PseudonymizeDocument(c.req.Context(), br)
 	if plain.err != nil && plain.err != io.EOF {
 		// The client's body broke its promise (digest, signature,
 		// length): that, not the document, is the error.
