@@ -51,6 +51,9 @@ type s3Setup struct {
 	// issued are access keys issued to sluss users (id → user); each
 	// one's secret is its id reversed.
 	issued map[string]string
+	// gateway are more lines of the gateway: section (YAML, indented
+	// two spaces), such as limits.
+	gateway string
 }
 
 // startS3GatewayWith is startS3Gateway with users or a fault-injecting
@@ -99,13 +102,13 @@ func startS3GatewayWith(t *testing.T, setup s3Setup) *s3Gateway {
   data_dir: %s
 gateway:
   resolve:
-%s%s%s  services:
+%s%s%s%s  services:
     - name: storage
       hosts: %s
       profile: s3
       ports: [%s]
       allow_loopback: true
-%s`, filepath.Join(g.dir, "keys"), resolve, upstreamCA, users.String(), hosts, port, strings.ReplaceAll(setup.options, "{{root}}", srv.AccessKey))), 0o600)
+%s`, filepath.Join(g.dir, "keys"), resolve, upstreamCA, users.String(), setup.gateway, hosts, port, strings.ReplaceAll(setup.options, "{{root}}", srv.AccessKey))), 0o600)
 	addKey := func(id, secret string, flags ...string) {
 		add := exec.Command(g.bin, append([]string{"keys", "s3", "add", "--config", g.cfg, id}, flags...)...)
 		add.Stdin = strings.NewReader(secret + "\n")

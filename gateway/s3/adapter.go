@@ -61,9 +61,12 @@ type Adapter struct {
 //	                              # with for issued keys (kept in the key store)
 //	region: eu-north-1            # region to sign upstream with when the
 //	                              # client's signature names none
+//	documents: "true"             # office documents are pseudonymized
+//	                              # inside instead of encrypted (documents.go)
 const (
 	optionUpstreamKey = "upstream_key"
 	optionRegion      = "region"
+	optionDocuments   = "documents"
 )
 
 // Profile builds the rules of an s3 service: every request goes to the
@@ -71,9 +74,19 @@ const (
 // re-signs.
 func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 	svc := &service{a: a, region: options[optionRegion], upstreamKey: options[optionUpstreamKey]}
-	for k := range options {
-		if k != optionRegion && k != optionUpstreamKey {
-			return nil, fmt.Errorf("unknown option %q (known: %s, %s)", k, optionRegion, optionUpstreamKey)
+	for k, v := range options {
+		switch k {
+		case optionRegion, optionUpstreamKey:
+		case optionDocuments:
+			switch v {
+			case "true":
+				svc.documents = true
+			case "false", "":
+			default:
+				return nil, fmt.Errorf("option %s must be \"true\" or \"false\", not %q", optionDocuments, v)
+			}
+		default:
+			return nil, fmt.Errorf("unknown option %q (known: %s, %s, %s)", k, optionRegion, optionUpstreamKey, optionDocuments)
 		}
 	}
 	a.once.Do(func() { a.active = newActiveParts() })
@@ -95,6 +108,9 @@ type service struct {
 	a           *Adapter
 	region      string
 	upstreamKey string
+	// documents: office documents are pseudonymized inside, not
+	// encrypted (documents.go).
+	documents bool
 }
 
 // call is one client request on its way through the adapter.
@@ -303,7 +319,7 @@ func (c *call) errorResponse(err error) *http.Response {
 	case errors.As(err, &rf) && rf.Status == http.StatusForbidden:
 		e = AccessDenied(rf.Reason)
 	case errors.As(err, &rf):
-		e = newError(rf.Status, "InternalError", rf.Reason)
+		e = newError(rf.Status, refusalCode(rf.Status), rf.Reason)
 	default:
 		e = InternalError(err)
 	}
@@ -318,6 +334,20 @@ func (c *call) errorResponse(err error) *http.Response {
 	// or a personnummer, and an error answer is what clients log.
 	WriteError(rec, e, "", c.x.ID)
 	return rec.response(c.req)
+}
+
+// refusalCode is S3's error code for a refusal of the gateway's core by
+// its status (a document that does not parse, is too large…).
+func refusalCode(status int) string {
+	switch {
+	case status == http.StatusRequestEntityTooLarge:
+		return "EntityTooLarge"
+	case status == http.StatusServiceUnavailable:
+		return "ServiceUnavailable"
+	case status/100 == 4:
+		return "InvalidRequest"
+	}
+	return "InternalError"
 }
 
 // send signs out for upstream and sends it. body of length n (-1:

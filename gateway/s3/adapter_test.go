@@ -74,3 +74,23 @@ func TestAuthenticateExpect(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileDocumentsOption: documents takes "true" or "false", nothing
+// else, so that a typo does not silently leave documents encrypted.
+func TestProfileDocumentsOption(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  bool
+		ok    bool
+	}{{"true", true, true}, {"false", false, true}, {"yes", false, false}, {"TRUE", false, false}} {
+		a := &Adapter{}
+		rules, err := a.Profile(map[string]string{"documents": tt.value})
+		if (err == nil) != tt.ok {
+			t.Errorf("documents: %q: err %v, want ok %v", tt.value, err, tt.ok)
+			continue
+		}
+		if err == nil && rules[0].Response[0].(*service).documents != tt.want {
+			t.Errorf("documents: %q: documents = %v, want %v", tt.value, !tt.want, tt.want)
+		}
+	}
+}

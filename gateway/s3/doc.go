@@ -18,6 +18,10 @@
 //     they sit in the one age file of the upload (multipart.go explains how
 //     the file's end is found and why no chunk is ever sealed twice with
 //     different plaintext);
+//   - with the option documents: "true", pseudonymizes office documents
+//     inside instead (documents.go): parts are kept in the upload state
+//     until CompleteMultipartUpload, and nothing of a document leaves
+//     before the whole is rewritten;
 //   - seals user metadata (x-amz-meta-*) with a key derived from the region
 //     identity;
 //   - signs what it sends upstream ([Sign]) with the client's own credential

@@ -59,6 +59,10 @@ type uploadRecord struct {
 	Object   string    `json:"object"`
 	PartSize int64     `json:"part_size"` // part 1's size; 0 until it starts
 	Created  time.Time `json:"created"`
+	// Document is the Content-Type of an office document pseudonymized
+	// inside (documents.go): its parts are spooled, not sealed. Decided
+	// when the upload is created, whatever later requests say.
+	Document string `json:"document,omitempty"`
 }
 
 type partRecord struct {
@@ -71,6 +75,7 @@ type partRecord struct {
 	ETagA     string    `json:"etag_a"` // upstream part 2n-1 (not final)
 	ETagB     string    `json:"etag_b"` // upstream part 2n (final)
 	Updated   time.Time `json:"updated"`
+	SHA256    []byte    `json:"sha256,omitempty"` // a spooled part's, as the spool recorded it
 }
 
 func uploadKey(host, uploadID string) string {
@@ -155,7 +160,7 @@ func (c *call) createMultipart() (*http.Response, error) {
 	if err := xml.Unmarshal(doc, &ir); err != nil || ir.UploadID == "" {
 		return nil, newError(http.StatusBadGateway, "InternalError", "the storage service's answer to CreateMultipartUpload has no UploadId")
 	}
-	rec, _ := json.Marshal(uploadRecord{Opening: pieces.Opening(), Object: c.objectKey(), Created: c.s.a.now()})
+	rec, _ := json.Marshal(uploadRecord{Opening: pieces.Opening(), Object: c.objectKey(), Created: c.s.a.now(), Document: c.documentType()})
 	if err := c.s.a.State.Update(c.req.Context(), uploadKey(c.req.URL.Host, ir.UploadID), uploadTTL, func([]byte) ([]byte, error) { return rec, nil }); err != nil {
 		return nil, stateError(err)
 	}
@@ -181,13 +186,19 @@ func (c *call) abortMultipart(uploadID string) (*http.Response, error) {
 // uploadPart seals one part where it sits in the file and sends it.
 func (c *call) uploadPart(q url.Values) (*http.Response, error) {
 	n, err := strconv.Atoi(q.Get("partNumber"))
-	if err != nil || n < 1 || n > maxPartNumber {
-		return nil, newError(http.StatusBadRequest, "InvalidArgument", fmt.Sprintf("part number must be an integer between 1 and %d through sluss", maxPartNumber))
+	if err != nil || n < 1 || n > maxDocumentPartNumber {
+		return nil, newError(http.StatusBadRequest, "InvalidArgument", fmt.Sprintf("part number must be an integer between 1 and %d", maxDocumentPartNumber))
 	}
 	uploadID := q.Get("uploadId")
 	up, rec, err := c.loadUpload(uploadID)
 	if err != nil {
 		return nil, err
+	}
+	if rec.Document != "" {
+		return c.spoolPart(up, n)
+	}
+	if n > maxPartNumber {
+		return nil, newError(http.StatusBadRequest, "InvalidArgument", fmt.Sprintf("part number must be an integer between 1 and %d through sluss", maxPartNumber))
 	}
 	size := DecodedLength(c.req)
 	if size < 0 {
@@ -705,6 +716,9 @@ func (c *call) completeMultipart(uploadID string) (*http.Response, error) {
 	up, rec, err := c.loadUpload(uploadID)
 	if err != nil {
 		return nil, err
+	}
+	if rec.Document != "" {
+		return c.completeDocument(up, rec, cr)
 	}
 	parts, err := c.parts(up)
 	if err != nil {

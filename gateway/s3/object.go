@@ -19,8 +19,12 @@ func keysUnavailable(err error) *Error {
 	return newError(http.StatusServiceUnavailable, "ServiceUnavailable", "the region's encryption keys are unavailable; nothing was stored").withCause(err)
 }
 
-// putObject encrypts a whole object into one age file.
+// putObject encrypts a whole object into one age file (an office
+// document of a documents service: pseudonymized inside, documents.go).
 func (c *call) putObject() (*http.Response, error) {
+	if dt := c.documentType(); dt != "" {
+		return c.putDocument(dt)
+	}
 	n := DecodedLength(c.req)
 	if n < 0 {
 		return nil, errMissingLength
@@ -143,6 +147,9 @@ func copySourcePath(v string) (string, error) {
 func (c *call) read() (*http.Response, error) {
 	key := c.objectKey()
 	rec := c.lookupObject(key)
+	if rec != nil && rec.Document != "" && c.canReidentify() && !hasSubresource(c.req.URL.Query()) {
+		return c.readDocument(rec)
+	}
 	out := c.outgoing(c.req.Context(), c.req.Method)
 	if rec != nil {
 		for _, h := range []string{"If-Match", "If-None-Match"} {

@@ -32,6 +32,9 @@ type objectRecord struct {
 	// PartSize and Parts of a multipart object, for GETs by part number.
 	PartSize int64 `json:"part_size,omitempty"`
 	Parts    int   `json:"parts,omitempty"`
+	// Document is the Content-Type of an office document stored
+	// pseudonymized inside (not encrypted); Size is then its stored size.
+	Document string `json:"document,omitempty"`
 }
 
 // objectTTL keeps object records as long as the objects may live.
