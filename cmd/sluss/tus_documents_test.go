@@ -215,6 +215,28 @@ func TestTusDocuments(t *testing.T) {
 		t.Errorf("tusd still has the refused upload (%v)", err)
 	}
 
+	// A zip that is no document: taken piece by piece, refused when whole
+	// (the parser's refusal), the upload gone at tusd, which got nothing.
+	fake := make([]byte, 9000)
+	rand.Read(fake)
+	copy(fake, "PK\x03\x04")
+	u, id = create("fake.xlsx", map[string]string{"Upload-Length": strconv.Itoa(len(fake)), "Upload-Metadata": docMeta("fake.xlsx")})
+	if r := tusDo(t, alice, http.MethodPatch, u, fake[:5000], patchHeaders(0)); r.StatusCode != http.StatusNoContent {
+		t.Errorf("first PATCH of a zip that is no document: %s, want 204", r.Status)
+	}
+	if r := tusDo(t, alice, http.MethodPatch, u, fake[5000:], patchHeaders(5000)); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("last PATCH of a zip that is no document: %s, want 400", r.Status)
+	}
+	if n := g.tusdSaw("PATCH", id); n != 0 {
+		t.Errorf("tusd got %d PATCH requests of the zip that is no document", n)
+	}
+	if _, err := os.Stat(g.stored(u)); !os.IsNotExist(err) {
+		t.Errorf("tusd still has the refused upload (%v)", err)
+	}
+	if r := tusDo(t, alice, http.MethodHead, u, nil, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("HEAD of the refused upload: %s, want 404", r.Status)
+	}
+
 	// Past limits.max_document_bytes: with a declared length, at the
 	// creation, with nothing at tusd; with a deferred one, at the piece
 	// that passes it.
