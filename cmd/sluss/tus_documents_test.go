@@ -293,6 +293,23 @@ func TestTusDocuments(t *testing.T) {
 		t.Errorf("tusd got %d PATCH requests of the terminated document upload", n)
 	}
 
+	// creation-with-upload: the whole document in the POST.
+	r = tusDo(t, alice, http.MethodPost, g.endpoint, docx, map[string]string{"Upload-Length": strconv.Itoa(len(docx)),
+		"Upload-Metadata": docMeta("letter.docx"), "Content-Type": "application/offset+octet-stream"})
+	if r.StatusCode != http.StatusCreated || r.Header.Get("Upload-Offset") != strconv.Itoa(len(docx)) {
+		t.Fatalf("POST with the whole document: %s, Upload-Offset %q", r.Status, r.Header.Get("Upload-Offset"))
+	}
+	withUpload, _ := os.ReadFile(g.stored(r.Header.Get("Location")))
+	checkTusPseudonymized(t, "the document created with its body", withUpload)
+
+	// The mode is the creation's: a document's bytes in an upload created
+	// as data.bin go encrypted, whatever a later request says.
+	u, _ = create("data.bin holding a document", map[string]string{"Upload-Length": strconv.Itoa(len(docx)), "Upload-Metadata": docMeta("data.bin")})
+	if r := tusDo(t, alice, http.MethodPatch, u, docx, patchHeaders(0, "Upload-Metadata", docMeta("letter.docx"))); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("PATCH of data.bin: %s", r.Status)
+	}
+	g.checkStored(t, u, docx)
+
 	// Not a document (by name and type): encrypted as without the option.
 	src := t.TempDir()
 	data := randomFile(t, src, "data", 20_000)
