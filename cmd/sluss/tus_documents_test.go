@@ -108,9 +108,11 @@ func sameTusDocumentText(t *testing.T, what string, want, got []byte) {
 // that read like the originals, bob gets tokens. A .docx that is no zip
 // and a document past limits.max_document_bytes are refused with nothing
 // of them at tusd; a wrong Upload-Checksum on a piece is refused and the
-// right one then taken; termination removes a document upload; a file
-// that is no document still arrives at tusd as an age file. No personal
-// value is in the gateway's logs or tusd's files.
+// right one then taken; termination removes a document upload; a
+// document sent whole with its creation is pseudonymized too; the mode
+// is the creation's (a document in an upload created as data.bin goes
+// encrypted); a file that is no document still arrives at tusd as an age
+// file. No personal value is in the gateway's logs or tusd's files.
 func TestTusDocuments(t *testing.T) {
 	const limit = 200_000
 	g := startTusRigWith(t, tusRigConfig{
