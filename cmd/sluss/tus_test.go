@@ -99,6 +99,17 @@ type tusRig struct {
 
 func startTusRig(t *testing.T) *tusRig {
 	t.Helper()
+	return startTusRigWith(t, tusRigConfig{})
+}
+
+// tusRigConfig adds to the rig's gateway configuration: YAML lines
+// indented for the tus service (options) and for the gateway (limits).
+type tusRigConfig struct {
+	service, gateway string
+}
+
+func startTusRigWith(t *testing.T, rc tusRigConfig) *tusRig {
+	t.Helper()
 	g := &tusRig{tools: findTusTools(t), bin: buildSluss(t), dir: t.TempDir(), uploadDir: t.TempDir(), tusdLog: &lockedBuffer{}}
 	upstreamCA, cert, key := writeServerCert(t, tusHost, t.TempDir())
 	g.port = freePort(t)
@@ -130,13 +141,13 @@ gateway:
       rights: [decrypt, reidentify]
   resolve:
     %s: [127.0.0.1]
-  services:
+%s  services:
     - name: uploads
       hosts: [%s]
       profile: tus
       ports: [%s]
       allow_loopback: true
-`, filepath.Join(g.dir, "keys"), upstreamCA, users, tusHost, tusHost, g.port)), 0o600)
+%s`, filepath.Join(g.dir, "keys"), upstreamCA, users, tusHost, rc.gateway, tusHost, g.port, rc.service)), 0o600)
 	g.cfg = cfg
 	g.p = startServeBinary(t, g.bin, "--config", cfg, "--debug")
 	g.caFile = filepath.Join(g.dir, "keys", "ca.pem")
@@ -530,9 +541,13 @@ func patchHeaders(offset int64, extra ...string) map[string]string {
 }
 
 // tusdSaw counts the requests tusd got with method for the upload id ("" for creations).
+// tusd 2.9 logs the path bare and the request id after it
+// ("path=ID requestId=…"), older versions at the line's end or quoted.
 func (g *tusRig) tusdSaw(method, id string) int {
-	return strings.Count(g.tusdLog.String(), "event=RequestIncoming method="+method+" path="+id+"\n") +
-		strings.Count(g.tusdLog.String(), "event=RequestIncoming method="+method+` path="`+id+`"`)
+	log := g.tusdLog.String()
+	return strings.Count(log, "event=RequestIncoming method="+method+" path="+id+"\n") +
+		strings.Count(log, "event=RequestIncoming method="+method+" path="+id+" ") +
+		strings.Count(log, "event=RequestIncoming method="+method+` path="`+id+`"`)
 }
 
 func fileSize(t *testing.T, p string) int64 {

@@ -37,15 +37,46 @@ type Adapter struct {
 }
 
 // Profile builds the rules of a tus service: every request goes to the
-// adapter. The profile has no options.
+// adapter. One option: documents "true" makes office documents (by the
+// filename and filetype of the upload's metadata, [gateway.IsDocument])
+// pseudonymized inside instead of encrypted: their pieces are kept in the
+// state store ([uploads.Spool]) until the upload is whole, and only the
+// rewritten document goes to the provider; downloads of them are
+// re-identified for users with the reidentify right
+// ([gateway.ReidentifyDocuments]).
 func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
-	for k := range options {
-		return nil, fmt.Errorf("unknown option %q (the tus profile has none)", k)
+	documents := false
+	for k, v := range options {
+		switch {
+		case k == "documents" && v == "true":
+			documents = true
+		case k == "documents":
+			return nil, fmt.Errorf("option documents is %q; it takes only \"true\" (leave it out for encryption of every file)", v)
+		default:
+			return nil, fmt.Errorf("unknown option %q (the tus profile has one: documents)", k)
+		}
 	}
+	if !documents {
+		return []gateway.Rule{{
+			Response:  []gateway.ResponseTransformer{a},
+			WebSocket: gateway.WebSocketRefuse,
+		}}, nil
+	}
+	// ReidentifyDocuments sits outside the adapter: it gets the gateway's
+	// limits, and it sees the download as tusd describes it (Content-Type
+	// and Content-Disposition from the upload's metadata). An age file
+	// the adapter decrypted passes it untouched.
 	return []gateway.Rule{{
-		Response:  []gateway.ResponseTransformer{a},
+		Response:  []gateway.ResponseTransformer{gateway.ReidentifyDocuments{}, documentsService{a}},
 		WebSocket: gateway.WebSocketRefuse,
 	}}, nil
+}
+
+// documentsService is the adapter of a service with documents "true".
+type documentsService struct{ a *Adapter }
+
+func (d documentsService) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
+	return d.a.transform(x, req, next, true)
 }
 
 // engineFor returns the engine that seals x's pieces.
@@ -77,7 +108,11 @@ var managedHeaders = []string{
 }
 
 func (a *Adapter) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
-	c := &call{a: a, x: x, req: req, next: next, eng: a.engineFor(x)}
+	return a.transform(x, req, next, false)
+}
+
+func (a *Adapter) transform(x *gateway.Exchange, req *http.Request, next http.RoundTripper, documents bool) (*http.Response, error) {
+	c := &call{a: a, x: x, req: req, next: next, eng: a.engineFor(x), documents: documents}
 	resp, err := c.serve()
 	if req.Body != nil {
 		req.Body.Close()
@@ -96,6 +131,8 @@ type call struct {
 	next http.RoundTripper
 	eng  *resumable.Engine
 	base http.Header // the client's other headers, pseudonymized
+	// documents: the service pseudonymizes office documents inside.
+	documents bool
 }
 
 func (c *call) ctx() context.Context { return c.req.Context() }

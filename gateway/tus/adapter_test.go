@@ -163,3 +163,30 @@ func TestMetadata(t *testing.T) {
 func b64(s string) string {
 	return strings.TrimSpace(formatMetadata([]metaPair{{key: "k", value: s, hasValue: true}})[2:])
 }
+
+func TestProfileOptions(t *testing.T) {
+	a := &Adapter{}
+	for _, tt := range []struct {
+		options map[string]string
+		ok      bool
+	}{
+		{nil, true},
+		{map[string]string{"documents": "true"}, true},
+		{map[string]string{"documents": "yes"}, false},
+		{map[string]string{"documents": "false"}, false},
+		{map[string]string{"other": "true"}, false},
+	} {
+		rules, err := a.Profile(tt.options)
+		if (err == nil) != tt.ok {
+			t.Errorf("Profile(%v): %v", tt.options, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		_, docs := rules[0].Response[0].(gateway.ReidentifyDocuments)
+		if docs != (tt.options["documents"] == "true") {
+			t.Errorf("Profile(%v): the rule re-identifies documents: %v", tt.options, docs)
+		}
+	}
+}

@@ -42,6 +42,11 @@
 // unchanged. X-HTTP-Method-Override on POST is decided on as the method
 // it names, as tusd would.
 //
+// With the profile's option documents "true", an office document (by
+// its metadata's filename and filetype) is pseudonymized inside instead
+// of encrypted: its PATCHes are spooled in the state store and only the
+// rewritten document goes upstream, once whole (see documents.go).
+//
 // The state of a finished upload lives as long as the engine's TTL; after
 // that HEAD answers 404 (the gateway no longer knows the plaintext's
 // size), while GET still downloads it.

@@ -74,7 +74,7 @@ func engineError(err error) *Error {
 		return &Error{Status: se.status, Msg: "the provider refuses an upload this large", Cause: err}
 	case errors.As(err, &se):
 		return &Error{Status: http.StatusBadGateway, Msg: fmt.Sprintf("the provider refused the encrypted piece (%d); HEAD the upload and resume", se.status), Cause: err}
-	case errors.Is(err, resumable.ErrState), errors.Is(err, errKeys):
+	case errors.Is(err, resumable.ErrState), errors.Is(err, errKeys), errors.Is(err, errDocState):
 		return &Error{Status: http.StatusServiceUnavailable, Msg: "the upload state store or the keys are unavailable, so nothing was sent", Cause: err}
 	case errors.Is(err, resumable.ErrSize):
 		return &Error{Status: http.StatusBadRequest, Msg: "Upload-Length does not match the upload's length, or the last piece ends short of it", Cause: err}

@@ -121,9 +121,16 @@ func (c *call) create() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	isDoc, err := c.isDocumentUpload(c.req.Header.Get("Upload-Metadata"))
+	if err != nil {
+		return nil, err
+	}
 	meta, err := c.pseudonymizeMetadata(c.req.Header.Get("Upload-Metadata"))
 	if err != nil {
 		return nil, err
+	}
+	if isDoc {
+		return c.createDocument(size, body, meta)
 	}
 	if err := c.checkKeys(); err != nil {
 		return nil, err
@@ -226,6 +233,12 @@ func (c *call) status() (string, resumable.Info, error) {
 // head answers the upload's plaintext offset and length. The provider is
 // asked too, for whether it still has the upload and for its metadata.
 func (c *call) head() (*http.Response, error) {
+	if _, rec, ok, err := c.docRecord(); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return c.headDocument(rec)
+	}
 	_, info, err := c.status()
 	if err != nil {
 		return nil, err
@@ -270,6 +283,12 @@ func (c *call) patch() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if key, rec, ok, err := c.docRecord(); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return c.patchDocument(key, rec, offset, size, body)
+	}
 	key, info, err := c.status()
 	if err != nil {
 		return nil, err
@@ -300,6 +319,12 @@ func (c *call) patch() (*http.Response, error) {
 // terminate is tus termination: the provider's upload goes, then the
 // gateway's state.
 func (c *call) terminate() (*http.Response, error) {
+	if key, _, ok, err := c.docRecord(); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return c.terminateDocument(key)
+	}
 	key, _, err := c.status()
 	if err != nil && !errors.Is(err, resumable.ErrNotFound) {
 		return nil, err
@@ -322,6 +347,11 @@ func (c *call) download() (*http.Response, error) {
 	// An upload in progress is a cut age file at the provider; the
 	// answer would break off. Finished uploads whose state expired are
 	// served from the provider alone.
+	if _, rec, ok, err := c.docRecord(); err != nil {
+		return nil, err
+	} else if ok && !rec.Done {
+		return nil, &Error{Status: http.StatusConflict, Msg: "the upload is not complete; it can be downloaded once all of it has been sent"}
+	}
 	_, info, err := c.status()
 	switch {
 	case err == nil && !info.Done:
