@@ -54,10 +54,15 @@ func documentRules(webdav []gateway.Rule) ([]gateway.Rule, error) {
 }
 
 // An upload's mode, kept in the upload state once decided: a document's
-// chunks are spooled, a file's encrypted.
+// chunks are spooled, a file's encrypted. An upload that names no file
+// when it begins (the desktop client's: its file is named by the final
+// MOVE only) and is no larger than a document may be is pending: its
+// chunks are spooled too, and the MOVE's destination decides whether
+// they are pseudonymized as a document or encrypted as a file.
 const (
 	modeDocument = "document"
 	modeFile     = "file"
+	modePending  = "pending"
 )
 
 // sendChunk is the size of the chunks a pseudonymized document is
@@ -103,15 +108,19 @@ func namesDocument(dest string) bool {
 	return gateway.IsDocument(path.Base(u.Path), "")
 }
 
-// decideMode returns the upload's mode: the one recorded, or, for the
-// first chunk of an upload begun without a Destination, the one its
-// Destination names, recorded for all the chunks after it. A client that
-// names another file later cannot switch an upload begun.
-func (c *call) decideMode(ctx context.Context, dest string) (string, error) {
-	want := modeFile
+// modeOf is the mode a Destination header names.
+func modeOf(dest string) string {
 	if namesDocument(dest) {
-		want = modeDocument
+		return modeDocument
 	}
+	return modeFile
+}
+
+// decideMode returns the upload's mode: the one recorded, or else want,
+// recorded for all the requests after it (an upload begun without a
+// Destination, and not pending, is decided by its first chunk's). A
+// client that names another file later cannot switch an upload begun.
+func (c *call) decideMode(ctx context.Context, want string) (string, error) {
 	var got string
 	err := c.a.State.Update(ctx, c.modeKey(), c.ttl(), func(old []byte) ([]byte, error) {
 		if old != nil {
@@ -169,9 +178,9 @@ func (c *call) upstreamHolds() error {
 	return nil
 }
 
-// spoolChunk keeps a chunk of a document upload in the spool; nothing of
-// it goes upstream before the final MOVE.
-func (c *call) spoolChunk(info resumable.Info) (*http.Response, error) {
+// spoolChunk keeps a chunk of a document (or pending) upload in the
+// spool; nothing of it goes upstream before the final MOVE.
+func (c *call) spoolChunk(info resumable.Info, mode string) (*http.Response, error) {
 	ctx := c.req.Context()
 	numbering := info.Meta[metaNumbering]
 	if _, _, ok := byteRange(c.chunk); ok && numbering == numberingFromZero {
@@ -193,6 +202,9 @@ func (c *call) spoolChunk(info resumable.Info) (*http.Response, error) {
 			held += p.Size
 		}
 	}
+	if info.Size >= 0 && held > info.Size {
+		return nil, refusal(http.StatusBadRequest, "the chunks do not add up to the upload's OC-Total-Length", nil)
+	}
 	if held > max {
 		return nil, errDocumentTooLarge
 	}
@@ -211,7 +223,7 @@ func (c *call) spoolChunk(info resumable.Info) (*http.Response, error) {
 		pr.sum = sum
 	}
 	var body io.Reader = pr
-	if seq == 1 && c.req.ContentLength >= 4 {
+	if mode == modeDocument && seq == 1 && c.req.ContentLength >= 4 {
 		// The first chunk opens the document: one that is no zip is
 		// refused now, not after all the others were sent.
 		br := bufio.NewReader(pr)
@@ -364,4 +376,32 @@ func (c *call) discardDocument() {
 	if err := c.forgetDocument(ctx); err != nil {
 		c.x.Log.Debug().Err(err).Msg("spooled document not removed after it was refused")
 	}
+}
+
+// replay sends the spooled chunks of a pending upload that turned out to
+// be no document through the engine, encrypted as any file's, in their
+// order; the upload is a file's from then on.
+func (c *call) replay() error {
+	ctx := c.req.Context()
+	sp := c.spool()
+	pieces, err := sp.Pieces(ctx, c.docKey())
+	if err != nil {
+		return stateError(err)
+	}
+	var off int64
+	for i, p := range pieces {
+		piece := resumable.Piece{Seq: i + 1, Offset: off, Length: p.Size, Size: -1, Body: sp.Open(ctx, c.docKey(), []uploads.SpoolPiece{p})}
+		if _, err := c.e.Append(ctx, c.key, piece, &chunkUpstream{c: c}); err != nil {
+			return err
+		}
+		off += p.Size
+	}
+	err = c.a.State.Update(ctx, c.modeKey(), c.ttl(), func([]byte) ([]byte, error) { return []byte(modeFile), nil })
+	if err != nil {
+		return stateError(err)
+	}
+	if err := sp.Delete(context.WithoutCancel(ctx), c.docKey()); err != nil {
+		c.x.Log.Debug().Err(err).Msg("spooled chunks not removed after they were encrypted")
+	}
+	return nil
 }

@@ -140,14 +140,15 @@ func (c *call) create() (*http.Response, error) {
 	// In a documents service, an upload that names its file decides its
 	// mode now; one that does not, at its first chunk.
 	mode := ""
-	if c.documents && dest != "" {
-		mode = modeFile
-		if namesDocument(dest) {
-			mode = modeDocument
-			if size > c.x.MaxDocumentBytes() {
-				return nil, errDocumentTooLarge
-			}
+	switch {
+	case !c.documents:
+	case dest != "":
+		mode = modeOf(dest)
+		if mode == modeDocument && size > c.x.MaxDocumentBytes() {
+			return nil, errDocumentTooLarge
 		}
+	case size >= 0 && size <= c.x.MaxDocumentBytes():
+		mode = modePending
 	}
 	var resp *http.Response
 	_, err := c.e.Begin(c.req.Context(), resumable.Options{Size: size, Pieces: true}, func(cipherSize int64) (string, map[string]string, error) {
@@ -178,7 +179,7 @@ func (c *call) create() (*http.Response, error) {
 				return "", nil, err
 			}
 			if mode != "" {
-				if _, err := c.decideMode(c.req.Context(), dest); err != nil {
+				if _, err := c.decideMode(c.req.Context(), mode); err != nil {
 					return "", nil, err
 				}
 			}
@@ -242,12 +243,12 @@ func (c *call) putChunk() (*http.Response, error) {
 		return nil, refusal(http.StatusLengthRequired, "a chunk needs a Content-Length", nil)
 	}
 	if c.documents {
-		mode, err := c.decideMode(ctx, c.req.Header.Get("Destination"))
+		mode, err := c.decideMode(ctx, modeOf(c.req.Header.Get("Destination")))
 		if err != nil {
 			return nil, err
 		}
-		if mode == modeDocument {
-			return c.spoolChunk(info)
+		if mode == modeDocument || mode == modePending {
+			return c.spoolChunk(info, mode)
 		}
 	}
 	var seq int
@@ -348,7 +349,20 @@ func (c *call) finish() (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		if mode != "" && (mode == modeDocument) != namesDocument(c.req.Header.Get("Destination")) {
+		dest := c.req.Header.Get("Destination")
+		if mode == modePending {
+			if namesDocument(dest) {
+				return c.finishDocument(info)
+			}
+			if err := c.replay(); err != nil {
+				return nil, err
+			}
+			if info, err = c.e.Status(ctx, c.key); err != nil {
+				return nil, err
+			}
+			mode = modeFile
+		}
+		if mode != "" && mode != modeOf(dest) {
 			return nil, refusal(http.StatusBadRequest, "the upload was begun for a file of another kind (office document or not) than its destination: upload it again under its name", nil)
 		}
 		if mode == modeDocument {
@@ -451,7 +465,7 @@ func (c *call) list() (*http.Response, error) {
 			return nil, err
 		}
 	}
-	if mode == modeDocument {
+	if mode == modeDocument || mode == modePending {
 		// A document's chunks are in the spool, by their numbers.
 		pieces, err := c.spool().Pieces(c.req.Context(), c.docKey())
 		if err != nil {
@@ -470,7 +484,7 @@ func (c *call) list() (*http.Response, error) {
 	} else {
 		entry(c.folder+"/", info.Offset, true)
 	}
-	if c.req.Header.Get("Depth") != "0" && mode != modeDocument {
+	if c.req.Header.Get("Depth") != "0" && mode != modeDocument && mode != modePending {
 		for _, p := range info.Pieces {
 			switch {
 			case p.Seq > 0:
