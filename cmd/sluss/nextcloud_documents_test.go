@@ -302,7 +302,8 @@ func (g *ncGateway) ncCurl(t *testing.T, user, password, method, path string, bo
 // the document at the server: a .docx whose first chunk is no zip, one
 // that is a broken zip (at the MOVE; the upload is ended), a document
 // past limits.max_document_bytes (at MKCOL and at a chunk), a MOVE to a
-// name of the other kind. An upload begun for a .bin stays encrypted when
+// name of the other kind. Whole PUTs of documents are pseudonymized too,
+// and refused when they are no zip or past the limit. An upload begun for a .bin stays encrypted when
 // its chunks name a .docx. Neither log holds a personal value.
 func TestNextcloudDocumentsChunks(t *testing.T) {
 	if testing.Short() {
@@ -449,6 +450,24 @@ func TestNextcloudDocumentsChunks(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"fake.docx", "broken.docx", "big.docx"} {
+		if _, err := os.Stat(g.srv.FilePath(name)); err == nil {
+			t.Errorf("the server holds %s", name)
+		}
+	}
+
+	// Whole PUTs: the documents profile's rules, with the gateway's
+	// limits.
+	if code, body := alice(http.MethodPut, files+"whole.docx", letter, nil); code/100 != 2 {
+		t.Fatalf("PUT of a whole document: %d %s", code, body)
+	}
+	ncTokensOnly(t, "the server's whole.docx", g.serverFile(t, "whole.docx"))
+	if code, body := alice(http.MethodPut, files+"whole-fake.docx", []byte("Tolvan Tolvansson 19121212-1212"), nil); code != http.StatusBadRequest {
+		t.Errorf("PUT of a .docx that is no zip: %d %s, want 400", code, body)
+	}
+	if code, body := alice(http.MethodPut, files+"whole-big.docx", big, nil); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("PUT of a document past the limit: %d %s, want 413", code, body)
+	}
+	for _, name := range []string{"whole-fake.docx", "whole-big.docx"} {
 		if _, err := os.Stat(g.srv.FilePath(name)); err == nil {
 			t.Errorf("the server holds %s", name)
 		}
