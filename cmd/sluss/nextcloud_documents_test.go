@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluss/sluss/crypto"
 	"github.com/sluss/sluss/pseudonym"
@@ -503,4 +505,78 @@ func TestNextcloudDocumentsChunks(t *testing.T) {
 	}
 	ncNoPersonalValues(t, "the audit log", audit)
 	ncNoPersonalValues(t, "the gateway's debug log", g.p.stderr.String())
+}
+
+// auditedChunks counts the chunk PUTs the gateway's audit log shows
+// answered with 201.
+func (g *ncGateway) auditedChunks(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(g.p.audit.String(), "\n") {
+		var ev struct {
+			Method, Path string
+			Status       int
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Method == http.MethodPut && strings.HasPrefix(ev.Path, "/remote.php/dav/uploads/") && ev.Status == http.StatusCreated {
+			n++
+		}
+	}
+	return n
+}
+
+// TestNextcloudDocumentsDesktopResume: in a documents service the
+// desktop client's upload of a file that is no document (23 MiB, under
+// limits.max_document_bytes) is spooled until its MOVE, since its name
+// comes only then. nextcloudcmd killed in the middle resumes from the
+// chunks the gateway lists for the upload folder, sends only the rest,
+// and the server ends up with one age file that `age -d` opens to the
+// file; nothing of it reached the server before the MOVE.
+func TestNextcloudDocumentsDesktopResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end Nextcloud")
+	}
+	bin := nextcloudcmd(t)
+	g := startNextcloudGatewayWith(t, ncSetup{options: "      options:\n        documents: \"true\"\n"})
+	g.srv.KeepRequests(true)
+	src := t.TempDir()
+	file := randomFile(t, src, "resume.bin", 23*mib)
+	cmd := g.syncCommand(t, bin, src, true, "--uplimit", "3000")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for g.auditedChunks(t) < 2 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the gateway took %d chunks in two minutes\n%s", g.auditedChunks(t), lastLines(out.String(), 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	before := g.auditedChunks(t)
+	for _, r := range g.srv.Requests() {
+		if r.Method == http.MethodPut {
+			t.Errorf("a chunk of an upload that names no file reached the server before its MOVE: %s", r.Path)
+		}
+	}
+	resumed, err := g.sync(t, bin, src, true)
+	if err != nil {
+		t.Fatalf("nextcloudcmd (resume): %v\n%s", err, lastLines(resumed, 60))
+	}
+	if !strings.Contains(resumed, "Resuming") {
+		t.Errorf("nextcloudcmd did not resume the upload:\n%s", lastLines(resumed, 60))
+	}
+	// 5 chunks of 5 000 001 bytes; those taken before the kill are not
+	// sent again.
+	if total := g.auditedChunks(t); total > 5 || total <= before {
+		t.Errorf("the gateway took %d chunks before the kill and %d in all, want the rest of 5 after", before, total)
+	}
+	if !g.storedFiles2(t, file) {
+		t.Error("resume.bin on the server does not decrypt to the file")
+	}
+	t.Logf("%d chunks taken before the kill, %d in all", before, g.auditedChunks(t))
 }
