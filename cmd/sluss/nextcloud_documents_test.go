@@ -457,6 +457,22 @@ func TestNextcloudDocumentsChunks(t *testing.T) {
 		}
 	}
 
+	// The desktop client's upload of a document past the limit names
+	// its file only at the MOVE: too late to wait, its chunks went up
+	// encrypted; the MOVE is refused and nothing is stored.
+	if code, body := alice("MKCOL", uploads+"4712", nil, map[string]string{"OC-Total-Length": strconv.Itoa(len(big))}); code != http.StatusCreated {
+		t.Fatalf("MKCOL: %d %s", code, body)
+	}
+	if code, body := alice(http.MethodPut, fmt.Sprintf("%s4712/%016d", uploads, 0), big, map[string]string{"OC-Chunk-Offset": "0"}); code != http.StatusCreated {
+		t.Fatalf("chunk 0 of a big upload that names no file: %d %s", code, body)
+	}
+	if code, body := alice("MOVE", uploads+"4712/.file", nil, map[string]string{"Destination": dest("big3.docx")}); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("MOVE of a big upload to a .docx: %d %s, want 413", code, body)
+	}
+	if _, err := os.Stat(g.srv.FilePath("big3.docx")); err == nil {
+		t.Error("the server holds big3.docx")
+	}
+
 	// Whole PUTs: the documents profile's rules, with the gateway's
 	// limits.
 	if code, body := alice(http.MethodPut, files+"whole.docx", letter, nil); code/100 != 2 {

@@ -292,8 +292,8 @@ func (p *pieceReader) Read(b []byte) (int, error) {
 // finishDocument ends a document upload: the spooled chunks are read as
 // one document and pseudonymized, the result is stored as chunks of the
 // upload folder and moved into place with its own OC-Total-Length. A
-// document that is refused ends the upload, here and at the server
-// (which holds nothing of it).
+// document refused for what it is ends the upload, here and at the
+// server (which holds nothing of it).
 func (c *call) finishDocument(info resumable.Info) (*http.Response, error) {
 	ctx := c.req.Context()
 	sp := c.spool()
@@ -319,8 +319,11 @@ func (c *call) finishDocument(info resumable.Info) (*http.Response, error) {
 	}
 	doc, err := c.x.PseudonymizeDocument(ctx, sp.Open(ctx, c.docKey(), pieces))
 	if err != nil {
+		// The document's own fault ends the upload; the gateway's (no
+		// pseudonymizer, the state store down) leaves it for the
+		// client to MOVE again.
 		var re *gateway.RefusedError
-		if errors.As(err, &re) {
+		if errors.As(err, &re) && re.Status/100 == 4 {
 			c.discardDocument()
 		}
 		return nil, err

@@ -362,6 +362,11 @@ func (c *call) finish() (*http.Response, error) {
 			}
 			mode = modeFile
 		}
+		if mode == modeFile && modeOf(dest) == modeDocument && max(info.Size, info.Offset) > c.x.MaxDocumentBytes() {
+			// Begun without a name and too large to wait for one: its
+			// chunks went up encrypted, and stay in the upload folder.
+			return nil, refusal(http.StatusRequestEntityTooLarge, "the document is larger than the gateway pseudonymizes (limits.max_document_bytes), so it was not stored", nil)
+		}
 		if mode != "" && mode != modeOf(dest) {
 			return nil, refusal(http.StatusBadRequest, "the upload was begun for a file of another kind (office document or not) than its destination: upload it again under its name", nil)
 		}
