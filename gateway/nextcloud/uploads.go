@@ -138,7 +138,8 @@ func (c *call) create() (*http.Response, error) {
 		numbering = numberingV2
 	}
 	// In a documents service, an upload that names its file decides its
-	// mode now; one that does not, at its first chunk.
+	// mode now; one that does not is pending if it fits a document (its
+	// MOVE decides), and is otherwise decided by its first chunk.
 	mode := ""
 	switch {
 	case !c.documents:
