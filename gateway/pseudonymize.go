@@ -168,6 +168,15 @@ func (t Pseudonymize) TransformRequest(x *Exchange, req *http.Request) error {
 	return nil
 }
 
+// LimitedTransformer is a request transformer of a protocol adapter that
+// wraps the core's own (Pseudonymize, PseudonymizeDocuments) and hands
+// them the gateway's limits when the service is built, as the core's own
+// are given them.
+type LimitedTransformer interface {
+	RequestTransformer
+	WithLimits(Limits) RequestTransformer
+}
+
 // setLimits gives the service's transformers the gateway's limits.
 func (s *Service) setLimits(l Limits) {
 	for i := range s.Rules {
@@ -179,6 +188,8 @@ func (s *Service) setLimits(l Limits) {
 			case PseudonymizeDocuments:
 				ps.Limits = l
 				s.Rules[i].Request[k] = ps
+			case LimitedTransformer:
+				s.Rules[i].Request[k] = ps.WithLimits(l)
 			}
 		}
 		for k, t := range s.Rules[i].Response {

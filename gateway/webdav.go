@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"bytes"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 
@@ -25,8 +28,17 @@ const maxListing = 16 << 20
 // property, which its desktop client reads into the same field as
 // getcontentlength); a folder's oc:size, the sum of what it holds, stays
 // the provider's, since the number of files in it is not known.
+//
+// With Documents (a service whose office documents are pseudonymized
+// inside, not encrypted), a file whose name is an office document's
+// (see [IsDocument]) keeps the sizes listed: it is stored as the
+// pseudonymized document, not as an age file, so no age overhead is
+// taken off. A file named so that the gateway encrypted all the same (it
+// was uploaded under a type that is not a document's) is then listed at
+// its stored size.
 type WebDAVSizes struct {
-	OCSize bool
+	OCSize    bool
+	Documents bool
 }
 
 var (
@@ -35,6 +47,25 @@ var (
 	davCollection     = regexp.MustCompile(`<(?:[A-Za-z0-9_.-]+:)?collection\s*/>`)
 	ocSizeProp        = regexp.MustCompile(`(<(?:[A-Za-z0-9_.-]+:)?size(?:\s[^>]*)?>)\s*(\d+)\s*(</)`)
 )
+
+var davHref = regexp.MustCompile(`<(?:[A-Za-z0-9_.-]+:)?href(?:\s[^>]*)?>([^<]*)</`)
+
+// documentEntry says whether a listing's entry is a file named as an
+// office document.
+func documentEntry(entry []byte) bool {
+	if davCollection.Match(entry) {
+		return false
+	}
+	m := davHref.FindSubmatch(entry)
+	if m == nil {
+		return false
+	}
+	href := html.UnescapeString(string(m[1]))
+	if u, err := url.Parse(href); err == nil {
+		href = u.Path
+	}
+	return IsDocument(path.Base(href), "")
+}
 
 func (w WebDAVSizes) TransformResponse(x *Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
 	resp, err := next.RoundTrip(req)
@@ -75,15 +106,16 @@ func (w WebDAVSizes) TransformResponse(x *Exchange, req *http.Request, next http
 			return append(append(append([]byte{}, sm[1]...), strconv.FormatInt(ps, 10)...), sm[3]...)
 		}
 	}
-	body = contentLengthProp.ReplaceAllFunc(body, plain(contentLengthProp))
-	if w.OCSize {
-		body = davResponse.ReplaceAllFunc(body, func(entry []byte) []byte {
-			if davCollection.Match(entry) {
-				return entry
-			}
-			return ocSizeProp.ReplaceAllFunc(entry, plain(ocSizeProp))
-		})
-	}
+	body = davResponse.ReplaceAllFunc(body, func(entry []byte) []byte {
+		if w.Documents && documentEntry(entry) {
+			return entry
+		}
+		entry = contentLengthProp.ReplaceAllFunc(entry, plain(contentLengthProp))
+		if w.OCSize && !davCollection.Match(entry) {
+			entry = ocSizeProp.ReplaceAllFunc(entry, plain(ocSizeProp))
+		}
+		return entry
+	})
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))

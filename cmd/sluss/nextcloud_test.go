@@ -32,12 +32,28 @@ type ncGateway struct {
 	base     string // https://cloud.example.com:PORT
 	identity string // exported identity file, for age -d
 	caFile   string // the gateway's CA
+	// chunkSize is the desktop client's chunk size; 0: ncChunkSize.
+	chunkSize int
 }
 
 // startNextcloudGateway starts the test server and the gateway; users,
 // if any, are written to a users file, each in a group of its own.
 func startNextcloudGateway(t *testing.T, users ...s3User) *ncGateway {
 	t.Helper()
+	return startNextcloudGatewayWith(t, ncSetup{users: users})
+}
+
+// ncSetup is what a test changes in the gateway's configuration.
+type ncSetup struct {
+	users []s3User
+	// options and gateway are YAML lines: the service's (indented
+	// under it) and the gateway's (limits…).
+	options, gateway string
+}
+
+func startNextcloudGatewayWith(t *testing.T, setup ncSetup) *ncGateway {
+	t.Helper()
+	users := setup.users
 	srv := nextcloudtest.Start(t)
 	g := &ncGateway{srv: srv, bin: buildSluss(t), dir: t.TempDir()}
 	g.base = "https://" + nextcloudtest.Host + ":" + srv.Port
@@ -62,13 +78,13 @@ gateway:
   upstream_ca: %s
   resolve:
     %s: [127.0.0.1]
-%s  services:
+%s%s  services:
     - name: cloud
       hosts: [%s]
       profile: nextcloud
       ports: [%s]
       allow_loopback: true
-`, filepath.Join(g.dir, "keys"), srv.CAFile, nextcloudtest.Host, usersCfg.String(), nextcloudtest.Host, srv.Port)), 0o600)
+%s`, filepath.Join(g.dir, "keys"), srv.CAFile, nextcloudtest.Host, usersCfg.String(), setup.gateway, nextcloudtest.Host, srv.Port, setup.options)), 0o600)
 	g.p = startServeBinary(t, g.bin, "--config", cfg, "--debug")
 	out, err := exec.Command(g.bin, "keys", "export-identity", "--config", cfg, "--"+exportConsentFlag).Output()
 	if err != nil {
@@ -129,11 +145,15 @@ func (g *ncGateway) sync(t *testing.T, bin, dir string, trustCA bool) (string, e
 // syncCommand is the nextcloudcmd command sync runs, with extra flags.
 func (g *ncGateway) syncCommand(t *testing.T, bin, dir string, trustCA bool, extra ...string) *exec.Cmd {
 	t.Helper()
+	chunk := ncChunkSize
+	if g.chunkSize > 0 {
+		chunk = g.chunkSize
+	}
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C.UTF-8",
-		fmt.Sprintf("OWNCLOUD_CHUNK_SIZE=%d", ncChunkSize),
-		fmt.Sprintf("OWNCLOUD_MIN_CHUNK_SIZE=%d", ncChunkSize),
-		fmt.Sprintf("OWNCLOUD_MAX_CHUNK_SIZE=%d", ncChunkSize),
+		fmt.Sprintf("OWNCLOUD_CHUNK_SIZE=%d", chunk),
+		fmt.Sprintf("OWNCLOUD_MIN_CHUNK_SIZE=%d", chunk),
+		fmt.Sprintf("OWNCLOUD_MAX_CHUNK_SIZE=%d", chunk),
 		"OWNCLOUD_TARGET_CHUNK_UPLOAD_DURATION=0",
 		"QT_QPA_PLATFORM=offscreen",
 	}

@@ -20,6 +20,19 @@ type keepAccount struct {
 	inner gateway.RequestTransformer
 }
 
+// WithLimits gives the wrapped transformer the gateway's limits.
+func (k keepAccount) WithLimits(l gateway.Limits) gateway.RequestTransformer {
+	switch t := k.inner.(type) {
+	case gateway.Pseudonymize:
+		t.Limits = l
+		k.inner = t
+	case gateway.PseudonymizeDocuments:
+		t.Limits = l
+		k.inner = t
+	}
+	return k
+}
+
 func (k keepAccount) TransformRequest(x *gateway.Exchange, req *http.Request) error {
 	path, pathOK := accountOf(req.URL.EscapedPath())
 	dest, destURL := "", (*url.URL)(nil)

@@ -34,14 +34,34 @@ type Adapter struct {
 	order chunkOrder
 }
 
-// Profile builds the rules of a nextcloud service. It takes no options.
+// optionDocuments is the profile's one option: "true" has office
+// documents pseudonymized inside instead of encrypted (documents.go).
+const optionDocuments = "documents"
+
+// Profile builds the rules of a nextcloud service. Its one option is
+// documents: "true" (or "false", the default).
 func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
-	for k := range options {
-		return nil, fmt.Errorf("unknown option %q (the nextcloud profile takes none)", k)
+	documents := false
+	for k, v := range options {
+		if k != optionDocuments {
+			return nil, fmt.Errorf("unknown option %q (the nextcloud profile takes %s)", k, optionDocuments)
+		}
+		switch v {
+		case "true":
+			documents = true
+		case "false", "":
+		default:
+			return nil, fmt.Errorf("option %s must be \"true\" or \"false\", not %q", optionDocuments, v)
+		}
 	}
 	webdav, err := gateway.ProfileRules("webdav")
 	if err != nil {
 		return nil, err
+	}
+	if documents {
+		if webdav, err = documentRules(webdav); err != nil {
+			return nil, err
+		}
 	}
 	meta := []gateway.RequestTransformer{gateway.Pseudonymize{MarkupAsText: true}}
 	rules := []gateway.Rule{
@@ -50,7 +70,7 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 			// left to the adapter, which never forwards them.
 			Path:      uploadsPrefix + "*",
 			Request:   []gateway.RequestTransformer{refuseDotSegments{}, keepAccount{gateway.Pseudonymize{EncryptedBody: true}}},
-			Response:  []gateway.ResponseTransformer{gateway.Reidentify{}, &chunked{a: a}},
+			Response:  []gateway.ResponseTransformer{gateway.Reidentify{}, &chunked{a: a, documents: documents}},
 			WebSocket: gateway.WebSocketRefuse,
 		},
 		{
@@ -71,7 +91,8 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 			ru.Request = append([]gateway.RequestTransformer{refuseV1{}}, ru.Request...)
 		}
 		for i, t := range ru.Request {
-			if _, ok := t.(gateway.Pseudonymize); ok {
+			switch t.(type) {
+			case gateway.Pseudonymize, gateway.PseudonymizeDocuments:
 				ru.Request = slices.Clone(ru.Request)
 				ru.Request[i] = keepAccount{t}
 				// What the webdav rules derive for WebSockets.
@@ -82,7 +103,7 @@ func (a *Adapter) Profile(options map[string]string) ([]gateway.Rule, error) {
 		for i, t := range ru.Response {
 			if _, ok := t.(gateway.WebDAVSizes); ok {
 				ru.Response = slices.Clone(ru.Response)
-				ru.Response[i] = gateway.WebDAVSizes{OCSize: true}
+				ru.Response[i] = gateway.WebDAVSizes{OCSize: true, Documents: documents}
 			}
 		}
 		rules = append(rules, ru)

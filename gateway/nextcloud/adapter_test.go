@@ -154,3 +154,49 @@ func TestRefuseDotSegments(t *testing.T) {
 		t.Error("a Destination with .. segments was let through")
 	}
 }
+
+func TestProfileOptions(t *testing.T) {
+	a := &Adapter{}
+	for _, opts := range []map[string]string{nil, {"documents": "true"}, {"documents": "false"}} {
+		if _, err := a.Profile(opts); err != nil {
+			t.Errorf("%v: %v", opts, err)
+		}
+	}
+	for _, opts := range []map[string]string{{"documents": "yes"}, {"documents": "TRUE"}, {"region": "x"}} {
+		if _, err := a.Profile(opts); err == nil {
+			t.Errorf("%v was accepted", opts)
+		}
+	}
+	// With documents, whole uploads and downloads go by the documents
+	// profile's transformers (wrapped to keep the account), the rest by
+	// webdav's.
+	rules, err := a.Profile(map[string]string{"documents": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var put, get bool
+	for _, ru := range rules {
+		for _, tr := range ru.Request {
+			if k, ok := tr.(keepAccount); ok {
+				if _, ok := k.inner.(gateway.PseudonymizeDocuments); ok {
+					put = true
+				}
+			}
+		}
+		for _, tr := range ru.Response {
+			if _, ok := tr.(gateway.ReidentifyDocuments); ok {
+				get = true
+			}
+			if w, ok := tr.(gateway.WebDAVSizes); ok && !w.Documents {
+				t.Error("listings of a documents service take age overhead off documents' sizes")
+			}
+		}
+	}
+	if !put || !get {
+		t.Errorf("documents rules: PseudonymizeDocuments %v, ReidentifyDocuments %v", put, get)
+	}
+	lim := gateway.Limits{MaxDocumentBytes: 4711}
+	if k := (keepAccount{gateway.PseudonymizeDocuments{}}).WithLimits(lim).(keepAccount); k.inner.(gateway.PseudonymizeDocuments).Limits != lim {
+		t.Error("keepAccount does not hand the limits on")
+	}
+}

@@ -32,7 +32,17 @@
 //     (POST /remote.php/dav/bulk; the capability is removed from the
 //     capabilities the client reads) and chunking v1 (PUTs named
 //     …-chunking-ID-COUNT-INDEX, whose pieces would be sealed as files of
-//     their own).
+//     their own);
+//   - with the option documents: "true" (documents.go), office documents
+//     are pseudonymized inside instead of encrypted: whole PUTs and GETs
+//     by the documents profile's rules, chunked uploads spooled in the
+//     upload state (uploads.Spool) until the final MOVE, which
+//     pseudonymizes the document and stores it as chunks of the upload
+//     folder and a MOVE with its new OC-Total-Length. The mode is kept in
+//     the upload state from the MKCOL's or the first chunk's Destination;
+//     an upload that names no file before its MOVE (the desktop client's)
+//     and fits a document is spooled pending, then pseudonymized or
+//     encrypted through the engine by the MOVE's Destination.
 //
 // The account in WebDAV paths (/remote.php/dav/files/ACCOUNT/…, also in
 // Destination) is left as the client wrote it (account.go): it is the

@@ -34,6 +34,9 @@ const (
 // chunked is the transformer of the uploads tree.
 type chunked struct {
 	a *Adapter
+	// documents: office documents are spooled and pseudonymized
+	// (documents.go) instead of encrypted.
+	documents bool
 }
 
 // call is one request to the uploads tree.
@@ -43,6 +46,8 @@ type call struct {
 	x    *gateway.Exchange
 	req  *http.Request // as pseudonymized by the core
 	next http.RoundTripper
+	// documents: the service pseudonymizes office documents.
+	documents bool
 
 	folder string // escaped path of the upload folder, as sent upstream
 	chunk  string // the last segment below it ("" for the folder)
@@ -50,7 +55,7 @@ type call struct {
 }
 
 func (t *chunked) TransformResponse(x *gateway.Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
-	c := &call{a: t.a, x: x, req: req, next: next}
+	c := &call{a: t.a, x: x, req: req, next: next, documents: t.documents}
 	c.e = &resumable.Engine{State: t.a.State, Keys: x.Keys, TTL: t.a.TTL, SeqWait: t.a.SeqWait}
 	resp, err := c.serve()
 	if req.Body != nil {
@@ -128,13 +133,32 @@ func (c *call) create() (*http.Response, error) {
 		size = n
 	}
 	numbering := numberingFromZero
-	if c.req.Header.Get("Destination") != "" {
+	dest := c.req.Header.Get("Destination")
+	if dest != "" {
 		numbering = numberingV2
+	}
+	// In a documents service, an upload that names its file decides its
+	// mode now; one that does not is pending if it fits a document (its
+	// MOVE decides), and is otherwise decided by its first chunk.
+	mode := ""
+	switch {
+	case !c.documents:
+	case dest != "":
+		mode = modeOf(dest)
+		if mode == modeDocument && size > c.x.MaxDocumentBytes() {
+			return nil, errDocumentTooLarge
+		}
+	case size >= 0 && size <= c.x.MaxDocumentBytes():
+		mode = modePending
 	}
 	var resp *http.Response
 	_, err := c.e.Begin(c.req.Context(), resumable.Options{Size: size, Pieces: true}, func(cipherSize int64) (string, map[string]string, error) {
 		h := http.Header{}
-		if cipherSize >= 0 {
+		if mode == modeDocument && size >= 0 {
+			// The pseudonymized document's size is known at the end
+			// only: the client's, for the server's quota check.
+			h.Set("OC-Total-Length", strconv.FormatInt(size, 10))
+		} else if cipherSize >= 0 {
 			h.Set("OC-Total-Length", strconv.FormatInt(cipherSize, 10))
 		}
 		copyHeaders(h, c.req.Header, "Destination")
@@ -150,6 +174,16 @@ func (c *call) create() (*http.Response, error) {
 		// forgotten (it expires uploads sooner) gives way to this one.
 		if err := c.e.Abort(c.req.Context(), c.key); err != nil && !errors.Is(err, resumable.ErrNotFound) {
 			return "", nil, err
+		}
+		if c.documents {
+			if err := c.forgetDocument(c.req.Context()); err != nil {
+				return "", nil, err
+			}
+			if mode != "" {
+				if _, err := c.decideMode(c.req.Context(), mode); err != nil {
+					return "", nil, err
+				}
+			}
 		}
 		return c.key, map[string]string{metaNumbering: numbering}, nil
 	})
@@ -208,6 +242,15 @@ func (c *call) putChunk() (*http.Response, error) {
 	}
 	if c.req.ContentLength < 0 {
 		return nil, refusal(http.StatusLengthRequired, "a chunk needs a Content-Length", nil)
+	}
+	if c.documents {
+		mode, err := c.decideMode(ctx, modeOf(c.req.Header.Get("Destination")))
+		if err != nil {
+			return nil, err
+		}
+		if mode == modeDocument || mode == modePending {
+			return c.spoolChunk(info, mode)
+		}
 	}
 	var seq int
 	offset := int64(-1)
@@ -302,6 +345,36 @@ func (c *call) finish() (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.documents {
+		mode, err := c.mode(ctx)
+		if err != nil {
+			return nil, err
+		}
+		dest := c.req.Header.Get("Destination")
+		if mode == modePending {
+			if namesDocument(dest) {
+				return c.finishDocument(info)
+			}
+			if err := c.replay(); err != nil {
+				return nil, err
+			}
+			if info, err = c.e.Status(ctx, c.key); err != nil {
+				return nil, err
+			}
+			mode = modeFile
+		}
+		if mode == modeFile && modeOf(dest) == modeDocument && max(info.Size, info.Offset) > c.x.MaxDocumentBytes() {
+			// Begun without a name and too large to wait for one: its
+			// chunks went up encrypted, and stay in the upload folder.
+			return nil, refusal(http.StatusRequestEntityTooLarge, "the document is larger than the gateway pseudonymizes (limits.max_document_bytes), so it was not stored", nil)
+		}
+		if mode != "" && mode != modeOf(dest) {
+			return nil, refusal(http.StatusBadRequest, "the upload was begun for a file of another kind (office document or not) than its destination: upload it again under its name", nil)
+		}
+		if mode == modeDocument {
+			return c.finishDocument(info)
+		}
+	}
 	if v := c.req.Header.Get("OC-Total-Length"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
@@ -346,6 +419,12 @@ func (c *call) abort() (*http.Response, error) {
 	}
 	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotFound {
 		c.a.order.forget(c.key)
+		if c.documents {
+			if err := c.forgetDocument(c.req.Context()); err != nil {
+				resp.Body.Close()
+				return nil, err
+			}
+		}
 		if err := c.e.Abort(c.req.Context(), c.key); err != nil && !errors.Is(err, resumable.ErrNotFound) {
 			resp.Body.Close()
 			return nil, err
@@ -386,8 +465,32 @@ func (c *call) list() (*http.Response, error) {
 		}
 		b.WriteString("</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>")
 	}
-	entry(c.folder+"/", info.Offset, true)
-	if c.req.Header.Get("Depth") != "0" {
+	mode := ""
+	if c.documents {
+		if mode, err = c.mode(c.req.Context()); err != nil {
+			return nil, err
+		}
+	}
+	if mode == modeDocument || mode == modePending {
+		// A document's chunks are in the spool, by their numbers.
+		pieces, err := c.spool().Pieces(c.req.Context(), c.docKey())
+		if err != nil {
+			return nil, stateError(err)
+		}
+		var total int64
+		for _, p := range pieces {
+			total += p.Size
+		}
+		entry(c.folder+"/", total, true)
+		for _, p := range pieces {
+			if seq, err := strconv.Atoi(p.Name); err == nil && c.req.Header.Get("Depth") != "0" {
+				entry(c.folder+"/"+chunkName(seq, info.Meta[metaNumbering]), p.Size, false)
+			}
+		}
+	} else {
+		entry(c.folder+"/", info.Offset, true)
+	}
+	if c.req.Header.Get("Depth") != "0" && mode != modeDocument && mode != modePending {
 		for _, p := range info.Pieces {
 			switch {
 			case p.Seq > 0:
