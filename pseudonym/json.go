@@ -2,6 +2,7 @@ package pseudonym
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -75,7 +76,7 @@ func (s *session) transformJSON(ctx context.Context, r io.Reader, w io.Writer) e
 		if err != nil {
 			return err
 		}
-		if err := j.value(c, false, 0); err != nil {
+		if err := j.value(c, fieldOther, 0); err != nil {
 			return err
 		}
 		values++
@@ -122,7 +123,7 @@ func (j *jsonRewriter) next(what string) (byte, error) {
 	return c, err
 }
 
-func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
+func (j *jsonRewriter) value(c byte, field fieldKind, depth int) error {
 	if depth > maxJSONDepth {
 		return j.errf("nesting deeper than %d", maxJSONDepth)
 	}
@@ -143,13 +144,20 @@ func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
 			if c != '"' {
 				return j.errf("want object key")
 			}
-			isName, err := j.str(true, false)
+			isName, err := j.str(true, fieldOther)
 			if err != nil {
 				return err
 			}
 			j.keyBuf = appendLower(j.keyBuf[:0], j.lastStr)
 			isType := typeKeys[string(j.keyBuf)]
-			isName = isName && !orgRecord
+			kind := fieldOther
+			switch {
+			case orgRecord:
+			case isName:
+				kind = fieldName
+			case personKeys[string(j.keyBuf)]:
+				kind = fieldPerson
+			}
 			if c, err = j.next(":"); err != nil {
 				return err
 			}
@@ -160,7 +168,7 @@ func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
 			if c, err = j.next("value"); err != nil {
 				return err
 			}
-			if err := j.value(c, isName, depth+1); err != nil {
+			if err := j.value(c, kind, depth+1); err != nil {
 				return err
 			}
 			if isType && c == '"' && orgType(j.lastStr) {
@@ -190,7 +198,7 @@ func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
 			return j.w.WriteByte(c)
 		}
 		for {
-			if err := j.value(c, nameField, depth+1); err != nil {
+			if err := j.value(c, field, depth+1); err != nil {
 				return err
 			}
 			if c, err = j.next(", or ]"); err != nil {
@@ -208,7 +216,7 @@ func (j *jsonRewriter) value(c byte, nameField bool, depth int) error {
 			}
 		}
 	case c == '"':
-		_, err := j.str(false, nameField)
+		_, err := j.str(false, field)
 		return err
 	case c == 't':
 		return j.literal("true")
@@ -328,7 +336,7 @@ func writeBytes(w *bufio.Writer, b []byte) {
 // str reads a string after its opening quote, decodes it with an offset
 // map, rewrites it and writes it with its quotes. For a key it reports
 // whether the key names a configured name field.
-func (j *jsonRewriter) str(key, nameField bool) (bool, error) {
+func (j *jsonRewriter) str(key bool, field fieldKind) (bool, error) {
 	j.raw, j.dec, j.offs = j.raw[:0], j.dec[:0], j.offs[:0]
 	escaped := false // until the first escape, dec is raw and offs the identity
 	for {
@@ -431,7 +439,9 @@ func (j *jsonRewriter) str(key, nameField bool) (bool, error) {
 		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, false)
 		j.s.pnrOnly = false
 	} else {
-		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, nameField)
+		whole := field == fieldName ||
+			field == fieldPerson && j.s.p.detectNames && j.s.names.columnCell(bytes.TrimSpace(dec))
+		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, whole)
 	}
 	j.w.Write(j.out)
 	j.w.WriteByte('"')

@@ -134,6 +134,33 @@ var orgTypeEndings = []string{
 	"club", "business", "institution", "unit", "team", "group", "grupp", "avdelning",
 }
 
+// fieldKind is what a JSON key says of the value after it.
+type fieldKind uint8
+
+const (
+	fieldOther  fieldKind = iota
+	fieldName             // a configured name field: the value is a name, whole
+	fieldPerson           // a key that points at a person: a name if shaped like one
+)
+
+// personKeys are JSON keys whose value is a person when it is shaped like
+// a name (columnCell: the test of a register's cells): the sender of a
+// chat message ("from": "Wanida Chaiyasit"), an author, an owner. Their
+// values may be other things too ("from": "Stockholm", "user": "u123",
+// "displayName": "Allmänt"), which are no name by that test and go to the
+// free-text detectors as any value does.
+var personKeys = map[string]bool{
+	"from": true, "to": true, "cc": true, "sender": true, "recipient": true, "author": true,
+	"user": true, "username": true, "displayname": true, "display_name": true,
+	"från": true, "avsändare": true, "avsandare": true, "mottagare": true,
+	"created_by": true, "createdby": true, "modified_by": true, "modifiedby": true,
+	"updated_by": true, "updatedby": true, "skapad_av": true, "skapadav": true,
+	"owner": true, "ägare": true, "agare": true, "assignee": true, "reporter": true,
+	"contact": true, "kontakt": true, "speaker": true, "talare": true,
+	"participant": true, "participants": true, "attendees": true, "members": true,
+	"ansvarig": true, "responsible": true, "signerad_av": true, "signed_by": true,
+}
+
 // typeKeys are the keys whose value says what a record describes.
 var typeKeys = map[string]bool{
 	"typ": true, "type": true, "kategori": true, "category": true, "slag": true, "kind": true,

@@ -1926,7 +1926,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			cue = true
 		}
 	}
-	if first.gapSlash {
+	// "mamma till Ebbe", "handläggare till Milo": a role or relation and
+	// "till" cue the word after as a person, as the role alone would.
+	relationTill := k > 1 && first.gapJoin && ws[k-1].gapJoin && ws[k-1].shape == shapeLower &&
+		string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "till" &&
+		d.facts(b[ws[k-2].start:ws[k-2].end]).strongCue
+	if first.gapSlash || relationTill {
 		cue = true
 	}
 	if !cue && len(dst) > 0 && k > 0 && dst[len(dst)-1].end >= ws[k-1].start && ws[k-1].shape != shapeLower {
@@ -1979,11 +1984,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
 			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
 				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
-			if k > 1 && first.gapJoin && ws[k-1].gapJoin && ws[k-1].shape == shapeLower &&
-				string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "till" &&
-				d.facts(b[ws[k-2].start:ws[k-2].end]).strongCue {
-				// "mamma till Alva", "handläggare till Milo": the relation
-				// names the person; "till" is no place preposition here.
+			if relationTill {
+				// The relation names the person; "till" is no place
+				// preposition here.
 				c.strongCue, c.locative, c.inLocative = true, false, false
 			}
 		} else if p := ws[j-1]; p.shape == shapeInitial {

@@ -22,6 +22,10 @@ func TestNameContext(t *testing.T) {
 		// A role word or a personnummer next to words the lists lack or
 		// hold as ordinary words.
 		{"Patienten Tolvan Tolvansson, 19121212-1212, kom in i dag.", []string{"Tolvan", "Tolvansson"}},
+		// A relation and "till": the word after is the person, known or not.
+		{"Jag är mamma till Ebbe.", []string{"Ebbe"}},
+		{"Hon är handläggare till Zorbek sedan i våras.", []string{"Zorbek"}},
+		{"Vi åkte till Malmö i går.", nil},
 		{"Hon heter Aino Kärkkäinen, 19580417-1394, och bor i Luleå.", []string{"Aino", "Kärkkäinen"}},
 		{"Handläggare: Yusra Osman. Beslut fattas senare.", []string{"Yusra", "Osman"}},
 		{"Klienten Gullan kom i tid. Gullan var glad.", []string{"Gullan", "Gullan"}},

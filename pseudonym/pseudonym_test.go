@@ -363,3 +363,26 @@ func TestMayHoldIdentifier(t *testing.T) {
 		}
 	}
 }
+
+// A key that points at a person (a message's sender, an author) makes a
+// value shaped like a name a name, whole, even one no list holds; other
+// values of such keys (a place, an id, a channel) stay.
+func TestJSONPersonKeys(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	in := `{"messages":[{"from":"Wanida Chaiyasit","text":"ja"},{"from":"Stockholm","to":"2024-05-01"},` +
+		`{"author":{"user":"u123","displayName":"Allmänt"}},{"createdBy":{"displayName":"Hibaaq Jaamac"}}]}`
+	out, err := io.ReadAll(p.Reader(context.Background(), FormatJSON, strings.NewReader(in), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"Wanida", "Chaiyasit", "Hibaaq", "Jaamac"} {
+		if bytes.Contains(out, []byte(gone)) {
+			t.Errorf("%s left in %s", gone, out)
+		}
+	}
+	for _, kept := range []string{`"Stockholm"`, `"2024-05-01"`, `"u123"`, `"Allmänt"`, `"ja"`} {
+		if !bytes.Contains(out, []byte(kept)) {
+			t.Errorf("%s replaced in %s", kept, out)
+		}
+	}
+}
