@@ -71,25 +71,14 @@ func checkPieceName(name string) error {
 }
 
 // Put stores a piece of the upload, read from r to its end, replacing a
-// piece of the same name. max bounds the upload's pieces together (the
-// others as listed when Put starts, plus this one): past it Put stops
-// reading and returns [ErrSpoolFull], and nothing of the piece counts.
+// piece of the same name. max bounds the upload's pieces together, those
+// stored and those being put at the same time on any gateway (each block
+// is reserved in the upload's ledger before it is written): past it Put
+// stops reading and returns [ErrSpoolFull], and nothing of the piece
+// counts. A piece being replaced counts until its replacement is stored.
 func (s *Spool) Put(ctx context.Context, upload, name string, r io.Reader, max int64) (SpoolPiece, error) {
 	if err := checkPieceName(name); err != nil {
 		return SpoolPiece{}, err
-	}
-	pieces, err := s.Pieces(ctx, upload)
-	if err != nil {
-		return SpoolPiece{}, err
-	}
-	var others int64
-	var old *SpoolPiece
-	for i := range pieces {
-		if pieces[i].Name == name {
-			old = &pieces[i]
-			continue
-		}
-		others += pieces[i].Size
 	}
 	var g [8]byte
 	rand.Read(g[:])
@@ -98,19 +87,29 @@ func (s *Spool) Put(ctx context.Context, upload, name string, r io.Reader, max i
 	h := sha256.New()
 	buf := make([]byte, SpoolBlock)
 	fail := func(err error) (SpoolPiece, error) {
-		// The blocks written so far belong to no index entry: drop them.
-		s.State.DeletePrefix(context.WithoutCancel(ctx), prefix)
+		// The blocks written so far belong to no index entry: drop them,
+		// and their reservation.
+		bg := context.WithoutCancel(ctx)
+		s.State.DeletePrefix(bg, prefix)
+		s.ledger(bg, upload, func(l *spoolLedger) error { delete(l.Putting, p.Gen); return nil })
 		return SpoolPiece{}, err
 	}
 	for block := 0; ; block++ {
 		n, rerr := fill(r, buf)
 		if n > 0 {
-			if others+p.Size+int64(n) > max {
-				return fail(ErrSpoolFull)
+			err := s.ledger(ctx, upload, func(l *spoolLedger) error {
+				if l.total()+int64(n) > max {
+					return ErrSpoolFull
+				}
+				l.Putting[p.Gen] = spoolPutting{Bytes: p.Size + int64(n), Until: time.Now().Add(spoolPutTTL)}
+				return nil
+			})
+			if err != nil {
+				return fail(err)
 			}
 			h.Write(buf[:n])
 			v := buf[:n]
-			err := s.State.Update(ctx, fmt.Sprintf("%s%06d", prefix, block), s.ttl(), func([]byte) ([]byte, error) { return v, nil })
+			err = s.State.Update(ctx, fmt.Sprintf("%s%06d", prefix, block), s.ttl(), func([]byte) ([]byte, error) { return v, nil })
 			if err != nil {
 				return fail(err)
 			}
@@ -125,13 +124,87 @@ func (s *Spool) Put(ctx context.Context, upload, name string, r io.Reader, max i
 	}
 	p.SHA256 = h.Sum(nil)
 	entry, _ := json.Marshal(p)
-	if err := s.State.Update(ctx, spoolIndex(upload)+name, s.ttl(), func([]byte) ([]byte, error) { return entry, nil }); err != nil {
+	var old SpoolPiece
+	err := s.State.Update(ctx, spoolIndex(upload)+name, s.ttl(), func(prev []byte) ([]byte, error) {
+		old = SpoolPiece{}
+		if prev != nil {
+			json.Unmarshal(prev, &old)
+		}
+		return entry, nil
+	})
+	if err != nil {
 		return fail(err)
 	}
-	if old != nil && old.Gen != p.Gen {
+	// The piece moves from the reservations to the stored total, less the
+	// piece it replaced (whichever put was last, its blocks are dropped).
+	s.ledger(context.WithoutCancel(ctx), upload, func(l *spoolLedger) error {
+		delete(l.Putting, p.Gen)
+		l.Stored = max64(0, l.Stored+p.Size-old.Size)
+		return nil
+	})
+	if old.Gen != "" && old.Gen != p.Gen {
 		s.State.DeletePrefix(context.WithoutCancel(ctx), spoolBlocks(upload)+name+"/"+old.Gen+"/")
 	}
 	return p, nil
+}
+
+// spoolPutTTL is how long a reservation of a put lasts without a new
+// block: a gateway that died mid-piece frees its share of the bound.
+const spoolPutTTL = 10 * time.Minute
+
+// spoolLedger is an upload's account of its bytes: those of stored pieces
+// and those being put, by the generation putting them.
+type spoolLedger struct {
+	Stored  int64                   `json:"stored"`
+	Putting map[string]spoolPutting `json:"putting,omitempty"`
+}
+
+type spoolPutting struct {
+	Bytes int64     `json:"bytes"`
+	Until time.Time `json:"until"`
+}
+
+func (l *spoolLedger) total() int64 {
+	n := l.Stored
+	for _, p := range l.Putting {
+		n += p.Bytes
+	}
+	return n
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func spoolLedgerKey(upload string) string { return upload + "/s/l" }
+
+// ledger changes the upload's ledger atomically with fn (reservations
+// past their time dropped first).
+func (s *Spool) ledger(ctx context.Context, upload string, fn func(*spoolLedger) error) error {
+	return s.State.Update(ctx, spoolLedgerKey(upload), s.ttl(), func(old []byte) ([]byte, error) {
+		var l spoolLedger
+		if old != nil {
+			if err := json.Unmarshal(old, &l); err != nil {
+				return nil, fmt.Errorf("spool: ledger: %w", err)
+			}
+		}
+		if l.Putting == nil {
+			l.Putting = map[string]spoolPutting{}
+		}
+		now := time.Now()
+		for g, p := range l.Putting {
+			if now.After(p.Until) {
+				delete(l.Putting, g)
+			}
+		}
+		if err := fn(&l); err != nil {
+			return nil, err
+		}
+		return json.Marshal(l)
+	})
 }
 
 // fill reads into buf until it is full or r ends. Only io.EOF ends the
@@ -237,5 +310,8 @@ func (s *Spool) Delete(ctx context.Context, upload string) error {
 	if err := s.State.DeletePrefix(ctx, spoolIndex(upload)); err != nil {
 		return err
 	}
-	return s.State.DeletePrefix(ctx, spoolBlocks(upload))
+	if err := s.State.DeletePrefix(ctx, spoolBlocks(upload)); err != nil {
+		return err
+	}
+	return s.State.DeletePrefix(ctx, spoolLedgerKey(upload))
 }

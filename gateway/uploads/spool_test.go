@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -99,3 +101,50 @@ func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection re
 type eofReader struct{ err error }
 
 func (r eofReader) Read([]byte) (int, error) { return 0, r.err }
+
+// Pieces put at the same time share the upload's bound: however they
+// interleave, what is stored never passes it, and a refused or broken
+// piece gives its reservation back.
+func TestSpoolConcurrentBound(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t)
+	sp := &Spool{State: st}
+	const piece, max = 4 * SpoolBlock, 10 * SpoolBlock
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp.Put(ctx, "up/c", fmt.Sprintf("%05d", i), bytes.NewReader(make([]byte, piece)), max)
+		}()
+	}
+	wg.Wait()
+	n, err := sp.Size(ctx, "up/c")
+	if err != nil || n > max || n == 0 {
+		t.Fatalf("%d bytes stored under a bound of %d (%v)", n, max, err)
+	}
+	// The refused pieces left no reservation: what is left of the bound
+	// can be filled.
+	if _, err := sp.Put(ctx, "up/c", "99999", bytes.NewReader(make([]byte, max-n)), max); err != nil {
+		t.Fatalf("the rest of the bound (%d bytes) was refused: %v", max-n, err)
+	}
+	blocks := 0
+	st.List(ctx, spoolBlocks("up/c"), func(string, []byte) error { blocks++; return nil })
+	if want := int(max / SpoolBlock); blocks != want {
+		t.Errorf("%d blocks stored, want %d: refused pieces left blocks behind", blocks, want)
+	}
+	// The same piece put twice at once: one wins, the other's blocks go.
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp.Put(ctx, "up/d", "00001", bytes.NewReader(make([]byte, 2*SpoolBlock)), 1<<30)
+		}()
+	}
+	wg.Wait()
+	blocks = 0
+	st.List(ctx, spoolBlocks("up/d"), func(string, []byte) error { blocks++; return nil })
+	if blocks != 2 {
+		t.Errorf("%d blocks after two puts of one piece, want 2", blocks)
+	}
+}
