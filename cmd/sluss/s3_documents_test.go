@@ -316,6 +316,22 @@ func TestS3Documents(t *testing.T) {
 			etags = append(etags, resp.Header.Get("Etag"))
 		}
 	}
+	// Nobody but alice reaches her document upload, and not under
+	// another key: the provider, which has seen none of its parts, cannot
+	// guard them.
+	for _, c := range []struct {
+		who  s3User
+		call s3Call
+	}{
+		{bob, s3Call{method: "PUT", path: partPath(key, upload, 4), body: []byte("bob's part")}},
+		{bob, s3Call{method: "GET", path: key + "?uploadId=" + url.QueryEscape(upload)}},
+		{bob, s3Call{method: "POST", path: key + "?uploadId=" + url.QueryEscape(upload), body: []byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"00"</ETag></Part></CompleteMultipartUpload>`)}},
+		{alice, s3Call{method: "PUT", path: partPath("/"+s3Bucket+"/small/other.docx", upload, 4), body: []byte("elsewhere")}},
+	} {
+		if resp, body := as(c.who, c.call); resp.StatusCode != 404 || !strings.Contains(body, "NoSuchUpload") {
+			t.Errorf("%s %s as %s: %d %s, want 404 NoSuchUpload", c.call.method, c.call.path, c.who.name, resp.StatusCode, body)
+		}
+	}
 	// The parts are in the shared upload state: a restarted gateway
 	// lists and completes them.
 	earlierAudit, earlierLog := g.p.audit.String(), g.p.stderr.String()

@@ -217,6 +217,27 @@ func TestTusDocuments(t *testing.T) {
 		t.Errorf("tusd still has the refused upload (%v)", err)
 	}
 
+	// An unfinished document upload is its creator's alone: its pieces
+	// have not reached tusd, so tusd cannot guard them.
+	bob := g.client(t, "bob")
+	half := []byte("PK\x03\x04 half of a document")
+	u, _ = create("shared.docx", map[string]string{"Upload-Length": strconv.Itoa(2 * len(half)), "Upload-Metadata": docMeta("shared.docx")})
+	if r := tusDo(t, alice, http.MethodPatch, u, half, patchHeaders(0)); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("alice's first PATCH of shared.docx: %s", r.Status)
+	}
+	for _, m := range []string{http.MethodPatch, http.MethodHead, http.MethodDelete} {
+		var body []byte
+		if m == http.MethodPatch {
+			body = half
+		}
+		if r := tusDo(t, bob, m, u, body, patchHeaders(int64(len(half)))); r.StatusCode != http.StatusNotFound {
+			t.Errorf("bob's %s of alice's unfinished document upload: %s, want 404", m, r.Status)
+		}
+	}
+	if r := tusDo(t, alice, http.MethodHead, u, nil, nil); r.StatusCode != http.StatusOK || r.Header.Get("Upload-Offset") != strconv.Itoa(len(half)) {
+		t.Errorf("alice's HEAD after bob's attempts: %s, offset %q, want %d", r.Status, r.Header.Get("Upload-Offset"), len(half))
+	}
+
 	// A zip that is no document: taken piece by piece, refused when whole
 	// (the parser's refusal), the upload gone at tusd, which got nothing.
 	fake := make([]byte, 9000)

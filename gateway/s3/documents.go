@@ -76,6 +76,16 @@ func (c *call) documentType() string {
 	return f.ContentType()
 }
 
+// docOwner is the owner recorded for a new upload: the user, for a
+// document upload; nobody for one sealed part by part, whose parts the
+// provider itself guards.
+func (c *call) docOwner() string {
+	if c.documentType() == "" {
+		return ""
+	}
+	return userName(c.x.User)
+}
+
 func (c *call) spool() *uploads.Spool { return &uploads.Spool{State: c.s.a.State, TTL: uploadTTL} }
 
 func pieceName(n int) string { return fmt.Sprintf("%05d", n) }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sluss/sluss/crypto"
+	"github.com/sluss/sluss/gateway"
 	"github.com/sluss/sluss/gateway/uploads"
 )
 
@@ -63,6 +64,10 @@ type uploadRecord struct {
 	// inside (documents.go): its parts are spooled, not sealed. Decided
 	// when the upload is created, whatever later requests say.
 	Document string `json:"document,omitempty"`
+	// Owner is the gateway user who created a document upload: its parts
+	// never reach the provider before Complete, so the provider's access
+	// check does not guard them, and the gateway allows only the creator.
+	Owner string `json:"owner,omitempty"`
 }
 
 type partRecord struct {
@@ -90,7 +95,20 @@ var errNoSuchUpload = newError(http.StatusNotFound, "NoSuchUpload", "The specifi
 func (c *call) loadUpload(uploadID string) (string, *uploadRecord, error) {
 	key := uploadKey(c.req.URL.Host, uploadID)
 	rec, err := c.readUpload(key)
+	if err == nil && rec.Document != "" && (rec.Owner != userName(c.x.User) || rec.Object != c.objectKey()) {
+		// Someone else's document upload, or this one under another key:
+		// the provider, which has seen none of its parts, cannot tell.
+		return key, nil, errNoSuchUpload
+	}
 	return key, rec, err
+}
+
+// userName is who a document upload belongs to.
+func userName(u *gateway.User) string {
+	if u == nil {
+		return ""
+	}
+	return "u:" + u.Name
 }
 
 func (c *call) readUpload(key string) (*uploadRecord, error) {
@@ -160,7 +178,7 @@ func (c *call) createMultipart() (*http.Response, error) {
 	if err := xml.Unmarshal(doc, &ir); err != nil || ir.UploadID == "" {
 		return nil, newError(http.StatusBadGateway, "InternalError", "the storage service's answer to CreateMultipartUpload has no UploadId")
 	}
-	rec, _ := json.Marshal(uploadRecord{Opening: pieces.Opening(), Object: c.objectKey(), Created: c.s.a.now(), Document: c.documentType()})
+	rec, _ := json.Marshal(uploadRecord{Opening: pieces.Opening(), Object: c.objectKey(), Created: c.s.a.now(), Document: c.documentType(), Owner: c.docOwner()})
 	if err := c.s.a.State.Update(c.req.Context(), uploadKey(c.req.URL.Host, ir.UploadID), uploadTTL, func([]byte) ([]byte, error) { return rec, nil }); err != nil {
 		return nil, stateError(err)
 	}

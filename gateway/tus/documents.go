@@ -41,6 +41,10 @@ type docRecord struct {
 	Offset int64  `json:"offset"`           // bytes spooled (the client's offset)
 	Done   bool   `json:"done,omitempty"`   // the rewritten document is at the provider
 	Stored int64  `json:"stored,omitempty"` // its size there
+	// Owner is the gateway user who created the upload: its PATCHes never
+	// reach the provider before the last, so the provider's access check
+	// does not guard them, and the gateway allows only the creator.
+	Owner string `json:"owner,omitempty"`
 	// Lease: one request of the upload at a time (423 for another).
 	Lease      string `json:"lease,omitempty"`
 	LeaseUntil int64  `json:"lease_until,omitempty"` // unix seconds
@@ -111,7 +115,20 @@ func (c *call) docRecord() (string, docRecord, bool, error) {
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return key, rec, false, fmt.Errorf("%w: %w", errDocState, err)
 	}
+	if !rec.Done && rec.Owner != userName(c.x.User) {
+		// Someone else's, still in the spool. A finished one is at the
+		// provider, which guards it as any other.
+		return key, docRecord{}, false, errDocGone
+	}
 	return key, rec, true, nil
+}
+
+// userName is who a document upload belongs to.
+func userName(u *gateway.User) string {
+	if u == nil {
+		return ""
+	}
+	return "u:" + u.Name
 }
 
 var errDocState = errors.New("the upload state store is unavailable")
@@ -207,7 +224,7 @@ func (c *call) createDocument(size int64, b *body, meta string) (*http.Response,
 		return nil, &Error{Status: http.StatusBadGateway, Msg: "the provider created the upload without a usable Location"}
 	}
 	key := docKey(u)
-	rec, _ := json.Marshal(docRecord{URL: u.String(), Size: size})
+	rec, _ := json.Marshal(docRecord{URL: u.String(), Size: size, Owner: userName(c.x.User)})
 	if err := c.a.State.Update(c.ctx(), key, c.ttl(), func([]byte) ([]byte, error) { return rec, nil }); err != nil {
 		// Nobody could continue it: it goes (it holds nothing).
 		c.roundTrip(c.request(context.WithoutCancel(c.ctx()), http.MethodDelete, u, nil, 0))
