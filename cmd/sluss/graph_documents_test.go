@@ -338,6 +338,16 @@ func TestGraphDocuments(t *testing.T) {
 				t.Fatal("the broken fragment never ended at the gateway")
 			}
 		}
+		// The upload URL needs no credentials at the provider, which has
+		// seen none of the fragments: only bob, who made the session, may
+		// use it at the gateway.
+		var se *graphtest.StatusError
+		if _, err := alice.PutFragment(ctx, s.UploadURL, bytes.NewReader(letter[4000:]), 4000, int64(len(letter)-4000), int64(len(letter))); !errors.As(err, &se) || se.Status != http.StatusNotFound {
+			t.Errorf("alice's fragment of bob's document session: %v, want 404", err)
+		}
+		if _, err := alice.Status(ctx, s.UploadURL); !errors.As(err, &se) || se.Status != http.StatusNotFound {
+			t.Errorf("alice's status of bob's document session: %v, want 404", err)
+		}
 		st, err := bob.Status(ctx, s.UploadURL)
 		if err != nil || len(st.NextExpectedRanges) == 0 || st.NextExpectedRanges[0] != "4000-7537" {
 			t.Fatalf("status after a fragment: %+v %v", st, err)

@@ -105,6 +105,8 @@ func (c *call) serve() (*http.Response, error) {
 		case err == nil:
 			c.x.AuditPath = r.URL.EscapedPath()
 			return c.docSession(key, rec)
+		case errors.Is(err, errNotOwner):
+			return nil, graphError(http.StatusNotFound, "itemNotFound", "the gateway knows no such upload session")
 		case !errors.Is(err, uploads.ErrNotFound):
 			return nil, graphError(http.StatusServiceUnavailable, "serviceNotAvailable", "the gateway's upload state is unavailable; retry later")
 		}

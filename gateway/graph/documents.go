@@ -41,6 +41,11 @@ type docRecord struct {
 	// into the rewritten document and sent.
 	Finishing time.Time `json:"finishing,omitzero"`
 	Done      bool      `json:"done,omitempty"`
+	// Owner is the gateway user who created the session. The provider
+	// takes an upload URL without credentials, and while the fragments
+	// are spooled it sees none of them: the gateway lets only the
+	// session's creator use it.
+	Owner string `json:"owner,omitempty"`
 }
 
 // docKey is the state key of the document session at a session key; its
@@ -59,7 +64,21 @@ func (c *call) documentSession(key string) (docRecord, error) {
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return rec, fmt.Errorf("graph: document session: %w", err)
 	}
+	if !rec.Done && rec.Owner != userName(c.x.User) {
+		return docRecord{}, errNotOwner
+	}
 	return rec, nil
+}
+
+// errNotOwner: a document session of another user's.
+var errNotOwner = errors.New("graph: the document session is another user's")
+
+// userName is who a document session belongs to.
+func userName(u *gateway.User) string {
+	if u == nil {
+		return ""
+	}
+	return "u:" + u.Name
 }
 
 // updateSession changes the document session at key with fn.
@@ -139,7 +158,7 @@ func (c *call) createDocumentSession(doc, item map[string]any, size int64, typ s
 		return nil, graphError(http.StatusBadGateway, "generalException", "the provider's upload session has no uploadUrl")
 	}
 	exp, _ := s["expirationDateTime"].(string)
-	v, _ := json.Marshal(docRecord{Size: size, Type: typ, Expires: exp})
+	v, _ := json.Marshal(docRecord{Size: size, Type: typ, Expires: exp, Owner: userName(c.x.User)})
 	if err := c.a.State.Update(ctx, docKey(key), c.ttl(), func([]byte) ([]byte, error) { return v, nil }); err != nil {
 		if target, err := url.Parse(u); err == nil {
 			c.cancelUpstream(target)
