@@ -216,6 +216,11 @@ type ReidentifyDocuments struct {
 }
 
 func (t ReidentifyDocuments) TransformResponse(x *Exchange, req *http.Request, next http.RoundTripper) (*http.Response, error) {
+	if t.Limits == (Limits{}) {
+		// Built by an adapter rather than a service's rules: the
+		// gateway's limits.
+		t.Limits = x.limits
+	}
 	can := x.User.Can(RightReidentify) && x.Pseudonymizer != nil
 	if can {
 		if _, ok := document.FormatFromName(path.Base(req.URL.Path)); ok {
