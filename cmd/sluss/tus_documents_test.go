@@ -325,6 +325,24 @@ func TestTusDocuments(t *testing.T) {
 	withUpload, _ := os.ReadFile(g.stored(r.Header.Get("Location")))
 	checkTusPseudonymized(t, "the document created with its body", withUpload)
 
+	// creation-with-upload with a wrong Upload-Checksum: 460 without a
+	// Location, so the upload goes at once rather than wait in the spool
+	// for nobody (tusd got its creation, never a byte).
+	posts, patches := g.tusdSaw("POST", ""), g.tusdSaw("PATCH", "")
+	deletes := func() int { return strings.Count(g.tusdLog.String(), "event=RequestIncoming method=DELETE ") }
+	deleted := deletes()
+	r = tusDo(t, alice, http.MethodPost, g.endpoint, docx, map[string]string{"Upload-Length": strconv.Itoa(len(docx)),
+		"Upload-Metadata": docMeta("letter.docx"), "Content-Type": "application/offset+octet-stream", "Upload-Checksum": sha1Of(docx[1:])})
+	if r.StatusCode != 460 || r.Header.Get("Location") != "" {
+		t.Errorf("POST with the whole document and a wrong Upload-Checksum: %s, Location %q, want 460 and none", r.Status, r.Header.Get("Location"))
+	}
+	if g.tusdSaw("POST", "") != posts+1 || g.tusdSaw("PATCH", "") != patches {
+		t.Errorf("tusd saw %d POST and %d PATCH requests for it, want 1 and 0", g.tusdSaw("POST", "")-posts, g.tusdSaw("PATCH", "")-patches)
+	}
+	if deletes() != deleted+1 {
+		t.Error("the upload created for the refused POST was not terminated at tusd")
+	}
+
 	// The mode is the creation's: a document's bytes in an upload created
 	// as data.bin go encrypted, whatever a later request says.
 	u, _ = create("data.bin holding a document", map[string]string{"Upload-Length": strconv.Itoa(len(docx)), "Upload-Metadata": docMeta("data.bin")})

@@ -235,7 +235,10 @@ func (c *call) createDocument(size int64, b *body, meta string) (*http.Response,
 	if b.n > 0 || size == 0 {
 		offset, err := c.appendDocument(key, u, 0, -1, b)
 		if err != nil {
-			return nil, err
+			// The client gets no Location with the error, so nobody
+			// could resume or terminate the upload: it goes now (a
+			// second drop after a refusal that dropped it is harmless).
+			return nil, c.dropDocument(key, u, err)
 		}
 		h.Set("Upload-Offset", strconv.FormatInt(offset, 10))
 	}
