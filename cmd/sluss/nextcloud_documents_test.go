@@ -596,3 +596,61 @@ func TestNextcloudDocumentsDesktopResume(t *testing.T) {
 	}
 	t.Logf("%d chunks taken before the kill, %d in all", before, g.auditedChunks(t))
 }
+
+// TestNextcloudUploadOwner: Nextcloud takes an uploads path's account
+// segment for nothing (the logged-in user's folder is used), so two
+// gateway users naming the same upload folder must not share its state:
+// bob, on the same server account, neither lists alice's spooled chunks,
+// nor replaces one, nor moves her document to his name, nor discards it,
+// and alice's MOVE still stores her document.
+func TestNextcloudUploadOwner(t *testing.T) {
+	const limit = 64 << 10
+	g := startNextcloudGatewayWith(t, ncSetup{
+		users: []s3User{
+			{name: "alice", password: "a-pass", rights: []string{"decrypt", "reidentify"}},
+			{name: "bob", password: "b-pass", rights: []string{"decrypt", "reidentify"}},
+		},
+		options: "      options:\n        documents: \"true\"\n",
+		gateway: fmt.Sprintf("  limits:\n    max_document_bytes: %d\n", limit),
+	})
+	user := g.srv.User
+	files := "/remote.php/dav/files/" + user + "/"
+	folder := "/remote.php/dav/uploads/" + user + "/web-1"
+	dest := func(name string) string { return g.base + files + name }
+	as := func(who, method, path string, body []byte, h map[string]string) (int, string) {
+		return g.ncCurl(t, who, who[:1]+"-pass", method, path, body, h)
+	}
+	letter := ncDocumentFixture(t, "letter.docx")
+	h := map[string]string{"Destination": dest("letter.docx"), "OC-Total-Length": strconv.Itoa(len(letter))}
+	if code, body := as("alice", "MKCOL", folder, nil, h); code != http.StatusCreated {
+		t.Fatalf("alice's MKCOL: %d %s", code, body)
+	}
+	cuts := []int{0, 2500, 5501, len(letter)}
+	for i := 1; i < len(cuts); i++ {
+		if code, body := as("alice", http.MethodPut, fmt.Sprintf("%s/%d", folder, i), letter[cuts[i-1]:cuts[i]], h); code != http.StatusCreated {
+			t.Fatalf("alice's chunk %d: %d %s", i, code, body)
+		}
+	}
+	if _, listing := as("bob", "PROPFIND", folder, nil, map[string]string{"Depth": "1"}); strings.Contains(listing, ">2500<") || strings.Contains(listing, ">3001<") {
+		t.Errorf("bob's PROPFIND lists alice's spooled chunks: %s", listing)
+	}
+	if code, _ := as("bob", http.MethodPut, folder+"/3", []byte("PK\x03\x04 bob's bytes"), h); code/100 == 2 {
+		t.Errorf("bob's chunk in alice's upload: %d", code)
+	}
+	if code, _ := as("bob", "MOVE", folder+"/.file", nil, map[string]string{"Destination": dest("bob-stolen.docx"), "OC-Total-Length": strconv.Itoa(len(letter))}); code/100 == 2 {
+		t.Errorf("bob's MOVE of alice's upload to his name: %d", code)
+	}
+	if _, err := os.Stat(g.srv.FilePath("bob-stolen.docx")); err == nil {
+		t.Error("alice's document was stored under bob's name")
+	}
+	if code, body := as("alice", "MOVE", folder+"/.file", nil, h); code != http.StatusCreated && code != http.StatusNoContent {
+		t.Fatalf("alice's MOVE after bob's attempts: %d %s", code, body)
+	}
+	stored := g.serverFile(t, "letter.docx")
+	ncTokensOnly(t, "alice's stored letter.docx", stored)
+	if code, got := as("alice", http.MethodGet, files+"letter.docx", nil, nil); code != http.StatusOK {
+		t.Errorf("alice's GET: %d", code)
+	} else {
+		ncSameText(t, "alice's letter.docx", letter, []byte(got))
+	}
+}

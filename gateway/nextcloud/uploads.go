@@ -102,7 +102,16 @@ func (c *call) serve() (*http.Response, error) {
 	if len(segs) == 3 {
 		c.chunk = segs[2]
 	}
-	sum := sha256.Sum256([]byte(c.req.URL.Host + "\x00" + c.folder))
+	// The key holds the gateway user: Nextcloud ignores the account in
+	// an uploads path and takes the logged-in user's folder, so the path
+	// alone does not say whose upload it is, and another user naming the
+	// same folder must not reach this one's state (its spooled chunks
+	// above all, which the server has never seen).
+	user := ""
+	if c.x.User != nil {
+		user = c.x.User.Name
+	}
+	sum := sha256.Sum256([]byte(c.req.URL.Host + "\x00" + user + "\x00" + c.folder))
 	c.key = "nextcloud/" + hex.EncodeToString(sum[:])
 	m := c.req.Method
 	switch {
