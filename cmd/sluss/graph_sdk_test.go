@@ -202,6 +202,6 @@ func TestGraphMicrosoftSDKDocuments(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	got, _ := io.ReadAll(resp.Body)
-	graphSameText(t, "alice's download", letter, got)
+	sameXMLText(t, "alice's download", letter, got)
 	g.noPersonalData(t)
 }
