@@ -155,3 +155,14 @@ func (us *Users) check(v string) *User {
 
 // dummyHash is a bcrypt hash of nothing anyone types, cost 10.
 var dummyHash = []byte("$2a$10$CwTycUXWue0Thq9StjUM0uJ8.8cmZ2Cy0Rkl6tFMh7fJNvNY0hHai")
+
+// Owner names the user as the owner of state the gateway keeps for them
+// (an unfinished document upload that the provider has not seen): stable,
+// free of personal data beyond the configured user name, and "" for no
+// user.
+func (u *User) Owner() string {
+	if u == nil {
+		return ""
+	}
+	return "u:" + u.Name
+}

@@ -64,7 +64,7 @@ func (c *call) documentSession(key string) (docRecord, error) {
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return rec, fmt.Errorf("graph: document session: %w", err)
 	}
-	if !rec.Done && rec.Owner != userName(c.x.User) {
+	if !rec.Done && rec.Owner != c.x.User.Owner() {
 		return docRecord{}, errNotOwner
 	}
 	return rec, nil
@@ -72,14 +72,6 @@ func (c *call) documentSession(key string) (docRecord, error) {
 
 // errNotOwner: a document session of another user's.
 var errNotOwner = errors.New("graph: the document session is another user's")
-
-// userName is who a document session belongs to.
-func userName(u *gateway.User) string {
-	if u == nil {
-		return ""
-	}
-	return "u:" + u.Name
-}
 
 // updateSession changes the document session at key with fn.
 func (c *call) updateSession(ctx context.Context, key string, fn func(*docRecord) error) error {
@@ -158,7 +150,7 @@ func (c *call) createDocumentSession(doc, item map[string]any, size int64, typ s
 		return nil, graphError(http.StatusBadGateway, "generalException", "the provider's upload session has no uploadUrl")
 	}
 	exp, _ := s["expirationDateTime"].(string)
-	v, _ := json.Marshal(docRecord{Size: size, Type: typ, Expires: exp, Owner: userName(c.x.User)})
+	v, _ := json.Marshal(docRecord{Size: size, Type: typ, Expires: exp, Owner: c.x.User.Owner()})
 	if err := c.a.State.Update(ctx, docKey(key), c.ttl(), func([]byte) ([]byte, error) { return v, nil }); err != nil {
 		if target, err := url.Parse(u); err == nil {
 			c.cancelUpstream(target)

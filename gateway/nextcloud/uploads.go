@@ -107,11 +107,7 @@ func (c *call) serve() (*http.Response, error) {
 	// alone does not say whose upload it is, and another user naming the
 	// same folder must not reach this one's state (its spooled chunks
 	// above all, which the server has never seen).
-	user := ""
-	if c.x.User != nil {
-		user = c.x.User.Name
-	}
-	sum := sha256.Sum256([]byte(c.req.URL.Host + "\x00" + user + "\x00" + c.folder))
+	sum := sha256.Sum256([]byte(c.req.URL.Host + "\x00" + c.x.User.Owner() + "\x00" + c.folder))
 	c.key = "nextcloud/" + hex.EncodeToString(sum[:])
 	m := c.req.Method
 	switch {

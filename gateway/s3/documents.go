@@ -83,7 +83,7 @@ func (c *call) docOwner() string {
 	if c.documentType() == "" {
 		return ""
 	}
-	return userName(c.x.User)
+	return c.x.User.Owner()
 }
 
 func (c *call) spool() *uploads.Spool { return &uploads.Spool{State: c.s.a.State, TTL: uploadTTL} }

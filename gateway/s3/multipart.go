@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/sluss/sluss/crypto"
-	"github.com/sluss/sluss/gateway"
 	"github.com/sluss/sluss/gateway/uploads"
 )
 
@@ -95,20 +94,12 @@ var errNoSuchUpload = newError(http.StatusNotFound, "NoSuchUpload", "The specifi
 func (c *call) loadUpload(uploadID string) (string, *uploadRecord, error) {
 	key := uploadKey(c.req.URL.Host, uploadID)
 	rec, err := c.readUpload(key)
-	if err == nil && rec.Document != "" && (rec.Owner != userName(c.x.User) || rec.Object != c.objectKey()) {
+	if err == nil && rec.Document != "" && (rec.Owner != c.x.User.Owner() || rec.Object != c.objectKey()) {
 		// Someone else's document upload, or this one under another key:
 		// the provider, which has seen none of its parts, cannot tell.
 		return key, nil, errNoSuchUpload
 	}
 	return key, rec, err
-}
-
-// userName is who a document upload belongs to.
-func userName(u *gateway.User) string {
-	if u == nil {
-		return ""
-	}
-	return "u:" + u.Name
 }
 
 func (c *call) readUpload(key string) (*uploadRecord, error) {

@@ -115,20 +115,12 @@ func (c *call) docRecord() (string, docRecord, bool, error) {
 	if err := json.Unmarshal(v, &rec); err != nil {
 		return key, rec, false, fmt.Errorf("%w: %w", errDocState, err)
 	}
-	if !rec.Done && rec.Owner != userName(c.x.User) {
+	if !rec.Done && rec.Owner != c.x.User.Owner() {
 		// Someone else's, still in the spool. A finished one is at the
 		// provider, which guards it as any other.
 		return key, docRecord{}, false, errDocGone
 	}
 	return key, rec, true, nil
-}
-
-// userName is who a document upload belongs to.
-func userName(u *gateway.User) string {
-	if u == nil {
-		return ""
-	}
-	return "u:" + u.Name
 }
 
 var errDocState = errors.New("the upload state store is unavailable")
@@ -224,7 +216,7 @@ func (c *call) createDocument(size int64, b *body, meta string) (*http.Response,
 		return nil, &Error{Status: http.StatusBadGateway, Msg: "the provider created the upload without a usable Location"}
 	}
 	key := docKey(u)
-	rec, _ := json.Marshal(docRecord{URL: u.String(), Size: size, Owner: userName(c.x.User)})
+	rec, _ := json.Marshal(docRecord{URL: u.String(), Size: size, Owner: c.x.User.Owner()})
 	if err := c.a.State.Update(c.ctx(), key, c.ttl(), func([]byte) ([]byte, error) { return rec, nil }); err != nil {
 		// Nobody could continue it: it goes (it holds nothing).
 		c.roundTrip(c.request(context.WithoutCancel(c.ctx()), http.MethodDelete, u, nil, 0))
