@@ -112,7 +112,9 @@ staticcheck ./...
 log "running tests"
 # The Nextcloud tests fail, instead of skipping, without nextcloudcmd.
 export SLUSS_REQUIRE_NEXTCLOUD=1
-go test -count=1 "$@" ./...
+# The end-to-end package (cmd/sluss) runs real clients against real servers
+# and takes 8-12 minutes on two cores: past go test's default 10-minute limit.
+go test -count=1 -timeout 45m "$@" ./...
 # The deploy files: the Helm chart rendered and decoded, the systemd unit.
 (cd deploy/check && go test -count=1 "$@" ./...)
 
