@@ -139,3 +139,57 @@ func TestNoLeaks(t *testing.T) {
 		t.Errorf("after stalled clients: %d goroutines (baseline %d), %d fds (baseline %d)\n%s", g, baseG, fd, baseFD, buf[:n])
 	}
 }
+
+// TestMethodOverrideRefused: a request may not ask the provider, through a
+// method-override header, to take it as another method than the one the
+// gateway chose its rules by (a DELETE whose body, pseudonymized as
+// metadata, the provider would store as a PUT).
+func TestMethodOverrideRefused(t *testing.T) {
+	const body = "personnummer;namn\n19121212-1212;Tolvan Tolvansson\n"
+	for _, profile := range []string{"storage", "webdav", "documents", "form"} {
+		t.Run(profile, func(t *testing.T) {
+			c := newCloud(t)
+			h := newHarness(t, storageConfig(c, profile))
+			cl := h.client("", "")
+			for _, tc := range []struct{ method, header, value string }{
+				{http.MethodDelete, "X-HTTP-Method-Override", "PUT"},
+				{http.MethodPost, "X-HTTP-Method", "put"},
+				{"PROPFIND", "X-Method-Override", "PUT"},
+				{http.MethodPut, "X-HTTP-Method-Override", "DELETE"},
+			} {
+				before := c.requests.Load()
+				req, _ := http.NewRequest(tc.method, c.URL()+"/list.csv", strings.NewReader(body))
+				req.Header.Set("Content-Type", "text/csv")
+				req.Header.Set(tc.header, tc.value)
+				resp, err := cl.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				msg, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusForbidden {
+					t.Errorf("%s with %s: %s, want 400 (or 403 where no rule takes the method)", tc.method, tc.header, resp.Status)
+				}
+				if n := c.requests.Load() - before; n != 0 {
+					t.Errorf("%s with %s: %d requests reached the provider", tc.method, tc.header, n)
+				}
+				checkNoPersonalValues(t, "the refusal", string(msg))
+			}
+			if ok, _ := c.exists("list.csv"); ok {
+				t.Error("the provider stored the file")
+			}
+			// Naming the request's own method is harmless and passes.
+			req, _ := http.NewRequest(http.MethodPut, c.URL()+"/own.txt", strings.NewReader("x"))
+			req.Header.Set("Content-Type", "text/plain")
+			req.Header.Set("X-HTTP-Method-Override", "PUT")
+			resp, err := cl.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode >= 300 {
+				t.Errorf("PUT with an override naming PUT: %s", resp.Status)
+			}
+		})
+	}
+}

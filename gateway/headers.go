@@ -33,6 +33,7 @@ const (
 	roleContentType            // media type kept; a boundary holding an identifier replaced; other parameters as text
 	roleDAVIf                  // WebDAV If: resource URLs in <…> as URLs, state tokens kept
 	roleDropped                // removed
+	roleMethod                 // a method override: refused unless it names the request's own method
 )
 
 // requestHeaderRoles lists the request headers not read as free text.
@@ -64,6 +65,13 @@ const (
 //
 // Trailer is dropped, with the request's trailers: they arrive after the
 // body, too late to pseudonymize before anything leaves.
+//
+// A method override (X-HTTP-Method-Override, X-HTTP-Method,
+// X-Method-Override) is refused unless it names the request's own method:
+// the rules are chosen by the method the gateway sees, and a provider that
+// honours the header would take a body the gateway pseudonymized as
+// metadata (a DELETE's) as an upload it should have encrypted. The tus
+// adapter, whose protocol has the header, decides on it itself.
 var requestHeaderRoles = map[string]headerRole{
 	"Content-Length":    roleKept,
 	"Transfer-Encoding": roleKept,
@@ -112,6 +120,10 @@ var requestHeaderRoles = map[string]headerRole{
 	"Content-Type":        roleContentType,
 	"If":                  roleDAVIf,
 	"Trailer":             roleDropped,
+
+	"X-Http-Method-Override": roleMethod,
+	"X-Http-Method":          roleMethod,
+	"X-Method-Override":      roleMethod,
 }
 
 // requestHeaderRole returns the role of a header by its canonical name.
@@ -235,6 +247,11 @@ func pseudonymizeRequestHeaders(ctx context.Context, x *Exchange, req *http.Requ
 				})
 			case roleDropped:
 				delete(h, name)
+			case roleMethod:
+				if !strings.EqualFold(strings.TrimSpace(v), req.Method) {
+					return "", refuse(http.StatusBadRequest, what+" asks the provider to take this "+req.Method+
+						" request as another method; the gateway applies its rules by the request's own method, so nothing was sent", nil)
+				}
 			}
 		}
 	}

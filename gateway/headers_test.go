@@ -42,6 +42,7 @@ func TestRequestHeaderRoles(t *testing.T) {
 		"Accept-Language":        "sv-SE,sv;q=0.9,en;q=0.8",
 		"Origin":                 "https://portal.example",
 		"Content-Encoding":       "gzip",
+		"X-Http-Method-Override": "put", // the request's own method
 	}
 	req, _ := http.NewRequest("PUT", "https://example.com/x", nil)
 	for k, v := range kept {
@@ -106,6 +107,9 @@ func TestRequestHeaderRefusals(t *testing.T) {
 		{"disposition unparsable", "Content-Disposition", `attachment; filename="19121212-1212.pdf`, 0, 400},
 		{"disposition gap", "Content-Disposition", `attachment; filename*0=1912; filename*2=1212-1212`, 0, 400},
 		{"disposition charset", "Content-Disposition", `attachment; filename*=koi8-r''19121212-1212`, 0, 415},
+		{"method override", "X-Http-Method-Override", "PUT", 0, 400},
+		{"method override, other name", "X-Http-Method", "put", 0, 400},
+		{"method override, third name", "X-Method-Override", " POST", 0, 400},
 		{"grows past the limit", "X-Patient", strings.Repeat("19121212-1212 ", 200), 4 << 10, 431},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
