@@ -273,10 +273,19 @@ func TestDocumentsRule(t *testing.T) {
 	}
 	h := newHarness(t, cfg)
 	odtPath, odt := documentFixture(t, "letter.odt")
-	for _, dir := range []string{"shared", ""} {
-		if _, e, err := h.curl(t, "-f", "-H", "Content-Type: "+document.ODT.ContentType(), "-T", odtPath, c.URL()+"/"+dir+"/letter.odt"); err != nil {
+	for _, p := range []string{"/shared/letter.odt", "/letter.odt"} {
+		if _, e, err := h.curl(t, "-f", "-H", "Content-Type: "+document.ODT.ContentType(), "-T", odtPath, c.URL()+p); err != nil {
 			t.Fatalf("PUT: %v: %s", err, e)
 		}
+	}
+	// A path that matches /shared/* here but is another file at the
+	// provider is refused, not pseudonymized where it should be encrypted.
+	before := c.requests.Load()
+	if _, _, err := h.curl(t, "-f", "--path-as-is", "-H", "Content-Type: "+document.ODT.ContentType(), "-T", odtPath, c.URL()+"/shared/../other.odt"); err == nil {
+		t.Error("PUT /shared/../other.odt was accepted")
+	}
+	if n := c.requests.Load() - before; n != 0 {
+		t.Errorf("PUT /shared/../other.odt: %d requests reached the provider", n)
 	}
 	checkPseudonymizedDocument(t, "the shared ODT", c.stored(t, "shared/letter.odt"))
 	if !bytes.HasPrefix(c.stored(t, "letter.odt"), []byte("age-encryption.org/v1")) {

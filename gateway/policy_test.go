@@ -65,6 +65,17 @@ func TestRules(t *testing.T) {
 	if ru := svc.ruleFor(req("GET", "/private/a", "")); ru.Deny != "private area" {
 		t.Errorf("deny rule not applied")
 	}
+	// A path the server would resolve to another is refused where rules
+	// look at paths: each of these is /private/a at many servers.
+	for _, p := range []string{"/api/../private/a", "/api/%2e%2e/private/a", "//private/a", "/api/./../private/a",
+		"/api/..;/private/a", "/api/x%5c..%5c..%5cprivate%5ca", "/private/a//"} {
+		if ru := svc.ruleFor(req("GET", p, "")); ru.Deny == "" || ru.Deny == "private area" {
+			t.Errorf("%s: not refused as a path with dot segments (%q)", p, ru.Deny)
+		}
+	}
+	if ru := svc.ruleFor(req("GET", "/api/a.b/..c/", "")); ru.Deny != "" {
+		t.Errorf("a plain path with dots in its names refused: %s", ru.Deny)
+	}
 	if ru := svc.ruleFor(req("PROPFIND", "/", "")); ru.Deny != "" || len(ru.Response) != 2 {
 		t.Errorf("webdav PROPFIND not allowed with size rewriting")
 	}

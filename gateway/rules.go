@@ -54,13 +54,51 @@ func matchPath(pattern, p string) bool {
 }
 
 // ruleFor returns the first matching rule, or a denying one.
+//
+// Where a rule looks at paths, a path the provider would read as another
+// is refused: "/shared/../secret.docx" matches "/shared/*" here but is
+// /secret.docx at the server, as are "//", "/shared/..;/x" (a Java
+// server's path parameters) and backslashes (IIS).
 func (s *Service) ruleFor(r *http.Request) *Rule {
+	if s.pathRules() && !plainPath(r.URL.Path) {
+		return &Rule{Deny: "service " + s.Name + " has rules by path, and this path has empty, . or .. segments or backslashes, which the provider may resolve to another path"}
+	}
 	for i := range s.Rules {
 		if s.Rules[i].Match(r) {
 			return &s.Rules[i]
 		}
 	}
 	return &Rule{Deny: "no rule of service " + s.Name + " allows " + r.Method + " requests"}
+}
+
+// pathRules reports whether a rule of s matches by path.
+func (s *Service) pathRules() bool {
+	for i := range s.Rules {
+		if s.Rules[i].Path != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// plainPath reports whether p names itself: no empty, "." or ".."
+// segments (also as "..;param"), no backslash. A trailing slash is a
+// folder's and allowed.
+func plainPath(p string) bool {
+	if strings.Contains(p, "\\") {
+		return false
+	}
+	rest := strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+	if rest == "" {
+		return true
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		seg, _, _ = strings.Cut(seg, ";")
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 var (
