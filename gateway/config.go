@@ -185,6 +185,11 @@ type Limits struct {
 	// pseudonymize-documents rule reads whole (413 past it), and one that
 	// reidentify-documents re-identifies (larger ones pass with tokens).
 	MaxDocumentBytes int64 `yaml:"max_document_bytes"` // 100 MiB
+	// MaxSpoolBytesPerUser bounds what one user's unfinished document
+	// uploads in pieces (S3 multipart, tus, Nextcloud chunks, Graph
+	// sessions in a documents service) hold in the shared upload state
+	// together, on every gateway (413 past it).
+	MaxSpoolBytesPerUser int64 `yaml:"max_spool_bytes_per_user"` // 1 GiB or twice max_document_bytes; never below max_document_bytes
 	// DocumentSpoolDir holds documents past 8 MiB while they are
 	// rewritten, in unlinked files encrypted with a key held in memory.
 	DocumentSpoolDir string `yaml:"document_spool_dir"` // os.TempDir()
@@ -219,6 +224,11 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDocumentBytes <= 0 {
 		l.MaxDocumentBytes = 100 << 20
 	}
+	if l.MaxSpoolBytesPerUser <= 0 {
+		l.MaxSpoolBytesPerUser = max(1<<30, 2*l.MaxDocumentBytes)
+	}
+	// One whole document always fits.
+	l.MaxSpoolBytesPerUser = max(l.MaxSpoolBytesPerUser, l.MaxDocumentBytes)
 	return l
 }
 

@@ -344,3 +344,8 @@ func (x *Exchange) PseudonymizeDocument(ctx context.Context, body io.Reader) (*d
 // (limits.max_document_bytes): adapters refuse a document upload that
 // grows past it as soon as it does.
 func (x *Exchange) MaxDocumentBytes() int64 { return x.limits.withDefaults().MaxDocumentBytes }
+
+// MaxSpoolBytesPerUser bounds what the user's unfinished document uploads
+// hold spooled together (limits.max_spool_bytes_per_user): adapters give
+// it to uploads.Spool as OwnerMax, with User.Owner as its Owner.
+func (x *Exchange) MaxSpoolBytesPerUser() int64 { return x.limits.withDefaults().MaxSpoolBytesPerUser }

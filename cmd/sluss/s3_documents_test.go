@@ -183,7 +183,7 @@ func TestS3Documents(t *testing.T) {
 	g := startS3GatewayWith(t, s3Setup{
 		users:   []s3User{alice, bob},
 		options: "      options:\n        documents: \"true\"\n",
-		gateway: fmt.Sprintf("  limits:\n    max_document_bytes: %d\n", limit),
+		gateway: fmt.Sprintf("  limits:\n    max_document_bytes: %d\n    max_spool_bytes_per_user: %d\n", limit, 2*limit),
 	})
 	src := t.TempDir()
 	letter, register := s3DocumentFixture(t, "letter.docx"), s3DocumentFixture(t, "register.xlsx")
@@ -449,6 +449,60 @@ func TestS3Documents(t *testing.T) {
 		t.Errorf("PutObject of a document over the limit: %d %s", resp.StatusCode, body)
 	}
 	g.notStored(t, "trap/over.docx")
+
+	// One user's unfinished document uploads together stay within
+	// limits.max_spool_bytes_per_user (here twice the document limit): two
+	// uploads each at the document limit fill it, a third's part is
+	// refused and the uploads keep what they have; bob has his own
+	// account, and an aborted upload gives its bytes back.
+	chunk := bytes.Repeat([]byte{'x'}, 5*mib)
+	opening := append(append([]byte{}, letter...), chunk...)[:5*mib] // a zip's opening
+	begin := func(u s3User, key string) string {
+		resp, body := as(u, s3Call{method: "POST", path: "/" + s3Bucket + key + "?uploads="})
+		id, ok := xmlText(body, "UploadId")
+		if resp.StatusCode != 200 || !ok {
+			t.Fatalf("CreateMultipartUpload of %s: %d %s", key, resp.StatusCode, body)
+		}
+		return id
+	}
+	putPart := func(u s3User, key, id string, n int, b []byte) (int, string) {
+		resp, body := as(u, s3Call{method: "PUT", path: partPath("/"+s3Bucket+key, id, n), body: b})
+		return resp.StatusCode, body
+	}
+	var held []string
+	for _, key := range []string{"/quota/a.docx", "/quota/b.docx"} {
+		id := begin(alice, key)
+		held = append(held, id)
+		for n := 1; n <= 2; n++ {
+			part := chunk
+			if n == 1 {
+				part = opening
+			}
+			if code, body := putPart(alice, key, id, n, part); code != 200 {
+				t.Fatalf("part %d of %s, within the bounds: %d %s", n, key, code, body)
+			}
+		}
+	}
+	third := begin(alice, "/quota/c.docx")
+	if code, body := putPart(alice, "/quota/c.docx", third, 1, opening); code != 413 || s3Code(body) != "EntityTooLarge" || !strings.Contains(body, "max_spool_bytes_per_user") {
+		t.Errorf("a part past alice's spool bound: %d %s, want 413 EntityTooLarge naming max_spool_bytes_per_user", code, body)
+	}
+	if resp, body := as(alice, s3Call{method: "GET", path: "/" + s3Bucket + "/quota/a.docx?uploadId=" + url.QueryEscape(held[0])}); resp.StatusCode != 200 || strings.Count(body, "<Part>") != 2 {
+		t.Errorf("ListParts of a.docx after the refusal: %d %s, want its two parts", resp.StatusCode, body)
+	}
+	bobsID := begin(bob, "/quota/bob.docx")
+	if code, body := putPart(bob, "/quota/bob.docx", bobsID, 1, opening); code != 200 {
+		t.Errorf("bob's part while alice is at her bound: %d %s", code, body)
+	}
+	if resp, body := as(alice, s3Call{method: "DELETE", path: "/" + s3Bucket + "/quota/a.docx?uploadId=" + url.QueryEscape(held[0])}); resp.StatusCode != 204 {
+		t.Fatalf("AbortMultipartUpload of a.docx: %d %s", resp.StatusCode, body)
+	}
+	if code, body := putPart(alice, "/quota/c.docx", third, 1, opening); code != 200 {
+		t.Errorf("c.docx's part after a.docx was aborted: %d %s", code, body)
+	}
+	for _, k := range []string{"quota/a.docx", "quota/b.docx", "quota/c.docx", "quota/bob.docx"} {
+		g.notStored(t, k)
+	}
 	for _, k := range g.storedKeys(t, "") {
 		b := stored(k)
 		if bytes.Contains(b, []byte("Tolvansson")) || bytes.Contains(b, []byte("19121212-1212")) {

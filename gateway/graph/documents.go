@@ -52,7 +52,9 @@ type docRecord struct {
 // spooled fragments live below it.
 func docKey(key string) string { return "graph/d/" + strings.TrimPrefix(key, "graph/s/") }
 
-func (c *call) spool() *uploads.Spool { return &uploads.Spool{State: c.a.State, TTL: c.ttl()} }
+func (c *call) spool() *uploads.Spool {
+	return &uploads.Spool{State: c.a.State, TTL: c.ttl(), Owner: c.x.User.Owner(), OwnerMax: c.x.MaxSpoolBytesPerUser()}
+}
 
 // documentSession reads the document session at a session key.
 func (c *call) documentSession(key string) (docRecord, error) {
@@ -299,6 +301,9 @@ func (c *call) docFragment(key string, rec docRecord) (*http.Response, error) {
 	body := &exactReader{r: c.req.Body, left: n}
 	if _, err := sp.Put(ctx, docKey(key), pieceName(first), body, c.x.MaxDocumentBytes()); err != nil {
 		switch {
+		case errors.Is(err, uploads.ErrOwnerFull):
+			// The session keeps what it has: its status gives the ranges.
+			return nil, graphError(http.StatusRequestEntityTooLarge, "requestTooLarge", "your unfinished document uploads already hold what the gateway keeps for one user (limits.max_spool_bytes_per_user): finish or abort one, then send this piece again; nothing of it was kept")
 		case errors.Is(err, uploads.ErrSpoolFull):
 			c.abandonDocument(key)
 			return nil, graphError(http.StatusRequestEntityTooLarge, "requestTooLarge", "the document is larger than the gateway pseudonymizes (limits.max_document_bytes), so nothing was sent")

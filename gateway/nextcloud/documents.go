@@ -70,6 +70,8 @@ const (
 // of every chunk but the last, below the servers' usual upload limits.
 const sendChunk = 10 << 20
 
+var errOwnerSpoolFull = refusal(http.StatusRequestEntityTooLarge, "your unfinished document uploads already hold what the gateway keeps for one user (limits.max_spool_bytes_per_user): finish or abort one, then send this piece again; nothing of it was kept", nil)
+
 var errDocumentTooLarge = refusal(http.StatusRequestEntityTooLarge, "the document is larger than the gateway pseudonymizes (limits.max_document_bytes), so nothing of it was sent", nil)
 
 func (c *call) modeKey() string { return c.key + "/mode" }
@@ -78,7 +80,7 @@ func (c *call) modeKey() string { return c.key + "/mode" }
 func (c *call) docKey() string { return c.key + "/doc" }
 
 func (c *call) spool() *uploads.Spool {
-	return &uploads.Spool{State: c.a.State, TTL: c.ttl()}
+	return &uploads.Spool{State: c.a.State, TTL: c.ttl(), Owner: c.x.User.Owner(), OwnerMax: c.x.MaxSpoolBytesPerUser()}
 }
 
 func (c *call) ttl() time.Duration {
@@ -238,6 +240,8 @@ func (c *call) spoolChunk(info resumable.Info, mode string) (*http.Response, err
 	}
 	_, err = c.spool().Put(ctx, c.docKey(), name, body, max)
 	switch {
+	case errors.Is(err, uploads.ErrOwnerFull):
+		return nil, errOwnerSpoolFull
 	case errors.Is(err, uploads.ErrSpoolFull):
 		return nil, errDocumentTooLarge
 	case pr.err != nil && pr.err != io.EOF:

@@ -86,9 +86,13 @@ func (c *call) docOwner() string {
 	return c.x.User.Owner()
 }
 
-func (c *call) spool() *uploads.Spool { return &uploads.Spool{State: c.s.a.State, TTL: uploadTTL} }
+func (c *call) spool() *uploads.Spool {
+	return &uploads.Spool{State: c.s.a.State, TTL: uploadTTL, Owner: c.x.User.Owner(), OwnerMax: c.x.MaxSpoolBytesPerUser()}
+}
 
 func pieceName(n int) string { return fmt.Sprintf("%05d", n) }
+
+var errOwnerSpoolFull = newError(http.StatusRequestEntityTooLarge, "EntityTooLarge", "your unfinished document uploads already hold what the gateway keeps for one user (limits.max_spool_bytes_per_user): finish or abort one, then send this piece again; nothing of it was kept")
 
 var errDocumentTooLarge = newError(http.StatusRequestEntityTooLarge, "EntityTooLarge", "the document is larger than the gateway pseudonymizes (limits.max_document_bytes), so nothing was stored")
 
@@ -208,6 +212,8 @@ func (c *call) spoolPart(up string, n int) (*http.Response, error) {
 	}
 	piece, err := c.spool().Put(c.req.Context(), up, pieceName(n), r, max)
 	switch {
+	case errors.Is(err, uploads.ErrOwnerFull):
+		return nil, errOwnerSpoolFull
 	case errors.Is(err, uploads.ErrSpoolFull):
 		return nil, errDocumentTooLarge
 	case plain.err != nil && plain.err != io.EOF:

@@ -71,7 +71,9 @@ func (c *call) ttl() time.Duration {
 	return 7 * 24 * time.Hour
 }
 
-func (c *call) spool() *uploads.Spool { return &uploads.Spool{State: c.a.State, TTL: c.ttl()} }
+func (c *call) spool() *uploads.Spool {
+	return &uploads.Spool{State: c.a.State, TTL: c.ttl(), Owner: c.x.User.Owner(), OwnerMax: c.x.MaxSpoolBytesPerUser()}
+}
 
 // isDocumentUpload reports whether an upload with this Upload-Metadata
 // is to be pseudonymized inside: by the filename and filetype that tusd
@@ -295,6 +297,9 @@ func (c *call) appendDocument(key string, u *url.URL, offset, size int64, b *bod
 		}
 		p, err := c.spool().Put(c.ctx(), key, fmt.Sprintf("%012d", offset), io.LimitReader(r, b.n), max)
 		switch {
+		case errors.Is(err, uploads.ErrOwnerFull):
+			// The upload keeps what it has: HEAD gives its offset.
+			return 0, &Error{Status: http.StatusRequestEntityTooLarge, Msg: "your unfinished document uploads already hold what the gateway keeps for one user (limits.max_spool_bytes_per_user): finish or abort one, then send this piece again; nothing of it was kept"}
 		case errors.Is(err, uploads.ErrSpoolFull):
 			return 0, c.dropDocument(key, u, tooLarge())
 		case err != nil && c.ctx().Err() != nil:

@@ -33,6 +33,12 @@ type Spool struct {
 	// TTL is how long pieces are kept after they are put; default 7
 	// days, the engine's upload lifetime.
 	TTL time.Duration
+	// Owner names who puts the pieces (gateway.User.Owner); OwnerMax,
+	// when > 0, bounds what Owner holds spooled over all uploads together,
+	// on every gateway: one user cannot fill the shared store with many
+	// unfinished uploads each within its own bound.
+	Owner    string
+	OwnerMax int64
 }
 
 // SpoolBlock is the size of the blocks pieces are stored in: one store
@@ -42,6 +48,11 @@ const SpoolBlock = 256 << 10
 // ErrSpoolFull is returned by [Spool.Put] when the upload's pieces would
 // pass the limit given.
 var ErrSpoolFull = errors.New("the upload is larger than the gateway holds for pseudonymization")
+
+// ErrOwnerFull is returned by [Spool.Put] when the owner's unfinished
+// uploads together would pass [Spool.OwnerMax]. It wraps [ErrSpoolFull],
+// so adapters answer both alike (413, the piece not kept).
+var ErrOwnerFull = fmt.Errorf("%w: the user's unfinished uploads together are at the gateway's limit", ErrSpoolFull)
 
 // SpoolPiece is a piece as [Spool.Pieces] lists it.
 type SpoolPiece struct {
@@ -91,19 +102,27 @@ func (s *Spool) Put(ctx context.Context, upload, name string, r io.Reader, max i
 		// and their reservation.
 		bg := context.WithoutCancel(ctx)
 		s.State.DeletePrefix(bg, prefix)
-		s.ledger(bg, upload, func(l *spoolLedger) error { delete(l.Putting, p.Gen); return nil })
+		var total int64
+		if s.ledger(bg, upload, func(l *spoolLedger) error { delete(l.Putting, p.Gen); total = l.total(); return nil }) == nil {
+			s.account(bg, upload, total, false)
+		}
 		return SpoolPiece{}, err
 	}
 	for block := 0; ; block++ {
 		n, rerr := fill(r, buf)
 		if n > 0 {
+			var total int64 // the upload's bytes, this block reserved
 			err := s.ledger(ctx, upload, func(l *spoolLedger) error {
 				if l.total()+int64(n) > max {
 					return ErrSpoolFull
 				}
 				l.Putting[p.Gen] = spoolPutting{Bytes: p.Size + int64(n), Until: time.Now().Add(spoolPutTTL)}
+				total = l.total()
 				return nil
 			})
+			if err == nil {
+				err = s.account(ctx, upload, total, true)
+			}
 			if err != nil {
 				return fail(err)
 			}
@@ -137,11 +156,15 @@ func (s *Spool) Put(ctx context.Context, upload, name string, r io.Reader, max i
 	}
 	// The piece moves from the reservations to the stored total, less the
 	// piece it replaced (whichever put was last, its blocks are dropped).
-	s.ledger(context.WithoutCancel(ctx), upload, func(l *spoolLedger) error {
+	var total int64
+	if s.ledger(context.WithoutCancel(ctx), upload, func(l *spoolLedger) error {
 		delete(l.Putting, p.Gen)
 		l.Stored = max64(0, l.Stored+p.Size-old.Size)
+		total = l.total()
 		return nil
-	})
+	}) == nil {
+		s.account(context.WithoutCancel(ctx), upload, total, false)
+	}
 	if old.Gen != "" && old.Gen != p.Gen {
 		s.State.DeletePrefix(context.WithoutCancel(ctx), spoolBlocks(upload)+name+"/"+old.Gen+"/")
 	}
@@ -180,6 +203,106 @@ func max64(a, b int64) int64 {
 }
 
 func spoolLedgerKey(upload string) string { return upload + "/s/l" }
+
+// ownerLedgerKey is where an owner's spooled bytes are counted, by a hash
+// of the owner: no user name in a key.
+func ownerLedgerKey(owner string) string {
+	h := sha256.Sum256([]byte("sluss spool owner\x00" + owner))
+	return "spool-owner/" + hex.EncodeToString(h[:16])
+}
+
+// ownerLedger is what an owner holds spooled: each unfinished upload's
+// bytes (stored and being put), until the upload is deleted or its
+// pieces lapse.
+type ownerLedger struct {
+	Uploads map[string]spoolPutting `json:"uploads"`
+}
+
+// account sets the upload's bytes in the owner's ledger to total. With
+// check, it refuses ([ErrOwnerFull]) a total that would take the owner
+// past OwnerMax; only growth is refused, so a cleanup always goes
+// through. A piece being put again counts beside the one it replaces
+// until it is stored, as in the upload's own ledger. Without OwnerMax it
+// does nothing.
+func (s *Spool) account(ctx context.Context, upload string, total int64, check bool) error {
+	if s.OwnerMax <= 0 {
+		return nil
+	}
+	err := s.updateAccount(ctx, upload, total, check)
+	if errors.Is(err, ErrOwnerFull) && s.pruneAccount(ctx, upload) {
+		err = s.updateAccount(ctx, upload, total, check)
+	}
+	return err
+}
+
+// pruneAccount drops from the owner's ledger the uploads that are gone:
+// finished, aborted or expired uploads whose keys an adapter removed by
+// prefix, without Delete. It reports whether it dropped any.
+func (s *Spool) pruneAccount(ctx context.Context, upload string) bool {
+	raw, err := s.State.Get(ctx, ownerLedgerKey(s.Owner))
+	if err != nil {
+		return false
+	}
+	var l ownerLedger
+	if json.Unmarshal(raw, &l) != nil {
+		return false
+	}
+	gone := map[string]bool{}
+	for u := range l.Uploads {
+		if u == upload {
+			continue
+		}
+		if _, err := s.State.Get(ctx, spoolLedgerKey(u)); errors.Is(err, ErrNotFound) {
+			gone[u] = true
+		}
+	}
+	if len(gone) == 0 {
+		return false
+	}
+	return s.State.Update(ctx, ownerLedgerKey(s.Owner), s.ttl(), func(old []byte) ([]byte, error) {
+		var l ownerLedger
+		if old == nil || json.Unmarshal(old, &l) != nil {
+			return old, nil
+		}
+		for u := range gone {
+			delete(l.Uploads, u)
+		}
+		return json.Marshal(l)
+	}) == nil
+}
+
+func (s *Spool) updateAccount(ctx context.Context, upload string, total int64, check bool) error {
+	return s.State.Update(ctx, ownerLedgerKey(s.Owner), s.ttl(), func(old []byte) ([]byte, error) {
+		var l ownerLedger
+		if old != nil {
+			if err := json.Unmarshal(old, &l); err != nil {
+				return nil, fmt.Errorf("spool: owner ledger: %w", err)
+			}
+		}
+		if l.Uploads == nil {
+			l.Uploads = map[string]spoolPutting{}
+		}
+		now := time.Now()
+		var others int64
+		for u, e := range l.Uploads {
+			switch {
+			case now.After(e.Until):
+				delete(l.Uploads, u)
+			case u != upload:
+				others += e.Bytes
+			}
+		}
+		if check && total > l.Uploads[upload].Bytes && others+total > s.OwnerMax {
+			return nil, ErrOwnerFull
+		}
+		if total <= 0 {
+			delete(l.Uploads, upload)
+		} else {
+			l.Uploads[upload] = spoolPutting{Bytes: total, Until: now.Add(s.ttl())}
+		}
+		return json.Marshal(l)
+	})
+}
 
 // ledger changes the upload's ledger atomically with fn (reservations
 // past their time dropped first).
@@ -305,8 +428,12 @@ func (r *spoolReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Delete forgets the upload's pieces.
+// Delete forgets the upload's pieces (and, with OwnerMax, takes them off
+// the owner's account).
 func (s *Spool) Delete(ctx context.Context, upload string) error {
+	if err := s.account(ctx, upload, 0, false); err != nil {
+		return err
+	}
 	if err := s.State.DeletePrefix(ctx, spoolIndex(upload)); err != nil {
 		return err
 	}

@@ -150,3 +150,62 @@ func TestSpoolConcurrentBound(t *testing.T) {
 		t.Errorf("%d blocks after two puts of one piece, want 2", blocks)
 	}
 }
+
+// TestSpoolOwnerBound: one owner's unfinished uploads together stay within
+// OwnerMax, each upload within its own bound; another owner is not
+// touched, and a deleted upload gives its bytes back.
+func TestSpoolOwnerBound(t *testing.T) {
+	ctx := context.Background()
+	st := openTest(t)
+	const max = 3 * SpoolBlock // the owner's bound
+	alice := &Spool{State: st, Owner: "u:alice", OwnerMax: max}
+	bob := &Spool{State: st, Owner: "u:bob", OwnerMax: max}
+	body := func(n int) io.Reader { return bytes.NewReader(make([]byte, n)) }
+
+	if _, err := alice.Put(ctx, "up/1", "00001", body(2*SpoolBlock), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	// A second upload of alice's would take her past the bound.
+	_, err := alice.Put(ctx, "up/2", "00001", body(2*SpoolBlock), 1<<30)
+	if !errors.Is(err, ErrOwnerFull) || !errors.Is(err, ErrSpoolFull) {
+		t.Fatalf("alice's second upload: %v, want ErrOwnerFull", err)
+	}
+	if n, _ := alice.Size(ctx, "up/2"); n != 0 {
+		t.Errorf("the refused piece left %d bytes", n)
+	}
+	// What fits still goes in, in the same upload or another.
+	if _, err := alice.Put(ctx, "up/2", "00001", body(SpoolBlock), 1<<30); err != nil {
+		t.Fatalf("alice's piece within the bound: %v", err)
+	}
+	// Bob has his own account.
+	if _, err := bob.Put(ctx, "up/3", "00001", body(3*SpoolBlock), 1<<30); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	// While a piece is put again, old and new both count (as in the
+	// upload's own bound): at the bound, even a smaller one is refused,
+	// and the old piece stays.
+	if _, err := alice.Put(ctx, "up/1", "00001", body(100), 1<<30); !errors.Is(err, ErrOwnerFull) {
+		t.Fatalf("alice's replacement at the bound: %v, want ErrOwnerFull", err)
+	}
+	if n, _ := alice.Size(ctx, "up/1"); n != 2*SpoolBlock {
+		t.Errorf("up/1 holds %d bytes after the refused replacement, want %d", n, 2*SpoolBlock)
+	}
+	// Once an upload is deleted, its bytes are the owner's again.
+	if err := alice.Delete(ctx, "up/2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Put(ctx, "up/4", "00001", body(SpoolBlock), 1<<30); err != nil {
+		t.Fatalf("after the delete: %v", err)
+	}
+	if _, err := alice.Put(ctx, "up/5", "00001", body(SpoolBlock), 1<<30); !errors.Is(err, ErrOwnerFull) {
+		t.Fatalf("past the bound again: %v, want ErrOwnerFull", err)
+	}
+	// An upload whose keys an adapter removed by prefix (as the s3 adapter
+	// does when it completes or aborts one) no longer counts.
+	if err := st.DeletePrefix(ctx, "up/1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Put(ctx, "up/5", "00001", body(2*SpoolBlock), 1<<30); err != nil {
+		t.Fatalf("after up/1 was removed by prefix: %v", err)
+	}
+}
