@@ -206,6 +206,7 @@ var personCues = func() map[string]bool {
 		"ledamot", "ordförande", "sekreterare", "justerare", "närvarande", "deltagare",
 		"pat", "pat.", "hustru", "chaufför", "förare", "tandläkare", "tandhygienist", "pedagog",
 		"fritidsledare", "ledare", "handledare", "instruktör",
+		"vh", "c/o", "co", "operatör", "operator", "familjen", "makarna", "syskonen",
 	} {
 		m[w] = true
 	}
@@ -787,6 +788,8 @@ type wordFacts struct {
 	long           bool // seven bytes or more
 	foreignLetters bool // a letter outside the Swedish alphabet (ø, ł, ş, ć)
 	function       bool // du, alla, de: see functionWords
+	foldedFunction bool // FRAN, PA: see foldedFunction
+	fieldLabel     bool // Personnr, Adress: see fieldLabels
 	// A lower-case tail after a hyphen that is an ordinary word
 	// (SIP-möte, Lindgren-veckan): the word is a compound noun.
 	commonTail bool
@@ -834,6 +837,8 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	wf.long = len(lower) >= 7
 	wf.foreignLetters = hasForeignLetter(lower)
 	wf.function = functionWords[string(lower)]
+	wf.foldedFunction = foldedFunction(text, lower)
+	wf.fieldLabel = fieldLabels[string(lower)]
 	if h := bytes.LastIndexByte(text, '-'); h > 0 && h+1 < len(text) {
 		if l, u, _ := letterAt(text, h+1); l && !u && d.lx.isCommon(lower[len(lower)-(len(text)-h-1):]) {
 			wf.commonTail = true
@@ -898,6 +903,73 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	return wf
 }
 
+// fieldLabels are the headers and labels of the other fields of a person's
+// record: no one is called that, and after a name header (NAMN   PERSONNR)
+// they are the next column, not its value.
+var fieldLabels = map[string]bool{
+	"personnr": true, "personnummer": true, "pnr": true, "pers.nr": true, "samordningsnummer": true,
+	"födelsedatum": true, "adress": true, "postadress": true, "postnr": true, "postnummer": true,
+	"telefon": true, "telefonnr": true, "telefonnummer": true, "tel": true, "tfn": true, "mobil": true,
+	"mobilnr": true, "e-post": true, "epost": true, "e-postadress": true, "lopnr": true, "löpnr": true,
+}
+
+// foldedFunction reports whether text, a word in capitals and plain
+// ASCII, is a function word or preposition written without its å, ä or ö,
+// as old registers print them (FRAN, PA, NAR).
+func foldedFunction(text, lower []byte) bool {
+	if len(lower) > 6 || len(lower) < 2 {
+		return false
+	}
+	var at [3]int
+	n := 0
+	for i, c := range text {
+		switch {
+		case c >= 0x80 || c < 'A' || c > 'Z':
+			return false
+		case c == 'A' || c == 'O':
+			if n == len(at) {
+				return false
+			}
+			at[n] = i
+			n++
+		}
+	}
+	var buf [18]byte
+	// Each A may be an A, Å or Ä, each O an O or Ö; at least one is not.
+	for v := 1; v < pow3(n); v++ {
+		w, x := buf[:0], v
+		last := 0
+		for j := 0; j < n; j++ {
+			w = append(w, lower[last:at[j]]...)
+			last = at[j] + 1
+			switch c := lower[at[j]]; {
+			case x%3 == 1 && c == 'a':
+				w = append(w, "å"...)
+			case x%3 == 2 && c == 'a':
+				w = append(w, "ä"...)
+			case x%3 == 1 && c == 'o':
+				w = append(w, "ö"...)
+			default:
+				w = append(w, c)
+			}
+			x /= 3
+		}
+		w = append(w, lower[last:]...)
+		if functionWords[string(w)] || placePrepositions[string(w)] || nameConjunctions[string(w)] {
+			return true
+		}
+	}
+	return false
+}
+
+func pow3(n int) int {
+	p := 1
+	for ; n > 0; n-- {
+		p *= 3
+	}
+	return p
+}
+
 // institutional reports whether a word names a place or body in definite
 // form (Vårdcentralen, HVB-hemmet, Kansliet) or is a place noun.
 func (wf wordFacts) institutional() bool {
@@ -960,6 +1032,12 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	}
 	if wf.internalCap && !wf.seen {
 		return inf // SoL, CodeSystem: statutes, identifiers, products
+	}
+	if wf.fieldLabel && !wf.seen {
+		return inf // NAMN   PERSONNR   ADRESS: the next column's header
+	}
+	if wf.foldedFunction && !wf.seen && !c.strongCue {
+		return inf // KOPIERAD FRAN VH: från in a register without å
 	}
 	if c.afterAcronym && !(wf.flags&nameFlags != 0 && !wf.common && wf.flags&lexPlace == 0) {
 		return inf // AC Milan, IFK Lillby, BK Ymer: a club or a body
@@ -1289,8 +1367,19 @@ func (d *nameDetector) findPass(dst []nameMatch, b []byte, from int, pnrs []pnrM
 		}
 		e := d.runEnd(b, ws, k)
 		if e < len(ws) && ws[e].shape != shapeLower {
-			if e2 := d.runEnd(b, ws, e); d.invertedName(b, ws, k, e, e2) {
+			e2 := d.runEnd(b, ws, e)
+			if d.invertedName(b, ws, k, e, e2, false) {
 				dst = d.emitWords(dst, b, from, ws, k, e2, ruleInverted)
+				prevRun, k = e, e2
+				continue
+			}
+			// A field label before it, in a register line with no
+			// colon: "NAMN OSMANI, VALBONA", "NY VH NGUYEN, THI HOA".
+			if j := d.labelBefore(b, ws, k, e); j >= 0 && d.invertedName(b, ws, j+1, e, e2, true) {
+				if j > k {
+					dst = d.evalRun(dst, b, from, ws, k, j, pnrs, prevRun)
+				}
+				dst = d.emitWords(dst, b, from, ws, j+1, e2, ruleInverted)
 				prevRun, k = e, e2
 				continue
 			}
@@ -1356,7 +1445,10 @@ func (d *nameDetector) nameable(b []byte, w word) bool {
 // signature (Stan, Ion; Hodžić, Dragana; BENGTSSON, KARIN): a cell of its
 // own, two short runs of words that may be names, and a given name after
 // the comma, or a surname before it and a name after it.
-func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
+//
+// After a field label (afterLabel) the run need not start a cell, and a
+// given name anywhere after the comma will do: "VAN MINH".
+func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int, afterLabel bool) bool {
 	a, c := ws[e-1], ws[e]
 	if a.end+2 != c.start || b[a.end] != ',' || b[a.end+1] != ' ' || e-k > 3 || e2-e > 3 {
 		return false
@@ -1365,14 +1457,14 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
 	if c.shape == shapeInitial && e2 == e+1 && end < len(b) && b[end] == '.' {
 		end++ // Sultani, S.
 	}
-	if !cellStart(b, ws[k].start) || !cellEnd(b, end) {
+	if !afterLabel && !cellStart(b, ws[k].start) || !cellEnd(b, end) {
 		return false
 	}
 	for j := k; j < e2; j++ {
 		if ws[j].shape == shapeLower {
 			continue
 		}
-		if !d.nameable(b, ws[j]) {
+		if !d.nameable(b, ws[j]) && !(afterLabel && d.compoundOnly(b, ws[j])) {
 			return false
 		}
 	}
@@ -1384,14 +1476,55 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int) bool {
 	if cf.seen || cf.flags&(lexGiven|lexForeignGiven) != 0 {
 		return true
 	}
+	if afterLabel {
+		for j := e + 1; j < e2; j++ {
+			if f := d.facts(b[ws[j].start:ws[j].end]); f.seen || f.flags&(lexGiven|lexForeignGiven) != 0 {
+				return true
+			}
+		}
+	}
 	if c.shape == shapeInitial {
 		// Sultani, S.: a surname by the lists or its form, and an initial.
 		return e2 == e+1 && e-k == 1 && a.shape == shapeCap && (af.seen || !af.common &&
 			(af.flags&(lexSurname|lexForeign|lexWorld) != 0 || af.surnameSuffix || af.surnameShape))
 	}
+	// After a label, the label says person: any word no list calls
+	// ordinary will do before the comma.
 	surname := af.seen || af.flags&lexSurname != 0 || af.surnameSuffix || af.surnameShape ||
-		af.flags&(lexForeign|lexWorld) != 0 && !af.common
+		af.flags&(lexForeign|lexWorld) != 0 && !af.common || afterLabel && !af.common
 	return surname && (cf.flags&(nameFlags|lexForeign|lexWorld) != 0 || !cf.common)
+}
+
+// compoundOnly reports whether the only thing against w as a name is that
+// it splits into ordinary words (VAL-BONA): no list holds it, and it is
+// nothing else.
+func (d *nameDetector) compoundOnly(b []byte, w word) bool {
+	wf := d.facts(b[w.start:w.end])
+	return wf.commonCompound && !wf.common && wf.flags == 0 && !wf.definiteCompound && !wf.cue &&
+		!wf.company && !wf.venue && !wf.org && !wf.internalCap && !wf.calendar && !wf.placeSuffix &&
+		!wf.conjunction && !wf.preposition && !wf.function
+}
+
+// labelBefore returns the last field label (labelCue) of ws[k:e-1], one
+// or two words at most before the comma, or -1.
+func (d *nameDetector) labelBefore(b []byte, ws []word, k, e int) int {
+	for j := e - 2; j >= k && j >= e-3; j-- {
+		if d.labelCue(b, ws[j]) {
+			return j
+		}
+	}
+	return -1
+}
+
+// labelCue reports whether w is a field label of a register line that
+// names the person after it (NAMN, VH, OPERATÖR): a person cue that is not
+// a weak one and not a given name too.
+func (d *nameDetector) labelCue(b []byte, w word) bool {
+	if w.shape == shapeLower || w.shape == shapeInitial {
+		return false
+	}
+	wf := d.facts(b[w.start:w.end])
+	return wf.strongCue && wf.flags&lexGiven == 0 && !wf.seen
 }
 
 // emitWords appends every capitalised word of ws[k:e] as a name part.
@@ -1455,7 +1588,16 @@ func (d *nameDetector) givenEvidence(b []byte, w word) bool {
 
 // nameFollowsConjunction reports whether "och" or "samt" and a word that
 // is a name by itself follow end: "Emir och Lejla" makes Emir likelier.
+// A list does it too: ", Ahmad och Yalda" after Mursal, names to its end.
 func (d *nameDetector) nameFollowsConjunction(b []byte, end int) bool {
+	return d.namesFollow(b, end, 4)
+}
+
+func (d *nameDetector) namesFollow(b []byte, end, depth int) bool {
+	if end+2 < len(b) && b[end] == ',' && b[end+1] == ' ' {
+		s, e, ok := nextWordAt(b, end+2)
+		return ok && depth > 0 && s == end+2 && d.nameByItself(b, s, e) && d.namesFollow(b, e, depth-1)
+	}
 	s, e, ok := nextWordAt(b, end)
 	if !ok || s != end+1 {
 		return false
@@ -1464,13 +1606,16 @@ func (d *nameDetector) nameFollowsConjunction(b []byte, end int) bool {
 		return false
 	}
 	s2, e2, ok := nextWordAt(b, e)
-	if !ok || s2 != e+1 {
+	return ok && s2 == e+1 && d.nameByItself(b, s2, e2)
+}
+
+// nameByItself reports whether b[s:e] is capitalised and a name by the
+// lists alone, or was found as one before.
+func (d *nameDetector) nameByItself(b []byte, s, e int) bool {
+	if l, u, _ := letterAt(b, s); !l || !u {
 		return false
 	}
-	if l, u, _ := letterAt(b, s2); !l || !u {
-		return false
-	}
-	wf := d.facts(b[s2:e2])
+	wf := d.facts(b[s:e])
 	f := wf.flags
 	return wf.seen || f&nameFlags != 0 && !wf.common && f&lexPlace == 0 ||
 		f&lexForeign != 0 && !wf.common && f&(lexPlace|lexEnglish) == 0
@@ -1912,14 +2057,18 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			}
 		}
 	}
+	// A cue reaches the next line, but not from a register line in
+	// capitals to the next such line ("… KOPIERAD FRAN VH\nANTAL LASTA").
+	cueOK := first.gapCueOK && !(k > 0 && ws[k-1].shape == shapeUpper && first.shape == shapeUpper &&
+		bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0)
 	// The word before is context unless a sentence ends between.
 	prevContext := k > 0 && !first.gapSentence
 	var before wordFacts // of the word before the run, when it may matter
-	if k > 0 && (prevContext || first.gapCueOK || first.gapJoin) {
+	if k > 0 && (prevContext || cueOK || first.gapJoin) {
 		before = d.facts(b[ws[k-1].start:ws[k-1].end])
 	}
 	cue := false
-	if k > 0 && first.gapCueOK {
+	if k > 0 && cueOK {
 		cue = before.cue
 		// "Anna och Björn", "Svensson, Anna": a name just before carries over.
 		if !cue && before.conjunction && k > 1 && ws[k-1].gapJoin && len(dst) > 0 && dst[len(dst)-1].end >= ws[k-2].start {
@@ -1936,7 +2085,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	if !cue && len(dst) > 0 && k > 0 && dst[len(dst)-1].end >= ws[k-1].start && ws[k-1].shape != shapeLower {
 		// Directly after a name in the previous run ("Svensson, Anna").
-		cue = first.gapCueOK && !first.gapSentence
+		cue = cueOK && !first.gapSentence
 	}
 	runPnr := nearPnr(b, ws[k].start, ws[e-1].end, pnrs)
 	if runPnr {
@@ -1981,7 +2130,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.institution = institution
 			c.strongCue = k > 0 && first.gapJoin && before.strongCue
 			c.relationCue = c.strongCue && relationCueWord(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))
-			c.labelCue = k > 0 && first.gapCueOK && before.strongCue
+			c.labelCue = k > 0 && cueOK && before.strongCue
 			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
 				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
 			if relationTill {

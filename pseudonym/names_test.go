@@ -57,6 +57,21 @@ func TestNameContext(t *testing.T) {
 		{"Till: Socialnämnden Lillby\nÄmne: Hembesök", nil},
 		{"[10:02] Hemtjänsten (Malin): Vi kommer kl 14.", []string{"Malin"}},
 		{"Tis 13–15  Rum Ada  Bokat av Lars Berg", []string{"Lars", "Berg"}},
+		// Register lines in capitals: a field label, then surname first;
+		// the labels of other fields and från without its å are no names;
+		// a label at a line's end does not reach the next line.
+		{"RAD 2 PNR 19121212-1212 NAMN OSMANI, VALBONA   ADR ANDRAD", []string{"OSMANI", "VALBONA"}},
+		{"NY NAMN NGUYEN, VAN MINH   VH NGUYEN, THI HOA\n", []string{"NGUYEN", "VAN", "MINH", "NGUYEN", "THI", "HOA"}},
+		{"LOPNR  NAMN          PERSONNR       ADRESS\n", nil},
+		{"ADR KOPIERAD FRAN VH\nANTAL LASTA 8\n", nil},
+		// A list of names makes its first, unknown item a name too;
+		// "familjen" names a family by its surname.
+		{"Paret har tre barn: Mursal, Ahmad och Yalda.", []string{"Mursal", "Ahmad", "Yalda"}},
+		{"Vi köpte: Bord, Stolar och Lampor.", nil},
+		{"Närvarande: Ordförande, Anna och Eva.", []string{"Anna", "Eva"}},
+		{"Familjen Tesfamariam flyttar in i april.", []string{"Tesfamariam"}},
+		// Name-day names (namnsdag list).
+		{"- rum 4 (Agda) orolig kl 02", []string{"Agda"}},
 		// Places, bodies and firms.
 		{"Kontakta Vårdguiden vid frågor.", nil},
 		{"Arbetet på Gustav Adolfs torg pågår.", nil},

