@@ -318,12 +318,17 @@ func signoffLine(line []byte) bool {
 }
 
 // chatLabelLine reports whether line starts with a lower-case word, a
-// colon, a space and a letter.
+// colon, a space and a letter, after a time stamp perhaps ("[19:11] tindra:
+// hahaha").
 func chatLabelLine(line []byte) bool {
-	if l, u, _ := letterAt(line, 0); !l || u {
+	i := 0
+	for i < len(line) && i < 24 && line[i] < 0x80 && !isASCIILetter(line[i]) {
+		i++
+	}
+	if l, u, _ := letterAt(line, i); !l || u {
 		return false
 	}
-	e := wordEnd(line, 0)
+	e := wordEnd(line, i)
 	if e+2 >= len(line) || line[e] != ':' || line[e+1] != ' ' {
 		return false
 	}
@@ -481,11 +486,15 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			continue
 		}
 		if !w.cand && !(j > 0 && w.joined && (ws[j-1].greet ||
-			w.end-w.start >= 4 && !ws[j-1].name && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue)) {
+			w.end-w.start >= 4 && !ws[j-1].name && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue)) &&
+			!(w.speaker && d.chatSpeakers() >= 2) {
 			continue
 		}
 		if rule := d.lowerName(b, ws, j); rule != "" {
 			w.name = true
+			if w.speaker && stampBefore(b, w.start) {
+				d.noteSpeaker(lowerHash(b[w.start:w.end]))
+			}
 			d.remember(b[w.start:w.end])
 			if w.start >= from {
 				dst = append(dst, nameMatch{start: w.start, end: w.end, rule: rule})
@@ -494,6 +503,48 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 	}
 	d.lower = ws
 	return dst
+}
+
+// maxChatSpeakers bounds the speaker labels a stream keeps (see
+// noteSpeaker): two are all the rule asks for.
+const maxChatSpeakers = 4
+
+// noteSpeaker notes h, the lowerHash of a lower-case chat label after a
+// time stamp that was found as a name; distinct labels are counted, so
+// that a window read twice counts none twice.
+func (d *nameDetector) noteSpeaker(h uint32) {
+	for _, x := range d.speakers {
+		if x == h {
+			return
+		}
+	}
+	if len(d.speakers) < maxChatSpeakers {
+		d.speakers = append(d.speakers, h)
+	}
+}
+
+// chatSpeakers returns how many distinct lower-case chat labels were
+// found as names, up to maxChatSpeakers.
+func (d *nameDetector) chatSpeakers() int { return len(d.speakers) }
+
+// stampBefore reports whether a digit (a time stamp) stands between the
+// start of the line and i.
+func stampBefore(b []byte, i int) bool {
+	ls := bytes.LastIndexByte(b[:i], '\n') + 1
+	for _, c := range b[ls:i] {
+		if isDigit(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// chatLabelWords are lower-case line labels of chats and notes that are
+// no one's name.
+var chatLabelWords = map[string]bool{
+	"obs": true, "ps": true, "info": true, "admin": true, "system": true, "bot": true, "tips": true,
+	"ok": true, "svar": true, "fråga": true, "ang": true, "re": true, "fw": true, "sv": true, "notis": true,
+	"påminnelse": true, "meddelande": true, "status": true, "uppdatering": true, "moderator": true,
 }
 
 // lowerName decides the lower-case word ws[j] (ws[:j] are decided) and
@@ -546,6 +597,11 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		return "" // ang. hämtning: an abbreviation, unless a list is sure
 	case w.speaker && f&(lexGiven|lexForeignGiven) != 0 && !english:
 		return ruleLowerSpeaker // [19:10] lina: har nån sett min jacka
+	case w.speaker && d.chatSpeakers() >= 2 && stampBefore(b, w.start) && !wf.definite && !place &&
+		w.end-w.start >= 3 && w.end-w.start <= 12 && !chatLabelWords[string(b[w.start:w.end])]:
+		// [19:03] tindra: ja!! — in a chat whose other lower-case labels
+		// are names, a label is a name even when it is an ordinary word.
+		return ruleLowerSpeakers
 	case !wf.common && !place && evidence:
 		// The weaker lists: with a cue, another name, or as the subject
 		// after a verb (idag kommer jovana).

@@ -25,6 +25,7 @@ var venueNouns = map[string]bool{
 	"restaurang": true, "restaurangen": true, "café": true, "cafe": true, "kafé": true,
 	"hotell": true, "hotellet": true, "aula": true, "aulan": true, "salong": true,
 	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true,
+	"avd": true, "avdelning": true, // avd Björken, avdelning Rosen: a ward
 }
 
 // Head nouns of things named after a person: after a possessive (Astrid
@@ -64,6 +65,7 @@ var workCues = map[string]bool{
 	"läs": true, "läsa": true, "läser": true, "läste": true, "läst": true, "högläsning": true,
 	"boken": true, "filmen": true, "pjäsen": true, "romanen": true, "sagan": true,
 	"serien": true, "musikalen": true, "föreställningen": true, "barnboken": true,
+	"utställningen": true, "utställning": true, "dikten": true, "sången": true, "låten": true,
 }
 
 // byLastByte groups word endings by their last byte, so that a word is

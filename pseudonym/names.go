@@ -61,6 +61,9 @@ type nameDetector struct {
 	// lower holds the words of a line for findLower.
 	lower    []lowerWord
 	lowerBuf []byte
+	// speakers holds the lower-case chat labels found as names (see
+	// noteSpeaker).
+	speakers []uint32
 	// firstPass is scratch for find: the matches of the first reading.
 	firstPass []nameMatch
 	// seenBits holds lowerHash of the names in seen (never cleared but
@@ -75,6 +78,10 @@ type nameDetector struct {
 	// titleEnd is the end (in words) of the last run taken as the title
 	// of a work, or 0: a title joined to it by "och" or a comma is one too.
 	titleEnd int
+	// quoteEnd is the byte offset of the closing quote of a title in
+	// quotes after a work cue (utställningen "Från Nils Holgersson till
+	// Emil i Lönneberga"): no run before it is a person.
+	quoteEnd int
 	// Scratch for findColumns.
 	colMatches []nameMatch
 	colCells   []textCell
@@ -301,6 +308,7 @@ var placeSuffixes = []string{
 	"mottagningen", "centrum", "området", "avdelningen", "stationen", "vägen", "allén",
 	"leden", "gymnasiet", "institutet", "regionen", "län", "landet", "näs", "fors", "sjö",
 	"ås", "by", "ryd", "träsk", "älv", "udden", "holmen", "hamnen", "bruk", "hall",
+	"hem", "hemmet", // Lillbyhem, Solhem: homes for the elderly and their like
 }
 
 func hasSuffix(lower []byte, suffixes []string) bool {
@@ -888,6 +896,12 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 			}
 		}
 	}
+	if f == 0 && !wf.cue && !wf.common && wf.commonCompound && len(lower) >= 9 &&
+		(bytes.HasSuffix(lower, []byte("are")) || bytes.HasSuffix(lower, []byte("ansvarig"))) {
+		// An agent noun compound the dictionary lacks (Schemaplanerare,
+		// Boendesamordnare, Trygghetsansvarig): a role, so a cue.
+		wf.cue, wf.strongCue = true, true
+	}
 	if len(d.seen) > 0 {
 		t := appendTitle(d.buf[:0], text)
 		if d.seen[string(t)] {
@@ -1017,6 +1031,9 @@ type wordContext struct {
 	afterAcronym bool
 	// The run is all that stands between brackets (Larmcentralen (Jonas)).
 	paren bool
+	// "hos" comes right before: at someone's, rarely at a town's (nyckel
+	// hos Leticia).
+	hos bool
 }
 
 // info classifies one word in its context.
@@ -1090,6 +1107,9 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		}
 	case sv && !isCommon: // also a place: Lund, Karlstad
 		inf.score = 2
+		if c.hos && f&lexGiven != 0 {
+			inf.score = 3
+		}
 	case sv && !place: // also an ordinary word
 		inf.score = 1
 		if mid {
@@ -1129,6 +1149,9 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		}
 	case foreign && !isCommon:
 		inf.score = 0
+		if c.hos && f&lexForeignGiven != 0 && f&lexEnglish == 0 {
+			inf.score = 3 // a given name somewhere and a place: Leticia
+		}
 	case world && !isCommon && !place:
 		// Only in the large many-country list (Fatemeh, Rostami): a name
 		// next to another name or a cue.
@@ -1356,6 +1379,7 @@ func (d *nameDetector) findPass(dst []nameMatch, b []byte, from int, pnrs []pnrM
 	d.capsFor = nil
 	d.forcedEnd = -1
 	d.titleEnd = 0
+	d.quoteEnd = 0
 	d.splitWords(b)
 	ws := d.words
 	d.labelInitials(b, ws)
@@ -1695,6 +1719,9 @@ func verbSubject(wf wordFacts) bool {
 		return true
 	}
 	f := wf.flags
+	if f == 0 && wf.foreignLetters && !wf.common && !wf.definite {
+		return true // in no list, but spelt as no Swedish word is: Áilu, Juhán
+	}
 	if f&(lexGiven|lexForeignGiven|lexForeign|lexWorld|lexSurname) == 0 {
 		return false
 	}
@@ -1835,6 +1862,40 @@ func (d *nameDetector) afterWorkCue(b []byte, ws []word, k int) bool {
 		workCues[string(appendLower(d.buf[:0], b[ws[k-2].start:ws[k-2].end]))]
 }
 
+// quotedTitle reports whether ws[k] opens a title in quotes after a work
+// cue (boken "…", utställningen «…»), and if so sets d.quoteEnd to its
+// closing quote on the same line. A name seen before is still one.
+func (d *nameDetector) quotedTitle(b []byte, ws []word, k int) bool {
+	if k == 0 || ws[k-1].shape != shapeLower {
+		return false
+	}
+	gap := b[ws[k-1].end:ws[k].start]
+	var close string
+	switch string(gap) {
+	case ` "`:
+		close = `"`
+	case " \u201d", " \u201c":
+		close = "\u201d"
+	case " \u00ab":
+		close = "\u00bb"
+	default:
+		return false
+	}
+	if !workCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
+		return false
+	}
+	rest := b[ws[k].start:min(len(b), ws[k].start+200)]
+	q := bytes.Index(rest, []byte(close))
+	if q < 0 || bytes.IndexByte(rest[:q], '\n') >= 0 {
+		return false
+	}
+	if d.facts(b[ws[k].start:ws[k].end]).seen {
+		return false
+	}
+	d.quoteEnd = ws[k].start + q
+	return true
+}
+
 // headerFields are the labels of a mail or form header whose value is a
 // person when it starts with a given name: "Från: Linnea Brand".
 var headerFields = map[string]bool{
@@ -1918,6 +1979,29 @@ func (d *nameDetector) relationBrackets(b []byte, end int) bool {
 	return ok && s2 == e+1 && string(appendLower(d.buf[:0], b[s2:e2])) == "till"
 }
 
+// relationAfter reports whether " relation till X" follows end, X
+// capitalised: the words before are the relative ("det är Senait mamma
+// till Yonatan").
+func (d *nameDetector) relationAfter(b []byte, end int) bool {
+	s, e, ok := nextWordAt(b, end)
+	if !ok || s != end+1 {
+		return false
+	}
+	if l, u, _ := letterAt(b, s); !l || u || !d.facts(b[s:e]).strongCue {
+		return false
+	}
+	s2, e2, ok := nextWordAt(b, e)
+	if !ok || s2 != e+1 || string(appendLower(d.buf[:0], b[s2:e2])) != "till" {
+		return false
+	}
+	s3, _, ok := nextWordAt(b, e2)
+	if !ok || s3 != e2+1 {
+		return false
+	}
+	l, u, _ := letterAt(b, s3)
+	return l && u
+}
+
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
 	first := ws[k]
 	if e == k+1 {
@@ -1928,6 +2012,14 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			wf.placeSuffix) {
 			return dst
 		}
+	}
+	if first.start < d.quoteEnd || d.quotedTitle(b, ws, k) {
+		return dst
+	}
+	// lex Sarah, lex Maria: a statute named after a person.
+	if k > 0 && first.gapJoin && ws[k-1].shape == shapeLower && ws[k-1].end-ws[k-1].start == 3 &&
+		string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "lex" {
+		return dst
 	}
 	// "har vi läst Pippi Långstrump och Emil i Lönneberga": the titles of
 	// works.
@@ -2030,7 +2122,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			}
 			return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
 		}
-		if first.gapSentence || k == 0 || lineStartBefore(b, first.start) {
+		clause := first.gapSentence || k == 0 || lineStartBefore(b, first.start) ||
+			wf.foreignLetters && wf.flags == 0 && first.start >= 2 && b[first.start-2] == ',' && b[first.start-1] == ' '
+		if clause {
 			if ok, partner := d.verbFollows(b, first.end); ok {
 				if verbSubject(wf) {
 					if thing() {
@@ -2091,6 +2185,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if runPnr {
 		cue = true
 	}
+	if !cue && d.relationAfter(b, ws[e-1].end) {
+		cue = true // "det är Senait mamma till Yonatan"
+	}
 	institution := false
 	if k > 0 && first.gapJoin && ws[k-1].shape != shapeLower && before.institutional() {
 		institution = true
@@ -2131,6 +2228,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.strongCue = k > 0 && first.gapJoin && before.strongCue
 			c.relationCue = c.strongCue && relationCueWord(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))
 			c.labelCue = k > 0 && cueOK && before.strongCue
+			c.hos = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower && ws[k-1].end-ws[k-1].start == 3 &&
+				string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "hos"
 			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
 				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
 			if relationTill {

@@ -70,6 +70,22 @@ func TestNameContext(t *testing.T) {
 		{"Vi köpte: Bord, Stolar och Lampor.", nil},
 		{"Närvarande: Ordförande, Anna och Eva.", []string{"Anna", "Eva"}},
 		{"Familjen Tesfamariam flyttar in i april.", []string{"Tesfamariam"}},
+		// Statutes and wards named after persons, titles in quotes after
+		// a work cue, homes, role compounds: no persons.
+		{"Bedömning enligt lex Sarah. Ansvarig: Marie Nordlund.", []string{"Marie", "Nordlund"}},
+		{"Berörd: Agneta Rönnqvist, avd Björken", []string{"Agneta", "Rönnqvist"}},
+		{`I maj visar vi utställningen "Från Nils Holgersson till Emil i Lönneberga" i stora salen.`, nil},
+		{"Nycklarna kan hämtas hos Lillbyhem, Storgatan 5.", nil},
+		{"Mvh\n/Schemaplanerare Mikael", []string{"Mikael"}},
+		// hos before a given name that is also a place; a relative's
+		// self-introduction; a subject spelt as no Swedish word is.
+		{"nyckel hos Leticia", []string{"Leticia"}},
+		{"Hej det är Senait mamma till Yonatan.", []string{"Senait", "Yonatan"}},
+		{"- Áilu har fått snöskotern lagad", []string{"Áilu"}},
+		// A chat whose lower-case labels are names: a label that is an
+		// ordinary word is one too, but not a label word.
+		{"[19:02] ali: ikväll?\n[19:03] mirza: ja\n[19:11] tindra: hahaha\n[19:12] obs: stängt\n",
+			[]string{"ali", "mirza", "tindra"}},
 		// Name-day names (namnsdag list).
 		{"- rum 4 (Agda) orolig kl 02", []string{"Agda"}},
 		// Places, bodies and firms.
