@@ -588,6 +588,8 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 			shape = shapeInitial
 		case letters <= 3 && !anyLower && hyphenInitials(b[start:i]):
 			shape = shapeInitial // J-P. Lindström, A-K Berg
+		case letters == 1 && trailingInitial(b, start, i):
+			shape = shapeInitial // Lena M: (a chat label), BENGTSSON L (a register line)
 		case letters == 1:
 			shape = shapeLower // a lone capital letter (I, A) is no name
 		case !anyLower:
@@ -621,6 +623,43 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 		gapStart = i
 	}
 	return true
+}
+
+// trailingInitial reports whether the lone capital b[start:i] is the
+// initial of a surname after a name: before ": " with a capitalised word
+// before it (a chat label, "Lena M: …"), or at the end of a line after a
+// word in capitals (BENGTSSON L).
+func trailingInitial(b []byte, start, i int) bool {
+	if start < 3 || b[start-1] != ' ' {
+		return false
+	}
+	label := i+1 < len(b) && b[i] == ':' && b[i+1] == ' '
+	eol := i == len(b) || b[i] == '\n' || b[i] == '\r'
+	if !label && !eol {
+		return false
+	}
+	// The word before: letters back to a space or the line start.
+	ps := start - 1
+	for ps > 0 && b[ps-1] != ' ' && b[ps-1] != '\n' && b[ps-1] != '\t' && b[ps-1] != ']' {
+		ps--
+	}
+	w := b[ps : start-1]
+	if len(w) < 2 {
+		return false
+	}
+	anyLower := false
+	for j := 0; j < len(w); {
+		l, u, n := letterAt(w, j)
+		if !l {
+			return false
+		}
+		if j == 0 && !u {
+			return false
+		}
+		anyLower = anyLower || !u
+		j += n
+	}
+	return label || !anyLower
 }
 
 // hyphenInitials reports whether w is initials joined by hyphens (J-P,
@@ -1789,6 +1828,14 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 	return true, loose || u
 }
 
+// bulletBefore reports whether only a list bullet (-, *, •) and spaces
+// stand between the start of the line and i.
+func bulletBefore(b []byte, i int) bool {
+	ls := bytes.LastIndexByte(b[:i], '\n') + 1
+	t := bytes.TrimSpace(b[ls:i])
+	return string(t) == "-" || string(t) == "*" || string(t) == "\u2022"
+}
+
 // wholeRunName reports whether the context makes the run ws[k:e] of
 // capitalised words a name (see evalRun).
 func (d *nameDetector) wholeRunName(b []byte, ws []word, k, e int) bool {
@@ -2077,8 +2124,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				continue
 			}
 			wf := d.facts(b[w.start:w.end])
-			if loose && j == k || wf.seen || wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) ||
-				!wf.common && !wf.definiteCompound {
+			// An ordinary word needs a given-name list, or the document,
+			// behind it: "- Morgon: hjälp med dusch" is a schedule.
+			listed := wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) &&
+				(!wf.common || wf.flags&(lexGiven|lexForeignGiven|lexSurname) != 0 || !bulletBefore(b, ws[k].start))
+			if loose && j == k || wf.seen || listed || !wf.common && !wf.definiteCompound {
 				dst = d.emitWords(dst, b, from, ws, j, j+1, ruleSpeaker)
 			}
 		}
@@ -2385,7 +2435,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if isName && d.namesPlaceOrFirm(b, last.end, infos[t-1].stemEnd < last.end) {
 			isName = false
 		}
+		// ... but not before a given name when it is none in any list:
+		// "Gäller Sahra Abdi Warsame" (regarding).
 		if s > 0 && d.givenBeforeSurname(b, ws, k+s-1, infos[s-1]) &&
+			!(!d.givenEvidence(b, ws[k+s-1]) && d.givenEvidence(b, ws[k+s]) && !d.facts(b[ws[k+s].start:ws[k+s].end]).common) &&
 			(isName && (runPnr || d.givenEvidence(b, ws[k+s-1])) ||
 				t == s+1 && d.surnameOnly(b, ws[k+s]) && infos[s].score >= 2 &&
 					(!ws[k+s-1].gapSentence || cellStart(b, ws[k+s-1].start))) {

@@ -86,6 +86,11 @@ func TestNameContext(t *testing.T) {
 		// ordinary word is one too, but not a label word.
 		{"[19:02] ali: ikväll?\n[19:03] mirza: ja\n[19:11] tindra: hahaha\n[19:12] obs: stängt\n",
 			[]string{"ali", "mirza", "tindra"}},
+		// A chat label with a trailing initial; a schedule in a bullet
+		// list is no chat; an ordinary word before a given name is none.
+		{"[07:02] Lena M: God morgon!", []string{"Lena", "M"}},
+		{"- Morgon: hjälp med dusch\n- Lunch: matlåda från köket", nil},
+		{"02/09  09:30  Försäkringskassan   Gäller Sahra Abdi Warsame, 19121212-1212", []string{"Sahra", "Abdi", "Warsame"}},
 		// Name-day names (namnsdag list).
 		{"- rum 4 (Agda) orolig kl 02", []string{"Agda"}},
 		// Places, bodies and firms.
