@@ -617,6 +617,11 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		if d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0 {
 			return ruleLowerSurname
 		}
+	case f&lexGiven != 0 && hasNext && ws[j+1].start == w.end+1 && next.flags&lexSurname != 0 && !next.common &&
+		next.flags&lexPlace == 0 && !wf.definite:
+		// hos bror ekström: an ordinary word that is a given name, before
+		// a surname no dictionary holds.
+		return ruleLowerGivenSurname
 	case f&(lexGiven|lexForeignGiven) != 0 && w.clauseStart && !english:
 		// stig vill att hon handlar
 		if ok, _ := d.verbFollows(b, w.end); ok {

@@ -233,6 +233,10 @@ var weakCues = map[string]bool{
 	"träffade": true, "pratade": true, "meddelade": true,
 }
 
+// streetSuffixes end the names of streets, which are often named after a
+// person whose given name stands before (Sten Sturegatan).
+var streetSuffixes = []string{"gatan", "vägen", "gränd", "torget", "allén", "leden", "stigen", "backen", "platsen"}
+
 // Prepositions after which a word that is only a surname (Älmhult, which
 // the lists also hold as a surname) is more likely a place: not "till" or
 // "från", which come before people as often.
@@ -1527,7 +1531,7 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int, afterLabe
 		if ws[j].shape == shapeLower {
 			continue
 		}
-		if !d.nameable(b, ws[j]) && !(afterLabel && d.compoundOnly(b, ws[j])) {
+		if !d.nameable(b, ws[j]) && !(afterLabel && d.compoundOnly(b, ws[j])) && !(j == e && d.monthGiven(b, ws[j])) {
 			return false
 		}
 	}
@@ -1556,6 +1560,13 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int, afterLabe
 	surname := af.seen || af.flags&lexSurname != 0 || af.surnameSuffix || af.surnameShape ||
 		af.flags&(lexForeign|lexWorld) != 0 && !af.common || afterLabel && !af.common
 	return surname && (cf.flags&(nameFlags|lexForeign|lexWorld) != 0 || !cf.common)
+}
+
+// monthGiven reports whether w is a month or day that a name list
+// holds too (Maj, Juni): after the comma of "JAKOBSSON, MAJ" it is her name.
+func (d *nameDetector) monthGiven(b []byte, w word) bool {
+	wf := d.facts(b[w.start:w.end])
+	return wf.calendar && wf.flags&(nameFlags|lexForeignGiven) != 0
 }
 
 // compoundOnly reports whether the only thing against w as a name is that
@@ -1625,6 +1636,25 @@ func (d *nameDetector) givenBeforeSurname(b []byte, ws []word, i int, inf wordIn
 	return (f.common && f.flags&lexPlace == 0 || given) && (!f.cue || f.flags&lexGiven != 0) && !f.conjunction && !f.preposition && !f.function &&
 		!f.inPreposition && !f.placeNoun && !f.placeSuffix && !f.definiteCompound && !f.company &&
 		!f.venue && !f.org && !f.calendar && !f.internalCap
+}
+
+// cuedGivenWord reports whether ws[k], not a name by itself, is the given
+// name of the two-word run ws[k:k+2] after a person cue: capitalised, an
+// ordinary or function word no rule rules out, and a surname by the lists
+// after it.
+func (d *nameDetector) cuedGivenWord(b []byte, ws []word, k int, inf wordInfo) bool {
+	w, n := ws[k], ws[k+1]
+	if inf.score > 0 || w.shape != shapeCap || n.shape != shapeCap || !n.gapJoin {
+		return false
+	}
+	nf := d.facts(b[n.start:n.end])
+	if nf.flags&lexSurname == 0 || nf.flags&lexPlace != 0 && nf.flags&nameFlags == 0 {
+		return false
+	}
+	f := d.facts(b[w.start:w.end])
+	return (f.common || f.function || f.flags&(lexGiven|lexForeignGiven) != 0) && !f.cue && !f.conjunction &&
+		!f.preposition && !f.inPreposition && !f.placeNoun && !f.placeSuffix && !f.definiteCompound && !f.company &&
+		!f.venue && !f.org && !f.calendar && !f.internalCap && !f.definite
 }
 
 // objectFirst reports whether the sentence-initial word w is an ordinary
@@ -2412,10 +2442,17 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				s = next // Rum Astrid Lindgren, Sal Selma Lagerlöf
 				continue
 			}
+			if prev.shape == shapeUpper && ws[k+s].shape == shapeUpper && (pf.definite && pf.long && !pf.cue || pf.org) &&
+				!infos[s].seen {
+				s = next // SJUKHEMMET ASTRID, STIFTELSEN GUSTAV VASA: a home named after her
+				continue
+			}
 		}
-		if t < len(infos) && ws[k+t].shape != shapeLower && d.facts(b[ws[k+t].start:ws[k+t].end]).venue {
-			s = next // Vera Café
-			continue
+		if t < len(infos) && ws[k+t].shape != shapeLower && ws[k+t].gapJoin {
+			if nf := d.facts(b[ws[k+t].start:ws[k+t].end]); nf.venue || hasSuffix(appendLower(d.buf[:0], b[ws[k+t].start:ws[k+t].end]), streetSuffixes) {
+				s = next // Vera Café; Sten Sturegatan, Karl Johansgatan: a street
+				continue
+			}
 		}
 		last := ws[k+t-1]
 		if !stretchCue && runPnr {
@@ -2434,6 +2471,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		if isName && d.namesPlaceOrFirm(b, last.end, infos[t-1].stemEnd < last.end) {
 			isName = false
+		}
+		if s <= 1 && t == 2 && e-k == 2 && cue && d.cuedGivenWord(b, ws, k, infos[0]) {
+			// "Elev: Tindra Björk", "Arbetsterapeut Vår Lindgren": after a
+			// role, an ordinary word and a surname are the person.
+			s = 0
+			isName = true
+			givenFirst = true
 		}
 		// ... but not before a given name when it is none in any list:
 		// "Gäller Sahra Abdi Warsame" (regarding).

@@ -91,6 +91,17 @@ func TestNameContext(t *testing.T) {
 		{"[07:02] Lena M: God morgon!", []string{"Lena", "M"}},
 		{"- Morgon: hjälp med dusch\n- Lunch: matlåda från köket", nil},
 		{"02/09  09:30  Försäkringskassan   Gäller Sahra Abdi Warsame, 19121212-1212", []string{"Sahra", "Abdi", "Warsame"}},
+		// A given name before a street named after a person is the
+		// street's; a home named after a person in a register line; a
+		// month that is her name after the comma; after a role, an
+		// ordinary word before a surname; in lower case, a given name
+		// that is an ordinary word before a surname.
+		{"God man: Sture Ljungberg, Sten Sturegatan 6, 411 39 Göteborg", []string{"Sture", "Ljungberg"}},
+		{"04415    590101-2244   KARJALAINEN, SIRKKA-LIISA       SKOTARE           SJUKHEMMET ASTRID\n",
+			[]string{"KARJALAINEN", "SIRKKA-LIISA"}},
+		{"04422    600715-3075   JAKOBSSON, MAJ                  KANSLIST\n", []string{"JAKOBSSON", "MAJ"}},
+		{"Elev: Tindra Björk   Personnummer: 201208195626", []string{"Tindra", "Björk"}},
+		{"ok. jag var hos stig ekström idag", []string{"stig", "ekström"}},
 		// Name-day names (namnsdag list).
 		{"- rum 4 (Agda) orolig kl 02", []string{"Agda"}},
 		// Places, bodies and firms.
