@@ -591,3 +591,21 @@ func TestCorpusHeldOut4(t *testing.T) {
 			sc.recall(), sc.precision(), issue16Targets.nameRecall, issue16Targets.namePrecision)
 	}
 }
+
+// heldOut5CorpusFile: see TestCorpusHeldOut5.
+const heldOut5CorpusFile = "testdata/corpus_heldout5.txtar"
+
+// TestCorpusHeldOut5 scores the fifth held-out corpus, written blind to
+// the detector after the rounds on the fourth and never tuned on. Its
+// names scores are reported against the targets of issue 16, not asserted;
+// the personnummer targets are.
+func TestCorpusHeldOut5(t *testing.T) {
+	scores := scoreCorpus(t, "held-out corpus 5", loadTxtarCorpus(t, heldOut5CorpusFile, 20))
+	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < issue16Targets.pnrPrecision {
+		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ %.3f)", sc.recall(), sc.precision(), issue16Targets.pnrPrecision)
+	}
+	if sc := scores[KindName]; sc.recall() < issue16Targets.nameRecall || sc.precision() < issue16Targets.namePrecision {
+		t.Logf("names: recall %.3f, precision %.3f: short of the targets of issue 16 (%.2f, %.2f)",
+			sc.recall(), sc.precision(), issue16Targets.nameRecall, issue16Targets.namePrecision)
+	}
+}

@@ -325,6 +325,9 @@ func chatLabelLine(line []byte) bool {
 	for i < len(line) && i < 24 && line[i] < 0x80 && !isASCIILetter(line[i]) {
 		i++
 	}
+	if i >= len(line) {
+		return false
+	}
 	if l, u, _ := letterAt(line, i); !l || u {
 		return false
 	}
