@@ -429,6 +429,14 @@ func (d *nameDetector) capsLine(b []byte, i int) bool {
 	}
 	upper, lower := 0, 0
 	for k := s; k < e; {
+		if b[k] == 's' && bytes.HasPrefix(b[k:e], []byte(tokenPrefix)) && (k == s || !isASCIILetter(b[k-1])) {
+			// A token stands where a name stood: it says nothing of the
+			// line's case, so pseudonymizing twice changes nothing.
+			for k < e && (isASCIILetter(b[k]) || isDigit(b[k]) || b[k] == '_') {
+				k++
+			}
+			continue
+		}
 		l, u, n := letterAt(b, k)
 		if l {
 			if u {
