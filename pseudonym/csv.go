@@ -12,8 +12,10 @@ import (
 // csvRewriter copies CSV (RFC 4180) byte for byte, rewriting field contents:
 // columns whose header is a configured name field are replaced whole, other
 // fields go through the detectors. Quoting, separators and line ends are
-// kept, so rows and columns stay as they were. The header row is copied
-// untouched.
+// kept, so rows and columns stay as they were. The header row goes through
+// the detectors too (a file without one starts with data), and sets what the
+// columns are; title rows before it, with one cell filled at most, do not
+// (maxTitleRows).
 type csvRewriter struct {
 	s     *session
 	r     *bufio.Reader
@@ -34,7 +36,13 @@ type csvRewriter struct {
 	cueCol           []bool
 	thingCol         []bool // the header names a thing: see thingHeaders
 	cells, nameCells []int
+	filled           int // cells of the current record that are not empty
 }
+
+// maxTitleRows bounds the rows of one filled cell at most (a title, an
+// export note) read before the header row: "Medlemsregister, export
+// 2024-03-01;;;;" above "Efternamn;Förnamn;…".
+const maxTitleRows = 4
 
 // nameColumn reports whether column col holds names: its header is a
 // person's role, or three quarters of its cells so far, two at least,
@@ -68,11 +76,14 @@ func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		c.filled = 0
 		more, err := c.record(header)
 		if err != nil {
 			return err
 		}
-		header = false
+		// A row of one cell at most above the columns is a title: the
+		// next row may be the header.
+		header = header && c.filled <= 1 && row+1 < maxTitleRows
 		if !more {
 			return nil
 		}
@@ -319,6 +330,9 @@ var thingHeaders = map[string]bool{
 }
 
 func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs []int) error {
+	if len(bytes.TrimSpace(dec)) > 0 {
+		c.filled++
+	}
 	if header {
 		name := strings.TrimPrefix(string(dec), "\ufeff")
 		for len(c.names) <= col {
@@ -334,7 +348,13 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		lower := strings.ToLower(strings.TrimSpace(name))
 		c.cueCol[col] = personCues[lower] && !weakCues[lower] && !greetings[lower]
 		c.thingCol[col] = thingHeaders[lower]
-		c.out = append(c.out[:0], c.raw...)
+		// The header is text like any other cell: a file without one
+		// starts with a record, and a title may name a person.
+		c.s.base = c.fieldOff
+		if quoted {
+			c.s.base++
+		}
+		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, false)
 	} else {
 		whole := col < len(c.names) && c.names[col]
 		c.s.base = c.fieldOff

@@ -541,7 +541,7 @@ func latinBase(r rune) (rune, bool) {
 // a value goes through the free-text detector instead of being replaced
 // whole, so that a person's name in it is still found.
 func (d *nameDetector) notPerson(v []byte) bool {
-	words, acronyms, named := 0, 0, 0
+	words, acronyms, named, lowerCommon := 0, 0, 0, 0
 	var only wordFacts
 	prevPossessive := false
 	for i := 0; i < len(v); {
@@ -567,15 +567,25 @@ func (d *nameDetector) notPerson(v []byte) bool {
 			(wf.flags&lexForeign == 0 || wf.flags&lexEnglish != 0) {
 			acronyms++ // IFK, ABF, PRO, BK
 		}
+		if _, u, _ := letterAt(w, 0); !u && wf.common && !nameParticles[string(lower)] {
+			lowerCommon++
+		}
 		prevPossessive = len(w) > 2 && (w[len(w)-1] == 's' || w[len(w)-1] == 'S')
+	}
+	if words == 0 {
+		return true // 12, 8: a count under the column, no name (a personnummer is still found)
 	}
 	if acronyms > 0 && acronyms < words {
 		return true
 	}
 	if words == 1 && named == 0 {
-		return only.common && only.long || only.commonCompound || only.definiteCompound
+		// A role (Ledare) or a field label is no one's name either.
+		return only.common && only.long || only.commonCompound || only.definiteCompound ||
+			only.strongCue && only.flags&lexGiven == 0 || only.fieldLabel
 	}
-	return false
+	// "Antal konfirmander": ordinary words in lower case that no name list
+	// holds, no name typed in lower case.
+	return named == 0 && lowerCommon > 0
 }
 
 // upperWord reports whether every letter of w is upper case.

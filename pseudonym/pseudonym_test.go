@@ -406,3 +406,46 @@ func TestCSVThingColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVHeaderRow checks that the first row of a CSV file goes through
+// the detectors (a file without a header starts with a record: it used to
+// be copied untouched), that title rows above the header do not hide it,
+// and that counts and roles under a name column are not replaced whole.
+func TestCSVHeaderRow(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, in string
+		gone     []string // personal values that must not be left
+		kept     []string // text that must stay as it is
+	}{
+		{"no header", "Anna Svensson,19121212-1212\nBo Ek,19121212-1212\n",
+			[]string{"Anna", "Svensson", "19121212-1212", "Ek"}, nil},
+		{"header", "namn;pnr\nAnna Svensson;19121212-1212\n",
+			[]string{"Anna", "Svensson", "1212-1212"}, []string{"namn;pnr"}},
+		{"title rows", "Register, export 2024-03-01;;\nUrval: F11;;\nEfternamn;Förnamn;Pnr\nSalonen;Aarne;19121212-1212\nHellberg;Linnea;\nAntal;12;\n",
+			[]string{"Salonen", "Aarne", "Hellberg", "Linnea", "1212-1212"},
+			[]string{"Register, export 2024-03-01;;", "Efternamn;Förnamn;Pnr", ";12;"}},
+		{"role in a name column", "efternamn,fornamn\nLedare,Tilda Grahn\n",
+			[]string{"Tilda", "Grahn"}, []string{"Ledare,"}},
+	} {
+		out, _, err := p.PseudonymizeString(ctx, FormatCSV, tc.in)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		for _, v := range tc.gone {
+			if strings.Contains(out, v) {
+				t.Errorf("%s: %q left in %q", tc.name, v, out)
+			}
+		}
+		for _, v := range tc.kept {
+			if !strings.Contains(out, v) {
+				t.Errorf("%s: %q changed in %q", tc.name, v, out)
+			}
+		}
+		if strings.Count(out, "\n") != strings.Count(tc.in, "\n") {
+			t.Errorf("%s: rows changed: %q", tc.name, out)
+		}
+	}
+}
