@@ -34,7 +34,6 @@ type csvRewriter struct {
 	// Per column: the header is a person's role (tolk, klient), the cells
 	// read and those found to be names whole (see nameColumn).
 	cueCol           []bool
-	thingCol         []bool // the header names a thing: see thingHeaders
 	cells, nameCells []int
 	filled           int // cells of the current record that are not empty
 }
@@ -320,15 +319,6 @@ func (c *csvRewriter) terminator(quoted bool) (byte, error) {
 	return 0, c.errf("unexpected character")
 }
 
-// thingHeaders are column headers whose cells name things, never persons:
-// a vehicle's make and model (Renault Zoe), a product, a system. Their
-// cells are read for personnummer only.
-var thingHeaders = map[string]bool{
-	"fordon": true, "bil": true, "bilmodell": true, "modell": true, "fabrikat": true, "märke": true,
-	"bilmärke": true, "regnr": true, "registreringsnummer": true, "produkt": true, "artikel": true,
-	"system": true, "vehicle": true, "model": true, "make": true, "product": true,
-}
-
 func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs []int) error {
 	if len(bytes.TrimSpace(dec)) > 0 {
 		c.filled++
@@ -341,13 +331,11 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		c.names[col] = c.s.p.isNameField([]byte(strings.TrimSpace(name)))
 		for len(c.cueCol) <= col {
 			c.cueCol = append(c.cueCol, false)
-			c.thingCol = append(c.thingCol, false)
 			c.cells = append(c.cells, 0)
 			c.nameCells = append(c.nameCells, 0)
 		}
 		lower := strings.ToLower(strings.TrimSpace(name))
 		c.cueCol[col] = personCues[lower] && !weakCues[lower] && !greetings[lower]
-		c.thingCol[col] = thingHeaders[lower]
 		// The header is text like any other cell: a file without one
 		// starts with a record, and a title may name a person.
 		c.s.base = c.fieldOff
@@ -365,13 +353,7 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		if names && c.nameColumn(col) && c.s.names.nameShapedCell(dec) {
 			c.s.names.rememberCell(bytes.TrimSpace(dec))
 		}
-		thing := col < len(c.thingCol) && c.thingCol[col]
-		if thing {
-			// Personnummer still, names not: "Renault Zoe" under "fordon".
-			c.s.pnrOnly = true
-		}
 		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
-		c.s.pnrOnly = false
 		if names && len(bytes.TrimSpace(dec)) > 0 {
 			c.cells[col]++
 			if wholeName(dec, c.s.nms) {
