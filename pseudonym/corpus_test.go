@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -501,14 +502,13 @@ func checkStructure(t *testing.T, d corpusDoc, out string) {
 			t.Errorf("%s: JSON structure changed:\n%s\n%s", d.name, ka, kb)
 		}
 	case FormatCSV:
-		comma := ','
-		if strings.Count(strings.SplitN(d.text, "\n", 2)[0], ";") > 0 {
-			comma = ';'
-		}
+		// The separator as the rewriter sniffs it; title rows above the
+		// header make records of other lengths.
+		comma := rune(sniffComma(bufio.NewReader(strings.NewReader(d.text))))
 		ra := csv.NewReader(strings.NewReader(d.text))
-		ra.Comma = comma
+		ra.Comma, ra.FieldsPerRecord = comma, -1
 		rb := csv.NewReader(strings.NewReader(out))
-		rb.Comma = comma
+		rb.Comma, rb.FieldsPerRecord = comma, -1
 		a, err := ra.ReadAll()
 		if err != nil {
 			t.Fatalf("%s: corpus CSV invalid: %v", d.name, err)
@@ -601,6 +601,24 @@ const heldOut5CorpusFile = "testdata/corpus_heldout5.txtar"
 // the personnummer targets are.
 func TestCorpusHeldOut5(t *testing.T) {
 	scores := scoreCorpus(t, "held-out corpus 5", loadTxtarCorpus(t, heldOut5CorpusFile, 20))
+	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < issue16Targets.pnrPrecision {
+		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ %.3f)", sc.recall(), sc.precision(), issue16Targets.pnrPrecision)
+	}
+	if sc := scores[KindName]; sc.recall() < issue16Targets.nameRecall || sc.precision() < issue16Targets.namePrecision {
+		t.Logf("names: recall %.3f, precision %.3f: short of the targets of issue 16 (%.2f, %.2f)",
+			sc.recall(), sc.precision(), issue16Targets.nameRecall, issue16Targets.namePrecision)
+	}
+}
+
+// heldOut6CorpusFile: see TestCorpusHeldOut6.
+const heldOut6CorpusFile = "testdata/corpus_heldout6.txtar"
+
+// TestCorpusHeldOut6 scores the sixth held-out corpus, written blind after
+// this session's rules (two thirds everyday text) and never tuned on. Its
+// names scores are reported against the targets of issue 16, not asserted;
+// the personnummer targets are.
+func TestCorpusHeldOut6(t *testing.T) {
+	scores := scoreCorpus(t, "held-out corpus 6", loadTxtarCorpus(t, heldOut6CorpusFile, 20))
 	if sc := scores[KindPersonnummer]; sc.recall() < 1 || sc.precision() < issue16Targets.pnrPrecision {
 		t.Errorf("personnummer: recall %.3f (want 1.00), precision %.3f (want ≥ %.3f)", sc.recall(), sc.precision(), issue16Targets.pnrPrecision)
 	}

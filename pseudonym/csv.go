@@ -90,22 +90,31 @@ func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) er
 }
 
 // sniffComma picks ',', ';' or tab by counting them outside quotes in the
-// first line.
+// first line that has any, among the first maxTitleRows+1 lines: a title
+// row above the header has none ("Medlemsförteckning 2024" above
+// "Efternamn;Förnamn;…").
 func sniffComma(br *bufio.Reader) byte {
 	head, _ := br.Peek(chunkSize)
-	if k := bytes.IndexByte(head, '\n'); k >= 0 {
-		head = head[:k]
-	}
 	counts := map[byte]int{}
 	inQ := false
+	lines := 0
 	for _, c := range head {
 		switch {
 		case c == '"':
 			inQ = !inQ
 		case !inQ && (c == ',' || c == ';' || c == '\t'):
 			counts[c]++
+		case !inQ && c == '\n':
+			lines++
+			if len(counts) > 0 || lines > maxTitleRows {
+				return mostCounted(counts)
+			}
 		}
 	}
+	return mostCounted(counts)
+}
+
+func mostCounted(counts map[byte]int) byte {
 	best := byte(',')
 	for _, c := range []byte{';', '\t'} {
 		if counts[c] > counts[best] {

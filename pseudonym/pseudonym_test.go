@@ -429,3 +429,24 @@ func TestCSVHeaderRow(t *testing.T) {
 		}
 	}
 }
+
+// TestSniffComma checks that the separator is taken from the first line
+// that has one: a title row above a semicolon header does not make it a
+// comma.
+func TestSniffComma(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want byte
+	}{
+		{"a;b;c\n1;2;3\n", ';'},
+		{"a,b\n1,2\n", ','},
+		{"Medlemsförteckning 2024\nEfternamn;Förnamn;Ort\nEk;Bo;Lund\n", ';'},
+		{"Titel\n\nNamn\tOrt\n", '\t'},
+		{"\"x;y\",z\n", ','},
+		{"bara text\n", ','},
+	} {
+		if got := sniffComma(bufio.NewReader(strings.NewReader(tc.in))); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
