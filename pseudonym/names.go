@@ -2449,8 +2449,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			}
 		}
 		if t < len(infos) && ws[k+t].shape != shapeLower && ws[k+t].gapJoin {
-			if nf := d.facts(b[ws[k+t].start:ws[k+t].end]); nf.venue || hasSuffix(appendLower(d.buf[:0], b[ws[k+t].start:ws[k+t].end]), streetSuffixes) {
-				s = next // Vera Café; Sten Sturegatan, Karl Johansgatan: a street
+			if nf := d.facts(b[ws[k+t].start:ws[k+t].end]); nf.venue || nf.placeSuffix && nf.definite && !nf.seen ||
+				hasSuffix(appendLower(d.buf[:0], b[ws[k+t].start:ws[k+t].end]), streetSuffixes) {
+				s = next // Vera Café; Sten Sturegatan, Raoul Wallenbergskolan: named after a person
 				continue
 			}
 		}

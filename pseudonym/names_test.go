@@ -102,6 +102,9 @@ func TestNameContext(t *testing.T) {
 		{"04422    600715-3075   JAKOBSSON, MAJ                  KANSLIST\n", []string{"JAKOBSSON", "MAJ"}},
 		{"Elev: Tindra Björk   Personnummer: 201208195626", []string{"Tindra", "Björk"}},
 		{"ok. jag var hos stig ekström idag", []string{"stig", "ekström"}},
+		// A school named after a person.
+		{"Raoul Wallenbergskolan, Hägersten", nil},
+		{"Rektor Anna Berg, Raoul Wallenbergskolan", []string{"Anna", "Berg"}},
 		// Name-day names (namnsdag list).
 		{"- rum 4 (Agda) orolig kl 02", []string{"Agda"}},
 		// Places, bodies and firms.
