@@ -333,25 +333,29 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		c.filled++
 	}
 	if header {
+		// A row read as the header goes through the detectors like any
+		// other (a file without a header starts with a record; a title may
+		// name a person), whole where an earlier header row already named
+		// the column ("Namn" above a row read as a possible header too).
+		earlier := col < len(c.names) && c.names[col]
+		c.s.base = c.fieldOff
+		if quoted {
+			c.s.base++
+		}
+		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, earlier)
+		// What the columns are: what any header row said of them.
 		name := strings.TrimPrefix(string(dec), "\ufeff")
 		for len(c.names) <= col {
 			c.names = append(c.names, false)
 		}
-		c.names[col] = c.s.p.isNameField([]byte(strings.TrimSpace(name)))
+		c.names[col] = earlier || c.s.p.isNameField([]byte(strings.TrimSpace(name)))
 		for len(c.cueCol) <= col {
 			c.cueCol = append(c.cueCol, false)
 			c.cells = append(c.cells, 0)
 			c.nameCells = append(c.nameCells, 0)
 		}
 		lower := strings.ToLower(strings.TrimSpace(name))
-		c.cueCol[col] = personCues[lower] && !weakCues[lower] && !greetings[lower]
-		// The header is text like any other cell: a file without one
-		// starts with a record, and a title may name a person.
-		c.s.base = c.fieldOff
-		if quoted {
-			c.s.base++
-		}
-		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, false)
+		c.cueCol[col] = c.cueCol[col] || personCues[lower] && !weakCues[lower] && !greetings[lower]
 	} else {
 		whole := col < len(c.names) && c.names[col]
 		c.s.base = c.fieldOff

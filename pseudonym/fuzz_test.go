@@ -59,7 +59,8 @@ func equal(a, b string) bool { return a == b }
 func FuzzText(f *testing.F) {
 	p, _ := newTestPseudonymizer(f, Config{})
 	for _, s := range []string{"Hej Anna! 121212-1212", "Mamma Björn Lund ringde.", "A. Andersson, Lars-Eriks bok", "ANNA SVENSSON\n/Karin",
-		"Hej\n[12:00] - 5\n"} { // the last: a line of a time stamp only (chatLabelLine read past it)
+		"Hej\n[12:00] - 5\n",                     // a line of a time stamp only (chatLabelLine read past it)
+		"SAMTAL Karin Ek YU Bo", "ANNA!AA/Aaa"} { // the line of a token must read in the same case the second time
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -25,7 +25,6 @@ var venueNouns = map[string]bool{
 	"restaurang": true, "restaurangen": true, "café": true, "cafe": true, "kafé": true,
 	"hotell": true, "hotellet": true, "aula": true, "aulan": true, "salong": true,
 	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true,
-	"avd": true, "avdelning": true, // avd Björken, avdelning Rosen: a ward
 }
 
 // Head nouns of things named after a person: after a possessive (Astrid
@@ -429,14 +428,6 @@ func (d *nameDetector) capsLine(b []byte, i int) bool {
 	}
 	upper, lower := 0, 0
 	for k := s; k < e; {
-		if b[k] == 's' && bytes.HasPrefix(b[k:e], []byte(tokenPrefix)) && (k == s || !isASCIILetter(b[k-1])) {
-			// A token stands where a name stood: it says nothing of the
-			// line's case, so pseudonymizing twice changes nothing.
-			for k < e && (isASCIILetter(b[k]) || isDigit(b[k]) || b[k] == '_') {
-				k++
-			}
-			continue
-		}
 		l, u, n := letterAt(b, k)
 		if l {
 			if u {
@@ -541,7 +532,7 @@ func latinBase(r rune) (rune, bool) {
 // a value goes through the free-text detector instead of being replaced
 // whole, so that a person's name in it is still found.
 func (d *nameDetector) notPerson(v []byte) bool {
-	words, acronyms, named, lowerCommon := 0, 0, 0, 0
+	words, acronyms, named := 0, 0, 0
 	var only wordFacts
 	prevPossessive := false
 	for i := 0; i < len(v); {
@@ -567,9 +558,6 @@ func (d *nameDetector) notPerson(v []byte) bool {
 			(wf.flags&lexForeign == 0 || wf.flags&lexEnglish != 0) {
 			acronyms++ // IFK, ABF, PRO, BK
 		}
-		if _, u, _ := letterAt(w, 0); !u && wf.common && !nameParticles[string(lower)] {
-			lowerCommon++
-		}
 		prevPossessive = len(w) > 2 && (w[len(w)-1] == 's' || w[len(w)-1] == 'S')
 	}
 	if words == 0 {
@@ -583,9 +571,7 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		return only.common && only.long || only.commonCompound || only.definiteCompound ||
 			only.strongCue && only.flags&lexGiven == 0 || only.fieldLabel
 	}
-	// "Antal konfirmander": ordinary words in lower case that no name list
-	// holds, no name typed in lower case.
-	return named == 0 && lowerCommon > 0
+	return false
 }
 
 // upperWord reports whether every letter of w is upper case.

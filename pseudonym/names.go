@@ -235,7 +235,12 @@ var weakCues = map[string]bool{
 
 // streetSuffixes end the names of streets, which are often named after a
 // person whose given name stands before (Sten Sturegatan).
-var streetSuffixes = []string{"gatan", "vägen", "gränd", "torget", "allén", "leden", "stigen", "backen", "platsen"}
+var streetSuffixes = []string{"gatan", "vägen", "gränd", "torget", "platsen"}
+
+// institutionSuffixes end the names of schools, churches and hospitals,
+// also named after a person whose given name stands before (Raoul
+// Wallenbergskolan).
+var institutionSuffixes = []string{"skolan", "gymnasiet", "sjukhuset", "kyrkan", "kliniken", "biblioteket", "institutet"}
 
 // Prepositions after which a word that is only a surname (Älmhult, which
 // the lists also hold as a surname) is more likely a place: not "till" or
@@ -312,7 +317,7 @@ var placeSuffixes = []string{
 	"mottagningen", "centrum", "området", "avdelningen", "stationen", "vägen", "allén",
 	"leden", "gymnasiet", "institutet", "regionen", "län", "landet", "näs", "fors", "sjö",
 	"ås", "by", "ryd", "träsk", "älv", "udden", "holmen", "hamnen", "bruk", "hall",
-	"hem", "hemmet", // Lillbyhem, Solhem: homes for the elderly and their like
+	"hemmet", // Solhemmet: a home for the elderly and its like
 }
 
 func hasSuffix(lower []byte, suffixes []string) bool {
@@ -839,7 +844,6 @@ type wordFacts struct {
 	long           bool // seven bytes or more
 	foreignLetters bool // a letter outside the Swedish alphabet (ø, ł, ş, ć)
 	function       bool // du, alla, de: see functionWords
-	foldedFunction bool // FRAN, PA: see foldedFunction
 	fieldLabel     bool // Personnr, Adress: see fieldLabels
 	// A lower-case tail after a hyphen that is an ordinary word
 	// (SIP-möte, Lindgren-veckan): the word is a compound noun.
@@ -888,7 +892,6 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	wf.long = len(lower) >= 7
 	wf.foreignLetters = hasForeignLetter(lower)
 	wf.function = functionWords[string(lower)]
-	wf.foldedFunction = foldedFunction(text, lower)
 	wf.fieldLabel = fieldLabels[string(lower)]
 	if h := bytes.LastIndexByte(text, '-'); h > 0 && h+1 < len(text) {
 		if l, u, _ := letterAt(text, h+1); l && !u && d.lx.isCommon(lower[len(lower)-(len(text)-h-1):]) {
@@ -970,63 +973,6 @@ var fieldLabels = map[string]bool{
 	"mobilnr": true, "e-post": true, "epost": true, "e-postadress": true, "lopnr": true, "löpnr": true,
 }
 
-// foldedFunction reports whether text, a word in capitals and plain
-// ASCII, is a function word or preposition written without its å, ä or ö,
-// as old registers print them (FRAN, PA, NAR).
-func foldedFunction(text, lower []byte) bool {
-	if len(lower) > 6 || len(lower) < 2 {
-		return false
-	}
-	var at [3]int
-	n := 0
-	for i, c := range text {
-		switch {
-		case c >= 0x80 || c < 'A' || c > 'Z':
-			return false
-		case c == 'A' || c == 'O':
-			if n == len(at) {
-				return false
-			}
-			at[n] = i
-			n++
-		}
-	}
-	var buf [18]byte
-	// Each A may be an A, Å or Ä, each O an O or Ö; at least one is not.
-	for v := 1; v < pow3(n); v++ {
-		w, x := buf[:0], v
-		last := 0
-		for j := 0; j < n; j++ {
-			w = append(w, lower[last:at[j]]...)
-			last = at[j] + 1
-			switch c := lower[at[j]]; {
-			case x%3 == 1 && c == 'a':
-				w = append(w, "å"...)
-			case x%3 == 2 && c == 'a':
-				w = append(w, "ä"...)
-			case x%3 == 1 && c == 'o':
-				w = append(w, "ö"...)
-			default:
-				w = append(w, c)
-			}
-			x /= 3
-		}
-		w = append(w, lower[last:]...)
-		if functionWords[string(w)] || placePrepositions[string(w)] || nameConjunctions[string(w)] {
-			return true
-		}
-	}
-	return false
-}
-
-func pow3(n int) int {
-	p := 1
-	for ; n > 0; n-- {
-		p *= 3
-	}
-	return p
-}
-
 // institutional reports whether a word names a place or body in definite
 // form (Vårdcentralen, HVB-hemmet, Kansliet) or is a place noun.
 func (wf wordFacts) institutional() bool {
@@ -1095,9 +1041,6 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	}
 	if wf.fieldLabel && !wf.seen {
 		return inf // NAMN   PERSONNR   ADRESS: the next column's header
-	}
-	if wf.foldedFunction && !wf.seen && !c.strongCue {
-		return inf // KOPIERAD FRAN VH: från in a register without å
 	}
 	if c.afterAcronym && !(wf.flags&nameFlags != 0 && !wf.common && wf.flags&lexPlace == 0) {
 		return inf // AC Milan, IFK Lillby, BK Ymer: a club or a body
@@ -1940,9 +1883,12 @@ func (d *nameDetector) afterWorkCue(b []byte, ws []word, k int) bool {
 }
 
 // quotedTitle reports whether ws[k] opens a title in quotes after a work
-// cue (boken "…", utställningen «…»), and if so sets d.quoteEnd to its
-// closing quote on the same line. A name seen before is still one.
-func (d *nameDetector) quotedTitle(b []byte, ws []word, k int) bool {
+// noun (boken "…", utställningen «…»), and if so sets d.quoteEnd to its
+// closing quote on the same line. Not after a verb of reading (läste "…"
+// quotes a note as often as a book), not over a personnummer, not over
+// more than eight words, and not when a word in it was found as a name
+// before.
+func (d *nameDetector) quotedTitle(b []byte, ws []word, k int, pnrs []pnrMatch) bool {
 	if k == 0 || ws[k-1].shape != shapeLower {
 		return false
 	}
@@ -1958,20 +1904,37 @@ func (d *nameDetector) quotedTitle(b []byte, ws []word, k int) bool {
 	default:
 		return false
 	}
-	if !workCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
+	cue := appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])
+	if !workCues[string(cue)] || readingVerbs[string(cue)] {
 		return false
 	}
-	rest := b[ws[k].start:min(len(b), ws[k].start+200)]
+	rest := b[ws[k].start:min(len(b), ws[k].start+120)]
 	q := bytes.Index(rest, []byte(close))
 	if q < 0 || bytes.IndexByte(rest[:q], '\n') >= 0 {
 		return false
 	}
-	if d.facts(b[ws[k].start:ws[k].end]).seen {
-		return false
+	end := ws[k].start + q
+	for _, p := range pnrs {
+		if p.start < end && p.end > ws[k].start {
+			return false
+		}
 	}
-	d.quoteEnd = ws[k].start + q
+	n := 0
+	for j := k; j < len(ws) && ws[j].start < end; j++ {
+		if n++; n > 8 {
+			return false
+		}
+		if ws[j].shape != shapeLower && d.facts(b[ws[j].start:ws[j].end]).seen {
+			return false
+		}
+	}
+	d.quoteEnd = end
 	return true
 }
+
+// readingVerbs are the work cues that are verbs: a quote after them may be
+// a message read aloud, not a title.
+var readingVerbs = map[string]bool{"läs": true, "läsa": true, "läser": true, "läste": true, "läst": true, "högläsning": true}
 
 // headerFields are the labels of a mail or form header whose value is a
 // person when it starts with a given name: "Från: Linnea Brand".
@@ -2090,12 +2053,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			return dst
 		}
 	}
-	if first.start < d.quoteEnd || d.quotedTitle(b, ws, k) {
+	if first.start < d.quoteEnd || d.quotedTitle(b, ws, k, pnrs) {
 		return dst
 	}
 	// lex Sarah, lex Maria: a statute named after a person.
-	if k > 0 && first.gapJoin && ws[k-1].shape == shapeLower && ws[k-1].end-ws[k-1].start == 3 &&
-		string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "lex" {
+	if e == k+1 && k > 0 && first.gapJoin && ws[k-1].shape == shapeLower && ws[k-1].end-ws[k-1].start == 3 &&
+		string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "lex" && !nearPnr(b, first.start, first.end, pnrs) {
 		return dst
 	}
 	// "har vi läst Pippi Långstrump och Emil i Lönneberga": the titles of
@@ -2231,10 +2194,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			}
 		}
 	}
-	// A cue reaches the next line, but not from a register line in
-	// capitals to the next such line ("… KOPIERAD FRAN VH\nANTAL LASTA").
+	// A cue reaches the next line, but not from the end of a register
+	// line in capitals to the next such line ("… KOPIERAD FRAN VH\nANTAL
+	// LASTA"); a role alone on its line still does (SJUKSKÖTERSKA\nSTIG ÖRN).
 	cueOK := first.gapCueOK && !(k > 0 && ws[k-1].shape == shapeUpper && first.shape == shapeUpper &&
-		bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0)
+		bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0 && !lineStartBefore(b, ws[k-1].start))
 	// The word before is context unless a sentence ends between.
 	prevContext := k > 0 && !first.gapSentence
 	var before wordFacts // of the word before the run, when it may matter
@@ -2442,15 +2406,15 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				s = next // Rum Astrid Lindgren, Sal Selma Lagerlöf
 				continue
 			}
-			if prev.shape == shapeUpper && ws[k+s].shape == shapeUpper && (pf.definite && pf.long && !pf.cue || pf.org) &&
-				!infos[s].seen {
-				s = next // SJUKHEMMET ASTRID, STIFTELSEN GUSTAV VASA: a home named after her
-				continue
-			}
 		}
 		if t < len(infos) && ws[k+t].shape != shapeLower && ws[k+t].gapJoin {
-			if nf := d.facts(b[ws[k+t].start:ws[k+t].end]); nf.venue || nf.placeSuffix && nf.definite && !nf.seen ||
-				hasSuffix(appendLower(d.buf[:0], b[ws[k+t].start:ws[k+t].end]), streetSuffixes) {
+			nf := d.facts(b[ws[k+t].start:ws[k+t].end])
+			named := nf.venue
+			if !named && nf.flags&nameFlags == 0 && !nf.seen {
+				nl := appendLower(d.buf[:0], b[ws[k+t].start:ws[k+t].end])
+				named = hasSuffix(nl, streetSuffixes) || hasSuffix(nl, institutionSuffixes)
+			}
+			if named {
 				s = next // Vera Café; Sten Sturegatan, Raoul Wallenbergskolan: named after a person
 				continue
 			}

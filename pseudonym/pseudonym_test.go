@@ -406,6 +406,10 @@ func TestCSVHeaderRow(t *testing.T) {
 		{"title rows", "Register, export 2024-03-01;;\nUrval: F11;;\nEfternamn;Förnamn;Pnr\nSalonen;Aarne;19121212-1212\nHellberg;Linnea;\nAntal;12;\n",
 			[]string{"Salonen", "Aarne", "Hellberg", "Linnea", "1212-1212"},
 			[]string{"Register, export 2024-03-01;;", "Efternamn;Förnamn;Pnr", ";12;"}},
+		{"one column", "Namn\nsara\nXiu\nbo ek\nvår\nTindra\n",
+			[]string{"sara", "Xiu", "bo ek", "vår", "Tindra"}, []string{"Namn\n"}},
+		{"one filled header cell", "Kontaktperson;\nvår blom;\nstig;\n",
+			[]string{"vår blom", "stig"}, []string{"Kontaktperson;"}},
 		{"role in a name column", "efternamn,fornamn\nLedare,Tilda Grahn\n",
 			[]string{"Tilda", "Grahn"}, []string{"Ledare,"}},
 	} {
