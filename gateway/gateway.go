@@ -420,16 +420,7 @@ func (g *Gateway) roundTrip(req *http.Request) (*http.Response, error) {
 	if s.upgrade != nil {
 		return s.upgrade.roundTrip(req, rt)
 	}
-	resp, err := rt.RoundTrip(req)
-	if err == nil && s.body != nil && s.body.broken.Load() {
-		// The client went away mid-body and the upstream answered the
-		// cut request before the transport gave up on it (a handler that
-		// returns on a read error answers 200): the upload failed on the
-		// client's side, whatever the answer says.
-		resp.Body.Close()
-		return nil, context.Canceled
-	}
-	return resp, err
+	return rt.RoundTrip(req)
 }
 
 // smallBodyLimit is the largest outgoing body read whole before it is sent.
