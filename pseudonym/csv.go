@@ -332,16 +332,16 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 	if len(bytes.TrimSpace(dec)) > 0 {
 		c.filled++
 	}
+	c.s.base = c.fieldOff
+	if quoted {
+		c.s.base++
+	}
 	if header {
 		// A row read as the header goes through the detectors like any
 		// other (a file without a header starts with a record; a title may
 		// name a person), whole where an earlier header row already named
 		// the column ("Namn" above a row read as a possible header too).
 		earlier := col < len(c.names) && c.names[col]
-		c.s.base = c.fieldOff
-		if quoted {
-			c.s.base++
-		}
 		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, earlier)
 		// What the columns are: what any header row said of them.
 		name := strings.TrimPrefix(string(dec), "\ufeff")
@@ -358,10 +358,6 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		c.cueCol[col] = c.cueCol[col] || personCues[lower] && !weakCues[lower] && !greetings[lower]
 	} else {
 		whole := col < len(c.names) && c.names[col]
-		c.s.base = c.fieldOff
-		if quoted {
-			c.s.base++
-		}
 		names := c.s.p.detectNames && !c.s.pnrOnly && !whole && col < len(c.cells)
 		if names && c.nameColumn(col) && c.s.names.nameShapedCell(dec) {
 			c.s.names.rememberCell(bytes.TrimSpace(dec))
