@@ -420,7 +420,18 @@ func (g *Gateway) roundTrip(req *http.Request) (*http.Response, error) {
 	if s.upgrade != nil {
 		return s.upgrade.roundTrip(req, rt)
 	}
-	return rt.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
+	if err == nil && resp.StatusCode/100 == 2 && s.body != nil && s.body.broken.Load() {
+		// The client broke its body off, yet the upstream answered
+		// success before the transport gave up on the request (a handler
+		// that returns on its read error answers 200). A cut upload did
+		// not succeed: it is the client's failure, as when the transport
+		// sees the error first. A refusal (a resumable adapter's 400
+		// for a cut piece) is passed on as it is.
+		resp.Body.Close()
+		return nil, context.Canceled
+	}
+	return resp, err
 }
 
 // smallBodyLimit is the largest outgoing body read whole before it is sent.
