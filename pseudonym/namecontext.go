@@ -27,6 +27,119 @@ var venueNouns = map[string]bool{
 	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true,
 }
 
+// venueEnds end the compounds that name a room or a hall
+// (Sammanträdesrum, Samlingssalen, Konferensrummet).
+var venueEnds = []string{"rummet", "rum", "salen", "sal"}
+
+// venueCompound reports whether lower (a lower-case word) is a compound
+// of an ordinary word and a room or a hall: Sammanträdesrum,
+// Samlingssalen, Personalrummet. Centrum, Forum and Kassal are not.
+func (d *nameDetector) venueCompound(lower []byte) bool {
+	for _, e := range venueEnds {
+		if !bytes.HasSuffix(lower, []byte(e)) {
+			continue
+		}
+		stem := lower[:len(lower)-len(e)]
+		if runeLen(stem) < 4 {
+			return false
+		}
+		if d.lx.isCommon(stem) {
+			return true
+		}
+		return stem[len(stem)-1] == 's' && runeLen(stem) >= 5 && d.lx.isCommon(stem[:len(stem)-1])
+	}
+	return false
+}
+
+// homeNouns are the homes and boarding places whose name follows them
+// (Sjukhemmet Astrid, daghem Trollet).
+var homeNouns = map[string]bool{
+	"daghem": true, "daghemmet": true, "sjukhem": true, "sjukhemmet": true, "vårdhem": true,
+	"vårdhemmet": true, "ålderdomshem": true, "ålderdomshemmet": true, "skolan": true,
+	"förskola": true, "förskolan": true, "äldreboende": true, "äldreboendet": true,
+	"gruppboende": true, "gruppboendet": true,
+}
+
+// bodyBefore reports whether ws[p], right before the stretch ws[s:t] on
+// the same line, is an organisation or an institution whose name the
+// stretch is: Syföreningen Martha, Stiftelsen Gustaf Adolfs hem,
+// förskolan Nils Holgersson, SJUKHEMMET ASTRID. A
+// stretch the document has used as a name elsewhere stays one.
+func (d *nameDetector) bodyBefore(b []byte, ws []word, p, s, t int) bool {
+	if !ws[s].gapJoin || ws[s].start != ws[p].end+1 {
+		return false
+	}
+	pf := d.facts(b[ws[p].start:ws[p].end])
+	lower := appendLower(d.buf[:0], b[ws[p].start:ws[p].end])
+	if !pf.org && !homeNouns[string(lower)] && !hasSuffix(lower, institutionSuffixes) ||
+		crewWords[string(lower)] {
+		return false
+	}
+	for j := s; j < t; j++ {
+		if d.facts(b[ws[j].start:ws[j].end]).seen {
+			return false
+		}
+	}
+	return true
+}
+
+// shopName reports whether the run ws[k:e] is a firm's name: a surname in the possessive, then a
+// capitalised ordinary word (Lindqvists Bok & Papper, Anderssons Måleri,
+// Berglunds Bygg). Swedish writes a noun after a person's possessive in
+// lower case (Lindqvists bil); a capital there makes it a name.
+func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
+	for j := k; j+1 < e; j++ {
+		if ws[j].shape != shapeCap {
+			continue
+		}
+		w := b[ws[j].start:ws[j].end]
+		if len(w) < 5 || w[len(w)-1] != 's' {
+			continue
+		}
+		if wf := d.facts(w); wf.seenStem || wf.seen {
+			continue
+		}
+		// The stem is a surname by a list or by its form (Lindqvist).
+		sf := d.facts(w[:len(w)-1])
+		if sf.flags&(lexSurname|lexForeign|lexWorld) == 0 && !sf.surnameSuffix || sf.flags&(lexGiven|lexForeignGiven) != 0 {
+			continue
+		}
+		n := ws[j+1]
+		if n.shape != shapeCap || !n.gapJoin || n.start != ws[j].end+1 {
+			continue
+		}
+		nf := d.facts(b[n.start:n.end])
+		if nf.common && nf.flags&(nameFlags|lexForeignGiven) == 0 && !nf.cue && !nf.seen {
+			return true
+		}
+	}
+	return false
+}
+
+// columnGapIn returns the index of the first word of ws[from:to] that
+// follows more than one space or a tab (a register's next column), or -1.
+func columnGapIn(b []byte, ws []word, from, to int) int {
+	for j := from; j < to; j++ {
+		if ws[j].start-ws[j-1].end > 1 || b[ws[j-1].end] != ' ' {
+			return j
+		}
+	}
+	return -1
+}
+
+// crewWords are organisation words that also name a group of people
+// before their names: "lag Rikard Sten och Goran Marić" is the crew.
+var crewWords = map[string]bool{"lag": true, "laget": true, "kör": true, "kören": true}
+
+// clubAcronyms are the abbreviations of Swedish sports clubs' names: the
+// capitalised word after one is the club's name (IK Frej, IFK Ingrid,
+// BK Astrid), not a person's, even when it is a given name.
+var clubAcronyms = map[string]bool{
+	"IK": true, "IF": true, "IFK": true, "BK": true, "FK": true, "SK": true, "FF": true,
+	"AIK": true, "GIF": true, "HK": true, "IBK": true, "IBF": true, "GoIF": true, "BoIS": true,
+	"KFUM": true, "KFUK": true, "SoIK": true, "GK": true, "OK": true, "BTK": true,
+}
+
 // Head nouns of things named after a person: after a possessive (Astrid
 // Lindgrens barnsjukhus, Ragnar Söderbergs stiftelse, Selma Lagerlöfs dag)
 // or as the lower-case tail of a hyphen compound (Selma Lagerlöf-priset,
@@ -46,6 +159,17 @@ var namedThingHeads = []string{
 	"medalj", "medaljen", "filmer", "film", "filmen", "föreläsning", "föreläsningen",
 	"minnesfond", "sjukhuset", "plakett", "plaketten", "staty", "statyn", "byst", "bysten",
 	"minne", "minnet", "hylla", "hyllan", // Stiftelsen Anna Whitlocks minne, Ture Sventon-hyllan
+}
+
+// workTails are the lower-case tails of hyphen compounds that make the
+// name before a work's or a character's: Kalle Anka-reprisen, Alfons
+// Åberg-böckerna, Pippi-filmerna. (After a possessive they do not: Annas
+// böcker are a person's.)
+var workTails = map[string]bool{
+	"reprisen": true, "repris": true, "böckerna": true, "boken": true, "böcker": true,
+	"filmerna": true, "serien": true, "serierna": true, "sagan": true, "sagorna": true,
+	"programmet": true, "visan": true, "visorna": true, "låten": true, "sången": true,
+	"sångerna": true, "musikalen": true, "pjäsen": true, "figuren": true, "figurerna": true,
 }
 
 // Capitalised heads of events named after a person or a character, at the

@@ -213,6 +213,7 @@ var personCues = func() map[string]bool {
 		"ledamot", "ordförande", "sekreterare", "justerare", "närvarande", "deltagare",
 		"pat", "pat.", "hustru", "chaufför", "förare", "tandläkare", "tandhygienist", "pedagog",
 		"fritidsledare", "ledare", "handledare", "instruktör",
+		"tränare", "tränaren", "coach", "coachen", "lagledare", "lagledaren", "kassör", "kassören",
 		"vh", "c/o", "co", "operatör", "operator", "familjen", "makarna", "syskonen",
 	} {
 		m[w] = true
@@ -930,6 +931,9 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 		}
 	}
 	wf.flags = f
+	if !wf.venue && f&nameFlags == 0 && d.venueCompound(appendLower(d.buf[:0], text)) {
+		wf.venue = true // Sammanträdesrum, Samlingssalen
+	}
 	if f == 0 && !wf.cue && !wf.common && len(lower) >= 9 && !wf.surnameSuffix {
 		// A compound whose last part is a role or relation in definite
 		// form (Familjehemsmamman, Skolsköterskan, Kontaktläraren): a
@@ -1018,6 +1022,9 @@ type wordContext struct {
 	// The word follows an acronym in mixed-case text (AC Milan, IFK
 	// Lillby).
 	afterAcronym bool
+	// ... and the acronym is a sports club's (IK Frej, IFK Ingrid): the
+	// club's name, even when it is a given name.
+	afterClub bool
 	// The run is all that stands between brackets (Larmcentralen (Jonas)).
 	paren bool
 	// "hos" comes right before: at someone's, rarely at a town's (nyckel
@@ -1042,7 +1049,7 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 	if wf.fieldLabel && !wf.seen {
 		return inf // NAMN   PERSONNR   ADRESS: the next column's header
 	}
-	if c.afterAcronym && !(wf.flags&nameFlags != 0 && !wf.common && wf.flags&lexPlace == 0) {
+	if c.afterAcronym && (c.afterClub || !(wf.flags&nameFlags != 0 && !wf.common && wf.flags&lexPlace == 0)) {
 		return inf // AC Milan, IFK Lillby, BK Ymer: a club or a body
 	}
 	if w.shape == shapeUpper && !c.capsLine && !c.capsNeighbour && !wf.seen && runeLen(b[w.start:w.end]) <= 4 {
@@ -1679,8 +1686,10 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 	for j := k; j < e; j++ {
 		w := b[ws[j].start:ws[j].end]
 		if h := bytes.LastIndexByte(w, '-'); h > 0 && h+1 < len(w) {
-			if l, u, _ := letterAt(w, h+1); l && !u && namedThingHead(appendLower(d.buf[:0], w[h+1:])) {
-				return true
+			if l, u, _ := letterAt(w, h+1); l && !u {
+				if tail := appendLower(d.buf[:0], w[h+1:]); namedThingHead(tail) || workTails[string(tail)] {
+					return true // Selma Lagerlöf-priset; Kalle Anka-reprisen
+				}
 			}
 		}
 		if n := len(w); n < 3 || w[n-1] != 's' && w[n-1] != 'S' {
@@ -1702,12 +1711,14 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 	return false
 }
 
-// venueAround reports whether a venue noun stands right before ws[k] (in
-// lower case: "i rum Astrid Lindgren"; capitalised it is part of the run)
-// or right after ws[e-1] (Vera Café).
+// venueAround reports whether a venue noun, an organisation or an
+// institution stands right before ws[k] (in lower case: "i rum Astrid
+// Lindgren", "förskolan Nils Holgersson"; capitalised it is part of the
+// run) or a venue noun right after ws[e-1] (Vera Café).
 func (d *nameDetector) venueAround(b []byte, ws []word, k, e int) bool {
-	if k > 0 && ws[k].gapJoin && ws[k-1].shape == shapeLower && d.facts(b[ws[k-1].start:ws[k-1].end]).venue {
-		return true
+	if k > 0 && ws[k].gapJoin && ws[k-1].shape == shapeLower &&
+		(d.facts(b[ws[k-1].start:ws[k-1].end]).venue || d.bodyBefore(b, ws, k-1, k, e) && columnGapIn(b, ws, k+1, e) < 0) {
+		return true // i rum Astrid Lindgren; på förskolan Nils Holgersson
 	}
 	if e < len(ws) && ws[e].gapJoin && ws[e].shape != shapeLower {
 		return d.facts(b[ws[e].start:ws[e].end]).venue
@@ -2080,7 +2091,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// Things named after people are not the person; asked only once a rule
 	// would take the run as a name.
 	thing := func() bool {
-		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) {
+		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part
@@ -2287,6 +2298,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		} else if p := ws[j-1]; p.shape == shapeUpper && w.shape == shapeCap && !infos[j-1-k].capable &&
 			!d.facts(b[p.start:p.end]).cue {
 			c.afterAcronym = true
+			c.afterClub = clubAcronyms[string(b[p.start:p.end])]
 		} else if ws[j-1].shape != shapeLower && !infos[j-1-k].capable {
 			// Cues and institutions are never capable themselves.
 			pf := d.facts(b[ws[j-1].start:ws[j-1].end])
@@ -2402,8 +2414,16 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			prev := ws[k+s-1]
 			pf := d.facts(b[prev.start:prev.end])
 			stretchCue = prev.shape != shapeLower && ws[k+s].gapCueOK && pf.cue
-			if prev.shape != shapeLower && pf.venue {
-				s = next // Rum Astrid Lindgren, Sal Selma Lagerlöf
+			if prev.shape != shapeLower && (pf.venue || d.bodyBefore(b, ws, k+s-1, k+s, k+t)) {
+				// Rum Astrid Lindgren, Sal Selma Lagerlöf; Syföreningen
+				// Martha. The venue's name ends at a column's gap: in
+				// "Barnbiblioteket Sagogrottan  Liv Sehlstedt" the booker
+				// follows.
+				if g := columnGapIn(b, ws, k+s+1, k+t); g >= 0 {
+					s = g - k
+				} else {
+					s = next
+				}
 				continue
 			}
 		}

@@ -90,6 +90,22 @@ func TestNameContext(t *testing.T) {
 		{"[07:02] Lena M: God morgon!", []string{"Lena", "M"}},
 		{"- Morgon: hjälp med dusch\n- Lunch: matlåda från köket", nil},
 		{"02/09  09:30  Försäkringskassan   Gäller Sahra Abdi Warsame, 19121212-1212", []string{"Sahra", "Abdi", "Warsame"}},
+		// A club after its acronym, a room compound, an organisation or
+		// a home before its name, a firm in a surname's possessive and a
+		// work after a hyphen are no persons; a booker after a column's
+		// gap is, and so is a crew after "lag".
+		{"Match: Bäckby IF – IK Frej, lördag kl. 11.", nil},
+		{"Sammanträdesrum Frans Michael Franzén, Regionens hus", nil},
+		{"Syföreningen Martha träffas onsdagar kl. 14.", nil},
+		{"Dottern går på förskolan Nils Holgersson.", nil},
+		{"Beställt hos Lindqvists Bok & Papper.", nil},
+		{"Tittade på Kalle Anka-reprisen i dagrummet.", nil},
+		{"11.00  Barnbiblioteket Gläntan  Liv Sehlstedt   Sagostund", []string{"Liv", "Sehlstedt"}},
+		{"Ekbacken: lagning av potthål, lag Rikard Sten och Goran Marić.", []string{"Rikard", "Sten", "Goran", "Marić"}},
+		{"[19:12] Tränare Micke: vi är 9, det räcker", []string{"Micke"}},
+		// ... unless the document uses the name as a person's: then it is
+		// one everywhere.
+		{"Syföreningen Martha träffas. Sedan ringde Martha Lind om nyckeln.", []string{"Martha", "Martha", "Lind"}},
 		// A given name before a street named after a person is the
 		// street's; a home named after a person in a register line; a
 		// month that is her name after the comma; after a role, an
