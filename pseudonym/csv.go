@@ -34,6 +34,7 @@ type csvRewriter struct {
 	// Per column: the header is a person's role (tolk, klient), the cells
 	// read and those found to be names whole (see nameColumn).
 	cueCol           []bool
+	placeCol         []bool // per column: the header is a place's (Postort, Kommun)
 	cells, nameCells []int
 	filled           int // cells of the current record that are not empty
 }
@@ -356,13 +357,25 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		}
 		lower := strings.ToLower(strings.TrimSpace(name))
 		c.cueCol[col] = c.cueCol[col] || personCues[lower] && !weakCues[lower] && !greetings[lower]
+		for len(c.placeCol) <= col {
+			c.placeCol = append(c.placeCol, false)
+		}
+		c.placeCol[col] = c.placeCol[col] || placeFields[lower]
 	} else {
 		whole := col < len(c.names) && c.names[col]
 		names := c.s.p.detectNames && !c.s.pnrOnly && !whole && col < len(c.cells)
 		if names && c.nameColumn(col) && c.s.names.nameShapedCell(dec) {
 			c.s.names.rememberCell(bytes.TrimSpace(dec))
 		}
-		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
+		if names && col < len(c.placeCol) && c.placeCol[col] && c.s.names.placeCell(dec) {
+			// Nora under Postort is the town, even in a file where a
+			// member is called Nora: personnummer only.
+			c.s.pnrOnly = true
+			c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, false)
+			c.s.pnrOnly = false
+		} else {
+			c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
+		}
 		if names && len(bytes.TrimSpace(dec)) > 0 {
 			c.cells[col]++
 			if wholeName(dec, c.s.nms) {

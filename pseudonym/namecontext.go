@@ -127,6 +127,89 @@ func columnGapIn(b []byte, ws []word, from, to int) int {
 	return -1
 }
 
+// placeFields are the headers of the columns and fields that hold a town,
+// a municipality or a country (lower case).
+var placeFields = map[string]bool{
+	"ort": true, "postort": true, "hemort": true, "bostadsort": true, "födelseort": true,
+	"stad": true, "kommun": true, "hemkommun": true, "bostadskommun": true, "län": true,
+	"land": true, "födelseland": true, "hemland": true, "medborgarskap": true, "nationalitet": true,
+	"församling": true, "socken": true, "city": true, "country": true,
+}
+
+// placeCell reports whether v, the value of a place field, reads as a
+// place: one word (Nora, Lindesberg, Sala, whatever the name lists say of
+// it), or two or three none of which is a given name unless a place list
+// holds it too (Östra Husby, Upplands Väsby). A person's name typed into
+// the field ("Anna Lind") does not, and goes through the detectors.
+func (d *nameDetector) placeCell(v []byte) bool {
+	words, given := 0, false
+	for i := 0; i < len(v); {
+		l, _, n := letterAt(v, i)
+		if !l {
+			if c := v[i]; c != ' ' && c != '-' {
+				return false
+			}
+			i += n
+			continue
+		}
+		e := wordEnd(v, i)
+		wf := d.facts(v[i:e])
+		if wf.cue {
+			return false
+		}
+		given = given || wf.flags&(lexGiven|lexForeignGiven) != 0 && wf.flags&lexPlace == 0
+		words++
+		i = e
+	}
+	return words == 1 || words <= 3 && !given
+}
+
+// vehicleMakes are the makes of the cars, vans and buses on Swedish roads
+// (lower case). Before a model they are a vehicle, not a person: Renault
+// Zoe, Mercedes Sprinter, Kia Niro.
+var vehicleMakes = map[string]bool{
+	"volvo": true, "saab": true, "volkswagen": true, "vw": true, "toyota": true, "renault": true,
+	"nissan": true, "kia": true, "hyundai": true, "ford": true, "mercedes": true,
+	"mercedes-benz": true, "bmw": true, "audi": true, "skoda": true, "škoda": true,
+	"peugeot": true, "citroën": true, "citroen": true, "opel": true, "tesla": true,
+	"polestar": true, "mazda": true, "honda": true, "fiat": true, "seat": true, "cupra": true,
+	"dacia": true, "mitsubishi": true, "subaru": true, "suzuki": true, "lexus": true,
+	"porsche": true, "jeep": true, "iveco": true, "scania": true, "chevrolet": true,
+	"jaguar": true, "byd": true, "maxus": true, "isuzu": true, "lynk": true, "mg": true,
+}
+
+// givenMakes are the makes that are also given names people have.
+var givenMakes = map[string]bool{"mercedes": true, "kia": true, "honda": true, "tesla": true}
+
+// vehicle reports whether the run ws[k:e] is a make and its model: two
+// words, the second an ordinary word or a given name and no surname by
+// any list (Renault Zoe, Nissan Leaf, Ford Transit). "Mercedes Riquelme"
+// and "Kia Nilsson" stay people.
+func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
+	if e-k != 2 || ws[k+1].start != ws[k].end+1 {
+		return false
+	}
+	if !vehicleMakes[string(appendLower(d.buf[:0], b[ws[k].start:ws[k].end]))] {
+		return false
+	}
+	mf := d.facts(b[ws[k+1].start:ws[k+1].end])
+	if givenMakes[string(appendLower(d.buf[:0], b[ws[k].start:ws[k].end]))] && mf.flags&(lexGiven|lexForeignGiven) != 0 {
+		// Mercedes and Kia are given names too: before a given name
+		// (Mercedes Riquelme) they are one; before an ordinary word
+		// (Mercedes Sprinter) the make.
+		return false
+	}
+	if mf.cue || mf.surnameSuffix || mf.surnameShape {
+		return false
+	}
+	// An ordinary word (Leaf, Transit, Sprinter) or a given name (Zoe),
+	// not an unknown word (Riquelme) nor one the lists hold as a surname.
+	surname := mf.flags&(lexSurname|lexEnglish) == lexSurname ||
+		mf.flags&(lexForeign|lexWorld) != 0 && mf.flags&(lexForeignGiven|lexGiven|lexEnglish) == 0
+	known := mf.common || mf.flags&(lexEnglish|lexGiven|lexForeignGiven) != 0
+	return known && !surname
+}
+
 // crewWords are organisation words that also name a group of people
 // before their names: "lag Rikard Sten och Goran Marić" is the crew.
 var crewWords = map[string]bool{"lag": true, "laget": true, "kör": true, "kören": true}

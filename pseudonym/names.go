@@ -2091,7 +2091,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// Things named after people are not the person; asked only once a rule
 	// would take the run as a name.
 	thing := func() bool {
-		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) {
+		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) && !d.vehicle(b, ws, k, e) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part

@@ -103,6 +103,10 @@ func TestNameContext(t *testing.T) {
 		{"11.00  Barnbiblioteket Gläntan  Liv Sehlstedt   Sagostund", []string{"Liv", "Sehlstedt"}},
 		{"Ekbacken: lagning av potthål, lag Rikard Sten och Goran Marić.", []string{"Rikard", "Sten", "Goran", "Marić"}},
 		{"[19:12] Tränare Micke: vi är 9, det räcker", []string{"Micke"}},
+		// A make before a model is a vehicle; before a surname, or a given
+		// name when the make is one too, a person.
+		{"Vi bokade Renault Zoe och Nissan Leaf. Zoe Håkansson kör.", []string{"Zoe", "Håkansson"}},
+		{"Mercedes Riquelme hämtar Mercedes Sprinter. Kontakta Ford Svensson.", []string{"Mercedes", "Riquelme", "Ford", "Svensson"}},
 		// ... unless the document uses the name as a person's: then it is
 		// one everywhere.
 		{"Syföreningen Martha träffas. Sedan ringde Martha Lind om nyckeln.", []string{"Martha", "Martha", "Lind"}},

@@ -412,6 +412,10 @@ func TestCSVHeaderRow(t *testing.T) {
 			[]string{"vår blom", "stig"}, []string{"Kontaktperson;"}},
 		{"role in a name column", "efternamn,fornamn\nLedare,Tilda Grahn\n",
 			[]string{"Tilda", "Grahn"}, []string{"Ledare,"}},
+		// A town under Postort stays, also when a member has its name; a
+		// person's name typed there does not.
+		{"place column", "Efternamn;Förnamn;Postort\nWahlström;Hilding;Nora\nHeikkinen;Nora;Nora\nEk;Bo;Anna Lind\nLund;Sara;Lindesberg\n",
+			[]string{"Wahlström", "Hilding", "Heikkinen", ";Nora;", "Anna", "Lind\n", "Sara"}, []string{";Nora\n", ";Lindesberg\n"}},
 	} {
 		out, _, err := p.PseudonymizeString(ctx, FormatCSV, tc.in)
 		if err != nil {
