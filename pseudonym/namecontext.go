@@ -242,6 +242,7 @@ var namedThingHeads = []string{
 	"medalj", "medaljen", "filmer", "film", "filmen", "föreläsning", "föreläsningen",
 	"minnesfond", "sjukhuset", "plakett", "plaketten", "staty", "statyn", "byst", "bysten",
 	"minne", "minnet", "hylla", "hyllan", // Stiftelsen Anna Whitlocks minne, Ture Sventon-hyllan
+	"planetarium", "planetariet",
 }
 
 // workTails are the lower-case tails of hyphen compounds that make the
@@ -272,6 +273,7 @@ var workCues = map[string]bool{
 	"boken": true, "filmen": true, "pjäsen": true, "romanen": true, "sagan": true,
 	"serien": true, "musikalen": true, "föreställningen": true, "barnboken": true,
 	"utställningen": true, "utställning": true, "dikten": true, "sången": true, "låten": true,
+	"diktsamlingen": true, "novellen": true, "albumet": true, "skivan": true, "tv-serien": true,
 }
 
 // byLastByte groups word endings by their last byte, so that a word is
@@ -760,6 +762,11 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		only = wf
 		if wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen {
 			named++
+		} else if words == 1 && (wf.common && wf.long && wf.definite || wf.definiteCompound) && !wf.cue && i < len(v) {
+			// A body or a place in definite form first, a name after it:
+			// Sparbanken Bergslagen, Familjecentralen Vivalla (grupp),
+			// Familjehemmet, se bilaga.
+			return true
 		}
 		if upperWord(w) && runeLen(w) >= 2 && runeLen(w) <= 5 && wf.flags&nameFlags == 0 &&
 			(wf.flags&lexForeign == 0 || wf.flags&lexEnglish != 0) {

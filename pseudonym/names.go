@@ -241,7 +241,8 @@ var streetSuffixes = []string{"gatan", "vägen", "gränd", "torget", "platsen"}
 // institutionSuffixes end the names of schools, churches and hospitals,
 // also named after a person whose given name stands before (Raoul
 // Wallenbergskolan).
-var institutionSuffixes = []string{"skolan", "gymnasiet", "sjukhuset", "kyrkan", "kliniken", "biblioteket", "institutet"}
+var institutionSuffixes = []string{"skolan", "gymnasiet", "sjukhuset", "kyrkan", "kliniken", "biblioteket", "institutet",
+	"museet", "planetariet", "hallen", "arenan", "teatern", "stadion"}
 
 // Prepositions after which a word that is only a surname (Älmhult, which
 // the lists also hold as a surname) is more likely a place: not "till" or
@@ -2071,6 +2072,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if e == k+1 && k > 0 && first.gapJoin && ws[k-1].shape == shapeLower && ws[k-1].end-ws[k-1].start == 3 &&
 		string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "lex" && !nearPnr(b, first.start, first.end, pnrs) {
 		return dst
+	}
+	if e == k+2 && first.end-first.start == 3 && ws[k+1].start == first.end+1 &&
+		string(appendLower(d.buf[:0], b[first.start:first.end])) == "lex" && !nearPnr(b, first.start, ws[k+1].end, pnrs) {
+		return dst // enligt Lex Sarah
 	}
 	// "har vi läst Pippi Långstrump och Emil i Lönneberga": the titles of
 	// works.

@@ -103,6 +103,9 @@ func TestNameContext(t *testing.T) {
 		{"11.00  Barnbiblioteket Gläntan  Liv Sehlstedt   Sagostund", []string{"Liv", "Sehlstedt"}},
 		{"Ekbacken: lagning av potthål, lag Rikard Sten och Goran Marić.", []string{"Rikard", "Sten", "Goran", "Marić"}},
 		{"[19:12] Tränare Micke: vi är 9, det räcker", []string{"Micke"}},
+		{"Det anmäls enligt Lex Sarah och inte enligt Lex Maria.", nil},
+		{"Jussi Björlingmuseet har erbjudit lokal, ljud från Tycho Brahe-planetariet.", nil},
+		{"Hon debuterade med diktsamlingen Tycho Brahes trädgård i våras.", nil},
 		// A make before a model is a vehicle; before a surname, or a given
 		// name when the make is one too, a person.
 		{"Vi bokade Renault Zoe och Nissan Leaf. Zoe Håkansson kör.", []string{"Zoe", "Håkansson"}},

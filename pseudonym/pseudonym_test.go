@@ -412,6 +412,10 @@ func TestCSVHeaderRow(t *testing.T) {
 			[]string{"vår blom", "stig"}, []string{"Kontaktperson;"}},
 		{"role in a name column", "efternamn,fornamn\nLedare,Tilda Grahn\n",
 			[]string{"Tilda", "Grahn"}, []string{"Ledare,"}},
+		// A body in definite form before a name in a name field is the
+		// body's name; a name in the same shape is a person's.
+		{"body in a name field", "Efternamn;Förnamn\nSparbanken Bergslagen;\nFamiljecentralen Vivalla (grupp);\nHalvorsen Kari;\n",
+			[]string{"Halvorsen", "Kari"}, []string{"Sparbanken Bergslagen;", "Familjecentralen Vivalla (grupp);"}},
 		// A town under Postort stays, also when a member has its name; a
 		// person's name typed there does not.
 		{"place column", "Efternamn;Förnamn;Postort\nWahlström;Hilding;Nora\nHeikkinen;Nora;Nora\nEk;Bo;Anna Lind\nLund;Sara;Lindesberg\n",
