@@ -611,6 +611,17 @@ func TestCorpusHeldOut7(t *testing.T) {
 	reportHeldOut(t, scoreCorpus(t, "held-out corpus 7", loadTxtarCorpus(t, heldOut7CorpusFile, 20)))
 }
 
+// heldOut8CorpusFile: see TestCorpusHeldOut8.
+const heldOut8CorpusFile = "testdata/corpus_heldout8.txtar"
+
+// TestCorpusHeldOut8 scores the eighth held-out corpus, written blind
+// (everyday text from many municipal domains, with brands, works and
+// characters as hard negatives) and committed before it was first run;
+// never tuned on. Names reported, personnummer asserted.
+func TestCorpusHeldOut8(t *testing.T) {
+	reportHeldOut(t, scoreCorpus(t, "held-out corpus 8", loadTxtarCorpus(t, heldOut8CorpusFile, 20)))
+}
+
 // reportHeldOut asserts the personnummer targets of issue 16 on a held-out
 // corpus and reports, without asserting, how its names scores stand to
 // the targets.
