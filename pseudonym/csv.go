@@ -90,39 +90,65 @@ func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) er
 	}
 }
 
-// sniffComma picks ',', ';' or tab by counting them outside quotes in the
-// first line that has any, among the first maxTitleRows+1 lines: a title
-// row above the header has none ("Medlemsförteckning 2024" above
-// "Efternamn;Förnamn;…").
+// sniffComma picks ',', ';' or tab: the one found, outside quotes, on the
+// most of the first sniffLines lines. A title row above the header may
+// have none ("Medlemsförteckning 2024" above "Efternamn;Förnamn;…") or
+// the wrong one ("Deltagarlista, kursstart 2024-08-19" above
+// "Personnummer;Efternamn;Förnamn").
 func sniffComma(br *bufio.Reader) byte {
 	head, _ := br.Peek(chunkSize)
-	counts := map[byte]int{}
+	// Per candidate: the lines it is found on (outside quotes) and its
+	// count in all. A title row above the header may hold a comma
+	// ("Deltagarlista, kursstart 2024-08-19") where every row after it
+	// holds semicolons: the separator is the one most lines have.
+	const candidates = ",;\t"
+	var onLines, total [len(candidates)]int
+	var inLine [len(candidates)]bool
 	inQ := false
 	lines := 0
+	endLine := func() {
+		for i := range inLine {
+			if inLine[i] {
+				onLines[i]++
+			}
+			inLine[i] = false
+		}
+		lines++
+	}
 	for _, c := range head {
 		switch {
 		case c == '"':
 			inQ = !inQ
-		case !inQ && (c == ',' || c == ';' || c == '\t'):
-			counts[c]++
-		case !inQ && c == '\n':
-			lines++
-			if len(counts) > 0 || lines > maxTitleRows {
-				return mostCounted(counts)
+		case inQ:
+		case c == '\n':
+			if endLine(); lines >= sniffLines {
+				return bestSeparator(onLines, total)
+			}
+		default:
+			if i := strings.IndexByte(candidates, c); i >= 0 {
+				inLine[i] = true
+				total[i]++
 			}
 		}
 	}
-	return mostCounted(counts)
+	endLine()
+	return bestSeparator(onLines, total)
 }
 
-func mostCounted(counts map[byte]int) byte {
-	best := byte(',')
-	for _, c := range []byte{';', '\t'} {
-		if counts[c] > counts[best] {
-			best = c
+// sniffLines is how many lines sniffComma reads: room for the title rows
+// and a few records.
+const sniffLines = maxTitleRows + 8
+
+// bestSeparator picks the candidate found on the most lines, then the most
+// often; a comma when none is found.
+func bestSeparator(onLines, total [3]int) byte {
+	best := 0
+	for i := 1; i < 3; i++ {
+		if onLines[i] > onLines[best] || onLines[i] == onLines[best] && total[i] > total[best] {
+			best = i
 		}
 	}
-	return best
+	return ",;\t"[best]
 }
 
 func (c *csvRewriter) errf(msg string) error {

@@ -416,6 +416,9 @@ func TestCSVHeaderRow(t *testing.T) {
 		// body's name; a name in the same shape is a person's.
 		{"body in a name field", "Efternamn;Förnamn\nSparbanken Bergslagen;\nFamiljecentralen Vivalla (grupp);\nHalvorsen Kari;\n",
 			[]string{"Halvorsen", "Kari"}, []string{"Sparbanken Bergslagen;", "Familjecentralen Vivalla (grupp);"}},
+		// A title row with a comma above a file of semicolons.
+		{"title row with a comma", "Deltagarlista Vård, kursstart 2024-08-19\nPersonnummer;Efternamn;Förnamn;Modersmål\n19121212-1212;Sahak;Freshta;dari\n;Kidane;Luwam;tigrinja\n",
+			[]string{"Sahak", "Freshta", "Kidane", "Luwam", "1212-1212"}, []string{"Personnummer;Efternamn;Förnamn;Modersmål\n", ";dari\n"}},
 		// A town under Postort stays, also when a member has its name; a
 		// person's name typed there does not.
 		{"place column", "Efternamn;Förnamn;Postort\nWahlström;Hilding;Nora\nHeikkinen;Nora;Nora\nEk;Bo;Anna Lind\nLund;Sara;Lindesberg\n",
@@ -456,6 +459,8 @@ func TestSniffComma(t *testing.T) {
 		{"Titel\n\nNamn\tOrt\n", '\t'},
 		{"\"x;y\",z\n", ','},
 		{"bara text\n", ','},
+		{"Deltagarlista Vård, kursstart 2024-08-19\nPnr;Efternamn;Förnamn\n1;Kidane;Luwam\n2;Sahak;Freshta\n", ';'},
+		{"Namn,Kommentar\nBo Ek,\"ring; sen\"\nAnna Lind,ok; klart\n", ','},
 	} {
 		if got := sniffComma(bufio.NewReader(strings.NewReader(tc.in))); got != tc.want {
 			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
