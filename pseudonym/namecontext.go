@@ -782,7 +782,9 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	}
 	if words == 1 && named == 0 {
 		// A role (Ledare) or a field label is no one's name either.
-		return only.common && only.long || only.commonCompound || only.definiteCompound ||
+		// ... but an ordinary word shaped like a surname (Bäckström, a
+		// brook's current; Lindgren) is the surname in a name field.
+		return only.common && only.long && !only.surnameSuffix && !only.surnameShape || only.commonCompound || only.definiteCompound ||
 			only.strongCue && only.flags&lexGiven == 0 || only.fieldLabel
 	}
 	return false
