@@ -784,7 +784,7 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		// A role (Ledare) or a field label is no one's name either.
 		// ... but an ordinary word shaped like a surname (Bäckström, a
 		// brook's current; Lindgren) is the surname in a name field.
-		return only.common && only.long && !only.surnameSuffix && !only.surnameShape || only.commonCompound || only.definiteCompound ||
+		return only.common && only.long && only.definite && !only.surnameSuffix && !only.surnameShape || only.commonCompound || only.definiteCompound ||
 			only.strongCue && only.flags&lexGiven == 0 || only.fieldLabel
 	}
 	return false

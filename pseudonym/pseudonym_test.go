@@ -417,8 +417,8 @@ func TestCSVHeaderRow(t *testing.T) {
 		{"body in a name field", "Efternamn;Förnamn\nSparbanken Bergslagen;\nFamiljecentralen Vivalla (grupp);\nHalvorsen Kari;\n",
 			[]string{"Halvorsen", "Kari"}, []string{"Sparbanken Bergslagen;", "Familjecentralen Vivalla (grupp);"}},
 		// An ordinary word shaped like a surname is the surname here.
-		{"surname that is a word", "efternamn;fornamn\nBäckström;Maj-Britt\nStrandberg;Bo\n",
-			[]string{"Bäckström", "Maj-Britt", "Strandberg"}, []string{"efternamn;fornamn\n"}},
+		{"surname that is a word", "efternamn;fornamn\nBäckström;Maj-Britt\nStrandberg;Bo\nStjärna;Lo\n",
+			[]string{"Bäckström", "Maj-Britt", "Strandberg", "Stjärna"}, []string{"efternamn;fornamn\n"}},
 		// A title row with a comma above a file of semicolons.
 		{"title row with a comma", "Deltagarlista Vård, kursstart 2024-08-19\nPersonnummer;Efternamn;Förnamn;Modersmål\n19121212-1212;Sahak;Freshta;dari\n;Kidane;Luwam;tigrinja\n",
 			[]string{"Sahak", "Freshta", "Kidane", "Luwam", "1212-1212"}, []string{"Personnummer;Efternamn;Förnamn;Modersmål\n", ";dari\n"}},
