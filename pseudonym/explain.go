@@ -24,6 +24,7 @@ const (
 	ruleSeen              = "document: the same word was a name earlier in this text"
 	ruleCue               = "person cue before it (a role, a relation, a greeting)"
 	ruleNearPnr           = "next to a personnummer"
+	ruleAge               = "an age in brackets after it: Aram (9 år)"
 	ruleGivenSurname      = "an ordinary word, capitalised, before a surname"
 	ruleInverted          = "list cell written surname first: Efternamn, Förnamn"
 	ruleSpeaker           = "chat speaker label before a message"

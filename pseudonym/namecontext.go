@@ -210,6 +210,36 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 	return known && !surname
 }
 
+// ageAfter reports whether an age in brackets follows b[:end]: " (9 år)",
+// "(4 mån)", " (87 år, änka)". Only right after the name, so that a
+// bracket about something else further on says nothing.
+func ageAfter(b []byte, end int) bool {
+	i := end
+	if i < len(b) && b[i] == ' ' {
+		i++
+	}
+	if i >= len(b) || b[i] != '(' {
+		return false
+	}
+	i++
+	d := i
+	for i < len(b) && i-d < 3 && isDigit(b[i]) {
+		i++
+	}
+	if i == d || i >= len(b) || b[i] != ' ' {
+		return false
+	}
+	rest := b[i+1:]
+	for _, unit := range [...]string{"år", "mån", "dagar", "veckor"} {
+		if bytes.HasPrefix(rest, []byte(unit)) {
+			if n := len(unit); n == len(rest) || rest[n] == ')' || rest[n] == ',' || rest[n] == ' ' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // crewWords are organisation words that also name a group of people
 // before their names: "lag Rikard Sten och Goran Marić" is the crew.
 var crewWords = map[string]bool{"lag": true, "laget": true, "kör": true, "kören": true}

@@ -2242,7 +2242,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		cue = cueOK && !first.gapSentence
 	}
 	runPnr := nearPnr(b, ws[k].start, ws[e-1].end, pnrs)
-	if runPnr {
+	// "Aram (9 år)", "Hêvî (4 mån)": an age right after the run is a
+	// person's, as a personnummer is.
+	runAge := !runPnr && ageAfter(b, ws[e-1].end)
+	if runPnr || runAge {
 		cue = true
 	}
 	if !cue && d.relationAfter(b, ws[e-1].end) {
@@ -2266,7 +2269,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			infos = append(infos, wordInfo{})
 			continue
 		}
-		c := wordContext{pnr: runPnr}
+		c := wordContext{pnr: runPnr || runAge}
 		if w.shape == shapeUpper {
 			c.capsLine = d.capsLine(b, w.start)
 			c.capsNeighbour = j > k && ws[j-1].shape == shapeUpper || j+1 < e && ws[j+1].shape == shapeUpper
@@ -2285,8 +2288,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.locative = prevContext && before.preposition
 			c.inLocative = prevContext && before.inPreposition
 			c.institution = institution
-			c.strongCue = k > 0 && first.gapJoin && before.strongCue
-			c.relationCue = c.strongCue && relationCueWord(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))
+			c.strongCue = k > 0 && first.gapJoin && before.strongCue || runAge
+			c.relationCue = c.strongCue && k > 0 && relationCueWord(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))
+			if runAge && e == k+1 && !d.facts(b[first.start:first.end]).definite {
+				// An age says person as a relation does, for an ordinary
+				// word too: Tindra (2 år), Vide (3 år).
+				c.relationCue = true
+			}
 			c.labelCue = k > 0 && cueOK && before.strongCue
 			c.hos = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower && ws[k-1].end-ws[k-1].start == 3 &&
 				string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "hos"
@@ -2448,6 +2456,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if !stretchCue && runPnr {
 			stretchCue = nearPnr(b, ws[k+s].start, last.end, pnrs)
 		}
+		if !stretchCue && runAge {
+			stretchCue = t == len(infos)
+		}
 		if !stretchCue && n > 0 && sum >= 1 && (t == len(infos) ||
 			ws[k+t].shape == shapeUpper && d.facts(b[ws[k+t].start:ws[k+t].end]).conjunction) {
 			// Emir och Lejla; in capitals the conjunction is part of the
@@ -2498,6 +2509,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				rule = ruleGivenSurname
 			case stretchCue && runPnr:
 				rule = ruleNearPnr
+			case stretchCue && runAge:
+				rule = ruleAge
 			case stretchCue:
 				rule = ruleCue
 			}

@@ -104,6 +104,10 @@ func TestNameContext(t *testing.T) {
 		{"Ekbacken: lagning av potthål, lag Rikard Sten och Goran Marić.", []string{"Rikard", "Sten", "Goran", "Marić"}},
 		{"[19:12] Tränare Micke: vi är 9, det räcker", []string{"Micke"}},
 		{"Det anmäls enligt Lex Sarah och inte enligt Lex Maria.", nil},
+		// An age in brackets after a word says person, also for an
+		// ordinary word; not for a noun in definite form, nor further off.
+		{"Barn i hushållet: Aram (9 år), Tindra (2 år) och Vide (3 mån).", []string{"Aram", "Tindra", "Vide"}},
+		{"Huset (40 år) är gammalt. Vide växer vid ån (se bild, 3 år).", nil},
 		{"Jussi Björlingmuseet har erbjudit lokal, ljud från Tycho Brahe-planetariet.", nil},
 		{"Hon debuterade med diktsamlingen Tycho Brahes trädgård i våras.", nil},
 		// A make before a model is a vehicle; before a surname, or a given
