@@ -25,6 +25,8 @@ const (
 	ruleCue               = "person cue before it (a role, a relation, a greeting)"
 	ruleNearPnr           = "next to a personnummer"
 	ruleAge               = "an age in brackets after it: Aram (9 år)"
+	ruleSignature         = "a signer's initials after a slash at the end of a line: /AB"
+	ruleNickname          = "a nickname in quotes right after a name: Gösta \"Knutte\" Knutsson"
 	ruleGivenSurname      = "an ordinary word, capitalised, before a surname"
 	ruleInverted          = "list cell written surname first: Efternamn, Förnamn"
 	ruleSpeaker           = "chat speaker label before a message"

@@ -240,6 +240,65 @@ func ageAfter(b []byte, end int) bool {
 	return false
 }
 
+// signatureInitials reports whether w is a signer's initials: two or three
+// capitals right after a slash that starts the line or follows a space,
+// and nothing but spaces after them on the line ("… vårdcentralen. /AB",
+// "/PS"). A slash between words (TCP/IP, och/eller) is none.
+func signatureInitials(b []byte, w word) bool {
+	if w.shape != shapeUpper || w.start < 1 || b[w.start-1] != '/' {
+		return false
+	}
+	if n := runeLen(b[w.start:w.end]); n < 2 || n > 3 {
+		return false
+	}
+	if p := w.start - 2; p >= 0 && b[p] != ' ' && b[p] != '\n' && b[p] != '\t' {
+		return false
+	}
+	for i := w.end; i < len(b) && b[i] != '\n'; i++ {
+		if b[i] != ' ' && b[i] != '\r' && b[i] != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+// nicknameAfter reports whether w is one word in quotes right after a
+// name that ends at end: a space, an optional bracket, an opening quote,
+// the word and a closing quote ("Knutte", (”Vicke”), «Bosse»).
+func nicknameAfter(b []byte, end int, w word) bool {
+	if end < 0 || end >= w.start || w.start-end > 6 {
+		return false
+	}
+	gap := b[end:w.start]
+	if gap[0] != ' ' {
+		return false
+	}
+	gap = gap[1:]
+	if len(gap) > 0 && gap[0] == '(' {
+		gap = gap[1:]
+	}
+	open, ok := quoteAt(gap, 0)
+	if !ok || open != len(gap) {
+		return false
+	}
+	n, ok := quoteAt(b, w.end)
+	return ok && n > 0
+}
+
+// quoteAt returns the length of the quotation mark at b[i] (", “, ”, «, »),
+// if there is one.
+func quoteAt(b []byte, i int) (int, bool) {
+	switch {
+	case i < len(b) && b[i] == '"':
+		return 1, true
+	case i+1 < len(b) && b[i] == 0xc2 && (b[i+1] == 0xab || b[i+1] == 0xbb): // « »
+		return 2, true
+	case i+2 < len(b) && b[i] == 0xe2 && b[i+1] == 0x80 && (b[i+2] == 0x9c || b[i+2] == 0x9d): // “ ”
+		return 3, true
+	}
+	return 0, false
+}
+
 // crewWords are organisation words that also name a group of people
 // before their names: "lag Rikard Sten och Goran Marić" is the crew.
 var crewWords = map[string]bool{"lag": true, "laget": true, "kör": true, "kören": true}

@@ -1402,6 +1402,13 @@ func (d *nameDetector) findPass(dst []nameMatch, b []byte, from int, pnrs []pnrM
 				continue
 			}
 		}
+		if e == k+1 && len(dst) > 0 && nicknameAfter(b, dst[len(dst)-1].end, ws[k]) {
+			// Gösta "Knutte" Knutsson, Viktor Åkesson ("Vicke"): a
+			// nickname in quotes beside a name is the person's.
+			dst = d.emitWords(dst, b, from, ws, k, e, ruleNickname)
+			prevRun, k = k, e
+			continue
+		}
 		dst = d.evalRun(dst, b, from, ws, k, e, pnrs, prevRun)
 		prevRun, k = k, e
 	}
@@ -2056,6 +2063,9 @@ func (d *nameDetector) relationAfter(b []byte, end int) bool {
 
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
 	first := ws[k]
+	if e == k+1 && signatureInitials(b, first) {
+		return d.emitWords(dst, b, from, ws, k, e, ruleSignature) // "… Kronan. /AB"
+	}
 	if e == k+1 {
 		// Most runs are one word that can be no name: a sentence starting
 		// with Vi, Det, Enligt; a cue; a venue.

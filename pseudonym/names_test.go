@@ -108,6 +108,12 @@ func TestNameContext(t *testing.T) {
 		// ordinary word; not for a noun in definite form, nor further off.
 		{"Barn i hushållet: Aram (9 år), Tindra (2 år) och Vide (3 mån).", []string{"Aram", "Tindra", "Vide"}},
 		{"Huset (40 år) är gammalt. Vide växer vid ån (se bild, 3 år).", nil},
+		// A nickname in quotes beside a name, and then alone; a signer's
+		// initials after a slash at a line's end, not a slash between
+		// words.
+		{"Vår medlem Gösta \"Knutte\" Knutsson har lämnat oss. Knutte byggde smedjan.", []string{"Gösta", "Knutte", "Knutsson", "Knutte"}},
+		{"Viktor Åkesson (”Vicke”) vill laga mat.", []string{"Viktor", "Åkesson", "Vicke"}},
+		{"Kontakt med vårdcentralen Kronan. /AB\nSe LSS/SoL och TCP/IP. /PS", []string{"AB", "PS"}},
 		{"Jussi Björlingmuseet har erbjudit lokal, ljud från Tycho Brahe-planetariet.", nil},
 		{"Hon debuterade med diktsamlingen Tycho Brahes trädgård i våras.", nil},
 		// A make before a model is a vehicle; before a surname, or a given
