@@ -1353,7 +1353,17 @@ func (d *nameDetector) runEnd(b []byte, ws []word, k int) int {
 			e++
 			continue
 		}
-		// A particle inside a name: "Carl von Linné", "Ebba af Klint".
+		// A particle inside a name: "Carl von Linné", "Ebba af Klint";
+		// two: "Rosario de la Cruz", "Anna van der Berg".
+		if e+2 < len(ws) && ws[e+1].gapJoin && ws[e+1].shape == shapeLower && ws[e+2].gapJoin && ws[e+2].shape == shapeCap &&
+			nameParticles[string(appendLower(d.buf[:0], b[w.start:w.end]))] &&
+			nameParticles[string(appendLower(d.buf[:0], b[ws[e+1].start:ws[e+1].end]))] {
+			if p := d.facts(b[ws[e-1].start:ws[e-1].end]); p.common && !p.seen && p.flags&(nameFlags|lexForeign|lexWorld) == 0 {
+				break
+			}
+			e += 3
+			continue
+		}
 		if e+1 < len(ws) && ws[e+1].gapJoin && ws[e+1].shape == shapeCap &&
 			nameParticles[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
 			// … but not after an ordinary word no list holds: "Bokat av
@@ -1486,8 +1496,8 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int, afterLabe
 		return false
 	}
 	for j := k; j < e2; j++ {
-		if ws[j].shape == shapeLower {
-			continue
+		if ws[j].shape == shapeLower || j < e-1 && nameParticles[string(appendLower(d.buf[:0], b[ws[j].start:ws[j].end]))] {
+			continue // DE LA CRUZ, ROSARIO; VAN DER BERG, ANNA
 		}
 		if !d.nameable(b, ws[j]) && !(afterLabel && d.compoundOnly(b, ws[j])) && !(j == e && d.monthGiven(b, ws[j])) {
 			return false
@@ -2401,7 +2411,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		t := s
 		for t < len(infos) && (infos[t].capable || ws[k+t].shape == shapeLower) {
 			if ws[k+t].shape == shapeLower {
-				if t+1 >= len(infos) || !infos[t+1].capable {
+				n := t + 1
+				if n < len(infos) && ws[k+n].shape == shapeLower {
+					n++ // de la Cruz
+				}
+				if n >= len(infos) || !infos[n].capable {
 					break
 				}
 			}

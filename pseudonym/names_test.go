@@ -114,6 +114,9 @@ func TestNameContext(t *testing.T) {
 		{"Vår medlem Gösta \"Knutte\" Knutsson har lämnat oss. Knutte byggde smedjan.", []string{"Gösta", "Knutte", "Knutsson", "Knutte"}},
 		{"Viktor Åkesson (”Vicke”) vill laga mat.", []string{"Viktor", "Åkesson", "Vicke"}},
 		{"Kontakt med vårdcentralen Kronan. /AB\nSe LSS/SoL och TCP/IP. /PS", []string{"AB", "PS"}},
+		// Two particles inside a name, also in capitals before the comma.
+		{"Hon heter Rosario de la Cruz och bor i Lund.", []string{"Rosario", "Cruz"}},
+		{" 6  LINDQVIST, ASTRID\n 7  DE LA CRUZ, ROSARIO\n 8  VAN DER BERG, ANNA\n", []string{"LINDQVIST", "ASTRID", "DE", "LA", "CRUZ", "ROSARIO", "VAN", "DER", "BERG", "ANNA"}},
 		{"Jussi Björlingmuseet har erbjudit lokal, ljud från Tycho Brahe-planetariet.", nil},
 		{"Hon debuterade med diktsamlingen Tycho Brahes trädgård i våras.", nil},
 		// A make before a model is a vehicle; before a surname, or a given
