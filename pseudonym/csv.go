@@ -101,9 +101,8 @@ func sniffComma(br *bufio.Reader) byte {
 	// count in all. A title row above the header may hold a comma
 	// ("Deltagarlista, kursstart 2024-08-19") where every row after it
 	// holds semicolons: the separator is the one most lines have.
-	const candidates = ",;\t"
-	var onLines, total [len(candidates)]int
-	var inLine [len(candidates)]bool
+	var onLines, total [len(separators)]int
+	var inLine [len(separators)]bool
 	inQ := false
 	lines := 0
 	endLine := func() {
@@ -125,7 +124,7 @@ func sniffComma(br *bufio.Reader) byte {
 				return bestSeparator(onLines, total)
 			}
 		default:
-			if i := strings.IndexByte(candidates, c); i >= 0 {
+			if i := strings.IndexByte(separators, c); i >= 0 {
 				inLine[i] = true
 				total[i]++
 			}
@@ -139,16 +138,19 @@ func sniffComma(br *bufio.Reader) byte {
 // and a few records.
 const sniffLines = maxTitleRows + 8
 
+// separators are the candidates sniffComma counts, the default first.
+const separators = ",;\t"
+
 // bestSeparator picks the candidate found on the most lines, then the most
 // often; a comma when none is found.
-func bestSeparator(onLines, total [3]int) byte {
+func bestSeparator(onLines, total [len(separators)]int) byte {
 	best := 0
-	for i := 1; i < 3; i++ {
+	for i := 1; i < len(separators); i++ {
 		if onLines[i] > onLines[best] || onLines[i] == onLines[best] && total[i] > total[best] {
 			best = i
 		}
 	}
-	return ",;\t"[best]
+	return separators[best]
 }
 
 func (c *csvRewriter) errf(msg string) error {
@@ -393,15 +395,11 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		if names && c.nameColumn(col) && c.s.names.nameShapedCell(dec) {
 			c.s.names.rememberCell(bytes.TrimSpace(dec))
 		}
-		if names && col < len(c.placeCol) && c.placeCol[col] && c.s.names.placeCell(dec) {
-			// Nora under Postort is the town, even in a file where a
-			// member is called Nora: personnummer only.
-			c.s.pnrOnly = true
-			c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, false)
-			c.s.pnrOnly = false
-		} else {
-			c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
-		}
+		// Nora under Postort is the town, even in a file where a member
+		// is called Nora: personnummer only.
+		c.s.pnrOnly = names && col < len(c.placeCol) && c.placeCol[col] && c.s.names.placeCell(dec)
+		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
+		c.s.pnrOnly = false
 		if names && len(bytes.TrimSpace(dec)) > 0 {
 			c.cells[col]++
 			if wholeName(dec, c.s.nms) {

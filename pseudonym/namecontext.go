@@ -189,11 +189,13 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 	if e-k != 2 || ws[k+1].start != ws[k].end+1 {
 		return false
 	}
-	if !vehicleMakes[string(appendLower(d.buf[:0], b[ws[k].start:ws[k].end]))] {
+	lower := appendLower(d.buf[:0], b[ws[k].start:ws[k].end])
+	if !vehicleMakes[string(lower)] {
 		return false
 	}
+	givenMake := givenMakes[string(lower)] // before facts reuses d.buf
 	mf := d.facts(b[ws[k+1].start:ws[k+1].end])
-	if givenMakes[string(appendLower(d.buf[:0], b[ws[k].start:ws[k].end]))] && mf.flags&(lexGiven|lexForeignGiven) != 0 {
+	if givenMake && mf.flags&(lexGiven|lexForeignGiven) != 0 {
 		// Mercedes and Kia are given names too: before a given name
 		// (Mercedes Riquelme) they are one; before an ordinary word
 		// (Mercedes Sprinter) the make.
