@@ -21,6 +21,9 @@ func TestDebugWords(t *testing.T) {
 		text := b[w.start:w.end]
 		f := d.lookup(text)
 		t.Logf("%-16q shape=%d f=%04b common=%v join=%v sent=%v", text, w.shape, f, d.common(text), w.gapJoin, w.gapSentence)
+		if os.Getenv("FACTS") != "" {
+			t.Logf("    %+v", d.facts(text))
+		}
 	}
 	var names []string
 	for _, m := range d.find(nil, b, 0, nil) {

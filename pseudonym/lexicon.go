@@ -17,7 +17,7 @@ import (
 
 // The word lists are derived at development time; see data/README.md.
 //
-//go:embed data/given.txt data/surnames.txt data/foreign.txt data/foreign_given.txt data/world.txt.gz data/english.txt data/places.txt data/common.txt.gz
+//go:embed data/given.txt data/surnames.txt data/foreign.txt data/foreign_given.txt data/world.txt.gz data/english.txt data/places.txt data/products.txt data/common.txt.gz
 var dataFS embed.FS
 
 // Lexicon classes, as bit flags: one word may be several things (Lund is a
@@ -54,6 +54,8 @@ type lexicon struct {
 	// lower case) that a name written in lower case may be: not an
 	// ordinary word, or a given name or surname even so (stig, holm).
 	lowerNames []uint64
+	// products holds data/products.txt in lower case.
+	products map[string]bool
 }
 
 // loadLexicon parses the embedded lists once per process: they are constant
@@ -86,6 +88,22 @@ var loadLexicon = sync.OnceValues(func() (*lexicon, error) {
 			if w := strings.TrimSpace(string(line)); w != "" {
 				lx.proper[titleCase(w)] |= f.flag
 			}
+		}
+	}
+	// Products, systems and firms (Procapita, Visma, ICA) are proper nouns
+	// but no one's name: like places, unless a list also holds the word
+	// as a name (Tyra, Pascal, Freja), when only the context tells (see
+	// productAfterIn).
+	prods, err := readData("data/products.txt")
+	if err != nil {
+		return nil, err
+	}
+	lx.products = map[string]bool{}
+	for _, w := range strings.Fields(string(prods)) {
+		lx.products[w] = true
+		t := titleCase(w)
+		if lx.proper[t]&(lexGiven|lexSurname|lexForeignGiven|lexForeign) == 0 {
+			lx.proper[t] |= lexPlace
 		}
 	}
 	// Words that are names for Swedish readers although the lists miss or

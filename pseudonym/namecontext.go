@@ -93,15 +93,18 @@ func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
 			continue
 		}
 		w := b[ws[j].start:ws[j].end]
-		if len(w) < 5 || w[len(w)-1] != 's' {
+		if len(w) < 4 || w[len(w)-1] != 's' {
 			continue
 		}
-		if wf := d.facts(w); wf.seenStem || wf.seen {
+		// A name that ends in s (Mats, Jonas, Hans) is no possessive.
+		if wf := d.facts(w); wf.seenStem || wf.seen || !wf.possessive && wf.flags&(lexGiven|lexForeignGiven) != 0 {
 			continue
 		}
-		// The stem is a surname by a list or by its form (Lindqvist).
+		// The stem is a surname by a list or by its form (Lindqvist), or
+		// a given name (Leo) of four letters or more with the s.
 		sf := d.facts(w[:len(w)-1])
-		if sf.flags&(lexSurname|lexForeign|lexWorld) == 0 && !sf.surnameSuffix || sf.flags&(lexGiven|lexForeignGiven) != 0 {
+		given := sf.flags&(lexGiven|lexForeignGiven) != 0
+		if !given && len(w) < 5 || sf.flags&(lexSurname|lexForeign|lexWorld) == 0 && !sf.surnameSuffix && !given {
 			continue
 		}
 		n := ws[j+1]
@@ -109,7 +112,15 @@ func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
 			continue
 		}
 		nf := d.facts(b[n.start:n.end])
-		if nf.common && nf.flags&(nameFlags|lexForeignGiven) == 0 && !nf.cue && !nf.seen {
+		if nf.flags&(nameFlags|lexForeignGiven) != 0 || nf.cue || nf.seen || nf.strongCue {
+			continue
+		}
+		if nf.common && !given {
+			return true
+		}
+		// After a given name, a compound (Leos Lekland, Saras Hundtrim):
+		// a one-word "Annas Hund" may be a careless capital.
+		if given && (nf.commonCompound || nf.common && nf.long && d.lx.commonCompound(appendLower(d.buf[:0], b[n.start:n.end]))) {
 			return true
 		}
 	}
@@ -186,6 +197,11 @@ var givenMakes = map[string]bool{"mercedes": true, "kia": true, "honda": true, "
 // any list (Renault Zoe, Nissan Leaf, Ford Transit). "Mercedes Riquelme"
 // and "Kia Nilsson" stay people.
 func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
+	if e-k == 1 && vehicleMakes[string(appendLower(d.buf[:0], b[ws[k].start:ws[k].end]))] {
+		// Kia e-Niro, VW e-Golf: the model in lower case after the make.
+		m := b[ws[k].end:]
+		return len(m) > 3 && m[0] == ' ' && m[1] == 'e' && m[2] == '-' && m[3] >= 'A' && m[3] <= 'Z'
+	}
 	if e-k != 2 || ws[k+1].start != ws[k].end+1 {
 		return false
 	}
@@ -195,7 +211,7 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 	}
 	givenMake := givenMakes[string(lower)] // before facts reuses d.buf
 	mf := d.facts(b[ws[k+1].start:ws[k+1].end])
-	if givenMake && mf.flags&(lexGiven|lexForeignGiven) != 0 {
+	if givenMake && mf.flags&(lexGiven|lexForeignGiven) != 0 && !plateBefore(b, ws[k].start) {
 		// Mercedes and Kia are given names too: before a given name
 		// (Mercedes Riquelme) they are one; before an ordinary word
 		// (Mercedes Sprinter) the make.
@@ -210,6 +226,157 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 		mf.flags&(lexForeign|lexWorld) != 0 && mf.flags&(lexForeignGiven|lexGiven|lexEnglish) == 0
 	known := mf.common || mf.flags&(lexEnglish|lexGiven|lexForeignGiven) != 0
 	return known && !surname
+}
+
+// characters are fictional people that Swedish text names as often as
+// real ones: children's books, films and games read at school, in the
+// library and at home. Two words, lower case, the second without a
+// possessive s. A real person's name (Nils Holgersson) is left out unless
+// the pair is one no family would give (Pippi Långstrump).
+var characters = map[string]bool{
+	"pippi långstrump": true, "ronja rövardotter": true, "birk borkason": true,
+	"harry potter": true, "hermione granger": true, "ron weasley": true,
+	"alfons åberg": true, "kalle anka": true, "musse pigg": true, "kajsa anka": true,
+	"pelle svanslös": true, "lille skutt": true, "greta gris": true, "lilla my": true,
+	"mario kart": true, "super mario": true, "lucky luke": true, "doktor dolittle": true,
+	"karlsson på": true, "emil i": true, "jonatan lejonhjärta": true, "skorpan lejonhjärta": true,
+	"mio min": true, "bamse björn": true, "lotta bråkmakargatan": true, "nils karlsson-pyssling": true,
+	"tant grön": true, "tant brun": true, "farbror blå": true, "kapten haddock": true,
+}
+
+// character reports whether two words of the run ws[k:e] make a
+// fictional character (Pippi Långstrump, Harry Potter-quiz, Ronja
+// Rövardotters), none of them a name the document has used for a person.
+func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
+	for j := k; j < e; j++ {
+		a := ws[j]
+		if a.shape == shapeLower {
+			continue
+		}
+		var second []byte
+		if j+1 < e {
+			if c := ws[j+1]; c.start == a.end+1 {
+				second = b[c.start:c.end]
+			}
+		} else if ns, ne, ok := nextWordAt(b, a.end); ok && ns == a.end+1 {
+			second = b[ns:ne] // Emil i, Karlsson på, Mio min
+		}
+		if second == nil {
+			continue
+		}
+		if h := bytes.IndexByte(second, '-'); h > 0 && !bytes.HasPrefix(appendLower(d.buf[:0], second), []byte("karlsson-")) {
+			second = second[:h] // Harry Potter-quiz
+		}
+		key := appendLower(d.buf[:0], b[a.start:a.end])
+		key = append(key, ' ')
+		key = appendLower(key, second)
+		if n := len(key); !characters[string(key)] && !(key[n-1] == 's' && characters[string(key[:n-1])]) {
+			continue // Ronja Rövardotters too
+		}
+		if d.facts(b[a.start:a.end]).seen || upperFirst(second) && d.facts(second).seen {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// upperFirst reports whether w starts with a capital letter.
+func upperFirst(w []byte) bool {
+	l, u, _ := letterAt(w, 0)
+	return l && u
+}
+
+// tradeNouns are the capitalised trades that end a firm's name after a
+// founder's (Karl Pettersson Bygg, Lindqvist Ljud & Ljus, Svea Ekonomi,
+// Åhlins Konsult). None is a name in the lists.
+var tradeNouns = map[string]bool{
+	"bygg": true, "byggare": true, "ljud": true, "ljus": true, "el": true, "vvs": true, "måleri": true,
+	"plåt": true, "tak": true, "städ": true, "städservice": true, "service": true, "konsult": true,
+	"konsulting": true, "consulting": true, "ekonomi": true, "redovisning": true, "revision": true,
+	"juridik": true, "advokatbyrå": true, "transport": true, "transporter": true, "åkeri": true,
+	"taxi": true, "buss": true, "bil": true, "bilar": true, "däck": true, "motor": true,
+	"fastigheter": true, "förvaltning": true, "data": true, "design": true, "foto": true,
+	"media": true, "reklam": true, "tryck": true, "tryckeri": true, "blommor": true,
+	"bageri": true, "konditori": true, "livs": true, "handel": true, "trädgård": true,
+	"trädgårdstjänst": true, "snickeri": true, "rör": true, "schakt": true, "entreprenad": true,
+	"maskin": true, "maskiner": true, "smide": true, "glas": true, "golv": true, "kakel": true,
+	"lås": true, "larm": true, "säkerhet": true, "tandvård": true, "tandteknik": true,
+	"optik": true, "frisör": true, "musik": true, "resor": true, "förlag": true, "bokhandel": true,
+	"begravningsbyrå": true, "begravning": true, "scenteknik": true, "teknik": true, "elektronik": true,
+	"fisk": true, "kött": true, "café": true, "catering": true, "group": true, "holding": true,
+}
+
+// firmTail reports whether a capitalised trade noun follows a name in the
+// run ws[k:e]: the run names a firm (Karl Pettersson Bygg), not a person.
+func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
+	for j := k + 1; j < e; j++ {
+		w := ws[j]
+		if w.shape != shapeCap || !w.gapJoin || w.start != ws[j-1].end+1 && !ampersandBetween(b, ws[j-1].end, w.start) {
+			continue
+		}
+		if !tradeNouns[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
+			continue
+		}
+		if wf := d.facts(b[w.start:w.end]); wf.flags&nameFlags == 0 && !wf.seen {
+			return true
+		}
+	}
+	return false
+}
+
+// ampersandBetween reports whether b[from:to] is " & ".
+func ampersandBetween(b []byte, from, to int) bool {
+	return to-from == 3 && b[from] == ' ' && b[from+1] == '&' && b[from+2] == ' '
+}
+
+// productAfterIn reports whether the run ws[k:e] is one word of
+// data/products.txt right after the preposition "i": "logga in i Tyra",
+// "registrerat i Pascal". Such a product may be a given name too, and is
+// the person elsewhere (Tyra kom sent); no one is "in" a person.
+func (d *nameDetector) productAfterIn(b []byte, ws []word, k, e int) bool {
+	s := ws[k].start
+	if e-k != 1 || s < 2 || b[s-1] != ' ' || b[s-2] != 'i' && b[s-2] != 'I' ||
+		s >= 3 && b[s-3] != ' ' && b[s-3] != '\n' && b[s-3] != '\t' {
+		return false
+	}
+	return d.lx.products[string(appendLower(d.buf[:0], b[s:ws[k].end]))]
+}
+
+// plateBefore reports whether a Swedish registration number (three
+// capitals, a space or none, two digits and a digit or a capital: KNI
+// 557, GHT 77C) ends right before b[i], spaces apart: a booking list's
+// car before its make and model (KNI 557  Kia Niro).
+func plateBefore(b []byte, i int) bool {
+	e := i
+	for e > 0 && i-e < 4 && (b[e-1] == ' ' || b[e-1] == '\t') {
+		e--
+	}
+	if e == i {
+		return false
+	}
+	isCap := func(c byte) bool { return c >= 'A' && c <= 'Z' }
+	for _, n := range [...]int{7, 6} {
+		s := e - n
+		if s < 0 || s > 0 && (isCap(b[s-1]) || isDigit(b[s-1])) {
+			continue
+		}
+		p := b[s:e]
+		if !isCap(p[0]) || !isCap(p[1]) || !isCap(p[2]) {
+			continue
+		}
+		d := p[3:]
+		if n == 7 {
+			if d[0] != ' ' {
+				continue
+			}
+			d = d[1:]
+		}
+		if isDigit(d[0]) && isDigit(d[1]) && (isDigit(d[2]) || isCap(d[2])) {
+			return true
+		}
+	}
+	return false
 }
 
 // ageAfter reports whether an age in brackets follows b[:end]: " (9 år)",
@@ -832,7 +999,7 @@ func latinBase(r rune) (rune, bool) {
 // a value goes through the free-text detector instead of being replaced
 // whole, so that a person's name in it is still found.
 func (d *nameDetector) notPerson(v []byte) bool {
-	words, acronyms, named := 0, 0, 0
+	words, acronyms, named, unknown := 0, 0, 0, 0
 	var only wordFacts
 	prevPossessive := false
 	for i := 0; i < len(v); {
@@ -853,6 +1020,8 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		only = wf
 		if wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen {
 			named++
+		} else if !wf.common && !wf.commonCompound && runeLen(w) > 1 {
+			unknown++
 		} else if words == 1 && (wf.common && wf.long && wf.definite || wf.definiteCompound) && !wf.cue && i < len(v) {
 			// A body or a place in definite form first, a name after it:
 			// Sparbanken Bergslagen, Familjecentralen Vivalla (grupp),
@@ -875,8 +1044,43 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		// A role (Ledare) or a field label is no one's name either.
 		// ... but an ordinary word shaped like a surname (Bäckström, a
 		// brook's current; Lindgren) is the surname in a name field.
-		return only.common && only.long && only.definite && !only.surnameSuffix && !only.surnameShape || only.commonCompound || only.definiteCompound ||
+		return only.common && only.long && only.definite && (!only.surnameSuffix && !only.surnameShape || d.definiteOfCommon(v)) ||
+			deskWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) ||
+			only.commonCompound || only.definiteCompound ||
 			only.strongCue && only.flags&lexGiven == 0 || only.fieldLabel
+	}
+	// Ordinary words only, none of them a name in any list nor one the
+	// document has used as one: a desk or a note (Kundtjänst företag, Alla
+	// lag, Ledarkonto P10), which the free-text detector still reads.
+	return words > 1 && named == 0 && unknown == 0
+}
+
+// deskHeads end the words that name a desk rather than a person in a
+// contact field: Kundservice, Kundtjänst, Företagssupport, Växeln.
+var deskHeads = [...]string{"service", "tjänst", "support", "växel", "växeln", "expedition", "expeditionen",
+	"reception", "receptionen", "kansli", "kansliet", "kontor", "kontoret", "center", "centret"}
+
+// deskWord reports whether lower (one word) is a desk: a head of
+// deskHeads, alone or after at least three letters. A surname that is an
+// ordinary compound (Sjöstrand) is none.
+func deskWord(lower []byte) bool {
+	for _, h := range deskHeads {
+		if bytes.HasSuffix(lower, []byte(h)) && (len(lower) == len(h) || len(lower) >= len(h)+3) {
+			return true
+		}
+	}
+	return false
+}
+
+// definiteOfCommon reports whether the word v (capitalised) is the
+// definite form of an ordinary word: Styrelsen of styrelse, Nämnden of
+// nämnd. Such a word ends like a surname (-sen) but is a body.
+func (d *nameDetector) definiteOfCommon(v []byte) bool {
+	lower := appendLower(d.buf[:0], bytes.TrimSpace(v))
+	for _, suf := range [...]string{"n", "en", "et", "t"} {
+		if stem := lower[:max(0, len(lower)-len(suf))]; len(stem) >= 4 && bytes.HasSuffix(lower, []byte(suf)) && d.lx.isCommon(stem) {
+			return true
+		}
 	}
 	return false
 }

@@ -180,7 +180,40 @@ func (d *nameDetector) namesPlaceOrFirm(b []byte, end int, possessive bool) bool
 		return false
 	}
 	wf := d.facts(b[i:wordEnd(b, i)])
-	return wf.company || (possessive && wf.possessedPlace && b[end] == ' ')
+	if wf.company || (possessive && wf.possessedPlace && b[end] == ' ') {
+		return true
+	}
+	if !ampersandBetween(b, end, i) {
+		return false
+	}
+	// Nilsson & Söner, Kjell & Company; Sahlin & Bergh AB: after the
+	// ampersand a firm's tail, or up to three capitalised words and then a
+	// company form.
+	if ampersandTails[string(appendLower(d.buf[:0], b[i:wordEnd(b, i)]))] {
+		return true
+	}
+	for n := 0; n < 4 && i < len(b); n++ {
+		l, u, _ := letterAt(b, i)
+		if !l {
+			return false
+		}
+		e := wordEnd(b, i)
+		if d.facts(b[i:e]).company {
+			return n > 0
+		}
+		if !u || e >= len(b) || b[e] != ' ' {
+			return false
+		}
+		i = e + 1
+	}
+	return false
+}
+
+// ampersandTails end a firm's name after "&": Nilsson & Söner, Kjell &
+// Company, Berg & Partners.
+var ampersandTails = map[string]bool{
+	"söner": true, "son": true, "co": true, "company": true, "partners": true, "partner": true,
+	"döttrar": true, "dotter": true, "kompani": true, "kompaniet": true,
 }
 
 // Person cues: a capitalised word right after one of these is taken as a
@@ -2116,7 +2149,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// Things named after people are not the person; asked only once a rule
 	// would take the run as a name.
 	thing := func() bool {
-		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) && !d.vehicle(b, ws, k, e) {
+		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) && !d.vehicle(b, ws, k, e) &&
+			!d.productAfterIn(b, ws, k, e) && !d.firmTail(b, ws, k, e) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part
@@ -2130,6 +2164,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			}
 		}
 		return true
+	}
+	// Pippi Långstrump, Emil i Lönneberga: a character, whatever the cue
+	// before it, unless the document has used a word of it for a person.
+	if d.character(b, ws, k, e) {
+		return dst
 	}
 	// A chat speaker: the names among the words of the label.
 	speaker, loose := speakerLine(b, ws, k, e)

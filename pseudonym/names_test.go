@@ -123,6 +123,18 @@ func TestNameContext(t *testing.T) {
 		// name when the make is one too, a person.
 		{"Vi bokade Renault Zoe och Nissan Leaf. Zoe Håkansson kör.", []string{"Zoe", "Håkansson"}},
 		{"Mercedes Riquelme hämtar Mercedes Sprinter. Kontakta Ford Svensson.", []string{"Mercedes", "Riquelme", "Ford", "Svensson"}},
+		{"KNI 557  Kia Niro   2024-10-08\n  Kia e-Niro (GHT 77C)  tis   Svea Lundgren\nKontakt: Kia Niemi\n",
+			[]string{"Svea", "Lundgren", "Kia", "Niemi"}},
+		// A product or a system after "i" is no person even when it is a
+		// given name, which it is elsewhere; one no list holds as a name
+		// is none anywhere.
+		{"Tyra kom sent. Svara i Tyra senast fredag. Registrerat i Pascal igår. Vera Berg ringde.", []string{"Tyra", "Vera", "Berg"}},
+		{"Visma Personec är nere igen, Procapita funkar.", nil},
+		// Characters of books and films; a firm named after its founder
+		// and its trade, or with an ampersand before its form.
+		{"Vi läser Pippi Långstrump, Ronja Rövardotters saga och Harry Potter-quiz. Hon spelade Emil i Lönneberga.", nil},
+		{"Faktura från Lindqvist Ljud & Ljus AB och Karl Pettersson Bygg, betalas via Svea Ekonomi. Nilsson & Söner HB, Kjell & Company. Saras Hundtrim.", nil},
+		{"Anna & Erik Berg kommer, Harry Lind också.", []string{"Anna", "Erik", "Berg", "Harry", "Lind"}},
 		// ... unless the document uses the name as a person's: then it is
 		// one everywhere.
 		{"Syföreningen Martha träffas. Sedan ringde Martha Lind om nyckeln.", []string{"Martha", "Martha", "Lind"}},

@@ -426,6 +426,10 @@ func TestCSVHeaderRow(t *testing.T) {
 		// person's name typed there does not.
 		{"place column", "Efternamn;Förnamn;Postort\nWahlström;Hilding;Nora\nHeikkinen;Nora;Nora\nEk;Bo;Anna Lind\nLund;Sara;Lindesberg\n",
 			[]string{"Wahlström", "Hilding", "Heikkinen", ";Nora;", "Anna", "Lind\n", "Sara"}, []string{";Nora\n", ";Lindesberg\n"}},
+		// A desk, a board or a note in a contact column is no one; a
+		// surname that is an ordinary compound (Sjöstrand) is one.
+		{"desk in a contact column", "Leverantör;Kontaktperson\nClas Ohlson AB;Kundtjänst företag\nStiftelsen X;Styrelsen\nKjell & Company;Kundservice\nIF;Ledarkonto P10\nY;Sjöstrand\nZ;Hansen\nW;Agnes Kundtjänst\n",
+			[]string{"Sjöstrand", "Hansen", "Agnes"}, []string{";Kundtjänst företag\n", ";Styrelsen\n", ";Kundservice\n", ";Ledarkonto P10\n"}},
 	} {
 		out, _, err := p.PseudonymizeString(ctx, FormatCSV, tc.in)
 		if err != nil {
