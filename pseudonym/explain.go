@@ -27,6 +27,7 @@ const (
 	ruleAge               = "an age in brackets after it: Aram (9 år)"
 	ruleSignature         = "a signer's initials after a slash at the end of a line: /AB"
 	ruleNickname          = "a nickname in quotes right after a name: Gösta \"Knutte\" Knutsson"
+	ruleListItem          = "an item of a comma list whose item before is a name"
 	ruleGivenSurname      = "an ordinary word, capitalised, before a surname"
 	ruleInverted          = "list cell written surname first: Efternamn, Förnamn"
 	ruleSpeaker           = "chat speaker label before a message"

@@ -248,6 +248,8 @@ var personCues = func() map[string]bool {
 		"fritidsledare", "ledare", "handledare", "instruktör",
 		"tränare", "tränaren", "coach", "coachen", "lagledare", "lagledaren", "kassör", "kassören",
 		"vh", "c/o", "co", "operatör", "operator", "familjen", "makarna", "syskonen",
+		"kallas", "kallad", "kallade", "smeknamn", "arbetskamrat", "arbetskamraten", "kamrat", "kamraten",
+		"volontär", "volontären", "tränarna", "ledarna", "lärarna", "föräldrarna", "barnen",
 	} {
 		m[w] = true
 	}
@@ -1532,7 +1534,10 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int, afterLabe
 		if ws[j].shape == shapeLower || j < e-1 && nameParticles[string(appendLower(d.buf[:0], b[ws[j].start:ws[j].end]))] {
 			continue // DE LA CRUZ, ROSARIO; VAN DER BERG, ANNA
 		}
-		if !d.nameable(b, ws[j]) && !(afterLabel && d.compoundOnly(b, ws[j])) && !(j == e && d.monthGiven(b, ws[j])) {
+		// After the comma a given name that is a month or a function
+		// word too: JAKOBSSON, MAJ; NAKKALAJARVI, ELLE MAJ; LUND, INGA.
+		if !d.nameable(b, ws[j]) && !(afterLabel && d.compoundOnly(b, ws[j])) &&
+			!(j >= e && (d.monthGiven(b, ws[j]) || d.facts(b[ws[j].start:ws[j].end]).flags&lexGiven != 0)) {
 			return false
 		}
 	}
@@ -2081,6 +2086,77 @@ func (d *nameDetector) relationBrackets(b []byte, end int) bool {
 	return ok && s2 == e+1 && string(appendLower(d.buf[:0], b[s2:e2])) == "till"
 }
 
+// listItemName reports whether the run ws[k:e], two or three capitalised
+// words, is an item of a comma list whose item before was found as a name
+// ("Närvarande: Abdirahman Warfaa (ordf.), Senait Ghebremedhin,"): no word
+// of it an ordinary word, a place, a role or a body, and the item ends at
+// a comma, a full stop, "och" or the line's end.
+func (d *nameDetector) listItemName(b []byte, ws []word, k, e int, dst []nameMatch) bool {
+	if len(dst) == 0 {
+		return false
+	}
+	prev := dst[len(dst)-1].end
+	start := ws[k].start
+	if prev >= start || start-prev > 24 {
+		return false
+	}
+	gap := b[prev:start]
+	if g := bytes.TrimRight(gap, " \n"); len(g) == 0 || g[len(g)-1] != ',' {
+		return false
+	} else if g = g[:len(g)-1]; len(g) > 0 {
+		// Warfaa (ordf.), Senait: a bracket between is the item's note.
+		g = bytes.TrimSpace(g)
+		if len(g) < 2 || g[0] != '(' || g[len(g)-1] != ')' || bytes.ContainsAny(g[1:len(g)-1], "()\n,") {
+			return false
+		}
+	}
+	if bytes.Count(gap, []byte{'\n'}) > 1 {
+		return false
+	}
+	for j := k; j < e; j++ {
+		w := ws[j]
+		if w.shape != shapeCap || j > k && (!w.gapJoin || w.start != ws[j-1].end+1) || !d.nameable(b, w) {
+			return false
+		}
+		wf := d.facts(b[w.start:w.end])
+		if wf.common && wf.flags&(nameFlags|lexForeignGiven) == 0 || wf.flags&lexPlace != 0 && wf.flags&nameFlags == 0 ||
+			wf.cue || wf.definite || wf.definiteCompound || wf.commonCompound {
+			return false
+		}
+	}
+	end := ws[e-1].end
+	if end == len(b) || b[end] == ',' || b[end] == '.' || b[end] == '\n' || b[end] == ';' {
+		return true
+	}
+	s, en, ok := nextWordAt(b, end)
+	return ok && s == end+1 && string(appendLower(d.buf[:0], b[s:en])) == "och"
+}
+
+// nicknameBrackets reports whether " (Word):" follows end: one
+// capitalised word in brackets that is no ordinary word nor a role, right
+// before a chat or log label's colon ("Pimchanok Srisuk (Ploy): …").
+func (d *nameDetector) nicknameBrackets(b []byte, end int) bool {
+	if end+2 >= len(b) || b[end] != ' ' || b[end+1] != '(' {
+		return false
+	}
+	s := end + 2
+	l, u, _ := letterAt(b, s)
+	if !l || !u {
+		return false
+	}
+	e := s + wordEnd(b[s:], 0)
+	if e-s < 2 || e+1 >= len(b) || b[e] != ')' || b[e+1] != ':' {
+		return false
+	}
+	wf := d.facts(b[s:e])
+	// Nisse, Ploy; not Admin, Vikarie, Gäst.
+	if wf.flags&lexEnglish != 0 || wf.common && wf.flags&(nameFlags|lexForeignGiven|lexWorld) == 0 {
+		return false
+	}
+	return !wf.cue && !wf.definite && !wf.internalCap &&
+		!wf.company && !wf.org && !wf.venue && wf.flags&(lexPlace|nameFlags) != lexPlace
+}
+
 // relationAfter reports whether " relation till X" follows end, X
 // capitalised: the words before are the relative ("det är Senait mamma
 // till Yonatan").
@@ -2180,7 +2256,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		speaker = first.shape == shapeCap && e-k <= 3 && !wf.calendar && !wf.function &&
 			(!wf.cue && (wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
 				d.relationBrackets(b, ws[e-1].end) && d.nameable(b, first) && !wf.definite &&
-					(!wf.cue || wf.flags&(lexGiven|lexForeignGiven) != 0))
+					(!wf.cue || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
+				e-k >= 2 && !wf.cue && !wf.common && !wf.definite && d.nameable(b, first) && d.nicknameBrackets(b, ws[e-1].end))
+		if speaker && e-k >= 2 && d.nicknameBrackets(b, ws[e-1].end) {
+			// "Pimchanok Srisuk (Ploy): …": the nickname is hers, here
+			// and further on.
+			d.remember(b[ws[e-1].end+2 : ws[e-1].end+2+wordEnd(b[ws[e-1].end+2:], 0)])
+		}
 	}
 	if speaker {
 		if thing() {
@@ -2206,6 +2288,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// name whatever the lists say: a signature at a line start ("/Vår
 	// Lindgren", a surname last) or a subject whose spouse follows
 	// ("Somchai Wongsawat och hans fru Malee").
+	if e-k >= 2 && e-k <= 3 && d.listItemName(b, ws, k, e, dst) {
+		if thing() {
+			return dst
+		}
+		return d.emitWords(dst, b, from, ws, k, e, ruleListItem)
+	}
 	if e-k <= 3 && (e-k >= 2 && d.wholeRunName(b, ws, k, e) || d.headerOrBracketName(b, ws, k, e)) {
 		if thing() {
 			return dst

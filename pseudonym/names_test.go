@@ -135,6 +135,17 @@ func TestNameContext(t *testing.T) {
 		{"Vi läser Pippi Långstrump, Ronja Rövardotters saga och Harry Potter-quiz. Hon spelade Emil i Lönneberga.", nil},
 		{"Faktura från Lindqvist Ljud & Ljus AB och Karl Pettersson Bygg, betalas via Svea Ekonomi. Nilsson & Söner HB, Kjell & Company. Saras Hundtrim.", nil},
 		{"Anna & Erik Berg kommer, Harry Lind också.", []string{"Anna", "Erik", "Berg", "Harry", "Lind"}},
+		// A nickname after "kallas" or in a log label's brackets; given
+		// names that are months or words after the comma of a register;
+		// an item of a comma list after a name.
+		{"Med volontären Birgitta Hallberg (kallas Bibbi). Arbetskamraten Tolvan vill bli kallad Tolvan.",
+			[]string{"Birgitta", "Hallberg", "Bibbi", "Tolvan", "Tolvan"}},
+		{"2024-01-16 19:05 Pimchanok Srisuk (Ploy): Kvällsbesök. Ploy ringde.\n[10:02] Anna Berg (Vikarie): hej\n",
+			[]string{"Pimchanok", "Srisuk", "Ploy", "Ploy", "Anna", "Berg"}},
+		{"1911224473  NAKKALAJARVI, ELLE MAJ         RENVAGEN 9\n120714-2211  KARLSSON-LUND, INGA               STATIONSGATAN 1\n",
+			[]string{"NAKKALAJARVI", "ELLE", "MAJ", "KARLSSON-LUND", "INGA"}},
+		{"Närvarande: Abdirahman Warfaa (ordf.), Senait Ghebremedhin,\nMustafa Al-Hassan", []string{"Abdirahman", "Warfaa", "Senait", "Ghebremedhin", "Mustafa", "Al-Hassan"}},
+		{"Närvarande: Anna Berg, Kommunstyrelsens Ordförande, Ekonomi Chef.", []string{"Anna", "Berg"}},
 		// ... unless the document uses the name as a person's: then it is
 		// one everywhere.
 		{"Syföreningen Martha träffas. Sedan ringde Martha Lind om nyckeln.", []string{"Martha", "Martha", "Lind"}},
