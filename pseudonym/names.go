@@ -343,6 +343,22 @@ var surnameSuffixes = []string{
 	"nen", "mäki", "niemi", "koski", "wski", "wska", "wicz", "czyk", "enko",
 }
 
+// shortStemSuffixes are the Swedish surname endings that follow a stem
+// of one or two letters, å, ä or ö among them (Ekström, Åström,
+// Ågren, Ekdahl, Öqvist): hasSuffix counts bytes and asks for three.
+var shortStemSuffixes = []string{"ström", "gren", "qvist", "kvist", "quist", "dahl", "blad", "stedt"}
+
+// hasSuffixRunes reports whether lower ends in one of suffixes after at
+// least stem letters.
+func hasSuffixRunes(lower []byte, suffixes []string, stem int) bool {
+	for _, s := range suffixes {
+		if len(lower) > len(s) && string(lower[len(lower)-len(s):]) == s && utf8.RuneCount(lower[:len(lower)-len(s)]) >= stem {
+			return true
+		}
+	}
+	return false
+}
+
 // Endings that Swedish surnames share with places (Lindberg, Berglund,
 // Ekholm, Falkenberg): evidence only next to other evidence.
 var weakSurnameSuffixes = []string{"berg", "lund", "holm", "bäck", "bom", "mark", "ling"}
@@ -917,7 +933,7 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	wf.surnameShape = hasSuffixStem(lower, surnameSuffixes, 2) || hasSuffixStem(lower, weakSurnameSuffixes, 2)
 	wf.possessedPlace = possessedPlaceNouns[string(lower)]
 	wf.company = companyMarkers[string(lower)]
-	wf.surnameSuffix = hasSuffix(lower, surnameSuffixes)
+	wf.surnameSuffix = hasSuffix(lower, surnameSuffixes) || hasSuffixRunes(lower, shortStemSuffixes, 1)
 	wf.definiteCompound = utf8.RuneCount(lower) >= 8 && !wf.surnameSuffix &&
 		(bytes.HasSuffix(lower, []byte("en")) || bytes.HasSuffix(lower, []byte("et")))
 	wf.conjunction = nameConjunctions[string(lower)]
@@ -1654,7 +1670,7 @@ func (d *nameDetector) cuedGivenWord(b []byte, ws []word, k int, inf wordInfo) b
 		return false
 	}
 	nf := d.facts(b[n.start:n.end])
-	if nf.flags&lexSurname == 0 || nf.flags&lexPlace != 0 && nf.flags&nameFlags == 0 {
+	if nf.flags&lexSurname == 0 && !d.surnameWord(b[n.start:n.end], nf) || nf.flags&lexPlace != 0 && nf.flags&nameFlags == 0 {
 		return false
 	}
 	f := d.facts(b[w.start:w.end])
@@ -1727,7 +1743,25 @@ func (d *nameDetector) surnameOnly(b []byte, w word) bool {
 	if wf.flags&(lexGiven|lexForeignGiven|lexPlace) != 0 || wf.org {
 		return false
 	}
-	return wf.flags&lexSurname != 0 && !wf.common || wf.flags&nameFlags == 0 && wf.surnameSuffix && !wf.common
+	return wf.flags&lexSurname != 0 && !wf.common || wf.flags&nameFlags == 0 && wf.surnameSuffix && !wf.common ||
+		d.surnameWord(b[w.start:w.end], wf)
+}
+
+// surnameWord reports whether w, an ordinary word too (Ågren, Åström),
+// ends like a Swedish surname and nothing else (-gren is no definite form): a
+// stem of three letters at most before -ström, -gren, -qvist, -kvist or
+// -dahl. Longer compounds (Luftström, Tallkvist) are ordinary words.
+func (d *nameDetector) surnameWord(w []byte, wf wordFacts) bool {
+	if !wf.common || wf.flags&(lexPlace|lexEnglish) != 0 {
+		return false
+	}
+	lower := appendLower(d.buf[:0], w)
+	for _, s := range [...]string{"ström", "gren", "qvist", "kvist", "dahl"} {
+		if n := len(lower) - len(s); n > 0 && string(lower[n:]) == s && utf8.RuneCount(lower[:n]) <= 3 {
+			return true
+		}
+	}
+	return false
 }
 
 // namedThing reports whether the run ws[k:e] names a thing after a person
@@ -2113,16 +2147,27 @@ func (d *nameDetector) listItemName(b []byte, ws []word, k, e int, dst []nameMat
 	if bytes.Count(gap, []byte{'\n'}) > 1 {
 		return false
 	}
+	// One word may split into ordinary words (Somchai) when another is
+	// no compound.
+	compounds := 0
 	for j := k; j < e; j++ {
 		w := ws[j]
-		if w.shape != shapeCap || j > k && (!w.gapJoin || w.start != ws[j-1].end+1) || !d.nameable(b, w) {
+		if w.shape != shapeCap || j > k && (!w.gapJoin || w.start != ws[j-1].end+1) {
 			return false
 		}
 		wf := d.facts(b[w.start:w.end])
-		if wf.common && wf.flags&(nameFlags|lexForeignGiven) == 0 || wf.flags&lexPlace != 0 && wf.flags&nameFlags == 0 ||
-			wf.cue || wf.definite || wf.definiteCompound || wf.commonCompound {
+		if wf.commonCompound && wf.flags == 0 && !wf.cue && !wf.definite {
+			compounds++
+		} else if !d.nameable(b, w) {
 			return false
 		}
+		if wf.common && wf.flags&(nameFlags|lexForeignGiven) == 0 || wf.flags&lexPlace != 0 && wf.flags&nameFlags == 0 ||
+			wf.cue || wf.definite || wf.definiteCompound || wf.org || wf.venue || wf.company {
+			return false
+		}
+	}
+	if compounds > 1 {
+		return false
 	}
 	end := ws[e-1].end
 	if end == len(b) || b[end] == ',' || b[end] == '.' || b[end] == '\n' || b[end] == ';' {
@@ -2630,6 +2675,15 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			s = 0
 			isName = true
 			givenFirst = true
+		} else if s <= 2 && t == 3 && e-k == 3 && !infos[0].capable {
+			// The role capitalised at a sentence start, in the run:
+			// "Arbetsterapeut Vår Lindgren har intygat".
+			if rf := d.facts(b[ws[k].start:ws[k].end]); rf.strongCue && rf.flags&(lexGiven|lexForeignGiven) == 0 &&
+				ws[k+1].gapCueOK && d.cuedGivenWord(b, ws, k+1, infos[1]) {
+				s = 1
+				isName = true
+				givenFirst = true
+			}
 		}
 		// ... but not before a given name when it is none in any list:
 		// "Gäller Sahra Abdi Warsame" (regarding).
