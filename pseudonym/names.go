@@ -337,7 +337,7 @@ var nameConjunctions = map[string]bool{"och": true, "samt": true, "eller": true,
 var surnameSuffixes = []string{
 	"sson", "ssons", "qvist", "kvist", "quist", "ström", "gren", "blad", "dahl",
 	"stedt", "ius", "én",
-	"hammar", "skog", "dotter", "vić", "vic", "ović", "ovic", "idis", "poulos", "escu", "ian",
+	"hammar", "skog", "dotter", "dóttir", "dottir", "vić", "vic", "ović", "ovic", "idis", "poulos", "escu", "ian",
 	"yan", "zadeh", "oglu", "oğlu", "sen", "stein", "mann", "ini", "elli",
 	// Finnish and Slavic surnames, common in Sweden.
 	"nen", "mäki", "niemi", "koski", "wski", "wska", "wicz", "czyk", "enko",
@@ -1886,6 +1886,7 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 		end += p + 1
 		loose = true
 	}
+	end = emojiAfter(b, end) // "Nova 🦋: …"
 	if end+2 >= len(b) || b[end] != ':' || b[end+1] != ' ' {
 		return false, false
 	}
@@ -1900,6 +1901,28 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 		return false, false
 	}
 	return true, loose || u
+}
+
+// emojiAfter returns the index after " " and one to three emoji or
+// other symbols that follow b[:end] right before a colon (a chat export's
+// "Nova 🦋:"), or end when there are none.
+func emojiAfter(b []byte, end int) int {
+	if end >= len(b) || b[end] != ' ' {
+		return end
+	}
+	i, n := end+1, 0
+	for i < len(b) && n < 6 {
+		r, size := utf8.DecodeRune(b[i:])
+		if !unicode.Is(unicode.So, r) && !unicode.Is(unicode.Sk, r) && r != '\u200d' && r != '\ufe0f' {
+			break
+		}
+		i += size
+		n++
+	}
+	if n == 0 || i >= len(b) || b[i] != ':' {
+		return end
+	}
+	return i
 }
 
 // bulletBefore reports whether only a list bullet (-, *, •) and spaces
@@ -2495,7 +2518,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			if relationTill {
 				// The relation names the person; "till" is no place
 				// preposition here.
-				c.strongCue, c.locative, c.inLocative = true, false, false
+				c.strongCue, c.relationCue, c.locative, c.inLocative = true, true, false, false
 			}
 		} else if p := ws[j-1]; p.shape == shapeInitial {
 			c.afterInitial = true

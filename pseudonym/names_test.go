@@ -153,6 +153,10 @@ func TestNameContext(t *testing.T) {
 		{"Hon heter Lo Åström. Ekström ringde. Hej Vide Ågren! En Luftström drog.", []string{"Lo", "Åström", "Ekström", "Vide", "Ågren"}},
 		{"Arbetsterapeut Vår Lindgren har intygat behovet.", []string{"Vår", "Lindgren"}},
 		{"Närvarande: Niila Kuoljok,\nSomchai Boonmee, Li Mei", []string{"Niila", "Kuoljok", "Somchai", "Boonmee", "Li", "Mei"}},
+		// A relation and "till" before an ordinary word no list holds
+		// (Tindra, Viking); a chat label with an emoji before its colon.
+		{"Jag är pappa till Tindra. Onsdag kom Dag (vikarie, mamma till Viking). Hon är faster till Sverige.", []string{"Tindra", "Dag", "Viking"}},
+		{"[2024-03-08 17:15] Nova 🦋: får tjejer va me\n[17:16] Ahmed ❤️: ja\n", []string{"Nova", "Ahmed"}},
 		// ... unless the document uses the name as a person's: then it is
 		// one everywhere.
 		{"Syföreningen Martha träffas. Sedan ringde Martha Lind om nyckeln.", []string{"Martha", "Martha", "Lind"}},
