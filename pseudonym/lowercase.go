@@ -377,6 +377,9 @@ func clauseInformal(line []byte, at int) bool {
 		if e := wordEnd(line, i); e < len(line) && (line[e] == '_' || isDigit(line[e])) {
 			return false
 		}
+		if i+n >= len(line) {
+			return false // one letter, or a rune cut at the end
+		}
 		l2, _, _ := letterAt(line, i+n)
 		return l2
 	}
