@@ -89,18 +89,20 @@ func encryptMultipart(req *http.Request, boundary string, recipients []age.Recip
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		mw := multipart.NewWriter(pw)
-		err := mw.SetBoundary(boundary)
-		for p := first; err == nil; {
-			if err = copyPart(mw, p, recipients); err != nil {
-				break
+		err := guard(func() error {
+			mw := multipart.NewWriter(pw)
+			err := mw.SetBoundary(boundary)
+			for p := first; err == nil; {
+				if err = copyPart(mw, p, recipients); err != nil {
+					break
+				}
+				p, err = mr.NextRawPart()
+				if err == io.EOF {
+					return mw.Close()
+				}
 			}
-			p, err = mr.NextRawPart()
-			if err == io.EOF {
-				err = mw.Close()
-				break
-			}
-		}
+			return err
+		})
 		if err != nil {
 			err = fmt.Errorf("malformed multipart body: %w", err)
 		}

@@ -372,7 +372,11 @@ func transformBody(x *Exchange, body io.ReadCloser, transform bodyTransform) (io
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		c, err := transform(&headedBody{&head, body}, pw)
+		var c pseudonym.Counts
+		err := guard(func() (err error) {
+			c, err = transform(&headedBody{&head, body}, pw)
+			return err
+		})
 		x.AddCounts(c)
 		if err != nil {
 			x.Log.Debug().Err(err).Msg("pseudonymization failed mid-stream; upstream request aborted")
@@ -381,6 +385,25 @@ func transformBody(x *Exchange, body io.ReadCloser, transform bodyTransform) (io
 		pw.CloseWithError(err)
 	}()
 	return pipeBody{pr, body}, -1, nil
+}
+
+// errTransformPanic is what guard returns for a transformer that
+// panicked: the request or response is refused, the process keeps
+// serving.
+var errTransformPanic = errors.New("internal error in a body transformer")
+
+// guard runs f and turns a panic in it into errTransformPanic. The body
+// transformers run in goroutines of their own, where a panic (a bug met by
+// one crafted body) would end the whole gateway: with guard it fails that
+// one exchange, closed, as any transform error does. The panic's value is
+// not kept: it may quote the input.
+func guard(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = errTransformPanic
+		}
+	}()
+	return f()
 }
 
 // errMalformed marks input that is not what its Content-Type claims.
@@ -401,6 +424,8 @@ func pseudonymRefusal(err error, what string) error {
 		return refuse(http.StatusBadRequest, what+" is a malformed multipart body, so nothing was sent", err)
 	case errors.Is(err, context.Canceled):
 		return err
+	case errors.Is(err, pseudonym.ErrInternal) || errors.Is(err, errTransformPanic):
+		return refuse(http.StatusInternalServerError, what+" could not be pseudonymized (internal error), so nothing was sent", err)
 	}
 	re = refuse(http.StatusServiceUnavailable, "pseudonymization is unavailable (keys or re-identification store), so nothing was sent", err)
 	re.KeyFailure = "pseudonym"

@@ -136,7 +136,11 @@ func (t Reidentify) TransformResponse(x *Exchange, req *http.Request, next http.
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		c, err := reidentify(br, pw)
+		var c pseudonym.Counts
+		err := guard(func() (err error) {
+			c, err = reidentify(br, pw)
+			return err
+		})
 		x.AddCounts(c)
 		if err != nil {
 			x.Log.Debug().Err(err).Msg("re-identification failed mid-stream; response cut")
@@ -163,6 +167,9 @@ func firstReadSize(n int64) int {
 func reidentifyRefusal(err error) error {
 	if re := (*RefusedError)(nil); errors.As(err, &re) {
 		return re
+	}
+	if errors.Is(err, pseudonym.ErrInternal) || errors.Is(err, errTransformPanic) {
+		return &RefusedError{Status: http.StatusInternalServerError, Reason: "re-identification failed (internal error)", Err: err}
 	}
 	return &RefusedError{Status: http.StatusServiceUnavailable, Reason: "re-identification is unavailable", Err: err, KeyFailure: "pseudonym"}
 }

@@ -474,3 +474,29 @@ func TestSniffComma(t *testing.T) {
 		}
 	}
 }
+
+// panicWriter panics on its first write, standing in for a bug met
+// mid-stream.
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("bug") }
+
+// A panic inside a transform is the caller's ErrInternal, not the
+// process's end, and the pooled buffers it left are not reused.
+func TestTransformRecoversPanic(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	ctx := context.Background()
+	in := "Patienten Anna Svensson 19121212-1212 ringde.\n"
+	if _, err := p.Transform(ctx, FormatText, strings.NewReader(in), panicWriter{}); !errors.Is(err, ErrInternal) {
+		t.Fatalf("Transform into a panicking writer: %v, want ErrInternal", err)
+	}
+	if _, err := p.Reidentify(ctx, FormatText, strings.NewReader("sl_name1_0000000000000000 x\n"), panicWriter{}); !errors.Is(err, ErrInternal) {
+		t.Fatalf("Reidentify into a panicking writer: %v, want ErrInternal", err)
+	}
+	for range 3 {
+		out, _, err := p.PseudonymizeString(ctx, FormatText, in)
+		if err != nil || strings.Contains(out, "Svensson") || strings.Contains(out, "1212-1212") {
+			t.Fatalf("after a recovered panic: %q, %v", out, err)
+		}
+	}
+}

@@ -203,14 +203,26 @@ func (p *Pseudonymizer) isNameField(name []byte) bool {
 // Transform pseudonymizes r into w in the given format. FormatAuto sniffs
 // the first bytes. Invalid input for the format is an error with its line
 // and offset, and what was written to w before it must be discarded.
-func (p *Pseudonymizer) Transform(ctx context.Context, f Format, r io.Reader, w io.Writer) (Counts, error) {
+func (p *Pseudonymizer) Transform(ctx context.Context, f Format, r io.Reader, w io.Writer) (_ Counts, err error) {
 	s, err := p.newSession()
 	if err != nil {
 		return Counts{}, err
 	}
 	// Mappings are stored before any output carrying their tokens leaves.
 	sb := p.getBuffers(r, &storeFirstWriter{ctx: ctx, s: s, w: w})
-	defer p.putBuffers(sb)
+	panicked := true
+	defer func() {
+		if !panicked { // buffers a panic left half-written are dropped
+			p.putBuffers(sb)
+		}
+	}()
+	defer func() {
+		if recover() != nil {
+			err = p.internalError("pseudonymize")
+			return
+		}
+		panicked = false
+	}()
 	br, bw := sb.r, sb.w
 	s.textBuf, s.textOut = sb.text, sb.textOut
 	defer func() { sb.text, sb.textOut = s.textBuf, s.textOut }()
@@ -239,6 +251,18 @@ func (p *Pseudonymizer) Transform(ctx context.Context, f Format, r io.Reader, w 
 		Int("personnummer", s.counts.Personnummer).Int("names", s.counts.Names).
 		Bool("ok", err == nil).Msg("transform")
 	return s.counts, err
+}
+
+// ErrInternal is the error of a transform that met a bug of its own (a
+// panic in the detector): the input is refused, never passed on, and the
+// process goes on serving. errors.Is finds it.
+var ErrInternal = errors.New("pseudonym: internal error in the detector; the input was not transformed")
+
+// internalError logs a recovered panic (the action only: the panic's
+// value may quote the input) and returns ErrInternal.
+func (p *Pseudonymizer) internalError(action string) error {
+	p.log.Error().Str("action", action).Msg("internal error in the detector; input refused")
+	return ErrInternal
 }
 
 // Reader returns a reader of the pseudonymized form of r, for request

@@ -31,11 +31,16 @@ const firstChunkSize = 4 << 10
 // for FormatForm, none for text and CSV (FormatAuto is text). Tokens not in
 // the store are left and counted in Counts.Unknown. Re-identification is a
 // privileged operation: callers must check authorisation and audit it.
-func (p *Pseudonymizer) Reidentify(ctx context.Context, f Format, r io.Reader, w io.Writer) (Counts, error) {
+func (p *Pseudonymizer) Reidentify(ctx context.Context, f Format, r io.Reader, w io.Writer) (_ Counts, err error) {
 	s, err := p.newSession()
 	if err != nil {
 		return Counts{}, err
 	}
+	defer func() {
+		if recover() != nil {
+			err = p.internalError("reidentify")
+		}
+	}()
 	// reidentifyStream writes whole chunks, which pass the buffer; it only
 	// joins the short ones.
 	bw := bufio.NewWriterSize(w, firstChunkSize)
