@@ -256,6 +256,78 @@ func (lx *lexicon) commonCompound(lower []byte) bool {
 	return false
 }
 
+// maxUnfold bounds the a's and o's commonUnfolded varies: 3^4 lookups.
+const maxUnfold = 4
+
+// commonUnfolded reports whether lower, ASCII, is an ordinary word once
+// some of its a's are read as å or ä and its o's as ö: the capitals of a
+// register that could not store them (hjalper, behover, aldreboende).
+func (lx *lexicon) commonUnfolded(lower []byte) bool {
+	var at [maxUnfold]int
+	n := 0
+	for i, c := range lower {
+		if c == 'a' || c == 'o' {
+			if n == maxUnfold {
+				return false
+			}
+			at[n] = i
+			n++
+		}
+	}
+	if n == 0 || len(lower) > 40 {
+		return false
+	}
+	var buf [2 * 48]byte
+	for combo := 1; combo < pow3(n); combo++ {
+		w := buf[:0]
+		c, k := combo, 0
+		ok := true
+		for i, ch := range lower {
+			if k < n && at[k] == i {
+				v := c % 3
+				c /= 3
+				k++
+				switch {
+				case v == 0:
+					w = append(w, ch)
+				case ch == 'a' && v == 1:
+					w = append(w, "å"...)
+				case ch == 'a':
+					w = append(w, "ä"...)
+				case v == 1:
+					w = append(w, "ö"...)
+				default:
+					ok = false // o has two readings only
+				}
+				continue
+			}
+			w = append(w, ch)
+		}
+		if ok && lx.isCommon(w) {
+			return true
+		}
+	}
+	return false
+}
+
+func pow3(n int) int {
+	p := 1
+	for range n {
+		p *= 3
+	}
+	return p
+}
+
+// asciiWord reports whether w is all ASCII.
+func asciiWord(w []byte) bool {
+	for _, c := range w {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // titleCase returns w with its first letter upper-case and the rest lower,
 // per hyphen-separated part ("LARS-ERIK" → "Lars-Erik").
 func titleCase(w string) string {

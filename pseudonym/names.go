@@ -335,7 +335,7 @@ var nameParticles = map[string]bool{
 var nameConjunctions = map[string]bool{"och": true, "samt": true, "eller": true, "&": true}
 
 var surnameSuffixes = []string{
-	"sson", "ssons", "qvist", "kvist", "quist", "ström", "gren", "blad", "dahl",
+	"sson", "ssons", "qvist", "kvist", "quist", "ström", "strom", "gren", "blad", "dahl",
 	"stedt", "ius", "én",
 	"hammar", "skog", "dotter", "dóttir", "dottir", "vić", "vic", "ović", "ovic", "idis", "poulos", "escu", "ian",
 	"yan", "zadeh", "oglu", "oğlu", "sen", "stein", "mann", "ini", "elli",
@@ -346,7 +346,20 @@ var surnameSuffixes = []string{
 // shortStemSuffixes are the Swedish surname endings that follow a stem
 // of one or two letters, å, ä or ö among them (Ekström, Åström,
 // Ågren, Ekdahl, Öqvist): hasSuffix counts bytes and asks for three.
-var shortStemSuffixes = []string{"ström", "gren", "qvist", "kvist", "quist", "dahl", "blad", "stedt"}
+var shortStemSuffixes = []string{"ström", "strom", "gren", "qvist", "kvist", "quist", "dahl", "blad", "stedt"}
+
+// strongSurnameEnd reports whether w ends in -ström, -qvist, -kvist,
+// -gren, -dahl, -stedt or -sson after a stem of three letters or more:
+// the endings no ordinary word capitalised mid-sentence has but a surname.
+func (d *nameDetector) strongSurnameEnd(w []byte) bool {
+	lower := appendLower(d.buf[:0], w)
+	for _, s := range [...]string{"ström", "strom", "qvist", "kvist", "quist", "gren", "dahl", "stedt", "sson"} {
+		if n := len(lower) - len(s); n > 0 && string(lower[n:]) == s && utf8.RuneCount(lower[:n]) >= 3 {
+			return true
+		}
+	}
+	return false
+}
 
 // hasSuffixRunes reports whether lower ends in one of suffixes after at
 // least stem letters.
@@ -942,6 +955,15 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	wf.definite = definite(lower)
 	wf.placeSuffix = hasSuffix(lower, placeSuffixes)
 	wf.common = d.lx.isCommon(lower)
+	if !wf.common && len(lower) >= 4 && upperWord(text) && asciiWord(lower) {
+		// Old registers in capitals have no å, ä, ö: HJALPER, BEHOVER
+		// are ordinary words; FRAN, a given name, stays one.
+		named := d.lookup(text)&(nameFlags|lexForeign|lexForeignGiven) != 0
+		lower = appendLower(d.buf[:0], text) // lookup reuses d.buf
+		if !named {
+			wf.common = d.lx.commonUnfolded(lower)
+		}
+	}
 	wf.long = len(lower) >= 7
 	wf.foreignLetters = hasForeignLetter(lower)
 	wf.function = functionWords[string(lower)]
@@ -1189,8 +1211,8 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		if locative {
 			inf.score = 1
 		}
-		if w.shape == shapeUpper {
-			inf.score = min(inf.score, 2)
+		if w.shape == shapeUpper && !d.strongSurnameEnd(b[w.start:w.end]) {
+			inf.score = min(inf.score, 2) // SODERSTROM keeps its 3
 		}
 	case foreign && !isCommon:
 		inf.score = 0
@@ -1216,6 +1238,15 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		inf.score = 0
 		if strong && (wf.definite || wf.surnameShape) {
 			inf.score = 1
+		}
+		if d.strongSurnameEnd(b[w.start:w.end]) {
+			// Söderström, Lövgren: an ordinary word too, but capitalised
+			// mid-sentence with a Swedish surname's ending it is the
+			// surname (a lone Luftström in a sentence is none).
+			inf.score = 3
+			if caps || w.shape == shapeUpper {
+				inf.score = 2
+			}
 		}
 		if c.relationCue && !wf.definite && !wf.placeNoun && !wf.placeSuffix && !wf.org && !wf.calendar &&
 			!wf.function && !wf.preposition && !wf.conjunction && !wf.inPreposition && !wf.commonTail {
