@@ -210,8 +210,15 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 		return false
 	}
 	givenMake := givenMakes[string(lower)] // before facts reuses d.buf
+	key := string(appendLower(append(appendLower(nil, b[ws[k].start:ws[k].end]), ' '), b[ws[k+1].start:ws[k+1].end]))
+	if givenMake && plateBefore(b, ws[k].start) {
+		if d.vehicles == nil || len(d.vehicles) >= maxVehicles {
+			d.vehicles = make(map[string]bool)
+		}
+		d.vehicles[key] = true
+	}
 	mf := d.facts(b[ws[k+1].start:ws[k+1].end])
-	if givenMake && mf.flags&(lexGiven|lexForeignGiven) != 0 && !plateBefore(b, ws[k].start) {
+	if givenMake && mf.flags&(lexGiven|lexForeignGiven) != 0 && !d.vehicles[key] {
 		// Mercedes and Kia are given names too: before a given name
 		// (Mercedes Riquelme) they are one; before an ordinary word
 		// (Mercedes Sprinter) the make.
@@ -342,6 +349,9 @@ func (d *nameDetector) productAfterIn(b []byte, ws []word, k, e int) bool {
 	}
 	return d.lx.products[string(appendLower(d.buf[:0], b[s:ws[k].end]))]
 }
+
+// maxVehicles bounds nameDetector.vehicles.
+const maxVehicles = 256
 
 // plateBefore reports whether a Swedish registration number (three
 // capitals, a space or none, two digits and a digit or a capital: KNI

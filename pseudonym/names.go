@@ -46,6 +46,9 @@ type nameDetector struct {
 	// seen holds the words found as names so far in this stream (title
 	// case), and whole-field names: a later mention is the same person.
 	seen map[string]bool
+	// vehicles holds the make-and-model pairs (lower case) a registration
+	// number has shown to be cars in this stream: Kia Niro later is one.
+	vehicles map[string]bool
 	// keepAll keeps every word in words, for debugging the classification.
 	keepAll bool
 	// The last line capsLine looked at (its start + 1, in which buffer).

@@ -123,7 +123,7 @@ func TestNameContext(t *testing.T) {
 		// name when the make is one too, a person.
 		{"Vi bokade Renault Zoe och Nissan Leaf. Zoe Håkansson kör.", []string{"Zoe", "Håkansson"}},
 		{"Mercedes Riquelme hämtar Mercedes Sprinter. Kontakta Ford Svensson.", []string{"Mercedes", "Riquelme", "Ford", "Svensson"}},
-		{"KNI 557  Kia Niro   2024-10-08\n  Kia e-Niro (GHT 77C)  tis   Svea Lundgren\nKontakt: Kia Niemi\n",
+		{"KNI 557  Kia Niro   2024-10-08\n  Kia e-Niro (GHT 77C)  tis   Svea Lundgren\nKontakt: Kia Niemi\n- Service: Kia Niro hos Bilia 21/10.\n",
 			[]string{"Svea", "Lundgren", "Kia", "Niemi"}},
 		// A product or a system after "i" is no person even when it is a
 		// given name, which it is elsewhere; one no list holds as a name
