@@ -210,7 +210,11 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 		return false
 	}
 	givenMake := givenMakes[string(lower)] // before facts reuses d.buf
-	key := string(appendLower(append(appendLower(nil, b[ws[k].start:ws[k].end]), ' '), b[ws[k+1].start:ws[k+1].end]))
+	var key string                         // only a make that is a given name too needs it
+	if givenMake {
+		var kb [48]byte
+		key = string(appendLower(append(appendLower(kb[:0], b[ws[k].start:ws[k].end]), ' '), b[ws[k+1].start:ws[k+1].end]))
+	}
 	if givenMake && plateBefore(b, ws[k].start) {
 		if d.vehicles == nil || len(d.vehicles) >= maxVehicles {
 			d.vehicles = make(map[string]bool)
@@ -274,7 +278,11 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 		if h := bytes.IndexByte(second, '-'); h > 0 && !bytes.HasPrefix(appendLower(d.buf[:0], second), []byte("karlsson-")) {
 			second = second[:h] // Harry Potter-quiz
 		}
-		key := appendLower(d.buf[:0], b[a.start:a.end])
+		if a.end-a.start+len(second) > 40 {
+			continue // no character's name is that long
+		}
+		var kb [48]byte
+		key := appendLower(kb[:0], b[a.start:a.end])
 		key = append(key, ' ')
 		key = appendLower(key, second)
 		if n := len(key); !characters[string(key)] && !(key[n-1] == 's' && characters[string(key[:n-1])]) {
