@@ -275,7 +275,10 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 		if second == nil {
 			continue
 		}
-		if h := bytes.IndexByte(second, '-'); h > 0 && !bytes.HasPrefix(appendLower(d.buf[:0], second), []byte("karlsson-")) {
+		if h := bytes.IndexByte(second, '-'); h > 0 && h+1 < len(second) && !bytes.HasPrefix(appendLower(d.buf[:0], second), []byte("karlsson-")) {
+			if l, u, _ := letterAt(second, h+1); !l || u {
+				continue // Kalle Anka-Svensson: a double surname, a person
+			}
 			second = second[:h] // Harry Potter-quiz
 		}
 		if a.end-a.start+len(second) > 40 {
@@ -325,6 +328,15 @@ var tradeNouns = map[string]bool{
 // firmTail reports whether a capitalised trade noun follows a name in the
 // run ws[k:e]: the run names a firm (Karl Pettersson Bygg), not a person.
 func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
+	if k > 0 && ws[k].start-ws[k-1].end <= 2 {
+		// After a person cue or a verb of naming the run is a person,
+		// whatever her surname means: "Handläggare: Klara Service",
+		// "pratade med Anna Bygg", "heter Karin Service".
+		p := appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])
+		if lowerCues[string(p)] || d.facts(b[ws[k-1].start:ws[k-1].end]).cue {
+			return false
+		}
+	}
 	for j := k + 1; j < e; j++ {
 		w := ws[j]
 		if w.shape != shapeCap || !w.gapJoin || w.start != ws[j-1].end+1 && !ampersandBetween(b, ws[j-1].end, w.start) {

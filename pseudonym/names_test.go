@@ -135,6 +135,11 @@ func TestNameContext(t *testing.T) {
 		{"Vi läser Pippi Långstrump, Ronja Rövardotters saga och Harry Potter-quiz. Hon spelade Emil i Lönneberga.", nil},
 		{"Faktura från Lindqvist Ljud & Ljus AB och Karl Pettersson Bygg, betalas via Svea Ekonomi. Nilsson & Söner HB, Kjell & Company. Saras Hundtrim.", nil},
 		{"Anna & Erik Berg kommer, Harry Lind också.", []string{"Anna", "Erik", "Berg", "Harry", "Lind"}},
+		// ... but after a cue or a verb of naming a trade word is her
+		// surname, and a capitalised tail after a character's hyphen a
+		// double surname.
+		{"Vi pratade med Anna Bygg. Hon heter Karin Service.\nHandläggare: Klara Service\nKlienten heter Kalle Anka-Svensson.",
+			[]string{"Anna", "Bygg", "Karin", "Service", "Klara", "Service", "Kalle", "Anka-Svensson"}},
 		// A nickname after "kallas" or in a log label's brackets; given
 		// names that are months or words after the comma of a register;
 		// an item of a comma list after a name.
