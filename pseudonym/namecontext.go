@@ -119,8 +119,9 @@ func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
 			return true
 		}
 		// After a given name, a compound (Leos Lekland, Saras Hundtrim):
-		// a one-word "Annas Hund" may be a careless capital.
-		if given && (nf.commonCompound || nf.common && nf.long && d.lx.commonCompound(appendLower(d.buf[:0], b[n.start:n.end]))) {
+		// a one-word "Annas Hund" may be a careless capital, and after a
+		// cue it is the person's (träffade Emils Klasskamrat).
+		if given && !d.cuedRun(b, ws, k) && (nf.commonCompound || nf.common && nf.long && d.lx.commonCompound(appendLower(d.buf[:0], b[n.start:n.end]))) {
 			return true
 		}
 	}
@@ -328,14 +329,8 @@ var tradeNouns = map[string]bool{
 // firmTail reports whether a capitalised trade noun follows a name in the
 // run ws[k:e]: the run names a firm (Karl Pettersson Bygg), not a person.
 func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
-	if k > 0 && ws[k].start-ws[k-1].end <= 2 {
-		// After a person cue or a verb of naming the run is a person,
-		// whatever her surname means: "Handläggare: Klara Service",
-		// "pratade med Anna Bygg", "heter Karin Service".
-		p := appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])
-		if lowerCues[string(p)] || d.facts(b[ws[k-1].start:ws[k-1].end]).cue {
-			return false
-		}
+	if d.cuedRun(b, ws, k) {
+		return false
 	}
 	for j := k + 1; j < e; j++ {
 		w := ws[j]
@@ -350,6 +345,18 @@ func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
 		}
 	}
 	return false
+}
+
+// cuedRun reports whether a person cue or a verb of naming stands right
+// before the run at ws[k]: then it is a person, whatever her surname
+// means ("Handläggare: Klara Service", "pratade med Anna Bygg", "heter
+// Karin Service", "träffade Emils Klasskamrat").
+func (d *nameDetector) cuedRun(b []byte, ws []word, k int) bool {
+	if k == 0 || ws[k].start-ws[k-1].end > 2 {
+		return false
+	}
+	p := appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])
+	return lowerCues[string(p)] || d.facts(b[ws[k-1].start:ws[k-1].end]).cue
 }
 
 // ampersandBetween reports whether b[from:to] is " & ".

@@ -140,6 +140,7 @@ func TestNameContext(t *testing.T) {
 		// double surname.
 		{"Vi pratade med Anna Bygg. Hon heter Karin Service.\nHandläggare: Klara Service\nKlienten heter Kalle Anka-Svensson.",
 			[]string{"Anna", "Bygg", "Karin", "Service", "Klara", "Service", "Kalle", "Anka-Svensson"}},
+		{"Vi träffade Emils Klasskamrat igår.", []string{"Emil", "Klasskamrat"}},
 		// A nickname after "kallas" or in a log label's brackets; given
 		// names that are months or words after the comma of a register;
 		// an item of a comma list after a name.
