@@ -80,6 +80,16 @@ func (d *nameDetector) bodyBefore(b []byte, ws []word, p, s, t int) bool {
 			return false
 		}
 	}
+	// A role before the body says whose name follows: "Kurator på
+	// skolan Eva Lund", "Ledamot i socialnämnden Anna Berg".
+	for q := p - 1; q >= 0 && q >= p-2; q-- {
+		if ws[q+1].start-ws[q].end > 2 || bytes.IndexByte(b[ws[q].end:ws[q+1].start], '\n') >= 0 {
+			break
+		}
+		if d.facts(b[ws[q].start:ws[q].end]).strongCue {
+			return false
+		}
+	}
 	return true
 }
 
@@ -88,7 +98,13 @@ func (d *nameDetector) bodyBefore(b []byte, ws []word, p, s, t int) bool {
 // Berglunds Bygg). Swedish writes a noun after a person's possessive in
 // lower case (Lindqvists bil); a capital there makes it a name.
 func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
+	if d.cuedRun(b, ws, k) && !d.weakCueBefore(b, ws, k) {
+		return false // Familjen Svenssons Hund; but hos Lindqvists Bok
+	}
 	for j := k; j+1 < e; j++ {
+		if j > k && d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0 {
+			break // Karin Lindqvists Ansökan: a person's, capitalised
+		}
 		if ws[j].shape != shapeCap {
 			continue
 		}
@@ -223,6 +239,14 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 		d.vehicles[key] = true
 	}
 	mf := d.facts(b[ws[k+1].start:ws[k+1].end])
+	if d.cuedRun(b, ws, k) || ageAfter(b, ws[k+1].end) {
+		return false // Patient: Kia Berg; Kia Berg (45 år)
+	}
+	if givenMake && mf.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0 && !d.vehicles[key] {
+		// Kia Berg, Mercedes Sand: a surname or a given name of any
+		// list after a make that is a given name too is the person.
+		return false
+	}
 	if givenMake && mf.flags&(lexGiven|lexForeignGiven) != 0 && !d.vehicles[key] {
 		// Mercedes and Kia are given names too: before a given name
 		// (Mercedes Riquelme) they are one; before an ordinary word
@@ -251,8 +275,8 @@ var characters = map[string]bool{
 	"alfons åberg": true, "kalle anka": true, "musse pigg": true, "kajsa anka": true,
 	"pelle svanslös": true, "lille skutt": true, "greta gris": true, "lilla my": true,
 	"mario kart": true, "super mario": true, "lucky luke": true, "doktor dolittle": true,
-	"karlsson på": true, "emil i": true, "jonatan lejonhjärta": true, "skorpan lejonhjärta": true,
-	"mio min": true, "bamse björn": true, "lotta bråkmakargatan": true, "nils karlsson-pyssling": true,
+	"jonatan lejonhjärta": true, "skorpan lejonhjärta": true, "bamse björn": true,
+	"emil i lönneberga": true, "karlsson på taket": true, "lotta på bråkmakargatan": true, "lotta bråkmakargatan": true, "nils karlsson-pyssling": true,
 	"tant grön": true, "tant brun": true, "farbror blå": true, "kapten haddock": true,
 }
 
@@ -271,7 +295,12 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 				second = b[c.start:c.end]
 			}
 		} else if ns, ne, ok := nextWordAt(b, a.end); ok && ns == a.end+1 {
-			second = b[ns:ne] // Emil i, Karlsson på, Mio min
+			second = b[ns:ne] // Emil i Lönneberga, Karlsson på taket
+			if l, u, _ := letterAt(second, 0); l && !u {
+				if ts, te, ok := nextWordAt(b, ne); ok && ts == ne+1 && te-ts <= 20 {
+					second = b[ns:te] // the three words' key
+				}
+			}
 		}
 		if second == nil {
 			continue
@@ -359,6 +388,12 @@ func (d *nameDetector) cuedRun(b []byte, ws []word, k int) bool {
 	return lowerCues[string(p)] || d.facts(b[ws[k-1].start:ws[k-1].end]).cue
 }
 
+// weakCueBefore reports whether the word right before ws[k] is a weak
+// cue (hos, med, enligt): a place as often as a person.
+func (d *nameDetector) weakCueBefore(b []byte, ws []word, k int) bool {
+	return k > 0 && weakCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
+}
+
 // ampersandBetween reports whether b[from:to] is " & ".
 func ampersandBetween(b []byte, from, to int) bool {
 	return to-from == 3 && b[from] == ' ' && b[from+1] == '&' && b[from+2] == ' '
@@ -374,7 +409,11 @@ func (d *nameDetector) productAfterIn(b []byte, ws []word, k, e int) bool {
 		s >= 3 && b[s-3] != ' ' && b[s-3] != '\n' && b[s-3] != '\t' {
 		return false
 	}
-	return d.lx.products[string(appendLower(d.buf[:0], b[s:ws[k].end]))]
+	if !d.lx.products[string(appendLower(d.buf[:0], b[s:ws[k].end]))] {
+		return false
+	}
+	// "kär i Tyra" when Tyra is a person here: hers.
+	return !d.facts(b[s:ws[k].end]).seen
 }
 
 // maxVehicles bounds nameDetector.vehicles.
@@ -515,7 +554,7 @@ var crewWords = map[string]bool{"lag": true, "laget": true, "kör": true, "köre
 var clubAcronyms = map[string]bool{
 	"IK": true, "IF": true, "IFK": true, "BK": true, "FK": true, "SK": true, "FF": true,
 	"AIK": true, "GIF": true, "HK": true, "IBK": true, "IBF": true, "GoIF": true, "BoIS": true,
-	"KFUM": true, "KFUK": true, "SoIK": true, "GK": true, "OK": true, "BTK": true,
+	"KFUM": true, "KFUK": true, "SoIK": true, "GK": true, "BTK": true,
 }
 
 // Head nouns of things named after a person: after a possessive (Astrid
@@ -1059,10 +1098,13 @@ func (d *nameDetector) notPerson(v []byte) bool {
 			named++
 		} else if !wf.common && !wf.commonCompound && runeLen(w) > 1 {
 			unknown++
-		} else if words == 1 && (wf.common && wf.long && wf.definite || wf.definiteCompound) && !wf.cue && i < len(v) {
+		} else if words == 1 && (wf.common && wf.long && wf.definite || wf.definiteCompound) && !wf.cue && i < len(v) &&
+			!d.givenAfter(v[i:]) {
 			// A body or a place in definite form first, a name after it:
 			// Sparbanken Bergslagen, Familjecentralen Vivalla (grupp),
-			// Familjehemmet, se bilaga.
+			// Familjehemmet, se bilaga. Not before a given name: a
+			// foster home or a preschool is named after its people too
+			// (Familjehemmet Karin Ek, Förskolan Ella Berg).
 			return true
 		}
 		if upperWord(w) && runeLen(w) >= 2 && runeLen(w) <= 5 && wf.flags&nameFlags == 0 &&
@@ -1118,6 +1160,24 @@ func (d *nameDetector) definiteOfCommon(v []byte) bool {
 		if stem := lower[:max(0, len(lower)-len(suf))]; len(stem) >= 4 && bytes.HasSuffix(lower, []byte(suf)) && d.lx.isCommon(stem) {
 			return true
 		}
+	}
+	return false
+}
+
+// givenAfter reports whether a capitalised word of v is a given name by
+// some list.
+func (d *nameDetector) givenAfter(v []byte) bool {
+	for i := 0; i < len(v); {
+		l, u, n := letterAt(v, i)
+		if !l {
+			i += n
+			continue
+		}
+		e := wordEnd(v, i)
+		if u && d.facts(v[i:e]).flags&(lexGiven|lexForeignGiven) != 0 {
+			return true
+		}
+		i = e
 	}
 	return false
 }

@@ -414,8 +414,8 @@ func TestCSVHeaderRow(t *testing.T) {
 			[]string{"Tilda", "Grahn"}, []string{"Ledare,"}},
 		// A body in definite form before a name in a name field is the
 		// body's name; a name in the same shape is a person's.
-		{"body in a name field", "Efternamn;Förnamn\nSparbanken Bergslagen;\nFamiljecentralen Vivalla (grupp);\nHalvorsen Kari;\n",
-			[]string{"Halvorsen", "Kari"}, []string{"Sparbanken Bergslagen;", "Familjecentralen Vivalla (grupp);"}},
+		{"body in a name field", "Efternamn;Förnamn\nSparbanken Bergslagen;\nFamiljecentralen Vivalla (grupp);\nHalvorsen Kari;\nFamiljehemmet Karin Ek;\n",
+			[]string{"Halvorsen", "Kari", "Karin Ek"}, []string{"Sparbanken Bergslagen;", "Familjecentralen Vivalla (grupp);"}},
 		// An ordinary word shaped like a surname is the surname here.
 		{"surname that is a word", "efternamn;fornamn\nBäckström;Maj-Britt\nStrandberg;Bo\nStjärna;Lo\n",
 			[]string{"Bäckström", "Maj-Britt", "Strandberg", "Stjärna"}, []string{"efternamn;fornamn\n"}},
