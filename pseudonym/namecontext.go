@@ -1078,8 +1078,14 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	words, acronyms, named, unknown := 0, 0, 0, 0
 	var only wordFacts
 	prevPossessive := false
+	// A body or a place in definite form first, a name after it:
+	// Sparbanken Bergslagen, Familjecentralen Vivalla (grupp),
+	// Familjehemmet, se bilaga. Not before a given name: a foster home or
+	// a preschool is named after its people too (Familjehemmet Karin Ek,
+	// Förskolan Ella Berg).
+	bodyFirst, givenLater := false, false
 	for i := 0; i < len(v); {
-		l, _, n := letterAt(v, i)
+		l, u, n := letterAt(v, i)
 		if !l {
 			i += n
 			continue
@@ -1098,20 +1104,20 @@ func (d *nameDetector) notPerson(v []byte) bool {
 			named++
 		} else if !wf.common && !wf.commonCompound && runeLen(w) > 1 {
 			unknown++
-		} else if words == 1 && (wf.common && wf.long && wf.definite || wf.definiteCompound) && !wf.cue && i < len(v) &&
-			!d.givenAfter(v[i:]) {
-			// A body or a place in definite form first, a name after it:
-			// Sparbanken Bergslagen, Familjecentralen Vivalla (grupp),
-			// Familjehemmet, se bilaga. Not before a given name: a
-			// foster home or a preschool is named after its people too
-			// (Familjehemmet Karin Ek, Förskolan Ella Berg).
-			return true
+		} else if words == 1 && (wf.common && wf.long && wf.definite || wf.definiteCompound) && !wf.cue && i < len(v) {
+			bodyFirst = true
+		}
+		if words > 1 && u && wf.flags&(lexGiven|lexForeignGiven) != 0 {
+			givenLater = true
 		}
 		if upperWord(w) && runeLen(w) >= 2 && runeLen(w) <= 5 && wf.flags&nameFlags == 0 &&
 			(wf.flags&lexForeign == 0 || wf.flags&lexEnglish != 0) {
 			acronyms++ // IFK, ABF, PRO, BK
 		}
 		prevPossessive = len(w) > 2 && (w[len(w)-1] == 's' || w[len(w)-1] == 'S')
+	}
+	if bodyFirst && !givenLater {
+		return true
 	}
 	if words == 0 {
 		return true // 12, 8: a count under the column, no name (a personnummer is still found)
@@ -1160,24 +1166,6 @@ func (d *nameDetector) definiteOfCommon(v []byte) bool {
 		if stem := lower[:max(0, len(lower)-len(suf))]; len(stem) >= 4 && bytes.HasSuffix(lower, []byte(suf)) && d.lx.isCommon(stem) {
 			return true
 		}
-	}
-	return false
-}
-
-// givenAfter reports whether a capitalised word of v is a given name by
-// some list.
-func (d *nameDetector) givenAfter(v []byte) bool {
-	for i := 0; i < len(v); {
-		l, u, n := letterAt(v, i)
-		if !l {
-			i += n
-			continue
-		}
-		e := wordEnd(v, i)
-		if u && d.facts(v[i:e]).flags&(lexGiven|lexForeignGiven) != 0 {
-			return true
-		}
-		i = e
 	}
 	return false
 }
