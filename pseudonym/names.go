@@ -3,6 +3,7 @@ package pseudonym
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"slices"
 	"sort"
 	"unicode"
@@ -355,21 +356,30 @@ var shortStemSuffixes = []string{"ström", "strom", "gren", "qvist", "kvist", "q
 // -gren, -dahl, -stedt or -sson after a stem of three letters or more:
 // the endings no ordinary word capitalised mid-sentence has but a surname.
 func (d *nameDetector) strongSurnameEnd(w []byte) bool {
-	lower := appendLower(d.buf[:0], w)
-	for _, s := range [...]string{"ström", "strom", "qvist", "kvist", "quist", "gren", "dahl", "stedt", "sson"} {
-		if n := len(lower) - len(s); n > 0 && string(lower[n:]) == s && utf8.RuneCount(lower[:n]) >= 3 {
-			return true
-		}
-	}
-	return false
+	return endsAfterStem(appendLower(d.buf[:0], w), strongSurnameEnds, 3, math.MaxInt)
 }
+
+// strongSurnameEnds: see strongSurnameEnd; surnameWordEnds: see
+// surnameWord.
+var (
+	strongSurnameEnds = []string{"ström", "strom", "qvist", "kvist", "quist", "gren", "dahl", "stedt", "sson"}
+	surnameWordEnds   = []string{"ström", "gren", "qvist", "kvist", "dahl"}
+)
 
 // hasSuffixRunes reports whether lower ends in one of suffixes after at
 // least stem letters.
 func hasSuffixRunes(lower []byte, suffixes []string, stem int) bool {
+	return endsAfterStem(lower, suffixes, stem, math.MaxInt)
+}
+
+// endsAfterStem reports whether lower ends in one of suffixes after a
+// stem of minStem to maxStem letters.
+func endsAfterStem(lower []byte, suffixes []string, minStem, maxStem int) bool {
 	for _, s := range suffixes {
-		if len(lower) > len(s) && string(lower[len(lower)-len(s):]) == s && utf8.RuneCount(lower[:len(lower)-len(s)]) >= stem {
-			return true
+		if n := len(lower) - len(s); n > 0 && string(lower[n:]) == s {
+			if r := utf8.RuneCount(lower[:n]); r >= minStem && r <= maxStem {
+				return true
+			}
 		}
 	}
 	return false
@@ -1789,13 +1799,7 @@ func (d *nameDetector) surnameWord(w []byte, wf wordFacts) bool {
 	if !wf.common || wf.flags&(lexPlace|lexEnglish) != 0 {
 		return false
 	}
-	lower := appendLower(d.buf[:0], w)
-	for _, s := range [...]string{"ström", "gren", "qvist", "kvist", "dahl"} {
-		if n := len(lower) - len(s); n > 0 && string(lower[n:]) == s && utf8.RuneCount(lower[:n]) <= 3 {
-			return true
-		}
-	}
-	return false
+	return endsAfterStem(appendLower(d.buf[:0], w), surnameWordEnds, 1, 3)
 }
 
 // namedThing reports whether the run ws[k:e] names a thing after a person
