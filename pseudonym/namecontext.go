@@ -98,7 +98,7 @@ func (d *nameDetector) bodyBefore(b []byte, ws []word, p, s, t int) bool {
 // Berglunds Bygg). Swedish writes a noun after a person's possessive in
 // lower case (Lindqvists bil); a capital there makes it a name.
 func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
-	if d.cuedRun(b, ws, k) && !d.weakCueBefore(b, ws, k) {
+	if d.cuedRun(b, ws, k, false) {
 		return false // Familjen Svenssons Hund; but hos Lindqvists Bok
 	}
 	for j := k; j+1 < e; j++ {
@@ -137,7 +137,7 @@ func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
 		// After a given name, a compound (Leos Lekland, Saras Hundtrim):
 		// a one-word "Annas Hund" may be a careless capital, and after a
 		// cue it is the person's (träffade Emils Klasskamrat).
-		if given && !d.cuedRun(b, ws, k) && (nf.commonCompound || nf.common && nf.long && d.lx.commonCompound(appendLower(d.buf[:0], b[n.start:n.end]))) {
+		if given && !d.cuedRun(b, ws, k, true) && (nf.commonCompound || nf.common && nf.long && d.lx.commonCompound(appendLower(d.buf[:0], b[n.start:n.end]))) {
 			return true
 		}
 	}
@@ -239,7 +239,7 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 		d.vehicles[key] = true
 	}
 	mf := d.facts(b[ws[k+1].start:ws[k+1].end])
-	if d.cuedRun(b, ws, k) || ageAfter(b, ws[k+1].end) {
+	if d.cuedRun(b, ws, k, true) || ageAfter(b, ws[k+1].end) {
 		return false // Patient: Kia Berg; Kia Berg (45 år)
 	}
 	if givenMake && mf.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0 && !d.vehicles[key] {
@@ -358,7 +358,7 @@ var tradeNouns = map[string]bool{
 // firmTail reports whether a capitalised trade noun follows a name in the
 // run ws[k:e]: the run names a firm (Karl Pettersson Bygg), not a person.
 func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
-	if d.cuedRun(b, ws, k) {
+	if d.cuedRun(b, ws, k, true) {
 		return false
 	}
 	for j := k + 1; j < e; j++ {
@@ -379,19 +379,17 @@ func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
 // cuedRun reports whether a person cue or a verb of naming stands right
 // before the run at ws[k]: then it is a person, whatever her surname
 // means ("Handläggare: Klara Service", "pratade med Anna Bygg", "heter
-// Karin Service", "träffade Emils Klasskamrat").
-func (d *nameDetector) cuedRun(b []byte, ws []word, k int) bool {
+// Karin Service", "träffade Emils Klasskamrat"). With weak false a weak
+// cue (hos, med, enligt), a place as often as a person, does not count.
+func (d *nameDetector) cuedRun(b []byte, ws []word, k int, weak bool) bool {
 	if k == 0 || ws[k].start-ws[k-1].end > 2 {
 		return false
 	}
 	p := appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])
-	return lowerCues[string(p)] || d.facts(b[ws[k-1].start:ws[k-1].end]).cue
-}
-
-// weakCueBefore reports whether the word right before ws[k] is a weak
-// cue (hos, med, enligt): a place as often as a person.
-func (d *nameDetector) weakCueBefore(b []byte, ws []word, k int) bool {
-	return k > 0 && weakCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
+	if !weak && weakCues[string(p)] {
+		return false
+	}
+	return lowerCues[string(p)] || d.facts(b[ws[k-1].start:ws[k-1].end]).cue // p before facts reuses d.buf
 }
 
 // ampersandBetween reports whether b[from:to] is " & ".
