@@ -102,13 +102,22 @@ func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
 		return false // Familjen Svenssons Hund; but hos Lindqvists Bok
 	}
 	for j := k; j+1 < e; j++ {
-		if j > k && d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0 {
+		if j > k && d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0 &&
+			!(j+1 < e && shopNouns[string(appendLower(d.buf[:0], b[ws[j+1].start:ws[j+1].end]))]) {
 			break // Karin Lindqvists Ansökan: a person's, capitalised
 		}
 		if ws[j].shape != shapeCap {
 			continue
 		}
 		w := b[ws[j].start:ws[j].end]
+		if n := ws[j+1]; len(w) >= 4 && w[len(w)-1] == 's' && n.shape == shapeCap && n.start == ws[j].end+1 &&
+			shopNouns[string(appendLower(d.buf[:0], b[n.start:n.end]))] {
+			// Majas Kiosk, Gerdas Loppis, Mama Rosas Pizzeria: a shop's
+			// name, whoever's the possessive.
+			if !d.facts(w).seen {
+				return true
+			}
+		}
 		if len(w) < 4 || w[len(w)-1] != 's' {
 			continue
 		}
@@ -355,6 +364,23 @@ var tradeNouns = map[string]bool{
 	"fisk": true, "kött": true, "café": true, "catering": true, "group": true, "holding": true,
 }
 
+// shopNouns are the capitalised nouns that, after a possessive, name a
+// shop, an eatery or a small firm rather than a thing of the person's:
+// Majas Kiosk, Gerdas Loppis, Nisses Fiske & Fritid. None is a name in the
+// lists.
+var shopNouns = map[string]bool{
+	"kiosk": true, "kiosken": true, "loppis": true, "pizzeria": true, "grill": true, "gatukök": true,
+	"fiske": true, "café": true, "cafe": true, "kafé": true, "bageri": true, "konditori": true,
+	"salong": true, "frisör": true, "frisörsalong": true, "livs": true, "lanthandel": true,
+	"handel": true, "butik": true, "bod": true, "boden": true, "krog": true, "kök": true,
+	"restaurang": true, "bistro": true, "bar": true, "pub": true, "hemslöjd": true, "antik": true,
+	"antikt": true, "blommor": true, "blomsterhandel": true, "trädgård": true, "fisk": true,
+	"kött": true, "mat": true, "catering": true, "cykel": true, "cyklar": true, "bilverkstad": true,
+	"verkstad": true, "däck": true, "taxi": true, "åkeri": true, "städ": true, "bygg": true,
+	"el": true, "vvs": true, "måleri": true, "rör": true, "tak": true, "plåt": true, "trafikskola": true,
+	"hundtrim": true, "djurbutik": true, "gym": true, "lekland": true,
+}
+
 // firmTail reports whether a capitalised trade noun follows a name in the
 // run ws[k:e]: the run names a firm (Karl Pettersson Bygg), not a person.
 func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
@@ -363,8 +389,9 @@ func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
 	}
 	for j := k + 1; j < e; j++ {
 		w := ws[j]
-		if w.shape != shapeCap || !w.gapJoin || w.start != ws[j-1].end+1 && !ampersandBetween(b, ws[j-1].end, w.start) {
-			continue
+		if w.shape != shapeCap && (w.shape != shapeUpper || ws[j-1].shape == shapeUpper) || !w.gapJoin ||
+			w.start != ws[j-1].end+1 && !ampersandBetween(b, ws[j-1].end, w.start) {
+			continue // Rör-Pelles VVS AB; but in capitals a register's LUND EL
 		}
 		if !tradeNouns[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
 			continue
@@ -575,6 +602,8 @@ var namedThingHeads = []string{
 	"minnesfond", "sjukhuset", "plakett", "plaketten", "staty", "statyn", "byst", "bysten",
 	"minne", "minnet", "hylla", "hyllan", // Stiftelsen Anna Whitlocks minne, Ture Sventon-hyllan
 	"planetarium", "planetariet",
+	"pokal", "pokalen", "rodd", "lopp", "loppet", "turnering", "turneringen", "brygga",
+	"bryggan", "sameby", "samebyn", // Prinsessan Estelles pokal, Ivar Hedbergs minnesrodd
 }
 
 // workTails are the lower-case tails of hyphen compounds that make the

@@ -50,6 +50,9 @@ type nameDetector struct {
 	// vehicles holds the make-and-model pairs (lower case) a registration
 	// number has shown to be cars in this stream: Kia Niro later is one.
 	vehicles map[string]bool
+	// animals holds the names (lower case) that the stream has shown to
+	// be an animal's or a boat's (animals.go).
+	animals map[string]bool
 	// keepAll keeps every word in words, for debugging the classification.
 	keepAll bool
 	// The last line capsLine looked at (its start + 1, in which buffer).
@@ -1832,8 +1835,20 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 		} else if ns, ne, ok := nextWordAt(b, ws[j].end); ok && ns == ws[j].end+1 {
 			next = b[ns:ne]
 		}
-		if next != nil && namedThingHead(appendLower(d.buf[:0], next)) {
-			return true
+		if next == nil {
+			continue
+		}
+		if e0 := ws[j].end + 1 + len(next); e0+1 < len(b) && b[e0] == '-' && b[e0+1] == ' ' {
+			// "Drottning Silvias barn- och ungdomssjukhus": the head is
+			// the compound after "och".
+			if cs, ce, ok := nextWordAt(b, e0+1); ok && ce-cs <= 5 && (string(b[cs:ce]) == "och" || string(b[cs:ce]) == "eller") {
+				if hs, he, ok := nextWordAt(b, ce); ok {
+					next = b[hs:he]
+				}
+			}
+		}
+		if lower := appendLower(d.buf[:0], next); namedThingHead(lower) || len(lower) >= 9 && bytes.HasPrefix(lower, []byte("minnes")) {
+			return true // … Hedbergs minnesrodd
 		}
 	}
 	return false
@@ -2352,6 +2367,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if d.character(b, ws, k, e) {
 		return dst
 	}
+	// jämthunden Tyra, ett marsvin som heter Doris: an animal's name.
+	if d.animal(b, ws, k, e, pnrs) {
+		return dst
+	}
 	// A chat speaker: the names among the words of the label.
 	speaker, loose := speakerLine(b, ws, k, e)
 	if speaker && loose {
@@ -2491,8 +2510,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		cue = true
 	}
 	if !cue && len(dst) > 0 && k > 0 && dst[len(dst)-1].end >= ws[k-1].start && ws[k-1].shape != shapeLower {
-		// Directly after a name in the previous run ("Svensson, Anna").
-		cue = cueOK && !first.gapSentence
+		// Directly after a name in the previous run ("Svensson, Anna"),
+		// but not in the next column of a table (Ryttare  Häst).
+		cue = cueOK && !first.gapSentence && !columnGap(b, ws[k-1].end, ws[k-1].end)
 	}
 	runPnr := nearPnr(b, ws[k].start, ws[e-1].end, pnrs)
 	// "Aram (9 år)", "Hêvî (4 mån)": an age right after the run is a

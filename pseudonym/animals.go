@@ -1,0 +1,198 @@
+package pseudonym
+
+import (
+	"bytes"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Animals and boats named like people: "jämthunden Tyra", "ekan Ingeborg",
+// "ett marsvin som heter Doris", "Sigge är katten", "Juni rider Fia". The
+// name is the animal's, not a person's, and stays so for the rest of the
+// stream: "Doris vilar", "vaccination av Sture".
+
+// maxAnimals bounds nameDetector.animals.
+const maxAnimals = 256
+
+// animalHeads are the nouns, in the definite singular, that name an animal
+// or a boat right before its name. A lower-case compound ending in one of
+// those in animalTails is one too (jämthunden, lektionshästen, roddbåten).
+var animalHeads = map[string]bool{
+	"hunden": true, "katten": true, "hästen": true, "ponnyn": true, "marsvinet": true,
+	"kaninen": true, "valpen": true, "kattungen": true, "kattungarna": true, "tiken": true,
+	"hingsten": true, "stoet": true, "valacken": true, "fölet": true, "kalven": true,
+	"tjuren": true, "grisen": true, "geten": true, "fåret": true, "tuppen": true,
+	"hönan": true, "fågeln": true, "papegojan": true, "undulaten": true, "hamstern": true,
+	"ormen": true, "sköldpaddan": true, "katthonan": true, "hankatten": true,
+	"labradoren": true, "retrievern": true, "schäfern": true, "taxen": true, "pudeln": true,
+	"spanieln": true, "terriern": true, "beaglen": true, "boxern": true, "collien": true,
+	"ekan": true, "båten": true, "kanoten": true, "skutan": true, "jollen": true,
+	"färjan": true, "ångaren": true, "traktorn": true, "roboten": true, "dockan": true,
+	"nallen": true, "gosedjuret": true,
+}
+
+// animalTails are heads that also end a compound: gråhunden, travhästen,
+// shetlandsponnyn, segelbåten. Short or ambiguous heads (kon, katten in
+// skatten) are not.
+var animalTails = []string{"hunden", "hästen", "ponnyn", "båten", "kaninen", "valpen"}
+
+// animalNouns are the forms of animal and boat nouns that may stand before
+// "heter": "vår hund heter Bamse", "ett marsvin som heter Doris",
+// "Föreningens ekor heter Greta och Anna-Lisa".
+var animalNouns = map[string]bool{
+	"hund": true, "hunden": true, "hundar": true, "hundarna": true, "katt": true,
+	"katten": true, "katter": true, "katterna": true, "häst": true, "hästen": true,
+	"hästar": true, "hästarna": true, "ponny": true, "ponnyn": true, "ponnyer": true,
+	"marsvin": true, "marsvinet": true, "marsvinen": true, "kanin": true, "kaninen": true,
+	"kaniner": true, "valp": true, "valpen": true, "valpar": true, "hamster": true,
+	"hamstern": true, "fågel": true, "fågeln": true, "undulat": true, "papegoja": true,
+	"orm": true, "ko": true, "kon": true, "kor": true, "get": true, "geten": true,
+	"gris": true, "grisen": true, "höna": true, "hönan": true, "tupp": true, "tuppen": true,
+	"eka": true, "ekan": true, "ekor": true, "ekorna": true, "båt": true, "båten": true,
+	"båtar": true, "båtarna": true, "kanot": true, "kanoten": true, "jolle": true,
+	"jollen": true, "sköldpadda": true, "sköldpaddan": true, "kattunge": true,
+	"kattungen": true, "djur": true, "djuret": true, "husdjur": true, "husdjuret": true,
+	"robot": true, "roboten": true, "docka": true, "dockan": true, "nalle": true, "nallen": true,
+}
+
+// namingVerbs before a name tell what it is called.
+var namingVerbs = map[string]bool{"heter": true, "hette": true, "kallas": true, "kallades": true, "döptes": true}
+
+// ridingVerbs take a horse as object: "Juni rider Fia".
+var ridingVerbs = map[string]bool{"rider": true, "red": true, "ridit": true, "rida": true}
+
+// animalHead reports whether lower is one of animalHeads or a compound
+// ending in one of animalTails.
+func animalHead(lower []byte) bool {
+	if animalHeads[string(lower)] {
+		return true
+	}
+	for _, t := range animalTails {
+		if len(lower) >= len(t)+3 && bytes.HasSuffix(lower, []byte(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// animal reports whether the run ws[k:e] (one word, or two: Lilla Gubben)
+// is an animal's or a boat's name by the words around it, or by what the
+// stream has shown of that word before; the name is remembered for the
+// rest of the stream. A personnummer or an age beside it makes a person.
+func (d *nameDetector) animal(b []byte, ws []word, k, e int, pnrs []pnrMatch) bool {
+	if e-k > 2 {
+		return false
+	}
+	first := ws[k]
+	if nearPnr(b, first.start, ws[e-1].end, pnrs) || ageAfter(b, ws[e-1].end) {
+		return false
+	}
+	var kb [40]byte
+	if first.end-first.start > len(kb) {
+		return false
+	}
+	key := appendLower(kb[:0], b[first.start:first.end])
+	if e == k+1 && len(d.animals) > 0 {
+		n := len(key)
+		if d.animals[string(key)] || n > 3 && key[n-1] == 's' && d.animals[string(key[:n-1])] {
+			// … unless a role or a relation says a person has the name
+			// too: "uppkallad efter farmor Ingeborg".
+			return k == 0 || ws[k-1].shape != shapeLower || !d.facts(b[ws[k-1].start:ws[k-1].end]).strongCue
+		}
+	}
+	named := first // the word that is the name
+	if e == k+2 && first.shape == shapeCap && animalHead(key) && d.facts(b[first.start:first.end]).flags&nameFlags == 0 {
+		// "Labradoren Bruno pensioneras", "Ekan Ingeborg hittad": the noun
+		// capitalised at a sentence start.
+		named = ws[k+1]
+		if named.end-named.start > len(kb) {
+			return false
+		}
+		key = appendLower(kb[:0], b[named.start:named.end])
+	} else if !d.animalContext(b, ws, k, e) {
+		return false
+	}
+	if named != first || e == k+1 {
+		if d.animals == nil || len(d.animals) >= maxAnimals {
+			d.animals = make(map[string]bool)
+		}
+		d.animals[string(key)] = true
+		d.forget(b[named.start:named.end])
+		d.learned++ // read the stream again: earlier mentions are the animal's too
+	}
+	return true
+}
+
+// animalContext reports whether the words around ws[k:e] say it names an
+// animal or a boat.
+func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
+	var lb [32]byte
+	lowerAt := func(j int) []byte {
+		w := ws[j]
+		if w.shape != shapeLower || w.end-w.start > len(lb) {
+			return nil
+		}
+		return appendLower(lb[:0], b[w.start:w.end])
+	}
+	if k > 0 && ws[k].start == ws[k-1].end+1 {
+		if p := lowerAt(k - 1); p != nil {
+			switch {
+			case animalHead(p):
+				return true // jämthunden Tyra, ekan Ingeborg
+			case ridingVerbs[string(p)]:
+				return e == k+1 // Juni rider Fia
+			case namingVerbs[string(p)]:
+				// "ett marsvin som heter Doris", "ekor heter Greta"
+				s, t, ok := wordBefore(b, ws[k-1].start)
+				if ok && t-s == 3 && string(appendLower(lb[:0], b[s:t])) == "som" {
+					s, t, ok = wordBefore(b, s)
+				}
+				if ok && t-s <= len(lb) && animalNouns[string(appendLower(lb[:0], b[s:t]))] {
+					return true
+				}
+			}
+		}
+	}
+	// "Sigge är katten", "Sigge är vår hund"
+	if e != k+1 {
+		return false
+	}
+	s, t, ok := nextWordAt(b, ws[k].end)
+	if !ok || s != ws[k].end+1 || t-s > 3 {
+		return false
+	}
+	if v := appendLower(lb[:0], b[s:t]); string(v) != "är" && string(v) != "var" {
+		return false
+	}
+	s, t, ok = nextWordAt(b, t)
+	if !ok || t-s > len(lb) {
+		return false
+	}
+	w := appendLower(lb[:0], b[s:t])
+	switch string(w) {
+	case "en", "ett", "vår", "min", "din", "hans", "hennes", "deras", "familjens":
+		if s, t, ok = nextWordAt(b, t); !ok || t-s > len(lb) {
+			return false
+		}
+		w = appendLower(lb[:0], b[s:t])
+	}
+	return animalNouns[string(w)] || animalHead(w)
+}
+
+// wordBefore returns the word that ends right before i, past one space:
+// letters only, as written.
+func wordBefore(b []byte, i int) (start, end int, ok bool) {
+	if i < 2 || b[i-1] != ' ' {
+		return 0, 0, false
+	}
+	end = i - 1
+	start = end
+	for start > 0 {
+		r, n := utf8.DecodeLastRune(b[:start])
+		if !unicode.IsLetter(r) {
+			break
+		}
+		start -= n
+	}
+	return start, end, start < end
+}
