@@ -27,7 +27,7 @@ func TestDebugWords(t *testing.T) {
 	}
 	var names []string
 	for _, m := range d.find(nil, b, 0, nil) {
-		names = append(names, string(b[m.start:m.end]))
+		names = append(names, string(b[m.start:m.end])+" ["+m.rule+"]")
 	}
 	t.Log(strings.Join(names, " | "))
 }

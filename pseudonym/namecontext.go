@@ -25,11 +25,13 @@ var venueNouns = map[string]bool{
 	"restaurang": true, "restaurangen": true, "café": true, "cafe": true, "kafé": true,
 	"hotell": true, "hotellet": true, "aula": true, "aulan": true, "salong": true,
 	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true,
+	"villa": true, "villan": true, "gruppbostaden": true, "gruppboendet": true,
+	"bokcirkeln": true, "studiecirkeln": true, "sankt": true, "sankta": true,
 }
 
 // venueEnds end the compounds that name a room or a hall
 // (Sammanträdesrum, Samlingssalen, Konferensrummet).
-var venueEnds = []string{"rummet", "rum", "salen", "sal"}
+var venueEnds = []string{"rummet", "rum", "salen", "sal", "lokalen"}
 
 // venueCompound reports whether lower (a lower-case word) is a compound
 // of an ordinary word and a room or a hall: Sammanträdesrum,
@@ -287,6 +289,11 @@ var characters = map[string]bool{
 	"jonatan lejonhjärta": true, "skorpan lejonhjärta": true, "bamse björn": true,
 	"emil i lönneberga": true, "karlsson på taket": true, "lotta på bråkmakargatan": true, "lotta bråkmakargatan": true, "nils karlsson-pyssling": true,
 	"tant grön": true, "tant brun": true, "farbror blå": true, "kapten haddock": true,
+	// Fixed expressions named after a person: dishes, products, varieties
+	// and services everyone knows by name.
+	"janssons frestelse": true, "flygande jacob": true, "kalles kaviar": true,
+	"pizza margherita": true, "king edward": true, "mina sidor": true, "biff rydberg": true,
+	"toast skagen": true,
 }
 
 // character reports whether two words of the run ws[k:e] make a
@@ -304,10 +311,10 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 				second = b[c.start:c.end]
 			}
 		} else if ns, ne, ok := nextWordAt(b, a.end); ok && ns == a.end+1 {
-			second = b[ns:ne] // Emil i Lönneberga, Karlsson på taket
-			if l, u, _ := letterAt(second, 0); l && !u {
+			second = b[ns:ne] // Janssons frestelse
+			if l, u, _ := letterAt(second, 0); l && !u && !characterKey(b[a.start:a.end], second) {
 				if ts, te, ok := nextWordAt(b, ne); ok && ts == ne+1 && te-ts <= 20 {
-					second = b[ns:te] // the three words' key
+					second = b[ns:te] // the three words' key: Emil i Lönneberga, Karlsson på taket
 				}
 			}
 		}
@@ -320,15 +327,8 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 			}
 			second = second[:h] // Harry Potter-quiz
 		}
-		if a.end-a.start+len(second) > 40 {
-			continue // no character's name is that long
-		}
-		var kb [48]byte
-		key := appendLower(kb[:0], b[a.start:a.end])
-		key = append(key, ' ')
-		key = appendLower(key, second)
-		if n := len(key); !characters[string(key)] && !(key[n-1] == 's' && characters[string(key[:n-1])]) {
-			continue // Ronja Rövardotters too
+		if !characterKey(b[a.start:a.end], second) {
+			continue
 		}
 		if d.facts(b[a.start:a.end]).seen || upperFirst(second) && d.facts(second).seen {
 			continue
@@ -336,6 +336,20 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 		return true
 	}
 	return false
+}
+
+// characterKey reports whether first and second (one word, or two) are
+// a key of characters, also with a possessive s: Ronja Rövardotters.
+func characterKey(first, second []byte) bool {
+	if len(first)+len(second) > 40 {
+		return false // no character's name is that long
+	}
+	var kb [48]byte
+	key := appendLower(kb[:0], first)
+	key = append(key, ' ')
+	key = appendLower(key, second)
+	n := len(key)
+	return characters[string(key)] || key[n-1] == 's' && characters[string(key[:n-1])]
 }
 
 // upperFirst reports whether w starts with a capital letter.
@@ -679,6 +693,7 @@ var orgEndings = []string{
 	"förvaltning", "förvaltningen", "kommun", "region", "regionen", "bolag", "bolaget",
 	"verket", "kansli", "kansliet", "byrå", "byrån", "kooperativ", "kooperativet", "orkester",
 	"orkestern", "kör", "kören", "lag", "laget", "scouter", "scouterna", "jour", "jouren",
+	"stift", "stiftet", // Lunds stift
 }
 
 // orgWord reports whether lower is, or ends in, one of orgEndings.
@@ -1157,7 +1172,7 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		// ... but an ordinary word shaped like a surname (Bäckström, a
 		// brook's current; Lindgren) is the surname in a name field.
 		return only.common && only.long && only.definite && (!only.surnameSuffix && !only.surnameShape || d.definiteOfCommon(v)) ||
-			deskWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) ||
+			deskWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) || estateWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) ||
 			only.commonCompound || only.definiteCompound ||
 			only.strongCue && only.flags&lexGiven == 0 || only.fieldLabel
 	}
@@ -1165,6 +1180,13 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	// document has used as one: a desk or a note (Kundtjänst företag, Alla
 	// lag, Ledarkonto P10), which the free-text detector still reads.
 	return words > 1 && named == 0 && unknown == 0
+}
+
+// estateWord reports whether lower is a deceased person's estate, a
+// customer of its own in a register's name column: Dödsbo. (Dödsbo efter
+// Karl Lund is more words: the free-text detector finds him.)
+func estateWord(lower []byte) bool {
+	return string(lower) == "dödsbo" || string(lower) == "dödsboet"
 }
 
 // deskHeads end the words that name a desk rather than a person in a

@@ -309,6 +309,7 @@ var possessedPlaceNouns = map[string]bool{
 var companyMarkers = map[string]bool{
 	"ab": true, "hb": true, "kb": true, "co": true, "oy": true, "oyj": true,
 	"gmbh": true, "ltd": true, "inc": true, "llc": true, "asa": true, "aps": true,
+	"brf": true, // bostadsrättsförening: Brf Tallbacken
 }
 
 // Prepositions after which an ambiguous place-or-surname (Lund, Falun) is a
@@ -2496,6 +2497,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	cue := false
 	if k > 0 && cueOK {
 		cue = before.cue
+		if cue && ws[k-1].start > 0 && b[ws[k-1].start-1] == '/' && bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0 {
+			cue = false // a signer's role at a line end: "… /usk\n08:10 Kvällsbesök"
+		}
 		// "Anna och Björn", "Svensson, Anna": a name just before carries over.
 		if !cue && before.conjunction && k > 1 && ws[k-1].gapJoin && len(dst) > 0 && dst[len(dst)-1].end >= ws[k-2].start {
 			cue = true
@@ -2506,7 +2510,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	relationTill := k > 1 && first.gapJoin && ws[k-1].gapJoin && ws[k-1].shape == shapeLower &&
 		string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "till" &&
 		d.facts(b[ws[k-2].start:ws[k-2].end]).strongCue
-	if first.gapSlash || relationTill {
+	// "/Anna", "Anna/Björn": a slash right before; not one further back
+	// on the line before ("… /usk\n08:10 Kvällsbesök").
+	if first.gapSlash && bytes.LastIndexByte(b[:first.start], '/') > bytes.LastIndexByte(b[:first.start], '\n') || relationTill {
 		cue = true
 	}
 	if !cue && len(dst) > 0 && k > 0 && dst[len(dst)-1].end >= ws[k-1].start && ws[k-1].shape != shapeLower {

@@ -155,6 +155,16 @@ func TestNameContext(t *testing.T) {
 		{"Start på butiken Gerdas Loppis. Vattnet sätts på av Rör-Pelles VVS AB.", nil},
 		{"Remiss till Drottning Silvias barn- och ungdomssjukhus inför Ivar Hedbergs minnesrodd.", nil},
 		{"Maja Lind kom. Majas kiosk var stängd.", []string{"Maja", "Lind", "Maja"}},
+		// Dishes and services named after a person; houses, group homes
+		// and study circles with a name; a saint.
+		{"Tisdag: Janssons frestelse. Torsdag: Flygande Jacob och Pizza Margherita. Logga in på Mina sidor.", nil},
+		{"Stugan kallas Villa Augusta. Enhet: Gruppbostaden Orion. Bokcirkeln Astrid träffas i föreningslokalen Ruth. Kören i Sankt Matteus.", nil},
+		// ... unless the document uses the name for a person: then every
+		// mention is replaced, the dish's too.
+		{"Flygande Jacob gillar Jacob Berg inte.", []string{"Jacob", "Jacob", "Berg"}},
+		// A signer's role at a line end cues no one on the next line.
+		{"Hjälp med dusch. /usk\n2024-01-08 20:10 Kvällsbesök. Har inte ätit.", nil},
+		{"Besök av /usk Anna.", []string{"Anna"}},
 		// Leaks a review found in the rules of the last two sessions: a
 		// role before an institution before a name; a make that is a
 		// given name before a surname; OK before a given name; a

@@ -430,6 +430,10 @@ func TestCSVHeaderRow(t *testing.T) {
 		// surname that is an ordinary compound (Sjöstrand) is one.
 		{"desk in a contact column", "Leverantör;Kontaktperson\nClas Ohlson AB;Kundtjänst företag\nStiftelsen X;Styrelsen\nKjell & Company;Kundservice\nIF;Ledarkonto P10\nY;Sjöstrand\nZ;Hansen\nW;Agnes Kundtjänst\n",
 			[]string{"Sjöstrand", "Hansen", "Agnes"}, []string{";Kundtjänst företag\n", ";Styrelsen\n", ";Kundservice\n", ";Ledarkonto P10\n"}},
+		// A housing cooperative, an estate or a diocese as the customer;
+		// an estate's named owner is still found.
+		{"customers that are no one", "Kundnr;Namn;Pnr\n1;Brf Tallbacken;\n2;Dödsbo;\n3;Lunds stift;\n4;Dödsbo efter Algot Lundström;\n",
+			[]string{"Algot", "Lundström"}, []string{";Brf Tallbacken;", ";Dödsbo;", ";Lunds stift;"}},
 	} {
 		out, _, err := p.PseudonymizeString(ctx, FormatCSV, tc.in)
 		if err != nil {
