@@ -2458,7 +2458,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			wf.foreignLetters && wf.flags == 0 && first.start >= 2 && b[first.start-2] == ',' && b[first.start-1] == ' '
 		if clause {
 			if ok, partner := d.verbFollows(b, first.end); ok {
-				if verbSubject(wf) {
+				if verbSubject(wf) || partner == 0 && d.unknownSubject(b, first, wf) {
 					if thing() {
 						return dst
 					}

@@ -165,6 +165,13 @@ func TestNameContext(t *testing.T) {
 		// A signer's role at a line end cues no one on the next line.
 		{"Hjälp med dusch. /usk\n2024-01-08 20:10 Kvällsbesök. Har inte ätit.", nil},
 		{"Besök av /usk Anna.", []string{"Anna"}},
+		// A newspaper's age after a name; a street number is none.
+		{"Lo Bergman, 19, lagerarbetare:\n– Vi badar.", []string{"Lo", "Bergman"}},
+		{"Adress: Kvarnvägen, 19, 2 tr.", nil},
+		// A word no list holds, at a clause start, before a verb only a
+		// person does; not a desk, a product or a verb a thing does.
+		{"Mormor skrev: Ludde vill gärna följa med. Serwan ringde i går.", []string{"Ludde", "Serwan"}},
+		{"VA-ekonomi svarade i går. Kvarnvik ligger vid sjön. Procapita sa nej.", nil},
 		// Leaks a review found in the rules of the last two sessions: a
 		// role before an institution before a name; a make that is a
 		// given name before a surname; OK before a given name; a
