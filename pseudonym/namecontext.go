@@ -940,6 +940,30 @@ func (d *nameDetector) verbFollows(b []byte, end int) (bool, int) {
 	return true, partner
 }
 
+// roleEnds end the compounds that name a role: Scoutledare, Idrottslärare,
+// Fotbollstränare, Elevassistent.
+var roleEnds = []string{"ledare", "lärare", "tränare", "handläggare", "assistent", "sekreterare", "pedagog",
+	"sköterska", "kurator", "mentor", "rektor", "samordnare", "ansvarig", "ordförande", "kassör"}
+
+// roleWord reports whether w names a role: a person cue that is no weak
+// one (Handläggare, Mentor), or a compound ending in one of roleEnds.
+func (d *nameDetector) roleWord(w []byte) bool {
+	if d.facts(w).strongCue {
+		return true
+	}
+	var lb [40]byte
+	if len(w) > len(lb) {
+		return false
+	}
+	lower := appendLower(lb[:0], w)
+	for _, r := range roleEnds {
+		if len(lower) >= len(r)+3 && bytes.HasSuffix(lower, []byte(r)) {
+			return true
+		}
+	}
+	return false
+}
+
 // animateVerbs are the verbs whose subject is a person (or an animal),
 // hardly a place, a firm or a thing: "Ludde vill gärna", "Ghirmay ringde".
 var animateVerbs = map[string]bool{

@@ -2383,7 +2383,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			(!wf.cue && (wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
 				d.relationBrackets(b, ws[e-1].end) && d.nameable(b, first) && !wf.definite &&
 					(!wf.cue || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
-				e-k >= 2 && !wf.cue && !wf.common && !wf.definite && d.nameable(b, first) && d.nicknameBrackets(b, ws[e-1].end))
+				e-k >= 2 && !wf.cue && !wf.common && !wf.definite && d.nameable(b, first) && d.nicknameBrackets(b, ws[e-1].end) ||
+				e-k == 2 && !wf.cue && !wf.definite && (!wf.common || wf.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0) &&
+					d.nameable(b, first) && d.roleWord(b[ws[k+1].start:ws[k+1].end]))
+		// "Kalle Scoutledare:": a name and the speaker's role.
 		if speaker && e-k >= 2 && d.nicknameBrackets(b, ws[e-1].end) {
 			// "Pimchanok Srisuk (Ploy): …": the nickname is hers, here
 			// and further on.
@@ -2396,8 +2399,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		for j := k; j < e; j++ {
 			w := ws[j]
-			if w.shape == shapeLower || !d.nameable(b, w) {
-				continue
+			if w.shape == shapeLower || !d.nameable(b, w) || j > k && d.roleWord(b[w.start:w.end]) {
+				continue // … and a role is none: "Kalle Scoutledare:", "Beslutande LSS-handläggare:"
 			}
 			wf := d.facts(b[w.start:w.end])
 			// An ordinary word needs a given-name list, or the document,

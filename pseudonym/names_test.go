@@ -172,6 +172,10 @@ func TestNameContext(t *testing.T) {
 		// person does; not a desk, a product or a verb a thing does.
 		{"Mormor skrev: Ludde vill gärna följa med. Serwan ringde i går.", []string{"Ludde", "Serwan"}},
 		{"VA-ekonomi svarade i går. Kvarnvik ligger vid sjön. Procapita sa nej.", nil},
+		// A chat speaker's name and role; a label of two role words is
+		// no one's.
+		{"[18:02] Kalle Scoutledare: Hej alla föräldrar!", []string{"Kalle"}},
+		{"Beslutande LSS-handläggare: se beslutet.", nil},
 		// Leaks a review found in the rules of the last two sessions: a
 		// role before an institution before a name; a make that is a
 		// given name before a surname; OK before a given name; a
