@@ -2083,7 +2083,7 @@ func (d *nameDetector) quotedTitle(b []byte, ws []word, k int, pnrs []pnrMatch) 
 		return false
 	}
 	cue := appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])
-	if !workCues[string(cue)] || readingVerbs[string(cue)] {
+	if !workCues[string(cue)] && !performVerbs[string(cue)] || readingVerbs[string(cue)] {
 		return false
 	}
 	rest := b[ws[k].start:min(len(b), ws[k].start+120)]
@@ -2108,6 +2108,14 @@ func (d *nameDetector) quotedTitle(b []byte, ws []word, k int, pnrs []pnrMatch) 
 	}
 	d.quoteEnd = end
 	return true
+}
+
+// performVerbs before a title in quotes make it a song's or a piece's:
+// sjunger "Staffan var en stalledräng". Without the quotes they may come
+// before a person (spelar Anna) and are no work cue.
+var performVerbs = map[string]bool{
+	"sjunger": true, "sjöng": true, "sjunga": true, "sjungit": true, "framför": true,
+	"framförde": true, "spelar": true, "spelade": true, "spela": true,
 }
 
 // readingVerbs are the work cues that are verbs: a quote after them may be
