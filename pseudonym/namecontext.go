@@ -943,7 +943,7 @@ func (d *nameDetector) verbFollows(b []byte, end int) (bool, int) {
 // roleEnds end the compounds that name a role: Scoutledare, Idrottslärare,
 // Fotbollstränare, Elevassistent.
 var roleEnds = []string{"ledare", "lärare", "tränare", "handläggare", "assistent", "sekreterare", "pedagog",
-	"sköterska", "kurator", "mentor", "rektor", "samordnare", "ansvarig", "ordförande", "kassör"}
+	"sköterska", "kurator", "mentor", "rektor", "samordnare", "ansvarig", "ordförande", "kassör", "medlem"}
 
 // roleWord reports whether w names a role: a person cue that is no weak
 // one (Handläggare, Mentor), or a compound ending in one of roleEnds.
@@ -1190,6 +1190,12 @@ func latinBase(r rune) (rune, bool) {
 // a value goes through the free-text detector instead of being replaced
 // whole, so that a person's name in it is still found.
 func (d *nameDetector) notPerson(v []byte) bool {
+	// A phone number or an address in the field (tel 0520-49 70 00), or a
+	// group (Örebro Stadsmission (grupp)): no one's name, though the
+	// free-text detector still reads it for one.
+	if countDigits(v) >= 4 || bytes.Contains(v, []byte("(grupp)")) || noOneWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) {
+		return true
+	}
 	words, acronyms, named, unknown := 0, 0, 0, 0
 	var only wordFacts
 	prevPossessive := false
@@ -1214,6 +1220,9 @@ func (d *nameDetector) notPerson(v []byte) bool {
 			return true
 		}
 		wf := d.facts(w)
+		if wf.calendar && !u {
+			return true // måndag och onsdag: a time, not a name
+		}
 		only = wf
 		if wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen {
 			named++
@@ -1245,7 +1254,8 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		// ... but an ordinary word shaped like a surname (Bäckström, a
 		// brook's current; Lindgren) is the surname in a name field.
 		return only.common && only.long && only.definite && (!only.surnameSuffix && !only.surnameShape || d.definiteOfCommon(v)) ||
-			deskWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) || estateWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) ||
+			deskWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) ||
+			d.roleWord(bytes.TrimSpace(v)) && only.flags&(lexGiven|lexForeignGiven) == 0 ||
 			only.commonCompound || only.definiteCompound ||
 			only.strongCue && only.flags&lexGiven == 0 || only.fieldLabel
 	}
@@ -1255,11 +1265,27 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	return words > 1 && named == 0 && unknown == 0
 }
 
-// estateWord reports whether lower is a deceased person's estate, a
-// customer of its own in a register's name column: Dödsbo. (Dödsbo efter
-// Karl Lund is more words: the free-text detector finds him.)
-func estateWord(lower []byte) bool {
-	return string(lower) == "dödsbo" || string(lower) == "dödsboet"
+// noOneWords fill a register's name column where no person is: an
+// estate (Dödsbo; Dödsbo efter Karl Lund is more words, and the free-text
+// detector finds him), a vacancy, a sum.
+var noOneWords = map[string]bool{
+	"dödsbo": true, "dödsboet": true, "vakant": true, "vakans": true, "summa": true, "totalt": true,
+	"antal": true, "saknas": true, "okänd": true, "okänt": true, "ingen": true, "reserv": true,
+	"övrigt": true, "övriga": true, "alla": true, "samtliga": true,
+}
+
+// noOneWord reports whether lower, a whole value, is one of noOneWords.
+func noOneWord(lower []byte) bool { return noOneWords[string(lower)] }
+
+// countDigits returns the number of ASCII digits in v.
+func countDigits(v []byte) int {
+	n := 0
+	for _, c := range v {
+		if isDigit(c) {
+			n++
+		}
+	}
+	return n
 }
 
 // deskHeads end the words that name a desk rather than a person in a
