@@ -243,11 +243,16 @@ func (d *nameDetector) vehicle(b []byte, ws []word, k, e int) bool {
 		var kb [48]byte
 		key = string(appendLower(append(appendLower(kb[:0], b[ws[k].start:ws[k].end]), ' '), b[ws[k+1].start:ws[k+1].end]))
 	}
-	if givenMake && plateBefore(b, ws[k].start) {
-		if d.vehicles == nil || len(d.vehicles) >= maxVehicles {
-			d.vehicles = make(map[string]bool)
+	if plateBefore(b, ws[k].start) || plateAfter(b, ws[k+1].end) {
+		// KNI 557  Kia Niro; Tesla Model Y (RTE 58A): a car, and the
+		// pair is one for the rest of the stream.
+		if givenMake {
+			if d.vehicles == nil || len(d.vehicles) >= maxVehicles {
+				d.vehicles = make(map[string]bool)
+			}
+			d.vehicles[key] = true
 		}
-		d.vehicles[key] = true
+		return true
 	}
 	mf := d.facts(b[ws[k+1].start:ws[k+1].end])
 	if d.cuedRun(b, ws, k, true) || ageAfter(b, ws[k+1].end) {
@@ -492,6 +497,28 @@ func plateBefore(b []byte, i int) bool {
 		}
 	}
 	return false
+}
+
+// plateAfter reports whether a registration number in brackets follows
+// b[:end], past a model's letter or number: "Tesla Model Y (RTE 58A)",
+// "Renault Zoe (RZO 884)".
+func plateAfter(b []byte, end int) bool {
+	i := end
+	if i+2 < len(b) && b[i] == ' ' && b[i+1] != '(' {
+		j := i + 1
+		for j < len(b) && j-i <= 3 && (isDigit(b[j]) || b[j] >= 'A' && b[j] <= 'Z') {
+			j++
+		}
+		if j-i < 2 || j-i > 3 {
+			return false
+		}
+		i = j
+	}
+	if i+2 >= len(b) || b[i] != ' ' || b[i+1] != '(' {
+		return false
+	}
+	q := bytes.IndexByte(b[i+2:min(len(b), i+12)], ')')
+	return q >= 6 && plateBefore(append(b[i+2:i+2+q:i+2+q], ' '), q+1)
 }
 
 // ageAfter reports whether an age in brackets follows b[:end]: " (9 år)",

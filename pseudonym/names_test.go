@@ -176,6 +176,8 @@ func TestNameContext(t *testing.T) {
 		// no one's.
 		{"[18:02] Kalle Scoutledare: Hej alla föräldrar!", []string{"Kalle"}},
 		{"Beslutande LSS-handläggare: se beslutet.", nil},
+		// A make and model with the registration number after it.
+		{"Bokad: Tesla Model Y (RTE 58A) och Mercedes Vito (KLM 12B). Mercedes Riquelme kör.", []string{"Mercedes", "Riquelme"}},
 		// A song's title in quotes after a verb of performing.
 		{"Tenoren Elis Wennberg sjunger \"Staffan var en stalledräng\" i år.", []string{"Elis", "Wennberg"}},
 		// Leaks a review found in the rules of the last two sessions: a
