@@ -27,6 +27,11 @@ var venueNouns = map[string]bool{
 	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true,
 	"villa": true, "villan": true, "gruppbostaden": true, "gruppboendet": true,
 	"bokcirkeln": true, "studiecirkeln": true, "sankt": true, "sankta": true,
+	// Royal titles: the king's and princesses' names are public and name
+	// halls, prizes and hospitals (Drottning Silvias barnsjukhus,
+	// Prinsessan Estelles pokal).
+	"drottning": true, "drottningen": true, "kung": true, "kungen": true, "konung": true,
+	"prinsessan": true, "prins": true, "prinsen": true, "kronprinsessan": true, "kronprinsen": true,
 }
 
 // venueEnds end the compounds that name a room or a hall
@@ -656,6 +661,7 @@ var namedThingHeads = []string{
 	"planetarium", "planetariet",
 	"pokal", "pokalen", "rodd", "lopp", "loppet", "turnering", "turneringen", "brygga",
 	"bryggan", "sameby", "samebyn", // Prinsessan Estelles pokal, Ivar Hedbergs minnesrodd
+	"vals", "valsen", // Calle Schewes vals
 }
 
 // workTails are the lower-case tails of hyphen compounds that make the
@@ -1298,11 +1304,23 @@ func (d *nameDetector) notPerson(v []byte) bool {
 var noOneWords = map[string]bool{
 	"dödsbo": true, "dödsboet": true, "vakant": true, "vakans": true, "summa": true, "totalt": true,
 	"antal": true, "saknas": true, "okänd": true, "okänt": true, "ingen": true, "reserv": true,
-	"övrigt": true, "övriga": true, "alla": true, "samtliga": true,
+	"övrigt": true, "övriga": true, "alla": true, "samtliga": true, "sponsor": true, "varav": true,
 }
 
-// noOneWord reports whether lower, a whole value, is one of noOneWords.
-func noOneWord(lower []byte) bool { return noOneWords[string(lower)] }
+// noOneWord reports whether lower, a whole value, is one of noOneWords or
+// starts with a count's (Antal konfirmander, Summa medlemmar).
+func noOneWord(lower []byte) bool {
+	if noOneWords[string(lower)] {
+		return true
+	}
+	if sp := bytes.IndexByte(lower, ' '); sp > 0 {
+		switch string(lower[:sp]) {
+		case "antal", "summa", "totalt", "varav":
+			return true
+		}
+	}
+	return false
+}
 
 // countDigits returns the number of ASCII digits in v.
 func countDigits(v []byte) int {

@@ -1835,6 +1835,12 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 			next = b[ws[j+1].start:ws[j+1].end]
 		} else if ns, ne, ok := nextWordAt(b, ws[j].end); ok && ns == ws[j].end+1 {
 			next = b[ns:ne]
+		} else if at := ws[j].end; at < len(b) && b[at] == '\n' {
+			// "… till BUP Astrid Lindgrens\nbarnsjukhus": a line
+			// wrapped after the possessive.
+			if ns, ne, ok := nextWordAt(b, at+1); ok && ns == at+1 {
+				next = b[ns:ne]
+			}
 		}
 		if next == nil {
 			continue

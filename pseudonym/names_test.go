@@ -178,6 +178,9 @@ func TestNameContext(t *testing.T) {
 		{"Beslutande LSS-handläggare: se beslutet.", nil},
 		// A make and model with the registration number after it.
 		{"Bokad: Tesla Model Y (RTE 58A) och Mercedes Vito (KLM 12B). Mercedes Riquelme kör.", []string{"Mercedes", "Riquelme"}},
+		// A possessive before a named thing on the next line; a waltz; royalty.
+		{"Samråd med BUP Astrid Lindgrens\nbarnsjukhus. Ture ville höra Calle Schewes vals.", []string{"Ture"}},
+		{"Remiss till Drottning Silvias barnsjukhus. Kronprinsessan Victorias hall är bokad.", nil},
 		// A song's title in quotes after a verb of performing.
 		{"Tenoren Elis Wennberg sjunger \"Staffan var en stalledräng\" i år.", []string{"Elis", "Wennberg"}},
 		// Leaks a review found in the rules of the last two sessions: a
