@@ -2575,6 +2575,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				w.shape == shapeUpper && ws[j+1].shape == shapeUpper && j > k && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue) {
 			// tandhygienist Bror Lund; Patienten BROR SKOG
 			c.cueAsName = true
+		} else if wf.cue && wf.flags&lexGiven != 0 && e == k+1 && w.shape == shapeCap && !w.gapSentence && w.gapJoin &&
+			k > 0 && ws[k-1].shape == shapeLower {
+			// "sonen Bror kommer", "tittat på Bror": a relation word
+			// that is a given name too, capitalised mid-sentence.
+			c.cueAsName = true
 		}
 		if j == e-1 {
 			c.conjName = d.nameFollowsConjunction(b, w.end)

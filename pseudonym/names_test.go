@@ -181,6 +181,8 @@ func TestNameContext(t *testing.T) {
 		// A possessive before a named thing on the next line; a waltz; royalty.
 		{"Samråd med BUP Astrid Lindgrens\nbarnsjukhus. Ture ville höra Calle Schewes vals.", []string{"Ture"}},
 		{"Remiss till Drottning Silvias barnsjukhus. Kronprinsessan Victorias hall är bokad.", nil},
+		// A relation word that is a given name, capitalised mid-sentence.
+		{"Sonen Bror kommer och lagar mat. Har tittat på Bror. Hon ringde sin bror i går.", []string{"Bror", "Bror"}},
 		// A song's title in quotes after a verb of performing.
 		{"Tenoren Elis Wennberg sjunger \"Staffan var en stalledräng\" i år.", []string{"Elis", "Wennberg"}},
 		// Leaks a review found in the rules of the last two sessions: a
