@@ -2460,6 +2460,25 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			}
 		}
 	}
+	// An ordinary word capitalised mid-sentence, with no list behind it,
+	// and the subject of the verb after it: "och Tindra hittade en groda".
+	// Mid-sentence a capital says proper noun, and the verb says who.
+	if e == k+1 && first.shape == shapeCap && !first.gapSentence && first.gapJoin && k > 0 && ws[k-1].shape == shapeLower &&
+		!lineStartBefore(b, first.start) {
+		if wf := d.facts(b[first.start:first.end]); wf.common && wf.flags == 0 && !wf.definite && !wf.definiteCompound &&
+			!wf.seen && !wf.cue && !wf.function && !wf.calendar && !wf.placeSuffix && !wf.venue && !wf.org && !wf.company &&
+			runeLen(b[first.start:first.end]) >= 3 {
+			if s, e2, ok := nextWordAt(b, first.end); ok && s == first.end+1 {
+				var vb [16]byte
+				if v := appendLower(vb[:0], b[s:min(e2, s+len(vb))]); (animateVerbs[string(v)] || subjectVerbs[string(v)]) && d.nameable(b, first) {
+					if thing() {
+						return dst
+					}
+					return d.emitWords(dst, b, from, ws, k, e, ruleSubject)
+				}
+			}
+		}
+	}
 	// One capitalised word that starts a sentence and is the subject of the
 	// verb after it: "Dmytro har ringt", "Milan gjorde två mål", "Saga och
 	// Bror ritade".

@@ -183,6 +183,10 @@ func TestNameContext(t *testing.T) {
 		{"Remiss till Drottning Silvias barnsjukhus. Kronprinsessan Victorias hall är bokad.", nil},
 		// A relation word that is a given name, capitalised mid-sentence.
 		{"Sonen Bror kommer och lagar mat. Har tittat på Bror. Hon ringde sin bror i går.", []string{"Bror", "Bror"}},
+		// An ordinary word capitalised mid-sentence before a verb is a
+		// name; at a sentence start, or before no verb, it is none.
+		{"Barnen byggde en koja och Tindra hittade en groda. Tindra är ett verb.", []string{"Tindra", "Tindra"}},
+		{"Vi åt i Matsalen och Skolan har stängt. Mat serveras kl 11.", nil},
 		// A song's title in quotes after a verb of performing.
 		{"Tenoren Elis Wennberg sjunger \"Staffan var en stalledräng\" i år.", []string{"Elis", "Wennberg"}},
 		// Leaks a review found in the rules of the last two sessions: a
