@@ -635,6 +635,17 @@ func TestCorpusHeldOut9(t *testing.T) {
 	reportHeldOut(t, scoreCorpus(t, "held-out corpus 9", loadTxtarCorpus(t, heldOut9CorpusFile, 20)))
 }
 
+// heldOut10CorpusFile: see TestCorpusHeldOut10.
+const heldOut10CorpusFile = "testdata/corpus_heldout10.txtar"
+
+// TestCorpusHeldOut10 scores the tenth held-out corpus, written blind by a
+// helper while the rules of that session were made on corpus 9 and the
+// older ones (chats, SMS, sign-up lists, registers with letters outside
+// Swedish, bookings, minutes with foreign names, case notes, JSON, forms).
+func TestCorpusHeldOut10(t *testing.T) {
+	reportHeldOut(t, scoreCorpus(t, "held-out corpus 10", loadTxtarCorpus(t, heldOut10CorpusFile, 25)))
+}
+
 // reportHeldOut asserts the personnummer targets of issue 16 on a held-out
 // corpus and reports, without asserting, how its names scores stand to
 // the targets.
