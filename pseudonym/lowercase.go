@@ -113,16 +113,23 @@ func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []name
 			le = ls + k
 		}
 		var read bool
+		d.lowerStrict = false
 		if d.valueMode && le-ls <= maxLowerValue {
 			read = severalWords(b[ls:le]) && d.mayHoldLowerName(b[ls:le])
 		} else {
+			// A chat line written with capitals ("[08:08] Magnus Berg:
+			// Jag pratade med kerstin") is still a chat's: read it when a
+			// word in it may be a name.
 			read = informalLine(b[ls:le])
+			d.lowerStrict = !read
+			read = read || chatStampLine(b[ls:le]) && d.mayHoldLowerName(b[ls:le])
 		}
 		if le > from && read {
 			dst = d.lowerLine(dst, b, ls, le, from, n0)
 		}
 		ls = le + 1
 	}
+	d.lowerStrict = false
 	return dst
 }
 
@@ -545,6 +552,21 @@ func stampBefore(b []byte, i int) bool {
 	return false
 }
 
+// chatStampLine reports whether line starts like a chat export's message:
+// a timestamp ("[08:08]", "12/05/2024, 18:40 -", "2024-11-18 07:02")
+// and, within the next 80 bytes, a speaker's ": ".
+func chatStampLine(line []byte) bool {
+	i := 0
+	if i < len(line) && line[i] == '[' {
+		i++
+	}
+	if i+4 >= len(line) || !isDigit(line[i]) || !isDigit(line[i+1]) {
+		return false
+	}
+	end := min(len(line), 80)
+	return bytes.Contains(line[i:end], []byte(": ")) && bytes.IndexByte(line[i:min(len(line), 24)], ':') > 0
+}
+
 // chatLabelWords are lower-case line labels of chats and notes that are
 // no one's name.
 var chatLabelWords = map[string]bool{
@@ -565,7 +587,7 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	f := wf.flags
 	place := f&lexPlace != 0
 	english := f&lexEnglish != 0
-	if !wf.common && !place && (f&nameFlags != 0 || f&lexForeign != 0 && !english && !w.abbrev) {
+	if !wf.common && !place && (f&nameFlags != 0 || f&lexForeign != 0 && !english && !w.abbrev && !d.lowerStrict) {
 		return ruleLowerList // jenny, karlsson, peter, mirja, demir
 	}
 	if wf.seen && !wf.common {
@@ -611,7 +633,10 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	case !wf.common && !place && evidence:
 		// The weaker lists: with a cue, another name, or as the subject
 		// after a verb (idag kommer jovana).
-		if cue || prevName || nextName || subjectVerbs[string(prevLower)] {
+		// In a chat line written with capitals only a cue will do: its
+		// lower-case words are as often another language's (I can come
+		// at 18, Xin lỗi).
+		if cue || !d.lowerStrict && (prevName || nextName || subjectVerbs[string(prevLower)]) {
 			return ruleLowerContext
 		}
 	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)] || w.signoff) &&

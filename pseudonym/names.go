@@ -76,6 +76,9 @@ type nameDetector struct {
 	// seenBits holds lowerHash of the names in seen (never cleared but
 	// with seen: a stale bit only costs a lookup).
 	seenBits [seenBitWords]uint64
+	// lowerStrict is set while findLower reads a line that is not
+	// informal, only a chat's (chatStampLine): the weaker rules need a cue.
+	lowerStrict bool
 	// valueMode is set while the text is one value of a structured body
 	// (a JSON string, a CSV field, a form value): see findLower.
 	valueMode bool

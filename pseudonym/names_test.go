@@ -187,6 +187,10 @@ func TestNameContext(t *testing.T) {
 		// name; at a sentence start, or before no verb, it is none.
 		{"Barnen byggde en koja och Tindra hittade en groda. Tindra är ett verb.", []string{"Tindra", "Tindra"}},
 		{"Vi åt i Matsalen och Skolan har stängt. Mat serveras kl 11.", nil},
+		// A chat line written with capitals is read for lower-case names,
+		// but another language's words need a cue there.
+		{"[08:08] Magnus Berg: Jag pratade med kerstin igår.", []string{"Magnus", "Berg", "kerstin"}},
+		{"[08:30] Dmytro Bondarenko: Так, I can come at 18", []string{"Dmytro", "Bondarenko"}},
 		// A song's title in quotes after a verb of performing.
 		{"Tenoren Elis Wennberg sjunger \"Staffan var en stalledräng\" i år.", []string{"Elis", "Wennberg"}},
 		// Leaks a review found in the rules of the last two sessions: a
