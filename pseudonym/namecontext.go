@@ -1045,7 +1045,7 @@ func lineStartBefore(b []byte, i int) bool {
 		case c == '\n':
 			return true
 		case c == ' ' || c == '\t' || c == '[' || c == ']' || c == ':' || c == '.' || c == ')' ||
-			c == '-' || c == '*' || isDigit(c):
+			c == '-' || c == '*' || c == '/' || c == ',' || isDigit(c): // "12/05/2024, 18:40 - Sanna:"
 		case c == 0x93 && j >= 2 && b[j-2] == 0xe2 && b[j-1] == 0x80: // – (en dash)
 			j -= 2
 		case c == 0xa2 && j >= 2 && b[j-2] == 0xe2 && b[j-1] == 0x80: // • (bullet)

@@ -260,6 +260,10 @@ var personCues = func() map[string]bool {
 		"vh", "c/o", "co", "operatör", "operator", "familjen", "makarna", "syskonen",
 		"kallas", "kallad", "kallade", "smeknamn", "arbetskamrat", "arbetskamraten", "kamrat", "kamraten",
 		"volontär", "volontären", "tränarna", "ledarna", "lärarna", "föräldrarna", "barnen",
+		"barnbarn", "barnbarnet", "barnbarnen", "sonson", "sondotter", "dotterson", "dotterdotter",
+		"brorson", "brorsdotter", "systerson", "systerdotter", "svärson", "svärdotter", "svärmor",
+		"svärfar", "styvpappa", "styvmamma", "styvfar", "styvmor", "bonuspappa", "bonusmamma",
+		"fosterbarn", "fosterbarnet", "gudmor", "gudfar", "änkan", "änklingen", "exmaken", "exfrun",
 	} {
 		m[w] = true
 	}
@@ -268,6 +272,10 @@ var personCues = func() map[string]bool {
 	}
 	return m
 }()
+
+// titleCues are the titles written before a person's surname: fru Alm,
+// herr Lind, fröken Ek.
+var titleCues = map[string]bool{"fru": true, "herr": true, "fröken": true, "frk": true}
 
 // Weak cues: verbs and prepositions that often, but not only, come before
 // a person. After a person cue that is not one of these (a role, a
@@ -2207,11 +2215,37 @@ func (d *nameDetector) relationBrackets(b []byte, end int) bool {
 	if !ok || s != end+2 {
 		return false
 	}
-	if !d.facts(b[s:e]).strongCue {
+	s2, e2, ok := nextWordAt(b, e)
+	if !ok || s2 != e+1 {
 		return false
 	}
-	s2, e2, ok := nextWordAt(b, e)
-	return ok && s2 == e+1 && string(appendLower(d.buf[:0], b[s2:e2])) == "till"
+	if d.facts(b[s:e]).strongCue {
+		return string(appendLower(d.buf[:0], b[s2:e2])) == "till" // (mamma till Alva)
+	}
+	// (Vides mamma), (Omars pappa): a possessive, then a relation.
+	if n := e - s; n < 3 || b[e-1] != 's' || e2 >= len(b) || b[e2] != ')' {
+		return false
+	}
+	return d.facts(b[s2:e2]).strongCue
+}
+
+// bracketPossessive returns where the possessive of "(Vides mamma)" right
+// after b[:end] stands, when relationBrackets found that form.
+func (d *nameDetector) bracketPossessive(b []byte, end int) (start, stop int, ok bool) {
+	if !d.relationBrackets(b, end) {
+		return 0, 0, false
+	}
+	s, e, ok := nextWordAt(b, end+2)
+	if !ok || b[e-1] != 's' {
+		return 0, 0, false
+	}
+	if s2, e2, ok := nextWordAt(b, e); ok && s2 == e+1 && string(appendLower(d.buf[:0], b[s2:e2])) == "till" {
+		return 0, 0, false // (mamma till Alva): Alva is found as the run she is
+	}
+	if l, u, _ := letterAt(b, s); !l || !u {
+		return 0, 0, false
+	}
+	return s, e, true
 }
 
 // listItemName reports whether the run ws[k:e], two or three capitalised
@@ -2404,6 +2438,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				e-k == 2 && !wf.cue && !wf.definite && (!wf.common || wf.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0) &&
 					d.nameable(b, first) && d.roleWord(b[ws[k+1].start:ws[k+1].end]))
 		// "Kalle Scoutledare:": a name and the speaker's role.
+		if speaker {
+			// "Sanna (Vides mamma):": the child's name is one too.
+			if ps, pe, ok := d.bracketPossessive(b, ws[e-1].end); ok {
+				d.remember(b[ps : pe-1])
+			}
+		}
 		if speaker && e-k >= 2 && d.nicknameBrackets(b, ws[e-1].end) {
 			// "Pimchanok Srisuk (Ploy): …": the nickname is hers, here
 			// and further on.
@@ -2439,6 +2479,16 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			return dst
 		}
 		return d.emitWords(dst, b, from, ws, k, e, ruleListItem)
+	}
+	// "fru Alm", "herr Lind": after a title the word is a surname,
+	// whatever else it means.
+	if e-k <= 2 && k > 0 && first.gapJoin && ws[k-1].shape == shapeLower && first.shape != shapeUpper &&
+		titleCues[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] && d.nameable(b, first) &&
+		!d.facts(b[first.start:first.end]).definite {
+		if thing() {
+			return dst
+		}
+		return d.emitWords(dst, b, from, ws, k, e, ruleCue)
 	}
 	if e-k <= 3 && (e-k >= 2 && d.wholeRunName(b, ws, k, e) || d.headerOrBracketName(b, ws, k, e)) {
 		if thing() {

@@ -191,6 +191,12 @@ func TestNameContext(t *testing.T) {
 		// but another language's words need a cue there.
 		{"[08:08] Magnus Berg: Jag pratade med kerstin igår.", []string{"Magnus", "Berg", "kerstin"}},
 		{"[08:30] Dmytro Bondarenko: Так, I can come at 18", []string{"Dmytro", "Bondarenko"}},
+		// Titles and relations before a name that is an ordinary word.
+		{"Jag tar inte fru Alm i dag. Barnbarnet Mats var på besök.", []string{"Alm", "Mats"}},
+		// An Android WhatsApp export's stamp, and a possessive with a
+		// relation in the speaker's brackets.
+		{"12/05/2024, 18:40 - Sanna (Vides mamma): Vi tar 13-16. Förresten har Vide kvar tröjan.\n12/05/2024, 18:41 - Per: ok",
+			[]string{"Sanna", "Vide", "Vide", "Per"}},
 		// A song's title in quotes after a verb of performing.
 		{"Tenoren Elis Wennberg sjunger \"Staffan var en stalledräng\" i år.", []string{"Elis", "Wennberg"}},
 		// Leaks a review found in the rules of the last two sessions: a
