@@ -287,6 +287,13 @@ var weakCues = map[string]bool{
 	"träffade": true, "pratade": true, "meddelade": true,
 }
 
+// imperatives start a sentence before a name without being part of it:
+// "Ring Sara på 070-…", "Fråga Ali om nyckeln".
+var imperatives = map[string]bool{
+	"ring": true, "fråga": true, "mejla": true, "maila": true, "påminn": true, "meddela": true,
+	"kontakta": true, "hälsa": true, "tacka": true, "be": true,
+}
+
 // streetSuffixes end the names of streets, which are often named after a
 // person whose given name stands before (Sten Sturegatan).
 var streetSuffixes = []string{"gatan", "vägen", "gränd", "torget", "platsen"}
@@ -2355,6 +2362,16 @@ func (d *nameDetector) relationAfter(b []byte, end int) bool {
 
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
 	first := ws[k]
+	if first.shape == shapeCap && (first.gapSentence || k == 0) && first.end-first.start <= 8 &&
+		(e-k >= 2 && ws[k+1].start == first.end+1 || e == k+1 && bytes.HasPrefix(b[first.end:], []byte(" "+tokenPrefix))) &&
+		imperatives[string(appendLower(d.buf[:0], b[first.start:first.end]))] {
+		// The name after the verb, alone; and before the name's token
+		// the verb stays a verb, so that a second pass changes nothing.
+		if e == k+1 {
+			return dst
+		}
+		return d.evalRun(dst, b, from, ws, k+1, e, pnrs, k)
+	}
 	if e == k+1 && signatureInitials(b, first) {
 		return d.emitWords(dst, b, from, ws, k, e, ruleSignature) // "… Kronan. /AB"
 	}
@@ -2399,7 +2416,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// would take the run as a name.
 	thing := func() bool {
 		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) && !d.vehicle(b, ws, k, e) &&
-			!d.productAfterIn(b, ws, k, e) && !d.firmTail(b, ws, k, e) {
+			!d.productAfterIn(b, ws, k, e) && !d.firmTail(b, ws, k, e) && !d.productFirst(b, ws, k, e) &&
+			!d.venueFirst(b, ws, k, e) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part
@@ -2804,7 +2822,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			prev := ws[k+s-1]
 			pf := d.facts(b[prev.start:prev.end])
 			stretchCue = prev.shape != shapeLower && ws[k+s].gapCueOK && pf.cue
-			if prev.shape != shapeLower && (pf.venue || d.bodyBefore(b, ws, k+s-1, k+s, k+t)) {
+			if prev.shape != shapeLower && (pf.venue || s == 1 && d.venueHead(b[prev.start:prev.end], e-k) || d.bodyBefore(b, ws, k+s-1, k+s, k+t)) {
 				// Rum Astrid Lindgren, Sal Selma Lagerlöf; Syföreningen
 				// Martha. The venue's name ends at a column's gap: in
 				// "Barnbiblioteket Sagogrottan  Liv Sehlstedt" the booker
