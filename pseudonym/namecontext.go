@@ -26,9 +26,7 @@ var venueNouns = map[string]bool{
 	"hotell": true, "hotellet": true, "aula": true, "aulan": true, "salong": true,
 	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true,
 	"villan": true, "gruppbostaden": true, "gruppboendet": true, "bokcirkeln": true,
-	"studiecirkeln": true, "sankt": true, "sankta": true, "studio": true, "studion": true,
-	"bassäng": true, "bassängen": true, "pizzeria": true, "pizzerian": true, "konditori": true,
-	"konditoriet": true, "stugan": true, "brf": true,
+	"studiecirkeln": true, "sankt": true, "sankta": true,
 	// Royal titles: the king's and princesses' names are public and name
 	// halls, prizes and hospitals (Drottning Silvias barnsjukhus,
 	// Prinsessan Estelles pokal). Kung and Prins are surnames too: see
@@ -43,7 +41,14 @@ var venueNouns = map[string]bool{
 // Augusta, Hall Carolina Klüft, Kung Carl Gustaf), and say nothing after
 // one. A value 2 needs two words after it, so that a register's "Hall
 // Anna" stays a person.
-var venueBefore = map[string]uint8{"villa": 1, "hall": 2, "kung": 2, "prins": 2}
+var venueBefore = map[string]uint8{
+	"villa": 1, "hall": 2, "kung": 2, "prins": 2,
+	// … and nouns that after a name would take it from a person
+	// ("Handläggare: Sten Studio"): Studio Karin Boye, Bassäng Arne Borg,
+	// Pizzeria Da Luigi, Konditori Gunnarssons, stugan Emil, Brf Strindberg.
+	"studio": 1, "studion": 1, "bassäng": 1, "bassängen": 1, "pizzeria": 1, "pizzerian": 1,
+	"konditori": 1, "konditoriet": 1, "stugan": 1, "brf": 1,
+}
 
 // venueFirst reports whether the run ws[k:e] is the name of a venue or a
 // royal by a word of venueBefore: its own capitalised first word (Studio
@@ -498,7 +503,16 @@ func (d *nameDetector) productFirst(b []byte, ws []word, k, e int) bool {
 		return false
 	}
 	wf := d.facts(b[ws[k].start:ws[k].end])
-	return wf.flags&(lexGiven|lexForeignGiven) == 0 && !wf.seen && !d.cuedRun(b, ws, k, false)
+	if wf.flags&(lexGiven|lexForeignGiven) != 0 || wf.seen || d.cuedRun(b, ws, k, false) {
+		return false
+	}
+	// "Coop Anna Berg": a given name after the vendor is a person's.
+	for j := k + 1; j < e; j++ {
+		if nf := d.facts(b[ws[j].start:ws[j].end]); nf.flags&(lexGiven|lexForeignGiven) != 0 || nf.seen {
+			return false
+		}
+	}
+	return true
 }
 
 // productAfterIn reports whether the run ws[k:e] is one word of
