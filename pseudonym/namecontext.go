@@ -45,9 +45,10 @@ var venueBefore = map[string]uint8{
 	"villa": 1, "hall": 2, "kung": 2, "prins": 2,
 	// … and nouns that after a name would take it from a person
 	// ("Handläggare: Sten Studio"): Studio Karin Boye, Bassäng Arne Borg,
-	// Pizzeria Da Luigi, Konditori Gunnarssons, stugan Emil, Brf Strindberg.
+	// Pizzeria Da Luigi, Konditori Gunnarssons, stugan Emil. (Not Brf: a
+	// "Brf Anna Berg" in a name column may be a person's.)
 	"studio": 1, "studion": 1, "bassäng": 1, "bassängen": 1, "pizzeria": 1, "pizzerian": 1,
-	"konditori": 1, "konditoriet": 1, "stugan": 1, "brf": 1,
+	"konditori": 1, "konditoriet": 1, "stugan": 1,
 }
 
 // venueFirst reports whether the run ws[k:e] is the name of a venue or a

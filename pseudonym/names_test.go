@@ -199,7 +199,8 @@ func TestNameContext(t *testing.T) {
 			[]string{"Sanna", "Vide", "Vide", "Per"}},
 		// Venues and royals named by the word before the name, and
 		// surnames that are such words: Hall, Prins, Kung, Villa.
-		{"Bokat: Hall Carolina Klüft, Studio Karin Boye, Pizzeria Da Luigi, stugan Emil, Brf Strindberg, Kung Carl Gustaf.", nil},
+		{"Bokat: Hall Carolina Klüft, Studio Karin Boye, Pizzeria Da Luigi, stugan Emil, Kung Carl Gustaf.", nil},
+		{"Brf Anna Berg", []string{"Anna", "Berg"}},
 		{"Anna Hall ringde. Handläggare Eva Prins var med. Vi träffade Per Kung och David Villa.\nHall Anna",
 			[]string{"Anna", "Hall", "Eva", "Prins", "Per", "Kung", "David", "Villa", "Hall", "Anna"}},
 		{"2024-03-18  Studio Karin Boye  Zeynep Arslan", []string{"Zeynep", "Arslan"}},
