@@ -646,6 +646,15 @@ func TestCorpusHeldOut10(t *testing.T) {
 	reportHeldOut(t, scoreCorpus(t, "held-out corpus 10", loadTxtarCorpus(t, heldOut10CorpusFile, 25)))
 }
 
+// heldOut11CorpusFile: see TestCorpusHeldOut11.
+const heldOut11CorpusFile = "testdata/corpus_heldout11.txtar"
+
+// TestCorpusHeldOut11 scores the eleventh held-out corpus, written blind by
+// a helper while the rules of that session were made on corpora 9 and 10.
+func TestCorpusHeldOut11(t *testing.T) {
+	reportHeldOut(t, scoreCorpus(t, "held-out corpus 11", loadTxtarCorpus(t, heldOut11CorpusFile, 25)))
+}
+
 // reportHeldOut asserts the personnummer targets of issue 16 on a held-out
 // corpus and reports, without asserting, how its names scores stand to
 // the targets.
