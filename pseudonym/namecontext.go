@@ -1306,7 +1306,7 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	// A phone number or an address in the field (tel 0520-49 70 00), or a
 	// group (Örebro Stadsmission (grupp)): no one's name, though the
 	// free-text detector still reads it for one.
-	if countDigits(v) >= 4 || bytes.Contains(v, []byte("(grupp)")) || noOneWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) {
+	if phoneIn(v) || bytes.Contains(v, []byte("(grupp)")) || noOneWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) {
 		return true
 	}
 	words, acronyms, named, unknown := 0, 0, 0, 0
@@ -1402,15 +1402,37 @@ func noOneWord(lower []byte) bool {
 	return false
 }
 
-// countDigits returns the number of ASCII digits in v.
-func countDigits(v []byte) int {
-	n := 0
-	for _, c := range v {
-		if isDigit(c) {
-			n++
+// phoneIn reports whether v holds a Swedish phone number: an area code
+// of 0 and one to three digits, a hyphen or a space, and five digits or
+// more (0520-49 70 00, 070-123 45 67, 08 730 45 12), or +46. A
+// personnummer (811218-9876) has six or eight digits before its hyphen and
+// is none.
+func phoneIn(v []byte) bool {
+	if bytes.Contains(v, []byte("+46")) {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != '0' || i > 0 && isDigit(v[i-1]) {
+			continue
+		}
+		j := i + 1
+		for j < len(v) && isDigit(v[j]) {
+			j++
+		}
+		if j-i < 2 || j-i > 4 || j >= len(v) || v[j] != '-' && v[j] != ' ' {
+			continue
+		}
+		n := 0
+		for j++; j < len(v) && (isDigit(v[j]) || v[j] == ' '); j++ {
+			if isDigit(v[j]) {
+				n++
+			}
+		}
+		if n >= 5 {
+			return true
 		}
 	}
-	return n
+	return false
 }
 
 // deskHeads end the words that name a desk rather than a person in a
