@@ -9,7 +9,10 @@ import (
 // Animals and boats named like people: "jämthunden Tyra", "ekan Ingeborg",
 // "ett marsvin som heter Doris", "Sigge är katten", "Juni rider Fia". The
 // name is the animal's, not a person's, and stays so for the rest of the
-// stream: "Doris vilar", "vaccination av Sture".
+// stream: "Doris vilar", "vaccination av Sture". The price: a person with
+// the pet's given name, standing alone later in the same document
+// ("Katten heter Maja … Maja kom hem"), is taken for the pet; her full
+// name, or a role or relation before her, is still found.
 
 // maxAnimals bounds nameDetector.animals.
 const maxAnimals = 256
