@@ -646,6 +646,16 @@ func signatureInitials(b []byte, w word) bool {
 	if n := runeLen(b[w.start:w.end]); n < 2 || n > 3 {
 		return false
 	}
+	return signatureAt(b, w)
+}
+
+// signatureAt reports whether w stands where a signature does: right
+// after a slash that starts the line or follows a space, with nothing but
+// spaces after it on the line.
+func signatureAt(b []byte, w word) bool {
+	if w.start < 1 || b[w.start-1] != '/' {
+		return false
+	}
 	if p := w.start - 2; p >= 0 && b[p] != ' ' && b[p] != '\n' && b[p] != '\t' {
 		return false
 	}

@@ -283,7 +283,7 @@ var titleCues = map[string]bool{"fru": true, "herr": true, "fröken": true, "frk
 // would rule out is taken as a name too (Patienten Tolvan, Handläggare:
 // Yusra).
 var weakCues = map[string]bool{
-	"med": true, "hos": true, "enligt": true, "kontakta": true, "ringde": true,
+	"med": true, "hos": true, "enligt": true, "kontakta": true, "ringde": true, "hälsa": true,
 	"träffade": true, "pratade": true, "meddelade": true,
 }
 
@@ -2374,6 +2374,14 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	if e == k+1 && signatureInitials(b, first) {
 		return d.emitWords(dst, b, from, ws, k, e, ruleSignature) // "… Kronan. /AB"
+	}
+	if e == k+1 && first.shape == shapeCap && signatureAt(b, first) {
+		// "… efter lunch. /Kicki": a signer's name, when it is no ordinary
+		// word nor a place, an office or a role (/Hemtjänsten, /Rektor).
+		if wf := d.facts(b[first.start:first.end]); !wf.common && wf.flags&lexPlace == 0 && !wf.cue && !wf.org &&
+			!wf.venue && !wf.company && !wf.definite && !wf.internalCap && d.nameable(b, first) {
+			return d.emitWords(dst, b, from, ws, k, e, ruleSignature)
+		}
 	}
 	if e == k+1 {
 		// Most runs are one word that can be no name: a sentence starting

@@ -209,6 +209,9 @@ func TestNameContext(t *testing.T) {
 		{"Dokumenterat i Treserva av Vår Lindholm.", []string{"Vår", "Lindholm"}},
 		// (The vendor goes with the person's run: a false hit, no leak.)
 		{"Coop Anna Berg\nHandläggare: Sten Studio", []string{"Coop", "Anna", "Berg", "Sten", "Studio"}},
+		// A signer's name after a slash at a line end; an office there is
+		// none. A greeting's "hälsa" before a name.
+		{"Vi kommer kl 13. /Kicki\nRing mig. /Hemtjänsten\nOk, hälsa Onni krya på sig!", []string{"Kicki", "Onni"}},
 		// A song's title in quotes after a verb of performing.
 		{"Tenoren Elis Wennberg sjunger \"Staffan var en stalledräng\" i år.", []string{"Elis", "Wennberg"}},
 		// Leaks a review found in the rules of the last two sessions: a
