@@ -668,3 +668,13 @@ func reportHeldOut(t *testing.T, scores map[Kind]*score) {
 			sc.recall(), sc.precision(), issue16Targets.nameRecall, issue16Targets.namePrecision)
 	}
 }
+
+// heldOut12CorpusFile: see TestCorpusHeldOut12.
+const heldOut12CorpusFile = "testdata/corpus_heldout12.txtar"
+
+// TestCorpusHeldOut12 scores the twelfth held-out corpus: 50 documents
+// written blind by two helpers, in the styles of issue 16, committed
+// before the detector was run on them.
+func TestCorpusHeldOut12(t *testing.T) {
+	reportHeldOut(t, scoreCorpus(t, "held-out corpus 12", loadTxtarCorpus(t, heldOut12CorpusFile, 50)))
+}
