@@ -1078,10 +1078,24 @@ func (d *nameDetector) roleWord(w []byte) bool {
 	if len(w) > len(lb) {
 		return false
 	}
-	lower := appendLower(lb[:0], w)
+	return roleCompound(appendLower(lb[:0], w))
+}
+
+// roleCompound reports whether lower, a lower-case word, is a compound
+// ending in one of roleEnds, or its definite form: Fritidspedagog,
+// Scoutledaren.
+func roleCompound(lower []byte) bool {
 	for _, r := range roleEnds {
-		if len(lower) >= len(r)+3 && bytes.HasSuffix(lower, []byte(r)) {
+		if len(lower) < len(r)+3 {
+			continue
+		}
+		if bytes.HasSuffix(lower, []byte(r)) {
 			return true
+		}
+		for _, def := range [...]string{"n", "en"} {
+			if n := len(lower) - len(def); bytes.HasSuffix(lower, []byte(def)) && n >= len(r)+3 && bytes.HasSuffix(lower[:n], []byte(r)) {
+				return true
+			}
 		}
 	}
 	return false

@@ -1845,6 +1845,9 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 		if n := len(w); n < 3 || w[n-1] != 's' && w[n-1] != 'S' {
 			continue
 		}
+		if wf := d.facts(w); wf.cue || wf.preposition || wf.conjunction || wf.function && wf.flags&(lexGiven|lexSurname) == 0 {
+			continue // "Hos Stig Fransson": a preposition, no possessive
+		}
 		var next []byte
 		if j+1 < e {
 			if ws[j+1].start != ws[j].end+1 {
@@ -2392,6 +2395,17 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			return dst
 		}
 	}
+	if last := ws[e-1]; last.end < len(b) && b[last.end] == ':' && last.shape == shapeCap {
+		// "Från: Johan Ek  Till: Kotten": a preposition or a function
+		// word before a colon is a field's label, whatever the lists or
+		// the document say.
+		if wf := d.facts(b[last.start:last.end]); (wf.preposition || wf.function || wf.conjunction) && wf.flags&lexGiven == 0 {
+			if e == k+1 {
+				return dst
+			}
+			e--
+		}
+	}
 	if first.start < d.quoteEnd || d.quotedTitle(b, ws, k, pnrs) {
 		return dst
 	}
@@ -2480,6 +2494,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if thing() {
 			return dst
 		}
+		named := false // a word of the label before this one is a name
 		for j := k; j < e; j++ {
 			w := ws[j]
 			if w.shape == shapeLower || !d.nameable(b, w) || j > k && d.roleWord(b[w.start:w.end]) {
@@ -2487,13 +2502,26 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			}
 			wf := d.facts(b[w.start:w.end])
 			// An ordinary word needs a given-name list, or the document,
-			// behind it: "- Morgon: hjälp med dusch" is a schedule.
+			// behind it: "- Morgon: hjälp med dusch" is a schedule, and
+			// "Natt Väster:", "Lunch:" no one. After a name in the label
+			// the weakest list will do: "Jonatan Kask:".
 			listed := wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) &&
-				(!wf.common || wf.flags&(lexGiven|lexForeignGiven|lexSurname) != 0 || !bulletBefore(b, ws[k].start))
+				(!wf.common || wf.flags&(lexGiven|lexForeignGiven|lexSurname) != 0 ||
+					(named || wf.flags&(lexForeign|nameFlags) != 0) && !bulletBefore(b, ws[k].start))
 			if loose && j == k || wf.seen || listed || !wf.common && !wf.definiteCompound {
 				dst = d.emitWords(dst, b, from, ws, j, j+1, ruleSpeaker)
+				named = true
 			}
 		}
+		return dst
+	}
+	// "Möte med Milans pappa", "Vides mamma hämtar": a given name's
+	// possessive before a kin word is a person's.
+	if e == k+1 && first.shape == shapeCap && d.kinPossessive(b, first) {
+		if first.start >= from {
+			dst = append(dst, nameMatch{start: first.start, end: first.end - 1, rule: ruleCue})
+		}
+		d.remember(b[first.start : first.end-1])
 		return dst
 	}
 	// Two or three capitalised words that the context makes a person's
@@ -2885,7 +2913,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		} else if s <= 2 && t == 3 && e-k == 3 && !infos[0].capable {
 			// The role capitalised at a sentence start, in the run:
 			// "Arbetsterapeut Vår Lindgren har intygat".
-			if rf := d.facts(b[ws[k].start:ws[k].end]); rf.strongCue && rf.flags&(lexGiven|lexForeignGiven) == 0 &&
+			if rf := d.facts(b[ws[k].start:ws[k].end]); d.roleWord(b[ws[k].start:ws[k].end]) && rf.flags&(lexGiven|lexForeignGiven) == 0 &&
 				ws[k+1].gapCueOK && d.cuedGivenWord(b, ws, k+1, infos[1]) {
 				s = 1
 				isName = true
@@ -3050,4 +3078,38 @@ func hasNewlineOrColon(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// kinWords are the relatives and the papers a possessive before them says
+// are a person's: Vides mamma, Milans föräldrar, Minhs personnummer.
+var kinWords = map[string]bool{
+	"mamma": true, "pappa": true, "mor": true, "far": true, "mormor": true, "morfar": true,
+	"farmor": true, "farfar": true, "bror": true, "syster": true, "son": true, "dotter": true,
+	"föräldrar": true, "vårdnadshavare": true, "lillebror": true, "storebror": true,
+	"lillasyster": true, "storasyster": true, "make": true, "maka": true, "sambo": true,
+	"personnummer": true, "morbror": true, "farbror": true, "moster": true, "faster": true,
+}
+
+// kinPossessive reports whether w, capitalised and not at a sentence
+// start unless the document or a given-name list knows it, is a name's
+// possessive (…s) right before a word of kinWords: "Milans pappa".
+func (d *nameDetector) kinPossessive(b []byte, w word) bool {
+	n := w.end - w.start
+	if n < 4 || b[w.end-1] != 's' || w.end+1 >= len(b) || b[w.end] != ' ' {
+		return false
+	}
+	ns, ne, ok := nextWordAt(b, w.end)
+	if !ok || ns != w.end+1 || ne-ns > 16 {
+		return false
+	}
+	var lb [24]byte
+	if !kinWords[string(appendLower(lb[:0], b[ns:ne]))] {
+		return false
+	}
+	stem := b[w.start : w.end-1]
+	sf := d.facts(stem)
+	if sf.cue || sf.function || sf.preposition || sf.org || sf.company || sf.venue || sf.calendar {
+		return false
+	}
+	return sf.seen || sf.flags&(lexGiven|lexForeignGiven) != 0
 }

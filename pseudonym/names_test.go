@@ -41,6 +41,19 @@ func TestNameContext(t *testing.T) {
 		{"Göteborg Andersson 19121212-1212", []string{"Andersson"}},
 		// A label before a personnummer is no name.
 		{"Pnr 19580417-1394 saknas i journalen.", nil},
+		// A compound role at a line start; "Hos" is no possessive.
+		{"4. Fritidspedagog Lo Bergman tar med gruppen.", []string{"Lo", "Bergman"}},
+		{"Hos Stig Fransson nu.", []string{"Stig", "Fransson"}},
+		// A preposition before a colon is a field label, and a chat
+		// label of ordinary words no speaker.
+		{"Från: Johan Ek  Till: Kotten", []string{"Johan", "Ek"}},
+		{"22:14 Natt Väster: hej vi är framme", nil},
+		{"[08:02] Jonatan Kask: god morgon", []string{"Jonatan", "Kask"}},
+		// Given names that are ordinary words, and a name's possessive
+		// before a kin word.
+		{"Vi kan ta Ahmed, han och Saga leker ändå.", []string{"Ahmed", "Saga"}},
+		{"Möte med Milans pappa bokat.", []string{"Milan"}},
+		{"Vi träffade Vides mamma.", []string{"Vide"}},
 		// Columns and fields whose other cells are names (columns.go);
 		// a column of places stays places, a firm in a field stays one.
 		{"Ordförande: Gunnar Ek\nSekreterare: Yasmin Ali\nKassör: Qorsho Xirsi\nRevisor: Lillby Revision AB",

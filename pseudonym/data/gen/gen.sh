@@ -51,6 +51,9 @@ lt-proc "$morf" <"$tmp/cand.u" | awk -f "$here/classify.awk" >"$tmp/classes.tsv"
 	node -e 'import(process.argv[1]+"/dist/index.js").then(({allLocales:a})=>{const f=a.sv.person.first_name;for(const k in f)for(const n of f[k])console.log(n)})' "$tmp/faker/package"
 	node -e 'for (const d of require(process.argv[1] + "/data.js")) if (Array.isArray(d)) for (const n of d) console.log(n)' "$tmp/namnsdag/package" |
 		awk 'NR == FNR { c[$0] = 1; next } !(tolower($0) in c)' <(zcat "$data/common.txt.gz") -
+	# Given names that are ordinary words too, which no source above
+	# holds (Saga, Vide, Juni): written by hand, see README.md.
+	cat "$here/given_words.txt"
 } | sort -u >"$data/given.txt"
 {
 	grep '^surname' "$tmp/classes.tsv" | cut -f2
