@@ -575,13 +575,33 @@ var chatLabelWords = map[string]bool{
 	"påminnelse": true, "meddelande": true, "status": true, "uppdatering": true, "moderator": true,
 }
 
+// lowerNotNames are lower-case words that some name list holds but that in
+// Swedish text are an abbreviation or a language: "3 rok" (rum och kök),
+// "tolk dari".
+var lowerNotNames = map[string]bool{
+	"rok": true, "rk": true, "kvm": true, "lgh": true,
+	"dari": true, "farsi": true, "pashto": true, "urdu": true, "hindi": true, "sorani": true,
+	"kurmanji": true, "badinani": true, "tigrinja": true, "tigrinya": true, "amhara": true,
+	"oromo": true, "somali": true, "swahili": true, "lingala": true, "wolof": true, "tamil": true,
+	"bengali": true, "punjabi": true, "thai": true, "dari/farsi": true,
+}
+
+// lowerAdverbs are ordinary words that are surnames too but after a given
+// name in lower case are the sentence's adverb: "ta med ahmed hem".
+var lowerAdverbs = map[string]bool{
+	"hem": true, "hemma": true, "hit": true, "dit": true, "bort": true, "borta": true, "fram": true,
+	"ute": true, "inne": true, "uppe": true, "nere": true, "tillbaka": true, "igen": true,
+	"ensam": true, "själv": true, "också": true,
+}
+
 // lowerName decides the lower-case word ws[j] (ws[:j] are decided) and
 // returns the rule that makes it a name, or "".
 func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	w := ws[j]
 	wf := d.facts(b[w.start:w.end])
 	if wf.cue || wf.function || wf.preposition || wf.inPreposition || wf.conjunction || wf.calendar ||
-		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] {
+		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] ||
+		lowerNotNames[string(b[w.start:w.end])] {
 		return ""
 	}
 	f := wf.flags
@@ -643,7 +663,7 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		(!wf.common || f&(lexGiven|lexForeignGiven|lexSurname) != 0):
 		return ruleLowerCue // pappa stig, min dotter nova, hej saga
 	case prevName && f&lexSurname != 0 && ws[j-1].end+1 == w.start &&
-		!(wf.common && b[w.end-1] == 'a'):
+		!(wf.common && b[w.end-1] == 'a') && !lowerAdverbs[string(b[w.start:w.end])]:
 		// maria holm, rasmus ek (not "Ayla vara ledig": an infinitive)
 		if d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0 {
 			return ruleLowerSurname

@@ -354,6 +354,17 @@ var characters = map[string]bool{
 // fictional character (Pippi Långstrump, Harry Potter-quiz, Ronja
 // Rövardotters), none of them a name the document has used for a person.
 func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
+	if k > 0 && ws[k].start == ws[k-1].end+1 && ws[k-1].shape == shapeLower {
+		// "biff Rydberg", "pannbiff à la Lindström": the word before,
+		// in lower case, starts the expression.
+		p := b[ws[k-1].start:ws[k-1].end]
+		if characterKey(p, b[ws[k].start:ws[k].end]) && !d.facts(b[ws[k].start:ws[k].end]).seen {
+			return true
+		}
+		if before := b[:ws[k-1].start]; string(p) == "la" && (bytes.HasSuffix(before, []byte("à ")) || bytes.HasSuffix(before, []byte(" a "))) {
+			return true
+		}
+	}
 	for j := k; j < e; j++ {
 		a := ws[j]
 		if a.shape == shapeLower {
@@ -471,6 +482,36 @@ func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
 	return false
 }
 
+// orgNounsAfter are the lower-case nouns that, right after a capitalised
+// word, make it an organisation's name: Bosniakiska föreningen, Sámi
+// searvi (Sami: association), Ukrainska förbundet.
+var orgNounsAfter = map[string]bool{
+	"föreningen": true, "förening": true, "förbundet": true, "förbund": true, "klubben": true,
+	"sällskapet": true, "församlingen": true, "searvi": true, "samfundet": true, "kulturföreningen": true,
+	"riksförbundet": true, "ungdomsförbund": true, "ungdomsförbundet": true,
+}
+
+// orgAfter reports whether a noun of orgNounsAfter follows the run ws[k:e]
+// on its line, a space apart, and no word of the run is a name the
+// document knows: the run names the organisation.
+func (d *nameDetector) orgAfter(b []byte, ws []word, k, e int) bool {
+	end := ws[e-1].end
+	ns, ne, ok := nextWordAt(b, end)
+	if !ok || ns != end+1 || b[end] != ' ' || ne-ns > 20 {
+		return false
+	}
+	var lb [24]byte
+	if !orgNounsAfter[string(appendLower(lb[:0], b[ns:ne]))] || b[ns] < 'a' || b[ns] > 'z' {
+		return false
+	}
+	for j := k; j < e; j++ {
+		if d.facts(b[ws[j].start:ws[j].end]).seen {
+			return false
+		}
+	}
+	return true
+}
+
 // cuedRun reports whether a person cue or a verb of naming stands right
 // before the run at ws[k]: then it is a person, whatever her surname
 // means ("Handläggare: Klara Service", "pratade med Anna Bygg", "heter
@@ -517,13 +558,26 @@ func (d *nameDetector) productFirst(b []byte, ws []word, k, e int) bool {
 }
 
 // productAfterIn reports whether the run ws[k:e] is one word of
-// data/products.txt right after the preposition "i": "logga in i Tyra",
-// "registrerat i Pascal". Such a product may be a given name too, and is
-// the person elsewhere (Tyra kom sent); no one is "in" a person.
+// data/products.txt right after the preposition "i" or "via": "logga in i
+// Tyra", "registrerat i Pascal", "e-recept via Pascal". Such a product may
+// be a given name too, and is the person elsewhere (Tyra kom sent); no one
+// is "in" a person, and a message goes "via" a person rarely.
 func (d *nameDetector) productAfterIn(b []byte, ws []word, k, e int) bool {
 	s := ws[k].start
-	if e-k != 1 || s < 2 || b[s-1] != ' ' || b[s-2] != 'i' && b[s-2] != 'I' ||
-		s >= 3 && b[s-3] != ' ' && b[s-3] != '\n' && b[s-3] != '\t' {
+	if e-k != 1 || s < 2 || b[s-1] != ' ' {
+		return false
+	}
+	// The word before: "i" or "via", a word of its own.
+	p := s - 1
+	for p > 0 && b[p-1] != ' ' && b[p-1] != '\n' && b[p-1] != '\t' && s-1-p < 4 {
+		p--
+	}
+	if p > 0 && b[p-1] != ' ' && b[p-1] != '\n' && b[p-1] != '\t' {
+		return false
+	}
+	switch string(appendLower(d.buf[:0], b[p:s-1])) {
+	case "i", "via":
+	default:
 		return false
 	}
 	if !d.lx.products[string(appendLower(d.buf[:0], b[s:ws[k].end]))] {
@@ -828,6 +882,7 @@ var orgEndings = []string{
 	"verket", "kansli", "kansliet", "byrå", "byrån", "kooperativ", "kooperativet", "orkester",
 	"orkestern", "kör", "kören", "lag", "laget", "scouter", "scouterna", "jour", "jouren",
 	"stift", "stiftet", // Lunds stift
+	"searvi", // Sámi searvi: Sami for association
 }
 
 // orgWord reports whether lower is, or ends in, one of orgEndings.
@@ -922,6 +977,9 @@ var calendarWords = map[string]bool{
 // follows a surname prefix (McDonald, MacLeod, DiCaprio, LaToya, DeAngelo,
 // FitzGerald, VanDyke).
 func internalCapital(w []byte) bool {
+	if capsThenLower(w) {
+		return true // FTVStation, HRService
+	}
 	sawLower := false
 	for i := 0; i < len(w); {
 		l, u, n := letterAt(w, i)
@@ -943,6 +1001,28 @@ func internalCapital(w []byte) bool {
 		i += n
 	}
 	return false
+}
+
+// capsThenLower reports whether w starts with two capitals or more and
+// goes on in lower case for two letters or more (FTVStation, ITSupport): an
+// identifier, not a name in capitals with its possessive (ANNAs).
+func capsThenLower(w []byte) bool {
+	caps, lower := 0, 0
+	for i := 0; i < len(w); {
+		l, u, n := letterAt(w, i)
+		switch {
+		case !l:
+			return false
+		case u && lower == 0:
+			caps++
+		case u:
+			return caps >= 2 && lower >= 2
+		default:
+			lower++
+		}
+		i += n
+	}
+	return caps >= 2 && lower >= 2
 }
 
 // Finite verbs that often follow a person as the subject of a sentence:

@@ -1027,7 +1027,9 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 		}
 	}
 	// Possessive: Annas, Svenssons, ANNAS.
-	if f&nameFlags == 0 && len(text) > 3 && (text[len(text)-1] == 's' || text[len(text)-1] == 'S') {
+	// Not an ordinary word whose stem is none: Klass is no Klas's.
+	if f&nameFlags == 0 && len(text) > 3 && (text[len(text)-1] == 's' || text[len(text)-1] == 'S') &&
+		!(wf.common && !d.lx.isCommon(appendLower(d.buf[:0], text[:len(text)-1]))) {
 		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 || f == 0 && f2&lexForeignGiven != 0 && f2&(lexPlace|lexEnglish) == 0 {
 			// Zlatans: a given name of another list, with its s.
 			if f2&lexPlace == 0 || f == 0 {
@@ -1840,6 +1842,14 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 				if tail := appendLower(d.buf[:0], w[h+1:]); namedThingHead(tail) || workTails[string(tail)] {
 					return true // Selma Lagerlöf-priset; Kalle Anka-reprisen
 				}
+				// At the end of the run, after a name, any ordinary word
+				// of six letters or more: Jenny Lind-festivalen, Hugo
+				// Boss-parfym (not Eva-lotta, HR-partner Sofia Malm).
+				var lb [32]byte
+				if tail := w[h+1:]; j == e-1 && !upperWord(w[:h]) && len(tail) <= len(lb) && runeLen(tail) >= 6 &&
+					d.lx.isCommon(appendLower(lb[:0], tail)) && d.lookup(tail)&nameFlags == 0 {
+					return true
+				}
 			}
 		}
 		if n := len(w); n < 3 || w[n-1] != 's' && w[n-1] != 'S' {
@@ -2406,6 +2416,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			e--
 		}
 	}
+	if e == k+1 && first.shape == shapeCap && feastNames[string(appendLower(d.buf[:0], b[first.start:first.end]))] &&
+		!(k > 0 && first.gapJoin && d.facts(b[ws[k-1].start:ws[k-1].end]).strongCue) {
+		// "Lucia blir 13/12 i aulan": the feast, alone; "dottern Lucia"
+		// and "Lucia Hernández" are people.
+		return dst
+	}
 	if first.start < d.quoteEnd || d.quotedTitle(b, ws, k, pnrs) {
 		return dst
 	}
@@ -2439,7 +2455,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	thing := func() bool {
 		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) && !d.vehicle(b, ws, k, e) &&
 			!d.productAfterIn(b, ws, k, e) && !d.firmTail(b, ws, k, e) && !d.productFirst(b, ws, k, e) &&
-			!d.venueFirst(b, ws, k, e) {
+			!d.venueFirst(b, ws, k, e) && !d.orgAfter(b, ws, k, e) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part
@@ -3113,3 +3129,6 @@ func (d *nameDetector) kinPossessive(b []byte, w word) bool {
 	}
 	return sf.seen || sf.flags&(lexGiven|lexForeignGiven) != 0
 }
+
+// feastNames are feasts named like a person: alone, the feast.
+var feastNames = map[string]bool{"lucia": true}

@@ -54,6 +54,17 @@ func TestNameContext(t *testing.T) {
 		{"Vi kan ta Ahmed, han och Saga leker ändå.", []string{"Ahmed", "Saga"}},
 		{"Möte med Milans pappa bokat.", []string{"Milan"}},
 		{"Vi träffade Vides mamma.", []string{"Vide"}},
+		// Things: a system after "via", a name before a hyphen compound
+		// of an ordinary word, an association, dishes, an identifier in
+		// capitals and lower case, a feast, an ordinary word ending in s.
+		{"Sms via Pascal gick inte fram.", nil},
+		{"Förslag om resa till Jenny Lind-festivalen i maj.", nil},
+		{"Emina Begović, Bosniakiska föreningen", []string{"Emina", "Begović"}},
+		{"Vi åt pannbiff à la Lindström och biff Rydberg.", nil},
+		{"Avsändare: FTVStation | Svar hanteras av receptionen", nil},
+		{"Tack! Lucia blir 13/12 i aulan.", nil},
+		{"Dottern Lucia blir 13 i år.", []string{"Lucia"}},
+		{"WhatsApp-chatt \"Klass 3B föräldrar\"", nil},
 		// Columns and fields whose other cells are names (columns.go);
 		// a column of places stays places, a firm in a field stays one.
 		{"Ordförande: Gunnar Ek\nSekreterare: Yasmin Ali\nKassör: Qorsho Xirsi\nRevisor: Lillby Revision AB",
@@ -204,6 +215,9 @@ func TestNameContext(t *testing.T) {
 		// but another language's words need a cue there.
 		{"[08:08] Magnus Berg: Jag pratade med kerstin igår.", []string{"Magnus", "Berg", "kerstin"}},
 		{"[08:30] Dmytro Bondarenko: Так, I can come at 18", []string{"Dmytro", "Bondarenko"}},
+		// In lower case: an abbreviation after a number, a language, an
+		// adverb after a name.
+		{"[09:01] Lina Åström: lgh 1102, 3 rok 78 kvm. tolk dari bokad. kan någon ta med ahmed hem?", []string{"Lina", "Åström", "ahmed"}},
 		// Titles and relations before a name that is an ordinary word.
 		{"Jag tar inte fru Alm i dag. Barnbarnet Mats var på besök.", []string{"Alm", "Mats"}},
 		// An Android WhatsApp export's stamp, and a possessive with a
