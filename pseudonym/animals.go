@@ -31,13 +31,20 @@ var animalHeads = map[string]bool{
 	"spanieln": true, "terriern": true, "beaglen": true, "boxern": true, "collien": true,
 	"ekan": true, "båten": true, "kanoten": true, "skutan": true, "jollen": true,
 	"färjan": true, "ångaren": true, "traktorn": true, "roboten": true, "dockan": true,
-	"nallen": true, "gosedjuret": true,
+	"nallen": true, "gosedjuret": true, "kon": true, "kossan": true, "åsnan": true, "lammet": true,
+	"alpackan": true, "ankan": true,
+	// In the plural before a list of names: hästarna Stella och Doris.
+	"hundarna": true, "katterna": true, "hästarna": true, "ponnyerna": true, "kaninerna": true,
+	"grisarna": true, "korna": true, "getterna": true, "fåren": true, "hönsen": true, "hönorna": true,
+	"kalvarna": true, "marsvinen": true, "ekorna": true, "båtarna": true, "jollarna": true,
+	"alpackorna": true, "ankorna": true,
 }
 
 // animalTails are heads that also end a compound: gråhunden, travhästen,
 // shetlandsponnyn, segelbåten. Short or ambiguous heads (kon, katten in
 // skatten) are not.
-var animalTails = []string{"hunden", "hästen", "ponnyn", "båten", "kaninen", "valpen"}
+var animalTails = []string{"hunden", "hästen", "ponnyn", "båten", "kaninen", "valpen", "båt", "jollen",
+	"hundarna", "hästarna", "katterna", "kaninerna", "grisarna", "båtarna", "jollarna", "ponnyerna"}
 
 // animalNouns are the forms of animal and boat nouns that may stand before
 // "heter": "vår hund heter Bamse", "ett marsvin som heter Doris",
@@ -115,6 +122,7 @@ func (d *nameDetector) animal(b []byte, ws []word, k, e int, pnrs []pnrMatch) bo
 	} else if !d.animalContext(b, ws, k, e) {
 		return false
 	}
+	d.animalEnd = ws[e-1].end
 	if named != first || e == k+1 {
 		if d.animals == nil || len(d.animals) >= maxAnimals {
 			d.animals = make(map[string]bool)
@@ -136,6 +144,16 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 			return nil
 		}
 		return appendLower(lb[:0], b[w.start:w.end])
+	}
+	if vesselBefore(b, ws[k].start) {
+		return true // S/Y Ingrid, M/S Greta
+	}
+	if k > 0 && d.animalEnd > 0 && ws[k].start > d.animalEnd && ws[k].start-d.animalEnd <= 5 && e == k+1 {
+		// "hästarna Stella och Doris", "kon Rosa, grisarna …": the next
+		// name of the list is an animal's too.
+		if gap := b[d.animalEnd:ws[k].start]; string(gap) == " och " || string(gap) == ", " || string(gap) == " & " {
+			return true
+		}
 	}
 	if k > 0 && ws[k].start == ws[k-1].end+1 {
 		if p := lowerAt(k - 1); p != nil {
@@ -198,4 +216,17 @@ func wordBefore(b []byte, i int) (start, end int, ok bool) {
 		start -= n
 	}
 	return start, end, start < end
+}
+
+// vesselBefore reports whether a vessel's prefix (S/Y, M/Y, M/S, S/S, M/B)
+// and a space stand right before b[i].
+func vesselBefore(b []byte, i int) bool {
+	if i < 4 || b[i-1] != ' ' || b[i-3] != '/' || i > 4 && b[i-5] != ' ' && b[i-5] != '\n' && b[i-5] != '\t' && b[i-5] != '(' {
+		return false
+	}
+	switch string(b[i-4 : i-1]) {
+	case "S/Y", "M/Y", "M/S", "S/S", "M/B", "s/y", "m/y", "m/s":
+		return true
+	}
+	return false
 }

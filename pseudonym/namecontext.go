@@ -794,6 +794,7 @@ var namedThingHeads = []string{
 	"pokal", "pokalen", "rodd", "lopp", "loppet", "turnering", "turneringen", "brygga",
 	"bryggan", "sameby", "samebyn", // Prinsessan Estelles pokal, Ivar Hedbergs minnesrodd
 	"vals", "valsen", // Calle Schewes vals
+	"udde", "udden", "holme", "holmen", "vik", "viken", "grotta", "grottan", "källa", "källan",
 }
 
 // workTails are the lower-case tails of hyphen compounds that make the

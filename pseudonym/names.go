@@ -53,6 +53,9 @@ type nameDetector struct {
 	// animals holds the names (lower case) that the stream has shown to
 	// be an animal's or a boat's (animals.go).
 	animals map[string]bool
+	// animalEnd is the byte offset, in this pass's buffer, of the end of
+	// the last animal's name found: the next name of its list is one too.
+	animalEnd int
 	// keepAll keeps every word in words, for debugging the classification.
 	keepAll bool
 	// The last line capsLine looked at (its start + 1, in which buffer).
@@ -1503,6 +1506,7 @@ func (d *nameDetector) findPass(dst []nameMatch, b []byte, from int, pnrs []pnrM
 	d.forcedEnd = -1
 	d.titleEnd = 0
 	d.quoteEnd = 0
+	d.animalEnd = 0
 	d.splitWords(b)
 	ws := d.words
 	d.labelInitials(b, ws)
@@ -2416,10 +2420,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			e--
 		}
 	}
-	if e == k+1 && first.shape == shapeCap && feastNames[string(appendLower(d.buf[:0], b[first.start:first.end]))] &&
+	if e == k+1 && first.shape == shapeCap && loneThings[string(appendLower(d.buf[:0], b[first.start:first.end]))] &&
 		!(k > 0 && first.gapJoin && d.facts(b[ws[k-1].start:ws[k-1].end]).strongCue) {
-		// "Lucia blir 13/12 i aulan": the feast, alone; "dottern Lucia"
-		// and "Lucia Hernández" are people.
+		// "Lucia blir 13/12 i aulan", "sjunger om Pippi": the feast and
+		// the character, alone; "dottern Lucia" and "Lucia Hernández"
+		// are people.
 		return dst
 	}
 	if first.start < d.quoteEnd || d.quotedTitle(b, ws, k, pnrs) {
@@ -3130,5 +3135,6 @@ func (d *nameDetector) kinPossessive(b []byte, w word) bool {
 	return sf.seen || sf.flags&(lexGiven|lexForeignGiven) != 0
 }
 
-// feastNames are feasts named like a person: alone, the feast.
-var feastNames = map[string]bool{"lucia": true}
+// loneThings are a feast and a character named like a person, alone (no
+// surname after them, no cue before): the feast and the character.
+var loneThings = map[string]bool{"lucia": true, "pippi": true}

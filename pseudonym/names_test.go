@@ -169,6 +169,11 @@ func TestNameContext(t *testing.T) {
 		// Animals and boats named like people, and the people beside them.
 		{"Lennart Vik anmälde jämthunden Tyra och gråhunden Sixten. Labradoren Bruno pensioneras.", []string{"Lennart", "Vik"}},
 		{"Han har ett marsvin som heter Doris. Doris äter morötter.", nil},
+		// Animals in the plural before a list of names, boats by their
+		// prefix, and the names of the list after them.
+		{"Djuren: hästarna Stella och Doris, kon Rosa, grisarna Greta och Gösta. Bonden Emelie Ek visar.", []string{"Emelie", "Ek"}},
+		{"1. S/Y Ingrid (H-båt 612), skeppare Lars Wik\nDNF: M/Y Greta. Ingrid drev ut.", []string{"Lars", "Wik"}},
+		{"Bryggan vid Gustav Adolfs udde fick nya ringar.", nil},
 		{"Sigge är katten. Sigge har kräkts, sa Margit.", []string{"Margit"}},
 		{"Ekan Ingeborg hittades. Den är uppkallad efter farmor Ingeborg.", []string{"Ingeborg"}},
 		{"Anton Rehn rider Sture. Vaccination av Sture i morgon.", []string{"Anton", "Rehn"}},
