@@ -152,7 +152,8 @@ func (j *jsonRewriter) value(c byte, field fieldKind, depth int) error {
 			isType := typeKeys[string(j.keyBuf)]
 			kind := fieldOther
 			switch {
-			case orgRecord:
+			case orgRecord && !(isName && officeFields[string(j.keyBuf)]):
+				// The organisation's own name, not its chair's.
 			case isName:
 				kind = fieldName
 			case personKeys[string(j.keyBuf)]:

@@ -740,20 +740,27 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 
 // trailingInitial reports whether the lone capital b[start:i] is the
 // initial of a surname after a name: before ": " with a capitalised word
-// before it (a chat label, "Lena M: …"), or at the end of a line after a
-// word in capitals (BENGTSSON L).
+// before it (a chat label, "Lena M: …"), at the end of a line after a
+// word in capitals (BENGTSSON L), or after a capitalised word of three
+// letters or more at a line end or before a mark that ends the name
+// ("/Siv H", "Marie E?", "\"Alva P\""). Whether the word before is a
+// name is for the run's rules to say (Sal B is none).
 func trailingInitial(b []byte, start, i int) bool {
 	if start < 3 || b[start-1] != ' ' {
 		return false
 	}
 	label := i+1 < len(b) && b[i] == ':' && b[i+1] == ' '
 	eol := i == len(b) || b[i] == '\n' || b[i] == '\r'
-	if !label && !eol {
+	// "Marie E?", "en påse med \"Alva P\"", "(Siv H)": a capitalised
+	// word's surname initial before a mark that ends the name.
+	mark := i < len(b) && (b[i] == '?' || b[i] == '!' || b[i] == '"' || b[i] == ')' || b[i] == ',' || b[i] == ';')
+	if !label && !eol && !mark {
 		return false
 	}
 	// The word before: letters back to a space or the line start.
 	ps := start - 1
-	for ps > 0 && b[ps-1] != ' ' && b[ps-1] != '\n' && b[ps-1] != '\t' && b[ps-1] != ']' {
+	for ps > 0 && b[ps-1] != ' ' && b[ps-1] != '\n' && b[ps-1] != '\t' && b[ps-1] != ']' &&
+		b[ps-1] != '/' && b[ps-1] != '"' && b[ps-1] != '(' {
 		ps--
 	}
 	w := b[ps : start-1]
@@ -772,7 +779,7 @@ func trailingInitial(b []byte, start, i int) bool {
 		anyLower = anyLower || !u
 		j += n
 	}
-	return label || !anyLower
+	return label || !anyLower || anyLower && (eol || mark) && len(w) >= 3
 }
 
 // hyphenInitials reports whether w is initials joined by hyphens (J-P,

@@ -58,6 +58,10 @@ func TestNameContext(t *testing.T) {
 		// of an ordinary word, an association, dishes, an identifier in
 		// capitals and lower case, a feast, an ordinary word ending in s.
 		{"Sms via Pascal gick inte fram.", nil},
+		// A surname's initial after a given name, at a line end or before
+		// a mark; after a venue it is none.
+		{"Hon är stolt. /Siv H\nEn påse med \"Alva P\" på. Marie E?", []string{"Siv", "H", "Alva", "P", "Marie", "E"}},
+		{"Vi ses i Sal B\nPlats: Hus C", nil},
 		{"Förslag om resa till Jenny Lind-festivalen i maj.", nil},
 		{"Emina Begović, Bosniakiska föreningen", []string{"Emina", "Begović"}},
 		{"Vi åt pannbiff à la Lindström och biff Rydberg.", nil},
@@ -394,6 +398,17 @@ func TestNameFieldsTeachFreeText(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out, `"namn":"Lillby Skytteklubb"`) || strings.Contains(out, "Gun Ek") || c.Names != 1 {
+		t.Errorf("%s (%+v)", out, c)
+	}
+	// … but its officers' fields hold people, whatever the lists say,
+	// and an office left empty is none.
+	in = `{"typ":"förening","namn":"Sámi searvi Lillby","ordforande":"Ánde Labba","kassor":"vakant"}`
+	out, c, err = p.PseudonymizeString(context.Background(), FormatJSON, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"namn":"Sámi searvi Lillby"`) || strings.Contains(out, "Labba") ||
+		!strings.Contains(out, `"kassor":"vakant"`) || c.Names != 1 {
 		t.Errorf("%s (%+v)", out, c)
 	}
 }

@@ -72,6 +72,19 @@ var DefaultNameFields = []string{
 	"first_name", "last_name", "full_name", "given_name", "family_name",
 	"givenName", "familyName", "surname", "tilltalsnamn", "mellannamn",
 	"vardnadshavare", "vårdnadshavare", "elevnamn", "anhorig", "anhörig",
+	// The offices of an association's or a board's record, and a ward's
+	// representatives: the value is the person who holds them (an
+	// organisation or "vakant" there is kept, see notPerson).
+	"ordforande", "ordförande", "vice_ordforande", "kassor", "kassör", "sekreterare",
+	"godman", "god_man", "forvaltare", "förvaltare",
+}
+
+// officeFields are the name fields (lower case) that hold a person also
+// in an organisation's record ("typ": "förening"): its officers and
+// contact, not its name.
+var officeFields = map[string]bool{
+	"ordforande": true, "ordförande": true, "vice_ordforande": true, "kassor": true, "kassör": true,
+	"sekreterare": true, "kontaktperson": true,
 }
 
 // Config sets up a Pseudonymizer. The zero value is usable: default name
