@@ -48,7 +48,7 @@ var possessivePronouns = map[string]bool{
 var greetings = map[string]bool{
 	"hej": true, "hejsan": true, "hallå": true, "tjena": true, "tjenare": true, "tja": true,
 	"tack": true, "mvh": true, "hälsningar": true, "kram": true, "kramar": true, "puss": true,
-	"heter": true,
+	"heter": true, "välkommen": true, "grattis": true,
 }
 
 // lowerWord is one word of an informal line.
@@ -471,6 +471,10 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			// before any map is asked.
 			h := lowerHash(b[start:e])
 			lw.cand = d.lx.mayBeLowerName(h) || d.seenBits[h>>6&(seenBitWords-1)]&(1<<(h&63)) != 0
+			if !lw.cand && e-start > 4 && b[e-1] == 's' {
+				// lindbergs, karimis: a name's possessive.
+				lw.cand = d.lx.mayBeLowerName(lowerHash(b[start : e-1]))
+			}
 			if !lw.cand && nonSwedishLetters(b[start:e]) {
 				// mehić: the lists may hold it as Mehic.
 				var buf [64]byte
@@ -508,9 +512,13 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			if w.speaker && stampBefore(b, w.start) {
 				d.noteSpeaker(lowerHash(b[w.start:w.end]))
 			}
-			d.remember(b[w.start:w.end])
+			end := w.end
+			if d.facts(b[w.start:w.end]).possessive {
+				end-- // lindbergs: the name is Lindberg's, the s stays
+			}
+			d.remember(b[w.start:end])
 			if w.start >= from {
-				dst = append(dst, nameMatch{start: w.start, end: w.end, rule: rule})
+				dst = append(dst, nameMatch{start: w.start, end: end, rule: rule})
 			}
 		}
 	}
@@ -601,8 +609,8 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	wf := d.facts(b[w.start:w.end])
 	if wf.cue || wf.function || wf.preposition || wf.inPreposition || wf.conjunction || wf.calendar ||
 		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] ||
-		lowerNotNames[string(b[w.start:w.end])] {
-		return ""
+		lowerNotNames[string(b[w.start:w.end])] || wf.possessive && wf.common {
+		return "" // … and in lower case an ordinary word with an s is that word: finns
 	}
 	f := wf.flags
 	place := f&lexPlace != 0
@@ -633,8 +641,11 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	// "min man dariush": man after a possessive is the husband.
 	husband := string(prevLower) == "man" && j >= 2 && ws[j-1].joined &&
 		possessivePronouns[string(appendLower(nil, b[ws[j-2].start:ws[j-2].end]))]
-	cue := prev.cue || lowerCues[string(prevLower)] || husband
-	strongCue := prev.strongCue || lowerCues[string(prevLower)] || husband
+	// "mamma till nova": a relation and "till" name the person after them.
+	relationTill := string(prevLower) == "till" && j >= 2 && ws[j-1].joined && !ws[j-2].name &&
+		d.facts(b[ws[j-2].start:ws[j-2].end]).strongCue
+	cue := prev.cue || lowerCues[string(prevLower)] || husband || relationTill
+	strongCue := prev.strongCue || lowerCues[string(prevLower)] || husband || relationTill
 	prevName := j > 0 && w.joined && ws[j-1].name
 	evidence := f&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen
 	// The next word is a name by the lists (serkan demir).

@@ -235,7 +235,7 @@ var ampersandTails = map[string]bool{
 var personCues = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range []string{
-		"hej", "hejsan", "hallå", "tjena", "kära", "käre", "bästa",
+		"hej", "hejsan", "hallå", "tjena", "kära", "käre", "bästa", "välkommen", "grattis",
 		"hälsning", "hälsningar", "hälsn", "mvh", "vänligen", "tack",
 		"mamma", "pappa", "mammas", "pappas", "mor", "far", "modern", "fadern",
 		"mormor", "morfar", "farmor", "farfar", "bror", "brodern", "brorsan", "syster", "systern",
@@ -287,7 +287,7 @@ var titleCues = map[string]bool{"fru": true, "herr": true, "fröken": true, "frk
 // Yusra).
 var weakCues = map[string]bool{
 	"med": true, "hos": true, "enligt": true, "kontakta": true, "ringde": true, "hälsa": true,
-	"träffade": true, "pratade": true, "meddelade": true,
+	"träffade": true, "pratade": true, "meddelade": true, "välkommen": true, "grattis": true,
 }
 
 // imperatives start a sentence before a name without being part of it:

@@ -227,6 +227,10 @@ func TestNameContext(t *testing.T) {
 		// In lower case: an abbreviation after a number, a language, an
 		// adverb after a name.
 		{"[09:01] Lina Åström: lgh 1102, 3 rok 78 kvm. tolk dari bokad. kan någon ta med ahmed hem?", []string{"Lina", "Åström", "ahmed"}},
+		// A surname's possessive in lower case, a relation and "till",
+		// and a welcome.
+		{"kan du ta tomas lindbergs ärende? /mamma till nova", []string{"tomas", "lindberg", "nova"}},
+		{"Välkommen Tomasz! Välkommen till Folktandvården Lillby.", []string{"Tomasz"}},
 		// Titles and relations before a name that is an ordinary word.
 		{"Jag tar inte fru Alm i dag. Barnbarnet Mats var på besök.", []string{"Alm", "Mats"}},
 		// An Android WhatsApp export's stamp, and a possessive with a
