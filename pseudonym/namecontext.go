@@ -24,9 +24,10 @@ var venueNouns = map[string]bool{
 	"grupprum": true, "samtalsrum": true, "konferenssal": true, "konferenssalen": true,
 	"restaurang": true, "restaurangen": true, "café": true, "cafe": true, "kafé": true,
 	"hotell": true, "hotellet": true, "aula": true, "aulan": true, "salong": true,
-	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true,
+	"galleri": true, "galleriet": true, "paviljong": true, "paviljongen": true, "pizzeria": true, "pizzerian": true,
 	"villan": true, "gruppbostaden": true, "gruppboendet": true, "bokcirkeln": true,
-	"studiecirkeln": true, "sankt": true, "sankta": true,
+	"studiecirkeln": true, "sankt": true, "sankta": true, "bistro": true,
+	"bageri": true, "kebab": true, "sushi": true, "trattoria": true, "pub": true,
 	// Royal titles: the king's and princesses' names are public and name
 	// halls, prizes and hospitals (Drottning Silvias barnsjukhus,
 	// Prinsessan Estelles pokal). Kung and Prins are surnames too: see
@@ -44,11 +45,11 @@ var venueNouns = map[string]bool{
 var venueBefore = map[string]uint8{
 	"villa": 1, "hall": 2, "kung": 2, "prins": 2,
 	// … and nouns that after a name would take it from a person
-	// ("Handläggare: Sten Studio"): Studio Karin Boye, Bassäng Arne Borg,
-	// Pizzeria Da Luigi, Konditori Gunnarssons, stugan Emil. (Not Brf: a
-	// "Brf Anna Berg" in a name column may be a person's.)
-	"studio": 1, "studion": 1, "bassäng": 1, "bassängen": 1, "pizzeria": 1, "pizzerian": 1,
-	"konditori": 1, "konditoriet": 1, "stugan": 1,
+	// ("Handläggare: Sten Studio", "Eva Krog"): Studio Karin Boye,
+	// Bassäng Arne Borg, Konditori Gunnarssons, Krog Sven Ek, stugan Emil.
+	// (Not Brf: a "Brf Anna Berg" in a name column may be a person's.)
+	"studio": 1, "studion": 1, "bassäng": 1, "bassängen": 1,
+	"konditori": 1, "konditoriet": 1, "stugan": 1, "grill": 1, "krog": 1, "krogen": 1,
 }
 
 // venueFirst reports whether the run ws[k:e] is the name of a venue or a

@@ -62,6 +62,8 @@ func TestNameContext(t *testing.T) {
 		// a mark; after a venue it is none.
 		{"Hon är stolt. /Siv H\nEn påse med \"Alva P\" på. Marie E?", []string{"Siv", "H", "Alva", "P", "Marie", "E"}},
 		{"Vi ses i Sal B\nPlats: Hus C", nil},
+		// Eateries after a name are named after one; Krog is a surname too.
+		{"Anläggning: Mama Rosas Pizzeria & Grill. Kontakt: Eva Krog", []string{"Eva", "Krog"}},
 		{"Förslag om resa till Jenny Lind-festivalen i maj.", nil},
 		{"Emina Begović, Bosniakiska föreningen", []string{"Emina", "Begović"}},
 		{"Vi åt pannbiff à la Lindström och biff Rydberg.", nil},
