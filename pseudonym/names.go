@@ -2753,8 +2753,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.labelCue = k > 0 && cueOK && before.strongCue
 			c.hos = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower && ws[k-1].end-ws[k-1].start == 3 &&
 				string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])) == "hos"
-			c.afterVerb = k > 0 && first.gapJoin && ws[k-1].shape == shapeLower &&
-				subjectVerbs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
+			if k > 0 && first.gapJoin && ws[k-1].shape == shapeLower {
+				pl := appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end])
+				// … or any past tense in -ade: "direkt efter spelade Nova fram".
+				c.afterVerb = subjectVerbs[string(pl)] || len(pl) >= 6 && bytes.HasSuffix(pl, []byte("ade")) && d.lx.isCommon(pl)
+			}
 			if relationTill {
 				// The relation names the person; "till" is no place
 				// preposition here.
