@@ -245,7 +245,7 @@ var personCues = func() map[string]bool {
 		"handläggaren", "socialsekreterare", "socialsekreteraren", "rektor", "rektorn",
 		"lärare", "läraren", "mentor", "mentorn", "klasslärare", "förskollärare",
 		"elev", "eleven", "patient", "patienten", "klient", "klienten", "brukare", "brukaren",
-		"vårdnadshavare", "vårdnadshavaren", "kontaktperson", "kontaktpersonen", "chef", "chefen",
+		"vårdnadshavare", "vårdnadshavaren", "kontaktperson", "kontaktpersonen", "kontakt", "chef", "chefen",
 		"medarbetare", "medarbetaren", "kollega", "kollegan", "namn", "förnamn", "efternamn",
 		"underskrift", "signerat", "sign", "ansvarig", "assistent", "assistenten",
 		"psykolog", "psykologen", "barnet", "flickan", "pojken", "kvinnan", "mannen",
@@ -2465,6 +2465,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// Things named after people are not the person; asked only once a rule
 	// would take the run as a name.
 	thing := func() bool {
+		if pronounPartner(b, ws[e-1].end) {
+			return false // "i personalrummet Anna Berg och jag": people
+		}
 		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) && !d.vehicle(b, ws, k, e) &&
 			!d.productAfterIn(b, ws, k, e) && !d.firmTail(b, ws, k, e) && !d.productFirst(b, ws, k, e) &&
 			!d.venueFirst(b, ws, k, e) && !d.orgAfter(b, ws, k, e) {
@@ -3148,3 +3151,20 @@ func (d *nameDetector) kinPossessive(b []byte, w word) bool {
 // loneThings are a feast and a character named like a person, alone (no
 // surname after them, no cue before): the feast and the character.
 var loneThings = map[string]bool{"lucia": true, "pippi": true}
+
+// pronounPartner reports whether "och" and a personal pronoun follow
+// b[:i] ("Anna Berg och jag satt"): the run before is a person, whatever
+// venue or firm stands around it.
+func pronounPartner(b []byte, i int) bool {
+	rest := b[i:]
+	if !bytes.HasPrefix(rest, []byte(" och ")) {
+		return false
+	}
+	rest = rest[5:]
+	for _, p := range [...]string{"jag", "hon", "han", "vi", "hen"} {
+		if bytes.HasPrefix(rest, []byte(p)) && (len(rest) == len(p) || !isLetterByte(rest[len(p)])) {
+			return true
+		}
+	}
+	return false
+}

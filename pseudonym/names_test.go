@@ -62,6 +62,10 @@ func TestNameContext(t *testing.T) {
 		// a mark; after a venue it is none.
 		{"Hon är stolt. /Siv H\nEn påse med \"Alva P\" på. Marie E?", []string{"Siv", "H", "Alva", "P", "Marie", "E"}},
 		{"Vi ses i Sal B\nPlats: Hus C", nil},
+		// A contact before a name; a room's name is a person's when "och
+		// jag" follows.
+		{"Kontakt Somchai Srisuk, 070-123 45 67", []string{"Somchai", "Srisuk"}},
+		{"Vi satt i personalrummet Anna Berg och jag. Mötet i konferensrummet Astrid Lindgren.", []string{"Anna", "Berg"}},
 		// Eateries after a name are named after one; Krog is a surname too.
 		{"Anläggning: Mama Rosas Pizzeria & Grill. Kontakt: Eva Krog", []string{"Eva", "Krog"}},
 		{"Förslag om resa till Jenny Lind-festivalen i maj.", nil},
