@@ -16,7 +16,46 @@ const (
 	layoutLong      byte = 'd' // YYYYMMDDNNNC
 	layoutShort     byte = 'e' // YYMMDDNNNC
 	layoutLongPlus  byte = 'f' // YYYYMMDD+NNNC (aged 100 or more, as some registers write it)
+	// The dash as word processors and typesetters write it: the same
+	// number. (A space is no separator: the personnummer/meta test data
+	// holds "090527 1474" invalid.)
+	layoutShortEnDash byte = 'g' // YYMMDD–NNNC (U+2013)
+	layoutLongEnDash  byte = 'h' // YYYYMMDD–NNNC
+	layoutShortMinus  byte = 'i' // YYMMDD−NNNC (U+2212)
+	layoutLongMinus   byte = 'j' // YYYYMMDD−NNNC
+	layoutShortNBHyph byte = 'k' // YYMMDD‑NNNC (U+2011, non-breaking hyphen)
+	layoutLongNBHyph  byte = 'l' // YYYYMMDD‑NNNC
+	layoutFirst            = layoutShortDash
+	layoutLast             = layoutLongNBHyph
 )
+
+// wideDashes are the dashes of three bytes a personnummer may be written
+// with, and their layouts (short, long).
+var wideDashes = [...]struct {
+	sep         string
+	short, long byte
+}{
+	{"\u2013", layoutShortEnDash, layoutLongEnDash},
+	{"\u2212", layoutShortMinus, layoutLongMinus},
+	{"\u2011", layoutShortNBHyph, layoutLongNBHyph},
+}
+
+// separatorAt returns the layout and length of a wide dash at b[j] after n
+// digits (6 or 8), or 0, 0.
+func separatorAt(b []byte, j, n int) (layout byte, size int) {
+	if j+3 > len(b) || b[j] != 0xe2 {
+		return 0, 0
+	}
+	for _, w := range wideDashes {
+		if string(b[j:j+3]) == w.sep {
+			if n == 6 {
+				return w.short, 3
+			}
+			return w.long, 3
+		}
+	}
+	return 0, 0
+}
 
 // pnrMatch is one personnummer or samordningsnummer found in a text.
 type pnrMatch struct {
@@ -92,6 +131,25 @@ func findPersonnummerBefore(dst []pnrMatch, b []byte, from int, ref int) []pnrMa
 			case n == 6 && b[j] == '+':
 				m.layout = layoutShortPlus
 				ok = validShort(&m.norm, ref, true)
+			}
+		case n == 6 || n == 8:
+			lay, size := separatorAt(b, j, n)
+			if size == 0 || j+size+4 > len(b) || !isDigit(b[j+size]) || !isDigit(b[j+size+1]) ||
+				!isDigit(b[j+size+2]) || !isDigit(b[j+size+3]) || j+size+4 < len(b) && !pnrBoundary(b[j+size+4]) {
+				break
+			}
+			var d [12]byte
+			if n == 6 {
+				copy(d[2:8], b[i:j])
+			} else {
+				copy(d[0:8], b[i:j])
+			}
+			copy(d[8:], b[j+size:j+size+4])
+			m = pnrMatch{start: i, end: j + size + 4, norm: d, layout: lay}
+			if n == 8 {
+				ok = validLong(&m.norm, ref)
+			} else {
+				ok = validShort(&m.norm, ref, false)
 			}
 		case (n == 10 || n == 12) && (j == len(b) || pnrBoundary(b[j])):
 			var d [12]byte
@@ -274,5 +332,21 @@ func appendPersonnummer(dst []byte, norm []byte, layout byte) []byte {
 	case layoutShort:
 		return append(dst, norm[2:]...)
 	}
+	for _, w := range wideDashes {
+		if layout == w.short || layout == w.long {
+			dst = appendPnrDate(dst, norm, layout == w.long)
+			dst = append(dst, w.sep...)
+			return append(dst, norm[8:]...)
+		}
+	}
 	return append(dst, norm...)
+}
+
+// appendPnrDate appends the date part of norm: YYYYMMDD when long, else
+// YYMMDD.
+func appendPnrDate(dst []byte, norm []byte, long bool) []byte {
+	if long {
+		return append(dst, norm[:8]...)
+	}
+	return append(dst, norm[2:8]...)
 }

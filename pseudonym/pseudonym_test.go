@@ -77,6 +77,34 @@ func TestTokensShareBodyAcrossLayouts(t *testing.T) {
 	}
 }
 
+// TestWideDashes: a personnummer written with an en dash, a minus sign or a
+// non-breaking hyphen (as word processors write it) is found, shares the
+// token body of the hyphen form, and comes back exactly as written; a
+// space is no separator (the personnummer/meta data holds it invalid).
+func TestWideDashes(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	in := "Pnr 710373\u20136661, 19710373\u22126661 och 710373\u20116661; 710373-6661. Ej: 710373 6661."
+	out, c, err := p.PseudonymizeString(context.Background(), FormatText, in)
+	if err != nil || c.Personnummer != 4 {
+		t.Fatal(out, c, err)
+	}
+	if !strings.Contains(out, "710373 6661") || strings.Contains(out, "6661,") || strings.Contains(out, "6661 och") {
+		t.Errorf("pseudonymized: %s", out)
+	}
+	toks := regexp.MustCompile(TokenPattern).FindAllString(out, -1)
+	bodies := map[string]bool{}
+	for _, tok := range toks {
+		bodies[tok[len(tok)-bodyLen:]] = true
+	}
+	if len(toks) != 4 || len(bodies) != 1 {
+		t.Errorf("tokens %q: want 4 of one body", toks)
+	}
+	back, _, err := p.ReidentifyString(context.Background(), FormatText, out)
+	if err != nil || back != in {
+		t.Errorf("re-identified %q, %v; want %q", back, err, in)
+	}
+}
+
 func TestCollisionDetected(t *testing.T) {
 	ctx := context.Background()
 	bs, err := OpenBoltStore(filepath.Join(t.TempDir(), StoreFile), bytes.Repeat([]byte{1}, 32))
