@@ -483,6 +483,61 @@ func (d *nameDetector) firmTail(b []byte, ws []word, k, e int) bool {
 	return false
 }
 
+// placePrefixes, capitalised before a name, make it a place's (Norra
+// Berg, Södra Lund, Lilla Edet, Gamla Stan, Övre Johannesberg): no one's
+// given name is one of them.
+var placePrefixes = map[string]bool{
+	"norra": true, "södra": true, "östra": true, "västra": true, "lilla": true, "stora": true,
+	"gamla": true, "nya": true, "övre": true, "nedre": true, "inre": true, "yttre": true,
+	"mellersta": true, "sydöstra": true, "nordöstra": true, "sydvästra": true, "nordvästra": true,
+}
+
+// placePrefixed reports whether the run ws[k:e] starts with a word of
+// placePrefixes, capitalised, before a name: a place.
+func (d *nameDetector) placePrefixed(b []byte, ws []word, k, e int) bool {
+	if e-k < 2 || ws[k].shape != shapeCap || ws[k].end-ws[k].start > 10 || ws[k+1].start != ws[k].end+1 {
+		return false
+	}
+	var lb [16]byte
+	return placePrefixes[string(appendLower(lb[:0], b[ws[k].start:ws[k].end]))]
+}
+
+// propertyAfter reports whether a property unit's number ("1:5", "12:104")
+// follows b[:i] after a space: "Holm 1:5", "Anna 3:1" name a property.
+func propertyAfter(b []byte, i int) bool {
+	if i+4 > len(b) || b[i] != ' ' || !isDigit(b[i+1]) {
+		return false
+	}
+	j := i + 1
+	for j < len(b) && j-i <= 5 && isDigit(b[j]) {
+		j++
+	}
+	if j+1 >= len(b) || b[j] != ':' || !isDigit(b[j+1]) {
+		return false
+	}
+	c := j
+	j++
+	for j < len(b) && isDigit(b[j]) {
+		j++
+	}
+	if j < len(b) && (isDigit(b[j]) || b[j] == ':') {
+		return false
+	}
+	// Not a time of day: "Sandra Eklöf 09:14" in a chat.
+	h, m := b[i+1:c], b[c+1:j]
+	clock := len(h) <= 2 && len(m) == 2 && atoiSmall(h) <= 23 && atoiSmall(m) <= 59
+	return !clock
+}
+
+// atoiSmall is the value of a few ASCII digits.
+func atoiSmall(d []byte) int {
+	n := 0
+	for _, c := range d {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
 // orgNounsAfter are the lower-case nouns that, right after a capitalised
 // word, make it an organisation's name: Bosniakiska föreningen, Sámi
 // searvi (Sami: association), Ukrainska förbundet.
@@ -511,6 +566,30 @@ func (d *nameDetector) orgAfter(b []byte, ws []word, k, e int) bool {
 		}
 	}
 	return true
+}
+
+// firmHead reports whether the run ws[k:e] starts with a trade that names
+// a firm before its owner's name: Taxi Ek, Bageri Nilsson, Frisersalong
+// Berg, Åkeri Lundgren (not a trade that is a person: Frisör Anna).
+func (d *nameDetector) firmHead(b []byte, ws []word, k, e int) bool {
+	if e-k < 2 || ws[k].shape != shapeCap || ws[k+1].start != ws[k].end+1 || d.cuedRun(b, ws, k, false) {
+		return false
+	}
+	var lb [32]byte
+	if ws[k].end-ws[k].start > len(lb) {
+		return false
+	}
+	l := appendLower(lb[:0], b[ws[k].start:ws[k].end])
+	if d.facts(b[ws[k].start:ws[k].end]).flags&nameFlags != 0 {
+		return false
+	}
+	switch {
+	case string(l) == "frisör" || string(l) == "konsult" || string(l) == "byggare":
+		return false
+	case tradeNouns[string(l)]:
+		return true
+	}
+	return len(l) >= 7 && (bytes.HasSuffix(l, []byte("salong")) || bytes.HasSuffix(l, []byte("eri")) && d.lx.isCommon(l))
 }
 
 // cuedRun reports whether a person cue or a verb of naming stands right
@@ -1491,6 +1570,10 @@ var noOneWords = map[string]bool{
 	"dödsbo": true, "dödsboet": true, "vakant": true, "vakans": true, "summa": true, "totalt": true,
 	"antal": true, "saknas": true, "okänd": true, "okänt": true, "ingen": true, "reserv": true,
 	"övrigt": true, "övriga": true, "alla": true, "samtliga": true, "sponsor": true, "varav": true,
+	// Answers of a yes-or-no or a filled-in field: "mamma": "ja".
+	"ja": true, "nej": true, "yes": true, "no": true, "x": true, "n/a": true, "ok": true,
+	"finns ej": true, "ej aktuell": true, "ej aktuellt": true, "ej känd": true, "uppgift saknas": true,
+	"se ovan": true, "se bilaga": true, "avliden": true, "okänd vistelseort": true,
 }
 
 // noOneWord reports whether lower, a whole value, is one of noOneWords or

@@ -883,6 +883,11 @@ func classifyGap(w *word, gap []byte, first, afterInitial bool) {
 		if c == '.' && !afterInitial || c == '!' || c == '?' {
 			w.gapCueOK = false
 		}
+		// "…, nämndsekreterare\n\n§ 12 Val av justerare": a new item of
+		// the minutes, numbered, on the next line.
+		if newlines > 0 && (isDigit(c) || c == 0xa7) {
+			w.gapCueOK = false
+		}
 	}
 	if code {
 		// "Läkare: <token> <token>\nTel": the cue was for the tokens.
@@ -1039,7 +1044,8 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	// Possessive: Annas, Svenssons, ANNAS.
 	// Not an ordinary word whose stem is none: Klass is no Klas's.
 	if f&nameFlags == 0 && len(text) > 3 && (text[len(text)-1] == 's' || text[len(text)-1] == 'S') &&
-		!(wf.common && !d.lx.isCommon(appendLower(d.buf[:0], text[:len(text)-1]))) {
+		!(wf.common && !d.lx.isCommon(appendLower(d.buf[:0], text[:len(text)-1]))) &&
+		!d.lx.products[string(appendLower(d.buf[:0], text))] { // Willys is no Willy's
 		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 || f == 0 && f2&lexForeignGiven != 0 && f2&(lexPlace|lexEnglish) == 0 {
 			// Zlatans: a given name of another list, with its s.
 			if f2&lexPlace == 0 || f == 0 {
@@ -1135,6 +1141,10 @@ type wordContext struct {
 	// The word follows a finite verb (På tisdag kom Love tillbaka: the
 	// subject after the verb).
 	afterVerb bool
+	// The cue before is a greeting (Hej, Mvh, Tack): then a noun in
+	// definite form is an office or a group (Hej Styrelsen, Mvh
+	// Socialtjänsten), not a person.
+	greeting bool
 	// A cue word that is also a given name, capitalised mid-sentence
 	// before another capitalised word (tandhygienist Bror Lund).
 	cueAsName bool
@@ -1282,6 +1292,9 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		// Anna Lilja, Bengt Ågren). On its own it scores nothing, unless a
 		// person cue or a personnummer is right there and the word is one
 		// the lexicons would otherwise rule out (Patienten Tolvan).
+		if c.greeting && wf.definite && f&nameFlags == 0 {
+			return inf // Hej Styrelsen, Tack Hemtjänsten: an office or a group
+		}
 		inf.score = 0
 		if strong && (wf.definite || wf.surnameShape) {
 			inf.score = 1
@@ -2420,7 +2433,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		// "Från: Johan Ek  Till: Kotten": a preposition or a function
 		// word before a colon is a field's label, whatever the lists or
 		// the document say.
-		if wf := d.facts(b[last.start:last.end]); (wf.preposition || wf.function || wf.conjunction) && wf.flags&lexGiven == 0 {
+		if wf := d.facts(b[last.start:last.end]); (wf.preposition || wf.function || wf.conjunction) && wf.flags&lexGiven == 0 ||
+			mailLabels[string(appendLower(d.buf[:0], b[last.start:last.end]))] {
 			if e == k+1 {
 				return dst
 			}
@@ -2470,7 +2484,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) && !d.vehicle(b, ws, k, e) &&
 			!d.productAfterIn(b, ws, k, e) && !d.firmTail(b, ws, k, e) && !d.productFirst(b, ws, k, e) &&
-			!d.venueFirst(b, ws, k, e) && !d.orgAfter(b, ws, k, e) {
+			!d.venueFirst(b, ws, k, e) && !d.orgAfter(b, ws, k, e) && !d.placePrefixed(b, ws, k, e) &&
+			!propertyAfter(b, ws[e-1].end) && !d.firmHead(b, ws, k, e) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part
@@ -2747,6 +2762,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.inLocative = prevContext && before.inPreposition
 			c.institution = institution
 			c.strongCue = k > 0 && first.gapJoin && before.strongCue || runAge
+			c.greeting = c.strongCue && k > 0 && greetings[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
 			c.relationCue = c.strongCue && k > 0 && relationCueWord(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))
 			if runAge && e == k+1 && !d.facts(b[first.start:first.end]).definite {
 				// An age says person as a relation does, for an ordinary
@@ -2778,6 +2794,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			pf := d.facts(b[ws[j-1].start:ws[j-1].end])
 			c.institution = pf.institutional()
 			c.strongCue = pf.strongCue
+			c.greeting = pf.strongCue && greetings[string(appendLower(d.buf[:0], b[ws[j-1].start:ws[j-1].end]))]
 			c.relationCue = c.strongCue && w.gapJoin && relationCueWord(appendLower(d.buf[:0], b[ws[j-1].start:ws[j-1].end]))
 		}
 		inf := d.info(b, &ws[j], c)
@@ -3167,4 +3184,11 @@ func pronounPartner(b []byte, i int) bool {
 		}
 	}
 	return false
+}
+
+// mailLabels are the English labels of a mail's header, before a colon:
+// "To: Karin Öberg".
+var mailLabels = map[string]bool{
+	"to": true, "from": true, "cc": true, "bcc": true, "subject": true, "sent": true, "date": true,
+	"fw": true, "fwd": true, "re": true,
 }

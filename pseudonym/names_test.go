@@ -66,6 +66,15 @@ func TestNameContext(t *testing.T) {
 		// jag" follows.
 		{"Kontakt Somchai Srisuk, 070-123 45 67", []string{"Somchai", "Srisuk"}},
 		{"Vi satt i personalrummet Anna Berg och jag. Mötet i konferensrummet Astrid Lindgren.", []string{"Anna", "Berg"}},
+		// Offices after a greeting, places by their prefix or their
+		// property unit, an English mail header, a numbered item after a
+		// role, a trade before its owner's name.
+		{"Hej Styrelsen! Tack Hemtjänsten. Mvh Socialtjänsten", nil},
+		{"Vi bor i Norra Berg, nära Södra Lund och Lilla Edet. Bygglov för Holm 1:5.", nil},
+		{"To: Karin Öberg", []string{"Karin", "Öberg"}},
+		{"Ahmed Nur, nämndsekreterare\n\n§ 12 Val av justerare", []string{"Ahmed", "Nur"}},
+		{"Bokning hos Taxi Ek och Frisersalong Berg. Frisör Anna Berg klipper.", []string{"Anna", "Berg"}},
+		{"Info via Wilma till vårdnadshavare.", nil},
 		// Eateries after a name are named after one; Krog is a surname too.
 		{"Anläggning: Mama Rosas Pizzeria & Grill. Kontakt: Eva Krog", []string{"Eva", "Krog"}},
 		{"Förslag om resa till Jenny Lind-festivalen i maj.", nil},

@@ -362,13 +362,14 @@ func TestReidentifyCountsByType(t *testing.T) {
 // only because of its first bytes, which would make the text an error.
 func TestSniff(t *testing.T) {
 	for in, want := range map[string]Format{
-		`{"namn":"Anna Berg"}`:                              FormatJSON,
-		`[{"a":1},` + strings.Repeat(`{"b":"x"},`, 500):     FormatJSON, // cut by the peek
-		"[09:12] Sanna: hej!\n[09:13] Ali: tjena\n":         FormatText,
-		"namn;pnr\nAnna Berg;121212-1212\nBo Ek;1\n":        FormatCSV,
-		"Kl 7, dusch.\nKl 12, \"Gullan\" åt.\nKl 19, ok.\n": FormatText,
-		"namn=Anna+Berg&pnr=121212-1212\n":                  FormatForm,
-		"Hej Anna!\n":                                       FormatText,
+		`{"namn":"Anna Berg"}`:                               FormatJSON,
+		`[{"a":1},` + strings.Repeat(`{"b":"x"},`, 500):      FormatJSON, // cut by the peek
+		"[09:12] Sanna: hej!\n[09:13] Ali: tjena\n":          FormatText,
+		"namn;pnr\nAnna Berg;121212-1212\nBo Ek;1\n":         FormatCSV,
+		"Kl 7, dusch.\nKl 12, \"Gullan\" åt.\nKl 19, ok.\n":  FormatText,
+		"namn=Anna+Berg&pnr=121212-1212\n":                   FormatForm,
+		"namn,roll\n\"Lindqvist, Anna\",ordf\nLiv,ledamot\n": FormatCSV, // a quoted comma
+		"Hej Anna!\n": FormatText,
 	} {
 		if got := sniff(bufio.NewReader(strings.NewReader(in))); got != want {
 			t.Errorf("%.40q: %s, want %s", in, got, want)
@@ -412,6 +413,30 @@ func TestJSONPersonKeys(t *testing.T) {
 		if !bytes.Contains(out, []byte(kept)) {
 			t.Errorf("%s replaced in %s", kept, out)
 		}
+	}
+}
+
+// TestNumberedNameFields: a name field with a number after it is the same
+// field (vardnadshavare1, "Förälder 2", namn_1), the parents' fields are
+// name fields, and a yes or no in one is no name.
+func TestNumberedNameFields(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	in := `{"vardnadshavare1":"Stig Malm","namn_2":"Saga Holm","mamma":"Lo Ek","forelder":"ja","antal2":"Bo Ek"}`
+	out, c, err := p.PseudonymizeString(context.Background(), FormatJSON, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"Malm", "Holm", "Lo Ek"} {
+		if strings.Contains(out, gone) {
+			t.Errorf("%s left in %s", gone, out)
+		}
+	}
+	if !strings.Contains(out, `"forelder":"ja"`) || c.Names < 3 {
+		t.Errorf("%s (%+v)", out, c)
+	}
+	out, _, err = p.PseudonymizeString(context.Background(), FormatCSV, "Förälder 1;Klass\nSaga;5B\nStig Malm;4A\n")
+	if err != nil || strings.Contains(out, "Saga") || strings.Contains(out, "Malm") || !strings.Contains(out, "5B") {
+		t.Errorf("%q, %v", out, err)
 	}
 }
 

@@ -77,6 +77,9 @@ var DefaultNameFields = []string{
 	// organisation or "vakant" there is kept, see notPerson).
 	"ordforande", "ordförande", "vice_ordforande", "kassor", "kassör", "sekreterare",
 	"godman", "god_man", "forvaltare", "förvaltare",
+	// A child's record: the parents and the child by their roles.
+	"forelder", "förälder", "foralder", "mamma", "pappa", "barnets namn", "barnets_namn",
+	"fullständigt namn", "fullstandigt_namn", "deltagare", "deltagarnamn", "medlemsnamn",
 }
 
 // officeFields are the name fields (lower case) that hold a person also
@@ -193,7 +196,27 @@ func (p *Pseudonymizer) now() time.Time {
 	return time.Now()
 }
 
+// isNameField reports whether name (a JSON key, form field or CSV header)
+// is one of the name fields, ignoring case and a number at its end
+// ("vardnadshavare1", "Vårdnadshavare 2", "namn_1"): the second of the same.
 func (p *Pseudonymizer) isNameField(name []byte) bool {
+	if p.isNameFieldExact(name) {
+		return true
+	}
+	n := len(name)
+	for n > 0 && isDigit(name[n-1]) {
+		n--
+	}
+	if n == len(name) || n > 0 && n < len(name)-2 {
+		return false // no number, or one of more than two digits
+	}
+	for n > 0 && (name[n-1] == ' ' || name[n-1] == '_' || name[n-1] == '-') {
+		n--
+	}
+	return n > 0 && p.isNameFieldExact(name[:n])
+}
+
+func (p *Pseudonymizer) isNameFieldExact(name []byte) bool {
 	if len(p.fields) == 0 {
 		return false
 	}
@@ -383,15 +406,30 @@ func looksLikeCSV(b []byte) bool {
 		return false
 	}
 	for _, sep := range []byte{',', ';', '\t'} {
-		n := bytes.Count(lines[0], []byte{sep})
+		n := countUnquoted(lines[0], sep)
 		if n == 0 {
 			continue
 		}
-		if bytes.Count(lines[1], []byte{sep}) == n {
+		if countUnquoted(lines[1], sep) == n {
 			return true
 		}
 	}
 	return false
+}
+
+// countUnquoted counts sep in line outside double quotes: the separators
+// of a CSV record ("Lindqvist, Anna",ordf has one).
+func countUnquoted(line []byte, sep byte) int {
+	n, quoted := 0, false
+	for _, c := range line {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == sep && !quoted:
+			n++
+		}
+	}
+	return n
 }
 
 // storeFirstWriter writes the session's pending mappings to the store before
