@@ -416,6 +416,26 @@ func TestJSONPersonKeys(t *testing.T) {
 	}
 }
 
+// TestCSVRoundTripQuotes: a name field's whole value with quotes in it
+// comes back with its quotes doubled, as it was written, and a name with
+// the separator in it stays unquoted where the separator is another.
+func TestCSVRoundTripQuotes(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	for _, in := range []string{
+		"kurs,barnets_namn,betalt\nGroda,\"Ask Jönsson (kallas \"\"Acke\"\")\",ja\n",
+		"nr;namn;pnr\n20126;Kovačević, Luka;140903-3519\n",
+	} {
+		out, c, err := p.PseudonymizeString(context.Background(), FormatCSV, in)
+		if err != nil || c.Names == 0 || strings.Contains(out, "Jönsson") || strings.Contains(out, "Luka") {
+			t.Fatalf("%q: %q %+v %v", in, out, c, err)
+		}
+		back, _, err := p.ReidentifyString(context.Background(), FormatCSV, out)
+		if err != nil || back != in {
+			t.Errorf("round trip of %q: %q, %v", in, back, err)
+		}
+	}
+}
+
 // TestNumberedNameFields: a name field with a number after it is the same
 // field (vardnadshavare1, "Förälder 2", namn_1), the parents' fields are
 // name fields, and a yes or no in one is no name.

@@ -123,6 +123,18 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 	// that carries JSON. CSV and form bodies never hold them.
 	numbers := f == FormatJSON || f == FormatText || f == FormatHTML || f == FormatAuto
 	json := f == FormatJSON
+	// raw copies input bytes; in CSV it follows whether they end inside
+	// a quoted field, so that an original put back there is escaped.
+	csv := f == FormatCSV
+	raw := func(dst, seg []byte) []byte {
+		if csv {
+			if s.csvSep == 0 && bytes.IndexByte(seg, '\n') >= 0 {
+				s.csvSep = csvSeparator(seg) // the stream's first line
+			}
+			s.csvQuoted = s.csvQuoted != (bytes.Count(seg, []byte{'"'})%2 == 1)
+		}
+		return append(dst, seg...)
+	}
 	// The next text token and numeric token at or after i, found lazily.
 	tokAt, numAt, numEnd := -1, -1, -1
 	if !numbers {
@@ -142,7 +154,7 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 			numAt, numEnd = s.nextNumberToken(data, i, limit, json, eof)
 		}
 		if tokAt == limit && numAt == limit {
-			dst = append(dst, data[i:limit]...)
+			dst = raw(dst, data[i:limit])
 			return dst, limit, nil
 		}
 		if numAt < tokAt {
@@ -163,11 +175,11 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 		at := tokAt
 		id, layout, end, ok := parseToken(data, at)
 		if !ok {
-			dst = append(dst, data[i:at+1]...)
+			dst = raw(dst, data[i:at+1])
 			i = at + 1
 			continue
 		}
-		dst = append(dst, data[i:at]...)
+		dst = raw(dst, data[i:at])
 		orig, err := s.original(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
@@ -178,14 +190,72 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 		default:
 			if id.kind == KindPersonnummer {
 				s.counts.ReidentifiedPersonnummer++
-				var tmp [13]byte
+				var tmp [16]byte
 				dst = appendEscaped(dst, appendPersonnummer(tmp[:0], orig, layout), f)
+			} else if csv {
+				s.counts.ReidentifiedNames++
+				dst = s.appendCSVOriginal(dst, orig, data, at, end)
 			} else {
 				s.counts.ReidentifiedNames++
 				dst = appendEscaped(dst, orig, f)
 			}
 		}
 		i = end
+	}
+}
+
+// appendCSVOriginal puts a name back into CSV: inside a quoted field its
+// quotes are doubled ("Ask Jönsson (kallas ""Acke"")"); a token that is a
+// whole unquoted field gets quotes when the name needs them (the
+// separator, a quote or a line break in it: "Berg, Anna" in a file
+// separated by commas, not by semicolons).
+func (s *session) appendCSVOriginal(dst, orig, data []byte, at, end int) []byte {
+	if s.csvQuoted {
+		return appendCSVQuoted(dst, orig)
+	}
+	if s.csvSep == 0 {
+		s.csvSep = csvSeparator(data)
+	}
+	if bytes.IndexByte(orig, s.csvSep) < 0 && !bytes.ContainsAny(orig, "\"\r\n") {
+		return append(dst, orig...)
+	}
+	fieldStart := at == 0 || data[at-1] == s.csvSep || data[at-1] == '\n'
+	fieldEnd := end == len(data) || data[end] == s.csvSep || data[end] == '\r' || data[end] == '\n'
+	if !fieldStart || !fieldEnd {
+		return append(dst, orig...) // part of a field: as it was given
+	}
+	dst = append(dst, '"')
+	dst = appendCSVQuoted(dst, orig)
+	return append(dst, '"')
+}
+
+// csvSeparator is the separator of the first line of data: the one of
+// comma, semicolon and tab it has most of outside quotes (a comma when it
+// has none).
+func csvSeparator(data []byte) byte {
+	if k := bytes.IndexByte(data, '\n'); k >= 0 {
+		data = data[:k]
+	}
+	sep, most := byte(','), 0
+	for _, c := range []byte{',', ';', '\t'} {
+		if n := countUnquoted(data, c); n > most {
+			sep, most = c, n
+		}
+	}
+	return sep
+}
+
+// appendCSVQuoted appends v with its quotes doubled, for the inside of a
+// quoted CSV field.
+func appendCSVQuoted(dst, v []byte) []byte {
+	for {
+		k := bytes.IndexByte(v, '"')
+		if k < 0 {
+			return append(dst, v...)
+		}
+		dst = append(dst, v[:k+1]...)
+		dst = append(dst, '"')
+		v = v[k+1:]
 	}
 }
 

@@ -53,6 +53,11 @@ type session struct {
 
 	pnrOnly bool // JSON keys: personnummer only
 
+	// csvQuoted: re-identifying CSV, the input so far ends inside a
+	// quoted field.
+	csvQuoted bool
+	csvSep    byte // … and its separator, from its first line
+
 	// values in which nothing was found (cleanvalues.go)
 	clean cleanValues
 
