@@ -609,7 +609,7 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	wf := d.facts(b[w.start:w.end])
 	if wf.cue || wf.function || wf.preposition || wf.inPreposition || wf.conjunction || wf.calendar ||
 		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] ||
-		lowerNotNames[string(b[w.start:w.end])] || wf.possessive && wf.common {
+		lowerNotNames[string(b[w.start:w.end])] || wf.possessive && wf.common || wf.fieldLabel {
 		return "" // … and in lower case an ordinary word with an s is that word: finns
 	}
 	f := wf.flags

@@ -28,6 +28,7 @@ var venueNouns = map[string]bool{
 	"villan": true, "gruppbostaden": true, "gruppboendet": true, "bokcirkeln": true,
 	"studiecirkeln": true, "sankt": true, "sankta": true, "bistro": true,
 	"bageri": true, "kebab": true, "sushi": true, "trattoria": true, "pub": true,
+	"bord": true, "bordet": true, "ateljé": true, "ateljén": true, "ateljéen": true,
 	// Royal titles: the king's and princesses' names are public and name
 	// halls, prizes and hospitals (Drottning Silvias barnsjukhus,
 	// Prinsessan Estelles pokal). Kung and Prins are surnames too: see
@@ -348,7 +349,7 @@ var characters = map[string]bool{
 	// and services everyone knows by name.
 	"janssons frestelse": true, "flygande jacob": true, "kalles kaviar": true,
 	"pizza margherita": true, "king edward": true, "mina sidor": true, "biff rydberg": true,
-	"toast skagen": true, "ave maria": true, "time care": true,
+	"toast skagen": true, "ave maria": true, "time care": true, "grand prix": true,
 }
 
 // character reports whether two words of the run ws[k:e] make a
@@ -538,6 +539,65 @@ func atoiSmall(d []byte) int {
 	return n
 }
 
+// buildingHeads, in lower case right after a name without a possessive,
+// make it a building's or a place's: Louis De Geer konserthus, Astrid
+// Lindgren skola, Rune Lindström bana.
+var buildingHeads = map[string]bool{
+	"konserthus": true, "konserthuset": true, "skola": true, "gymnasium": true, "gymnasiet": true,
+	"sjukhus": true, "museum": true, "museet": true, "bibliotek": true, "arena": true, "stadion": true,
+	"badet": true, "simhall": true, "idrottshall": true, "sporthall": true,
+}
+
+// buildingAfter reports whether a word of buildingHeads follows b[:i]
+// after one space.
+func (d *nameDetector) buildingAfter(b []byte, i int) bool {
+	ns, ne, ok := nextWordAt(b, i)
+	if !ok || ns != i+1 || b[i] != ' ' || ne-ns > 16 || b[ns] < 'a' || b[ns] > 'z' {
+		return false
+	}
+	var lb [16]byte
+	return buildingHeads[string(appendLower(lb[:0], b[ns:ne]))]
+}
+
+// numeralAfter reports whether a Roman numeral (II to XX) follows b[:i]
+// after one space: "Saga II", "Stina III" are boats, "Gustav II Adolf" a
+// king, no one in a register.
+func numeralAfter(b []byte, i int) bool {
+	if i+3 > len(b) || b[i] != ' ' {
+		return false
+	}
+	j := i + 1
+	for j < len(b) && j-i <= 5 && (b[j] == 'I' || b[j] == 'V' || b[j] == 'X') {
+		j++
+	}
+	if j-i-1 < 2 || j < len(b) && isLetterByte(b[j]) || string(b[i+1:j]) == "VI" {
+		return false // one letter is an initial, and VI is "we" in capitals
+	}
+	return true
+}
+
+// numeralIn reports whether a word after the first of the run ws[k:e] is
+// a Roman numeral: "Saga II" (a boat), "Gustav II Adolf" (a king).
+func numeralIn(b []byte, ws []word, k, e int) bool {
+	for j := k + 1; j < e; j++ {
+		if w := b[ws[j].start:ws[j].end]; len(w) >= 2 && len(w) <= 5 && string(w) != "VI" &&
+			!bytes.ContainsFunc(w, func(r rune) bool { return r != 'I' && r != 'V' && r != 'X' }) {
+			return true
+		}
+	}
+	return false
+}
+
+// placeSlashBefore reports whether the run at ws[k] follows a place and a
+// slash: the same place in another language (Tromsø/Romsa, Umeå/Ubmi).
+func (d *nameDetector) placeSlashBefore(b []byte, ws []word, k int) bool {
+	if k == 0 || ws[k].start != ws[k-1].end+1 || b[ws[k-1].end] != '/' {
+		return false
+	}
+	pf := d.facts(b[ws[k-1].start:ws[k-1].end])
+	return pf.flags&lexPlace != 0 && pf.flags&nameFlags == 0 && !pf.seen
+}
+
 // orgNounsAfter are the lower-case nouns that, right after a capitalised
 // word, make it an organisation's name: Bosniakiska föreningen, Sámi
 // searvi (Sami: association), Ukrainska förbundet.
@@ -656,7 +716,7 @@ func (d *nameDetector) productAfterIn(b []byte, ws []word, k, e int) bool {
 		return false
 	}
 	switch string(appendLower(d.buf[:0], b[p:s-1])) {
-	case "i", "via":
+	case "i", "via", "ur":
 	default:
 		return false
 	}
@@ -875,6 +935,8 @@ var namedThingHeads = []string{
 	"bryggan", "sameby", "samebyn", // Prinsessan Estelles pokal, Ivar Hedbergs minnesrodd
 	"vals", "valsen", // Calle Schewes vals
 	"udde", "udden", "holme", "holmen", "vik", "viken", "grotta", "grottan", "källa", "källan",
+	"badet", "bana", "banan", "äldreboende", "äldreboendet", "gång", "gången", "konserthus",
+	"konserthuset",
 }
 
 // workTails are the lower-case tails of hyphen compounds that make the

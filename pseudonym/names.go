@@ -236,6 +236,9 @@ var personCues = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range []string{
 		"hej", "hejsan", "hallå", "tjena", "kära", "käre", "bästa", "välkommen", "grattis",
+		"hi", "hello", "dear", "mr", "mrs", "ms", "miss",
+		"präst", "prästen", "pastor", "pastorn", "imam", "imamen", "abuna", "diakon", "diakonen",
+		"kyrkoherde", "kyrkoherden", "komminister", "kantor", "kantorn", "rabbin", "shejk",
 		"hälsning", "hälsningar", "hälsn", "mvh", "vänligen", "tack",
 		"mamma", "pappa", "mammas", "pappas", "mor", "far", "modern", "fadern",
 		"mormor", "morfar", "farmor", "farfar", "bror", "brodern", "brorsan", "syster", "systern",
@@ -278,7 +281,8 @@ var personCues = func() map[string]bool {
 
 // titleCues are the titles written before a person's surname: fru Alm,
 // herr Lind, fröken Ek.
-var titleCues = map[string]bool{"fru": true, "herr": true, "fröken": true, "frk": true}
+var titleCues = map[string]bool{"fru": true, "herr": true, "fröken": true, "frk": true,
+	"mr": true, "mrs": true, "ms": true, "miss": true}
 
 // Weak cues: verbs and prepositions that often, but not only, come before
 // a person. After a person cue that is not one of these (a role, a
@@ -1102,6 +1106,7 @@ var fieldLabels = map[string]bool{
 	"födelsedatum": true, "adress": true, "postadress": true, "postnr": true, "postnummer": true,
 	"telefon": true, "telefonnr": true, "telefonnummer": true, "tel": true, "tfn": true, "mobil": true,
 	"mobilnr": true, "e-post": true, "epost": true, "e-postadress": true, "lopnr": true, "löpnr": true,
+	"samordningsnr": true, "reservnr": true,
 }
 
 // institutional reports whether a word names a place or body in definite
@@ -1236,8 +1241,8 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		}
 	case sv && !place: // also an ordinary word
 		inf.score = 1
-		if mid {
-			inf.score += 2
+		if mid && !c.inLocative {
+			inf.score += 2 // not "kyrkan i Ask": in a place
 		}
 		if wf.definite {
 			// "avdelning Rosen", "lokal Björken": a noun in definite form
@@ -1870,7 +1875,8 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 				// of six letters or more: Jenny Lind-festivalen, Hugo
 				// Boss-parfym (not Eva-lotta, HR-partner Sofia Malm).
 				var lb [32]byte
-				if tail := w[h+1:]; j == e-1 && !upperWord(w[:h]) && len(tail) <= len(lb) && runeLen(tail) >= 6 &&
+				if tail := w[h+1:]; j == e-1 && !upperWord(w[:h]) && len(tail) <= len(lb) &&
+					(runeLen(tail) >= 6 || runeLen(tail) == 5 && definite(appendLower(lb[:0], tail))) &&
 					d.lx.isCommon(appendLower(lb[:0], tail)) && d.lookup(tail)&nameFlags == 0 {
 					return true
 				}
@@ -1909,8 +1915,9 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 				}
 			}
 		}
-		if lower := appendLower(d.buf[:0], next); namedThingHead(lower) || len(lower) >= 9 && bytes.HasPrefix(lower, []byte("minnes")) {
-			return true // … Hedbergs minnesrodd
+		if lower := appendLower(d.buf[:0], next); namedThingHead(lower) || len(lower) >= 9 && bytes.HasPrefix(lower, []byte("minnes")) ||
+			len(lower) >= 7 && orgWord(lower) {
+			return true // … Hedbergs minnesrodd, Olof Palmes Löparklubb
 		}
 	}
 	return false
@@ -2441,6 +2448,15 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			e--
 		}
 	}
+	if e == k+1 && first.shape == shapeCap && first.end-first.start <= 10 {
+		l := appendLower(d.buf[:0], b[first.start:first.end])
+		next := nextLowerAfter(b, first.end)
+		// "Lilla ridhuset", "Avd 12", "Rum 3": a place's prefix before an
+		// ordinary word, a unit before its number.
+		if placePrefixes[string(l)] && next || unitWords[string(l)] && numberAfter(b, first.end) {
+			return dst
+		}
+	}
 	if e == k+1 && first.shape == shapeCap && loneThings[string(appendLower(d.buf[:0], b[first.start:first.end]))] &&
 		!(k > 0 && first.gapJoin && d.facts(b[ws[k-1].start:ws[k-1].end]).strongCue) {
 		// "Lucia blir 13/12 i aulan", "sjunger om Pippi": the feast and
@@ -2485,7 +2501,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if !d.namedThing(b, ws, k, e) && !d.venueAround(b, ws, k, e) && !d.shopName(b, ws, k, e) && !d.vehicle(b, ws, k, e) &&
 			!d.productAfterIn(b, ws, k, e) && !d.firmTail(b, ws, k, e) && !d.productFirst(b, ws, k, e) &&
 			!d.venueFirst(b, ws, k, e) && !d.orgAfter(b, ws, k, e) && !d.placePrefixed(b, ws, k, e) &&
-			!propertyAfter(b, ws[e-1].end) && !d.firmHead(b, ws, k, e) {
+			!propertyAfter(b, ws[e-1].end) && !d.firmHead(b, ws, k, e) && !d.buildingAfter(b, ws[e-1].end) &&
+			!numeralAfter(b, ws[e-1].end) && !numeralIn(b, ws, k, e) && !d.placeSlashBefore(b, ws, k) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part
@@ -2689,6 +2706,10 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if cue && ws[k-1].start > 0 && b[ws[k-1].start-1] == '/' && bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0 {
 			cue = false // a signer's role at a line end: "… /usk\n08:10 Kvällsbesök"
 		}
+		if cue && bytes.Count(b[ws[k-1].end:first.start], []byte{'\n'}) >= 2 &&
+			!signoffs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
+			cue = false // over a blank line only a greeting reaches: "…, kyrkoherde\n\nLuciakväll"
+		}
 		// "Anna och Björn", "Svensson, Anna": a name just before carries over.
 		if !cue && before.conjunction && k > 1 && ws[k-1].gapJoin && len(dst) > 0 && dst[len(dst)-1].end >= ws[k-2].start {
 			cue = true
@@ -2743,12 +2764,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			c.capsNeighbour = j > k && ws[j-1].shape == shapeUpper || j+1 < e && ws[j+1].shape == shapeUpper
 		}
 		if wf := d.facts(b[w.start:w.end]); wf.cue && wf.flags&lexGiven != 0 && !w.gapSentence && j+1 < e && ws[j+1].gapJoin &&
+			!titleCues[string(appendLower(d.buf[:0], b[w.start:w.end]))] &&
 			(w.shape == shapeCap && ws[j+1].shape == shapeCap ||
 				w.shape == shapeUpper && ws[j+1].shape == shapeUpper && j > k && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue) {
 			// tandhygienist Bror Lund; Patienten BROR SKOG
 			c.cueAsName = true
 		} else if wf.cue && wf.flags&lexGiven != 0 && e == k+1 && w.shape == shapeCap && !w.gapSentence && w.gapJoin &&
-			k > 0 && ws[k-1].shape == shapeLower {
+			k > 0 && ws[k-1].shape == shapeLower && !titleCues[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
 			// "sonen Bror kommer", "tittat på Bror": a relation word
 			// that is a given name too, capitalised mid-sentence.
 			c.cueAsName = true
@@ -3191,4 +3213,33 @@ func pronounPartner(b []byte, i int) bool {
 var mailLabels = map[string]bool{
 	"to": true, "from": true, "cc": true, "bcc": true, "subject": true, "sent": true, "date": true,
 	"fw": true, "fwd": true, "re": true,
+}
+
+// signoffs end a letter before the signer's name, also over a blank line:
+// "Med vänliga hälsningar\n\nAnna Berg".
+var signoffs = map[string]bool{
+	"hälsningar": true, "hälsning": true, "hälsn": true, "mvh": true, "vh": true, "vänligen": true,
+	"tack": true, "kram": true, "kramar": true, "regards": true,
+}
+
+// unitWords are the abbreviations and nouns of a unit or a part before its
+// number: "Avd 12", "Lgh 1102", "Plan 3".
+var unitWords = map[string]bool{
+	"avd": true, "lgh": true, "plan": true, "rum": true, "hus": true, "vån": true, "trappa": true,
+	"sal": true, "kap": true, "bilaga": true, "ref": true, "dnr": true, "nr": true, "reg": true,
+}
+
+// nextLowerAfter reports whether a lower-case word follows b[:i] after one
+// space.
+func nextLowerAfter(b []byte, i int) bool {
+	return i+2 < len(b) && b[i] == ' ' && b[i+1] >= 'a' && b[i+1] <= 'z'
+}
+
+// numberAfter reports whether a number follows b[:i] after one space (or a
+// period and a space: "Avd. 12").
+func numberAfter(b []byte, i int) bool {
+	if i < len(b) && b[i] == '.' {
+		i++
+	}
+	return i+1 < len(b) && b[i] == ' ' && isDigit(b[i+1])
 }

@@ -75,6 +75,14 @@ func TestNameContext(t *testing.T) {
 		{"Ahmed Nur, nämndsekreterare\n\n§ 12 Val av justerare", []string{"Ahmed", "Nur"}},
 		{"Bokning hos Taxi Ek och Frisersalong Berg. Frisör Anna Berg klipper.", []string{"Anna", "Berg"}},
 		{"Info via Wilma till vårdnadshavare.", nil},
+		// Tables, baths, halls and concert halls named after people,
+		// boats with a numeral, a place in two languages, a unit before
+		// its number, clergy and English titles before a name.
+		{"Bord Evert Taube och Bord Nils Ferlin. Till Arne Borg-badet och Louis De Geer konserthus.", nil},
+		{"Båten Saga II ligger vid bryggan. Bor i Tromsø/Romsa.", nil},
+		{"Ansökan sjuksköterska Avd 12. Stora ridhuset / Lilla ridhuset.", nil},
+		{"Präst: Abuna Eliyo Barsom. Hi Jonathan! Your visit with Mr. Åberg.", []string{"Eliyo", "Barsom", "Jonathan", "Åberg"}},
+		{"Ture bad att få höra valsen. Startar för Olof Palmes Löparklubb.", []string{"Ture"}},
 		// Eateries after a name are named after one; Krog is a surname too.
 		{"Anläggning: Mama Rosas Pizzeria & Grill. Kontakt: Eva Krog", []string{"Eva", "Krog"}},
 		{"Förslag om resa till Jenny Lind-festivalen i maj.", nil},
