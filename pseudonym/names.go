@@ -2571,7 +2571,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			listed := wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 && (wf.flags&lexPlace == 0 || wf.flags&nameFlags != 0) &&
 				(!wf.common || wf.flags&(lexGiven|lexForeignGiven|lexSurname) != 0 ||
 					(named || wf.flags&(lexForeign|nameFlags) != 0) && !bulletBefore(b, ws[k].start))
-			if loose && j == k || wf.seen || listed || !wf.common && !wf.definiteCompound {
+			// After a name, a surname by its form: "Lo Bergkvist:".
+			shaped := named && w.shape == shapeCap && j == e-1 && wf.surnameShape && !wf.definite && !wf.org && !wf.venue
+			if loose && j == k || wf.seen || listed || !wf.common && !wf.definiteCompound || shaped {
 				dst = d.emitWords(dst, b, from, ws, j, j+1, ruleSpeaker)
 				named = true
 			}
@@ -2846,6 +2848,23 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			!wf.function && !wf.preposition && !wf.conjunction && !wf.institutional() && !wf.calendar {
 			infos[j] = wordInfo{capable: true, stemEnd: w.end}
 			capable++
+		}
+	}
+	// The last word of the run, after a given name, that the lists hold
+	// as a place or the dictionary as a word, but that ends like a surname
+	// (-berg, -kvist, -ström): the surname. "Hanna Lindeberg", "Lo
+	// Bergkvist".
+	if n := len(infos); n >= 2 {
+		w, p := ws[k+n-1], ws[k+n-2]
+		if !infos[n-1].capable && w.shape == shapeCap && p.shape == shapeCap && w.gapJoin && w.start == p.end+1 &&
+			infos[n-2].capable && infos[n-2].score >= 2 {
+			pf := d.facts(b[p.start:p.end])
+			wf := d.facts(b[w.start:w.end])
+			if pf.flags&(lexGiven|lexForeignGiven) != 0 && wf.surnameShape && wf.flags&nameFlags == 0 && !wf.definite &&
+				!wf.org && !wf.venue && !wf.placeNoun && !wf.placeSuffix && !wf.company && !wf.cue && !wf.calendar {
+				infos[n-1] = wordInfo{capable: true, score: 2, stemEnd: w.end}
+				capable++
+			}
 		}
 	}
 	// In a line of capitals an ordinary word tells nothing (RING, BERG),

@@ -454,6 +454,10 @@ func TestNumberedNameFields(t *testing.T) {
 	if !strings.Contains(out, `"forelder":"ja"`) || c.Names < 3 {
 		t.Errorf("%s (%+v)", out, c)
 	}
+	out, _, err = p.PseudonymizeString(context.Background(), FormatForm, "sokande_fornamn=Bj%C3%B6rn&sokande_efternamn=Sundqvist-Aho&skola_namn=Ekskolan")
+	if err != nil || strings.Contains(out, "Bj%C3%B6rn") || strings.Contains(out, "Sundqvist") || !strings.Contains(out, "skola_namn=Ekskolan") {
+		t.Errorf("%q, %v", out, err)
+	}
 	out, _, err = p.PseudonymizeString(context.Background(), FormatCSV, "Förälder 1;Klass\nSaga;5B\nStig Malm;4A\n")
 	if err != nil || strings.Contains(out, "Saga") || strings.Contains(out, "Malm") || !strings.Contains(out, "5B") {
 		t.Errorf("%q, %v", out, err)

@@ -82,6 +82,15 @@ var DefaultNameFields = []string{
 	"fullständigt namn", "fullstandigt_namn", "deltagare", "deltagarnamn", "medlemsnamn",
 }
 
+// personPartFields are the last parts of a field name, after an
+// underscore, a hyphen or a dot, that make it a person's name field with
+// the default fields ("sokande_fornamn", "kontakt.efternamn"): never a
+// place's or a thing's, unlike "namn" ("skola_namn").
+var personPartFields = map[string]bool{
+	"fornamn": true, "förnamn": true, "efternamn": true, "tilltalsnamn": true, "mellannamn": true,
+	"firstname": true, "lastname": true, "surname": true, "givenname": true, "familyname": true,
+}
+
 // officeFields are the name fields (lower case) that hold a person also
 // in an organisation's record ("typ": "förening"): its officers and
 // contact, not its name.
@@ -202,6 +211,14 @@ func (p *Pseudonymizer) now() time.Time {
 func (p *Pseudonymizer) isNameField(name []byte) bool {
 	if p.isNameFieldExact(name) {
 		return true
+	}
+	if k := bytes.LastIndexAny(name, "_-."); k > 0 && k+1 < len(name) && len(p.fields) > 0 && p.cfg.NameFields == nil {
+		// "sokande_fornamn", "vardnadshavare.efternamn": a person's given
+		// name or surname under a role's prefix.
+		var buf [32]byte
+		if last := name[k+1:]; len(last) <= len(buf) && personPartFields[string(appendLower(buf[:0], last))] {
+			return true
+		}
 	}
 	n := len(name)
 	for n > 0 && isDigit(name[n-1]) {
