@@ -47,13 +47,28 @@ func (d *nameDetector) findColumns(dst []nameMatch, b []byte, from, n0 int) []na
 	}
 	// Evidence: cells that a name fills whole, one per line.
 	ev := d.colCells[:0]
+	// The line start of the last name, and how far b was searched for it:
+	// the names are in order, so each byte is searched once.
+	lineAt, searched := -1, 0
 	for i := 0; i < len(ms); i++ {
 		// Only short lines: look no further than maxColumnLine for their
 		// ends, so that a long paragraph costs nothing per name.
 		at := ms[i].start
-		lo := max(0, at-maxColumnLine)
-		ls := bytes.LastIndexByte(b[lo:at], '\n') + 1 + lo
-		if ls == lo && lo > 0 {
+		lo := max(searched, at-maxColumnLine)
+		if k := bytes.LastIndexByte(b[lo:at], '\n'); k >= 0 {
+			lineAt = lo + k + 1
+		} else if lo > searched {
+			lineAt = -1 // no line end in the maxColumnLine bytes before
+		}
+		searched = at
+		ls := lineAt
+		if ls < 0 {
+			if at > maxColumnLine {
+				continue
+			}
+			ls = 0
+		}
+		if at-ls > maxColumnLine {
 			continue
 		}
 		if len(ev) > 0 && ev[len(ev)-1].line == ls {

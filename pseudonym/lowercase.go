@@ -120,7 +120,10 @@ func (d *nameDetector) findLower(dst []nameMatch, b []byte, from, n0 int) []name
 			// A chat line written with capitals ("[08:08] Magnus Berg:
 			// Jag pratade med kerstin") is still a chat's: read it when a
 			// word in it may be a name.
-			read = informalLine(b[ls:le])
+			// The first line of a window that starts with context
+			// (from > 0) was cut at a word, not at its start: its first
+			// clause tells nothing ("har haft ett möte …").
+			read = informalLine(b[ls:le], ls == 0 && from > 0)
 			d.lowerStrict = !read
 			read = read || chatStampLine(b[ls:le]) && d.mayHoldLowerName(b[ls:le])
 		}
@@ -283,17 +286,18 @@ func nonSwedishLetters(w []byte) bool {
 // word of two letters or more, or with a greeting (Hej! Mvh), and the line
 // holds two words or more. It looks at the start of the line and after
 // ": ", ". ", "! " and "? ", found with bytes.Index, so that formal text
-// costs little.
-func informalLine(line []byte) bool {
+// costs little. With cut the line's start is not its own (a window of a
+// stream begins mid-line): only the clauses after a separator count.
+func informalLine(line []byte, cut bool) bool {
 	if len(line) < 5 {
 		return false
 	}
 	if !severalWords(line) {
 		// "/jari" alone on its line signs a message; "lina: ja" is a
 		// chat line.
-		return signoffLine(line) || chatLabelLine(line)
+		return !cut && (signoffLine(line) || chatLabelLine(line))
 	}
-	if clauseInformal(line, 0) {
+	if !cut && clauseInformal(line, 0) {
 		return true
 	}
 	for _, sep := range clauseSeps {

@@ -151,9 +151,9 @@ func (d *nameDetector) bodyBefore(b []byte, ws []word, p, s, t int) bool {
 // Berglunds Bygg). Swedish writes a noun after a person's possessive in
 // lower case (Lindqvists bil); a capital there makes it a name.
 func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
-	if d.cuedRun(b, ws, k, false) {
-		return false // Familjen Svenssons Hund; but hos Lindqvists Bok
-	}
+	// Not after a cue: Familjen Svenssons Hund; but hos Lindqvists Bok.
+	// Asked last, when the words say shop.
+	notCued := func() bool { return !d.cuedRun(b, ws, k, false) }
 	for j := k; j+1 < e; j++ {
 		if j > k && d.facts(b[ws[j-1].start:ws[j-1].end]).flags&(lexGiven|lexForeignGiven) != 0 &&
 			!(j+1 < e && shopNouns[string(appendLower(d.buf[:0], b[ws[j+1].start:ws[j+1].end]))]) {
@@ -167,7 +167,7 @@ func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
 			shopNouns[string(appendLower(d.buf[:0], b[n.start:n.end]))] {
 			// Majas Kiosk, Gerdas Loppis, Mama Rosas Pizzeria: a shop's
 			// name, whoever's the possessive.
-			if !d.facts(w).seen {
+			if !d.facts(w).seen && notCued() {
 				return true
 			}
 		}
@@ -194,13 +194,13 @@ func (d *nameDetector) shopName(b []byte, ws []word, k, e int) bool {
 			continue
 		}
 		if nf.common && !given {
-			return true
+			return notCued()
 		}
 		// After a given name, a compound (Leos Lekland, Saras Hundtrim):
 		// a one-word "Annas Hund" may be a careless capital, and after a
 		// cue it is the person's (träffade Emils Klasskamrat).
 		if given && !d.cuedRun(b, ws, k, true) && (nf.commonCompound || nf.common && nf.long && d.lx.commonCompound(appendLower(d.buf[:0], b[n.start:n.end]))) {
-			return true
+			return notCued()
 		}
 	}
 	return false
@@ -632,7 +632,7 @@ func (d *nameDetector) orgAfter(b []byte, ws []word, k, e int) bool {
 // a firm before its owner's name: Taxi Ek, Bageri Nilsson, Frisersalong
 // Berg, Åkeri Lundgren (not a trade that is a person: Frisör Anna).
 func (d *nameDetector) firmHead(b []byte, ws []word, k, e int) bool {
-	if e-k < 2 || ws[k].shape != shapeCap || ws[k+1].start != ws[k].end+1 || d.cuedRun(b, ws, k, false) {
+	if e-k < 2 || ws[k].shape != shapeCap || ws[k+1].start != ws[k].end+1 {
 		return false
 	}
 	var lb [32]byte
@@ -640,16 +640,15 @@ func (d *nameDetector) firmHead(b []byte, ws []word, k, e int) bool {
 		return false
 	}
 	l := appendLower(lb[:0], b[ws[k].start:ws[k].end])
-	if d.facts(b[ws[k].start:ws[k].end]).flags&nameFlags != 0 {
-		return false
-	}
 	switch {
 	case string(l) == "frisör" || string(l) == "konsult" || string(l) == "byggare":
 		return false
 	case tradeNouns[string(l)]:
-		return true
+	case len(l) >= 7 && (bytes.HasSuffix(l, []byte("salong")) || bytes.HasSuffix(l, []byte("eri")) && d.lx.isCommon(l)):
+	default:
+		return false
 	}
-	return len(l) >= 7 && (bytes.HasSuffix(l, []byte("salong")) || bytes.HasSuffix(l, []byte("eri")) && d.lx.isCommon(l))
+	return d.facts(b[ws[k].start:ws[k].end]).flags&nameFlags == 0 && !d.cuedRun(b, ws, k, false)
 }
 
 // cuedRun reports whether a person cue or a verb of naming stands right
