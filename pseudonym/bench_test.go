@@ -47,6 +47,14 @@ func benchTransform(b *testing.B, f Format, data []byte) {
 
 func BenchmarkTransformText(b *testing.B) { benchTransform(b, FormatText, benchText(4<<20)) }
 
+// BenchmarkTransformTextOneLine is 4 MiB of prose without a line end (a
+// long paragraph, a text field exported whole): every window of the
+// stream but the first starts mid-line.
+func BenchmarkTransformTextOneLine(b *testing.B) {
+	filler := "Vi har haft ett möte om planeringen inför hösten och gick igenom budget, lokaler och bemanning på enheten. "
+	benchTransform(b, FormatText, bytes.Repeat([]byte(filler), (4<<20)/len(filler)))
+}
+
 func BenchmarkTransformJSON(b *testing.B) { benchTransform(b, FormatJSON, benchJSON(4<<20)) }
 
 // BenchmarkTransformSmallJSON is one API request body of ~2 KiB per call:
