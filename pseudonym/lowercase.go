@@ -370,7 +370,14 @@ func clauseInformal(line []byte, at int) bool {
 	i := at
 	for i < len(line) && i-at < 24 {
 		c := line[i]
-		if isASCIILetter(c) || c >= 0x80 {
+		if isASCIILetter(c) {
+			break
+		}
+		if c >= 0x80 {
+			if l, _, n := letterAt(line, i); !l {
+				i += n // an emoji: "👍 tack maud"
+				continue
+			}
 			break
 		}
 		i++
@@ -598,6 +605,24 @@ var lowerNotNames = map[string]bool{
 	"bengali": true, "punjabi": true, "thai": true, "dari/farsi": true,
 }
 
+// tellVerbs, before "till", make the word after it the person told, called
+// or sent to: "säger till dmytro", "ringde till iris".
+var tellVerbs = map[string]bool{
+	"säger": true, "sa": true, "sade": true, "sagt": true, "säg": true, "ringer": true, "ringde": true,
+	"ringt": true, "ring": true, "skickar": true, "skickade": true, "skickat": true, "skicka": true,
+	"mejla": true, "mejlade": true, "maila": true, "mailade": true, "skriv": true, "skrev": true,
+	"hälsa": true, "lämna": true, "lämnade": true, "gav": true, "ge": true, "ger": true,
+	"berätta": true, "berättade": true, "visa": true, "visade": true,
+}
+
+// personObjectVerbs take a person as their object: "kan nån skjutsa
+// vide", "vi tar vide", "hämtar saga kl 5".
+var personObjectVerbs = map[string]bool{
+	"skjutsa": true, "skjutsar": true, "skjutsade": true, "hämta": true, "hämtar": true,
+	"hämtade": true, "hämtat": true, "tar": true, "träffa": true, "träffar": true, "träffade": true,
+	"krama": true, "pussa": true, "väcka": true, "väckte": true, "följa": true, "följer": true,
+}
+
 // lowerAdverbs are ordinary words that are surnames too but after a given
 // name in lower case are the sentence's adverb: "ta med ahmed hem".
 var lowerAdverbs = map[string]bool{
@@ -645,11 +670,18 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	// "min man dariush": man after a possessive is the husband.
 	husband := string(prevLower) == "man" && j >= 2 && ws[j-1].joined &&
 		possessivePronouns[string(appendLower(nil, b[ws[j-2].start:ws[j-2].end]))]
-	// "mamma till nova": a relation and "till" name the person after them.
-	relationTill := string(prevLower) == "till" && j >= 2 && ws[j-1].joined && !ws[j-2].name &&
-		d.facts(b[ws[j-2].start:ws[j-2].end]).strongCue
-	cue := prev.cue || lowerCues[string(prevLower)] || husband || relationTill
-	strongCue := prev.strongCue || lowerCues[string(prevLower)] || husband || relationTill
+	// "mamma till nova": a relation and "till" name the person after them,
+	// as a verb of telling or sending does ("säger till dmytro").
+	relationTill := false
+	if string(prevLower) == "till" && j >= 2 && ws[j-1].joined && !ws[j-2].name {
+		pp := b[ws[j-2].start:ws[j-2].end]
+		relationTill = d.facts(pp).strongCue || tellVerbs[string(pp)]
+	}
+	// "nyckel hos stig", "skjutsa vide": a given name after "hos" or
+	// after a verb whose object is a person.
+	objectCue := (string(prevLower) == "hos" || personObjectVerbs[string(prevLower)]) && f&lexGiven != 0 && !wf.definite
+	cue := prev.cue || lowerCues[string(prevLower)] || husband || relationTill || objectCue
+	strongCue := prev.strongCue || lowerCues[string(prevLower)] || husband || relationTill || objectCue
 	prevName := j > 0 && w.joined && ws[j-1].name
 	evidence := f&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen
 	// The next word is a name by the lists (serkan demir).

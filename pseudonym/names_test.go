@@ -256,6 +256,10 @@ func TestNameContext(t *testing.T) {
 		// A surname's possessive in lower case, a relation and "till",
 		// and a welcome.
 		{"kan du ta tomas lindbergs ärende? /mamma till nova", []string{"tomas", "lindberg", "nova"}},
+		// A verb of telling and "till", "hos", a verb whose object is a
+		// person, and a greeting after an emoji.
+		{"ok jag tar kvällen, sagt till linda. nyckel hos stig. kan nån skjutsa vide?", []string{"linda", "stig", "vide"}},
+		{"Vera Lindfors: 👍 tack maud", []string{"Vera", "Lindfors", "maud"}},
 		{"Välkommen Tomasz! Välkommen till Folktandvården Lillby.", []string{"Tomasz"}},
 		// Titles and relations before a name that is an ordinary word.
 		{"Jag tar inte fru Alm i dag. Barnbarnet Mats var på besök.", []string{"Alm", "Mats"}},
