@@ -688,8 +688,8 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	nextName := hasNext && !next.common && next.flags&lexPlace == 0 &&
 		next.flags&(nameFlags|lexForeign|lexWorld) != 0
 	switch {
-	case w.abbrev:
-		return "" // ang. hämtning: an abbreviation, unless a list is sure
+	case w.abbrev && !(strongCue && f&(lexGiven|lexForeignGiven) != 0):
+		return "" // ang. hämtning: an abbreviation, unless a list is sure or a cue says person
 	case w.speaker && f&(lexGiven|lexForeignGiven) != 0 && !english:
 		return ruleLowerSpeaker // [19:10] lina: har nån sett min jacka
 	case w.speaker && d.chatSpeakers() >= 2 && stampBefore(b, w.start) && !wf.definite && !place &&
