@@ -2615,6 +2615,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		return d.emitWords(dst, b, from, ws, k, e, ruleCue)
 	}
+	// "Sten och grus till gångarna": an ordinary word the document also
+	// uses as a name, at a sentence start before "och" and another
+	// ordinary word in lower case, is that word.
+	if e == k+1 && (first.gapSentence || k == 0) && d.commonPair(b, first) {
+		return dst
+	}
 	// "Ros kan man beskära": an ordinary word the document also uses as a
 	// name, but here the object before verb and subject.
 	if e == k+1 && (first.gapSentence || k == 0) && d.facts(b[first.start:first.end]).seen && d.objectFirst(b, first) {
@@ -3261,4 +3267,28 @@ func numberAfter(b []byte, i int) bool {
 		i++
 	}
 	return i+1 < len(b) && b[i] == ' ' && isDigit(b[i+1])
+}
+
+// commonPair reports whether w, a seen name that is an ordinary word too,
+// is followed by "och" and an ordinary word in lower case that is no
+// pronoun and no name: "Sten och grus".
+func (d *nameDetector) commonPair(b []byte, w word) bool {
+	if !bytes.HasPrefix(b[w.end:], []byte(" och ")) {
+		return false
+	}
+	wf := d.facts(b[w.start:w.end])
+	if !wf.seen || !wf.common {
+		return false
+	}
+	s, e, ok := nextWordAt(b, w.end+4)
+	if !ok || s != w.end+5 || b[s] < 'a' || b[s] > 'z' || e-s > 24 {
+		return false
+	}
+	var lb [24]byte
+	l := appendLower(lb[:0], b[s:e])
+	if subjectPronouns[string(l)] || functionWords[string(l)] {
+		return false
+	}
+	nf := d.facts(b[s:e])
+	return nf.common && nf.flags&nameFlags == 0 && !nf.seen
 }

@@ -83,6 +83,7 @@ func TestNameContext(t *testing.T) {
 		{"Ansökan sjuksköterska Avd 12. Stora ridhuset / Lilla ridhuset.", nil},
 		{"Präst: Abuna Eliyo Barsom. Hi Jonathan! Your visit with Mr. Åberg.", []string{"Eliyo", "Barsom", "Jonathan", "Åberg"}},
 		{"Ture bad att få höra valsen. Startar för Olof Palmes Löparklubb.", []string{"Ture"}},
+		{"Sten Berg kom.\nSten och grus finns vid förrådet. Sten och jag åkte.", []string{"Sten", "Berg", "Sten"}},
 		// A surname by its form after a given name, though a list holds
 		// it as a place or the dictionary as a word.
 		{"2025-10-24 18:11 - Lo Bergkvist: Jag såg katten.\nHanna Lindeberg (barnbibliotekarie) bokade.", []string{"Lo", "Bergkvist", "Hanna", "Lindeberg"}},
