@@ -92,8 +92,9 @@ var loadLexicon = sync.OnceValues(func() (*lexicon, error) {
 	}
 	// Products, systems and firms (Procapita, Visma, ICA) are proper nouns
 	// but no one's name: like places, unless a list also holds the word
-	// as a name (Tyra, Pascal, Freja), when only the context tells (see
-	// productAfterIn).
+	// as a Swedish name or another language's given name (Tyra, Pascal,
+	// Freja), when only the context tells (see productAfterIn). Another
+	// language's surname does not count (Tunstall, Schenker).
 	prods, err := readData("data/products.txt")
 	if err != nil {
 		return nil, err
@@ -102,7 +103,7 @@ var loadLexicon = sync.OnceValues(func() (*lexicon, error) {
 	for _, w := range strings.Fields(string(prods)) {
 		lx.products[w] = true
 		t := titleCase(w)
-		if lx.proper[t]&(lexGiven|lexSurname|lexForeignGiven|lexForeign) == 0 {
+		if lx.proper[t]&(lexGiven|lexSurname|lexForeignGiven) == 0 {
 			lx.proper[t] |= lexPlace
 		}
 	}

@@ -1176,8 +1176,9 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		return inf
 	}
 	wf := d.facts(b[w.start:w.end])
-	if wf.cue && !c.cueAsName && !(wf.seen && wf.flags&lexGiven != 0) || wf.company || wf.venue {
-		return inf // Mamma, Hej, Mentor, Tack; AB, Co; Rum, Café
+	if wf.cue && !c.cueAsName && !(wf.seen && wf.flags&lexGiven != 0) || wf.company || wf.venue ||
+		wf.org && wf.common && wf.flags&nameFlags == 0 && !wf.seen {
+		return inf // Mamma, Hej, Mentor, Tack; AB, Co; Rum, Café; Region, Förbundet
 	}
 	if wf.internalCap && !wf.seen {
 		return inf // SoL, CodeSystem: statutes, identifiers, products

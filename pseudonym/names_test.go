@@ -84,6 +84,9 @@ func TestNameContext(t *testing.T) {
 		{"Präst: Abuna Eliyo Barsom. Hi Jonathan! Your visit with Mr. Åberg.", []string{"Eliyo", "Barsom", "Jonathan", "Åberg"}},
 		{"Ture bad att få höra valsen. Startar för Olof Palmes Löparklubb.", []string{"Ture"}},
 		{"Sten Berg kom.\nSten och grus finns vid förrådet. Sten och jag åkte.", []string{"Sten", "Berg", "Sten"}},
+		// An organisation's word is no name, and a vendor's foreign
+		// surname is a product (Tunstall).
+		{"Avstämning med Region Kronoberg. Sensorlarmet (Tunstall) löste ut.", nil},
 		// A surname by its form after a given name, though a list holds
 		// it as a place or the dictionary as a word.
 		{"2025-10-24 18:11 - Lo Bergkvist: Jag såg katten.\nHanna Lindeberg (barnbibliotekarie) bokade.", []string{"Lo", "Bergkvist", "Hanna", "Lindeberg"}},
