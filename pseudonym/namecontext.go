@@ -110,7 +110,9 @@ var homeNouns = map[string]bool{
 	"daghem": true, "daghemmet": true, "sjukhem": true, "sjukhemmet": true, "vårdhem": true,
 	"vårdhemmet": true, "ålderdomshem": true, "ålderdomshemmet": true, "skolan": true,
 	"förskola": true, "förskolan": true, "äldreboende": true, "äldreboendet": true,
-	"gruppboende": true, "gruppboendet": true,
+	"gruppboende": true, "gruppboendet": true, "boendet": true, "biblioteket": true,
+	"kulturhuset": true, "träffpunkt": true, "träffpunkten": true, "mötesplats": true,
+	"mötesplatsen": true, "systemet": true, "appen": true, "projektet": true, "projekt": true,
 }
 
 // bodyBefore reports whether ws[p], right before the stretch ws[s:t] on
@@ -350,6 +352,9 @@ var characters = map[string]bool{
 	"janssons frestelse": true, "flygande jacob": true, "kalles kaviar": true,
 	"pizza margherita": true, "king edward": true, "mina sidor": true, "biff rydberg": true,
 	"toast skagen": true, "ave maria": true, "time care": true, "grand prix": true,
+	"viking line": true, "stena line": true, "tallink silja": true, "clas ohlson": true,
+	"max hamburgare": true, "freja eid": true, "real madrid": true, "ica maxi": true,
+	"god jul": true, "glad påsk": true,
 }
 
 // character reports whether two words of the run ws[k:e] make a
@@ -546,6 +551,7 @@ var buildingHeads = map[string]bool{
 	"konserthus": true, "konserthuset": true, "skola": true, "gymnasium": true, "gymnasiet": true,
 	"sjukhus": true, "museum": true, "museet": true, "bibliotek": true, "arena": true, "stadion": true,
 	"badet": true, "simhall": true, "idrottshall": true, "sporthall": true,
+	"kyrka": true, "kapell": true, "församling": true, "sjukdom": true, "syndrom": true,
 }
 
 // buildingAfter reports whether a word of buildingHeads follows b[:i]
@@ -935,7 +941,7 @@ var namedThingHeads = []string{
 	"vals", "valsen", // Calle Schewes vals
 	"udde", "udden", "holme", "holmen", "vik", "viken", "grotta", "grottan", "källa", "källan",
 	"badet", "bana", "banan", "äldreboende", "äldreboendet", "gång", "gången", "konserthus",
-	"konserthuset",
+	"konserthuset", "sjukdom", "sjukdomen", "syndrom", "syndromet", // Parkinsons sjukdom
 }
 
 // workTails are the lower-case tails of hyphen compounds that make the

@@ -2457,6 +2457,23 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if placePrefixes[string(l)] && next || unitWords[string(l)] && numberAfter(b, first.end) {
 			return dst
 		}
+		// "12 Juni", "Nyhetsbrev Juni 2024", "under Valborg", "Ang. faktura",
+		// "Mb Parkinson": a date, a feast, an abbreviation, a disease.
+		if monthNames[string(l)] && (numberAfter(b, first.end) && !yearsAfter(b, first.end) || first.start >= 2 && b[first.start-1] == ' ' && isDigit(b[first.start-2])) ||
+			feastDays[string(l)] && k > 0 && ws[k-1].shape == shapeLower && first.gapJoin && ws[k-1].end-ws[k-1].start <= 6 &&
+				feastPrepositions[string(b[ws[k-1].start:ws[k-1].end])] ||
+			string(l) == "ang" && first.end < len(b) && (b[first.end] == '.' || b[first.end] == ':') {
+			return dst
+		}
+	}
+	if last := ws[e-1]; e > k+1 && last.shape == shapeCap && last.end-last.start <= 9 && numberAfter(b, last.end) && !yearsAfter(b, last.end) {
+		var lb [12]byte
+		if monthNames[string(appendLower(lb[:0], b[last.start:last.end]))] {
+			e-- // "Nyhetsbrev Juni 2024": the month is no part of it
+		}
+	}
+	if e == k+2 && first.shape == shapeCap && first.end-first.start == 2 && string(b[first.start:first.end]) == "Mb" {
+		return dst // Mb Parkinson: morbus, a disease
 	}
 	if e == k+1 && first.shape == shapeCap && loneThings[string(appendLower(d.buf[:0], b[first.start:first.end]))] &&
 		!(k > 0 && first.gapJoin && d.facts(b[ws[k-1].start:ws[k-1].end]).strongCue) {
@@ -3292,4 +3309,34 @@ func (d *nameDetector) commonPair(b []byte, w word) bool {
 	}
 	nf := d.facts(b[s:e])
 	return nf.common && nf.flags&nameFlags == 0 && !nf.seen
+}
+
+// monthNames, capitalised next to a number, are the month: "12 Juni",
+// "Juni 2024" (Juni alone may be a girl).
+var monthNames = map[string]bool{
+	"januari": true, "februari": true, "mars": true, "april": true, "maj": true, "juni": true,
+	"juli": true, "augusti": true, "september": true, "oktober": true, "november": true, "december": true,
+}
+
+// feastDays are feasts named like people, or that are names too, after a
+// preposition: "stängt under Valborg", "efter Midsommar".
+var feastDays = map[string]bool{
+	"valborg": true, "midsommar": true, "lucia": true, "påsk": true, "jul": true, "advent": true,
+	"trettondagen": true, "kristi": true, "allhelgona": true,
+}
+
+var feastPrepositions = map[string]bool{
+	"under": true, "på": true, "till": true, "efter": true, "före": true, "inför": true, "kring": true,
+	"runt": true, "i": true, "om": true, "sedan": true, "sen": true, "över": true,
+}
+
+// yearsAfter reports whether a number and "år" or "mån" follow b[:i]
+// after a space: "Juni 3 år" is a child's age, not a date.
+func yearsAfter(b []byte, i int) bool {
+	j := i + 1
+	for j < len(b) && isDigit(b[j]) {
+		j++
+	}
+	rest := b[j:]
+	return bytes.HasPrefix(rest, []byte(" år")) || bytes.HasPrefix(rest, []byte(" mån"))
 }

@@ -84,6 +84,12 @@ func TestNameContext(t *testing.T) {
 		{"Präst: Abuna Eliyo Barsom. Hi Jonathan! Your visit with Mr. Åberg.", []string{"Eliyo", "Barsom", "Jonathan", "Åberg"}},
 		{"Ture bad att få höra valsen. Startar för Olof Palmes Löparklubb.", []string{"Ture"}},
 		{"Sten Berg kom.\nSten och grus finns vid förrådet. Sten och jag åkte.", []string{"Sten", "Berg", "Sten"}},
+		// Months by a number, feasts after a preposition, Ang., diseases,
+		// homes, churches and firms named after people.
+		{"Skolavslutning 12 Juni. Nyhetsbrev Juni 2024. Stängt under Valborg. God Jul!", nil},
+		{"Ämne: Ang. faktura\nBrukaren har Parkinsons sjukdom. Diagnos: Mb Parkinson.", nil},
+		{"Flyttat till Boendet Elsa. Begravning i Gustav Vasa kyrka. Resa med Viking Line.", nil},
+		{"Saga Juni 3 år. Juni Hedberg fick stipendiet.", []string{"Saga", "Juni", "Juni", "Hedberg"}},
 		// An organisation's word is no name, and a vendor's foreign
 		// surname is a product (Tunstall).
 		{"Avstämning med Region Kronoberg. Sensorlarmet (Tunstall) löste ut.", nil},
