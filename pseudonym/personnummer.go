@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 )
@@ -127,7 +128,9 @@ func findPersonnummerBefore(dst []pnrMatch, b []byte, from int, ref int) []pnrMa
 				ok = validLong(&m.norm, ref)
 			case n == 6 && b[j] == '-':
 				m.layout = layoutShortDash
-				ok = validShort(&m.norm, ref, false)
+				// "Mobil: 070123-4567": a mobile number (07…) after a
+				// phone's label, though it reads as a date of 2007.
+				ok = validShort(&m.norm, ref, false) && !(b[i] == '0' && b[i+1] == '7' && phoneContext(b, i))
 			case n == 6 && b[j] == '+':
 				m.layout = layoutShortPlus
 				ok = validShort(&m.norm, ref, true)
@@ -204,6 +207,9 @@ func phoneContext(b []byte, i int) bool {
 	lo := i - 24
 	if lo < 0 {
 		lo = 0
+	}
+	if k := bytes.LastIndexByte(b[lo:i], '\n'); k >= 0 {
+		lo += k + 1 // the number's own line: "Mobil: …\nPnr: …"
 	}
 	var buf [24]byte
 	w := appendLower(buf[:0], b[lo:i])

@@ -29,15 +29,18 @@ func TestPersonnummer(t *testing.T) {
 		{"180514+1239", "191805141239"},
 		{"200202086450", "200202086450"},
 		{"020208-6450", "200202086450"},
-		{"710373-6661", "197103736661"}, // samordningsnummer, day 13 + 60
-		{"121212-1213", ""},             // check digit
-		{"556677-8899", ""},             // organisation number (month 66)
-		{"16556036-0793", ""},           // organisation number with prefix
-		{"1191212121212", ""},           // part of a longer run
-		{"x191212121212", ""},           // glued to a letter (a code or token)
-		{"191302301234", ""},            // 30 February... month 13 anyway
-		{"20300101-0008", ""},           // in the future
-		{"tel 0701234567", ""},          // phone cue
+		{"710373-6661", "197103736661"},                // samordningsnummer, day 13 + 60
+		{"121212-1213", ""},                            // check digit
+		{"556677-8899", ""},                            // organisation number (month 66)
+		{"16556036-0793", ""},                          // organisation number with prefix
+		{"1191212121212", ""},                          // part of a longer run
+		{"x191212121212", ""},                          // glued to a letter (a code or token)
+		{"191302301234", ""},                           // 30 February... month 13 anyway
+		{"20300101-0008", ""},                          // in the future
+		{"tel 0701234567", ""},                         // phone cue
+		{"Mobil: 070123-4569", ""},                     // a mobile number after its label, dashed like a personnummer
+		{"Mobil: 0\nPnr: 070123-4569", "200701234569"}, // … but the label is on the line before
+		{"Elev 070123-4569", "200701234569"},
 		{"pnr:121212-1212.", "201212121212"},
 	} {
 		ms := findPersonnummer(nil, []byte(tc.in), 0, corpusNow)
