@@ -1279,7 +1279,16 @@ func (d *nameDetector) verbFollows(b []byte, end int) (bool, int) {
 		return false, 0 // a verb here is written in lower case
 	}
 	if !subjectVerbs[string(lower)] {
-		if !bytes.HasSuffix(lower, []byte("ade")) || len(lower) < 6 || !d.lx.isCommon(lower) {
+		// … or a past tense: -ade (ritade), and -te or -de of a verb the
+		// dictionary holds in -er too (besökte: besöker, hörde: hör).
+		past := bytes.HasSuffix(lower, []byte("ade")) && len(lower) >= 6 && d.lx.isCommon(lower)
+		if !past && len(lower) >= 5 && (bytes.HasSuffix(lower, []byte("te")) || bytes.HasSuffix(lower, []byte("de"))) &&
+			d.lx.isCommon(lower) {
+			var pb [32]byte
+			pres := append(append(pb[:0], lower[:len(lower)-2]...), "er"...)
+			past = d.lx.isCommon(pres) || d.lx.isCommon(append(pb[:0], lower[:len(lower)-2]...)) && bytes.HasSuffix(lower[:len(lower)-2], []byte("r"))
+		}
+		if !past {
 			return false, 0
 		}
 	}

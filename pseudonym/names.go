@@ -1302,8 +1302,8 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 			return inf // Hej Styrelsen, Tack Hemtjänsten: an office or a group
 		}
 		inf.score = 0
-		if strong && (wf.definite || wf.surnameShape) {
-			inf.score = 1
+		if strong && (wf.definite || wf.surnameShape) && !(wf.definite && runeLen(b[w.start:w.end]) >= 9) {
+			inf.score = 1 // Patienten Tolvan; not "Kurator, Elevhälsan"
 		}
 		if d.strongSurnameEnd(b[w.start:w.end]) {
 			// Söderström, Lövgren: an ordinary word too, but capitalised
@@ -1331,6 +1331,8 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 			}
 		case wf.definiteCompound && !c.strongCue:
 			return inf // Vårdguiden, Socialkontoret: not in the lists, but no name
+		case wf.commonCompound && wf.definite:
+			return inf // Kurator, Elevhälsan: a compound noun in definite form is an office, after a role too
 		case wf.commonTail:
 			return inf // SIP-möte: a compound noun
 		case wf.commonCompound && !c.strongCue:

@@ -84,6 +84,9 @@ func TestNameContext(t *testing.T) {
 		{"Präst: Abuna Eliyo Barsom. Hi Jonathan! Your visit with Mr. Åberg.", []string{"Eliyo", "Barsom", "Jonathan", "Åberg"}},
 		{"Ture bad att få höra valsen. Startar för Olof Palmes Löparklubb.", []string{"Ture"}},
 		{"Sten Berg kom.\nSten och grus finns vid förrådet. Sten och jag åkte.", []string{"Sten", "Berg", "Sten"}},
+		// A definite compound after a role is an office; a past tense in
+		// -te or -de after a given name makes it the subject.
+		{"Kurator, Elevhälsan. Milan besökte avdelningen. Personal hörde av sig.", []string{"Milan"}},
 		// Months by a number, feasts after a preposition, Ang., diseases,
 		// homes, churches and firms named after people.
 		{"Skolavslutning 12 Juni. Nyhetsbrev Juni 2024. Stängt under Valborg. God Jul!", nil},
