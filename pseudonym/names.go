@@ -1646,6 +1646,9 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int, afterLabe
 	if !afterLabel && !cellStart(b, ws[k].start) || !cellEnd(b, end) {
 		return false
 	}
+	if e2 == e+1 && d.roleWord(b[c.start:c.end]) && d.facts(b[c.start:c.end]).flags&(lexGiven|lexForeignGiven) == 0 {
+		return false // "Linnea Ström, LSS-handläggare": the role after the name
+	}
 	for j := k; j < e2; j++ {
 		if ws[j].shape == shapeLower || j < e-1 && nameParticles[string(appendLower(d.buf[:0], b[ws[j].start:ws[j].end]))] {
 			continue // DE LA CRUZ, ROSARIO; VAN DER BERG, ANNA
@@ -2729,6 +2732,17 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		before = d.facts(b[ws[k-1].start:ws[k-1].end])
 	}
 	cue := false
+	// "Från: EMIR BEGOVIĆ", "Kopia: A. Frisk": a mail's header labels a
+	// person (or an office, which the rules of offices keep).
+	mailLabel := k > 0 && cueOK && ws[k-1].end < len(b) && b[ws[k-1].end] == ':' && ws[k-1].end-ws[k-1].start <= 10 &&
+		mailHeaderWords[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))]
+	if mailLabel {
+		// A strong cue before a word some name list holds (EMIR); before
+		// others a weak one ("Från: Bostadsanpassning" is an office).
+		before.cue = true
+		ff := d.facts(b[first.start:first.end])
+		before.strongCue = ff.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0 && !ff.org && !ff.definite
+	}
 	if k > 0 && cueOK {
 		cue = before.cue
 		if cue && ws[k-1].start > 0 && b[ws[k-1].start-1] == '/' && bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0 {
@@ -3341,4 +3355,10 @@ func yearsAfter(b []byte, i int) bool {
 	}
 	rest := b[j:]
 	return bytes.HasPrefix(rest, []byte(" år")) || bytes.HasPrefix(rest, []byte(" mån"))
+}
+
+// mailHeaderWords label the sender and the receivers in a mail's header.
+var mailHeaderWords = map[string]bool{
+	"från": true, "till": true, "kopia": true, "avsändare": true, "mottagare": true, "to": true,
+	"from": true, "cc": true, "bcc": true, "hemlig kopia": true,
 }

@@ -84,6 +84,10 @@ func TestNameContext(t *testing.T) {
 		{"Präst: Abuna Eliyo Barsom. Hi Jonathan! Your visit with Mr. Åberg.", []string{"Eliyo", "Barsom", "Jonathan", "Åberg"}},
 		{"Ture bad att få höra valsen. Startar för Olof Palmes Löparklubb.", []string{"Ture"}},
 		{"Sten Berg kom.\nSten och grus finns vid förrådet. Sten och jag åkte.", []string{"Sten", "Berg", "Sten"}},
+		// A mail's header labels a person, an office stays one, and a role
+		// after the name and a comma is no given name.
+		{"Från: EMIR BEGOVIĆ, LSS-handläggare\nTill: Socialtjänsten\nKopia: Bostadsanpassning", []string{"EMIR", "BEGOVIĆ"}},
+		{"Kontaktperson: Linnea Ström, LSS-handläggare", []string{"Linnea", "Ström"}},
 		// A definite compound after a role is an office; a past tense in
 		// -te or -de after a given name makes it the subject.
 		{"Kurator, Elevhälsan. Milan besökte avdelningen. Personal hörde av sig.", []string{"Milan"}},
