@@ -2665,7 +2665,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// and the subject of the verb after it: "och Tindra hittade en groda".
 	// Mid-sentence a capital says proper noun, and the verb says who.
 	if e == k+1 && first.shape == shapeCap && !first.gapSentence && first.gapJoin && k > 0 && ws[k-1].shape == shapeLower &&
-		!lineStartBefore(b, first.start) {
+		!lineStartBefore(b, first.start) && !d.placeBefore(b, ws[k-1]) {
 		if wf := d.facts(b[first.start:first.end]); wf.common && wf.flags == 0 && !wf.definite && !wf.definiteCompound &&
 			!wf.seen && !wf.cue && !wf.function && !wf.calendar && !wf.placeSuffix && !wf.venue && !wf.org && !wf.company &&
 			runeLen(b[first.start:first.end]) >= 3 {
@@ -3361,4 +3361,18 @@ func yearsAfter(b []byte, i int) bool {
 var mailHeaderWords = map[string]bool{
 	"från": true, "till": true, "kopia": true, "avsändare": true, "mottagare": true, "to": true,
 	"from": true, "cc": true, "bcc": true, "hemlig kopia": true,
+}
+
+// placeBefore reports whether p, the word before a run, is a preposition
+// of place: what follows it is where, not who ("Skolan i Kista har fått").
+func (d *nameDetector) placeBefore(b []byte, p word) bool {
+	pf := d.facts(b[p.start:p.end])
+	if pf.preposition || pf.inPreposition {
+		return true
+	}
+	switch string(b[p.start:p.end]) {
+	case "från", "mot", "genom", "över", "bakom", "nedanför", "ovanför":
+		return true
+	}
+	return false
 }

@@ -84,6 +84,9 @@ func TestNameContext(t *testing.T) {
 		{"Präst: Abuna Eliyo Barsom. Hi Jonathan! Your visit with Mr. Åberg.", []string{"Eliyo", "Barsom", "Jonathan", "Åberg"}},
 		{"Ture bad att få höra valsen. Startar för Olof Palmes Löparklubb.", []string{"Ture"}},
 		{"Sten Berg kom.\nSten och grus finns vid förrådet. Sten och jag åkte.", []string{"Sten", "Berg", "Sten"}},
+		// After a preposition of place a capitalised ordinary word is a
+		// place, also before a verb.
+		{"Skolan i Kista har fått nya lokaler. Förskolan i Backa har stängt.", nil},
 		// A mail's header labels a person, an office stays one, and a role
 		// after the name and a comma is no given name.
 		{"Från: EMIR BEGOVIĆ, LSS-handläggare\nTill: Socialtjänsten\nKopia: Bostadsanpassning", []string{"EMIR", "BEGOVIĆ"}},
