@@ -1087,8 +1087,8 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 		t := appendTitle(d.buf[:0], text)
 		if d.seen[string(t)] {
 			wf.seen = true
-		} else if n := len(t); n > 3 && t[n-1] == 's' && d.seen[string(t[:n-1])] {
-			wf.seen, wf.seenStem = true, true
+		} else if n := len(t); n > 3 && t[n-1] == 's' && d.seen[string(t[:n-1])] && !d.productWord(text) {
+			wf.seen, wf.seenStem = true, true // … but Teams is no Team's
 		}
 	}
 	if len(d.memo) >= maxFacts {
@@ -3375,4 +3375,10 @@ func (d *nameDetector) placeBefore(b []byte, p word) bool {
 		return true
 	}
 	return false
+}
+
+// productWord reports whether w is a word of data/products.txt.
+func (d *nameDetector) productWord(w []byte) bool {
+	var lb [24]byte
+	return len(w) <= len(lb) && d.lx.products[string(appendLower(lb[:0], w))]
 }
