@@ -354,7 +354,8 @@ var characters = map[string]bool{
 	"toast skagen": true, "ave maria": true, "time care": true, "grand prix": true,
 	"viking line": true, "stena line": true, "tallink silja": true, "clas ohlson": true,
 	"max hamburgare": true, "freja eid": true, "real madrid": true, "ica maxi": true,
-	"god jul": true, "glad påsk": true,
+	"god jul": true, "glad påsk": true, "best regards": true, "kind regards": true,
+	"warm regards": true, "after work": true, "black friday": true, "happy hour": true,
 }
 
 // character reports whether two words of the run ws[k:e] make a

@@ -236,7 +236,7 @@ var personCues = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range []string{
 		"hej", "hejsan", "hallå", "tjena", "kära", "käre", "bästa", "välkommen", "grattis",
-		"hi", "hello", "dear", "mr", "mrs", "ms", "miss",
+		"hi", "hello", "dear", "mr", "mrs", "ms", "miss", "regards", "cheers", "sincerely",
 		"präst", "prästen", "pastor", "pastorn", "imam", "imamen", "abuna", "diakon", "diakonen",
 		"kyrkoherde", "kyrkoherden", "komminister", "kantor", "kantorn", "rabbin", "shejk",
 		"hälsning", "hälsningar", "hälsn", "mvh", "vänligen", "tack",

@@ -84,6 +84,8 @@ func TestNameContext(t *testing.T) {
 		{"Präst: Abuna Eliyo Barsom. Hi Jonathan! Your visit with Mr. Åberg.", []string{"Eliyo", "Barsom", "Jonathan", "Åberg"}},
 		{"Ture bad att få höra valsen. Startar för Olof Palmes Löparklubb.", []string{"Ture"}},
 		{"Sten Berg kom.\nSten och grus finns vid förrådet. Sten och jag åkte.", []string{"Sten", "Berg", "Sten"}},
+		// English sign-offs and events in Title Case.
+		{"Best Regards, John Smith\nDet blir After Work på fredag.", []string{"John", "Smith"}},
 		// After a preposition of place a capitalised ordinary word is a
 		// place, also before a verb.
 		{"Skolan i Kista har fått nya lokaler. Förskolan i Backa har stängt.", nil},
