@@ -1049,7 +1049,7 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	// Not an ordinary word whose stem is none: Klass is no Klas's.
 	if f&nameFlags == 0 && len(text) > 3 && (text[len(text)-1] == 's' || text[len(text)-1] == 'S') &&
 		!(wf.common && !d.lx.isCommon(appendLower(d.buf[:0], text[:len(text)-1]))) &&
-		!d.lx.products[string(appendLower(d.buf[:0], text))] { // Willys is no Willy's
+		!d.productWord(text) { // Willys is no Willy's
 		if f2 := d.lookup(text[:len(text)-1]); f2&nameFlags != 0 || f == 0 && f2&lexForeignGiven != 0 && f2&(lexPlace|lexEnglish) == 0 {
 			// Zlatans: a given name of another list, with its s.
 			if f2&lexPlace == 0 || f == 0 {
@@ -2454,37 +2454,14 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			e--
 		}
 	}
-	if e == k+1 && first.shape == shapeCap && first.end-first.start <= 10 {
-		l := appendLower(d.buf[:0], b[first.start:first.end])
-		next := nextLowerAfter(b, first.end)
-		// "Lilla ridhuset", "Avd 12", "Rum 3": a place's prefix before an
-		// ordinary word, a unit before its number.
-		if placePrefixes[string(l)] && next || unitWords[string(l)] && numberAfter(b, first.end) {
-			return dst
-		}
-		// "12 Juni", "Nyhetsbrev Juni 2024", "under Valborg", "Ang. faktura",
-		// "Mb Parkinson": a date, a feast, an abbreviation, a disease.
-		if monthNames[string(l)] && (numberAfter(b, first.end) && !yearsAfter(b, first.end) || first.start >= 2 && b[first.start-1] == ' ' && isDigit(b[first.start-2])) ||
-			feastDays[string(l)] && k > 0 && ws[k-1].shape == shapeLower && first.gapJoin && ws[k-1].end-ws[k-1].start <= 6 &&
-				feastPrepositions[string(b[ws[k-1].start:ws[k-1].end])] ||
-			string(l) == "ang" && first.end < len(b) && (b[first.end] == '.' || b[first.end] == ':') {
-			return dst
-		}
-	}
 	if last := ws[e-1]; e > k+1 && last.shape == shapeCap && last.end-last.start <= 9 && numberAfter(b, last.end) && !yearsAfter(b, last.end) {
 		var lb [12]byte
 		if monthNames[string(appendLower(lb[:0], b[last.start:last.end]))] {
 			e-- // "Nyhetsbrev Juni 2024": the month is no part of it
 		}
 	}
-	if e == k+2 && first.shape == shapeCap && first.end-first.start == 2 && string(b[first.start:first.end]) == "Mb" {
-		return dst // Mb Parkinson: morbus, a disease
-	}
-	if e == k+1 && first.shape == shapeCap && loneThings[string(appendLower(d.buf[:0], b[first.start:first.end]))] &&
-		!(k > 0 && first.gapJoin && d.facts(b[ws[k-1].start:ws[k-1].end]).strongCue) {
-		// "Lucia blir 13/12 i aulan", "sjunger om Pippi": the feast and
-		// the character, alone; "dottern Lucia" and "Lucia Hernández"
-		// are people.
+	if e == k+1 && first.shape == shapeCap && d.aloneNoName(b, ws, k) ||
+		e == k+2 && first.shape == shapeCap && string(b[first.start:first.end]) == "Mb" { // Mb Parkinson: morbus
 		return dst
 	}
 	if first.start < d.quoteEnd || d.quotedTitle(b, ws, k, pnrs) {
@@ -3222,9 +3199,9 @@ var kinWords = map[string]bool{
 	"personnummer": true, "morbror": true, "farbror": true, "moster": true, "faster": true,
 }
 
-// kinPossessive reports whether w, capitalised and not at a sentence
-// start unless the document or a given-name list knows it, is a name's
-// possessive (…s) right before a word of kinWords: "Milans pappa".
+// kinPossessive reports whether w, capitalised, is the possessive (…s) of
+// a given name or a name the document knows, right before a word of
+// kinWords: "Milans pappa".
 func (d *nameDetector) kinPossessive(b []byte, w word) bool {
 	n := w.end - w.start
 	if n < 4 || b[w.end-1] != 's' || w.end+1 >= len(b) || b[w.end] != ' ' {
@@ -3360,7 +3337,7 @@ func yearsAfter(b []byte, i int) bool {
 // mailHeaderWords label the sender and the receivers in a mail's header.
 var mailHeaderWords = map[string]bool{
 	"från": true, "till": true, "kopia": true, "avsändare": true, "mottagare": true, "to": true,
-	"from": true, "cc": true, "bcc": true, "hemlig kopia": true,
+	"from": true, "cc": true, "bcc": true,
 }
 
 // placeBefore reports whether p, the word before a run, is a preposition
@@ -3381,4 +3358,36 @@ func (d *nameDetector) placeBefore(b []byte, p word) bool {
 func (d *nameDetector) productWord(w []byte) bool {
 	var lb [24]byte
 	return len(w) <= len(lb) && d.lx.products[string(appendLower(lb[:0], w))]
+}
+
+// aloneNoName reports whether ws[k], capitalised and a run of its own, is
+// by the words around it no name: a place's prefix before an ordinary word
+// (Lilla ridhuset), a unit before its number (Avd 12), a month next to a
+// number (12 Juni, Juni 2024; not "Juni 3 år"), a feast after a
+// preposition (under Valborg), the abbreviation Ang., or a feast or a
+// character alone without a cue before it ("Lucia blir 13/12 i aulan",
+// "sjunger om Pippi"; not "dottern Lucia").
+func (d *nameDetector) aloneNoName(b []byte, ws []word, k int) bool {
+	w := ws[k]
+	var lb [12]byte
+	if w.end-w.start > 10 {
+		return false
+	}
+	l := string(appendLower(lb[:0], b[w.start:w.end]))
+	switch {
+	case placePrefixes[l]:
+		return nextLowerAfter(b, w.end)
+	case unitWords[l]:
+		return numberAfter(b, w.end)
+	case monthNames[l] && numberAfter(b, w.end) && !yearsAfter(b, w.end),
+		monthNames[l] && w.start >= 2 && b[w.start-1] == ' ' && isDigit(b[w.start-2]):
+		return true
+	case l == "ang":
+		return w.end < len(b) && (b[w.end] == '.' || b[w.end] == ':')
+	}
+	if feastDays[l] && k > 0 && ws[k-1].shape == shapeLower && w.gapJoin && ws[k-1].end-ws[k-1].start <= 6 &&
+		feastPrepositions[string(b[ws[k-1].start:ws[k-1].end])] {
+		return true
+	}
+	return loneThings[l] && !(k > 0 && w.gapJoin && d.facts(b[ws[k-1].start:ws[k-1].end]).strongCue)
 }
