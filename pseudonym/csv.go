@@ -97,6 +97,12 @@ func (s *session) transformCSV(ctx context.Context, r io.Reader, w io.Writer) er
 // "Personnummer;Efternamn;Förnamn").
 func sniffComma(br *bufio.Reader) byte {
 	head, _ := br.Peek(chunkSize)
+	return sniffCommaIn(head)
+}
+
+// sniffCommaIn is sniffComma on the start of a CSV text in hand (the first
+// chunk a re-identified stream reads).
+func sniffCommaIn(head []byte) byte {
 	// Per candidate: the lines it is found on (outside quotes) and its
 	// count in all. A title row above the header may hold a comma
 	// ("Deltagarlista, kursstart 2024-08-19") where every row after it

@@ -126,11 +126,11 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 	// raw copies input bytes; in CSV it follows whether they end inside
 	// a quoted field, so that an original put back there is escaped.
 	csv := f == FormatCSV
+	if csv && s.csvSep == 0 {
+		s.csvSep = sniffCommaIn(data[1:]) // the stream's first chunk, as the transformer sniffs it
+	}
 	raw := func(dst, seg []byte) []byte {
 		if csv {
-			if s.csvSep == 0 && bytes.IndexByte(seg, '\n') >= 0 {
-				s.csvSep = csvSeparator(seg) // the stream's first line
-			}
 			s.csvQuoted = s.csvQuoted != (bytes.Count(seg, []byte{'"'})%2 == 1)
 		}
 		return append(dst, seg...)
@@ -213,9 +213,6 @@ func (s *session) appendCSVOriginal(dst, orig, data []byte, at, end int) []byte 
 	if s.csvQuoted {
 		return appendCSVQuoted(dst, orig)
 	}
-	if s.csvSep == 0 {
-		s.csvSep = csvSeparator(data)
-	}
 	if bytes.IndexByte(orig, s.csvSep) < 0 && !bytes.ContainsAny(orig, "\"\r\n") {
 		return append(dst, orig...)
 	}
@@ -227,22 +224,6 @@ func (s *session) appendCSVOriginal(dst, orig, data []byte, at, end int) []byte 
 	dst = append(dst, '"')
 	dst = appendCSVQuoted(dst, orig)
 	return append(dst, '"')
-}
-
-// csvSeparator is the separator of the first line of data: the one of
-// comma, semicolon and tab it has most of outside quotes (a comma when it
-// has none).
-func csvSeparator(data []byte) byte {
-	if k := bytes.IndexByte(data, '\n'); k >= 0 {
-		data = data[:k]
-	}
-	sep, most := byte(','), 0
-	for _, c := range []byte{',', ';', '\t'} {
-		if n := countUnquoted(data, c); n > most {
-			sep, most = c, n
-		}
-	}
-	return sep
 }
 
 // appendCSVQuoted appends v with its quotes doubled, for the inside of a

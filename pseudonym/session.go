@@ -56,7 +56,7 @@ type session struct {
 	// csvQuoted: re-identifying CSV, the input so far ends inside a
 	// quoted field.
 	csvQuoted bool
-	csvSep    byte // … and its separator, from its first line
+	csvSep    byte // … and its separator, sniffed from its first chunk
 
 	// values in which nothing was found (cleanvalues.go)
 	clean cleanValues
