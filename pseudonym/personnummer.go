@@ -26,8 +26,18 @@ const (
 	layoutLongMinus   byte = 'j' // YYYYMMDD−NNNC
 	layoutShortNBHyph byte = 'k' // YYMMDD‑NNNC (U+2011, non-breaking hyphen)
 	layoutLongNBHyph  byte = 'l' // YYYYMMDD‑NNNC
-	layoutFirst            = layoutShortDash
-	layoutLast             = layoutLongNBHyph
+	// … and the other dashes of three bytes, so that none is a way past
+	// the detector.
+	layoutShortHyphen    byte = 'm' // U+2010 hyphen
+	layoutLongHyphen     byte = 'n'
+	layoutShortFigure    byte = 'o' // U+2012 figure dash
+	layoutLongFigure     byte = 'p'
+	layoutShortEmDash    byte = 'q' // U+2014 em dash
+	layoutLongEmDash     byte = 'r'
+	layoutShortFullwidth byte = 's' // U+FF0D fullwidth hyphen-minus
+	layoutLongFullwidth  byte = 't'
+	layoutFirst               = layoutShortDash
+	layoutLast                = layoutLongFullwidth
 )
 
 // wideDashes are the dashes of three bytes a personnummer may be written
@@ -39,12 +49,16 @@ var wideDashes = [...]struct {
 	{"\u2013", layoutShortEnDash, layoutLongEnDash},
 	{"\u2212", layoutShortMinus, layoutLongMinus},
 	{"\u2011", layoutShortNBHyph, layoutLongNBHyph},
+	{"\u2010", layoutShortHyphen, layoutLongHyphen},
+	{"\u2012", layoutShortFigure, layoutLongFigure},
+	{"\u2014", layoutShortEmDash, layoutLongEmDash},
+	{"\uff0d", layoutShortFullwidth, layoutLongFullwidth},
 }
 
 // separatorAt returns the layout and length of a wide dash at b[j] after n
 // digits (6 or 8), or 0, 0.
 func separatorAt(b []byte, j, n int) (layout byte, size int) {
-	if j+3 > len(b) || b[j] != 0xe2 {
+	if j+3 > len(b) || b[j] != 0xe2 && b[j] != 0xef {
 		return 0, 0
 	}
 	for _, w := range wideDashes {

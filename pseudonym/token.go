@@ -60,7 +60,7 @@ func (k Kind) String() string {
 // Store.Put refuses a token that is already bound to another original
 // (ErrCollision), and the transform fails rather than emit an ambiguous
 // token.
-const TokenPattern = `sl_(?:pnr[0-9]+[a-l]|name[0-9]+)_[0-9a-hjkmnp-tv-z]{16}`
+const TokenPattern = `sl_(?:pnr[0-9]+[a-t]|name[0-9]+)_[0-9a-hjkmnp-tv-z]{16}`
 
 // TokenPrefix starts every token: text without it has nothing to
 // re-identify, so a caller may pass it on without a re-identification pass.
