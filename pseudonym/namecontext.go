@@ -546,8 +546,9 @@ func atoiSmall(d []byte) int {
 }
 
 // buildingHeads, in lower case right after a name without a possessive,
-// make it a building's or a place's: Louis De Geer konserthus, Astrid
-// Lindgren skola, Rune Lindström bana.
+// make it a building's, a place's or a disease's: Louis De Geer
+// konserthus, Astrid Lindgren skola, Gustav Vasa kyrka, Mb Parkinson
+// syndrom.
 var buildingHeads = map[string]bool{
 	"konserthus": true, "konserthuset": true, "skola": true, "gymnasium": true, "gymnasiet": true,
 	"sjukhus": true, "museum": true, "museet": true, "bibliotek": true, "arena": true, "stadion": true,
@@ -570,29 +571,36 @@ func (d *nameDetector) buildingAfter(b []byte, i int) bool {
 // after one space: "Saga II", "Stina III" are boats, "Gustav II Adolf" a
 // king, no one in a register.
 func numeralAfter(b []byte, i int) bool {
-	if i+3 > len(b) || b[i] != ' ' {
+	if i >= len(b) || b[i] != ' ' {
 		return false
 	}
-	j := i + 1
-	for j < len(b) && j-i <= 5 && (b[j] == 'I' || b[j] == 'V' || b[j] == 'X') {
-		j++
-	}
-	if j-i-1 < 2 || j < len(b) && isLetterByte(b[j]) || string(b[i+1:j]) == "VI" {
-		return false // one letter is an initial, and VI is "we" in capitals
-	}
-	return true
+	s, e, ok := nextWordAt(b, i)
+	return ok && s == i+1 && romanNumeral(b[s:e])
 }
 
 // numeralIn reports whether a word after the first of the run ws[k:e] is
 // a Roman numeral: "Saga II" (a boat), "Gustav II Adolf" (a king).
 func numeralIn(b []byte, ws []word, k, e int) bool {
 	for j := k + 1; j < e; j++ {
-		if w := b[ws[j].start:ws[j].end]; len(w) >= 2 && len(w) <= 5 && string(w) != "VI" &&
-			!bytes.ContainsFunc(w, func(r rune) bool { return r != 'I' && r != 'V' && r != 'X' }) {
+		if romanNumeral(b[ws[j].start:ws[j].end]) {
 			return true
 		}
 	}
 	return false
+}
+
+// romanNumeral reports whether w is a Roman numeral of two to five letters
+// (one letter is an initial), and not VI, which is "we" in capitals.
+func romanNumeral(w []byte) bool {
+	if len(w) < 2 || len(w) > 5 || string(w) == "VI" {
+		return false
+	}
+	for _, c := range w {
+		if c != 'I' && c != 'V' && c != 'X' {
+			return false
+		}
+	}
+	return true
 }
 
 // placeSlashBefore reports whether the run at ws[k] follows a place and a
