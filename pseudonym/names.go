@@ -1639,6 +1639,12 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int, afterLabe
 	if a.end+2 != c.start || b[a.end] != ',' || b[a.end+1] != ' ' || e-k > 3 || e2-e > 3 {
 		return false
 	}
+	if s, t := d.officeStretch(b, ws, k, e); s == k && t == e {
+		return false // Service Desk, Customer Success
+	}
+	if s, t := d.officeStretch(b, ws, e, e2); s == e && t == e2 {
+		return false
+	}
 	end := ws[e2-1].end
 	if c.shape == shapeInitial && e2 == e+1 && end < len(b) && b[end] == '.' {
 		end++ // Sultani, S.
@@ -2424,6 +2430,18 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	if e == k+1 && signatureInitials(b, first) {
 		return d.emitWords(dst, b, from, ws, k, e, ruleSignature) // "… Kronan. /AB"
+	}
+	if s, t := d.officeStretch(b, ws, k, e); s < t {
+		// "Anna Berg, Key Account Manager", "Project Manager Anna Berg":
+		// an English title is no part of a name; the words beside it are
+		// read on their own.
+		if s > k {
+			dst = d.evalRun(dst, b, from, ws, k, s, pnrs, prevRun)
+		}
+		if t < e {
+			dst = d.evalRun(dst, b, from, ws, t, e, pnrs, s)
+		}
+		return dst
 	}
 	if e == k+1 && first.shape == shapeCap && signatureAt(b, first) {
 		// "… efter lunch. /Kicki": a signer's name, when it is no ordinary

@@ -408,6 +408,12 @@ func TestNameContext(t *testing.T) {
 		{"Ons 09-11  Rum Olof Palme        Samtal Goran Ilić / Ebba Lund", []string{"Goran", "Ilić", "Ebba", "Lund"}},
 		// A relation word that is a given name, in capitals after a role.
 		{"Patienten BROR SKOG kom i tid.", []string{"BROR", "SKOG"}},
+		// English titles and offices in title case are no names; the
+		// names beside them are, and so are surnames that are English
+		// words of an office (Head, Partner).
+		{"Anna Berg, Key Account Manager på Atea. Service Desk, Customer Success", []string{"Anna", "Berg"}},
+		{"Mötet med Project Manager Sara Lind och Johan Head. Head of Operations kom inte.", []string{"Sara", "Lind", "Johan", "Head"}},
+		{"Ansvarig: Maria Partner, Team Lead. Data Protection Officer: Omar Haddad", []string{"Maria", "Partner", "Omar", "Haddad"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
