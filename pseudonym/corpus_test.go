@@ -713,3 +713,16 @@ func TestCorpusHeldOut14(t *testing.T) {
 	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	reportHeldOut(t, scoreCorpusAt(t, "held-out corpus 14", loadTxtarCorpus(t, heldOut14CorpusFile, 30), at))
 }
+
+// heldOut15CorpusFile: see TestCorpusHeldOut15.
+const heldOut15CorpusFile = "testdata/corpus_heldout15.txtar"
+
+// TestCorpusHeldOut15 scores the fifteenth held-out corpus: 50 documents
+// written blind by two helpers at the start of the session of 2026-12-07
+// (evening), in themes the earlier corpora lack, committed with their
+// first scores before the detector was tuned on them. Scored with the
+// clock at the day they were written.
+func TestCorpusHeldOut15(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	reportHeldOut(t, scoreCorpusAt(t, "held-out corpus 15", loadTxtarCorpus(t, heldOut15CorpusFile, 50), at))
+}

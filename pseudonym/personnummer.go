@@ -180,7 +180,8 @@ func findPersonnummerBefore(dst []pnrMatch, b []byte, from int, ref int) []pnrMa
 				copy(d[2:], b[i:j])
 				m.norm = d
 				m.layout = layoutShort
-				ok = validShort(&m.norm, ref, false) && !phoneContext(b, i)
+				ok = validShort(&m.norm, ref, false) && !phoneContext(b, i) &&
+					!(b[i] == '0' && b[i+1] == '7' && phoneBeside(b, i, j, ref))
 			}
 		}
 		if ok {
@@ -231,6 +232,48 @@ func phoneContext(b []byte, i int) bool {
 		if containsFold(w, cue) {
 			return true
 		}
+	}
+	return false
+}
+
+// phoneBeside reports whether the line of the digits b[i:j] holds, within
+// 64 bytes, another number that can only be a telephone's: one written
+// with a mobile prefix (070-…, 073 …), with +46, or ten digits from 07
+// that are no personnummer. "Larm: 0701234567 (natt: 0701234569)" lists
+// two phones, though the second passes every personnummer check.
+func phoneBeside(b []byte, i, j, ref int) bool {
+	lo, hi := max(0, i-64), min(len(b), j+64)
+	if k := bytes.LastIndexByte(b[lo:i], '\n'); k >= 0 {
+		lo += k + 1
+	}
+	if k := bytes.IndexByte(b[j:hi], '\n'); k >= 0 {
+		hi = j + k
+	}
+	for p := lo; p < hi; p++ {
+		if p >= i && p < j {
+			p = j
+		}
+		if p+3 < hi && b[p] == '+' && b[p+1] == '4' && b[p+2] == '6' {
+			return true
+		}
+		if p+4 > hi || b[p] != '0' || b[p+1] != '7' || !isDigit(b[p+2]) || p > 0 && isDigit(b[p-1]) {
+			continue
+		}
+		if (b[p+3] == '-' || b[p+3] == ' ') && isDigit(b[p+4]) {
+			return true // 070-123 45 67, 073 123 45 67
+		}
+		n := p
+		for n < hi && isDigit(b[n]) {
+			n++
+		}
+		if n-p == 10 && (n == len(b) || pnrBoundary(b[n])) {
+			var d [12]byte
+			copy(d[2:], b[p:n])
+			if !validShort(&d, ref, false) {
+				return true
+			}
+		}
+		p = n
 	}
 	return false
 }

@@ -42,6 +42,11 @@ func TestPersonnummer(t *testing.T) {
 		{"Mobil: 0\nPnr: 070123-4569", "200701234569"}, // … but the label is on the line before
 		{"Elev 070123-4569", "200701234569"},
 		{"pnr:121212-1212.", "201212121212"},
+		// Ten digits from 07 beside a number that can only be a phone's.
+		{"Larm: 0701234567 (natt: 0701234569)", ""},
+		{"Jour 070-123 45 67, natt 0701234569", ""},
+		{"+46 70 123 45 67 eller 0701234569", ""},
+		{"Elev 0701234569, rum 0712", "200701234569"},
 	} {
 		ms := findPersonnummer(nil, []byte(tc.in), 0, corpusNow)
 		got := ""
@@ -56,6 +61,15 @@ func TestPersonnummer(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestPhoneBesideKeepsPersonnummer checks that two personnummer of 2007
+// on one line stay personnummer: neither is a phone's number.
+func TestPhoneBesideKeepsPersonnummer(t *testing.T) {
+	in := "Syskon: 0701234569 och 0701234577"
+	if ms := findPersonnummer(nil, []byte(in), 0, corpusNow); len(ms) != 2 {
+		t.Errorf("%q: found %d personnummer, want 2", in, len(ms))
 	}
 }
 
