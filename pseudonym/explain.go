@@ -43,6 +43,7 @@ const (
 	ruleLowerSpeaker      = "lower case: a given name as a chat speaker label"
 	ruleLowerSpeakers     = "lower case: a chat speaker label where the other labels are names"
 	ruleLowerGivenSurname = "lower case: a given name before a surname of the lists"
+	ruleLowerInitial      = "lower case: a surname's initial after a given name"
 )
 
 // decide reports one replaced value to Config.Explain, if set.

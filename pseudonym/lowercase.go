@@ -475,7 +475,9 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		lw := lowerWord{start: start, end: e, upper: u, clauseStart: clause,
 			joined: joined && len(ws) > 0 && !afterCode, abbrev: abbrev, signoff: signoff && !nextCode}
 		if len(ws) == 0 || clause || userLabel {
-			lw.speaker = userLabel || e+1 < le && b[e] == ':' && b[e+1] == ' ' && lineStartBefore(b, start)
+			lw.speaker = userLabel || e+1 < le && b[e] == ':' && b[e+1] == ' ' && lineStartBefore(b, start) ||
+				e+3 < le && b[e] == ' ' && 'a' <= b[e+1] && b[e+1] <= 'z' && b[e+2] == ':' && b[e+3] == ' ' &&
+					lineStartBefore(b, start) // "jonas w: …"
 		}
 		if !u {
 			// Most words are no name in any list: a bit set says so
@@ -510,6 +512,16 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 	}
 	for j := range ws {
 		w := &ws[j]
+		if !w.upper && !w.name && j > 0 && ws[j-1].name && w.joined && b[w.start-1] == ' ' &&
+			runeLen(b[w.start:w.end]) == 1 && d.lowerInitial(b, w.start, w.end, le) {
+			// "omid r: morrn", "liam s, liam k": a surname's initial
+			// after a given name.
+			w.name = true
+			if w.start >= from {
+				dst = append(dst, nameMatch{start: w.start, end: w.end, rule: ruleLowerInitial})
+			}
+			continue
+		}
 		if w.upper || w.name || w.end-w.start < 2 || w.end-w.start < 3 && !(j > 0 && ws[j-1].name) {
 			continue
 		}
@@ -535,6 +547,35 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 	}
 	d.lower = ws
 	return dst
+}
+
+// lowerInitial reports whether the one lower-case letter b[s:e], a space
+// after a name, is the initial of that person's surname: before a chat
+// label's colon, a mark that ends the name, a bracket, or a verb whose
+// subject the name is (liam s är sjuk). Not i, å, ö, o or e, which are
+// words of their own (i, å, ö; o and e for och and eh in chat) unless a
+// colon or a mark closes them.
+func (d *nameDetector) lowerInitial(b []byte, s, e, le int) bool {
+	if e == le {
+		return true
+	}
+	switch b[e] {
+	case ':', ',', ')', ';', '!', '?':
+		return true
+	case '.':
+		return e+1 == le || b[e+1] == ' ' || b[e+1] == '\n'
+	case ' ':
+		if e+1 < le && b[e+1] == '(' {
+			return true
+		}
+		switch string(b[s:e]) {
+		case "i", "å", "ö", "o", "e":
+			return false
+		}
+		ok, _ := d.verbFollows(b, e)
+		return ok
+	}
+	return false
 }
 
 // maxChatSpeakers bounds the speaker labels a stream keeps (see

@@ -707,6 +707,8 @@ func (d *nameDetector) scanWords(b []byte, st *scanState, until int) bool {
 			shape = shapeInitial // J-P. Lindström, A-K Berg
 		case letters == 1 && trailingInitial(b, start, i):
 			shape = shapeInitial // Lena M: (a chat label), BENGTSSON L (a register line)
+		case letters == 1 && d.initialBeforeVerb(b, start, i):
+			shape = shapeInitial // Liam S är sjuk
 		case letters == 1:
 			shape = shapeLower // a lone capital letter (I, A) is no name
 		case !anyLower:
@@ -784,6 +786,28 @@ func trailingInitial(b []byte, start, i int) bool {
 		j += n
 	}
 	return label || !anyLower || anyLower && (eol || mark) && len(w) >= 3
+}
+
+// initialBeforeVerb reports whether the lone capital b[start:i] is the
+// initial of a surname between a given name and its verb: "Liam S är
+// sjuk". Not I, Å, Ö, O or E, which are words of their own.
+func (d *nameDetector) initialBeforeVerb(b []byte, start, i int) bool {
+	if len(d.words) == 0 || start < 4 || b[start-1] != ' ' || i >= len(b) || b[i] != ' ' {
+		return false
+	}
+	switch b[start] {
+	case 'I', 'O', 'E', 0xc3: // 0xc3: Å, Ö and the other letters of Latin-1
+		return false
+	}
+	p := d.words[len(d.words)-1]
+	if p.end != start-1 || p.shape != shapeCap {
+		return false
+	}
+	if f := d.facts(b[p.start:p.end]); f.flags&(lexGiven|lexForeignGiven) == 0 || f.common {
+		return false
+	}
+	ok, _ := d.verbFollows(b, i)
+	return ok
 }
 
 // hyphenInitials reports whether w is initials joined by hyphens (J-P,

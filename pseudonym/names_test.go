@@ -414,6 +414,12 @@ func TestNameContext(t *testing.T) {
 		{"Anna Berg, Key Account Manager på Atea. Service Desk, Customer Success", []string{"Anna", "Berg"}},
 		{"Mötet med Project Manager Sara Lind och Johan Head. Head of Operations kom inte.", []string{"Sara", "Lind", "Johan", "Head"}},
 		{"Ansvarig: Maria Partner, Team Lead. Data Protection Officer: Omar Haddad", []string{"Maria", "Partner", "Omar", "Haddad"}},
+		// A surname's initial after a given name: in a chat label, before
+		// a mark, a bracket or the name's verb; not "p" for "på" before a
+		// noun.
+		{"[07:44] omid r: morrn. kallade: liam s, liam k, theo\n", []string{"omid", "r", "liam", "s", "liam", "k", "theo"}},
+		{"[07:45] Petra Sjöberg: Liam S är sjuk, ingrid b (rum 4) också\n", []string{"Petra", "Sjöberg", "Liam", "S", "ingrid", "b"}},
+		{"[07:47] jonas w: ring anna p jobbet\n", []string{"jonas", "w", "anna"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
