@@ -44,6 +44,7 @@ const (
 	ruleLowerSpeakers     = "lower case: a chat speaker label where the other labels are names"
 	ruleLowerGivenSurname = "lower case: a given name before a surname of the lists"
 	ruleLowerInitial      = "lower case: a surname's initial after a given name"
+	ruleLowerHandle       = "lower case: a chat label's user name of a name and an initial (elin.s:)"
 )
 
 // decide reports one replaced value to Config.Explain, if set.

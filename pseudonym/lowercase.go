@@ -461,6 +461,18 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			gapStart, clause, broken, i = e+1, false, true, e+1
 			continue
 		}
+		if nextCode && !prevCode && !u && b[e] == '.' && lineStartBefore(b, start) {
+			if he := d.handleLabel(b, start, e, le); he > 0 {
+				// "elin.s: god morgon", "k.olofsson: 15": a chat user
+				// name made of a name and an initial.
+				if start >= from {
+					dst = append(dst, nameMatch{start: start, end: he, rule: ruleLowerHandle})
+				}
+				d.remember(b[start:e])
+				gapStart, clause, broken, i = he, false, true, he
+				continue
+			}
+		}
 		if prevCode || nextCode {
 			i = skipCode(b, e)
 			for i < le && (b[i] == '.' || b[i] == '@' || b[i] == '/' || b[i] == '-') && i+1 < le && isASCIILetter(b[i+1]) {
@@ -547,6 +559,39 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 	}
 	d.lower = ws
 	return dst
+}
+
+// handleLabel returns the end of the chat label's user name that starts
+// at b[start:dot], "elin.s:" or "k.olofsson:", when it is two parts in
+// lower case joined by a dot, one a name of the lists that is no ordinary
+// word and the other that or one letter, before ": ". Otherwise 0.
+func (d *nameDetector) handleLabel(b []byte, start, dot, le int) int {
+	e := dot + 1
+	for e < le && 'a' <= b[e] && b[e] <= 'z' || e < le && b[e] >= 0x80 {
+		if b[e] >= 0x80 {
+			l, u, n := letterAt(b, e)
+			if !l || u {
+				return 0
+			}
+			e += n
+			continue
+		}
+		e++
+	}
+	if e == dot+1 || e+1 >= le || b[e] != ':' || b[e+1] != ' ' {
+		return 0
+	}
+	name := func(w []byte) bool {
+		wf := d.facts(w)
+		return len(w) >= 3 && !wf.common && wf.flags&(nameFlags|lexForeignGiven) != 0 && wf.flags&lexPlace == 0
+	}
+	first, second := b[start:dot], b[dot+1:e]
+	switch {
+	case name(first) && (runeLen(second) == 1 || name(second)),
+		runeLen(first) == 1 && name(second):
+		return e
+	}
+	return 0
 }
 
 // lowerInitial reports whether the one lower-case letter b[s:e], a space

@@ -420,6 +420,8 @@ func TestNameContext(t *testing.T) {
 		{"[07:44] omid r: morrn. kallade: liam s, liam k, theo\n", []string{"omid", "r", "liam", "s", "liam", "k", "theo"}},
 		{"[07:45] Petra Sjöberg: Liam S är sjuk, ingrid b (rum 4) också\n", []string{"Petra", "Sjöberg", "Liam", "S", "ingrid", "b"}},
 		{"[07:47] jonas w: ring anna p jobbet\n", []string{"jonas", "w", "anna"}},
+		// A chat user name of a name and an initial; not of office words.
+		{"09:01 elin.s: god morgon\n09:02 k.olofsson: 15\n09:04 info.it: nej\n", []string{"elin.s", "k.olofsson"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
