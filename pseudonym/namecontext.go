@@ -82,7 +82,7 @@ func (d *nameDetector) venueHead(w []byte, n int) bool {
 
 // venueEnds end the compounds that name a room or a hall
 // (Sammanträdesrum, Samlingssalen, Konferensrummet).
-var venueEnds = []string{"rummet", "rum", "salen", "sal", "lokalen"}
+var venueEnds = []string{"rummet", "rum", "salen", "sal", "lokalen", "lokal"}
 
 // venueCompound reports whether lower (a lower-case word) is a compound
 // of an ordinary word and a room or a hall: Sammanträdesrum,
@@ -93,7 +93,10 @@ func (d *nameDetector) venueCompound(lower []byte) bool {
 			continue
 		}
 		stem := lower[:len(lower)-len(e)]
-		if runeLen(stem) < 4 {
+		if runeLen(stem) < 4 && !(e[0] == 'l' && runeLen(stem) == 3) { // Replokal, not Kassal
+			return false
+		}
+		if runeLen(stem) < 3 {
 			return false
 		}
 		if d.lx.isCommon(stem) {
@@ -113,6 +116,34 @@ var homeNouns = map[string]bool{
 	"gruppboende": true, "gruppboendet": true, "boendet": true, "biblioteket": true,
 	"kulturhuset": true, "träffpunkt": true, "träffpunkten": true, "mötesplats": true,
 	"mötesplatsen": true, "systemet": true, "appen": true, "projektet": true, "projekt": true,
+	"avd": true, "avdelning": true, "avdelningen": true, "korttidsboende": true, "korttidsboendet": true,
+	"mottagning": true, "mottagningen": true,
+}
+
+// venueNumberBefore reports whether a capitalised venue noun and its
+// number stand right before b[i:]: "Rum 2 Emil", "Sal 3B Greta" name the
+// room. In lower case ("rum 7 Karlsson") the words are a care note's: the
+// person in the room.
+func (d *nameDetector) venueNumberBefore(b []byte, i int) bool {
+	j := i - 1
+	if j < 3 || b[j] != ' ' {
+		return false
+	}
+	n := j
+	for n > 0 && (isDigit(b[n-1]) || 'A' <= b[n-1] && b[n-1] <= 'Z' && n < j) {
+		n--
+	}
+	if n == j || !isDigit(b[n]) || j-n > 4 || n < 3 || b[n-1] != ' ' {
+		return false
+	}
+	ws := n - 1
+	for ws > 0 && isASCIILetter(b[ws-1]) || ws > 0 && b[ws-1] >= 0x80 {
+		ws--
+	}
+	if n-1-ws > 24 || ws == n-1 || b[ws] < 'A' || b[ws] > 'Z' {
+		return false
+	}
+	return d.facts(b[ws : n-1]).venue
 }
 
 // bodyBefore reports whether ws[p], right before the stretch ws[s:t] on

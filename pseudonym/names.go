@@ -309,7 +309,7 @@ var streetSuffixes = []string{"gatan", "vägen", "gränd", "torget", "platsen"}
 // also named after a person whose given name stands before (Raoul
 // Wallenbergskolan).
 var institutionSuffixes = []string{"skolan", "gymnasiet", "sjukhuset", "kyrkan", "kliniken", "biblioteket", "institutet",
-	"museet", "planetariet", "hallen", "arenan", "teatern", "stadion"}
+	"museet", "planetariet", "hallen", "arenan", "teatern", "stadion", "boendet", "mottagningen", "hemmet"}
 
 // Prepositions after which a word that is only a surname (Älmhult, which
 // the lists also hold as a surname) is more likely a place: not "till" or
@@ -1968,6 +1968,9 @@ func (d *nameDetector) venueAround(b []byte, ws []word, k, e int) bool {
 		(d.facts(b[ws[k-1].start:ws[k-1].end]).venue || d.bodyBefore(b, ws, k-1, k, e) && columnGapIn(b, ws, k+1, e) < 0) {
 		return true // i rum Astrid Lindgren; på förskolan Nils Holgersson
 	}
+	if e == k+1 && d.venueNumberBefore(b, ws[k].start) && !d.facts(b[ws[k].start:ws[k].end]).cue {
+		return true // Rum 2 Emil, Sal 3B Greta; not "rum 7 Hr Karlsson"
+	}
 	if e < len(ws) && ws[e].gapJoin && ws[e].shape != shapeLower {
 		return d.facts(b[ws[e].start:ws[e].end]).venue
 	}
@@ -2544,7 +2547,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			!d.productAfterIn(b, ws, k, e) && !d.firmTail(b, ws, k, e) && !d.productFirst(b, ws, k, e) &&
 			!d.venueFirst(b, ws, k, e) && !d.orgAfter(b, ws, k, e) && !d.placePrefixed(b, ws, k, e) &&
 			!propertyAfter(b, ws[e-1].end) && !d.firmHead(b, ws, k, e) && !d.buildingAfter(b, ws[e-1].end) &&
-			!numeralAfter(b, ws[e-1].end) && !numeralIn(b, ws, k, e) && !d.placeSlashBefore(b, ws, k) {
+			!numeralAfter(b, ws[e-1].end) && !numeralIn(b, ws, k, e) && !d.placeSlashBefore(b, ws, k) &&
+			!(e-k >= 2 && ws[k].shape == shapeCap && d.bodyBefore(b, ws, k, k+1, e) && columnGapIn(b, ws, k+1, e) < 0) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part

@@ -422,6 +422,13 @@ func TestNameContext(t *testing.T) {
 		{"[07:47] jonas w: ring anna p jobbet\n", []string{"jonas", "w", "anna"}},
 		// A chat user name of a name and an initial; not of office words.
 		{"09:01 elin.s: god morgon\n09:02 k.olofsson: 15\n09:04 info.it: nej\n", []string{"elin.s", "k.olofsson"}},
+		// Rooms, wards and clinics named after people, also with a room
+		// number; a person in a room of a care note stays one.
+		{"Tid bokad i Rum 2 Emil kl 10. Remiss från Beroendemottagningen Maria. Besök på avd Ros.", nil},
+		{"Replokal Ronja är bokad. Kazimierz Wiśniewski 19290604-2235 Korttidsboendet Ros, rum 4", []string{"Kazimierz", "Wiśniewski"}},
+		{"Natt: rum 7 Hr Karlsson vägrade medicin. Frånvarande: Rosa Lindgren", []string{"Karlsson", "Rosa", "Lindgren"}},
+		// Nicknames no generated list holds.
+		{"Krya på dig Kicki! Jocke och Gittan tar passet.", []string{"Kicki", "Jocke", "Gittan"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {

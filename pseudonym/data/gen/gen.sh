@@ -28,9 +28,14 @@ tar xzf "$tmp"/faker-js-faker-*.tgz -C "$tmp/faker"
 tar xzf "$tmp"/cspell-dict-people-names-*.tgz -C "$tmp/cspell"
 tar xzf "$tmp"/humannames-*.tgz -C "$tmp/humannames"
 
-# 1. Ordinary words: every lower-case inflected form hunspell-sv generates.
+# 1. Ordinary words: every lower-case inflected form hunspell-sv generates,
+# but the proper nouns it lists in lower case (not_common.txt, by hand:
+# surnames such as lindgren and bergström, two places, a newspaper), with
+# their genitive.
 unmunch "$dic" "$aff" 2>/dev/null | grep -v '^[[:upper:]]' | grep -v '[0-9./:]' |
-	awk 'length($0) >= 2 && length($0) <= 24' | sort -u | gzip -9n >"$data/common.txt.gz"
+	awk 'length($0) >= 2 && length($0) <= 24' |
+	awk 'NR == FNR { x[$0] = 1; x[$0 "s"] = 1; next } !($0 in x)' "$here/not_common.txt" - |
+	sort -u | gzip -9n >"$data/common.txt.gz"
 
 # 2. Name candidates: capitalised hunspell stems, faker names, cspell names.
 grep '^[[:upper:]]' "$dic" | cut -d/ -f1 >"$tmp/cand"
@@ -54,6 +59,9 @@ lt-proc "$morf" <"$tmp/cand.u" | awk -f "$here/classify.awk" >"$tmp/classes.tsv"
 	# Given names that are ordinary words too, which no source above
 	# holds (Saga, Vide, Juni): written by hand, see README.md.
 	cat "$here/given_words.txt"
+	# Swedish nicknames (Kicki, Jocke, Gittan, Robban), by hand: no
+	# source above holds most of them.
+	cat "$here/nicknames.txt"
 } | sort -u >"$data/given.txt"
 {
 	grep '^surname' "$tmp/classes.tsv" | cut -f2
