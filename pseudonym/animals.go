@@ -65,6 +65,13 @@ var animalNouns = map[string]bool{
 	"robot": true, "roboten": true, "docka": true, "dockan": true, "nalle": true, "nallen": true,
 }
 
+// ownerWords before an animal noun make the name after it the animal's:
+// "sin katt Stella", "familjens hund Tyson".
+var ownerWords = map[string]bool{
+	"min": true, "din": true, "sin": true, "vår": true, "er": true, "hans": true, "hennes": true,
+	"deras": true, "familjens": true, "mitt": true, "ditt": true, "sitt": true, "vårt": true, "ert": true,
+}
+
 // namingVerbs before a name tell what it is called.
 var namingVerbs = map[string]bool{"heter": true, "hette": true, "kallas": true, "kallades": true, "döptes": true}
 
@@ -162,6 +169,11 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 				return true // jämthunden Tyra, ekan Ingeborg
 			case ridingVerbs[string(p)]:
 				return e == k+1 // Juni rider Fia
+			case animalNouns[string(p)] && !animalHeads[string(p)]:
+				// "sin katt Stella", "vår hund Tyson": an owner's animal.
+				if s, t, ok := wordBefore(b, ws[k-1].start); ok && t-s <= len(lb) && ownerWords[string(appendLower(lb[:0], b[s:t]))] {
+					return true
+				}
 			case namingVerbs[string(p)]:
 				// "ett marsvin som heter Doris", "ekor heter Greta"
 				s, t, ok := wordBefore(b, ws[k-1].start)
@@ -173,6 +185,9 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 				}
 			}
 		}
+	}
+	if d.riderDash(b, ws, k, e) {
+		return true // a riding school's list: "Noor Hamdan – Stella"
 	}
 	// "Sigge är katten", "Sigge är vår hund"
 	if e != k+1 {
@@ -198,6 +213,66 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 		w = appendLower(lb[:0], b[s:t])
 	}
 	return animalNouns[string(w)] || animalHead(w)
+}
+
+// riderDash reports whether ws[k:e] is the horse of a riding school's
+// line "Rider – Horse": one or two capitalised words that end the line
+// (or come before a bracket or a comma), after a dash after the rider's
+// capitalised words from the line's start, in a text that speaks of a
+// riding school within the 4 KiB before.
+func (d *nameDetector) riderDash(b []byte, ws []word, k, e int) bool {
+	if k == 0 || e-k > 2 {
+		return false
+	}
+	s := ws[k].start
+	var dash int
+	switch {
+	case s >= 5 && string(b[s-5:s]) == " \u2013 ":
+		dash = s - 5
+	case s >= 3 && string(b[s-3:s]) == " - ":
+		dash = s - 3
+	default:
+		return false
+	}
+	// The rider: one to three capitalised words, or their tokens once
+	// pseudonymized, from the line's start.
+	ls := bytes.LastIndexByte(b[:dash], '\n') + 1
+	for ls < dash && (b[ls] == ' ' || b[ls] == '\t' || b[ls] == '-' || b[ls] == '*') {
+		ls++
+	}
+	parts := 0
+	for p := ls; p < dash; {
+		q := p
+		for q < dash && b[q] != ' ' {
+			q++
+		}
+		if q == p {
+			return false
+		}
+		if l, u, _ := letterAt(b, p); !(l && u) && !bytes.HasPrefix(b[p:q], []byte(tokenPrefix)) {
+			return false
+		}
+		parts++
+		p = q + 1
+	}
+	if parts == 0 || parts > 3 {
+		return false
+	}
+	end := ws[e-1].end
+	if end < len(b) && b[end] != '\n' && b[end] != '\r' && b[end] != ',' && !(b[end] == ' ' && end+1 < len(b) && b[end+1] == '(') {
+		return false
+	}
+	return ridingText(b[max(0, dash-4096):dash])
+}
+
+// ridingText reports whether t speaks of a riding school.
+func ridingText(t []byte) bool {
+	for _, w := range [...]string{"idskol", "idlärare", "yttare", "idhus", "IDSKOL", "ektionshäst"} {
+		if bytes.Contains(t, []byte(w)) {
+			return true
+		}
+	}
+	return false
 }
 
 // wordBefore returns the word that ends right before i, past one space:

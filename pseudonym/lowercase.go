@@ -608,6 +608,9 @@ func (d *nameDetector) lowerInitial(b []byte, s, e, le int) bool {
 	case ':', ',', ')', ';', '!', '?':
 		return true
 	case '.':
+		if b[s] == 'f' || b[s] == 'd' {
+			return false // "Elsa Sjöblom f. Andersson": född, död
+		}
 		return e+1 == le || b[e+1] == ' ' || b[e+1] == '\n'
 	case ' ':
 		if e+1 < le && b[e+1] == '(' {

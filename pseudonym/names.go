@@ -2029,6 +2029,13 @@ func verbPartner(wf wordFacts) bool {
 // brackets before the colon ("Stig: Synd!", "Iris (mamma till Alva): Är
 // det …"), is a looser one (loose is true): then only a given name in it
 // is taken, since "Datum: Idag" and "Plats: Stora salen" look the same.
+// directionLabels label the lines of an SMS or call log by direction, not
+// by speaker: "IN: ja det passar", "UT: Påminnelse om din tid".
+var directionLabels = map[string]bool{
+	"in": true, "ut": true, "out": true, "inkommande": true, "utgående": true, "mottaget": true,
+	"skickat": true, "inkommet": true, "svar": true,
+}
+
 func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 	end := ws[e-1].end
 	if !lineStartBefore(b, ws[k].start) {
@@ -2574,6 +2581,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	// A chat speaker: the names among the words of the label.
 	speaker, loose := speakerLine(b, ws, k, e)
+	if speaker && e == k+1 && first.end-first.start <= 12 {
+		var lb [12]byte
+		if directionLabels[string(appendLower(lb[:0], b[first.start:first.end]))] {
+			return dst // "2024-04-02 08:31 IN: ja det passar": an SMS log's direction
+		}
+	}
 	if speaker && loose {
 		// Only a label that starts with a given name, or one whose
 		// brackets say whose relative the speaker is: "Bror (morfar till

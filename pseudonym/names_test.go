@@ -231,6 +231,15 @@ func TestNameContext(t *testing.T) {
 		{"Anton Rehn rider Sture. Vaccination av Sture i morgon.", []string{"Anton", "Rehn"}},
 		{"Katten Doris sov. Patienten Doris, 19121212-1212, kom.", []string{"Doris"}},
 		{"Hon heter Doris och har en katt.", []string{"Doris"}},
+		// An owner's animal; a riding school's rider and horse, also once
+		// the rider is a token; the same line elsewhere is two people.
+		{"Amir vill ta med sin hund Tyson. Ahmed visar sin katt Stella.", []string{"Amir", "Ahmed"}},
+		{"Ridskolan, måndag 16.30 (ridlärare Josefin Hallqvist)\n  Noor Hamdan – Stella\n  Hedda Ek – Don Juan\n  Oskar – Pippi (shetlandsponny)\nStella var pigg.\n",
+			[]string{"Josefin", "Hallqvist", "Noor", "Hamdan", "Hedda", "Ek", "Oskar"}},
+		{"Ridlärare: Mattias\n  sl_name1_zg7aqnjxw4kqz0kk sl_name1_wbt85ybz1qebzvzb – Stella\n  sl_name1_zg7aqnjxw4kqz0kk – Vilja\n", []string{"Mattias"}},
+		{"Styrelse:\n  Noor Hamdan – Stella Berg\n  Hedda Ek – Milan\n", []string{"Noor", "Hamdan", "Stella", "Berg", "Hedda", "Ek", "Milan"}},
+		// An SMS log's direction is no speaker.
+		{"2024-04-02 08:31 IN: ja det passar, hälsningar Aisha\n2024-04-02 08:33 UT: Bra!\n", []string{"Aisha"}},
 		// Shops and things named after a possessive.
 		{"Glass på Majas Kiosk och kort hos Nisses Fiske & Fritid, kaffe på Mama Rosas Pizzeria.", nil},
 		{"Start på butiken Gerdas Loppis. Vattnet sätts på av Rör-Pelles VVS AB.", nil},
