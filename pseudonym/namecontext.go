@@ -376,7 +376,7 @@ var characters = map[string]bool{
 	"pelle svanslös": true, "lille skutt": true, "greta gris": true, "lilla my": true,
 	"mario kart": true, "super mario": true, "lucky luke": true, "doktor dolittle": true,
 	"jonatan lejonhjärta": true, "skorpan lejonhjärta": true, "bamse björn": true,
-	"emil i lönneberga": true, "karlsson på taket": true, "lotta på bråkmakargatan": true, "lotta bråkmakargatan": true, "nils karlsson-pyssling": true,
+	"emil i lönneberga": true, "karlsson på taket": true, "lotta på bråkmakargatan": true, "lotta bråkmakargatan": true, "nils karlsson-pyssling": true, "nils holgersson": true, "mamma mu": true, "ture sventon": true,
 	"tant grön": true, "tant brun": true, "farbror blå": true, "kapten haddock": true,
 	// Fixed expressions named after a person: dishes, products, varieties
 	// and services everyone knows by name.
@@ -403,6 +403,9 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 		if before := b[:ws[k-1].start]; string(p) == "la" && (bytes.HasSuffix(before, []byte("à ")) || bytes.HasSuffix(before, []byte(" a "))) {
 			return true
 		}
+	}
+	if columnGapIn(b, ws, k+1, e) >= 0 {
+		return false // "Mötesrum Nils Holgersson  Tomasz Wiśniewski": two cells
 	}
 	for j := k; j < e; j++ {
 		a := ws[j]
@@ -431,11 +434,12 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 			}
 			second = second[:h] // Harry Potter-quiz
 		}
-		if !characterKey(b[a.start:a.end], second) {
-			continue
+		if !characterKey(b[a.start:a.end], second) &&
+			!(len(second) > 3 && second[len(second)-1] == 's' && characterKey(b[a.start:a.end], second[:len(second)-1])) {
+			continue // … also in the possessive: Nils Holgerssons underbara resa
 		}
-		if d.facts(b[a.start:a.end]).seen || upperFirst(second) && d.facts(second).seen {
-			continue
+		if bytes.IndexByte(second, ' ') < 0 && (d.facts(b[a.start:a.end]).seen || upperFirst(second) && d.facts(second).seen) {
+			continue // a person of the document named so; not "Emil i Lönneberga"
 		}
 		return true
 	}
@@ -982,6 +986,7 @@ var namedThingHeads = []string{
 	"udde", "udden", "holme", "holmen", "vik", "viken", "grotta", "grottan", "källa", "källan",
 	"badet", "bana", "banan", "äldreboende", "äldreboendet", "gång", "gången", "konserthus",
 	"konserthuset", "sjukdom", "sjukdomen", "syndrom", "syndromet", // Parkinsons sjukdom
+	"led", "leden", // Gustav Vasas led
 }
 
 // workTails are the lower-case tails of hyphen compounds that make the
