@@ -242,7 +242,7 @@ func TestNameContext(t *testing.T) {
 		// document has its given name; in the possessive too; a trail
 		// named after a king.
 		{"Emil Berg kom. Han vill se Emil i Lönneberga. Föredrag om Nils Holgerssons resa längs Gustav Vasas led.", []string{"Emil", "Berg"}},
-		{"Mötesrum Nils Holgersson  Tomasz Wiśniewski  Språkcafé", []string{"Tomasz", "Wiśniewski"}},
+		{"2024-03-19  09.00–11.30  Mötesrum Nils Holgersson  Tomasz Wiśniewski             Språkcafé polska–svenska", []string{"Tomasz", "Wiśniewski"}},
 		// An SMS log's direction is no speaker.
 		{"2024-04-02 08:31 IN: ja det passar, hälsningar Aisha\n2024-04-02 08:33 UT: Bra!\n", []string{"Aisha"}},
 		// Shops and things named after a possessive.
