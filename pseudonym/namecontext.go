@@ -1890,3 +1890,50 @@ func wholeName(v []byte, ms []nameMatch) bool {
 	}
 	return words > 0
 }
+
+// castRole reports whether the run ws[k:e] is a role of a play's cast
+// list: it starts a line and a leader (dots, a dash, a tab or a column
+// gap) follows it, or its bracket (Herr Nilsson (apan) ....), and a line
+// above it in the same block, with no blank line between, heads the cast
+// (Rollista, Roller, Rollbesättning). The actor after the leader is read
+// as any name.
+func castRole(b []byte, ws []word, k, e int) bool {
+	if !lineStartBefore(b, ws[k].start) {
+		return false
+	}
+	i := ws[e-1].end
+	if i+1 < len(b) && b[i] == ' ' && b[i+1] == '(' {
+		p := bytes.IndexByte(b[i:min(len(b), i+40)], ')')
+		if p < 0 {
+			return false
+		}
+		i += p + 1
+	}
+	switch {
+	case bytes.HasPrefix(b[i:], []byte(" ...")), bytes.HasPrefix(b[i:], []byte("...")),
+		bytes.HasPrefix(b[i:], []byte(" \u2026")), bytes.HasPrefix(b[i:], []byte(" \u2013 ")),
+		bytes.HasPrefix(b[i:], []byte(" - ")), bytes.HasPrefix(b[i:], []byte("\t")),
+		bytes.HasPrefix(b[i:], []byte("   ")):
+	default:
+		return false
+	}
+	// The block's lines above, up to a blank line.
+	le := bytes.LastIndexByte(b[:ws[k].start], '\n')
+	for n := 0; le > 0 && n < 60; n++ {
+		ls := bytes.LastIndexByte(b[:le], '\n') + 1
+		line := b[ls:le]
+		if len(bytes.TrimSpace(line)) == 0 {
+			return false
+		}
+		if len(line) <= 80 {
+			var lb [80]byte
+			l := appendLower(lb[:0], line)
+			if bytes.Contains(l, []byte("rollista")) || bytes.Contains(l, []byte("rollbesättning")) ||
+				bytes.HasPrefix(bytes.TrimSpace(l), []byte("roller")) {
+				return true
+			}
+		}
+		le = ls - 1
+	}
+	return false
+}

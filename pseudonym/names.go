@@ -2465,6 +2465,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if e == k+1 && signatureInitials(b, first) {
 		return d.emitWords(dst, b, from, ws, k, e, ruleSignature) // "… Kronan. /AB"
 	}
+	if castRole(b, ws, k, e) {
+		return dst // ROLLISTA / "Ronja Rövardotter ...... Saga Holmström": the role
+	}
 	if s, t := d.officeStretch(b, ws, k, e); s < t {
 		// "Anna Berg, Key Account Manager", "Project Manager Anna Berg":
 		// an English title is no part of a name; the words beside it are

@@ -243,6 +243,10 @@ func TestNameContext(t *testing.T) {
 		// named after a king.
 		{"Emil Berg kom. Han vill se Emil i Lönneberga. Föredrag om Nils Holgerssons resa längs Gustav Vasas led.", []string{"Emil", "Berg"}},
 		{"2024-03-19  09.00–11.30  Mötesrum Nils Holgersson  Tomasz Wiśniewski             Språkcafé polska–svenska", []string{"Tomasz", "Wiśniewski"}},
+		// A cast list's roles; its actors, and the same shape without a
+		// cast header, are people.
+		{"ROLLISTA\nTommy ....................... Isak Nyberg\nHerr Nilsson (apan) ......... Linh Đặng\nBirk – Ali Reza Mohammadi\n\nTommy ....... Isak Nyberg\n",
+			[]string{"Isak", "Nyberg", "Linh", "Đặng", "Ali", "Reza", "Mohammadi", "Tommy", "Isak", "Nyberg"}},
 		// An SMS log's direction is no speaker.
 		{"2024-04-02 08:31 IN: ja det passar, hälsningar Aisha\n2024-04-02 08:33 UT: Bra!\n", []string{"Aisha"}},
 		// Shops and things named after a possessive.
