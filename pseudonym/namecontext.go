@@ -404,9 +404,6 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 			return true
 		}
 	}
-	if columnGapIn(b, ws, k+1, e) >= 0 {
-		return false // "Mötesrum Nils Holgersson  Tomasz Wiśniewski": two cells
-	}
 	for j := k; j < e; j++ {
 		a := ws[j]
 		if a.shape == shapeLower {
@@ -441,7 +438,9 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 		if bytes.IndexByte(second, ' ') < 0 && (d.facts(b[a.start:a.end]).seen || upperFirst(second) && d.facts(second).seen) {
 			continue // a person of the document named so; not "Emil i Lönneberga"
 		}
-		return true
+		// Not across a table's column gap: "Mötesrum Nils Holgersson
+		// Tomasz Wiśniewski" is two cells.
+		return columnGapIn(b, ws, k+1, e) < 0
 	}
 	return false
 }

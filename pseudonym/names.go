@@ -2465,21 +2465,6 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if e == k+1 && signatureInitials(b, first) {
 		return d.emitWords(dst, b, from, ws, k, e, ruleSignature) // "… Kronan. /AB"
 	}
-	if castRole(b, ws, k, e) {
-		return dst // ROLLISTA / "Ronja Rövardotter ...... Saga Holmström": the role
-	}
-	if s, t := d.officeStretch(b, ws, k, e); s < t {
-		// "Anna Berg, Key Account Manager", "Project Manager Anna Berg":
-		// an English title is no part of a name; the words beside it are
-		// read on their own.
-		if s > k {
-			dst = d.evalRun(dst, b, from, ws, k, s, pnrs, prevRun)
-		}
-		if t < e {
-			dst = d.evalRun(dst, b, from, ws, t, e, pnrs, s)
-		}
-		return dst
-	}
 	if e == k+1 && first.shape == shapeCap && signatureAt(b, first) {
 		// "… efter lunch. /Kicki": a signer's name, when it is no ordinary
 		// word nor a place, an office or a role (/Hemtjänsten, /Rektor).
@@ -2496,6 +2481,21 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			wf.placeSuffix) {
 			return dst
 		}
+	}
+	if castRole(b, ws, k, e) {
+		return dst // ROLLISTA / "Ronja Rövardotter ...... Saga Holmström": the role
+	}
+	if s, t := d.officeStretch(b, ws, k, e); s < t {
+		// "Anna Berg, Key Account Manager", "Project Manager Anna Berg":
+		// an English title is no part of a name; the words beside it are
+		// read on their own.
+		if s > k {
+			dst = d.evalRun(dst, b, from, ws, k, s, pnrs, prevRun)
+		}
+		if t < e {
+			dst = d.evalRun(dst, b, from, ws, t, e, pnrs, s)
+		}
+		return dst
 	}
 	if last := ws[e-1]; last.end < len(b) && b[last.end] == ':' && last.shape == shapeCap {
 		// "Från: Johan Ek  Till: Kotten": a preposition or a function
