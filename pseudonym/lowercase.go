@@ -557,6 +557,23 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			}
 		}
 	}
+	// "s. lindqvist kan du …": a given name's initial, with its dot,
+	// before a surname found here.
+	for j := 0; j+1 < len(ws); j++ {
+		w, n := &ws[j], ws[j+1]
+		if w.upper || w.name || !n.name || w.end-w.start != 1 || n.start != w.end+2 || b[w.end] != '.' ||
+			d.facts(b[n.start:n.end]).flags&(lexSurname|lexForeign|lexWorld) == 0 {
+			continue
+		}
+		switch b[w.start] {
+		case 'f', 'd', 'm', 't', 'o', 'p', 'e', 'v':
+			continue // f. Andersson (född), m. Fatuma (med), t. Karlsson (till)
+		}
+		w.name = true
+		if w.start >= from {
+			dst = append(dst, nameMatch{start: w.start, end: w.end, rule: ruleLowerInitial})
+		}
+	}
 	d.lower = ws
 	return dst
 }
@@ -795,7 +812,7 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		if cue || !d.lowerStrict && (prevName || nextName || subjectVerbs[string(prevLower)]) {
 			return ruleLowerContext
 		}
-	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)] || w.signoff) &&
+	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)] || w.signoff || d.kinBracket(b, w.end)) &&
 		(!wf.common || f&(lexGiven|lexForeignGiven|lexSurname) != 0):
 		return ruleLowerCue // pappa stig, min dotter nova, hej saga
 	case prevName && f&lexSurname != 0 && ws[j-1].end+1 == w.start &&

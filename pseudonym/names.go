@@ -270,6 +270,10 @@ var personCues = func() map[string]bool {
 		"brorson", "brorsdotter", "systerson", "systerdotter", "svärson", "svärdotter", "svärmor",
 		"svärfar", "styvpappa", "styvmamma", "styvfar", "styvmor", "bonuspappa", "bonusmamma",
 		"fosterbarn", "fosterbarnet", "gudmor", "gudfar", "änkan", "änklingen", "exmaken", "exfrun",
+		"planerare", "planeraren", "samordnare", "samordnaren", "utredare", "utredaren",
+		"vaktmästare", "vaktmästaren", "receptionist", "receptionisten", "undersköterska",
+		"undersköterskan", "sjukgymnast", "sjukgymnasten", "skötare", "skötaren", "boendestödjare",
+		"dietist", "dietisten", "logoped", "logopeden", "hovslagare", "ridlärare", "ridläraren",
 	} {
 		m[w] = true
 	}
@@ -2430,6 +2434,41 @@ func (d *nameDetector) nicknameBrackets(b []byte, end int) bool {
 // relationAfter reports whether " relation till X" follows end, X
 // capitalised: the words before are the relative ("det är Senait mamma
 // till Yonatan").
+// kinBracket reports whether a bracket right after b[:end] says whose kin
+// the word before is: "Senait (faster)", "minh (min son)", "Ali (hennes
+// bror)". Like an age, it makes that word a person.
+func (d *nameDetector) kinBracket(b []byte, end int) bool {
+	if end+3 >= len(b) || b[end] != ' ' || b[end+1] != '(' {
+		return false
+	}
+	s, e, ok := nextWordAt(b, end+2)
+	if !ok || s != end+2 || e-s > 12 {
+		return false
+	}
+	var lb [12]byte
+	if possessivePronouns[string(appendLower(lb[:0], b[s:e]))] || string(appendLower(lb[:0], b[s:e])) == "sin" {
+		if s, e, ok = nextWordAt(b, e); !ok || e-s > 12 {
+			return false
+		}
+	}
+	if e >= len(b) || b[e] != ')' {
+		return false
+	}
+	return bracketKin[string(appendLower(lb[:0], b[s:e]))]
+}
+
+// bracketKin name a relative in a bracket after a name (see kinBracket).
+var bracketKin = map[string]bool{
+	"son": true, "sonen": true, "dotter": true, "dottern": true, "bror": true, "brodern": true,
+	"brorsan": true, "syster": true, "systern": true, "mamma": true, "pappa": true, "mor": true,
+	"far": true, "faster": true, "moster": true, "farbror": true, "morbror": true, "farmor": true,
+	"farfar": true, "mormor": true, "morfar": true, "kusin": true, "make": true, "maken": true,
+	"maka": true, "makan": true, "fru": true, "frun": true, "man": true, "sambo": true,
+	"sambon": true, "barnbarn": true, "svärmor": true, "svärfar": true, "styvpappa": true,
+	"styvmamma": true, "bonuspappa": true, "bonusmamma": true, "syskon": true, "tvilling": true,
+	"tvillingbror": true, "tvillingsyster": true, "granne": true, "grannen": true,
+}
+
 func (d *nameDetector) relationAfter(b []byte, end int) bool {
 	s, e, ok := nextWordAt(b, end)
 	if !ok || s != end+1 {
@@ -2787,6 +2826,13 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if cue && ws[k-1].start > 0 && b[ws[k-1].start-1] == '/' && bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0 {
 			cue = false // a signer's role at a line end: "… /usk\n08:10 Kvällsbesök"
 		}
+		if cue && ws[k-1].start >= 2 && b[ws[k-1].start-2] == ',' && b[ws[k-1].start-1] == ' ' &&
+			bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0 && !before.conjunction &&
+			!greetings[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
+			// "… Sanna Höglund, undersköterska\nMorgonbesök.": the role of
+			// the name before it, at the line's end.
+			cue = false
+		}
 		if cue && bytes.Count(b[ws[k-1].end:first.start], []byte{'\n'}) >= 2 &&
 			!signoffs[string(appendLower(d.buf[:0], b[ws[k-1].start:ws[k-1].end]))] {
 			cue = false // over a blank line only a greeting reaches: "…, kyrkoherde\n\nLuciakväll"
@@ -2814,7 +2860,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	runPnr := nearPnr(b, ws[k].start, ws[e-1].end, pnrs)
 	// "Aram (9 år)", "Hêvî (4 mån)": an age right after the run is a
 	// person's, as a personnummer is.
-	runAge := !runPnr && ageAfter(b, ws[e-1].end)
+	runAge := !runPnr && (ageAfter(b, ws[e-1].end) || d.kinBracket(b, ws[e-1].end))
 	if runPnr || runAge {
 		cue = true
 	}

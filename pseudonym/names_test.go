@@ -247,6 +247,16 @@ func TestNameContext(t *testing.T) {
 		// cast header, are people.
 		{"ROLLISTA\nTommy ....................... Isak Nyberg\nHerr Nilsson (apan) ......... Linh Đặng\nBirk – Ali Reza Mohammadi\n\nTommy ....... Isak Nyberg\n",
 			[]string{"Isak", "Nyberg", "Linh", "Đặng", "Ali", "Reza", "Mohammadi", "Tommy", "Isak", "Nyberg"}},
+		// A relative in a bracket after a word makes it a person, in
+		// capitals and in lower case; a role after a name and a comma at
+		// a line's end is that name's, no cue for the next line.
+		{"Hämtas av: Senait (faster)\n", []string{"Senait"}},
+		{"[07:09] Tuyet Nguyen: förlåt, feber sen igår. minh (min son) lämnar nyckeln\n", []string{"Tuyet", "Nguyen", "minh"}},
+		{"Schemat skrivet av planerare Somchai Phongsri.", []string{"Somchai", "Phongsri"}},
+		{"2024-10-28 08:15 Sanna Höglund, undersköterska\nMorgonbesök. Brukaren var uppe.", []string{"Sanna", "Höglund"}},
+		// A given name's initial with its dot before a surname in lower
+		// case; not m. for med.
+		{"[07:52] Kaisa Heikkinen: s. lindqvist kan du svara? satt i dagrummet m. fatuma\n", []string{"Kaisa", "Heikkinen", "s", "lindqvist", "fatuma"}},
 		// An SMS log's direction is no speaker.
 		{"2024-04-02 08:31 IN: ja det passar, hälsningar Aisha\n2024-04-02 08:33 UT: Bra!\n", []string{"Aisha"}},
 		// Shops and things named after a possessive.
