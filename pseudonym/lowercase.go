@@ -539,7 +539,7 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		}
 		if !w.cand && !(j > 0 && w.joined && (ws[j-1].greet ||
 			w.end-w.start >= 4 && !ws[j-1].name && d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue)) &&
-			!(w.speaker && d.chatSpeakers() >= 2) {
+			!(w.speaker && d.chatSpeakers() >= 2) && !(w.end-w.start >= 7 && d.strongSurnameEnd(b[w.start:w.end])) {
 			continue
 		}
 		if rule := d.lowerName(b, ws, j); rule != "" {
@@ -561,8 +561,11 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 	// before a surname found here.
 	for j := 0; j+1 < len(ws); j++ {
 		w, n := &ws[j], ws[j+1]
-		if w.upper || w.name || !n.name || w.end-w.start != 1 || n.start != w.end+2 || b[w.end] != '.' ||
-			d.facts(b[n.start:n.end]).flags&(lexSurname|lexForeign|lexWorld) == 0 {
+		if w.upper || w.name || w.end-w.start != 1 || n.start != w.end+2 || b[w.end] != '.' || n.upper {
+			continue
+		}
+		nf := d.facts(b[n.start:n.end])
+		if nf.flags&(lexSurname|lexForeign|lexWorld) == 0 || !n.name && (nf.common || nf.flags&lexPlace != 0) {
 			continue
 		}
 		switch b[w.start] {
@@ -572,6 +575,14 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		w.name = true
 		if w.start >= from {
 			dst = append(dst, nameMatch{start: w.start, end: w.end, rule: ruleLowerInitial})
+		}
+		if !n.name {
+			// "s. sultani": the surname, which a weak list holds, with it.
+			ws[j+1].name = true
+			d.remember(b[n.start:n.end])
+			if n.start >= from {
+				dst = append(dst, nameMatch{start: n.start, end: n.end, rule: ruleLowerSurname})
+			}
 		}
 	}
 	d.lower = ws
@@ -793,7 +804,18 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	// The next word is a name by the lists (serkan demir).
 	nextName := hasNext && !next.common && next.flags&lexPlace == 0 &&
 		next.flags&(nameFlags|lexForeign|lexWorld) != 0
+	// "god man (strömqvist)": a role, then its holder in a bracket.
+	parenCue := j > 0 && w.start >= 2 && b[w.start-1] == '(' && b[w.start-2] == ' ' && ws[j-1].end == w.start-2 &&
+		w.end < len(b) && b[w.end] == ')' && (d.facts(b[ws[j-1].start:ws[j-1].end]).strongCue ||
+		bytes.HasSuffix(b[:ws[j-1].end], []byte("god man")))
 	switch {
+	case f == 0 && !wf.common && !wf.seen && (prevName || strongCue || parenCue) && w.end-w.start >= 7 &&
+		d.strongSurnameEnd(b[w.start:w.end]):
+		// No list holds it, but its ending says surname, after a given
+		// name or a cue: "nour lindström", "god man (strömqvist)".
+		return ruleLowerSurname
+	case parenCue && evidence && !wf.common:
+		return ruleLowerCue
 	case w.abbrev && !(strongCue && f&(lexGiven|lexForeignGiven) != 0):
 		return "" // ang. hämtning: an abbreviation, unless a list is sure or a cue says person
 	case w.speaker && f&(lexGiven|lexForeignGiven) != 0 && !english:

@@ -257,6 +257,12 @@ func TestNameContext(t *testing.T) {
 		// A given name's initial with its dot before a surname in lower
 		// case; not m. for med.
 		{"[07:52] Kaisa Heikkinen: s. lindqvist kan du svara? satt i dagrummet m. fatuma\n", []string{"Kaisa", "Heikkinen", "s", "lindqvist", "fatuma"}},
+		// In lower case: a surname no list holds but its ending, after a
+		// given name or a role's bracket; a weak list's surname after an
+		// initial.
+		{"[11:22] Emil Rantanen: fixat. utan samtycke från god man (strömqvist) och från ahmed sjökvistsson\n",
+			[]string{"Emil", "Rantanen", "strömqvist", "ahmed", "sjökvistsson"}},
+		{"[11:23] Serkan Demir: jag kör minibussen. s. sultani och hennes mamma behöver skjuts\n", []string{"Serkan", "Demir", "s", "sultani"}},
 		// An SMS log's direction is no speaker.
 		{"2024-04-02 08:31 IN: ja det passar, hälsningar Aisha\n2024-04-02 08:33 UT: Bra!\n", []string{"Aisha"}},
 		// Shops and things named after a possessive.
