@@ -1074,7 +1074,8 @@ var orgEndings = []string{
 	"verket", "kansli", "kansliet", "byrå", "byrån", "kooperativ", "kooperativet", "orkester",
 	"orkestern", "kör", "kören", "lag", "laget", "scouter", "scouterna", "jour", "jouren",
 	"stift", "stiftet", // Lunds stift
-	"searvi", // Sámi searvi: Sami for association
+	"searvi",                     // Sámi searvi: Sami for association
+	"seura", "yhdistys", "kerho", // Suomi-Seura, Ruotsinsuomalaisten yhdistys: Finnish
 }
 
 // orgWord reports whether lower is, or ends in, one of orgEndings.

@@ -3417,6 +3417,7 @@ func (d *nameDetector) commonPair(b []byte, w word) bool {
 var monthNames = map[string]bool{
 	"januari": true, "februari": true, "mars": true, "april": true, "maj": true, "juni": true,
 	"juli": true, "augusti": true, "september": true, "oktober": true, "november": true, "december": true,
+	"ramadan": true, // Volontärer Ramadan 2025
 }
 
 // feastDays are feasts named like people, or that are names too, after a

@@ -263,6 +263,8 @@ func TestNameContext(t *testing.T) {
 		{"[11:22] Emil Rantanen: fixat. utan samtycke från god man (strömqvist) och från ahmed sjökvistsson\n",
 			[]string{"Emil", "Rantanen", "strömqvist", "ahmed", "sjökvistsson"}},
 		{"[11:23] Serkan Demir: jag kör minibussen. s. sultani och hennes mamma behöver skjuts\n", []string{"Serkan", "Demir", "s", "sultani"}},
+		// Ramadan before a year is the month.
+		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
 		{"2024-04-02 08:31 IN: ja det passar, hälsningar Aisha\n2024-04-02 08:33 UT: Bra!\n", []string{"Aisha"}},
 		// Shops and things named after a possessive.
