@@ -1909,6 +1909,21 @@ func castRole(b []byte, ws []word, k, e int) bool {
 		}
 		i += p + 1
 	}
+	if i+2 < len(b) && b[i] == ',' && b[i+1] == ' ' {
+		// "Anton Svensson, pappa ......": the role's description.
+		j := i + 2
+		for n := 0; n < 3 && j < len(b); n++ {
+			l, u, _ := letterAt(b, j)
+			if !l || u {
+				break
+			}
+			j = wordEnd(b, j)
+			if j < len(b) && b[j] == ' ' && j+1 < len(b) && b[j+1] != ' ' && b[j+1] != '.' {
+				j++
+			}
+		}
+		i = j
+	}
 	switch {
 	case bytes.HasPrefix(b[i:], []byte(" ...")), bytes.HasPrefix(b[i:], []byte("...")),
 		bytes.HasPrefix(b[i:], []byte(" \u2026")), bytes.HasPrefix(b[i:], []byte(" \u2013 ")),

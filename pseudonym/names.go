@@ -339,6 +339,7 @@ var companyMarkers = map[string]bool{
 	"ab": true, "hb": true, "kb": true, "co": true, "oy": true, "oyj": true,
 	"gmbh": true, "ltd": true, "inc": true, "llc": true, "asa": true, "aps": true,
 	"brf": true, // bostadsrättsförening: Brf Tallbacken
+	"ry":  true, // rekisteröity yhdistys: a registered Finnish association (Suomi-Seura ry)
 }
 
 // Prepositions after which an ambiguous place-or-surname (Lund, Falun) is a

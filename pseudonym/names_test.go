@@ -263,6 +263,10 @@ func TestNameContext(t *testing.T) {
 		{"[11:22] Emil Rantanen: fixat. utan samtycke från god man (strömqvist) och från ahmed sjökvistsson\n",
 			[]string{"Emil", "Rantanen", "strömqvist", "ahmed", "sjökvistsson"}},
 		{"[11:23] Serkan Demir: jag kör minibussen. s. sultani och hennes mamma behöver skjuts\n", []string{"Serkan", "Demir", "s", "sultani"}},
+		// A role with its description in a cast list; a registered
+		// Finnish association (ry) is no person.
+		{"ROLLISTA\nAnton Svensson, pappa ....... Per-Ola Strid\nAlfred, drängen ............. Hussein Ali\n", []string{"Per-Ola", "Strid", "Hussein", "Ali"}},
+		{"Tallåsan Suomi-Seura ry / Tallåsa Finska Förening. Ordförande Seppo Laine", []string{"Seppo", "Laine"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
