@@ -738,6 +738,7 @@ var personObjectVerbs = map[string]bool{
 	"skjutsa": true, "skjutsar": true, "skjutsade": true, "hämta": true, "hämtar": true,
 	"hämtade": true, "hämtat": true, "tar": true, "träffa": true, "träffar": true, "träffade": true,
 	"krama": true, "pussa": true, "väcka": true, "väckte": true, "följa": true, "följer": true,
+	"be": true, "hjälpa": true, "hjälp": true, "hjälper": true, "hjälpte": true,
 }
 
 // lowerAdverbs are ordinary words that are surnames too but after a given
@@ -792,11 +793,24 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	relationTill := false
 	if string(prevLower) == "till" && j >= 2 && ws[j-1].joined && !ws[j-2].name {
 		pp := b[ws[j-2].start:ws[j-2].end]
-		relationTill = d.facts(pp).strongCue || tellVerbs[string(pp)]
+		var lb [16]byte
+		relationTill = d.facts(pp).strongCue || len(pp) <= len(lb) && tellVerbs[string(appendLower(lb[:0], pp))] // Ringde till iris
 	}
 	// "nyckel hos stig", "skjutsa vide": a given name after "hos" or
 	// after a verb whose object is a person.
-	objectCue := (string(prevLower) == "hos" || personObjectVerbs[string(prevLower)]) && f&lexGiven != 0 && !wf.definite
+	objectCue := (string(prevLower) == "hos" || personObjectVerbs[string(prevLower)]) && !wf.definite &&
+		(f&lexGiven != 0 || f&lexForeignGiven != 0 && !wf.common && !place)
+	// "det är amra på resecentrum", "hej det är leyla": a person says who
+	// she is or who someone is.
+	if string(prevLower) == "är" && j >= 2 && ws[j-1].joined && !place && !wf.common && !wf.definite {
+		var lb [8]byte
+		if pp := b[ws[j-2].start:ws[j-2].end]; len(pp) <= len(lb) {
+			switch string(appendLower(lb[:0], pp)) {
+			case "det", "detta", "här", "hon", "han":
+				objectCue = f&(lexGiven|lexForeignGiven|lexForeign|lexWorld) != 0
+			}
+		}
+	}
 	cue := prev.cue || lowerCues[string(prevLower)] || husband || relationTill || objectCue
 	strongCue := prev.strongCue || lowerCues[string(prevLower)] || husband || relationTill || objectCue
 	prevName := j > 0 && w.joined && ws[j-1].name

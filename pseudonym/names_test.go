@@ -267,6 +267,10 @@ func TestNameContext(t *testing.T) {
 		// Finnish association (ry) is no person.
 		{"ROLLISTA\nAnton Svensson, pappa ....... Per-Ola Strid\nAlfred, drängen ............. Hussein Ali\n", []string{"Per-Ola", "Strid", "Hussein", "Ali"}},
 		{"Tallåsan Suomi-Seura ry / Tallåsa Finska Förening. Ordförande Seppo Laine", []string{"Seppo", "Laine"}},
+		// In lower case: who someone is ("det är amra"), the object of a
+		// verb of helping or asking (be tiina, hjälpa ayan), the one
+		// called after a capitalised verb (Ringde till iris).
+		{"[09:05] Reza Ahmadi: det är amra på resecentrum. be tiina rensa cache, kan någon hjälpa ayan?\n", []string{"Reza", "Ahmadi", "amra", "tiina", "ayan"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
