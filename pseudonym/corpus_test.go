@@ -726,3 +726,15 @@ func TestCorpusHeldOut15(t *testing.T) {
 	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	reportHeldOut(t, scoreCorpusAt(t, "held-out corpus 15", loadTxtarCorpus(t, heldOut15CorpusFile, 50), at))
 }
+
+// heldOut16CorpusFile: see TestCorpusHeldOut16.
+const heldOut16CorpusFile = "testdata/corpus_heldout16.txtar"
+
+// TestCorpusHeldOut16 scores the sixteenth held-out corpus: 50 documents
+// written blind by two helpers in the evening session of 2026-12-07, while
+// the detector was tuned on corpus 15, and committed unread: like corpora
+// 11 and 14 it measures text the rules were not made on.
+func TestCorpusHeldOut16(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	reportHeldOut(t, scoreCorpusAt(t, "held-out corpus 16", loadTxtarCorpus(t, heldOut16CorpusFile, 50), at))
+}
