@@ -832,8 +832,10 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		return ruleLowerCue
 	case w.abbrev && !(strongCue && f&(lexGiven|lexForeignGiven) != 0):
 		return "" // ang. hämtning: an abbreviation, unless a list is sure or a cue says person
-	case w.speaker && f&(lexGiven|lexForeignGiven) != 0 && !english:
-		return ruleLowerSpeaker // [19:10] lina: har nån sett min jacka
+	case w.speaker && f&(lexGiven|lexForeignGiven) != 0 && (!english || f&lexGiven != 0):
+		// [19:10] lina: har nån sett min jacka; a Swedish given name that
+		// is an English word too (saga, mats, rune) is still one here.
+		return ruleLowerSpeaker
 	case w.speaker && d.chatSpeakers() >= 2 && stampBefore(b, w.start) && !wf.definite && !place &&
 		w.end-w.start >= 3 && w.end-w.start <= 12 && !chatLabelWords[string(b[w.start:w.end])]:
 		// [19:03] tindra: ja!! — in a chat whose other lower-case labels
@@ -862,8 +864,8 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		// hos bror ekström: an ordinary word that is a given name, before
 		// a surname no dictionary holds.
 		return ruleLowerGivenSurname
-	case f&(lexGiven|lexForeignGiven) != 0 && w.clauseStart && !english:
-		// stig vill att hon handlar
+	case f&(lexGiven|lexForeignGiven) != 0 && w.clauseStart && (!english || f&lexGiven != 0):
+		// stig vill att hon handlar, saga är sjuk idag
 		if ok, _ := d.verbFollows(b, w.end); ok {
 			return ruleLowerVerb
 		}

@@ -271,6 +271,9 @@ func TestNameContext(t *testing.T) {
 		// verb of helping or asking (be tiina, hjälpa ayan), the one
 		// called after a capitalised verb (Ringde till iris).
 		{"[09:05] Reza Ahmadi: det är amra på resecentrum. be tiina rensa cache, kan någon hjälpa ayan?\n", []string{"Reza", "Ahmadi", "amra", "tiina", "ayan"}},
+		// A Swedish given name that is an English word too, in lower
+		// case as a chat label or the subject of its verb.
+		{"[09:05] sara nyqvist: saga är sjuk idag\n[09:06] mats: ok\n", []string{"sara", "nyqvist", "saga", "mats"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
