@@ -487,9 +487,12 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		lw := lowerWord{start: start, end: e, upper: u, clauseStart: clause,
 			joined: joined && len(ws) > 0 && !afterCode, abbrev: abbrev, signoff: signoff && !nextCode}
 		if len(ws) == 0 || clause || userLabel {
-			lw.speaker = userLabel || e+1 < le && b[e] == ':' && b[e+1] == ' ' && lineStartBefore(b, start) ||
-				e+3 < le && b[e] == ' ' && 'a' <= b[e+1] && b[e+1] <= 'z' && b[e+2] == ':' && b[e+3] == ' ' &&
-					lineStartBefore(b, start) // "jonas w: …"
+			lab := e
+			if lab+2 < le && b[lab] == ' ' && 'a' <= b[lab+1] && b[lab+1] <= 'z' && (b[lab+2] == ':' || b[lab+2] == ' ') {
+				lab += 2 // "jonas w: …"
+			}
+			lab = timeAfter(b, lab) // "senait t 18:33: …"
+			lw.speaker = userLabel || lab+1 < le && b[lab] == ':' && b[lab+1] == ' ' && lineStartBefore(b, start)
 		}
 		if !u {
 			// Most words are no name in any list: a bit set says so
@@ -643,6 +646,9 @@ func (d *nameDetector) lowerInitial(b []byte, s, e, le int) bool {
 	case ' ':
 		if e+1 < le && b[e+1] == '(' {
 			return true
+		}
+		if t := timeAfter(b, e); t > e && t < le && b[t] == ':' {
+			return true // "ahmed k 20:45: hej"
 		}
 		switch string(b[s:e]) {
 		case "i", "å", "ö", "o", "e":

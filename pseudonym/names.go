@@ -2041,6 +2041,23 @@ var directionLabels = map[string]bool{
 	"skickat": true, "inkommet": true, "svar": true,
 }
 
+// timeAfter returns where a time of day written right after b[:i] ends
+// (" 18:10", " 9.05"), or i: SMS logs write the sender, the time, a colon.
+func timeAfter(b []byte, i int) int {
+	j := i + 1
+	if j >= len(b) || b[i] != ' ' || !isDigit(b[j]) {
+		return i
+	}
+	if j+1 < len(b) && isDigit(b[j+1]) {
+		j++
+	}
+	j++
+	if j+2 >= len(b) || b[j] != ':' && b[j] != '.' || !isDigit(b[j+1]) || !isDigit(b[j+2]) {
+		return i
+	}
+	return j + 3
+}
+
 func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 	end := ws[e-1].end
 	if !lineStartBefore(b, ws[k].start) {
@@ -2060,6 +2077,7 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 		loose = true
 	}
 	end = emojiAfter(b, end) // "Nova 🦋: …"
+	end = timeAfter(b, end)  // an SMS log's "Bror 18:10: Jag kommer."
 	if end+2 >= len(b) || b[end] != ':' || b[end+1] != ' ' {
 		return false, false
 	}

@@ -274,6 +274,8 @@ func TestNameContext(t *testing.T) {
 		// A Swedish given name that is an English word too, in lower
 		// case as a chat label or the subject of its verb.
 		{"[09:05] sara nyqvist: saga är sjuk idag\n[09:06] mats: ok\n", []string{"sara", "nyqvist", "saga", "mats"}},
+		// An SMS log's sender, the time, a colon.
+		{"Tuula 18:31: Vi samåker.\nahmed k 20:45: hej, det är jag\n", []string{"Tuula", "ahmed", "k"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
