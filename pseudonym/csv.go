@@ -35,6 +35,7 @@ type csvRewriter struct {
 	// read and those found to be names whole (see nameColumn).
 	cueCol           []bool
 	placeCol         []bool // per column: the header is a place's (Postort, Kommun)
+	thingCol         []bool // per column: the header is an animal's, a boat's or a room's (Hund, Båt, Stuga)
 	cells, nameCells []int
 	filled           int // cells of the current record that are not empty
 }
@@ -395,6 +396,10 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 			c.placeCol = append(c.placeCol, false)
 		}
 		c.placeCol[col] = c.placeCol[col] || placeFields[lower]
+		for len(c.thingCol) <= col {
+			c.thingCol = append(c.thingCol, false)
+		}
+		c.thingCol[col] = c.thingCol[col] || thingFields[lower]
 	} else {
 		whole := col < len(c.names) && c.names[col]
 		names := c.s.p.detectNames && !c.s.pnrOnly && !whole && col < len(c.cells)
@@ -403,7 +408,8 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		}
 		// Nora under Postort is the town, even in a file where a member
 		// is called Nora: personnummer only.
-		c.s.pnrOnly = names && col < len(c.placeCol) && c.placeCol[col] && c.s.names.placeCell(dec)
+		c.s.pnrOnly = names && (col < len(c.placeCol) && c.placeCol[col] && c.s.names.placeCell(dec) ||
+			col < len(c.thingCol) && c.thingCol[col] && c.s.names.thingCell(dec)) // Stella under Hund
 		c.out = c.s.rewriteMapped(c.out[:0], c.raw, dec, offs, whole)
 		c.s.pnrOnly = false
 		if names && len(bytes.TrimSpace(dec)) > 0 {

@@ -158,6 +158,8 @@ func (j *jsonRewriter) value(c byte, field fieldKind, depth int) error {
 				kind = fieldName
 			case personKeys[string(j.keyBuf)]:
 				kind = fieldPerson
+			case thingFields[string(j.keyBuf)]:
+				kind = fieldThing
 			}
 			if c, err = j.next(":"); err != nil {
 				return err
@@ -436,6 +438,11 @@ func (j *jsonRewriter) str(key bool, field fieldKind) (bool, error) {
 	j.w.WriteByte('"')
 	if key {
 		isName = j.s.p.isNameField(dec)
+		j.s.pnrOnly = true
+		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, false)
+		j.s.pnrOnly = false
+	} else if field == fieldThing && j.s.p.detectNames && j.s.names.thingCell(dec) {
+		// "stuga": "Emil": the cabin's name.
 		j.s.pnrOnly = true
 		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, false)
 		j.s.pnrOnly = false

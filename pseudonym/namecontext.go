@@ -1109,7 +1109,46 @@ const (
 	fieldOther  fieldKind = iota
 	fieldName             // a configured name field: the value is a name, whole
 	fieldPerson           // a key that points at a person: a name if shaped like one
+	fieldThing            // a key of an animal, a boat, a cabin or a room: see thingFields
 )
+
+// thingFields are JSON keys and CSV headers whose value names an animal,
+// a boat, a cabin or a room, often after a person ("hund": "Stella",
+// "stuga": "Emil", "båt": "Ronja"): a short value there is that thing's
+// name and is read for personnummer only.
+var thingFields = map[string]bool{
+	"hund": true, "hundnamn": true, "hundens namn": true, "häst": true, "hästnamn": true,
+	"hästens namn": true, "ponny": true, "katt": true, "djur": true, "djurets namn": true,
+	"husdjur": true, "båt": true, "båtnamn": true, "båtens namn": true, "stuga": true,
+	"stugor": true, "stugnamn": true, "rum": true, "rumsnamn": true, "lokal": true,
+	"lokalnamn": true, "avdelning": true, "avd": true, "sal": true, "fordon": true,
+	"dog": true, "horse": true, "pet": true, "boat": true, "cabin": true, "room": true,
+}
+
+// thingCell reports whether v, under one of thingFields, is that thing's
+// name: up to three words, no cue, no comma ("Lindqvist, Anna" is a
+// person's however the column is headed).
+func (d *nameDetector) thingCell(v []byte) bool {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || len(v) > 40 || bytes.IndexByte(v, ',') >= 0 {
+		return false
+	}
+	words := 0
+	for i := 0; i < len(v); {
+		l, _, n := letterAt(v, i)
+		if !l {
+			i += n
+			continue
+		}
+		e := wordEnd(v, i)
+		if d.facts(v[i:e]).strongCue {
+			return false
+		}
+		words++
+		i = e
+	}
+	return words >= 1 && words <= 3
+}
 
 // personKeys are JSON keys whose value is a person when it is shaped like
 // a name (columnCell: the test of a register's cells): the sender of a

@@ -454,6 +454,29 @@ func TestJSONPersonKeys(t *testing.T) {
 	}
 }
 
+// TestJSONThingKeys checks that a cabin's, a dog's or a boat's name under
+// its key stays, in a list too, while a person's name typed there and
+// the people around it are found.
+func TestJSONThingKeys(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	in := `{"stugor":["Pippi","Emil","Ronja"],"deltagare":[{"namn":"Ali Hassan","stuga":"Emil","hund":"Stella"},` +
+		`{"namn":"Sara Berg","stuga":"Ronja","båt":"Lindqvist, Bo"}]}`
+	out, err := io.ReadAll(p.Reader(context.Background(), FormatJSON, strings.NewReader(in), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"Ali", "Hassan", "Sara", "Berg", "Lindqvist"} {
+		if bytes.Contains(out, []byte(gone)) {
+			t.Errorf("%s left in %s", gone, out)
+		}
+	}
+	for _, kept := range []string{`["Pippi","Emil","Ronja"]`, `"stuga":"Emil"`, `"hund":"Stella"`, `"stuga":"Ronja"`} {
+		if !bytes.Contains(out, []byte(kept)) {
+			t.Errorf("%s replaced in %s", kept, out)
+		}
+	}
+}
+
 // TestCSVRoundTripQuotes: a name field's whole value with quotes in it
 // comes back with its quotes doubled, as it was written, and a name with
 // the separator in it stays unquoted where the separator is another.
@@ -539,6 +562,10 @@ func TestCSVHeaderRow(t *testing.T) {
 			[]string{"Sahak", "Freshta", "Kidane", "Luwam", "1212-1212"}, []string{"Personnummer;Efternamn;Förnamn;Modersmål\n", ";dari\n"}},
 		// A town under Postort stays, also when a member has its name; a
 		// person's name typed there does not.
+		// An animal, a boat or a cabin under its header is no one; the
+		// owner beside it, and a person's name typed there, are.
+		{"thing columns", "ägare,personnummer,hund,båt\n\"Öberg, Lena\",19121212-1212,Stella,Blå Saga\nMilo Berg,,Ronja,\"Lind, Sara\"\n",
+			[]string{"Öberg", "Lena", "1212-1212", "Milo", "Berg", "Lind", "Sara"}, []string{",Stella,Blå Saga\n", ",Ronja,"}},
 		{"place column", "Efternamn;Förnamn;Postort\nWahlström;Hilding;Nora\nHeikkinen;Nora;Nora\nEk;Bo;Anna Lind\nLund;Sara;Lindesberg\n",
 			[]string{"Wahlström", "Hilding", "Heikkinen", ";Nora;", "Anna", "Lind\n", "Sara"}, []string{";Nora\n", ";Lindesberg\n"}},
 		// A desk, a board or a note in a contact column is no one; a
