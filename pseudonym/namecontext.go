@@ -986,6 +986,7 @@ var namedThingHeads = []string{
 	"badet", "bana", "banan", "äldreboende", "äldreboendet", "gång", "gången", "konserthus",
 	"konserthuset", "sjukdom", "sjukdomen", "syndrom", "syndromet", // Parkinsons sjukdom
 	"led", "leden", // Gustav Vasas led
+	"terrass", "terrassen", "diplom", "diplomet", "läsdiplom", "saga", "sagan", // Evert Taubes terrass, Gösta Berlings saga
 }
 
 // workTails are the lower-case tails of hyphen compounds that make the

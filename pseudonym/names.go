@@ -274,6 +274,7 @@ var personCues = func() map[string]bool {
 		"vaktmästare", "vaktmästaren", "receptionist", "receptionisten", "undersköterska",
 		"undersköterskan", "sjukgymnast", "sjukgymnasten", "skötare", "skötaren", "boendestödjare",
 		"dietist", "dietisten", "logoped", "logopeden", "hovslagare", "ridlärare", "ridläraren",
+		"ledsagare", "ledsagaren", "audionom", "audionomen",
 	} {
 		m[w] = true
 	}
@@ -2041,6 +2042,21 @@ var directionLabels = map[string]bool{
 	"skickat": true, "inkommet": true, "svar": true,
 }
 
+// acronymHead reports whether w starts with two or more capitals before
+// a hyphen: GDPR-rutinen, HSL-rutinen, LOK-stödsansökan.
+func acronymHead(w []byte) bool {
+	h := bytes.IndexByte(w, '-')
+	if h < 2 {
+		return false
+	}
+	for _, c := range w[:h] {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
 // timeAfter returns where a time of day written right after b[:i] ends
 // (" 18:10", " 9.05"), or i: SMS logs write the sender, the time, a colon.
 func timeAfter(b []byte, i int) int {
@@ -2533,11 +2549,19 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	if e == k+1 {
 		// Most runs are one word that can be no name: a sentence starting
-		// with Vi, Det, Enligt; a cue; a venue.
+		// with Vi, Det, Enligt; a cue; a venue; an acronym's compound
+		// (GDPR-rutinen, LOK-stödsansökan).
 		if wf := d.facts(b[first.start:first.end]); !wf.seen && (wf.function || wf.preposition ||
 			wf.conjunction || wf.cue && wf.flags&lexGiven == 0 || wf.company || wf.venue || wf.internalCap ||
-			wf.placeSuffix) {
+			wf.placeSuffix || wf.commonTail && acronymHead(b[first.start:first.end])) {
 			return dst
+		}
+	} else if last := ws[e-1]; acronymHead(b[last.start:last.end]) && d.facts(b[last.start:last.end]).commonTail {
+		e-- // "Enligt HSL-rutinen": no part of a name
+		if e == k+1 && (first.gapSentence || k == 0) {
+			if wf := d.facts(b[first.start:first.end]); wf.preposition || wf.function || wf.conjunction {
+				return dst
+			}
 		}
 	}
 	if castRole(b, ws, k, e) {

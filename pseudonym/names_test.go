@@ -276,6 +276,9 @@ func TestNameContext(t *testing.T) {
 		{"[09:05] sara nyqvist: saga är sjuk idag\n[09:06] mats: ok\n", []string{"sara", "nyqvist", "saga", "mats"}},
 		// An SMS log's sender, the time, a colon.
 		{"Tuula 18:31: Vi samåker.\nahmed k 20:45: hej, det är jag\n", []string{"Tuula", "ahmed", "k"}},
+		// Terraces, diplomas and sagas named after people; an acronym's
+		// compound; a companion is a person cue.
+		{"Visning Evert Taubes terrass 7. Hon fick Elsa Beskows läsdiplom. Vi läser Gösta Berlings saga. Enligt HSL-rutinen fick ledsagare Mulu stå.", []string{"Mulu"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
