@@ -1747,6 +1747,8 @@ func noOneWord(lower []byte) bool {
 		switch string(lower[:sp]) {
 		case "antal", "summa", "totalt", "varav":
 			return true
+		case "okänd", "okänt", "oidentifierad", "oidentifierat", "anonym", "ej":
+			return true // "okänd man ca 30 år": an unknown person, described
 		}
 	}
 	return false
