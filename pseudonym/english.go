@@ -77,9 +77,20 @@ func (d *nameDetector) officeStretch(b []byte, ws []word, k, e int) (int, int) {
 	return e, e
 }
 
+// officeLengths has bit n of entry c-'a' set when a word of englishOffice
+// starts with c and has n letters: most capitalised words (Anna, Berg)
+// are ruled out before any map is asked.
+var officeLengths = func() (t [26]uint32) {
+	for w := range englishOffice {
+		t[w[0]-'a'] |= 1 << len(w)
+	}
+	return t
+}()
+
 // officeWord reports whether w, in title case, is one of englishOffice.
 func (d *nameDetector) officeWord(b []byte, w word) bool {
-	if w.shape != shapeCap || w.end-w.start > 16 {
+	n := w.end - w.start
+	if w.shape != shapeCap || n > 16 || b[w.start] < 'A' || b[w.start] > 'Z' || officeLengths[b[w.start]-'A']&(1<<n) == 0 {
 		return false
 	}
 	_, ok := englishOffice[string(appendLower(d.buf[:0], b[w.start:w.end]))]

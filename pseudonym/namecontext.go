@@ -156,6 +156,9 @@ func (d *nameDetector) bodyBefore(b []byte, ws []word, p, s, t int) bool {
 		return false
 	}
 	pf := d.facts(b[ws[p].start:ws[p].end])
+	if !pf.org && pf.flags&(lexGiven|lexForeignGiven) != 0 {
+		return false // a given name is no body: "Anna Berg"
+	}
 	lower := appendLower(d.buf[:0], b[ws[p].start:ws[p].end])
 	if !pf.org && !homeNouns[string(lower)] && !hasSuffix(lower, institutionSuffixes) ||
 		crewWords[string(lower)] {
