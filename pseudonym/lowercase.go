@@ -439,7 +439,10 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		broken = false
 		// "/jari" after a blank signs a message; "a/b" is a path.
 		signoff := i > 0 && b[i-1] == '/' && (i == 1 || b[i-2] == ' ' || b[i-2] == '\n')
-		prevCode := i > 0 && (isDigit(b[i-1]) || b[i-1] == '_' || b[i-1] == '@' || b[i-1] == '/' && !signoff ||
+		// "@kevin viljas mamma ringde": a chat's mention of a person, not
+		// an address.
+		mention := i > 0 && b[i-1] == '@' && (i == 1 || b[i-2] == ' ' || b[i-2] == '\n' || b[i-2] == '(')
+		prevCode := i > 0 && (isDigit(b[i-1]) || b[i-1] == '_' || b[i-1] == '@' && !mention || b[i-1] == '/' && !signoff ||
 			b[i-1] == '.' && i >= 2 && isASCIILetter(b[i-2]))
 		e := wordEnd(b, i)
 		userLabel := false

@@ -279,6 +279,8 @@ func TestNameContext(t *testing.T) {
 		// Terraces, diplomas and sagas named after people; an acronym's
 		// compound; a companion is a person cue.
 		{"Visning Evert Taubes terrass 7. Hon fick Elsa Beskows läsdiplom. Vi läser Gösta Berlings saga. Enligt HSL-rutinen fick ledsagare Mulu stå.", []string{"Mulu"}},
+		// A chat's mention of a person, not an address.
+		{"[08:10] Anna Lund: @kevin ringde. mejla info@tallasa.se\n", []string{"Anna", "Lund", "kevin"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
