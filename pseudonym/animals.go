@@ -226,11 +226,21 @@ func (d *nameDetector) riderDash(b []byte, ws []word, k, e int) bool {
 	}
 	s := ws[k].start
 	var dash int
+	gap := false // a table's column gap instead of a dash: one word after two
 	switch {
 	case s >= 5 && string(b[s-5:s]) == " \u2013 ":
 		dash = s - 5
 	case s >= 3 && string(b[s-3:s]) == " - ":
 		dash = s - 3
+	case s >= 4 && (b[s-1] == ' ' || b[s-1] == '\t') && (b[s-2] == ' ' || b[s-2] == '\t') && (b[s-3] == ' ' || b[s-3] == '\t') || s >= 2 && b[s-1] == '\t':
+		dash = s - 1
+		for dash > 0 && (b[dash-1] == ' ' || b[dash-1] == '\t') {
+			dash--
+		}
+		gap = e == k+1
+		if !gap {
+			return false
+		}
 	default:
 		return false
 	}
@@ -255,7 +265,7 @@ func (d *nameDetector) riderDash(b []byte, ws []word, k, e int) bool {
 		parts++
 		p = q + 1
 	}
-	if parts == 0 || parts > 3 {
+	if parts == 0 || parts > 3 || gap && parts < 2 {
 		return false
 	}
 	end := ws[e-1].end

@@ -1702,8 +1702,8 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		}
 		prevPossessive = len(w) > 2 && (w[len(w)-1] == 's' || w[len(w)-1] == 'S')
 	}
-	if bodyFirst && !givenLater {
-		return true
+	if bodyFirst && (!givenLater || d.characterAfterFirst(v)) {
+		return true // … and Förskolan Pippi Långstrump is named after no one here
 	}
 	if words == 0 {
 		return true // 12, 8: a count under the column, no name (a personnummer is still found)
@@ -1725,6 +1725,19 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	// document has used as one: a desk or a note (Kundtjänst företag, Alla
 	// lag, Ledarkonto P10), which the free-text detector still reads.
 	return words > 1 && named == 0 && unknown == 0
+}
+
+// characterAfterFirst reports whether the words of v after its first are
+// a character's name: Förskolan Pippi Långstrump, Avdelning Emil i
+// Lönneberga.
+func (d *nameDetector) characterAfterFirst(v []byte) bool {
+	v = bytes.TrimSpace(v)
+	sp := bytes.IndexByte(v, ' ')
+	if sp < 0 || len(v)-sp > 40 {
+		return false
+	}
+	var lb [48]byte
+	return characters[string(appendLower(lb[:0], bytes.TrimSpace(v[sp:])))]
 }
 
 // noOneWords fill a register's name column where no person is: an

@@ -238,6 +238,7 @@ func TestNameContext(t *testing.T) {
 			[]string{"Josefin", "Hallqvist", "Noor", "Hamdan", "Hedda", "Ek", "Oskar"}},
 		{"Ridlärare: Mattias\n  sl_name1_zg7aqnjxw4kqz0kk sl_name1_wbt85ybz1qebzvzb – Stella\n  sl_name1_zg7aqnjxw4kqz0kk – Vilja\n", []string{"Mattias"}},
 		{"Styrelse:\n  Noor Hamdan – Stella Berg\n  Hedda Ek – Milan\n", []string{"Noor", "Hamdan", "Stella", "Berg", "Hedda", "Ek", "Milan"}},
+		{"Ridskolan vecka 12\nHedda Kronberg           Doris\nRidlärare        Juni Alavi\n", []string{"Hedda", "Kronberg", "Juni", "Alavi"}},
 		// A character by three words stays one where a person of the
 		// document has its given name; in the possessive too; a trail
 		// named after a king.
