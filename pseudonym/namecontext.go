@@ -438,8 +438,8 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 			!(len(second) > 3 && second[len(second)-1] == 's' && characterKey(b[a.start:a.end], second[:len(second)-1])) {
 			continue // … also in the possessive: Nils Holgerssons underbara resa
 		}
-		if bytes.IndexByte(second, ' ') < 0 && (d.facts(b[a.start:a.end]).seen || upperFirst(second) && d.facts(second).seen) {
-			continue // a person of the document named so; not "Emil i Lönneberga"
+		if bytes.IndexByte(second, ' ') < 0 && upperFirst(second) && d.facts(second).seen {
+			continue // a person of the document with the character's surname; not "Emil i Lönneberga"
 		}
 		// Not across a table's column gap: "Mötesrum Nils Holgersson
 		// Tomasz Wiśniewski" is two cells.

@@ -282,6 +282,9 @@ func TestNameContext(t *testing.T) {
 		{"Visning Evert Taubes terrass 7. Hon fick Elsa Beskows läsdiplom. Vi läser Gösta Berlings saga. Enligt HSL-rutinen fick ledsagare Mulu stå.", []string{"Mulu"}},
 		// A chat's mention of a person, not an address.
 		{"[08:10] Anna Lund: @kevin ringde. mejla info@tallasa.se\n", []string{"Anna", "Lund", "kevin"}},
+		// A character stays one after its given name alone was taken
+		// for a person's further on.
+		{"Sagostund med Alfons Åberg. Vi läser om Alfons, Milla och pappa. Anmälan till Sara Lind.", []string{"Alfons", "Milla", "Sara", "Lind"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
