@@ -1264,12 +1264,15 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		inf.score = 3
 		if c.inLocative && f&lexGiven == 0 {
 			inf.score = 1 // i Älmhult: a place the lists hold as a surname
+		} else if c.inLocative && !c.strongCue {
+			inf.score = 2 // "Hembesök i Åsa": a village the place list lacks, alone
 		}
 	case sv && !isCommon: // also a place: Lund, Karlstad
 		inf.score = 2
 		if c.hos && f&lexGiven != 0 {
 			inf.score = 3
 		}
+
 	case sv && !place: // also an ordinary word
 		inf.score = 1
 		if mid && !c.inLocative {

@@ -285,6 +285,10 @@ func TestNameContext(t *testing.T) {
 		// A character stays one after its given name alone was taken
 		// for a person's further on.
 		{"Sagostund med Alfons Åberg. Vi läser om Alfons, Milla och pappa. Anmälan till Sara Lind.", []string{"Alfons", "Milla", "Sara", "Lind"}},
+		// A given name alone after "i" is a village the place list
+		// lacks; with a surname it is a person.
+		{"Hembesök i Åsa och i Frillesås.", nil},
+		{"Han är kär i Åsa Berg.", []string{"Åsa", "Berg"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
