@@ -1699,6 +1699,14 @@ func (d *nameDetector) invertedName(b []byte, ws []word, k, e, e2 int, afterLabe
 			return false
 		}
 	}
+	if e-k >= 2 && ws[k].shape == shapeCap {
+		// "Hemtjänst Öst, Halima Osman": an office before the comma; a
+		// surname of two words starts with a name or a particle.
+		if kf := d.facts(b[ws[k].start:ws[k].end]); !kf.seen && (kf.org || kf.venue || kf.cue ||
+			kf.common && kf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) == 0) {
+			return false
+		}
+	}
 	af := d.facts(b[a.start:a.end])
 	cf := d.facts(b[c.start:c.end])
 	if e2-e >= 2 && d.surnameOnly(b, ws[e2-1]) {

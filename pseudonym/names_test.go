@@ -289,6 +289,8 @@ func TestNameContext(t *testing.T) {
 		// lacks; with a surname it is a person.
 		{"Hembesök i Åsa och i Frillesås.", nil},
 		{"Han är kär i Åsa Berg.", []string{"Åsa", "Berg"}},
+		// An office before a comma and a name is no surname first.
+		{"09:35 Hemtjänst Öst, Halima Osman, frågar om beslut.", []string{"Halima", "Osman"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
