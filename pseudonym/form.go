@@ -111,6 +111,9 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 		return dst, dec, offs, &SyntaxError{Format: FormatForm, Line: 1, Offset: off, Msg: "invalid percent-encoding in key"}
 	}
 	whole := s.p.isNameField(bytes.TrimSpace(kdec))
+	var kl [24]byte
+	thingKey := !whole && s.p.detectNames && len(bytes.TrimSpace(kdec)) <= len(kl) &&
+		thingFields[string(appendLower(kl[:0], bytes.TrimSpace(kdec)))]
 	// Keys get personnummer replaced, as JSON keys do ("19121212-1212=x"
 	// is as much personal data as its value would be); names are left,
 	// since field names are capitalised words as often as names are.
@@ -128,7 +131,11 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 		return dst, vdec, voffs, &SyntaxError{Format: FormatForm, Line: 1, Offset: off + int64(eq) + 1, Msg: "invalid percent-encoding in value"}
 	}
 	s.base = off + int64(eq) + 1
+	// husdjur=katt+(Måns), bandnamn=Nova+Supreme: a thing's name, read for
+	// personnummer only (see thingFields).
+	s.pnrOnly = thingKey && s.names.thingCell(vdec)
 	dst = s.rewriteMapped(dst, val, vdec, voffs, whole)
+	s.pnrOnly = false
 	return dst, vdec, voffs, nil
 }
 

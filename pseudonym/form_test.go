@@ -42,3 +42,27 @@ func TestFormKeys(t *testing.T) {
 		t.Errorf("a name in a key was changed: %v %+v", err, c)
 	}
 }
+
+// TestFormThingFields checks that a pet's or a band's name under its
+// field stays, while the people in the same body are found.
+func TestFormThingFields(t *testing.T) {
+	p, _ := newTestPseudonymizer(t, Config{})
+	in := "namn=Arash+Karimi&husdjur=katt+%28M%C3%A5ns%29&bandnamn=Nova+Supreme&medlemmar=Hevin+Barzani"
+	out, c, err := p.PseudonymizeRawQuery(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kept := range []string{"husdjur=katt+%28M%C3%A5ns%29", "bandnamn=Nova+Supreme"} {
+		if !strings.Contains(out, kept) {
+			t.Errorf("%s replaced in %s", kept, out)
+		}
+	}
+	for _, gone := range []string{"Arash", "Karimi", "Hevin", "Barzani"} {
+		if strings.Contains(out, gone) {
+			t.Errorf("%s left in %s", gone, out)
+		}
+	}
+	if c.Names < 3 {
+		t.Errorf("names: %d", c.Names)
+	}
+}

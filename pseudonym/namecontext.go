@@ -1127,6 +1127,9 @@ var thingFields = map[string]bool{
 	"stugor": true, "stugnamn": true, "rum": true, "rumsnamn": true, "lokal": true,
 	"lokalnamn": true, "avdelning": true, "avd": true, "sal": true, "fordon": true,
 	"dog": true, "horse": true, "pet": true, "boat": true, "cabin": true, "room": true,
+	// … and what kind of thing: a breed (jack russell), a model, a band.
+	"ras": true, "hundras": true, "modell": true, "båttyp": true, "båtmodell": true, "märke": true,
+	"bandnamn": true, "band": true, "breed": true, "model": true,
 }
 
 // thingCell reports whether v, under one of thingFields, is that thing's
