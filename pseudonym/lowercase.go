@@ -628,6 +628,30 @@ func (d *nameDetector) handleLabel(b []byte, start, dot, le int) int {
 	return 0
 }
 
+// lowerGivenCue reports whether ws[j], a relation word that is a given
+// name too (bror, mor), is the given name: right before a surname of the
+// lists that is no ordinary word, with no possessive or article before it
+// ("min bror lindström" is a brother; "bror lindström haha" is Bror).
+func (d *nameDetector) lowerGivenCue(b []byte, ws []lowerWord, j int) bool {
+	if j+1 >= len(ws) || !ws[j+1].joined || ws[j+1].upper || ws[j+1].start != ws[j].end+1 {
+		return false
+	}
+	nf := d.facts(b[ws[j+1].start:ws[j+1].end])
+	if nf.flags&lexSurname == 0 || nf.common || nf.flags&lexPlace != 0 || nf.cue {
+		return false
+	}
+	if j > 0 && ws[j].joined {
+		var lb [12]byte
+		if p := b[ws[j-1].start:ws[j-1].end]; len(p) <= len(lb) {
+			l := appendLower(lb[:0], p)
+			if possessivePronouns[string(l)] || string(l) == "sin" || string(l) == "en" || d.facts(p).strongCue {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // lowerInitial reports whether the one lower-case letter b[s:e], a space
 // after a name, is the initial of that person's surname: before a chat
 // label's colon, a mark that ends the name, a bracket, or a verb whose
@@ -763,6 +787,9 @@ var lowerAdverbs = map[string]bool{
 func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	w := ws[j]
 	wf := d.facts(b[w.start:w.end])
+	if wf.cue && wf.flags&lexGiven != 0 && d.lowerGivenCue(b, ws, j) {
+		return ruleLowerGivenSurname // "bror lindström": Bror, not a brother
+	}
 	if wf.cue || wf.function || wf.preposition || wf.inPreposition || wf.conjunction || wf.calendar ||
 		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] ||
 		lowerNotNames[string(b[w.start:w.end])] || wf.possessive && wf.common || wf.fieldLabel {
@@ -845,7 +872,7 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		// [19:10] lina: har nån sett min jacka; a Swedish given name that
 		// is an English word too (saga, mats, rune) is still one here.
 		return ruleLowerSpeaker
-	case w.speaker && d.chatSpeakers() >= 2 && stampBefore(b, w.start) && !wf.definite && !place &&
+	case w.speaker && d.chatSpeakers() >= 2 && stampBefore(b, w.start) && !wf.definite && (!place || f&nameFlags != 0) &&
 		w.end-w.start >= 3 && w.end-w.start <= 12 && !chatLabelWords[string(b[w.start:w.end])]:
 		// [19:03] tindra: ja!! — in a chat whose other lower-case labels
 		// are names, a label is a name even when it is an ordinary word.

@@ -274,7 +274,7 @@ var personCues = func() map[string]bool {
 		"vaktmästare", "vaktmästaren", "receptionist", "receptionisten", "undersköterska",
 		"undersköterskan", "sjukgymnast", "sjukgymnasten", "skötare", "skötaren", "boendestödjare",
 		"dietist", "dietisten", "logoped", "logopeden", "hovslagare", "ridlärare", "ridläraren",
-		"ledsagare", "ledsagaren", "audionom", "audionomen",
+		"ledsagare", "ledsagaren", "audionom", "audionomen", "hundägare",
 	} {
 		m[w] = true
 	}

@@ -291,6 +291,10 @@ func TestNameContext(t *testing.T) {
 		{"Han är kär i Åsa Berg.", []string{"Åsa", "Berg"}},
 		// An office before a comma and a name is no surname first.
 		{"09:35 Hemtjänst Öst, Halima Osman, frågar om beslut.", []string{"Halima", "Osman"}},
+		// A relation word that is a given name, before a surname with no
+		// possessive before it; a chat label that the lists hold as a
+		// surname and a place, among other labels that are names.
+		{"[09:07] mikaela strand: bror lindström haha, min bror lindqvist kommer\n", []string{"mikaela", "strand", "bror", "lindström", "lindqvist"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
