@@ -2053,6 +2053,24 @@ var directionLabels = map[string]bool{
 	"skickat": true, "inkommet": true, "svar": true,
 }
 
+// bracketLabelCue reports whether a role, a bracket and a label's colon
+// stand right before b[i]: "Tolk (thailändska): ", "Ombud (advokat): ".
+func (d *nameDetector) bracketLabelCue(b []byte, i int) bool {
+	if i < 6 || b[i-1] != ' ' || b[i-2] != ':' || b[i-3] != ')' {
+		return false
+	}
+	o := bytes.LastIndexByte(b[max(0, i-40):i-3], '(')
+	if o < 0 {
+		return false
+	}
+	o += max(0, i-40)
+	if o < 2 || b[o-1] != ' ' || bytes.IndexByte(b[o:i], '\n') >= 0 {
+		return false
+	}
+	s, e, ok := wordBefore(b, o)
+	return ok && e-s <= 24 && d.facts(b[s:e]).strongCue
+}
+
 // acronymHead reports whether w starts with two or more capitals before
 // a hyphen: GDPR-rutinen, HSL-rutinen, LOK-stödsansökan.
 func acronymHead(w []byte) bool {
@@ -2874,6 +2892,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		before.cue = true
 		ff := d.facts(b[first.start:first.end])
 		before.strongCue = ff.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0 && !ff.org && !ff.definite
+	}
+	if k > 0 && cueOK && !before.strongCue && d.bracketLabelCue(b, first.start) {
+		// "Tolk (thailändska): Kanokwan Srisuk": a role, what it is for
+		// in brackets, and the colon of a label.
+		before.cue, before.strongCue = true, true
 	}
 	if k > 0 && cueOK {
 		cue = before.cue

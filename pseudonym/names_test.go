@@ -295,6 +295,8 @@ func TestNameContext(t *testing.T) {
 		// possessive before it; a chat label that the lists hold as a
 		// surname and a place, among other labels that are names.
 		{"[09:07] mikaela strand: bror lindström haha, min bror lindqvist kommer\n", []string{"mikaela", "strand", "bror", "lindström", "lindqvist"}},
+		// A role, what it is for in brackets, a label's colon.
+		{"Närvarande: styrelsen. Tolk (thailändska): Kanokwan Srisuk. Lokal (bokad): Sal B.", []string{"Kanokwan", "Srisuk"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
