@@ -2510,12 +2510,14 @@ func (d *nameDetector) kinBracket(b []byte, end int) bool {
 		return false
 	}
 	var lb [12]byte
-	if possessivePronouns[string(appendLower(lb[:0], b[s:e]))] || string(appendLower(lb[:0], b[s:e])) == "sin" {
+	if possessivePronouns[string(appendLower(lb[:0], b[s:e]))] || string(appendLower(lb[:0], b[s:e])) == "sin" ||
+		e-s > 3 && b[e-1] == 's' && upperFirst(b[s:e]) {
+		// (min son), (Ekströms barnbarn, 16 år)
 		if s, e, ok = nextWordAt(b, e); !ok || e-s > 12 {
 			return false
 		}
 	}
-	if e >= len(b) || b[e] != ')' {
+	if e >= len(b) || b[e] != ')' && b[e] != ',' {
 		return false
 	}
 	return bracketKin[string(appendLower(lb[:0], b[s:e]))]

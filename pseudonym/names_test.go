@@ -252,6 +252,7 @@ func TestNameContext(t *testing.T) {
 		// capitals and in lower case; a role after a name and a comma at
 		// a line's end is that name's, no cue for the next line.
 		{"Hämtas av: Senait (faster)\n", []string{"Senait"}},
+		{"Reserv: Ebba (Ekströms barnbarn, 16 år)\n", []string{"Ebba", "Ekström"}},
 		{"[07:09] Tuyet Nguyen: förlåt, feber sen igår. minh (min son) lämnar nyckeln\n", []string{"Tuyet", "Nguyen", "minh"}},
 		{"Schemat skrivet av planerare Somchai Phongsri.", []string{"Somchai", "Phongsri"}},
 		{"2024-10-28 08:15 Sanna Höglund, undersköterska\nMorgonbesök. Brukaren var uppe.", []string{"Sanna", "Höglund"}},
