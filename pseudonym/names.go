@@ -2671,7 +2671,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			!d.venueFirst(b, ws, k, e) && !d.orgAfter(b, ws, k, e) && !d.placePrefixed(b, ws, k, e) &&
 			!propertyAfter(b, ws[e-1].end) && !d.firmHead(b, ws, k, e) && !d.buildingAfter(b, ws[e-1].end) &&
 			!numeralAfter(b, ws[e-1].end) && !numeralIn(b, ws, k, e) && !d.placeSlashBefore(b, ws, k) &&
-			!(e-k >= 2 && ws[k].shape == shapeCap && d.bodyBefore(b, ws, k, k+1, e) && columnGapIn(b, ws, k+1, e) < 0) {
+			!(e-k >= 2 && ws[k].shape == shapeCap && d.bodyBefore(b, ws, k, k+1, e) && columnGapIn(b, ws, k+1, e) < 0) &&
+			!(e-k >= 2 && ws[e-1].shape == shapeCap && columnGapIn(b, ws, k+1, e) < 0 && d.facts(b[ws[e-1].start:ws[e-1].end]).org) {
 			return false
 		}
 		// "Gunvor och Josef Anérs stiftelse": the run before "och" is part

@@ -298,6 +298,8 @@ func TestNameContext(t *testing.T) {
 		{"[09:07] mikaela strand: bror lindström haha, min bror lindqvist kommer\n", []string{"mikaela", "strand", "bror", "lindström", "lindqvist"}},
 		// A role, what it is for in brackets, a label's colon.
 		{"Närvarande: styrelsen. Tolk (thailändska): Kanokwan Srisuk. Lokal (bokad): Sal B.", []string{"Kanokwan", "Srisuk"}},
+		// An association named after a given name or a place that is one.
+		{"Bidrag från Nora Hembygdsförening och Saga Scoutkår. Kassör Anna Lund.", []string{"Anna", "Lund"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
