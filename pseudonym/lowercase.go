@@ -900,10 +900,20 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		// hos bror ekström: an ordinary word that is a given name, before
 		// a surname no dictionary holds.
 		return ruleLowerGivenSurname
-	case f&(lexGiven|lexForeignGiven) != 0 && w.clauseStart && (!english || f&lexGiven != 0):
-		// stig vill att hon handlar, saga är sjuk idag
+	case f&(lexGiven|lexForeignGiven) != 0 && (!english || f&lexGiven != 0) &&
+		(w.clauseStart || string(prevLower) == "och" && j >= 2 && ws[j-2].name && ws[j-1].joined):
+		// stig vill att hon handlar, saga är sjuk idag; vilja och saga
+		// åker med oss (the second after a name and "och")
 		if ok, _ := d.verbFollows(b, w.end); ok {
 			return ruleLowerVerb
+		}
+		if w.clauseStart && hasNext && ws[j+1].start == w.end+1 && string(b[ws[j+1].start:ws[j+1].end]) == "och" &&
+			j+2 < len(ws) && ws[j+2].joined && !ws[j+2].upper {
+			if pf := d.facts(b[ws[j+2].start:ws[j+2].end]); pf.flags&(lexGiven|lexForeignGiven) != 0 && !pf.definite {
+				if ok, _ := d.verbFollows(b, ws[j+2].end); ok {
+					return ruleLowerVerb // vilja och saga åker
+				}
+			}
 		}
 	case f == 0 && !wf.common && !wf.commonCompound && (greetings[string(prevLower)] || w.signoff ||
 		prev.strongCue && w.end-w.start >= 4 && !wf.definiteCompound):

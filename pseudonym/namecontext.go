@@ -1294,6 +1294,9 @@ var subjectVerbs = map[string]bool{
 	"hittar": true, "hittade": true, "vaknade": true, "vaknar": true,
 	"somnade": true, "ramlade": true, "föll": true, "faller": true, "beskriver": true,
 	"beskrev": true, "föreslår": true, "föreslog": true, "tycks": true,
+	"åker": true, "åkte": true, "reser": true, "reste": true, "cyklar": true, "simmar": true,
+	"sjunger": true, "sjöng": true, "dansar": true, "ligger": true, "låg": true, "bjuder": true,
+	"fixade": true, "glömde": true, "glömmer": true, "saknar": true, "saknade": true,
 }
 
 // Words after a verb that make the word before the verb its object or an

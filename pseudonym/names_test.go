@@ -300,6 +300,9 @@ func TestNameContext(t *testing.T) {
 		{"Närvarande: styrelsen. Tolk (thailändska): Kanokwan Srisuk. Lokal (bokad): Sal B.", []string{"Kanokwan", "Srisuk"}},
 		// An association named after a given name or a place that is one.
 		{"Bidrag från Nora Hembygdsförening och Saga Scoutkår. Kassör Anna Lund.", []string{"Anna", "Lund"}},
+		// Two given names that are ordinary words, joined by "och",
+		// before their verb.
+		{"[2024-05-11 18:05] Aino: vilja och saga åker med oss, vi har plats\n", []string{"Aino", "vilja", "saga"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
