@@ -303,6 +303,8 @@ func TestNameContext(t *testing.T) {
 		// Two given names that are ordinary words, joined by "och",
 		// before their verb.
 		{"[2024-05-11 18:05] Aino: vilja och saga åker med oss, vi har plats\n", []string{"Aino", "vilja", "saga"}},
+		// Swedish given names that are ordinary words too, as subjects.
+		{"Tack! Tova har tappat sin pinne. Lova kommer inte.", []string{"Tova", "Lova"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
