@@ -189,6 +189,15 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 	if d.riderDash(b, ws, k, e) {
 		return true // a riding school's list: "Noor Hamdan – Stella"
 	}
+	if s := ws[k].start; k > 0 && s >= 2 && b[s-1] == '"' && b[s-2] == ' ' && ws[k-1].end == s-2 {
+		// Båten "Ronja", hästen "Blixten": the noun, then the name quoted.
+		if p := lowerAt(k - 1); p != nil && animalHead(p) {
+			return true
+		}
+		if p := ws[k-1]; p.shape == shapeCap && p.end-p.start <= len(lb) && animalHead(appendLower(lb[:0], b[p.start:p.end])) {
+			return true
+		}
+	}
 	// "Sigge är katten", "Sigge är vår hund"
 	if e != k+1 {
 		return false

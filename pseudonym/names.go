@@ -2071,6 +2071,25 @@ func (d *nameDetector) bracketLabelCue(b []byte, i int) bool {
 	return ok && e-s <= 24 && d.facts(b[s:e]).strongCue
 }
 
+// quotedCell reports whether b[s:e] stands in quotation marks alone in a
+// table's cell: a column gap (two spaces or more, a tab) or the line's
+// start before the opening mark, a gap or the line's end after the
+// closing one. A register quotes the names of boats, horses and bands
+// there ("Sjöfröken", "Blå Saga"); a person's nickname stands beside the
+// name (Daniel "Danne" Sjöqvist).
+func quotedCell(b []byte, s, e int) bool {
+	if s < 1 || e >= len(b) || b[s-1] != '"' || b[e] != '"' {
+		return false
+	}
+	before := s - 1
+	gapBefore := before == 0 || b[before-1] == '\n' || b[before-1] == '\t' ||
+		before >= 2 && b[before-1] == ' ' && b[before-2] == ' '
+	after := e + 1
+	gapAfter := after == len(b) || b[after] == '\n' || b[after] == '\r' || b[after] == '\t' ||
+		after+1 < len(b) && b[after] == ' ' && b[after+1] == ' '
+	return gapBefore && gapAfter && bytes.IndexByte(b[s:e], '\n') < 0
+}
+
 // acronymHead reports whether w starts with two or more capitals before
 // a hyphen: GDPR-rutinen, HSL-rutinen, LOK-stödsansökan.
 func acronymHead(w []byte) bool {
@@ -2597,6 +2616,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	}
 	if castRole(b, ws, k, e) {
 		return dst // ROLLISTA / "Ronja Rövardotter ...... Saga Holmström": the role
+	}
+	if e-k <= 3 && quotedCell(b, ws[k].start, ws[e-1].end) {
+		return dst // a boat's, a horse's or a band's name alone in a table's cell: "Blå Saga"
 	}
 	if s, t := d.officeStretch(b, ws, k, e); s < t {
 		// "Anna Berg, Key Account Manager", "Project Manager Anna Berg":

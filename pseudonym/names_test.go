@@ -305,6 +305,10 @@ func TestNameContext(t *testing.T) {
 		{"[2024-05-11 18:05] Aino: vilja och saga åker med oss, vi har plats\n", []string{"Aino", "vilja", "saga"}},
 		// Swedish given names that are ordinary words too, as subjects.
 		{"Tack! Tova har tappat sin pinne. Lova kommer inte.", []string{"Tova", "Lova"}},
+		// A boat's name quoted alone in a register's cell or after its
+		// noun; a nickname beside a name is a person's.
+		{"A02  Haddad, Rami        \"Blå Saga\"      Maxi 77     betald\nBåten \"Ronja\" står kvar. Daniel \"Danne\" Sjöqvist ringde.\n",
+			[]string{"Haddad", "Rami", "Daniel", "Danne", "Sjöqvist"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
