@@ -1134,13 +1134,16 @@ var thingFields = map[string]bool{
 
 // thingCell reports whether v, under one of thingFields, is that thing's
 // name: up to three words, no cue, no comma ("Lindqvist, Anna" is a
-// person's however the column is headed).
+// person's however the column is headed), and not a given name before a
+// surname ("hund": "Anna Berg" is a person's name put under the key, and
+// is replaced as one: a key must not carry a name past the detector).
 func (d *nameDetector) thingCell(v []byte) bool {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 || len(v) > 40 || bytes.IndexByte(v, ',') >= 0 {
 		return false
 	}
 	words := 0
+	var first, last wordFacts
 	for i := 0; i < len(v); {
 		l, _, n := letterAt(v, i)
 		if !l {
@@ -1148,11 +1151,20 @@ func (d *nameDetector) thingCell(v []byte) bool {
 			continue
 		}
 		e := wordEnd(v, i)
-		if d.facts(v[i:e]).strongCue {
+		wf := d.facts(v[i:e])
+		if wf.strongCue {
 			return false
 		}
+		if words == 0 {
+			first = wf
+		}
+		last = wf
 		words++
 		i = e
+	}
+	if words >= 2 && (first.seen || first.flags&(lexGiven|lexForeignGiven) != 0) &&
+		(last.seen || last.flags&nameFlags != 0 || last.flags&lexForeign != 0 && last.flags&lexEnglish == 0 || last.surnameShape) {
+		return false
 	}
 	return words >= 1 && words <= 3
 }

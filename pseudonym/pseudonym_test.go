@@ -461,12 +461,12 @@ func TestJSONThingKeys(t *testing.T) {
 	p, _ := newTestPseudonymizer(t, Config{})
 	in := `{"stugor":["Pippi","Emil","Ronja"],"deltagare":[{"namn":"Ali Hassan","stuga":"Emil","hund":"Stella"},` +
 		`{"namn":"Sara Berg","stuga":"Ronja","båt":"Lindqvist, Bo"},{"namn":"okänd man ca 30 år"},` +
-		`{"namn":"Förskolan Pippi Långstrump"}]}`
+		`{"namn":"Förskolan Pippi Långstrump"},{"hund":"Karin Holmqvist"}]}` // a person's name put under a thing's key
 	out, err := io.ReadAll(p.Reader(context.Background(), FormatJSON, strings.NewReader(in), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, gone := range []string{"Ali", "Hassan", "Sara", "Berg", "Lindqvist"} {
+	for _, gone := range []string{"Ali", "Hassan", "Sara", "Berg", "Lindqvist", "Karin", "Holmqvist"} {
 		if bytes.Contains(out, []byte(gone)) {
 			t.Errorf("%s left in %s", gone, out)
 		}
@@ -568,6 +568,8 @@ func TestCSVHeaderRow(t *testing.T) {
 		// owner beside it, and a person's name typed there, are.
 		{"thing columns", "ägare,personnummer,hund,båt\n\"Öberg, Lena\",19121212-1212,Stella,Blå Saga\nMilo Berg,,Ronja,\"Lind, Sara\"\n",
 			[]string{"Öberg", "Lena", "1212-1212", "Milo", "Berg", "Lind", "Sara"}, []string{",Stella,Blå Saga\n", ",Ronja,"}},
+		{"person under a thing's header", "ägare;hund\nBo Ek;Karin Holmqvist\n",
+			[]string{"Karin", "Holmqvist"}, []string{"ägare;hund\n"}},
 		{"place column", "Efternamn;Förnamn;Postort\nWahlström;Hilding;Nora\nHeikkinen;Nora;Nora\nEk;Bo;Anna Lind\nLund;Sara;Lindesberg\n",
 			[]string{"Wahlström", "Hilding", "Heikkinen", ";Nora;", "Anna", "Lind\n", "Sara"}, []string{";Nora\n", ";Lindesberg\n"}},
 		// A desk, a board or a note in a contact column is no one; a
