@@ -110,10 +110,10 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 	if !ok {
 		return dst, dec, offs, &SyntaxError{Format: FormatForm, Line: 1, Offset: off, Msg: "invalid percent-encoding in key"}
 	}
-	whole := s.p.isNameField(bytes.TrimSpace(kdec))
+	k := bytes.TrimSpace(kdec)
+	whole := s.p.isNameField(k)
 	var kl [24]byte
-	thingKey := !whole && s.p.detectNames && len(bytes.TrimSpace(kdec)) <= len(kl) &&
-		thingFields[string(appendLower(kl[:0], bytes.TrimSpace(kdec)))]
+	thingKey := !whole && s.p.detectNames && len(k) <= len(kl) && thingFields[string(appendLower(kl[:0], k))]
 	// Keys get personnummer replaced, as JSON keys do ("19121212-1212=x"
 	// is as much personal data as its value would be); names are left,
 	// since field names are capitalised words as often as names are.

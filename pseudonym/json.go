@@ -436,13 +436,12 @@ func (j *jsonRewriter) str(key bool, field fieldKind) (bool, error) {
 	j.lastStr = append(j.lastStr[:0], dec...)
 	j.s.base = j.off - 1 - int64(len(j.raw))
 	j.w.WriteByte('"')
-	if key {
-		isName = j.s.p.isNameField(dec)
-		j.s.pnrOnly = true
-		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, false)
-		j.s.pnrOnly = false
-	} else if field == fieldThing && j.s.p.detectNames && j.s.names.thingCell(dec) {
-		// "stuga": "Emil": the cabin's name.
+	// A key, and a thing's name under its key ("stuga": "Emil"), are read
+	// for personnummer only.
+	if key || field == fieldThing && j.s.p.detectNames && j.s.names.thingCell(dec) {
+		if key {
+			isName = j.s.p.isNameField(dec)
+		}
 		j.s.pnrOnly = true
 		j.out = j.s.rewriteMapped(j.out[:0], j.raw, dec, offs, false)
 		j.s.pnrOnly = false
