@@ -2529,7 +2529,7 @@ func (d *nameDetector) kinBracket(b []byte, end int) bool {
 		return false
 	}
 	var lb [12]byte
-	if possessivePronouns[string(appendLower(lb[:0], b[s:e]))] || string(appendLower(lb[:0], b[s:e])) == "sin" ||
+	if first := appendLower(lb[:0], b[s:e]); possessivePronouns[string(first)] || string(first) == "sin" ||
 		e-s > 3 && b[e-1] == 's' && upperFirst(b[s:e]) {
 		// (min son), (Ekströms barnbarn, 16 år)
 		if s, e, ok = nextWordAt(b, e); !ok || e-s > 12 {
