@@ -230,8 +230,8 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 // capitalised words from the line's start, in a text that speaks of a
 // riding school within the 4 KiB before.
 func (d *nameDetector) riderDash(b []byte, ws []word, k, e int) bool {
-	if k == 0 || e-k > 2 {
-		return false
+	if k == 0 || e-k > 2 || e-k == 2 && personShaped(d.facts(b[ws[k].start:ws[k].end]), d.facts(b[ws[k+1].start:ws[k+1].end])) {
+		return false // "Anna Berg – Karin Lind": two people
 	}
 	s := ws[k].start
 	var dash int

@@ -1162,11 +1162,21 @@ func (d *nameDetector) thingCell(v []byte) bool {
 		words++
 		i = e
 	}
-	if words >= 2 && (first.seen || first.flags&(lexGiven|lexForeignGiven) != 0) &&
-		(last.seen || last.flags&nameFlags != 0 || last.flags&lexForeign != 0 && last.flags&lexEnglish == 0 || last.surnameShape) {
+	if words >= 2 && personShaped(first, last) {
 		return false
 	}
 	return words >= 1 && words <= 3
+}
+
+// personShaped reports whether a stretch of words whose first and last
+// have the facts first and last is a given name before a surname (Karin
+// Holmqvist): what the rules that take a thing's name from a place (a
+// thing's key, a quoted table cell, a riding school's line) must still
+// leave to the detectors, so that no place carries a person's full name
+// past them.
+func personShaped(first, last wordFacts) bool {
+	return (first.seen || first.flags&(lexGiven|lexForeignGiven) != 0) &&
+		(last.seen || last.flags&nameFlags != 0 || last.flags&lexForeign != 0 && last.flags&lexEnglish == 0 || last.surnameShape)
 }
 
 // personKeys are JSON keys whose value is a person when it is shaped like

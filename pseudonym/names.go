@@ -2617,7 +2617,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	if castRole(b, ws, k, e) {
 		return dst // ROLLISTA / "Ronja Rövardotter ...... Saga Holmström": the role
 	}
-	if e-k <= 3 && quotedCell(b, ws[k].start, ws[e-1].end) {
+	if e-k <= 3 && quotedCell(b, ws[k].start, ws[e-1].end) &&
+		!(e-k >= 2 && personShaped(d.facts(b[first.start:first.end]), d.facts(b[ws[e-1].start:ws[e-1].end]))) {
 		return dst // a boat's, a horse's or a band's name alone in a table's cell: "Blå Saga"
 	}
 	if s, t := d.officeStretch(b, ws, k, e); s < t {

@@ -309,6 +309,10 @@ func TestNameContext(t *testing.T) {
 		// noun; a nickname beside a name is a person's.
 		{"A02  Haddad, Rami        \"Blå Saga\"      Maxi 77     betald\nBåten \"Ronja\" står kvar. Daniel \"Danne\" Sjöqvist ringde.\n",
 			[]string{"Haddad", "Rami", "Daniel", "Danne", "Sjöqvist"}},
+		// … but a full name quoted alone in a cell, or after a dash in a
+		// riding school's text, is still a person's.
+		{"A03  Båt:      \"Karin Holmqvist\"     betald\n", []string{"Karin", "Holmqvist"}},
+		{"Ridskolan, måndag\n  Noor Hamdan – Karin Holmqvist\n", []string{"Noor", "Hamdan", "Karin", "Holmqvist"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
