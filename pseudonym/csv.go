@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// csvRewriter copies CSV (RFC 4180) byte for byte, rewriting field contents:
+// csvRewriter copies CSV (RFC 4180, with a quote inside an unquoted field
+// read as itself) byte for byte, rewriting field contents:
 // columns whose header is a configured name field are replaced whole, other
 // fields go through the detectors. Quoting, separators and line ends are
 // kept, so rows and columns stay as they were. The header row goes through
@@ -266,9 +267,11 @@ func (c *csvRewriter) field(header bool, col int) (byte, error) {
 		if b == c.comma || b == '\n' || b == '\r' {
 			break
 		}
-		if b == '"' {
-			return 0, c.errf(`bare " in unquoted field`)
-		}
+		// A quote inside a field that did not start with one is a
+		// quote, as Python's csv module, Go's LazyQuotes and LibreOffice
+		// read it: Solo i "Vem kan segla förutan vind". Only a field's
+		// first byte opens quoting, so the separators stay where every
+		// such reader sees them.
 		if len(c.raw) > maxStringSize {
 			return 0, c.errf("field too long")
 		}

@@ -487,6 +487,9 @@ func TestCSVRoundTripQuotes(t *testing.T) {
 	for _, in := range []string{
 		"kurs,barnets_namn,betalt\nGroda,\"Ask Jönsson (kallas \"\"Acke\"\")\",ja\n",
 		"nr;namn;pnr\n20126;Kovačević, Luka;140903-3519\n",
+		// A quote inside an unquoted field is a quote, and the separator
+		// after it still ends the field.
+		"stamma;namn;kommentar\nsopran;Jönsson, Luka;Solo i \"Vem kan segla\", vers 2;x\n",
 	} {
 		out, c, err := p.PseudonymizeString(context.Background(), FormatCSV, in)
 		if err != nil || c.Names == 0 || strings.Contains(out, "Jönsson") || strings.Contains(out, "Luka") {
