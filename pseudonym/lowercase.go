@@ -63,6 +63,7 @@ type lowerWord struct {
 	greet       bool // one of greetings
 	signoff     bool // after a slash that starts a clause: "tack! /jari"
 	speaker     bool // first of its line, before ": " (a chat label: "lina: har nån sett")
+	header      bool // a speaker whose line is the label and a time only (a Slack export's "ibbe  21:04")
 }
 
 // lowerHash hashes w with ASCII capitals folded to lower case (bit 5 set
@@ -295,7 +296,7 @@ func informalLine(line []byte, cut bool) bool {
 	if !severalWords(line) {
 		// "/jari" alone on its line signs a message; "lina: ja" is a
 		// chat line.
-		return !cut && (signoffLine(line) || chatLabelLine(line))
+		return !cut && (signoffLine(line) || chatLabelLine(line) || headerLine(line))
 	}
 	if !cut && clauseInformal(line, 0) {
 		return true
@@ -348,6 +349,40 @@ func chatLabelLine(line []byte) bool {
 	}
 	l, _, _ := letterAt(line, e+2)
 	return l
+}
+
+// greetsAll reports whether "alla" or "allihop(a)" and then no further
+// word follow b[:e]: the word before greets a group ("salam alla!",
+// "moikka alla", "Salam alla."), whatever language it is in.
+func greetsAll(b []byte, e int) bool {
+	for _, g := range []string{" alla", " allihop", " allihopa"} {
+		if !bytes.HasPrefix(b[e:], []byte(g)) {
+			continue
+		}
+		a := e + len(g)
+		if a == len(b) {
+			return true
+		}
+		if l, _, _ := letterAt(b, a); l {
+			continue
+		}
+		if b[a] == ' ' && a+1 < len(b) {
+			if l, _, _ := letterAt(b, a+1); l {
+				return false // "Ahmed alla dagar": a word goes on
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// headerLine reports whether line is one lower-case word and a time of
+// day: a Slack export's line above a message ("ibbe  21:04").
+func headerLine(line []byte) bool {
+	if l, u, _ := letterAt(line, 0); !l || u {
+		return false
+	}
+	return headerTime(line, wordEnd(line, 0), len(line))
 }
 
 // severalWords reports whether b holds a space between two letters (or
@@ -494,8 +529,9 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			if lab+2 < le && b[lab] == ' ' && 'a' <= b[lab+1] && b[lab+1] <= 'z' && (b[lab+2] == ':' || b[lab+2] == ' ') {
 				lab += 2 // "jonas w: …"
 			}
-			lab = timeAfter(b, lab) // "senait t 18:33: …"
-			lw.speaker = userLabel || lab+1 < le && b[lab] == ':' && b[lab+1] == ' ' && lineStartBefore(b, start)
+			lw.header = headerTime(b, lab, le) && lineStartBefore(b, start) // "yusuf a  21:02"
+			lab = timeAfter(b, lab)                                         // "senait t 18:33: …"
+			lw.speaker = userLabel || lw.header || lab+1 < le && b[lab] == ':' && b[lab+1] == ' ' && lineStartBefore(b, start)
 		}
 		if !u {
 			// Most words are no name in any list: a bit set says so
@@ -550,7 +586,7 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 		}
 		if rule := d.lowerName(b, ws, j); rule != "" {
 			w.name = true
-			if w.speaker && stampBefore(b, w.start) {
+			if w.speaker && (stampBefore(b, w.start) || w.header) {
 				d.noteSpeaker(lowerHash(b[w.start:w.end]))
 			}
 			end := w.end
@@ -674,8 +710,8 @@ func (d *nameDetector) lowerInitial(b []byte, s, e, le int) bool {
 		if e+1 < le && b[e+1] == '(' {
 			return true
 		}
-		if t := timeAfter(b, e); t > e && t < le && b[t] == ':' {
-			return true // "ahmed k 20:45: hej"
+		if t := timeAfter(b, e); t > e && t < le && b[t] == ':' || headerTime(b, e, le) {
+			return true // "ahmed k 20:45: hej", a Slack export's "yusuf a  21:02"
 		}
 		switch string(b[s:e]) {
 		case "i", "å", "ö", "o", "e":
@@ -685,6 +721,32 @@ func (d *nameDetector) lowerInitial(b []byte, s, e, le int) bool {
 		return ok
 	}
 	return false
+}
+
+// headerTime reports whether b[i:le], the rest of a line after a chat
+// label, is one to three spaces and a time of day alone: the line a Slack
+// export writes above each message ("yusuf a  21:02", "bengt-åke 08:20",
+// "Sami H 8:02 AM").
+func headerTime(b []byte, i, le int) bool {
+	if le > i && b[le-1] == '\r' {
+		le--
+	}
+	n := 0
+	for i < le && b[i] == ' ' && n < 3 {
+		i++
+		n++
+	}
+	if n == 0 || i >= le || !isDigit(b[i]) {
+		return false
+	}
+	t := timeAfter(b, i-1)
+	if t == i-1 {
+		return false
+	}
+	if t+3 == le && b[t] == ' ' && (b[t+1] == 'A' || b[t+1] == 'P') && b[t+2] == 'M' {
+		t = le
+	}
+	return t == le
 }
 
 // maxChatSpeakers bounds the speaker labels a stream keeps (see
@@ -792,7 +854,8 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	}
 	if wf.cue || wf.function || wf.preposition || wf.inPreposition || wf.conjunction || wf.calendar ||
 		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] ||
-		lowerNotNames[string(b[w.start:w.end])] || wf.possessive && wf.common || wf.fieldLabel {
+		lowerNotNames[string(b[w.start:w.end])] || wf.possessive && wf.common || wf.fieldLabel ||
+		w.clauseStart && greetsAll(b, w.end) {
 		return "" // … and in lower case an ordinary word with an s is that word: finns
 	}
 	f := wf.flags
@@ -872,7 +935,8 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		// [19:10] lina: har nån sett min jacka; a Swedish given name that
 		// is an English word too (saga, mats, rune) is still one here.
 		return ruleLowerSpeaker
-	case w.speaker && d.chatSpeakers() >= 2 && stampBefore(b, w.start) && !wf.definite && (!place || f&nameFlags != 0) &&
+	case w.speaker && d.chatSpeakers() >= 2 && (stampBefore(b, w.start) || w.header && (!wf.common || f&nameFlags != 0)) &&
+		!wf.definite && (!place || f&nameFlags != 0) &&
 		w.end-w.start >= 3 && w.end-w.start <= 12 && !chatLabelWords[string(b[w.start:w.end])]:
 		// [19:03] tindra: ja!! — in a chat whose other lower-case labels
 		// are names, a label is a name even when it is an ordinary word.

@@ -762,6 +762,13 @@ func trailingInitial(b []byte, start, i int) bool {
 		return false
 	}
 	label := i+1 < len(b) && b[i] == ':' && b[i+1] == ' '
+	if !label && i < len(b) && b[i] == ' ' {
+		le := len(b)
+		if n := bytes.IndexByte(b[i:], '\n'); n >= 0 {
+			le = i + n
+		}
+		label = headerTime(b, i, le) // a Slack export's "Sami H 8:02 AM"
+	}
 	eol := i == len(b) || b[i] == '\n' || b[i] == '\r'
 	// "Marie E?", "en påse med \"Alva P\"", "(Siv H)": a capitalised
 	// word's surname initial before a mark that ends the name.
@@ -2140,6 +2147,13 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 		end += p + 1
 		loose = true
 	}
+	le := len(b)
+	if n := bytes.IndexByte(b[end:], '\n'); n >= 0 {
+		le = end + n
+	}
+	if headerTime(b, end, le) {
+		return true, true // a Slack export's "Sami H 8:02 AM" above the message
+	}
 	end = emojiAfter(b, end) // "Nova 🦋: …"
 	end = timeAfter(b, end)  // an SMS log's "Bror 18:10: Jag kommer."
 	if end+2 >= len(b) || b[end] != ':' || b[end+1] != ' ' {
@@ -2605,6 +2619,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			wf.conjunction || wf.cue && wf.flags&lexGiven == 0 || wf.company || wf.venue || wf.internalCap ||
 			wf.placeSuffix || wf.commonTail && acronymHead(b[first.start:first.end])) {
 			return dst
+		}
+		if (first.gapSentence || k == 0) && greetsAll(b, first.end) {
+			return dst // "Salam alla.": a greeting of a group
 		}
 	} else if last := ws[e-1]; acronymHead(b[last.start:last.end]) && d.facts(b[last.start:last.end]).commonTail {
 		e-- // "Enligt HSL-rutinen": no part of a name

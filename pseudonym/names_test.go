@@ -313,6 +313,11 @@ func TestNameContext(t *testing.T) {
 		// riding school's text, is still a person's.
 		{"A03  Båt:      \"Karin Holmqvist\"     betald\n", []string{"Karin", "Holmqvist"}},
 		{"Ridskolan, måndag\n  Noor Hamdan – Karin Holmqvist\n", []string{"Noor", "Hamdan", "Karin", "Holmqvist"}},
+		// A Slack export: each message under a line of the speaker (a
+		// name, an initial perhaps) and the time; a greeting of a group
+		// is no name.
+		{"Slack, #planering\n\nyusuf a  21:02\nsalam alla! iftar fredag\nhanan  21:07\njag fixar listan\nsara k  21:09\nbra\nibbe  21:10\nlunch  12:00\nok\nSami H 8:02 AM\nSalam alla. Vi ses.\n",
+			[]string{"yusuf", "a", "hanan", "sara", "k", "ibbe", "Sami", "H"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
