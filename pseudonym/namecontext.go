@@ -1695,6 +1695,10 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	// a preschool is named after its people too (Familjehemmet Karin Ek,
 	// Förskolan Ella Berg).
 	bodyFirst, givenLater := false, false
+	// A capitalised word came before: then an ordinary word in lower case
+	// says the value is no name (a name in lower case is lower case all
+	// through).
+	capsBefore := false
 	for i := 0; i < len(v); {
 		l, u, n := letterAt(v, i)
 		if !l {
@@ -1712,6 +1716,16 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		wf := d.facts(w)
 		if wf.calendar && !u {
 			return true // måndag och onsdag: a time, not a name
+		}
+		if wf.commonTail {
+			return true // Nowruz-fest, Iftar-middag: an event
+		}
+		if !u && words > 1 && capsBefore && wf.common && wf.flags&(nameFlags|lexForeignGiven) == 0 && !wf.seen &&
+			!nameParticles[string(lower)] && !d.lx.products[string(lower)] {
+			return true // Läxhjälp dari, Hantverk – textil och vävning: a course, not a person
+		}
+		if u {
+			capsBefore = true
 		}
 		only = wf
 		if wf.flags&(nameFlags|lexForeign|lexWorld|lexForeignGiven) != 0 || wf.seen {
@@ -1739,6 +1753,11 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	if acronyms > 0 && acronyms < words {
 		return true
 	}
+	if words == 1 && named == 0 && !only.seen && only.common && only.long && !capsBefore && onlyLetters(bytes.TrimSpace(v)) {
+		// reservplats: a note in the field, in lower case and long (a
+		// short one may be a given name no list holds: vår, sol).
+		return true
+	}
 	if words == 1 && named == 0 {
 		// A role (Ledare) or a field label is no one's name either.
 		// ... but an ordinary word shaped like a surname (Bäckström, a
@@ -1753,6 +1772,18 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	// document has used as one: a desk or a note (Kundtjänst företag, Alla
 	// lag, Ledarkonto P10), which the free-text detector still reads.
 	return words > 1 && named == 0 && unknown == 0
+}
+
+// onlyLetters reports whether v is letters only: one word, nothing else.
+func onlyLetters(v []byte) bool {
+	for i := 0; i < len(v); {
+		l, _, n := letterAt(v, i)
+		if !l {
+			return false
+		}
+		i += n
+	}
+	return len(v) > 0
 }
 
 // characterAfterFirst reports whether the words of v after its first are
