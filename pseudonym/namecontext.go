@@ -1130,6 +1130,9 @@ var thingFields = map[string]bool{
 	// … and what kind of thing: a breed (jack russell), a model, a band.
 	"ras": true, "hundras": true, "modell": true, "båttyp": true, "båtmodell": true, "märke": true,
 	"bandnamn": true, "band": true, "breed": true, "model": true,
+	// … a property's designation, named after anything (Tallåsa Vilja 3).
+	"fastighet": true, "fastighetsbeteckning": true, "fastighetsbet": true, "fbet": true, "kvarter": true,
+	"property": true,
 }
 
 // thingCell reports whether v, under one of thingFields, is that thing's

@@ -53,6 +53,10 @@ type nameDetector struct {
 	// animals holds the names (lower case) that the stream has shown to
 	// be an animal's or a boat's (animals.go).
 	animals map[string]bool
+	// places holds the words (title case) that the stream has used as a
+	// place's name (see learnPlace): no name list holds them, and from
+	// then on they read as places, not as people.
+	places map[string]bool
 	// animalEnd is the byte offset, in this pass's buffer, of the end of
 	// the last animal's name found: the next name of its list is one too.
 	animalEnd int
@@ -1120,6 +1124,9 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 		// Boendesamordnare, Trygghetsansvarig): a role, so a cue.
 		wf.cue, wf.strongCue = true, true
 	}
+	if len(d.places) > 0 && f&(nameFlags|lexForeignGiven) == 0 && d.places[string(appendTitle(d.buf[:0], text))] {
+		wf.flags |= lexPlace
+	}
 	if len(d.seen) > 0 {
 		t := appendTitle(d.buf[:0], text)
 		if d.seen[string(t)] {
@@ -2004,6 +2011,95 @@ func (d *nameDetector) venueAround(b []byte, ws []word, k, e int) bool {
 	return false
 }
 
+// propertyDesignation reports whether place, block and a number make a
+// property's designation: a place (by the lists or the document), one
+// capitalised word, a space and a number (with its ":12" perhaps), and no
+// age or unit after it ("Tallåsa Ros 7", not "Malmö Anna 7 år").
+func (d *nameDetector) propertyDesignation(b []byte, place, block word) bool {
+	if place.shape != shapeCap && place.shape != shapeUpper || block.shape != shapeCap || block.start != place.end+1 {
+		return false
+	}
+	if f := d.facts(b[place.start:place.end]); f.flags&lexPlace == 0 || f.flags&(nameFlags|lexForeignGiven) != 0 {
+		return false
+	}
+	i := block.end
+	if i+1 >= len(b) || b[i] != ' ' || !isDigit(b[i+1]) {
+		return false
+	}
+	j := i + 1
+	for j < len(b) && isDigit(b[j]) {
+		j++
+	}
+	if j-i-1 > 4 {
+		return false
+	}
+	if j+1 < len(b) && b[j] == ':' && isDigit(b[j+1]) {
+		return true
+	}
+	if j+1 < len(b) && b[j] == ' ' {
+		if l, _, _ := letterAt(b, j+1); l {
+			return false // 7 år, 12 kr
+		}
+	}
+	return true
+}
+
+// maxPlaces bounds the places a stream learns (see learnPlace).
+const maxPlaces = 64
+
+// placeAfter are the nouns after a place's name: Tallåsa kommun, Lillby
+// församling.
+var placeAfter = map[string]bool{
+	"kommun": true, "kommuns": true, "stad": true, "stads": true, "län": true, "läns": true,
+	"församling": true, "församlings": true, "pastorat": true, "socken": true, "tätort": true,
+	"kommunförbund": true,
+}
+
+// learnPlace notes a word of the run ws[k:e] that no name list holds as a
+// place when the text uses it as one: before a municipality's, a
+// parish's or a county's noun ("Bygglov Tallåsa kommun") or right after
+// "i" ("föreningen i Tallåsa", "FÖRENINGEN I TALLÅSA"). A document names
+// its own town more often than anything else, and the name of a town
+// that no list holds looks like a surname; read as a place from then on
+// (the stream is read again), it is no person's name, here or in a later
+// "Shell Tallåsa" or "Tallåsa Ros 7". A Swedish name or another
+// language's given name is not learned: "i Åsa" may be the village, but
+// "Åsa" stays a person's name elsewhere.
+func (d *nameDetector) learnPlace(b []byte, ws []word, k, e int) {
+	try := func(w word) {
+		if w.shape != shapeCap && w.shape != shapeUpper || w.end-w.start < 3 || w.end-w.start > 30 {
+			return
+		}
+		text := b[w.start:w.end]
+		wf := d.facts(text)
+		if wf.flags&(nameFlags|lexForeignGiven|lexPlace) != 0 || wf.common || wf.possessive || wf.cue || wf.org || wf.venue {
+			return
+		}
+		key := string(appendTitle(d.buf[:0], text))
+		if d.places[key] {
+			return
+		}
+		if d.places == nil || len(d.places) >= maxPlaces {
+			d.places = make(map[string]bool)
+		}
+		d.places[key] = true
+		d.forget(text)
+		for _, m := range []string{key, string(text), key + "s", string(text) + "s"} {
+			delete(d.memo, m)
+		}
+		d.learned++ // read the stream again: earlier mentions are the place's too
+	}
+	last := ws[e-1]
+	if ns, ne, ok := nextWordAt(b, last.end); ok && ns == last.end+1 && ne-ns <= 14 &&
+		placeAfter[string(appendLower(d.buf[:0], b[ns:ne]))] {
+		try(last)
+	}
+	if s := ws[k].start; s >= 2 && (b[s-2] == 'i' || b[s-2] == 'I') && b[s-1] == ' ' &&
+		(s == 2 || b[s-3] == ' ' || b[s-3] == '\n' || b[s-3] == '(') {
+		try(ws[k])
+	}
+}
+
 // verbSubject reports whether a word that the lexicons call a given name
 // (or that the stream has seen as one) may be the subject of the verb after
 // it. An ordinary word must be a given name by the Swedish or another
@@ -2589,6 +2685,7 @@ func (d *nameDetector) relationAfter(b []byte, end int) bool {
 }
 
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
+	d.learnPlace(b, ws, k, e)
 	first := ws[k]
 	if first.shape == shapeCap && (first.gapSentence || k == 0) && first.end-first.start <= 8 &&
 		(e-k >= 2 && ws[k+1].start == first.end+1 || e == k+1 && bytes.HasPrefix(b[first.end:], []byte(" "+tokenPrefix))) &&
@@ -2630,6 +2727,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				return dst
 			}
 		}
+	}
+	if e-k == 2 && d.propertyDesignation(b, ws[k], ws[k+1]) {
+		return dst // Tallåsa Ros 7, Lillby Vilja 4:12: a property, named after anything
 	}
 	if castRole(b, ws, k, e) {
 		return dst // ROLLISTA / "Ronja Rövardotter ...... Saga Holmström": the role

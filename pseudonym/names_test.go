@@ -318,6 +318,12 @@ func TestNameContext(t *testing.T) {
 		// is no name.
 		{"Slack, #planering\n\nyusuf a  21:02\nsalam alla! iftar fredag\nhanan  21:07\njag fixar listan\nsara k  21:09\nbra\nibbe  21:10\nlunch  12:00\nok\nSami H 8:02 AM\nSalam alla. Vi ses.\n",
 			[]string{"yusuf", "a", "hanan", "sara", "k", "ibbe", "Sami", "H"}},
+		// A town that no list holds, once the text uses it as one, is a
+		// place: before "kommun", after "i", and in a property's
+		// designation; a person beside it is still found.
+		{"Från: Bygglov Tallåsa kommun\nÄgaren till Tallåsa Ros 7, Kurdo Rashid, har anmält ett attefallshus. Avgång från Shell Tallåsa kl 10. Malmö Anna 7 år.",
+			[]string{"Kurdo", "Rashid", "Anna"}},
+		{"Föreningen i Tallåsa. Tallåsa MC-klubb möts i Gamla Lillby.", nil},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.

@@ -464,7 +464,7 @@ func TestJSONThingKeys(t *testing.T) {
 	in := `{"stugor":["Pippi","Emil","Ronja"],"deltagare":[{"namn":"Ali Hassan","stuga":"Emil","hund":"Stella"},` +
 		`{"namn":"Sara Berg","stuga":"Ronja","båt":"Lindqvist, Bo"},{"namn":"okänd man ca 30 år"},` +
 		`{"namn":"Förskolan Pippi Långstrump"},{"hund":"Karin Holmqvist"},` + // a person's name put under a thing's key
-		`{"namn":"Nowruz-fest"},{"namn":"Hantverk – textil och vävning"},{"namn":"reservplats"},{"namn":"Anna von Berg"}]}` // events, courses, notes; a particle
+		`{"namn":"Nowruz-fest"},{"namn":"Hantverk – textil och vävning"},{"namn":"reservplats"},{"namn":"Anna von Berg"},{"fastighet":"Tallåsa Vilja 3"}]}` // events, courses, notes; a particle
 	out, err := io.ReadAll(p.Reader(context.Background(), FormatJSON, strings.NewReader(in), nil))
 	if err != nil {
 		t.Fatal(err)
@@ -476,7 +476,7 @@ func TestJSONThingKeys(t *testing.T) {
 	}
 	for _, kept := range []string{`["Pippi","Emil","Ronja"]`, `"stuga":"Emil"`, `"hund":"Stella"`, `"stuga":"Ronja"`,
 		`"namn":"okänd man ca 30 år"`, `"namn":"Förskolan Pippi Långstrump"`, // no one, in a name field
-		`"namn":"Nowruz-fest"`, `"namn":"Hantverk – textil och vävning"`, `"namn":"reservplats"`} {
+		`"namn":"Nowruz-fest"`, `"namn":"Hantverk – textil och vävning"`, `"namn":"reservplats"`, `"fastighet":"Tallåsa Vilja 3"`} {
 		if !bytes.Contains(out, []byte(kept)) {
 			t.Errorf("%s replaced in %s", kept, out)
 		}
