@@ -51,6 +51,10 @@ var venueBefore = map[string]uint8{
 	// (Not Brf: a "Brf Anna Berg" in a name column may be a person's.)
 	"studio": 1, "studion": 1, "bassäng": 1, "bassängen": 1,
 	"konditori": 1, "konditoriet": 1, "stugan": 1, "grill": 1, "krog": 1, "krogen": 1,
+	// Stables, riding halls and health centres are named after people
+	// too: Stall Selma, Ridhuset Emil, Vårdcentralen Gustaf Fröding.
+	"stall": 1, "stallet": 1, "ridhus": 1, "ridhuset": 1, "vårdcentral": 2, "vårdcentralen": 2,
+	"hälsocentral": 2, "hälsocentralen": 2, // two words after: "Vårdcentralen Andersson 19121212-1212" is a patient
 }
 
 // venueFirst reports whether the run ws[k:e] is the name of a venue or a

@@ -336,6 +336,10 @@ var possessedPlaceNouns = map[string]bool{
 	"backe": true, "stig": true, "bro": true, "kyrka": true, "slott": true,
 	"hamn": true, "station": true, "universitet": true, "högskola": true,
 	"sjukhus": true, "lasarett": true, "gymnasium": true, "kaj": true, "strand": true,
+	// … and landmarks named after a person: Gustav Vasas sten, Astrid
+	// Lindgrens äng, Linnés hage (not a farm or a cabin: Anna Holms stuga
+	// is hers).
+	"sten": true, "äng": true, "hage": true, "källa": true, "udde": true, "grotta": true,
 }
 
 // Company forms: a run of capitalised words before one of these names a
@@ -2728,7 +2732,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 			}
 		}
 	}
-	if e-k == 2 && d.propertyDesignation(b, ws[k], ws[k+1]) {
+	if e-k == 2 && d.propertyDesignation(b, ws[k], ws[k+1]) || e-k == 1 && k > 0 && d.propertyDesignation(b, ws[k-1], ws[k]) {
 		return dst // Tallåsa Ros 7, Lillby Vilja 4:12: a property, named after anything
 	}
 	if castRole(b, ws, k, e) {
@@ -3338,7 +3342,7 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		if n == 0 {
 			isName = false // initials alone
 		}
-		if isName && d.namesPlaceOrFirm(b, last.end, infos[t-1].stemEnd < last.end) {
+		if isName && d.namesPlaceOrFirm(b, last.end, infos[t-1].stemEnd < last.end || b[last.end-1] == 's') {
 			isName = false
 		}
 		if s <= 1 && t == 2 && e-k == 2 && cue && d.cuedGivenWord(b, ws, k, infos[0]) {

@@ -324,6 +324,10 @@ func TestNameContext(t *testing.T) {
 		{"Från: Bygglov Tallåsa kommun\nÄgaren till Tallåsa Ros 7, Kurdo Rashid, har anmält ett attefallshus. Avgång från Shell Tallåsa kl 10. Malmö Anna 7 år.",
 			[]string{"Kurdo", "Rashid", "Anna"}},
 		{"Föreningen i Tallåsa. Tallåsa MC-klubb möts i Gamla Lillby.", nil},
+		// Stables, riding halls and health centres, and landmarks after a
+		// possessive, are named after people; a person's cabin is hers.
+		{"Möte vid Stall Selma och i Ridhuset Emil. Intyg från Vårdcentralen Gustaf Fröding. Kalven stod vid Gustav Vasas sten och Astrid Lindgrens äng. Vi bodde i Anna Holms stuga. Anna Stall ringde.",
+			[]string{"Anna", "Holm", "Anna", "Stall"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
