@@ -2015,6 +2015,40 @@ func (d *nameDetector) venueAround(b []byte, ws []word, k, e int) bool {
 	return false
 }
 
+// orgNameAfter reports whether the run ws[k:e] is the name of the body
+// whose noun, in definite form and lower case, stands right before it:
+// "Romska kulturföreningen Baxtalo Drom", "dansgruppen Los Cuequeros",
+// "kören Vox Silvae". A given name before a surname there is still a
+// person (föreningen Anna Berg is rare, a person named beside the noun is
+// not): personShaped.
+func (d *nameDetector) orgNameAfter(b []byte, ws []word, k, e int) bool {
+	s, t, ok := wordBefore(b, ws[k].start)
+	if !ok || t-s < 4 || t-s > 40 {
+		return false
+	}
+	if l, u, _ := letterAt(b, s); !l || u {
+		return false
+	}
+	lower := appendLower(d.buf[:0], b[s:t])
+	if !(orgWord(lower) || bytes.HasSuffix(lower, []byte("gruppen")) || bytes.HasSuffix(lower, []byte("ensemblen"))) ||
+		!definiteOrg(lower) {
+		return false
+	}
+	first, last := d.facts(b[ws[k].start:ws[k].end]), d.facts(b[ws[e-1].start:ws[e-1].end])
+	return !(e-k >= 2 && personShaped(first, last)) && !first.seen
+}
+
+// definiteOrg reports whether lower, an organisation's noun, is in the
+// definite form: föreningen, förbundet, kören, laget, scouterna.
+func definiteOrg(lower []byte) bool {
+	for _, end := range []string{"en", "et", "na", "ören", "ern"} {
+		if bytes.HasSuffix(lower, []byte(end)) {
+			return true
+		}
+	}
+	return false
+}
+
 // propertyDesignation reports whether place, block and a number make a
 // property's designation: a place (by the lists or the document), one
 // capitalised word, a space and a number (with its ":12" perhaps), and no
@@ -2731,6 +2765,9 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 				return dst
 			}
 		}
+	}
+	if d.orgNameAfter(b, ws, k, e) {
+		return dst // Romska kulturföreningen Baxtalo Drom, dansgruppen Los Cuequeros: the body's own name
 	}
 	if e-k == 2 && d.propertyDesignation(b, ws[k], ws[k+1]) || e-k == 1 && k > 0 && d.propertyDesignation(b, ws[k-1], ws[k]) {
 		return dst // Tallåsa Ros 7, Lillby Vilja 4:12: a property, named after anything

@@ -328,6 +328,10 @@ func TestNameContext(t *testing.T) {
 		// possessive, are named after people; a person's cabin is hers.
 		{"Möte vid Stall Selma och i Ridhuset Emil. Intyg från Vårdcentralen Gustaf Fröding. Kalven stod vid Gustav Vasas sten och Astrid Lindgrens äng. Vi bodde i Anna Holms stuga. Anna Stall ringde.",
 			[]string{"Anna", "Holm", "Anna", "Stall"}},
+		// A body's own name after its noun in definite form; a person's
+		// name there is still one.
+		{"Från: Romska kulturföreningen Baxtalo Drom\nVi har dansgruppen Los Cuequeros och kören Vox Silvae. Kassör i klubben Ahmed Nur.",
+			[]string{"Ahmed", "Nur"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
