@@ -143,10 +143,11 @@ func (d *nameDetector) remember(w []byte) {
 }
 
 // forget drops a name part that turned out to be part of a thing's name.
-func (d *nameDetector) forget(w []byte) {
+// It reports whether the stream had noted w as a name.
+func (d *nameDetector) forget(w []byte) bool {
 	d.buf = appendTitle(d.buf[:0], w)
 	if !d.seen[string(d.buf)] {
-		return
+		return false
 	}
 	key := string(d.buf)
 	delete(d.seen, key)
@@ -155,6 +156,7 @@ func (d *nameDetector) forget(w []byte) {
 		delete(d.memo, k)
 		delete(d.memo, k+"s")
 	}
+	return true
 }
 
 // rememberField notes the words of a whole-field name (JSON "namn", a CSV
@@ -2093,6 +2095,16 @@ var placeAfter = map[string]bool{
 	"kommunförbund": true,
 }
 
+// placeAfterFirst reports whether c may start a word of placeAfter: a
+// test before the word is read.
+func placeAfterFirst(c byte) bool {
+	switch c {
+	case 'k', 's', 'l', 'f', 'p', 't':
+		return true
+	}
+	return false
+}
+
 // learnPlace notes a word of the run ws[k:e] that no name list holds as a
 // place when the text uses it as one: before a municipality's, a
 // parish's or a county's noun ("Bygglov Tallåsa kommun") or right after
@@ -2121,16 +2133,18 @@ func (d *nameDetector) learnPlace(b []byte, ws []word, k, e int) {
 			d.places = make(map[string]bool)
 		}
 		d.places[key] = true
-		d.forget(text)
 		for _, m := range []string{key, string(text), key + "s", string(text) + "s"} {
 			delete(d.memo, m)
 		}
-		d.learned++ // read the stream again: earlier mentions are the place's too
+		if d.forget(text) {
+			d.learned++ // read the stream again: earlier mentions, found as names, are the place's
+		}
 	}
 	last := ws[e-1]
-	if ns, ne, ok := nextWordAt(b, last.end); ok && ns == last.end+1 && ne-ns <= 14 &&
-		placeAfter[string(appendLower(d.buf[:0], b[ns:ne]))] {
-		try(last)
+	if n := last.end; n+4 < len(b) && b[n] == ' ' && placeAfterFirst(b[n+1]) {
+		if ns, ne, ok := nextWordAt(b, n); ok && ns == n+1 && ne-ns <= 14 && placeAfter[string(b[ns:ne])] {
+			try(last)
+		}
 	}
 	if s := ws[k].start; s >= 2 && (b[s-2] == 'i' || b[s-2] == 'I') && b[s-1] == ' ' &&
 		(s == 2 || b[s-3] == ' ' || b[s-3] == '\n' || b[s-3] == '(') {
