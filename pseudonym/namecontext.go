@@ -1957,8 +1957,11 @@ func (d *nameDetector) nameShapedCell(v []byte) bool {
 		}
 		wf := d.facts(v[i:e])
 		named := wf.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0
+		// A short word that splits into two ordinary ones is as often a
+		// foreign name (Som|chai) as a compound; a long one is a compound.
+		compound := wf.commonCompound && (e-i >= 9 || named)
 		if wf.cue || wf.company || wf.venue || wf.org || wf.placeNoun || wf.placeSuffix ||
-			wf.definiteCompound || wf.commonCompound || wf.internalCap || wf.calendar ||
+			wf.definiteCompound || compound || wf.internalCap || wf.calendar ||
 			wf.common && !named || wf.flags&lexPlace != 0 && wf.flags&(nameFlags|lexForeignGiven) == 0 {
 			return false
 		}
