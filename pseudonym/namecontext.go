@@ -382,7 +382,7 @@ var characters = map[string]bool{
 	"alfons åberg": true, "kalle anka": true, "musse pigg": true, "kajsa anka": true,
 	"pelle svanslös": true, "lille skutt": true, "greta gris": true, "lilla my": true,
 	"mario kart": true, "super mario": true, "lucky luke": true, "doktor dolittle": true,
-	"jonatan lejonhjärta": true, "skorpan lejonhjärta": true, "bamse björn": true,
+	"jonatan lejonhjärta": true, "skorpan lejonhjärta": true, "bamse björn": true, "mio min mio": true,
 	"emil i lönneberga": true, "karlsson på taket": true, "lotta på bråkmakargatan": true, "lotta bråkmakargatan": true, "nils karlsson-pyssling": true, "nils holgersson": true, "mamma mu": true, "ture sventon": true,
 	"tant grön": true, "tant brun": true, "farbror blå": true, "kapten haddock": true,
 	// Fixed expressions named after a person: dishes, products, varieties
@@ -409,6 +409,15 @@ func (d *nameDetector) character(b []byte, ws []word, k, e int) bool {
 		}
 		if before := b[:ws[k-1].start]; string(p) == "la" && (bytes.HasSuffix(before, []byte("à ")) || bytes.HasSuffix(before, []byte(" a "))) {
 			return true
+		}
+	}
+	if ms, me, ok := wordBefore(b, ws[k].start); ok && me-ms <= 12 {
+		// The last word of a three-word key: "Mio min Mio", "Emil i
+		// Lönneberga", whose first word was a run of its own.
+		if l, u, _ := letterAt(b, ms); l && !u {
+			if fs, fe, ok := wordBefore(b, ms); ok && upperFirst(b[fs:fe]) && characterKey(b[fs:fe], b[ms:ws[k].end]) {
+				return true
+			}
 		}
 	}
 	for j := k; j < e; j++ {

@@ -281,6 +281,8 @@ var personCues = func() map[string]bool {
 		"undersköterskan", "sjukgymnast", "sjukgymnasten", "skötare", "skötaren", "boendestödjare",
 		"dietist", "dietisten", "logoped", "logopeden", "hovslagare", "ridlärare", "ridläraren",
 		"ledsagare", "ledsagaren", "audionom", "audionomen", "hundägare",
+		// Finnish roles in the minutes of Finnish-speaking associations.
+		"puheenjohtaja", "varapuheenjohtaja", "sihteeri", "rahastonhoitaja", "jäsen", "opettaja",
 	} {
 		m[w] = true
 	}
@@ -1070,7 +1072,10 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	wf.function = functionWords[string(lower)]
 	wf.fieldLabel = fieldLabels[string(lower)]
 	if h := bytes.LastIndexByte(text, '-'); h > 0 && h+1 < len(text) {
-		if l, u, _ := letterAt(text, h+1); l && !u && d.lx.isCommon(lower[len(lower)-(len(text)-h-1):]) {
+		if tail := lower[len(lower)-(len(text)-h-1):]; func() bool {
+			l, u, _ := letterAt(text, h+1)
+			return l && !u
+		}() && (d.lx.isCommon(tail) || d.lx.commonCompound(tail)) { // MC-säkerhetskurs
 			wf.commonTail = true
 		}
 	}
@@ -1124,8 +1129,7 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 			}
 		}
 	}
-	if f == 0 && !wf.cue && !wf.common && wf.commonCompound && len(lower) >= 9 &&
-		(bytes.HasSuffix(lower, []byte("are")) || bytes.HasSuffix(lower, []byte("ansvarig"))) {
+	if f == 0 && !wf.cue && !wf.common && wf.commonCompound && len(lower) >= 9 && agentCompound(lower) {
 		// An agent noun compound the dictionary lacks (Schemaplanerare,
 		// Boendesamordnare, Trygghetsansvarig): a role, so a cue.
 		wf.cue, wf.strongCue = true, true
@@ -1146,6 +1150,21 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	}
 	d.memo[string(text)] = wf
 	return wf
+}
+
+// agentEndings end the compounds that name a person's job:
+// Schemaplanerare, Trygghetsansvarig, Byggnadsinspektör, Miljöingenjör.
+var agentEndings = []string{"are", "ansvarig", "inspektör", "ingenjör", "chef", "arkitekt", "terapeut",
+	"pedagog", "assistent", "konsulent", "kurator", "sköterska", "biträde", "sekreterare", "strateg"}
+
+// agentCompound reports whether lower ends in one of agentEndings.
+func agentCompound(lower []byte) bool {
+	for _, end := range agentEndings {
+		if bytes.HasSuffix(lower, []byte(end)) {
+			return true
+		}
+	}
+	return false
 }
 
 // fieldLabels are the headers and labels of the other fields of a person's

@@ -332,6 +332,11 @@ func TestNameContext(t *testing.T) {
 		// name there is still one.
 		{"Från: Romska kulturföreningen Baxtalo Drom\nVi har dansgruppen Los Cuequeros och kören Vox Silvae. Kassör i klubben Ahmed Nur.",
 			[]string{"Ahmed", "Nur"}},
+		// A book of three words whose last is a given name; Finnish
+		// minutes' roles; a job's compound; an acronym's compound; a
+		// fuel station's chain.
+		{"Vi läste \"Mio min Mio\" högt. Puheenjohtaja Raimo Kettunen kiittää. Byggnadsinspektör Jovan Marković gör platsbesök. Milan ordnade MC-säkerhetskursen. Avgång från Shell Tallåsa kl 10.",
+			[]string{"Raimo", "Kettunen", "Jovan", "Marković", "Milan"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
