@@ -198,6 +198,34 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 			return true
 		}
 	}
+	if k > 0 && ws[k].start == ws[k-1].end+1 {
+		// "har ridit på Saga": a riding verb, then "på".
+		if p := lowerAt(k - 1); p != nil && string(p) == "på" {
+			if s, t, ok := wordBefore(b, ws[k-1].start); ok && t-s <= len(lb) && ridingVerbs[string(appendLower(lb[:0], b[s:t]))] {
+				return e == k+1
+			}
+		}
+	}
+	// "Stella (grannens hund)", "Bruno (katten alltså)": the bracket
+	// after the name says what it is.
+	if end := ws[e-1].end; end+3 < len(b) && b[end] == ' ' && b[end+1] == '(' {
+		if c := bytes.IndexByte(b[end+2:min(len(b), end+40)], ')'); c > 0 {
+			in := b[end+2 : end+2+c]
+			for i, n := 0, 0; i < len(in) && n < 3; n++ {
+				for i < len(in) && in[i] == ' ' {
+					i++
+				}
+				j := wordEnd(in, i)
+				if j == i || j-i > len(lb) {
+					break
+				}
+				if w := appendLower(lb[:0], in[i:j]); animalNouns[string(w)] || animalHead(w) {
+					return true
+				}
+				i = j
+			}
+		}
+	}
 	// "Sigge är katten", "Sigge är vår hund"
 	if e != k+1 {
 		return false

@@ -337,6 +337,10 @@ func TestNameContext(t *testing.T) {
 		// fuel station's chain.
 		{"Vi läste \"Mio min Mio\" högt. Puheenjohtaja Raimo Kettunen kiittää. Byggnadsinspektör Jovan Marković gör platsbesök. Milan ordnade MC-säkerhetskursen. Avgång från Shell Tallåsa kl 10.",
 			[]string{"Raimo", "Kettunen", "Jovan", "Marković", "Milan"}},
+		// Horses ridden "på", and an animal named before a bracket that
+		// says what it is; a person's bracket is a person's.
+		{"Zeynep har ridit på Saga och Stella tidigare. Stella (grannens hund) får inte vara här. Anna (mamma till Elin) ringde.",
+			[]string{"Zeynep", "Anna", "Elin"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
