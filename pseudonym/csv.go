@@ -402,7 +402,7 @@ func (c *csvRewriter) emit(header bool, col int, quoted bool, dec []byte, offs [
 		for len(c.thingCol) <= col {
 			c.thingCol = append(c.thingCol, false)
 		}
-		c.thingCol[col] = c.thingCol[col] || thingFields[lower]
+		c.thingCol[col] = c.thingCol[col] || thingKey([]byte(strings.TrimSpace(name)))
 	} else {
 		whole := col < len(c.names) && c.names[col]
 		names := c.s.p.detectNames && !c.s.pnrOnly && !whole && col < len(c.cells)

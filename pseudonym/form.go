@@ -112,8 +112,7 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 	}
 	k := bytes.TrimSpace(kdec)
 	whole := s.p.isNameField(k)
-	var kl [24]byte
-	thingKey := !whole && s.p.detectNames && len(k) <= len(kl) && thingFields[string(appendLower(kl[:0], k))]
+	isThing := !whole && s.p.detectNames && thingKey(k)
 	// Keys get personnummer replaced, as JSON keys do ("19121212-1212=x"
 	// is as much personal data as its value would be); names are left,
 	// since field names are capitalised words as often as names are.
@@ -133,7 +132,7 @@ func (s *session) rewritePair(dst, dec []byte, offs []int, pair []byte, off int6
 	s.base = off + int64(eq) + 1
 	// husdjur=katt+(Måns), bandnamn=Nova+Supreme: a thing's name, read for
 	// personnummer only (see thingFields).
-	s.pnrOnly = thingKey && s.names.thingCell(vdec)
+	s.pnrOnly = isThing && s.names.thingCell(vdec)
 	dst = s.rewriteMapped(dst, val, vdec, voffs, whole)
 	s.pnrOnly = false
 	return dst, vdec, voffs, nil

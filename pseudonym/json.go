@@ -158,7 +158,7 @@ func (j *jsonRewriter) value(c byte, field fieldKind, depth int) error {
 				kind = fieldName
 			case personKeys[string(j.keyBuf)]:
 				kind = fieldPerson
-			case thingFields[string(j.keyBuf)]:
+			case thingKey(j.lastStr):
 				kind = fieldThing
 			}
 			if c, err = j.next(":"); err != nil {

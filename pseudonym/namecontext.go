@@ -1148,6 +1148,53 @@ var thingFields = map[string]bool{
 	"property": true,
 }
 
+// thingFieldsFolded holds thingFields with å, ä and ö written a, a and o,
+// as keys of a system often are (hast, batnamn).
+var thingFieldsFolded = func() map[string]bool {
+	m := make(map[string]bool, len(thingFields))
+	fold := map[rune]rune{'å': 'a', 'ä': 'a', 'ö': 'o'}
+	for k := range thingFields {
+		r := []rune(k)
+		for i, c := range r {
+			if f, ok := fold[c]; ok {
+				r[i] = f
+			}
+		}
+		m[string(r)] = true
+	}
+	return m
+}()
+
+// thingKey reports whether key, a JSON key, a CSV header or a form
+// field, is one of thingFields, also with å, ä and ö folded, or ends in
+// one after an underscore, a hyphen or a camelCase capital: onskadHast,
+// favorit_hund, hast-namn.
+func thingKey(key []byte) bool {
+	if len(key) > 40 {
+		return false
+	}
+	var kb [48]byte
+	lower := appendLower(kb[:0], key)
+	if thingFields[string(lower)] || thingFieldsFolded[string(lower)] {
+		return true
+	}
+	cut := -1
+	for i := len(key) - 1; i > 0; i-- {
+		if c := key[i]; c == '_' || c == '-' {
+			cut = i + 1
+			break
+		} else if 'A' <= c && c <= 'Z' && 'a' <= key[i-1] && key[i-1] <= 'z' {
+			cut = i
+			break
+		}
+	}
+	if cut <= 0 || cut >= len(key) {
+		return false
+	}
+	tail := appendLower(kb[:0], key[cut:])
+	return thingFields[string(tail)] || thingFieldsFolded[string(tail)]
+}
+
 // thingCell reports whether v, under one of thingFields, is that thing's
 // name: up to three words, no cue, no comma ("Lindqvist, Anna" is a
 // person's however the column is headed), and not a given name before a
