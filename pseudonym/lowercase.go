@@ -63,7 +63,7 @@ type lowerWord struct {
 	greet       bool // one of greetings
 	signoff     bool // after a slash that starts a clause: "tack! /jari"
 	speaker     bool // first of its line, before ": " (a chat label: "lina: har nån sett")
-	header      bool // a speaker whose line is the label and a time only (a Slack export's "ibbe  21:04")
+	header      bool // a speaker with a time after the label: a Slack export's "ibbe  21:04", an SMS log's "senait t 18:33:"
 }
 
 // lowerHash hashes w with ASCII capitals folded to lower case (bit 5 set
@@ -530,8 +530,11 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 				lab += 2 // "jonas w: …"
 			}
 			lw.header = headerTime(b, lab, le) && lineStartBefore(b, start) // "yusuf a  21:02"
-			lab = timeAfter(b, lab)                                         // "senait t 18:33: …"
+			untimed := lab
+			lab = timeAfter(b, lab) // "senait t 18:33: …"
 			lw.speaker = userLabel || lw.header || lab+1 < le && b[lab] == ':' && b[lab+1] == ' ' && lineStartBefore(b, start)
+			// The time after the label, as the time before it, says chat log.
+			lw.header = lw.header || lw.speaker && lab > untimed
 		}
 		if !u {
 			// Most words are no name in any list: a bit set says so

@@ -2923,8 +2923,11 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		// brackets say whose relative the speaker is: "Bror (morfar till
 		// Elsa):", "Kourosh (pappa till Mina):".
 		wf := d.facts(b[first.start:first.end])
+		// An SMS log's "Bror 18:10:": with the time, a relation word that
+		// is a Swedish given name labels its sender, not a brother.
+		timed := e == k+1 && timeAfter(b, first.end) > first.end && wf.flags&lexGiven != 0
 		speaker = first.shape == shapeCap && e-k <= 3 && !wf.calendar && !wf.function &&
-			(!wf.cue && (wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
+			((!wf.cue || timed) && (wf.seen || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
 				d.relationBrackets(b, ws[e-1].end) && d.nameable(b, first) && !wf.definite &&
 					(!wf.cue || wf.flags&(lexGiven|lexForeignGiven) != 0) ||
 				e-k >= 2 && !wf.cue && !wf.common && !wf.definite && d.nameable(b, first) && d.nicknameBrackets(b, ws[e-1].end) ||
@@ -3091,7 +3094,8 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 	// line in capitals to the next such line ("… KOPIERAD FRAN VH\nANTAL
 	// LASTA"); a role alone on its line still does (SJUKSKÖTERSKA\nSTIG ÖRN).
 	cueOK := first.gapCueOK && !(k > 0 && ws[k-1].shape == shapeUpper && first.shape == shapeUpper &&
-		bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0 && !lineStartBefore(b, ws[k-1].start))
+		bytes.IndexByte(b[ws[k-1].end:first.start], '\n') >= 0 && !lineStartBefore(b, ws[k-1].start)) &&
+		!(k > 0 && timeAfter(b, ws[k-1].end) > ws[k-1].end) // "Mamma 18:40: Ring mig": a sender's label and a message
 	// The word before is context unless a sentence ends between.
 	prevContext := k > 0 && !first.gapSentence
 	var before wordFacts // of the word before the run, when it may matter

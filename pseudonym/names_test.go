@@ -341,6 +341,10 @@ func TestNameContext(t *testing.T) {
 		// says what it is; a person's bracket is a person's.
 		{"Zeynep har ridit på Saga och Stella tidigare. Stella (grannens hund) får inte vara här. Anna (mamma till Elin) ringde.",
 			[]string{"Zeynep", "Anna", "Elin"}},
+		// An SMS log's sender before the time: a relation word that is a
+		// given name, and lower-case labels no list holds.
+		{"Bror 18:10: Jag kommer.\nelsa 18:20: bra idé\nagnes 18:25: jag kommer också\nsenait t 18:33: ja tuula hämtar mig\nMamma 18:40: Ring mig.\n",
+			[]string{"Bror", "elsa", "agnes", "senait", "t", "tuula"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
