@@ -1539,6 +1539,21 @@ var animateVerbs = map[string]bool{
 // it: "Ludde vill gärna", "Serwan ringde". A place or a firm the lists
 // lack does not want, say or feel.
 func (d *nameDetector) unknownSubject(b []byte, w word, wf wordFacts) bool {
+	if !d.unknownWord(b, w, wf) {
+		return false
+	}
+	s, e, ok := nextWordAt(b, w.end)
+	if !ok || s != w.end+1 || e-s > 12 {
+		return false
+	}
+	var vb [16]byte
+	return animateVerbs[string(appendLower(vb[:0], b[s:e]))]
+}
+
+// unknownWord reports whether w, capitalised, is a word no list holds
+// and no rule gives another reading: a body, a desk, a compound, a
+// product.
+func (d *nameDetector) unknownWord(b []byte, w word, wf wordFacts) bool {
 	// A definite ending on a long word is a body's (Samhällsbyggnadsnämnden);
 	// on a short one it may be a name's (Serwan, Kirsan).
 	if w.shape != shapeCap || wf.flags != 0 || wf.common || wf.definite && runeLen(b[w.start:w.end]) > 8 || wf.definiteCompound || wf.commonCompound ||
@@ -1547,12 +1562,7 @@ func (d *nameDetector) unknownSubject(b []byte, w word, wf wordFacts) bool {
 		d.lx.products[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
 		return false // VA-ekonomi svarade: a desk
 	}
-	s, e, ok := nextWordAt(b, w.end)
-	if !ok || s != w.end+1 || e-s > 12 {
-		return false
-	}
-	var vb [16]byte
-	return animateVerbs[string(appendLower(vb[:0], b[s:e]))]
+	return true
 }
 
 // lineStartBefore reports whether only a chat timestamp, a list number or

@@ -3063,6 +3063,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		clause := first.gapSentence || k == 0 || lineStartBefore(b, first.start) ||
 			wf.foreignLetters && wf.flags == 0 && first.start >= 2 && b[first.start-2] == ',' && b[first.start-1] == ' '
+		if clause && pronounPartner(b, first.end) && (verbSubject(wf) || d.unknownWord(b, first, wf)) {
+			if thing() {
+				return dst
+			}
+			return d.emitWords(dst, b, from, ws, k, e, ruleSubject) // "Senait och jag samåker"
+		}
 		if clause {
 			if ok, partner := d.verbFollows(b, first.end); ok {
 				if verbSubject(wf) || partner == 0 && d.unknownSubject(b, first, wf) {

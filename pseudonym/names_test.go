@@ -345,6 +345,9 @@ func TestNameContext(t *testing.T) {
 		// given name, and lower-case labels no list holds.
 		{"Bror 18:10: Jag kommer.\nelsa 18:20: bra idé\nagnes 18:25: jag kommer också\nsenait t 18:33: ja tuula hämtar mig\nMamma 18:40: Ring mig.\n",
 			[]string{"Bror", "elsa", "agnes", "senait", "t", "tuula"}},
+		// A word no list holds, at a sentence start, before "och jag": a
+		// person.
+		{"Tack Tuula. Senait och jag samåker från Lillby. Tallåsa och Lillby har bussar.", []string{"Tuula", "Senait"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
