@@ -376,6 +376,17 @@ func greetsAll(b []byte, e int) bool {
 	return false
 }
 
+// animateVerbAfter reports whether the word after b[:end] is one of
+// animateVerbs.
+func (d *nameDetector) animateVerbAfter(b []byte, end int) bool {
+	s, e, ok := nextWordAt(b, end)
+	if !ok || s != end+1 || e-s > 12 {
+		return false
+	}
+	var vb [16]byte
+	return animateVerbs[string(appendLower(vb[:0], b[s:e]))]
+}
+
 // headerLine reports whether line is one lower-case word and a time of
 // day: a Slack export's line above a message ("ibbe  21:04").
 func headerLine(line []byte) bool {
@@ -970,8 +981,10 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	case f&(lexGiven|lexForeignGiven) != 0 && (!english || f&lexGiven != 0) &&
 		(w.clauseStart || string(prevLower) == "och" && j >= 2 && ws[j-2].name && ws[j-1].joined):
 		// stig vill att hon handlar, saga är sjuk idag; vilja och saga
-		// åker med oss (the second after a name and "och")
-		if ok, _ := d.verbFollows(b, w.end); ok {
+		// åker med oss (the second after a name and "och"). A month
+		// needs a verb only a person's: "juni väntar", not "juni har 30
+		// dagar".
+		if ok, _ := d.verbFollows(b, w.end); ok && (!monthNames[string(b[w.start:w.end])] || d.animateVerbAfter(b, w.end)) {
 			return ruleLowerVerb
 		}
 		if w.clauseStart && hasNext && ws[j+1].start == w.end+1 && string(b[ws[j+1].start:ws[j+1].end]) == "och" &&

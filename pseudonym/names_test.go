@@ -348,6 +348,9 @@ func TestNameContext(t *testing.T) {
 		// A word no list holds, at a sentence start, before "och jag": a
 		// person.
 		{"Tack Tuula. Senait och jag samåker från Lillby. Tallåsa och Lillby har bussar.", []string{"Tuula", "Senait"}},
+		// A month that is a given name too, in a chat: the month unless a
+		// person's verb follows.
+		{"[10:05] anna: juni har 30 dagar\n[10:06] petter: juni ringde nyss\n", []string{"anna", "petter", "juni"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
