@@ -1997,10 +1997,10 @@ func (d *nameDetector) nameShapedCell(v []byte) bool {
 	if len(v) < 2 || len(v) > 80 || d.notPerson(v) {
 		return false
 	}
-	words := 0
+	words, comma := 0, -1
 	for i := 0; i < len(v); {
-		if v[i] == ' ' {
-			if i+1 < len(v) && v[i+1] == ' ' {
+		if v[i] == ' ' || i == comma {
+			if v[i] == ' ' && i+1 < len(v) && v[i+1] == ' ' {
 				return false
 			}
 			i++
@@ -2011,7 +2011,9 @@ func (d *nameDetector) nameShapedCell(v []byte) bool {
 			return false
 		}
 		e := wordEnd(v, i)
-		if e < len(v) && v[e] != ' ' || e-i < 2 {
+		if e+1 < len(v) && v[e] == ',' && v[e+1] == ' ' && words == 0 {
+			comma = e // "Somsri, Wanida": a register's surname first
+		} else if e < len(v) && v[e] != ' ' || e-i < 2 {
 			return false
 		}
 		for k := i + n; k < e; {

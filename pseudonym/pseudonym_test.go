@@ -592,8 +592,8 @@ func TestCSVHeaderRow(t *testing.T) {
 		// A name the lists lack under a person's header, one of its words
 		// splitting into two ordinary ones (Som|chai); a long compound
 		// there is no name.
-		{"unknown names under a person's header", "tid;patient;personnummer\n08:00;Somchai Wongsakul;197308159156\n09:00;Lillby Hembygdsförening;\n",
-			[]string{"Somchai", "Wongsakul"}, []string{";Lillby Hembygdsförening;"}},
+		{"unknown names under a person's header", "tid;patient;personnummer\n08:00;Somchai Wongsakul;197308159156\n09:00;Lillby Hembygdsförening;\n10:00;\"Somsri, Wanida\";\n",
+			[]string{"Somchai", "Wongsakul", "Somsri", "Wanida"}, []string{";Lillby Hembygdsförening;"}},
 		// A vacancy, a sum, a role, a time, a phone number or a group in a
 		// name column is no one; a name beside them still is.
 		{"fillers in a name column", "Namn;Adress\nVakant;Östra vägen 12\nSumma;9 medlemmar\nAntal konfirmander;8\nSponsor;Bygg AB\nHedersmedlem;Kyrkogatan 2\nmåndag och onsdag;sal 204\ntel 0520-49 70 00;\nÖrebro Stadsmission (grupp);\nTindra;\nSaga Ek;\n",
