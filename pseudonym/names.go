@@ -1844,6 +1844,9 @@ func (d *nameDetector) givenBeforeSurname(b []byte, ws []word, i int, inf wordIn
 	}
 	f := d.facts(b[w.start:w.end])
 	given := f.flags&(lexGiven|lexForeignGiven) != 0
+	if !given && runeLen(b[w.start:w.end]) >= 9 {
+		return false // Utbildning Varberg, Hörselslinga Comfort: a long noun is no one's given name
+	}
 	return (f.common && f.flags&lexPlace == 0 || given) && (!f.cue || f.flags&lexGiven != 0) && !f.conjunction && !f.preposition && !f.function &&
 		!f.inPreposition && !f.placeNoun && !f.placeSuffix && !f.definiteCompound && !f.company &&
 		!f.venue && !f.org && !f.calendar && !f.internalCap

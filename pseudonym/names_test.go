@@ -351,6 +351,9 @@ func TestNameContext(t *testing.T) {
 		// A month that is a given name too, in a chat: the month unless a
 		// person's verb follows.
 		{"[10:05] anna: juni har 30 dagar\n[10:06] petter: juni ringde nyss\n", []string{"anna", "petter", "juni"}},
+		// A long ordinary noun before a surname is no given name; a short
+		// one may be (Tolvan Tolvansson).
+		{"Tisdag: Utbildning Holmqvist kl 10. Hon ringde om Tolvan Tolvansson.", []string{"Holmqvist", "Tolvan", "Tolvansson"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
