@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rogpeppe/go-internal/txtar"
 	"github.com/rs/zerolog"
@@ -529,16 +531,35 @@ func scoreCorpusAt(t *testing.T, title string, docs []corpusDoc, now time.Time) 
 		for _, l := range d.labels {
 			for _, w := range labelWords(d.text, corpusLabel{KindName, l.start, l.end}) {
 				v := d.text[w.start:w.end]
-				if len(v) >= 3 && strings.Contains(logs, v) {
+				if len(v) >= 3 && containsWord(logs, v) {
 					t.Errorf("%s: log contains labelled value %q", d.name, v)
 				}
 			}
-			if v := d.text[l.start:l.end]; strings.Contains(logs, v) {
+			if v := d.text[l.start:l.end]; containsWord(logs, v) {
 				t.Errorf("%s: log contains labelled value %q", d.name, v)
 			}
 		}
 	}
 	return scores
+}
+
+// containsWord reports whether v stands in s with no letter right before
+// or after it: a labelled "tran" is in "tran ringde", not in the log's
+// message "transform".
+func containsWord(s, v string) bool {
+	for i := 0; ; {
+		k := strings.Index(s[i:], v)
+		if k < 0 {
+			return false
+		}
+		a, e := i+k, i+k+len(v)
+		before, _ := utf8.DecodeLastRuneInString(s[:a])
+		after, _ := utf8.DecodeRuneInString(s[e:])
+		if !unicode.IsLetter(before) && !unicode.IsLetter(after) {
+			return true
+		}
+		i = a + 1
+	}
 }
 
 // checkStructure checks that JSON stays valid with the same keys and that
@@ -804,4 +825,16 @@ const heldOut17CorpusFile = "testdata/corpus_heldout17.txtar"
 func TestCorpusHeldOut17(t *testing.T) {
 	at := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
 	reportHeldOut(t, scoreCorpusAt(t, "held-out corpus 17", loadTxtarCorpus(t, heldOut17CorpusFile, 50), at))
+}
+
+// heldOut18CorpusFile: see TestCorpusHeldOut18.
+const heldOut18CorpusFile = "testdata/corpus_heldout18.txtar"
+
+// TestCorpusHeldOut18 scores the eighteenth held-out corpus: 50
+// documents written blind by two helpers in the morning session of
+// 2026-12-08 while the detector was tuned on corpus 17, and scored before
+// anyone read them (the first score is in the corpus README).
+func TestCorpusHeldOut18(t *testing.T) {
+	at := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
+	reportHeldOut(t, scoreCorpusAt(t, "held-out corpus 18", loadTxtarCorpus(t, heldOut18CorpusFile, 50), at))
 }
