@@ -1398,7 +1398,10 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 			return inf // not capable: Vuxenenheten, Lillbykretsen
 		case wf.surnameSuffix:
 			inf.score = 2
-			if mid && !locative || caps {
+			if mid && !locative || caps || w.shape == shapeCap && d.strongSurnameEnd(b[w.start:w.end]) {
+				// … and a Swedish surname's strongest endings say so
+				// after "från" and at a sentence start too: klagomål
+				// från Ljungqvist, Qvarnström har den.
 				inf.score++
 			}
 		case wf.definiteCompound && !c.strongCue:

@@ -354,6 +354,9 @@ func TestNameContext(t *testing.T) {
 		// A long ordinary noun before a surname is no given name; a short
 		// one may be (Tolvan Tolvansson).
 		{"Tisdag: Utbildning Holmqvist kl 10. Hon ringde om Tolvan Tolvansson.", []string{"Holmqvist", "Tolvan", "Tolvansson"}},
+		// A surname the lists lack with a Swedish surname's strongest
+		// ending, after "från" or at a sentence start.
+		{"Klagomål från Ljungqvist i 1502. Qvarnström har nyckeln. Vi åkte från Lillby.", []string{"Ljungqvist", "Qvarnström"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
