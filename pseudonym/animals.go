@@ -206,6 +206,14 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 			}
 		}
 	}
+	// "Hund (Stella)": the animal's noun, then its name in brackets.
+	if s := ws[k].start; e == k+1 && s >= 3 && b[s-1] == '(' && b[s-2] == ' ' && ws[e-1].end < len(b) && b[ws[e-1].end] == ')' {
+		if ps, pe, ok := wordBefore(b, s-1); ok && pe-ps <= len(lb) {
+			if w := appendLower(lb[:0], b[ps:pe]); animalNouns[string(w)] || animalHead(w) {
+				return true
+			}
+		}
+	}
 	// "Stella (grannens hund)", "Bruno (katten alltså)": the bracket
 	// after the name says what it is.
 	if end := ws[e-1].end; end+3 < len(b) && b[end] == ' ' && b[end+1] == '(' {

@@ -244,6 +244,7 @@ var personCues = func() map[string]bool {
 		"hej", "hejsan", "hallå", "tjena", "kära", "käre", "bästa", "välkommen", "grattis",
 		"hi", "hello", "dear", "mr", "mrs", "ms", "miss", "regards", "cheers", "sincerely",
 		"präst", "prästen", "pastor", "pastorn", "imam", "imamen", "abuna", "diakon", "diakonen",
+		"fader", "pater", "abba", "phra", "munken", "munk", "nunnan", // clergy's titles: Fader Nikola, Abba Tesfamariam, Phra Boonmee
 		"kyrkoherde", "kyrkoherden", "komminister", "kantor", "kantorn", "rabbin", "shejk",
 		"hälsning", "hälsningar", "hälsn", "mvh", "vänligen", "tack",
 		"mamma", "pappa", "mammas", "pappas", "mor", "far", "modern", "fadern",

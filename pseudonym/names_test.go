@@ -357,6 +357,10 @@ func TestNameContext(t *testing.T) {
 		// A surname the lists lack with a Swedish surname's strongest
 		// ending, after "från" or at a sentence start.
 		{"Klagomål från Ljungqvist i 1502. Qvarnström har nyckeln. Vi åkte från Lillby.", []string{"Ljungqvist", "Qvarnström"}},
+		// Clergy's titles before the name; an animal's noun before its
+		// name in brackets.
+		{"Hund (Stella) finns i hushållet. Fader Nikola Stojanović medverkar. Munkarna Phra Boonmee och Phra Sakda. Mamma (Anna) ringde.",
+			[]string{"Nikola", "Stojanović", "Boonmee", "Sakda", "Anna"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
