@@ -351,6 +351,58 @@ func chatLabelLine(line []byte) bool {
 	return l
 }
 
+// lowerPlaceName reports whether ws[j] is part of a place named after a
+// person, written in lower case: after a venue's noun ("rum astrid
+// lindgren", "sal dag hammarskjöld"), or before a possessive and a
+// street's or a place's noun ("astrid lindgrens gata 14", "vid selma
+// lagerlöfs väg").
+func (d *nameDetector) lowerPlaceName(b []byte, ws []lowerWord, j int) bool {
+	var lb [24]byte
+	word := func(i int) []byte {
+		if i < 0 || i >= len(ws) || ws[i].end-ws[i].start > len(lb) {
+			return nil
+		}
+		return appendLower(lb[:0], b[ws[i].start:ws[i].end])
+	}
+	// A venue's noun one or two words before, joined by spaces.
+	for back := 1; back <= 2 && j-back >= 0; back++ {
+		if !ws[j-back+1].joined {
+			break
+		}
+		if v := word(j - back); v != nil && venueNouns[string(v)] {
+			return true
+		}
+	}
+	// A possessive, then a place's noun: this word or the next.
+	for fwd := 0; fwd <= 1 && j+fwd < len(ws); fwd++ {
+		if fwd == 1 && !ws[j+1].joined {
+			break
+		}
+		p := ws[j+fwd]
+		if p.end-p.start < 3 || b[p.end-1] != 's' {
+			continue
+		}
+		if ns, ne, ok := nextWordAt(b, p.end); ok && ns == p.end+1 && ne-ns <= len(lb) {
+			n := appendLower(lb[:0], b[ns:ne])
+			if possessedPlaceNouns[string(n)] || streetWord(n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streetWord reports whether lower is a street's noun or ends in one:
+// gatan, vägen, lagerlöfsvägen.
+func streetWord(lower []byte) bool {
+	for _, s := range streetSuffixes {
+		if bytes.HasSuffix(lower, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
 // greetsAll reports whether "alla" or "allihop(a)" and then no further
 // word follow b[:e]: the word before greets a group ("salam alla!",
 // "moikka alla", "Salam alla."), whatever language it is in.
@@ -869,7 +921,7 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 	if wf.cue || wf.function || wf.preposition || wf.inPreposition || wf.conjunction || wf.calendar ||
 		wf.venue || wf.org || wf.company || wf.internalCap || nameParticles[string(b[w.start:w.end])] ||
 		lowerNotNames[string(b[w.start:w.end])] || wf.possessive && wf.common || wf.fieldLabel ||
-		w.clauseStart && greetsAll(b, w.end) {
+		w.clauseStart && greetsAll(b, w.end) || d.lowerPlaceName(b, ws, j) {
 		return "" // … and in lower case an ordinary word with an s is that word: finns
 	}
 	f := wf.flags

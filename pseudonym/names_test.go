@@ -361,6 +361,11 @@ func TestNameContext(t *testing.T) {
 		// name in brackets.
 		{"Hund (Stella) finns i hushållet. Fader Nikola Stojanović medverkar. Munkarna Phra Boonmee och Phra Sakda. Mamma (Anna) ringde.",
 			[]string{"Nikola", "Stojanović", "Boonmee", "Sakda", "Anna"}},
+		// Places named after people, in a chat's lower case: after a
+		// venue's noun, before a possessive and a street's noun; a
+		// person's relative after the possessive is a person's.
+		{"[09:49] lena: rum astrid lindgren är upptaget, vi tar sal dag hammarskjöld\n[09:50] jelena: bor inte astrid lindgrens gata 14 också? möte vid selma lagerlöfs väg?\n[09:51] lena: ring karin lindgrens mamma\n",
+			[]string{"lena", "jelena", "lena", "karin", "lindgren"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
