@@ -642,7 +642,10 @@ func (d *nameDetector) lowerLine(dst []nameMatch, b []byte, ls, le, from, n0 int
 			}
 			continue
 		}
-		if w.upper || w.name || w.end-w.start < 2 || w.end-w.start < 3 && !(j > 0 && ws[j-1].name) {
+		// Two letters are a name after a name, or as a chat label with its
+		// initial: "bo n: kan köra efter 14".
+		twoLetterLabel := w.speaker && w.end+2 < len(b) && b[w.end] == ' ' && b[w.end+2] == ':'
+		if w.upper || w.name || w.end-w.start < 2 || w.end-w.start < 3 && !(j > 0 && ws[j-1].name) && !twoLetterLabel {
 			continue
 		}
 		if !w.cand && !(j > 0 && w.joined && (ws[j-1].greet ||

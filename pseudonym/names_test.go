@@ -366,6 +366,8 @@ func TestNameContext(t *testing.T) {
 		// person's relative after the possessive is a person's.
 		{"[09:49] lena: rum astrid lindgren är upptaget, vi tar sal dag hammarskjöld\n[09:50] jelena: bor inte astrid lindgrens gata 14 också? möte vid selma lagerlöfs väg?\n[09:51] lena: ring karin lindgrens mamma\n",
 			[]string{"lena", "jelena", "lena", "karin", "lindgren"}},
+		// A two-letter given name as a chat label with its initial.
+		{"[2024-03-02 18:07] bo n: kan köra efter 14\n[2024-03-02 18:12] ok: ja\n", []string{"bo", "n"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
