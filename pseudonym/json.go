@@ -140,6 +140,10 @@ func (j *jsonRewriter) value(c byte, field fieldKind, depth int) error {
 		// A record whose type key says organisation ("typ": "förening")
 		// holds no person in the name fields after it.
 		orgRecord := false
+		// … and one whose type is an animal ("art": "hund") names the
+		// animal in its name fields: read for personnummer only, as
+		// under a thing's key.
+		animalRecord := false
 		for {
 			if c != '"' {
 				return j.errf("want object key")
@@ -154,6 +158,8 @@ func (j *jsonRewriter) value(c byte, field fieldKind, depth int) error {
 			switch {
 			case orgRecord && !(isName && officeFields[string(j.keyBuf)]):
 				// The organisation's own name, not its chair's.
+			case animalRecord && isName:
+				kind = fieldThing
 			case isName:
 				kind = fieldName
 			case personKeys[string(j.keyBuf)]:
@@ -176,6 +182,9 @@ func (j *jsonRewriter) value(c byte, field fieldKind, depth int) error {
 			}
 			if isType && c == '"' && orgType(j.lastStr) {
 				orgRecord = true
+			}
+			if isType && c == '"' && animalType(j.lastStr) {
+				animalRecord = true
 			}
 			if c, err = j.next(", or }"); err != nil {
 				return err

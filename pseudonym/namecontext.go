@@ -1263,7 +1263,18 @@ var personKeys = map[string]bool{
 // typeKeys are the keys whose value says what a record describes.
 var typeKeys = map[string]bool{
 	"typ": true, "type": true, "kategori": true, "category": true, "slag": true, "kind": true,
-	"resourcetype": true,
+	"resourcetype": true, "art": true, "djurslag": true, "djurart": true, "species": true,
+}
+
+// animalType reports whether v, the value of a record's type key, is an
+// animal's noun: "art": "hund".
+func animalType(v []byte) bool {
+	var buf [24]byte
+	if len(v) > len(buf) {
+		return false
+	}
+	lower := bytes.TrimSpace(appendLower(buf[:0], v))
+	return animalNouns[string(lower)] || animalHead(lower)
 }
 
 // orgType reports whether v, the value of a type key, names a kind of

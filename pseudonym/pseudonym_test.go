@@ -465,7 +465,8 @@ func TestJSONThingKeys(t *testing.T) {
 		`{"namn":"Sara Berg","stuga":"Ronja","båt":"Lindqvist, Bo"},{"namn":"okänd man ca 30 år"},` +
 		`{"namn":"Förskolan Pippi Långstrump"},{"hund":"Karin Holmqvist"},` + // a person's name put under a thing's key
 		`{"namn":"Nowruz-fest"},{"namn":"Hantverk – textil och vävning"},{"namn":"reservplats"},{"namn":"Anna von Berg"},{"fastighet":"Tallåsa Vilja 3"},` +
-		`{"onskadHast":"Pontus","favorit_hund":"Stella","batnamn":"Ronja","onskadHast2":"x"}]}` // events, courses, notes; a particle
+		`{"onskadHast":"Pontus","favorit_hund":"Stella","batnamn":"Ronja","onskadHast2":"x"},` +
+		`{"art":"katt","namn":"Majken"},{"art":"hund","namn":"Karin Holmqvist"}]}` // an animal's record // events, courses, notes; a particle
 	out, err := io.ReadAll(p.Reader(context.Background(), FormatJSON, strings.NewReader(in), nil))
 	if err != nil {
 		t.Fatal(err)
@@ -478,7 +479,8 @@ func TestJSONThingKeys(t *testing.T) {
 	for _, kept := range []string{`["Pippi","Emil","Ronja"]`, `"stuga":"Emil"`, `"hund":"Stella"`, `"stuga":"Ronja"`,
 		`"namn":"okänd man ca 30 år"`, `"namn":"Förskolan Pippi Långstrump"`, // no one, in a name field
 		`"namn":"Nowruz-fest"`, `"namn":"Hantverk – textil och vävning"`, `"namn":"reservplats"`, `"fastighet":"Tallåsa Vilja 3"`,
-		`"onskadHast":"Pontus"`, `"favorit_hund":"Stella"`, `"batnamn":"Ronja"`} { // a thing's key in a system's spelling
+		`"onskadHast":"Pontus"`, `"favorit_hund":"Stella"`, `"batnamn":"Ronja"`, // a thing's key in a system's spelling
+		`"namn":"Majken"`} {
 		if !bytes.Contains(out, []byte(kept)) {
 			t.Errorf("%s replaced in %s", kept, out)
 		}
