@@ -2085,7 +2085,7 @@ func (d *nameDetector) propertyDesignation(b []byte, place, block word) bool {
 	if place.shape != shapeCap && place.shape != shapeUpper || block.shape != shapeCap || block.start != place.end+1 {
 		return false
 	}
-	if f := d.facts(b[place.start:place.end]); f.flags&lexPlace == 0 || f.flags&(nameFlags|lexForeignGiven) != 0 {
+	if f := d.facts(b[place.start:place.end]); (f.flags&lexPlace == 0 || f.flags&(nameFlags|lexForeignGiven) != 0) && !propertyCue(b, place.start) {
 		return false
 	}
 	i := block.end
@@ -2108,6 +2108,32 @@ func (d *nameDetector) propertyDesignation(b []byte, place, block word) bool {
 		}
 	}
 	return true
+}
+
+// propertyCue reports whether the word "fastighet" (or a form of it),
+// perhaps as a label with its colon, stands right before b[i]:
+// "Fastighet: Tallåsa Strindberg 4", "fastigheten Lillby Ros 7".
+func propertyCue(b []byte, i int) bool {
+	if i < 2 || b[i-1] != ' ' {
+		return false
+	}
+	end := i - 1
+	if b[end-1] == ':' {
+		end-- // the label's colon
+	}
+	start := end
+	for start > 0 && end-start <= 24 {
+		r, n := utf8.DecodeLastRune(b[:start])
+		if !unicode.IsLetter(r) {
+			break
+		}
+		start -= n
+	}
+	if end-start < 9 || end-start > 24 {
+		return false
+	}
+	var lb [24]byte
+	return bytes.HasPrefix(appendLower(lb[:0], b[start:end]), []byte("fastighet"))
 }
 
 // maxPlaces bounds the places a stream learns (see learnPlace).
