@@ -2050,6 +2050,9 @@ func (d *nameDetector) venueAround(b []byte, ws []word, k, e int) bool {
 // person (föreningen Anna Berg is rare, a person named beside the noun is
 // not): personShaped.
 func (d *nameDetector) orgNameAfter(b []byte, ws []word, k, e int) bool {
+	if i := ws[k].start; i < 6 || b[i-1] != ' ' || b[i-2] != 'n' && b[i-2] != 't' && b[i-2] != 'a' {
+		return false // no definite ending before: föreningen, förbundet, scouterna
+	}
 	s, t, ok := wordBefore(b, ws[k].start)
 	if !ok || t-s < 4 || t-s > 40 {
 		return false
@@ -2085,9 +2088,6 @@ func (d *nameDetector) propertyDesignation(b []byte, place, block word) bool {
 	if place.shape != shapeCap && place.shape != shapeUpper || block.shape != shapeCap || block.start != place.end+1 {
 		return false
 	}
-	if f := d.facts(b[place.start:place.end]); (f.flags&lexPlace == 0 || f.flags&(nameFlags|lexForeignGiven) != 0) && !propertyCue(b, place.start) {
-		return false
-	}
 	i := block.end
 	if i+1 >= len(b) || b[i] != ' ' || !isDigit(b[i+1]) {
 		return false
@@ -2096,18 +2096,17 @@ func (d *nameDetector) propertyDesignation(b []byte, place, block word) bool {
 	for j < len(b) && isDigit(b[j]) {
 		j++
 	}
-	if j-i-1 > 4 {
-		return false
+	if j-i-1 > 4 || j < len(b) && (b[j] == '-' || b[j] == '.' && j+1 < len(b) && isDigit(b[j+1])) {
+		return false // a personnummer, a date, a phone number
 	}
-	if j+1 < len(b) && b[j] == ':' && isDigit(b[j+1]) {
-		return true
-	}
-	if j+1 < len(b) && b[j] == ' ' {
+	colon := j+1 < len(b) && b[j] == ':' && isDigit(b[j+1])
+	if !colon && j+1 < len(b) && b[j] == ' ' {
 		if l, _, _ := letterAt(b, j+1); l {
 			return false // 7 år, 12 kr
 		}
 	}
-	return true
+	f := d.facts(b[place.start:place.end])
+	return f.flags&lexPlace != 0 && f.flags&(nameFlags|lexForeignGiven) == 0 || propertyCue(b, place.start)
 }
 
 // propertyCue reports whether the word "fastighet" (or a form of it),
