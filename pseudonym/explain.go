@@ -33,6 +33,7 @@ const (
 	ruleSpeaker           = "chat speaker label before a message"
 	ruleColumn            = "column or field of a block whose other cells are names"
 	ruleSubject           = "subject of the verb after it at a sentence start"
+	rulePronounPartner    = "joined to a personal pronoun: X och jag, X eller mig"
 	ruleLowerList         = "lower case: a name list holds it, and it is no ordinary word"
 	ruleLowerSeen         = "lower case: the document used it as a name"
 	ruleLowerContext      = "lower case: a weaker name list holds it, and a cue or a name is next to it"

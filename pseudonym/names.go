@@ -3095,11 +3095,12 @@ func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k
 		}
 		clause := first.gapSentence || k == 0 || lineStartBefore(b, first.start) ||
 			wf.foreignLetters && wf.flags == 0 && first.start >= 2 && b[first.start-2] == ',' && b[first.start-1] == ' '
-		if clause && pronounPartner(b, first.end) && (verbSubject(wf) || d.unknownWord(b, first, wf)) {
+		mid := k > 0 && ws[k-1].shape == shapeLower && first.gapJoin && !first.gapSentence
+		if (clause || mid) && pronounPartner(b, first.end) && (verbSubject(wf) || d.unknownWord(b, first, wf)) {
 			if thing() {
 				return dst
 			}
-			return d.emitWords(dst, b, from, ws, k, e, ruleSubject) // "Senait och jag samåker"
+			return d.emitWords(dst, b, from, ws, k, e, rulePronounPartner) // "Senait och jag samåker", "till Volodymyr eller mig"
 		}
 		if clause {
 			if ok, partner := d.verbFollows(b, first.end); ok {
@@ -3676,11 +3677,15 @@ var loneThings = map[string]bool{"lucia": true, "pippi": true}
 // venue or firm stands around it.
 func pronounPartner(b []byte, i int) bool {
 	rest := b[i:]
-	if !bytes.HasPrefix(rest, []byte(" och ")) {
+	switch {
+	case bytes.HasPrefix(rest, []byte(" och ")):
+		rest = rest[5:]
+	case bytes.HasPrefix(rest, []byte(" eller ")):
+		rest = rest[7:] // "Anmälan till Volodymyr eller mig"
+	default:
 		return false
 	}
-	rest = rest[5:]
-	for _, p := range [...]string{"jag", "hon", "han", "vi", "hen"} {
+	for _, p := range [...]string{"jag", "hon", "han", "vi", "hen", "mig", "mej", "henne", "honom", "oss"} {
 		if bytes.HasPrefix(rest, []byte(p)) && (len(rest) == len(p) || !isLetterByte(rest[len(p)])) {
 			return true
 		}

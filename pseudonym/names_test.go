@@ -347,7 +347,7 @@ func TestNameContext(t *testing.T) {
 			[]string{"Bror", "elsa", "agnes", "senait", "t", "tuula"}},
 		// A word no list holds, at a sentence start, before "och jag": a
 		// person.
-		{"Tack Tuula. Senait och jag samåker från Lillby. Tallåsa och Lillby har bussar.", []string{"Tuula", "Senait"}},
+		{"Tack Tuula. Senait och jag samåker från Lillby. Tallåsa och Lillby har bussar. Anmälan till Volodymyr eller mig.", []string{"Tuula", "Senait", "Volodymyr"}},
 		// A month that is a given name too, in a chat: the month unless a
 		// person's verb follows.
 		{"[10:05] anna: juni har 30 dagar\n[10:06] petter: juni ringde nyss\n", []string{"anna", "petter", "juni"}},
