@@ -3645,8 +3645,9 @@ var kinWords = map[string]bool{
 }
 
 // kinPossessive reports whether w, capitalised, is the possessive (…s) of
-// a given name or a name the document knows, right before a word of
-// kinWords: "Milans pappa".
+// a given name, a name the document knows, a surname or a word no list
+// holds, right before a word of kinWords: "Milans pappa", "Kowalskis
+// mamma".
 func (d *nameDetector) kinPossessive(b []byte, w word) bool {
 	n := w.end - w.start
 	if n < 4 || b[w.end-1] != 's' || w.end+1 >= len(b) || b[w.end] != ' ' {
@@ -3665,7 +3666,15 @@ func (d *nameDetector) kinPossessive(b []byte, w word) bool {
 	if sf.cue || sf.function || sf.preposition || sf.org || sf.company || sf.venue || sf.calendar {
 		return false
 	}
-	return sf.seen || sf.flags&(lexGiven|lexForeignGiven) != 0
+	if sf.seen || sf.flags&(lexGiven|lexForeignGiven) != 0 {
+		return true
+	}
+	// A surname, or a word no list holds, before a relative is the
+	// family's: "Kowalskis mamma", "Bergs pappa"; not a place's.
+	if sf.flags&lexPlace != 0 || sf.common || sf.commonCompound || sf.definite || sf.placeSuffix || sf.internalCap {
+		return false
+	}
+	return sf.flags&(nameFlags|lexForeign|lexWorld) != 0 || sf.flags == 0 && n >= 6
 }
 
 // loneThings are a feast and a character named like a person, alone (no

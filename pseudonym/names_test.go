@@ -370,6 +370,8 @@ func TestNameContext(t *testing.T) {
 		{"[2024-03-02 18:07] bo n: kan köra efter 14\n[2024-03-02 18:12] ok: ja\n", []string{"bo", "n"}},
 		// A property's designation after "fastighet", whatever its place.
 		{"Fastighet: Tallåsa Strindberg 4 (Kvarteret Strindberg). Ägare till fastigheten Norrby Ekorren 7 är Anna Berg.", []string{"Anna", "Berg"}},
+		// The possessive of a surname the lists lack before a relative.
+		{"Kowalskis mamma är informerad. Tallåsas kommun. Kommunens pappa.", []string{"Kowalski"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
