@@ -1770,7 +1770,7 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	if phoneIn(v) || bytes.Contains(v, []byte("(grupp)")) || noOneWord(appendLower(d.buf[:0], bytes.TrimSpace(v))) {
 		return true
 	}
-	words, acronyms, named, unknown := 0, 0, 0, 0
+	words, acronyms, shortAcronyms, named, unknown := 0, 0, 0, 0, 0
 	var only wordFacts
 	prevPossessive := false
 	// A body or a place in definite form first, a name after it:
@@ -1825,6 +1825,9 @@ func (d *nameDetector) notPerson(v []byte) bool {
 		if upperWord(w) && runeLen(w) >= 2 && runeLen(w) <= 5 && wf.flags&nameFlags == 0 &&
 			(wf.flags&lexForeign == 0 || wf.flags&lexEnglish != 0) {
 			acronyms++ // IFK, ABF, PRO, BK
+			if runeLen(w) <= 3 {
+				shortAcronyms++
+			}
 		}
 		prevPossessive = len(w) > 2 && (w[len(w)-1] == 's' || w[len(w)-1] == 'S')
 	}
@@ -1834,7 +1837,9 @@ func (d *nameDetector) notPerson(v []byte) bool {
 	if words == 0 {
 		return true // 12, 8: a count under the column, no name (a personnummer is still found)
 	}
-	if acronyms > 0 && acronyms < words {
+	if acronyms > 0 && acronyms < words && (!upperWord(bytes.TrimSpace(v)) || shortAcronyms > 0) {
+		// IFK Lillby, IFK LILLBY; but in a value all in capitals a word
+		// of four letters or more may be a surname: KIANOUSH ZAND.
 		return true
 	}
 	if words == 1 && named == 0 && !only.seen && only.common && only.long && !capsBefore && onlyLetters(bytes.TrimSpace(v)) {
