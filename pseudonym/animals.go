@@ -170,9 +170,13 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 			case ridingVerbs[string(p)]:
 				return e == k+1 // Juni rider Fia
 			case animalNouns[string(p)] && !animalHeads[string(p)]:
-				// "sin katt Stella", "vår hund Tyson": an owner's animal.
-				if s, t, ok := wordBefore(b, ws[k-1].start); ok && t-s <= len(lb) && ownerWords[string(appendLower(lb[:0], b[s:t]))] {
-					return true
+				// "sin katt Stella", "vår hund Tyson", "Templets katt Khao
+				// Niao", "grannens hund Bruno": an owner's animal.
+				if s, t, ok := wordBefore(b, ws[k-1].start); ok && t-s <= len(lb) {
+					o := appendLower(lb[:0], b[s:t])
+					if ownerWords[string(o)] || len(o) >= 5 && o[len(o)-1] == 's' && (bytes.HasSuffix(o, []byte("ens")) || bytes.HasSuffix(o, []byte("ets"))) {
+						return true
+					}
 				}
 			case namingVerbs[string(p)]:
 				// "ett marsvin som heter Doris", "ekor heter Greta"

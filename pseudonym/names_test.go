@@ -372,6 +372,8 @@ func TestNameContext(t *testing.T) {
 		{"Fastighet: Tallåsa Strindberg 4 (Kvarteret Strindberg). Ägare till fastigheten Norrby Ekorren 7 är Anna Berg.", []string{"Anna", "Berg"}},
 		// The possessive of a surname the lists lack before a relative.
 		{"Kowalskis mamma är informerad. Tallåsas kommun. Kommunens pappa.", []string{"Kowalski"}},
+		// An animal after its owner in the definite possessive.
+		{"Templets katt Khao Niao ska inte matas. Grannens hund Bruno skäller på Anna.", []string{"Anna"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
