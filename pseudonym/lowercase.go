@@ -1019,7 +1019,8 @@ func (d *nameDetector) lowerName(b []byte, ws []lowerWord, j int) string {
 		if cue || !d.lowerStrict && (prevName || nextName || subjectVerbs[string(prevLower)]) {
 			return ruleLowerContext
 		}
-	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)] || w.signoff || d.kinBracket(b, w.end)) &&
+	case evidence && !wf.definite && (strongCue || greetings[string(prevLower)] || w.signoff || d.kinBracket(b, w.end) ||
+		kryaBefore(b, w.start)) && // krya på emir!
 		(!wf.common || f&(lexGiven|lexForeignGiven|lexSurname) != 0):
 		return ruleLowerCue // pappa stig, min dotter nova, hej saga
 	case prevName && f&lexSurname != 0 && ws[j-1].end+1 == w.start &&

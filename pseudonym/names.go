@@ -2043,6 +2043,17 @@ func (d *nameDetector) venueAround(b []byte, ws []word, k, e int) bool {
 	return false
 }
 
+// kryaBefore reports whether "krya på " (get well) stands right before
+// b[i].
+func kryaBefore(b []byte, i int) bool {
+	const k = "krya på "
+	if i < len(k) {
+		return false
+	}
+	p := b[i-len(k) : i]
+	return (p[0] == 'k' || p[0] == 'K') && string(p[1:]) == k[1:] && (i == len(k) || !isLetterByte(b[i-len(k)-1]))
+}
+
 // orgNameAfter reports whether the run ws[k:e] is the name of the body
 // whose noun, in definite form and lower case, stands right before it:
 // "Romska kulturföreningen Baxtalo Drom", "dansgruppen Los Cuequeros",
@@ -2790,6 +2801,14 @@ func (d *nameDetector) relationAfter(b []byte, end int) bool {
 func (d *nameDetector) evalRun(dst []nameMatch, b []byte, from int, ws []word, k, e int, pnrs []pnrMatch, prevRun int) []nameMatch {
 	d.learnPlace(b, ws, k, e)
 	first := ws[k]
+	if e == k+1 && first.shape == shapeCap && kryaBefore(b, first.start) && d.nameable(b, first) {
+		// "Krya på Milan!": a wish for a person, also one whose name is
+		// an ordinary word.
+		if wf := d.facts(b[first.start:first.end]); !wf.calendar && !wf.function && !wf.definite && !wf.cue &&
+			(wf.seen || wf.flags&(nameFlags|lexForeignGiven) != 0 || d.unknownWord(b, first, wf)) {
+			return d.emitWords(dst, b, from, ws, k, e, ruleCue)
+		}
+	}
 	if first.shape == shapeCap && (first.gapSentence || k == 0) && first.end-first.start <= 8 &&
 		(e-k >= 2 && ws[k+1].start == first.end+1 || e == k+1 && bytes.HasPrefix(b[first.end:], []byte(" "+tokenPrefix))) &&
 		imperatives[string(appendLower(d.buf[:0], b[first.start:first.end]))] {

@@ -374,6 +374,8 @@ func TestNameContext(t *testing.T) {
 		{"Kowalskis mamma är informerad. Tallåsas kommun. Kommunens pappa.", []string{"Kowalski"}},
 		// An animal after its owner in the definite possessive.
 		{"Templets katt Khao Niao ska inte matas. Grannens hund Bruno skäller på Anna.", []string{"Anna"}},
+		// "Krya på" (get well) before a name, also one no list holds.
+		{"Krya på Farhiya! Vi säger till.\n[10:01] petter: krya på emir!\n[10:02] anna: krya på dig!\n", []string{"Farhiya", "petter", "emir", "anna"}},
 		// Ramadan before a year is the month.
 		{"WhatsApp-grupp: volontärer Ramadan 2025, samordnare Yasin Haddad", []string{"Yasin", "Haddad"}},
 		// An SMS log's direction is no speaker.
