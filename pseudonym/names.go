@@ -296,7 +296,8 @@ var personCues = func() map[string]bool {
 // titleCues are the titles written before a person's surname: fru Alm,
 // herr Lind, fröken Ek.
 var titleCues = map[string]bool{"fru": true, "herr": true, "fröken": true, "frk": true,
-	"mr": true, "mrs": true, "ms": true, "miss": true}
+	"mr": true, "mrs": true, "ms": true, "miss": true,
+	"fader": true, "pater": true, "abba": true, "abuna": true, "phra": true} // clergy's: Abba Tesfamariam
 
 // Weak cues: verbs and prepositions that often, but not only, come before
 // a person. After a person cue that is not one of these (a role, a
@@ -1848,6 +1849,9 @@ func (d *nameDetector) givenBeforeSurname(b []byte, ws []word, i int, inf wordIn
 	}
 	f := d.facts(b[w.start:w.end])
 	given := f.flags&(lexGiven|lexForeignGiven) != 0
+	if titleCues[string(appendLower(d.buf[:0], b[w.start:w.end]))] {
+		return false // Abba Tesfamariam, Fru Lind: the title, then the name
+	}
 	if !given && runeLen(b[w.start:w.end]) >= 9 {
 		return false // Utbildning Varberg, Hörselslinga Comfort: a long noun is no one's given name
 	}

@@ -359,8 +359,8 @@ func TestNameContext(t *testing.T) {
 		{"Klagomål från Ljungqvist i 1502. Qvarnström har nyckeln. Vi åkte från Lillby.", []string{"Ljungqvist", "Qvarnström"}},
 		// Clergy's titles before the name; an animal's noun before its
 		// name in brackets.
-		{"Hund (Stella) finns i hushållet. Fader Nikola Stojanović medverkar. Munkarna Phra Boonmee och Phra Sakda. Mamma (Anna) ringde.",
-			[]string{"Nikola", "Stojanović", "Boonmee", "Sakda", "Anna"}},
+		{"Hund (Stella) finns i hushållet. Fader Nikola Stojanović medverkar. Munkarna Phra Boonmee och Phra Sakda. Mamma (Anna) ringde. Närvarande: Abba Tesfamariam Haile (präst).",
+			[]string{"Nikola", "Stojanović", "Boonmee", "Sakda", "Anna", "Tesfamariam", "Haile"}},
 		// Places named after people, in a chat's lower case: after a
 		// venue's noun, before a possessive and a street's noun; a
 		// person's relative after the possessive is a person's.
