@@ -2081,6 +2081,9 @@ func (d *nameDetector) orgNameAfter(b []byte, ws []word, k, e int) bool {
 		return false
 	}
 	first, last := d.facts(b[ws[k].start:ws[k].end]), d.facts(b[ws[e-1].start:ws[e-1].end])
+	if e == k+1 && first.flags&(lexGiven|lexForeignGiven) != 0 {
+		return false // a given name alone after the noun may be its member: "ledaren i laget Anna"
+	}
 	return !(e-k >= 2 && personShaped(first, last)) && !first.seen
 }
 

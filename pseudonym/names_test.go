@@ -330,8 +330,8 @@ func TestNameContext(t *testing.T) {
 			[]string{"Anna", "Holm", "Anna", "Stall"}},
 		// A body's own name after its noun in definite form; a person's
 		// name there is still one.
-		{"Från: Romska kulturföreningen Baxtalo Drom\nVi har dansgruppen Los Cuequeros och kören Vox Silvae. Kassör i klubben Ahmed Nur.",
-			[]string{"Ahmed", "Nur"}},
+		{"Från: Romska kulturföreningen Baxtalo Drom\nVi har dansgruppen Los Cuequeros och kören Vox Silvae. Kassör i klubben Ahmed Nur. Bästa spelare i laget Yasmin.",
+			[]string{"Ahmed", "Nur", "Yasmin"}},
 		// A book of three words whose last is a given name; Finnish
 		// minutes' roles; a job's compound; an acronym's compound; a
 		// fuel station's chain.
