@@ -364,12 +364,17 @@ func (d *nameDetector) lowerPlaceName(b []byte, ws []lowerWord, j int) bool {
 		}
 		return appendLower(lb[:0], b[ws[i].start:ws[i].end])
 	}
-	// A venue's noun one or two words before, joined by spaces.
-	for back := 1; back <= 2 && j-back >= 0; back++ {
-		if !ws[j-back+1].joined {
-			break
+	// A venue's noun right before a given name and a surname, joined by
+	// spaces: this word is one of the two. ("vid bordet satt anna" is
+	// no room's name: one name alone after a venue's noun is a person.)
+	named := func(i int) bool {
+		return i >= 0 && i < len(ws) && d.facts(b[ws[i].start:ws[i].end]).flags&(nameFlags|lexForeignGiven|lexForeign) != 0
+	}
+	for first := j - 1; first <= j; first++ {
+		if first < 1 || first+1 >= len(ws) || !ws[first].joined || !ws[first+1].joined {
+			continue
 		}
-		if v := word(j - back); v != nil && venueNouns[string(v)] {
+		if v := word(first - 1); v != nil && venueNouns[string(v)] && named(first) && named(first+1) {
 			return true
 		}
 	}

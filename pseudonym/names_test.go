@@ -364,8 +364,8 @@ func TestNameContext(t *testing.T) {
 		// Places named after people, in a chat's lower case: after a
 		// venue's noun, before a possessive and a street's noun; a
 		// person's relative after the possessive is a person's.
-		{"[09:49] lena: rum astrid lindgren är upptaget, vi tar sal dag hammarskjöld\n[09:50] jelena: bor inte astrid lindgrens gata 14 också? möte vid selma lagerlöfs väg?\n[09:51] lena: ring karin lindgrens mamma\n",
-			[]string{"lena", "jelena", "lena", "karin", "lindgren"}},
+		{"[09:49] lena: rum astrid lindgren är upptaget, vi tar sal dag hammarskjöld\n[09:50] jelena: bor inte astrid lindgrens gata 14 också? möte vid selma lagerlöfs väg?\n[09:51] lena: ring karin lindgrens mamma\n[09:52] jelena: vid bordet satt karin. i salen anna?\n",
+			[]string{"lena", "jelena", "lena", "karin", "lindgren", "jelena", "karin", "anna"}},
 		// A two-letter given name as a chat label with its initial.
 		{"[2024-03-02 18:07] bo n: kan köra efter 14\n[2024-03-02 18:12] ok: ja\n", []string{"bo", "n"}},
 		// A property's designation after "fastighet", whatever its place.
