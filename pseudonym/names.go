@@ -2150,7 +2150,11 @@ func propertyCue(b []byte, i int) bool {
 		return false
 	}
 	var lb [24]byte
-	return bytes.HasPrefix(appendLower(lb[:0], b[start:end]), []byte("fastighet"))
+	switch string(appendLower(lb[:0], b[start:end])) {
+	case "fastighet", "fastigheten", "fastigheterna", "fastighetsbeteckning", "fastighetsbeteckningen":
+		return true // not Fastighetsskötare: a person's role
+	}
+	return false
 }
 
 // maxPlaces bounds the places a stream learns (see learnPlace).

@@ -369,7 +369,7 @@ func TestNameContext(t *testing.T) {
 		// A two-letter given name as a chat label with its initial.
 		{"[2024-03-02 18:07] bo n: kan köra efter 14\n[2024-03-02 18:12] ok: ja\n", []string{"bo", "n"}},
 		// A property's designation after "fastighet", whatever its place.
-		{"Fastighet: Tallåsa Strindberg 4 (Kvarteret Strindberg). Ägare till fastigheten Norrby Ekorren 7 är Anna Berg.", []string{"Anna", "Berg"}},
+		{"Fastighet: Tallåsa Strindberg 4 (Kvarteret Strindberg). Ägare till fastigheten Norrby Ekorren 7 är Anna Berg. Ring fastighetsskötare Jonas Ek 3.", []string{"Anna", "Berg", "Jonas", "Ek"}},
 		// The possessive of a surname the lists lack before a relative.
 		{"Kowalskis mamma är informerad. Tallåsas kommun. Kommunens pappa.", []string{"Kowalski"}},
 		// An animal after its owner in the definite possessive.
