@@ -222,19 +222,22 @@ func (d *nameDetector) animalContext(b []byte, ws []word, k, e int) bool {
 	// after the name says what it is.
 	if end := ws[e-1].end; end+3 < len(b) && b[end] == ' ' && b[end+1] == '(' {
 		if c := bytes.IndexByte(b[end+2:min(len(b), end+40)], ')'); c > 0 {
+			// The noun first, or after its owner: "(katten)", "(grannens
+			// hund)", "(vår katt)"; not "(mamma till hunden Bruno)".
 			in := b[end+2 : end+2+c]
-			for i, n := 0, 0; i < len(in) && n < 3; n++ {
-				for i < len(in) && in[i] == ' ' {
-					i++
-				}
+			for i, n := 0, 0; i < len(in) && n < 2; n++ {
 				j := wordEnd(in, i)
 				if j == i || j-i > len(lb) {
 					break
 				}
-				if w := appendLower(lb[:0], in[i:j]); animalNouns[string(w)] || animalHead(w) {
+				w := appendLower(lb[:0], in[i:j])
+				if animalNouns[string(w)] || animalHead(w) {
 					return true
 				}
-				i = j
+				if n > 0 || !ownerWords[string(w)] && !(len(w) >= 4 && w[len(w)-1] == 's') || j >= len(in) || in[j] != ' ' {
+					break
+				}
+				i = j + 1
 			}
 		}
 	}

@@ -339,8 +339,8 @@ func TestNameContext(t *testing.T) {
 			[]string{"Raimo", "Kettunen", "Jovan", "Marković", "Milan"}},
 		// Horses ridden "på", and an animal named before a bracket that
 		// says what it is; a person's bracket is a person's.
-		{"Zeynep har ridit på Saga och Stella tidigare. Stella (grannens hund) får inte vara här. Anna (mamma till Elin) ringde.",
-			[]string{"Zeynep", "Anna", "Elin"}},
+		{"Zeynep har ridit på Saga och Stella tidigare. Stella (grannens hund) får inte vara här. Anna (mamma till Elin) ringde. Karin (matte till hunden Bruno) ringde.",
+			[]string{"Zeynep", "Anna", "Elin", "Karin"}},
 		// An SMS log's sender before the time: a relation word that is a
 		// given name, and lower-case labels no list holds.
 		{"Bror 18:10: Jag kommer.\nelsa 18:20: bra idé\nagnes 18:25: jag kommer också\nsenait t 18:33: ja tuula hämtar mig\nMamma 18:40: Ring mig.\n",
