@@ -342,10 +342,10 @@ var possessedPlaceNouns = map[string]bool{
 	"backe": true, "stig": true, "bro": true, "kyrka": true, "slott": true,
 	"hamn": true, "station": true, "universitet": true, "högskola": true,
 	"sjukhus": true, "lasarett": true, "gymnasium": true, "kaj": true, "strand": true,
-	// … and landmarks named after a person: Gustav Vasas sten, Astrid
-	// Lindgrens äng, Linnés hage (not a farm or a cabin: Anna Holms stuga
-	// is hers).
-	"sten": true, "äng": true, "hage": true, "källa": true, "udde": true, "grotta": true,
+	// … and landmarks named after a person: Gustav Vasas sten (not a
+	// farm, a cabin, a meadow or a pasture: Anna Holms stuga, Karin Bergs
+	// hage are hers).
+	"sten": true, "grotta": true,
 }
 
 // Company forms: a run of capitalised words before one of these names a
