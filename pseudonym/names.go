@@ -338,7 +338,7 @@ var inPrepositions = map[string]bool{
 var possessedPlaceNouns = map[string]bool{
 	"kommun": true, "län": true, "stad": true, "region": true, "landsting": true,
 	"församling": true, "socken": true, "torg": true, "väg": true, "gata": true,
-	"gränd": true, "allé": true, "plan": true, "plats": true, "park": true,
+	"gränd": true, "allé": true, "park": true, // not plan, plats: "tar Anna Karlssons plats i kön" is hers
 	"backe": true, "stig": true, "bro": true, "kyrka": true, "slott": true,
 	"hamn": true, "station": true, "universitet": true, "högskola": true,
 	"sjukhus": true, "lasarett": true, "gymnasium": true, "kaj": true, "strand": true,
@@ -2020,7 +2020,35 @@ func (d *nameDetector) namedThing(b []byte, ws []word, k, e int) bool {
 		}
 		if lower := appendLower(d.buf[:0], next); namedThingHead(lower) || len(lower) >= 9 && bytes.HasPrefix(lower, []byte("minnes")) ||
 			len(lower) >= 7 && orgWord(lower) {
+			if ownableHeads[string(lower)] && d.seenIn(b, ws, k, j+1) {
+				// "i Anna Karlssons rum", "tar Anna Karlssons plats": a
+				// person the document has named has a room, a seat, a
+				// house of her own.
+				return false
+			}
 			return true // … Hedbergs minnesrodd, Olof Palmes Löparklubb
+		}
+	}
+	return false
+}
+
+// ownableHeads are the heads of namedThingHeads that a person has of her
+// own: after the name of a person the document has named, they are hers.
+var ownableHeads = map[string]bool{
+	"plan": true, "plats": true, "gård": true, "gården": true, "hus": true, "huset": true,
+	"rum": true, "rummet": true, "dag": true, "dagen": true, "vecka": true, "veckan": true,
+	"samling": true, "samlingen": true, "stuga": true, "stugan": true,
+}
+
+// seenIn reports whether a word of ws[k:e] (a possessive by its stem) is
+// one the document has used as a name.
+func (d *nameDetector) seenIn(b []byte, ws []word, k, e int) bool {
+	for j := k; j < e; j++ {
+		if ws[j].shape == shapeLower {
+			continue
+		}
+		if wf := d.facts(b[ws[j].start:ws[j].end]); wf.seen || wf.seenStem {
+			return true
 		}
 	}
 	return false
@@ -2042,6 +2070,9 @@ func (d *nameDetector) venueAround(b []byte, ws []word, k, e int) bool {
 		return d.facts(b[ws[e].start:ws[e].end]).venue
 	}
 	if ns, ne, ok := nextWordAt(b, ws[e-1].end); ok && ns == ws[e-1].end+1 {
+		if b[ws[e-1].end-1] == 's' && d.seenIn(b, ws, k, e) {
+			return false // "i Anna Karlssons rum": hers, when the document named her
+		}
 		return d.facts(b[ns:ne]).venue
 	}
 	return false

@@ -368,6 +368,10 @@ func TestNameContext(t *testing.T) {
 			[]string{"lena", "jelena", "lena", "karin", "lindgren", "jelena", "karin", "anna"}},
 		// A two-letter given name as a chat label with its initial.
 		{"[2024-03-02 18:07] bo n: kan köra efter 14\n[2024-03-02 18:12] ok: ja\n", []string{"bo", "n"}},
+		// A named person's seat or room is hers; a square named after
+		// someone is a place.
+		{"Anna Karlsson kom i går. Hon tar Anna Karlssons plats i kön och sover i Anna Karlssons rum. Möte på Gustav Adolfs torg.",
+			[]string{"Anna", "Karlsson", "Anna", "Karlsson", "Anna", "Karlsson"}},
 		// A property's designation after "fastighet", whatever its place.
 		{"Fastighet: Tallåsa Strindberg 4 (Kvarteret Strindberg). Ägare till fastigheten Norrby Ekorren 7 är Anna Berg. Ring fastighetsskötare Jonas Ek 3.", []string{"Anna", "Berg", "Jonas", "Ek"}},
 		// The possessive of a surname the lists lack before a relative.
