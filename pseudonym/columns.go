@@ -292,14 +292,16 @@ func lineCellAt(b []byte, ls, le int, proto textCell) (textCell, bool) {
 	return textCell{}, false
 }
 
-// columnGap reports whether b[i] is part of a column separator: a tab, or
-// a space next to another space.
+// columnGap reports whether b[i] is part of a column separator: a tab, a
+// pipe (a text table's "Nr | Namn | Telefon"), or a space next to another
+// space or to a pipe.
 func columnGap(b []byte, i, ls int) bool {
 	switch b[i] {
-	case '\t':
+	case '\t', '|':
 		return true
 	case ' ':
-		return i+1 < len(b) && (b[i+1] == ' ' || b[i+1] == '\t') || i > ls && (b[i-1] == ' ' || b[i-1] == '\t')
+		return i+1 < len(b) && (b[i+1] == ' ' || b[i+1] == '\t' || b[i+1] == '|') ||
+			i > ls && (b[i-1] == ' ' || b[i-1] == '\t' || b[i-1] == '|')
 	}
 	return false
 }
@@ -392,8 +394,8 @@ func (d *nameDetector) columnCell(v []byte) bool {
 		wf := d.facts(w)
 		if wf.seen || wf.flags&(nameFlags|lexForeign|lexForeignGiven|lexWorld) != 0 {
 			named++
-		} else if wf.placeSuffix || wf.definiteCompound || wf.commonCompound {
-			return false
+		} else if wf.placeSuffix || wf.definiteCompound || wf.commonCompound && e-i >= 9 {
+			return false // (a short "compound" is as often a foreign name: Som|chai)
 		} else if !wf.common {
 			unknown++
 		}

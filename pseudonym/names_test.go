@@ -582,6 +582,8 @@ func TestNameContext(t *testing.T) {
 		{"Natt: rum 7 Hr Karlsson vägrade medicin. Frånvarande: Rosa Lindgren", []string{"Karlsson", "Rosa", "Lindgren"}},
 		// Nicknames no generated list holds.
 		{"Krya på dig Kicki! Jocke och Gittan tar passet.", []string{"Kicki", "Jocke", "Gittan"}},
+		// A text table with pipes between its columns.
+		{"Nr | Namn                    | Modersmål\n1  | Tigist Haile            | tigrinja\n5  | Rosa                    | portugisiska\n", []string{"Tigist", "Haile", "Rosa"}},
 		// A register in capitals.
 		{"NAMN            ORT\nVIKTOR HÄGG     LILLBY\nNGUYEN VAN MINH NORRBY\n", []string{"VIKTOR", "HÄGG", "NGUYEN", "VAN", "MINH"}},
 	} {
