@@ -499,6 +499,10 @@ func TestCSVRoundTripQuotes(t *testing.T) {
 		// A quote inside an unquoted field is a quote, and the separator
 		// after it still ends the field.
 		"stamma;namn;kommentar\nsopran;Jönsson, Luka;Solo i \"Vem kan segla\", vers 2;x\n",
+		// … also in a name field replaced whole, and a bare quote before
+		// a quoted field on the same row does not open quotes.
+		"namn;pnr\nJö\"nsson Luka;x\n",
+		"mått;namn;not\n5\" skärm;Luka Jönsson;\"Jönsson, \"\"Luka\"\"\"\n",
 	} {
 		out, c, err := p.PseudonymizeString(context.Background(), FormatCSV, in)
 		if err != nil || c.Names == 0 || strings.Contains(out, "Jönsson") || strings.Contains(out, "Luka") {

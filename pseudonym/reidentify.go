@@ -131,7 +131,7 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 	}
 	raw := func(dst, seg []byte) []byte {
 		if csv {
-			s.csvQuoted = s.csvQuoted != (bytes.Count(seg, []byte{'"'})%2 == 1)
+			s.trackCSVQuotes(seg)
 		}
 		return append(dst, seg...)
 	}
@@ -204,16 +204,49 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 	}
 }
 
+// trackCSVQuotes follows seg, bytes of CSV copied as they are, through the
+// quoting the transformer reads (csv.go): only a field's first byte opens
+// quotes, "" inside them is a quote, and a quote elsewhere is itself.
+func (s *session) trackCSVQuotes(seg []byte) {
+	for _, c := range seg {
+		if s.csvQuoted {
+			if !s.csvQuote {
+				s.csvQuote = c == '"'
+				continue
+			}
+			s.csvQuote = false
+			if c == '"' {
+				continue // "": a quote inside the field
+			}
+			s.csvQuoted = false // the quote before closed the field
+		}
+		switch {
+		case c == '"' && !s.csvMidField:
+			s.csvQuoted, s.csvMidField = true, true
+		case c == s.csvSep || c == '\n' || c == '\r':
+			s.csvMidField = false
+		default:
+			s.csvMidField = true
+		}
+	}
+}
+
 // appendCSVOriginal puts a name back into CSV: inside a quoted field its
 // quotes are doubled ("Ask Jönsson (kallas ""Acke"")"); a token that is a
 // whole unquoted field gets quotes when the name needs them (the
 // separator, a quote or a line break in it: "Berg, Anna" in a file
 // separated by commas, not by semicolons).
 func (s *session) appendCSVOriginal(dst, orig, data []byte, at, end int) []byte {
-	if s.csvQuoted {
+	if s.csvQuoted && s.csvQuote {
+		s.csvQuoted, s.csvQuote = false, false // the quote before closed the field
+	}
+	quoted, midField := s.csvQuoted, s.csvMidField
+	s.csvMidField = true // the name is the field's content
+	if quoted {
 		return appendCSVQuoted(dst, orig)
 	}
-	if bytes.IndexByte(orig, s.csvSep) < 0 && !bytes.ContainsAny(orig, "\"\r\n") {
+	// A quote in an unquoted field is a quote, but not as its first byte.
+	if bytes.IndexByte(orig, s.csvSep) < 0 && !bytes.ContainsAny(orig, "\r\n") && (midField || len(orig) == 0 || orig[0] != '"') {
 		return append(dst, orig...)
 	}
 	fieldStart := at == 0 || data[at-1] == s.csvSep || data[at-1] == '\n'

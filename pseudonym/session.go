@@ -54,9 +54,11 @@ type session struct {
 	pnrOnly bool // JSON keys: personnummer only
 
 	// csvQuoted: re-identifying CSV, the input so far ends inside a
-	// quoted field.
-	csvQuoted bool
-	csvSep    byte // … and its separator, sniffed from its first chunk
+	// quoted field; csvMidField: outside quotes, after a field's first
+	// byte (a quote there is a quote, not an opening one); csvQuote: inside
+	// quotes, right after a quote that closes the field or starts "".
+	csvQuoted, csvMidField, csvQuote bool
+	csvSep                           byte // … and its separator, sniffed from its first chunk
 
 	// values in which nothing was found (cleanvalues.go)
 	clean cleanValues
