@@ -344,7 +344,13 @@ func wordBefore(b []byte, i int) (start, end int, ok bool) {
 		return 0, 0, false
 	}
 	end = i - 1
-	start = end
+	start = lettersBefore(b, end)
+	return start, end, start < end
+}
+
+// lettersBefore returns where the letters that end b[:end] start.
+func lettersBefore(b []byte, end int) int {
+	start := end
 	for start > 0 {
 		r, n := utf8.DecodeLastRune(b[:start])
 		if !unicode.IsLetter(r) {
@@ -352,7 +358,7 @@ func wordBefore(b []byte, i int) (start, end int, ok bool) {
 		}
 		start -= n
 	}
-	return start, end, start < end
+	return start
 }
 
 // vesselBefore reports whether a vessel's prefix (S/Y, M/Y, M/S, S/S, M/B)

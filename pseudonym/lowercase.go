@@ -797,6 +797,15 @@ func (d *nameDetector) lowerInitial(b []byte, s, e, le int) bool {
 	return false
 }
 
+// headerTimeAt is headerTime to the end of the line at b[i].
+func headerTimeAt(b []byte, i int) bool {
+	le := len(b)
+	if n := bytes.IndexByte(b[i:], '\n'); n >= 0 {
+		le = i + n
+	}
+	return headerTime(b, i, le)
+}
+
 // headerTime reports whether b[i:le], the rest of a line after a chat
 // label, is one to three spaces and a time of day alone: the line a Slack
 // export writes above each message ("yusuf a  21:02", "bengt-åke 08:20",

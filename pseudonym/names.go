@@ -134,8 +134,13 @@ func (d *nameDetector) remember(w []byte) {
 	d.gen++
 	h := lowerHash(appendLower(d.buf[:0], w))
 	d.seenBits[h>>6&(seenBitWords-1)] |= 1 << (h & 63)
-	// Memoized facts of the word in title case and as written, with and
-	// without a possessive s, are out of date.
+	d.dropFacts(key, w)
+}
+
+// dropFacts drops the memoized facts of w in title case (key) and as
+// written, with and without a possessive s: what the stream learned of
+// it has made them out of date.
+func (d *nameDetector) dropFacts(key string, w []byte) {
 	for _, k := range []string{key, string(w)} {
 		delete(d.memo, k)
 		delete(d.memo, k+"s")
@@ -152,10 +157,7 @@ func (d *nameDetector) forget(w []byte) bool {
 	key := string(d.buf)
 	delete(d.seen, key)
 	d.gen++
-	for _, k := range []string{key, string(w)} {
-		delete(d.memo, k)
-		delete(d.memo, k+"s")
-	}
+	d.dropFacts(key, w)
 	return true
 }
 
@@ -777,11 +779,7 @@ func trailingInitial(b []byte, start, i int) bool {
 	}
 	label := i+1 < len(b) && b[i] == ':' && b[i+1] == ' '
 	if !label && i < len(b) && b[i] == ' ' {
-		le := len(b)
-		if n := bytes.IndexByte(b[i:], '\n'); n >= 0 {
-			le = i + n
-		}
-		label = headerTime(b, i, le) // a Slack export's "Sami H 8:02 AM"
+		label = headerTimeAt(b, i) // a Slack export's "Sami H 8:02 AM"
 	}
 	eol := i == len(b) || b[i] == '\n' || b[i] == '\r'
 	// "Marie E?", "en påse med \"Alva P\"", "(Siv H)": a capitalised
@@ -1074,10 +1072,8 @@ func (d *nameDetector) facts(text []byte) wordFacts {
 	wf.function = functionWords[string(lower)]
 	wf.fieldLabel = fieldLabels[string(lower)]
 	if h := bytes.LastIndexByte(text, '-'); h > 0 && h+1 < len(text) {
-		if tail := lower[len(lower)-(len(text)-h-1):]; func() bool {
-			l, u, _ := letterAt(text, h+1)
-			return l && !u
-		}() && (d.lx.isCommon(tail) || d.lx.commonCompound(tail)) { // MC-säkerhetskurs
+		tail := lower[len(lower)-(len(text)-h-1):]
+		if l, u, _ := letterAt(text, h+1); l && !u && (d.lx.isCommon(tail) || d.lx.commonCompound(tail)) { // MC-säkerhetskurs
 			wf.commonTail = true
 		}
 	}
@@ -1313,7 +1309,6 @@ func (d *nameDetector) info(b []byte, w *word, c wordContext) wordInfo {
 		if c.hos && f&lexGiven != 0 {
 			inf.score = 3
 		}
-
 	case sv && !place: // also an ordinary word
 		inf.score = 1
 		if mid && !c.inLocative {
@@ -2118,10 +2113,13 @@ func (d *nameDetector) orgNameAfter(b []byte, ws []word, k, e int) bool {
 	return !(e-k >= 2 && personShaped(first, last)) && !first.seen
 }
 
+// definiteOrgEndings end an organisation's noun in definite form.
+var definiteOrgEndings = []string{"en", "et", "na", "ören", "ern"}
+
 // definiteOrg reports whether lower, an organisation's noun, is in the
 // definite form: föreningen, förbundet, kören, laget, scouterna.
 func definiteOrg(lower []byte) bool {
-	for _, end := range []string{"en", "et", "na", "ören", "ern"} {
+	for _, end := range definiteOrgEndings {
 		if bytes.HasSuffix(lower, []byte(end)) {
 			return true
 		}
@@ -2169,14 +2167,7 @@ func propertyCue(b []byte, i int) bool {
 	if b[end-1] == ':' {
 		end-- // the label's colon
 	}
-	start := end
-	for start > 0 && end-start <= 24 {
-		r, n := utf8.DecodeLastRune(b[:start])
-		if !unicode.IsLetter(r) {
-			break
-		}
-		start -= n
-	}
+	start := lettersBefore(b, end)
 	if end-start < 9 || end-start > 24 {
 		return false
 	}
@@ -2237,9 +2228,7 @@ func (d *nameDetector) learnPlace(b []byte, ws []word, k, e int) {
 			d.places = make(map[string]bool)
 		}
 		d.places[key] = true
-		for _, m := range []string{key, string(text), key + "s", string(text) + "s"} {
-			delete(d.memo, m)
-		}
+		d.dropFacts(key, text)
 		if d.forget(text) {
 			d.learned++ // read the stream again: earlier mentions, found as names, are the place's
 		}
@@ -2399,11 +2388,7 @@ func speakerLine(b []byte, ws []word, k, e int) (ok, loose bool) {
 		end += p + 1
 		loose = true
 	}
-	le := len(b)
-	if n := bytes.IndexByte(b[end:], '\n'); n >= 0 {
-		le = end + n
-	}
-	if headerTime(b, end, le) {
+	if headerTimeAt(b, end) {
 		return true, true // a Slack export's "Sami H 8:02 AM" above the message
 	}
 	end = emojiAfter(b, end) // "Nova 🦋: …"

@@ -208,26 +208,39 @@ func (s *session) reidentifyChunk(ctx context.Context, dst, data []byte, limit i
 // quoting the transformer reads (csv.go): only a field's first byte opens
 // quotes, "" inside them is a quote, and a quote elsewhere is itself.
 func (s *session) trackCSVQuotes(seg []byte) {
-	for _, c := range seg {
+	for len(seg) > 0 {
 		if s.csvQuoted {
 			if !s.csvQuote {
-				s.csvQuote = c == '"'
+				q := bytes.IndexByte(seg, '"')
+				if q < 0 {
+					return
+				}
+				s.csvQuote, seg = true, seg[q+1:]
 				continue
 			}
 			s.csvQuote = false
-			if c == '"' {
-				continue // "": a quote inside the field
+			if seg[0] == '"' {
+				seg = seg[1:] // "": a quote inside the field
+				continue
 			}
-			s.csvQuoted = false // the quote before closed the field
+			s.csvQuoted = false // the quote before closed the field; seg[0] is read below
 		}
-		switch {
-		case c == '"' && !s.csvMidField:
-			s.csvQuoted, s.csvMidField = true, true
-		case c == s.csvSep || c == '\n' || c == '\r':
-			s.csvMidField = false
-		default:
-			s.csvMidField = true
+		// Outside quotes only the byte before the next quote matters: a
+		// separator or a line end there makes the quote an opening one.
+		q := bytes.IndexByte(seg, '"')
+		run := seg
+		if q >= 0 {
+			run = seg[:q]
 		}
+		if len(run) > 0 {
+			c := run[len(run)-1]
+			s.csvMidField = c != s.csvSep && c != '\n' && c != '\r'
+		}
+		if q < 0 {
+			return
+		}
+		s.csvQuoted = !s.csvMidField
+		s.csvMidField, seg = true, seg[q+1:]
 	}
 }
 
