@@ -158,8 +158,8 @@ func (j *jsonRewriter) value(c byte, field fieldKind, depth int) error {
 			switch {
 			case orgRecord && !(isName && officeFields[string(j.keyBuf)]):
 				// The organisation's own name, not its chair's.
-			case animalRecord && isName:
-				kind = fieldThing
+			case animalRecord && isName && animalNameKeys[string(j.keyBuf)]:
+				kind = fieldThing // the animal's own name, not its owner's ("agare")
 			case isName:
 				kind = fieldName
 			case personKeys[string(j.keyBuf)]:

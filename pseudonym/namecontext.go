@@ -1266,6 +1266,10 @@ var typeKeys = map[string]bool{
 	"resourcetype": true, "art": true, "djurslag": true, "djurart": true, "species": true,
 }
 
+// animalNameKeys are the keys of an animal's record that hold its own
+// name; its other name fields (agare, kontaktperson) hold people.
+var animalNameKeys = map[string]bool{"namn": true, "name": true, "djurnamn": true, "smeknamn": true}
+
 // animalType reports whether v, the value of a record's type key, is an
 // animal's noun: "art": "hund".
 func animalType(v []byte) bool {
